@@ -1,0 +1,44 @@
+# stockml — plain PGXS build.
+#
+#   make            build stockml.so and the extension script
+#   make install    install into the PostgreSQL found by $(PG_CONFIG)
+#   make demo       set up everything and run the demo   (scripts/demo.sh)
+#   make test       set up everything and run every test (test/run.sh)
+
+EXTENSION    = stockml
+EXTVERSION   = 0.1.0
+MODULE_big   = stockml
+OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+
+# The install script is assembled from one file per concept (sql/install/NN_*.sql),
+# in file-name order, so each concept keeps its SQL next to its C.
+DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA         = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+
+REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS      := $(filter-out $(EXTENSION)--%,$(REGRESS))
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION) --dbname=contrib_regression
+
+PG_CONFIG   ?= pg_config
+PG_CPPFLAGS  = -Isrc
+# -Wextra's unused-parameter and missing-field-initializers fire on PostgreSQL's own
+# macros (PG_FUNCTION_ARGS, designated initialisers); CI adds STOCKML_CFLAGS=-Werror.
+PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(STOCKML_CFLAGS)
+SHLIB_LINK   = -lcurl -lopenblas -llapacke -lm
+
+EXTRA_CLEAN  = tmp_check results regression.diffs regression.out
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@
+
+$(OBJS): $(wildcard src/*.h)
+
+.PHONY: demo test
+demo:
+	bash scripts/demo.sh
+
+test:
+	bash test/run.sh

@@ -1,0 +1,77 @@
+# scripts/common.sh — shell helpers shared by the demo (scripts/demo.sh) and the
+# test runner (test/run.sh): Debian packages, running as the unprivileged
+# server account, and throwaway clusters with stockml and pg_cron preloaded.
+
+# Debian packages stockml needs to build, run its demo and run its tests.
+STOCKML_PACKAGES="postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
+ postgresql-15-pgtap libcurl4-openssl-dev libopenblas-dev liblapacke-dev make gcc
+ libipc-run-perl python3 python3-numpy python3-pandas python3-scipy python3-sklearn
+ python3-psycopg2 python3-fastapi python3-uvicorn"
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# Install whatever of STOCKML_PACKAGES is missing, as root or through sudo.
+install_deps() {
+	local missing=() p
+	for p in $STOCKML_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	say "installing Debian packages: ${missing[*]}"
+	local sudo=()
+	if [ "$(id -u)" != 0 ]; then
+		command -v sudo >/dev/null || {
+			echo "missing packages: ${missing[*]}; install them as root (apt-get install ...)" >&2
+			return 1
+		}
+		sudo=(sudo)
+	fi
+	"${sudo[@]}" apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# A TCP port nobody listens on, from the kernel.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# init_cluster BINDIR DATADIR PORT SOCKETDIR DBNAME [CONF_FILE...]
+# A new cluster with stockml and pg_cron preloaded, cron and the stockml
+# worker pointed at DBNAME, and any extra configuration files appended.
+init_cluster() {
+	local bindir=$1 datadir=$2 port=$3 sockdir=$4 dbname=$5
+	shift 5
+	"$bindir/initdb" -D "$datadir" -A trust -U postgres --no-locale -E UTF8 >"$datadir.initdb.log" 2>&1 || {
+		cat "$datadir.initdb.log" >&2
+		return 1
+	}
+	cat >>"$datadir/postgresql.conf" <<CONF
+
+# --- stockml throwaway cluster ---
+port = $port
+listen_addresses = ''
+unix_socket_directories = '$sockdir'
+shared_preload_libraries = 'pg_cron,stockml'
+cron.database_name = '$dbname'
+max_worker_processes = 16
+fsync = off
+synchronous_commit = off
+log_min_messages = warning
+CONF
+	local f
+	for f in "$@"; do
+		[ -f "$f" ] && cat "$f" >>"$datadir/postgresql.conf"
+	done
+	return 0
+}
+
+start_cluster() { # BINDIR DATADIR
+	"$1/pg_ctl" -D "$2" -l "$2/server.log" -w -t 60 start >/dev/null || {
+		tail -n 30 "$2/server.log" >&2
+		return 1
+	}
+}
+
+stop_cluster() { # BINDIR DATADIR
+	[ -f "$2/postmaster.pid" ] && "$1/pg_ctl" -D "$2" -m fast -w stop >/dev/null 2>&1 || true
+}

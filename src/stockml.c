@@ -1,0 +1,41 @@
+/*
+ * stockml.c — the module's entry point: _PG_init defines the settings under
+ * the reserved "stockml." prefix and runs each concept's start-up hook.
+ * Works both preloaded (shared_preload_libraries) and loaded on demand.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "stockml.h"
+
+PG_MODULE_MAGIC;
+
+/* OpenBLAS's own entry point; backends stay single-threaded by default */
+extern void openblas_set_num_threads(int num_threads);
+
+int			stockml_blas_threads = 1;
+
+void		_PG_init(void);
+
+static void
+AssignBlasThreads(int newval, void *extra)
+{
+	openblas_set_num_threads(newval);
+}
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("stockml.blas_threads",
+							"Threads OpenBLAS may use inside one backend.",
+							"Backends are single-threaded processes; keep 1 unless training "
+							"very large models on an otherwise idle server.",
+							&stockml_blas_threads,
+							1, 1, 64,
+							PGC_SUSET, 0,
+							NULL, AssignBlasThreads, NULL);
+
+	MarkGUCPrefixReserved("stockml");
+}

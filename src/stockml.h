@@ -1,0 +1,19 @@
+/*
+ * stockml.h — settings shared across stockml's C files and each concept's
+ * start-up hook, called once from _PG_init (src/stockml.c).
+ */
+#ifndef STOCKML_H
+#define STOCKML_H
+
+#include "postgres.h"
+
+/* Settings defined in stockml.c */
+extern int	stockml_blas_threads;
+
+/*
+ * Per-concept start-up hooks: each defines its own settings (GUCs) and, when
+ * the library is preloaded, its shared memory and workers.  Called from
+ * _PG_init in this order.
+ */
+
+#endif							/* STOCKML_H */

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# test/run.sh — `make test`: installs what is missing, builds with warnings as
+# errors when STOCKML_CFLAGS=-Werror, installs stockml into a private copy of
+# the PostgreSQL installation (tmp_check/install, like PostgreSQL's own
+# `make check`, so the system one is never touched), starts a throwaway
+# cluster with stockml and pg_cron preloaded, and runs every suite:
+#   pg_regress      sql/*.sql against expected/*.out
+#   pgTAP           test/pgtap/*.sql through pg_prove
+#   isolation       test/isolation/specs/*.spec (when present)
+#   TAP (perl)      test/t/*.pl with PostgreSQL::Test::Cluster (when present)
+# As root it copies the tree to a directory the unprivileged `postgres`
+# account owns and runs the suites as that account.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/common.sh"
+
+if [ "$(id -u)" = 0 ]; then
+	install_deps
+	work=$(mktemp -d /tmp/stockml-test.XXXXXX)
+	cp -a "$root/." "$work/"
+	rm -rf "$work/tmp_check"
+	chown -R postgres:postgres "$work"
+	say "running the tests as user postgres in $work"
+	exec runuser -u postgres -- env STOCKML_CFLAGS="${STOCKML_CFLAGS:-}" PATH="$PATH" \
+		bash "$work/test/run.sh"
+fi
+install_deps
+cd "$root"
+
+say "build"
+make -s clean >/dev/null
+make -s 2>&1
+
+tmp=$root/tmp_check
+inst=$tmp/install
+rm -rf "$tmp"
+mkdir -p "$tmp"
+pg_bindir=$(pg_config --bindir)
+pg_libdir=$(pg_config --pkglibdir)
+pg_sharedir=$(pg_config --sharedir)
+pgxs_dir=$(dirname "$(dirname "$(pg_config --pgxs)")")
+
+say "private installation in $inst"
+# postgres finds its share and lib directories relative to its own binary, so
+# a copy of the server tree plus `make install DESTDIR` is a full installation.
+for d in "$(dirname "$pg_bindir")" "$pg_sharedir"; do
+	mkdir -p "$inst$(dirname "$d")"
+	cp -a "$d" "$inst$(dirname "$d")/"
+done
+make -s install DESTDIR="$inst" >/dev/null
+bindir=$inst$pg_bindir
+[ -f "$inst$pg_libdir/stockml.so" ] || { echo "stockml.so missing from the private installation" >&2; exit 1; }
+
+port=$(free_port)
+export PGHOST=$tmp PGPORT=$port PGUSER=postgres
+export STOCKML_TEST_TMP=$tmp
+failures=()
+cleanup() {
+	stop_cluster "$bindir" "$tmp/data"
+	[ -n "${STOCKML_FIXTURE_PIDS:-}" ] && kill $STOCKML_FIXTURE_PIDS 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# Fixtures (mock servers) register themselves here: each test/fixtures/*.start.sh
+# is sourced and may append to STOCKML_FIXTURE_PIDS and export settings.
+STOCKML_FIXTURE_PIDS=""
+for f in test/fixtures/*.start.sh; do
+	[ -f "$f" ] && . "$f"
+done
+
+say "throwaway cluster on port $port (socket in $tmp)"
+init_cluster "$bindir" "$tmp/data" "$port" "$tmp" contrib_regression \
+	test/postgresql.conf "$tmp/fixtures.conf"
+start_cluster "$bindir" "$tmp/data"
+
+say "pg_regress"
+if ! make -s installcheck; then
+	failures+=(pg_regress)
+	[ -f regression.diffs ] && head -n 200 regression.diffs
+fi
+
+say "pgTAP"
+"$bindir/createdb" stockml_tap
+"$bindir/psql" -X -q -d stockml_tap -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION stockml'
+if ls test/pgtap/*.sql >/dev/null 2>&1; then
+	pg_prove -d stockml_tap --failures test/pgtap/*.sql || failures+=(pgTAP)
+fi
+
+if ls test/isolation/specs/*.spec >/dev/null 2>&1; then
+	say "isolation"
+	specs=$(cd test/isolation/specs && ls *.spec | sed 's/\.spec$//' | sort)
+	"$pgxs_dir/src/test/isolation/pg_isolation_regress" --use-existing \
+		--bindir="$bindir" --inputdir=test/isolation --outputdir="$tmp/isolation" \
+		--load-extension=stockml --dbname=stockml_isolation $specs ||
+		{ failures+=(isolation); cat "$tmp/isolation/regression.diffs" 2>/dev/null | head -n 100; }
+fi
+
+if ls test/t/*.pl >/dev/null 2>&1; then
+	say "TAP (perl)"
+	# these start clusters of their own from the private installation
+	PATH="$bindir:$PATH" PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
+		PG_TEST_NOCLEAN= prove -I "$pgxs_dir/src/test/perl" -I test/t test/t/*.pl ||
+		failures+=(tap)
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then
+	say "FAILED: ${failures[*]} (logs in $tmp)"
+	exit 1
+fi
+say "all tests passed"
