@@ -28,8 +28,14 @@ SHLIB_LINK   = -lcurl -lopenblas -llapacke -lm
 
 EXTRA_CLEAN  = tmp_check results regression.diffs regression.out
 
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+else
+# On a fresh machine `make demo` and `make test` install postgresql-server-dev-15 first.
+all install installcheck:
+	@echo "PGXS not found: install postgresql-server-dev-15 (or run make demo / make test)" >&2; exit 1
+endif
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
 	cat $^ > $@
