@@ -1,0 +1,1163 @@
+/*
+ * drift.c — distribution-drift statistics over two float8[] samples, the
+ * reference (what a model was trained on) and the current window:
+ *
+ *   ks_test         two-sample Kolmogorov-Smirnov statistic and p-value, with
+ *                   the p-value scipy.stats.ks_2samp gives by default (exact
+ *                   when both samples have at most 10 000 values, else the
+ *                   distribution of D_n at n = round(n1 n2 / (n1 + n2)))
+ *   wasserstein     1-D earth mover's distance / max(population sd of ref, 0.001)
+ *   psi, kl_div, jensen_shannon
+ *                   over Evidently's bins: Sturges equal-width bins over both
+ *                   samples when ref has more than 20 distinct values, else
+ *                   one bin per distinct value; empty bins get a small share
+ *   drift_test      one of the above with Evidently's default choice and
+ *                   threshold, for monitor()
+ *
+ * NULL, NaN and +-Infinity elements are dropped (Evidently drops them too);
+ * a sample with nothing left is an ERROR.  Each function sorts its samples
+ * once (O(n log n)) and then walks them in step.
+ *
+ * The p-value algorithms follow scipy 1.10 (stats/_stats_py.py ks_2samp,
+ * stats/_ksstats.py kolmogn): Hodges (1958) lattice paths for the exact
+ * two-sample distribution, and for D_n the Durbin matrix (Marsaglia, Tsang
+ * and Wang 2003), Pomeranz (1974), Pelz-Good (1976) and the Smirnov /
+ * Birnbaum-Tingey sum, selected as in Simard and L'Ecuyer (2011).
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+/* Sorting doubles without a function-pointer call per comparison */
+#define ST_SORT SortFloat8
+#define ST_ELEMENT_TYPE double
+#define ST_COMPARE(a, b) ((*(a) > *(b)) - (*(a) < *(b)))
+#define ST_SCOPE static
+#define ST_DECLARE
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/* scipy: ks_2samp's 'auto' method is exact up to this many values per sample */
+#define KS_MAX_EXACT_N 10000
+/* Evidently: reference samples up to this size are compared with KS */
+#define DRIFT_KS_MAX_REFERENCE 1000
+/* Evidently: a reference with more distinct values than this is binned */
+#define DRIFT_MAX_DISCRETE_VALUES 20
+
+typedef struct Sample
+{
+	double	   *v;				/* sorted, finite */
+	int			n;
+} Sample;
+
+typedef struct BinnedShares
+{
+	double	   *ref;
+	double	   *cur;
+	int			nbins;
+} BinnedShares;
+
+PG_FUNCTION_INFO_V1(stockml_ks_test);
+PG_FUNCTION_INFO_V1(stockml_wasserstein);
+PG_FUNCTION_INFO_V1(stockml_psi);
+PG_FUNCTION_INFO_V1(stockml_kl_div);
+PG_FUNCTION_INFO_V1(stockml_jensen_shannon);
+PG_FUNCTION_INFO_V1(stockml_drift_test);
+
+static Sample SampleFromArray(ArrayType *array, const char *argname);
+static double KsStatistic(const Sample *a, const Sample *b);
+static double KsPValue(int n1, int n2, double *d);
+static double ProbOutsideSquare(int n, int h);
+static double OuterProbInside(int m, int n, int g, int h);
+static double KolmogorovSf(int n, double x);
+static double KolmogorovCdfDurbin(int n, double d);
+static double KolmogorovCdfPomeranz(int n, double x);
+static double KolmogorovCdfPelzGood(int n, double x);
+static double SmirnovSf(int n, double x);
+static double Wasserstein(const Sample *ref, const Sample *cur);
+static double PopulationSd(const Sample *s);
+static BinnedShares BinSamples(const Sample *ref, const Sample *cur);
+static double Psi(const BinnedShares *b);
+static double KlDiv(const BinnedShares *b);
+static double JensenShannon(const BinnedShares *b);
+static int64 Gcd(int64 a, int64 b);
+
+/*
+ * The finite elements of a float8[] (any shape), sorted.  ERROR when nothing
+ * is left, naming the argument.
+ */
+static Sample
+SampleFromArray(ArrayType *array, const char *argname)
+{
+	Sample		s;
+	int			nitems;
+
+	if (ARR_ELEMTYPE(array) != FLOAT8OID)
+		elog(ERROR, "%s is not a float8 array", argname);
+	nitems = ArrayGetNItems(ARR_NDIM(array), ARR_DIMS(array));
+	s.v = palloc(sizeof(double) * Max(nitems, 1));
+	s.n = 0;
+	if (!ARR_HASNULL(array))
+	{
+		/* ARR_DATA_PTR without its signed/unsigned ?: (-Wsign-compare) */
+		const double *data = (const double *)
+			((const char *) array + ARR_OVERHEAD_NONULLS(ARR_NDIM(array)));
+
+		for (int i = 0; i < nitems; i++)
+			if (isfinite(data[i]))
+				s.v[s.n++] = data[i];
+	}
+	else
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems;
+
+		deconstruct_array(array, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+						  TYPALIGN_DOUBLE, &elems, &nulls, &nelems);
+		for (int i = 0; i < nelems; i++)
+		{
+			double		x;
+
+			if (nulls[i])
+				continue;
+			x = DatumGetFloat8(elems[i]);
+			if (isfinite(x))
+				s.v[s.n++] = x;
+		}
+		pfree(elems);
+		pfree(nulls);
+	}
+	if (s.n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s sample has no finite value", argname),
+				 errdetail("The array has %d element%s; NULL, NaN and infinite elements are ignored.",
+						   nitems, nitems == 1 ? "" : "s"),
+				 errhint("Pass at least one finite value in each sample.")));
+	SortFloat8(s.v, s.n);
+	return s;
+}
+
+static int64
+Gcd(int64 a, int64 b)
+{
+	while (b != 0)
+	{
+		int64		t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * max |F1(x) - F2(x)| over the pooled values, both ECDFs right-continuous;
+ * ties are consumed on both sides before comparing, as searchsorted(side =
+ * 'right') does in scipy.
+ */
+static double
+KsStatistic(const Sample *a, const Sample *b)
+{
+	int			i = 0,
+				j = 0;
+	double		maxdiff = 0.0,
+				mindiff = 0.0;
+
+	while (i < a->n || j < b->n)
+	{
+		double		x;
+		double		diff;
+
+		if (j >= b->n || (i < a->n && a->v[i] <= b->v[j]))
+			x = a->v[i];
+		else
+			x = b->v[j];
+		while (i < a->n && a->v[i] == x)
+			i++;
+		while (j < b->n && b->v[j] == x)
+			j++;
+		diff = (double) i / a->n - (double) j / b->n;
+		if (diff > maxdiff)
+			maxdiff = diff;
+		if (diff < mindiff)
+			mindiff = diff;
+	}
+	return Max(maxdiff, Min(-mindiff, 1.0));
+}
+
+/*
+ * Two-sided p-value of the statistic *d for samples of sizes n1 and n2, as
+ * scipy's ks_2samp(method='auto').  In exact mode scipy reports the statistic
+ * rounded to a multiple of 1/lcm(n1, n2); *d is updated the same way.
+ */
+static double
+KsPValue(int n1, int n2, double *d)
+{
+	double		prob = NAN;
+
+	if (Max(n1, n2) <= KS_MAX_EXACT_N)
+	{
+		int64		g = Gcd(n1, n2);
+		int64		lcm = (n1 / g) * (int64) n2;
+		int64		h = (int64) rint(*d * lcm);
+
+		*d = (double) h / lcm;
+		if (h == 0)
+			return 1.0;
+		if (n1 == n2)
+			prob = ProbOutsideSquare(n1, (int) h);
+		else
+			prob = OuterProbInside(n1, n2, (int) g, (int) h);
+		/* scipy falls back to the asymptotic distribution when this fails */
+		if (!(prob >= 0.0 && prob <= 1.0))
+			prob = NAN;
+	}
+	if (isnan(prob))
+	{
+		double		m = Max(n1, n2);
+		double		n = Min(n1, n2);
+		double		en = m * n / (m + n);
+
+		/* rint: round half to even, as numpy.round */
+		prob = KolmogorovSf((int) rint(en), *d);
+	}
+	return Min(Max(prob, 0.0), 1.0);
+}
+
+/*
+ * Pr(D_{n,n} >= h/n): 2 * sum_k (-1)^(k+1) binom(2n, n - k h) / binom(2n, n),
+ * evaluated Horner-like to avoid cancellation.
+ */
+static double
+ProbOutsideSquare(int n, int h)
+{
+	double		p = 0.0;
+
+	for (int64 k = n / h; k >= 0; k--)
+	{
+		double		p1 = 1.0;
+
+		for (int64 j = 0; j < h; j++)
+			p1 = (double) (n - k * h - j) * p1 / (double) (n + k * h + j + 1);
+		p = p1 * (1.0 - p);
+	}
+	return 2.0 * p;
+}
+
+/*
+ * Share of the lattice paths from (0, 0) to (m, n) that leave the band
+ * |x n/g - y m/g| < h: one column at a time over a sliding window of y, each
+ * cell the probability that a random path to it has already left.
+ */
+static double
+OuterProbInside(int m, int n, int g, int h)
+{
+	int64		mg,
+				ng;
+	int64		minj,
+				maxj,
+				curlen,
+				lenA;
+	double	   *A;
+	double		result;
+
+	if (m < n)
+	{
+		int			t = m;
+
+		m = n;
+		n = t;
+	}
+	mg = m / g;
+	ng = n / g;
+	minj = 0;
+	maxj = Min((int64) ceil((double) h / mg), (int64) n + 1);
+	curlen = maxj - minj;
+	lenA = Min(2 * maxj + 2, (int64) n + 1);
+	A = palloc(sizeof(double) * lenA);
+	for (int64 j = 0; j < lenA; j++)
+		A[j] = (j >= minj && j < maxj) ? 0.0 : 1.0;
+
+	for (int64 i = 1; i <= m; i++)
+	{
+		int64		lastminj = minj,
+					lastlen = curlen;
+		double		val;
+
+		CHECK_FOR_INTERRUPTS();
+		minj = Max((int64) floor((double) (ng * i - h) / mg) + 1, 0);
+		minj = Min(minj, (int64) n);
+		maxj = Min((int64) ceil((double) (ng * i + h) / mg), (int64) n + 1);
+		if (maxj <= minj)
+		{
+			pfree(A);
+			return 1.0;
+		}
+		val = (minj == 0) ? 0.0 : 1.0;
+		for (int64 jj = 0; jj < maxj - minj; jj++)
+		{
+			int64		j = jj + minj;
+
+			val = (A[jj + minj - lastminj] * i + val * j) / (double) (i + j);
+			A[jj] = val;
+		}
+		curlen = maxj - minj;
+		for (int64 k = curlen; k < lastlen; k++)
+			A[k] = 1.0;
+	}
+	result = A[maxj - minj - 1];
+	pfree(A);
+	return result;
+}
+
+/* log(n! / n^n) by Stirling's series with n log n taken out */
+static double
+LogFactorialOverPower(int n)
+{
+	static const double coeffs[] = {
+		-2.955065359477124183e-2, 6.4102564102564102564e-3,
+		-1.9175269175269175269e-3, 8.4175084175084175084e-4,
+		-5.952380952380952381e-4, 7.9365079365079365079e-4,
+		-2.7777777777777777778e-3, 8.3333333333333333333e-2
+	};
+	double		rn = 1.0 / n;
+	double		poly = 0.0;
+
+	for (int i = 0; i < (int) lengthof(coeffs); i++)
+		poly = poly * (rn / n) + coeffs[i];
+	return log((double) n) / 2 - n + log(2 * M_PI) / 2 + rn * poly;
+}
+
+/*
+ * Pr(D_n > x) for the two-sided one-sample statistic D_n (scipy's
+ * kstwo.sf), choosing the algorithm by n and n x^2 as Simard and L'Ecuyer
+ * recommend.
+ */
+static double
+KolmogorovSf(int n, double x)
+{
+	double		t = n * x;
+	double		nxx;
+	double		cdf;
+
+	if (n <= 0)
+		return NAN;
+	if (x >= 1.0)
+		return 0.0;
+	if (x <= 0.0)
+		return 1.0;
+	if (t <= 1.0)
+	{
+		double		prob;
+
+		/* Ruben-Gambino: 1/2n <= x <= 1/n */
+		if (t <= 0.5)
+			return 1.0;
+		if (n <= 140)
+		{
+			prob = 1.0;
+			for (int i = 1; i <= n; i++)
+				prob *= i * (1.0 / n) * (2 * t - 1);
+		}
+		else
+			prob = exp(LogFactorialOverPower(n) + n * log(2 * t - 1));
+		return Min(Max(1.0 - prob, 0.0), 1.0);
+	}
+	if (t >= n - 1)
+		return Min(Max(2 * pow(1.0 - x, n), 0.0), 1.0);
+	if (x >= 0.5)
+		return Min(Max(2 * SmirnovSf(n, x), 0.0), 1.0);
+
+	nxx = t * x;
+	if (n <= 140)
+	{
+		if (nxx <= 0.754693)
+			cdf = KolmogorovCdfDurbin(n, x);
+		else if (nxx <= 4)
+			cdf = KolmogorovCdfPomeranz(n, x);
+		else
+			return Min(Max(2 * SmirnovSf(n, x), 0.0), 1.0);
+		return Min(Max(1.0 - cdf, 0.0), 1.0);
+	}
+	if (nxx >= 370.0)
+		return 0.0;
+	if (nxx >= 2.2)
+		return Min(Max(2 * SmirnovSf(n, x), 0.0), 1.0);
+	if (n <= 100000 && n * pow(x, 1.5) <= 1.4)
+		cdf = KolmogorovCdfDurbin(n, x);
+	else
+		cdf = KolmogorovCdfPelzGood(n, x);
+	return Min(Max(1.0 - cdf, 0.0), 1.0);
+}
+
+/* c = a b for k x k matrices (row-major) */
+static void
+MatMul(const double *a, const double *b, double *c, int k)
+{
+	memset(c, 0, sizeof(double) * k * k);
+	for (int i = 0; i < k; i++)
+		for (int l = 0; l < k; l++)
+		{
+			double		ail = a[i * k + l];
+
+			if (ail == 0.0)
+				continue;
+			for (int j = 0; j < k; j++)
+				c[i * k + j] += ail * b[l * k + j];
+		}
+}
+
+/*
+ * Pr(D_n <= d) by Durbin's matrix: with d = (k - h)/n, the (k, k) entry of
+ * H^n times n!/n^n; intermediate powers rescaled by 2^128.
+ */
+static double
+KolmogorovCdfDurbin(int n, double d)
+{
+	const double scale = ldexp(1.0, 128);
+	double		nd = n * d;
+	int			k,
+				m;
+	double		h,
+				fac,
+				p,
+				tt;
+	double	   *H,
+			   *P,
+			   *T,
+			   *v,
+			   *w;
+	int			expnt = 0,
+				Hexpnt = 0;
+
+	if (d >= 1.0)
+		return 1.0;
+	if (nd <= 0.5)
+		return 0.0;
+	k = (int) ceil(nd);
+	h = k - nd;
+	m = 2 * k - 1;
+
+	H = palloc0(sizeof(double) * m * m);
+	P = palloc0(sizeof(double) * m * m);
+	T = palloc(sizeof(double) * m * m);
+	v = palloc(sizeof(double) * m);
+	w = palloc(sizeof(double) * m);
+
+	fac = 1.0;
+	for (int j = 1; j <= m; j++)
+	{
+		w[j - 1] = fac;
+		fac /= j;
+		v[j - 1] = (1.0 - pow(h, j)) * fac;
+	}
+	tt = pow(Max(2 * h - 1.0, 0.0), m) - 2 * pow(h, m);
+	v[m - 1] = (1.0 + tt) * fac;
+
+	for (int i = 1; i < m; i++)
+		for (int r = i - 1; r < m; r++)
+			H[r * m + i] = w[r - (i - 1)];
+	for (int r = 0; r < m; r++)
+		H[r * m] = v[r];
+	for (int c = 0; c < m; c++)
+		H[(m - 1) * m + c] = v[m - 1 - c];
+	for (int i = 0; i < m; i++)
+		P[i * m + i] = 1.0;
+
+	for (int nn = n; nn > 0; nn /= 2)
+	{
+		double	   *swap;
+
+		CHECK_FOR_INTERRUPTS();
+		if (nn % 2)
+		{
+			MatMul(P, H, T, m);
+			swap = P;
+			P = T;
+			T = swap;
+			expnt += Hexpnt;
+		}
+		MatMul(H, H, T, m);
+		swap = H;
+		H = T;
+		T = swap;
+		Hexpnt *= 2;
+		if (fabs(H[(k - 1) * m + (k - 1)]) > scale)
+		{
+			for (int i = 0; i < m * m; i++)
+				H[i] /= scale;
+			Hexpnt += 128;
+		}
+	}
+	p = P[(k - 1) * m + (k - 1)];
+	for (int i = 1; i <= n; i++)
+	{
+		p = i * p / n;
+		if (fabs(p) < 1.0 / scale)
+		{
+			p *= scale;
+			expnt -= 128;
+		}
+	}
+	if (expnt != 0)
+		p = ldexp(p, expnt);
+	pfree(H);
+	pfree(P);
+	pfree(T);
+	pfree(v);
+	pfree(w);
+	return Min(Max(p, 0.0), 1.0);
+}
+
+/* First and last non-zero column of row i in Pomeranz's recursion */
+static void
+PomeranzBounds(int i, int n, int ll, int ceilf, int roundf, int *j1, int *j2)
+{
+	int			a,
+				b;
+
+	if (i == 0)
+	{
+		a = -ll - ceilf - 1;
+		b = ll + ceilf - 1;
+	}
+	else
+	{
+		int			half = (i + 1) / 2;
+
+		if ((i + 1) % 2 == 0)
+		{
+			if (half == n + 1)
+			{
+				a = n - ll - ceilf - 1;
+				b = n + ll + ceilf - 1;
+			}
+			else
+			{
+				a = half - 1 - ll - roundf - 1;
+				b = half + ll - 1 + ceilf - 1;
+			}
+		}
+		else
+		{
+			a = half - 1 - ll - 1;
+			b = half + ll + roundf - 1;
+		}
+	}
+	*j1 = Max(a + 2, 0);
+	*j2 = Min(b, n);
+}
+
+/* Pr(D_n <= x) by Pomeranz's recursion (two rows, rescaled by 2^128) */
+static double
+KolmogorovCdfPomeranz(int n, double x)
+{
+	const double scale = ldexp(1.0, 128);
+	double		t = n * x;
+	int			ll = (int) floor(t);
+	double		f = t - ll;
+	double		g = Min(f, 1.0 - f);
+	int			ceilf = f > 0 ? 1 : 0;
+	int			roundf = f > 0.5 ? 1 : 0;
+	int			npwrs = 2 * (ll + 1);
+	double	   *gpower = palloc(sizeof(double) * npwrs);
+	double	   *twogpower = palloc(sizeof(double) * npwrs);
+	double	   *onem2gpower = palloc(sizeof(double) * npwrs);
+	double	   *V0 = palloc0(sizeof(double) * npwrs);
+	double	   *V1 = palloc0(sizeof(double) * npwrs);
+	int			V0s = 0,
+				V1s = 0;
+	int			j1,
+				j2;
+	int			expnt = 0;
+	double		ans;
+
+	gpower[0] = twogpower[0] = onem2gpower[0] = 1.0;
+	for (int m = 1; m < npwrs; m++)
+	{
+		gpower[m] = gpower[m - 1] * (g / n) / m;
+		twogpower[m] = twogpower[m - 1] * (2 * g / n) / m;
+		onem2gpower[m] = onem2gpower[m - 1] * ((1 - 2 * g) / n) / m;
+	}
+	V1[0] = 1.0;
+	PomeranzBounds(0, n, ll, ceilf, roundf, &j1, &j2);
+	for (int i = 1; i < 2 * n + 2; i++)
+	{
+		int			k1 = j1;
+		double	   *swap = V0;
+		int			swaps = V0s;
+		const double *pwrs;
+		int			ln2;
+
+		V0 = V1;
+		V1 = swap;
+		V0s = V1s;
+		V1s = swaps;
+		memset(V1, 0, sizeof(double) * npwrs);
+		PomeranzBounds(i, n, ll, ceilf, roundf, &j1, &j2);
+		if (i == 1 || i == 2 * n + 1)
+			pwrs = gpower;
+		else
+			pwrs = (i % 2) ? twogpower : onem2gpower;
+		ln2 = j2 - k1 + 1;
+		if (ln2 > 0)
+		{
+			int			conv_start = j1 - k1;
+			int			conv_len = j2 - j1 + 1;
+			int			base = k1 - V0s;
+			double		vmax = 0.0;
+
+			/* the needed slice of the full convolution of V0[base..] with pwrs */
+			for (int c = 0; c < conv_len; c++)
+			{
+				int			idx = conv_start + c;
+				double		sum = 0.0;
+
+				for (int a = Max(0, idx - (ln2 - 1)); a <= Min(idx, ln2 - 1); a++)
+				{
+					int			vi = base + a;
+
+					if (vi >= 0 && vi < npwrs)
+						sum += V0[vi] * pwrs[idx - a];
+				}
+				V1[c] = sum;
+				vmax = Max(vmax, sum);
+			}
+			if (vmax > 0 && vmax < 1.0 / scale)
+			{
+				for (int c = 0; c < npwrs; c++)
+					V1[c] *= scale;
+				expnt -= 128;
+			}
+			V1s = V0s + j1 - k1;
+		}
+	}
+	ans = V1[n - V1s];
+	for (int m = 1; m <= n; m++)
+	{
+		if (fabs(ans) > scale)
+		{
+			ans /= scale;
+			expnt += 128;
+		}
+		ans *= m;
+	}
+	if (expnt != 0)
+		ans = ldexp(ans, expnt);
+	pfree(gpower);
+	pfree(twogpower);
+	pfree(onem2gpower);
+	pfree(V0);
+	pfree(V1);
+	return Min(Max(ans, 0.0), 1.0);
+}
+
+/*
+ * Pr(D_n <= x) by Pelz and Good's expansion
+ * K0(z) + K1(z)/sqrt(n) + K2(z)/n + K3(z)/n^1.5, z = x sqrt(n).
+ */
+static double
+KolmogorovCdfPelzGood(int n, double x)
+{
+	const double pi2 = M_PI * M_PI,
+				pi4 = pi2 * pi2,
+				pi6 = pi4 * pi2,
+				sqrt2pi = sqrt(2 * M_PI);
+	double		z,
+				z2,
+				z3,
+				z4,
+				z6,
+				q,
+				qlog;
+	double		k1a,
+				k1b,
+				k2a,
+				k2b,
+				k2c,
+				k3a,
+				k3b,
+				k3c,
+				k3d;
+	double		K[4] = {0, 0, 0, 0};
+	double		k2extra = 0.0,
+				k3extra = 0.0;
+	int			maxk;
+
+	if (x <= 0.0)
+		return 0.0;
+	if (x >= 1.0)
+		return 1.0;
+	z = sqrt((double) n) * x;
+	z2 = z * z;
+	z3 = z2 * z;
+	z4 = z2 * z2;
+	z6 = z4 * z2;
+	qlog = -pi2 / 8 / z2;
+	if (qlog < -708)
+		return 0.0;
+	q = exp(qlog);
+
+	k1a = -z2;
+	k1b = pi2 / 4;
+	k2a = 6 * z6 + 2 * z4;
+	k2b = (2 * z4 - 5 * z2) * pi2 / 4;
+	k2c = pi4 * (1 - 2 * z2) / 16;
+	k3d = pi6 * (5 - 30 * z2) / 64;
+	k3c = pi4 * (-60 * z2 + 212 * z4) / 16;
+	k3b = pi2 * (135 * z4 - 96 * z6) / 4;
+	k3a = -30 * z6 - 90 * pow(z, 8);
+
+	maxk = (int) ceil(16 * z / M_PI);
+	for (int k = maxk; k > 0; k--)
+	{
+		double		m = 2 * k - 1;
+		double		m2 = m * m,
+					m4 = m2 * m2,
+					m6 = m4 * m2;
+		double		qpower = pow(q, 8 * k);
+
+		K[0] = K[0] * qpower + 1.0;
+		K[1] = K[1] * qpower + (k1a + k1b * m2);
+		K[2] = K[2] * qpower + (k2a + k2b * m2 + k2c * m4);
+		K[3] = K[3] * qpower + (k3a + k3b * m2 + k3c * m4 + k3d * m6);
+	}
+	for (int i = 0; i < 4; i++)
+		K[i] *= q * sqrt2pi;
+	K[0] /= z;
+	K[1] /= 6 * z4;
+	K[2] /= 72 * pow(z, 7);
+	K[3] /= 6480 * pow(z, 10);
+
+	q = exp(-pi2 / 2 / z2);
+	for (int k = maxk; k > 0; k--)
+	{
+		double		k2 = (double) k * k;
+		double		qp = pow(q, k2);
+		double		kpi = M_PI * k;
+
+		k2extra += k2 * qp;
+		k3extra += (sqrt(3.0) * z + kpi) * (sqrt(3.0) * z - kpi) * k2 * qp;
+	}
+	K[2] += k2extra * pi2 * sqrt2pi / (-36 * z3);
+	K[3] += k3extra * pi2 * sqrt2pi / (216 * z6);
+	for (int i = 1; i < 4; i++)
+		K[i] /= pow((double) n, i / 2.0);
+	return K[0] + K[1] + K[2] + K[3];
+}
+
+/*
+ * Pr(D+_n > x), one-sided, by the Smirnov / Birnbaum-Tingey sum
+ *   x sum_{v=0}^{floor(n(1-x))} C(n,v) (x + v/n)^(v-1) (1 - x - v/n)^(n-v),
+ * whose terms are all positive; each is formed in logs so none overflows.
+ */
+static double
+SmirnovSf(int n, double x)
+{
+	int			last;
+	double		sum = 0.0;
+	double		lgn1;
+
+	if (x <= 0.0)
+		return 1.0;
+	if (x >= 1.0)
+		return 0.0;
+	if (n == 1)
+		return 1.0 - x;
+	last = (int) floor(n * (1.0 - x));
+	lgn1 = lgamma(n + 1.0);
+	for (int v = 0; v <= last; v++)
+	{
+		double		evn = x + (double) v / n;
+		double		omevn = 1.0 - evn;
+		double		lt;
+
+		if ((v & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (omevn <= 0.0)
+			continue;
+		lt = lgn1 - lgamma(v + 1.0) - lgamma((double) (n - v) + 1.0)
+			+ (v - 1) * log(evn) + (n - v) * log1p(-evn);
+		if (lt > -745)
+			sum += exp(lt);
+	}
+	return Min(Max(sum * x, 0.0), 1.0);
+}
+
+/*
+ * scipy.stats.wasserstein_distance: the integral of |F_ref - F_cur| over
+ * the pooled values.
+ */
+static double
+Wasserstein(const Sample *ref, const Sample *cur)
+{
+	int			i = 0,
+				j = 0;
+	double		sum = 0.0;
+	double		x;
+
+	x = Min(ref->v[0], cur->v[0]);
+	while (i < ref->n || j < cur->n)
+	{
+		double		next;
+
+		while (i < ref->n && ref->v[i] == x)
+			i++;
+		while (j < cur->n && cur->v[j] == x)
+			j++;
+		if (i >= ref->n && j >= cur->n)
+			break;
+		if (j >= cur->n || (i < ref->n && ref->v[i] <= cur->v[j]))
+			next = ref->v[i];
+		else
+			next = cur->v[j];
+		sum += fabs((double) i / ref->n - (double) j / cur->n) * (next - x);
+		x = next;
+	}
+	return sum;
+}
+
+/* numpy.std(ddof=0), two-pass */
+static double
+PopulationSd(const Sample *s)
+{
+	double		mean = 0.0,
+				ss = 0.0;
+
+	for (int i = 0; i < s->n; i++)
+		mean += s->v[i];
+	mean /= s->n;
+	for (int i = 0; i < s->n; i++)
+		ss += (s->v[i] - mean) * (s->v[i] - mean);
+	return sqrt(ss / s->n);
+}
+
+/* Index of the first element of sorted v that is >= x (left) or > x (right) */
+static int
+SearchSorted(const double *v, int n, double x, bool right)
+{
+	int			lo = 0,
+				hi = n;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (right ? v[mid] <= x : v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Replace empty shares as Evidently's get_binned_data(feel_zeroes=True)
+ * does: by a millionth of the smallest non-empty share when that is at most
+ * 0.0001, else by 0.0001.
+ */
+static void
+FillEmptyShares(double *share, int nbins)
+{
+	double		smallest = INFINITY;
+
+	for (int i = 0; i < nbins; i++)
+		if (share[i] != 0.0 && share[i] < smallest)
+			smallest = share[i];
+	if (isinf(smallest))
+		return;
+	for (int i = 0; i < nbins; i++)
+		if (share[i] == 0.0)
+			share[i] = smallest <= 0.0001 ? smallest / 1e6 : 0.0001;
+}
+
+/*
+ * Evidently's get_binned_data for a numerical feature: when the reference
+ * has more than 20 distinct values, numpy's Sturges bin edges over both
+ * samples (np.histogram_bin_edges(bins='sturges')) and np.histogram's
+ * counting (each bin closed on the left, the last closed on both sides);
+ * otherwise one bin per distinct value of either sample.  Shares are counts
+ * divided by the sample's size, then empty bins are filled.
+ */
+static BinnedShares
+BinSamples(const Sample *ref, const Sample *cur)
+{
+	BinnedShares b;
+	int			distinct = 1;
+
+	for (int i = 1; i < ref->n && distinct <= DRIFT_MAX_DISCRETE_VALUES; i++)
+		if (ref->v[i] != ref->v[i - 1])
+			distinct++;
+
+	if (distinct > DRIFT_MAX_DISCRETE_VALUES)
+	{
+		double		lo = Min(ref->v[0], cur->v[0]);
+		double		hi = Max(ref->v[ref->n - 1], cur->v[cur->n - 1]);
+		double		width = (hi - lo) / (log2((double) ref->n + cur->n) + 1.0);
+		double		step;
+		double	   *edges;
+
+		/* lo < hi: the reference alone has more than 20 distinct values */
+		b.nbins = (int) ceil((hi - lo) / width);
+		edges = palloc(sizeof(double) * (b.nbins + 1));
+		step = (hi - lo) / b.nbins;
+		for (int i = 0; i < b.nbins; i++)
+			edges[i] = i * step + lo;
+		edges[b.nbins] = hi;
+		b.ref = palloc(sizeof(double) * b.nbins);
+		b.cur = palloc(sizeof(double) * b.nbins);
+		for (int s = 0; s < 2; s++)
+		{
+			const Sample *smp = s == 0 ? ref : cur;
+			double	   *share = s == 0 ? b.ref : b.cur;
+			int			prev = SearchSorted(smp->v, smp->n, edges[0], false);
+
+			for (int i = 0; i < b.nbins; i++)
+			{
+				int			upto = (i == b.nbins - 1)
+					? SearchSorted(smp->v, smp->n, edges[i + 1], true)
+					: SearchSorted(smp->v, smp->n, edges[i + 1], false);
+
+				share[i] = (double) (upto - prev) / smp->n;
+				prev = upto;
+			}
+		}
+		pfree(edges);
+	}
+	else
+	{
+		int			i = 0,
+					j = 0;
+
+		b.nbins = 0;
+		b.ref = palloc(sizeof(double) * (ref->n + cur->n));
+		b.cur = palloc(sizeof(double) * (ref->n + cur->n));
+		while (i < ref->n || j < cur->n)
+		{
+			double		x;
+			int			ci = 0,
+						cj = 0;
+
+			if (j >= cur->n || (i < ref->n && ref->v[i] <= cur->v[j]))
+				x = ref->v[i];
+			else
+				x = cur->v[j];
+			for (; i < ref->n && ref->v[i] == x; i++)
+				ci++;
+			for (; j < cur->n && cur->v[j] == x; j++)
+				cj++;
+			b.ref[b.nbins] = (double) ci / ref->n;
+			b.cur[b.nbins] = (double) cj / cur->n;
+			b.nbins++;
+		}
+	}
+	FillEmptyShares(b.ref, b.nbins);
+	FillEmptyShares(b.cur, b.nbins);
+	return b;
+}
+
+/* Evidently's PSI: sum (r - c) ln(r / c) over the bins */
+static double
+Psi(const BinnedShares *b)
+{
+	double		sum = 0.0;
+
+	for (int i = 0; i < b->nbins; i++)
+		sum += (b->ref[i] - b->cur[i]) * log(b->ref[i] / b->cur[i]);
+	return sum;
+}
+
+/* scipy.stats.entropy(ref, cur): both share vectors normalised to sum 1 */
+static double
+KlDiv(const BinnedShares *b)
+{
+	double		sr = 0.0,
+				sc = 0.0,
+				sum = 0.0;
+
+	for (int i = 0; i < b->nbins; i++)
+	{
+		sr += b->ref[i];
+		sc += b->cur[i];
+	}
+	for (int i = 0; i < b->nbins; i++)
+	{
+		double		p = b->ref[i] / sr,
+					q = b->cur[i] / sc;
+
+		if (p > 0)
+			sum += p * log(p / q);
+	}
+	return sum;
+}
+
+/*
+ * scipy.spatial.distance.jensenshannon(ref, cur): the square root of the
+ * Jensen-Shannon divergence (natural log) of the normalised shares.
+ */
+static double
+JensenShannon(const BinnedShares *b)
+{
+	double		sr = 0.0,
+				sc = 0.0,
+				left = 0.0,
+				right = 0.0;
+
+	for (int i = 0; i < b->nbins; i++)
+	{
+		sr += b->ref[i];
+		sc += b->cur[i];
+	}
+	for (int i = 0; i < b->nbins; i++)
+	{
+		double		p = b->ref[i] / sr,
+					q = b->cur[i] / sc,
+					m = (p + q) / 2.0;
+
+		if (p > 0)
+			left += p * log(p / m);
+		if (q > 0)
+			right += q * log(q / m);
+	}
+	return sqrt(Max((left + right) / 2.0, 0.0));
+}
+
+Datum
+stockml_ks_test(PG_FUNCTION_ARGS)
+{
+	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
+	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	double		d;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	d = KsStatistic(&ref, &cur);
+	values[1] = Float8GetDatum(KsPValue(ref.n, cur.n, &d));
+	values[0] = Float8GetDatum(d);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+Datum
+stockml_wasserstein(PG_FUNCTION_ARGS)
+{
+	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
+	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
+
+	/* Evidently's floor on the scale keeps a constant reference finite */
+	PG_RETURN_FLOAT8(Wasserstein(&ref, &cur) / Max(PopulationSd(&ref), 0.001));
+}
+
+Datum
+stockml_psi(PG_FUNCTION_ARGS)
+{
+	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
+	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
+	BinnedShares b = BinSamples(&ref, &cur);
+
+	PG_RETURN_FLOAT8(Psi(&b));
+}
+
+Datum
+stockml_kl_div(PG_FUNCTION_ARGS)
+{
+	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
+	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
+	BinnedShares b = BinSamples(&ref, &cur);
+
+	PG_RETURN_FLOAT8(KlDiv(&b));
+}
+
+Datum
+stockml_jensen_shannon(PG_FUNCTION_ARGS)
+{
+	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
+	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
+	BinnedShares b = BinSamples(&ref, &cur);
+
+	PG_RETURN_FLOAT8(JensenShannon(&b));
+}
+
+/*
+ * drift_test(ref, cur, method default 'auto', threshold default NULL)
+ *   -> (method, statistic, p_value, threshold, drifted)
+ * 'auto' is Evidently's default for a numerical feature: KS when the
+ * reference has at most 1000 values, Wasserstein above.  Default thresholds
+ * are Evidently's: p < 0.05 for KS, statistic >= 0.1 for the others.
+ */
+Datum
+stockml_drift_test(PG_FUNCTION_ARGS)
+{
+	Sample		ref,
+				cur;
+	const char *method;
+	double		statistic;
+	double		p_value = NAN;
+	double		threshold;
+	bool		drifted;
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
+	cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
+	method = PG_ARGISNULL(2) ? "auto" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(method, "auto") == 0)
+		method = ref.n <= DRIFT_KS_MAX_REFERENCE ? "ks" : "wasserstein";
+
+	if (strcmp(method, "ks") == 0)
+	{
+		statistic = KsStatistic(&ref, &cur);
+		p_value = KsPValue(ref.n, cur.n, &statistic);
+		threshold = PG_ARGISNULL(3) ? 0.05 : PG_GETARG_FLOAT8(3);
+	}
+	else
+	{
+		threshold = PG_ARGISNULL(3) ? 0.1 : PG_GETARG_FLOAT8(3);
+		if (strcmp(method, "wasserstein") == 0)
+			statistic = Wasserstein(&ref, &cur) / Max(PopulationSd(&ref), 0.001);
+		else if (strcmp(method, "psi") == 0 || strcmp(method, "kl_div") == 0 ||
+				 strcmp(method, "jensen_shannon") == 0)
+		{
+			BinnedShares b = BinSamples(&ref, &cur);
+
+			statistic = method[0] == 'p' ? Psi(&b) : method[0] == 'k' ? KlDiv(&b) : JensenShannon(&b);
+		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown drift test \"%s\"", method),
+					 errhint("Use one of auto, ks, wasserstein, psi, kl_div, jensen_shannon.")));
+	}
+	if (!(threshold >= 0.0 && isfinite(threshold)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("drift threshold must be a finite non-negative number"),
+				 errhint("For ks the threshold is a p-value (default 0.05); for the others a distance (default 0.1).")));
+	drifted = strcmp(method, "ks") == 0 ? p_value < threshold : statistic >= threshold;
+
+	values[0] = CStringGetTextDatum(method);
+	values[1] = Float8GetDatum(statistic);
+	values[2] = Float8GetDatum(p_value);
+	nulls[2] = isnan(p_value);
+	values[3] = Float8GetDatum(threshold);
+	values[4] = BoolGetDatum(drifted);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
