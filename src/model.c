@@ -1,0 +1,305 @@
+/*
+ * model.c — the table of algorithms and what every model shares: parameter
+ * validation from jsonb, standardisation, fitting and prediction through the
+ * algorithm's vtable, and the linear-model payload that naive, ridge and
+ * elastic net have in common.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/numeric.h"
+
+#include "model.h"
+
+static const ModelAlgorithm *const algorithms[] = {
+	&model_naive,
+	&model_ridge,
+	&model_elastic_net,
+};
+
+static void AlgorithmNames(StringInfo buf);
+static void ParamNames(const ModelAlgorithm *alg, StringInfo buf);
+
+static void
+AlgorithmNames(StringInfo buf)
+{
+	for (int i = 0; i < (int) lengthof(algorithms); i++)
+		appendStringInfo(buf, "%s%s", i > 0 ? ", " : "", algorithms[i]->name);
+}
+
+static void
+ParamNames(const ModelAlgorithm *alg, StringInfo buf)
+{
+	for (int i = 0; i < alg->nparams; i++)
+		appendStringInfo(buf, "%s%s", i > 0 ? ", " : "", alg->params[i].name);
+	if (alg->nparams == 0)
+		appendStringInfoString(buf, "(none)");
+}
+
+const ModelAlgorithm *
+ModelFindAlgorithm(const char *name, bool missing_ok)
+{
+	StringInfoData names;
+
+	for (int i = 0; i < (int) lengthof(algorithms); i++)
+		if (strcmp(algorithms[i]->name, name) == 0)
+			return algorithms[i];
+	if (missing_ok)
+		return NULL;
+	initStringInfo(&names);
+	AlgorithmNames(&names);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown algorithm \"%s\"", name),
+			 errhint("Use one of: %s.", names.data)));
+	return NULL;
+}
+
+const ModelAlgorithm *
+ModelFindAlgorithmById(uint16 id)
+{
+	for (int i = 0; i < (int) lengthof(algorithms); i++)
+		if (algorithms[i]->id == id)
+			return algorithms[i];
+	return NULL;
+}
+
+/*
+ * Read an algorithm's parameters from a jsonb object into values[] (in the
+ * algorithm's order, defaults for those not given).  Keys in extra_keys (a
+ * NULL-terminated list, may be NULL) belong to the caller and are skipped;
+ * any other unknown key, a non-number or a value out of range is an ERROR.
+ */
+void
+ModelParseParams(const ModelAlgorithm *alg, Jsonb *params,
+				 const char *const *extra_keys, double *values)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	for (int i = 0; i < alg->nparams; i++)
+		values[i] = alg->params[i].default_value;
+	if (params == NULL)
+		goto cross_check;
+	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("params must be a JSON object"),
+				 errhint("For example '{\"alpha\": 1.0}'.")));
+
+	it = JsonbIteratorInit(&params->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		const ModelParamSpec *spec = NULL;
+		int			idx = -1;
+		bool		extra = false;
+		double		d;
+
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+
+		for (int i = 0; i < alg->nparams; i++)
+			if (strcmp(alg->params[i].name, key) == 0)
+			{
+				spec = &alg->params[i];
+				idx = i;
+			}
+		for (int i = 0; extra_keys && extra_keys[i]; i++)
+			if (strcmp(extra_keys[i], key) == 0)
+				extra = true;
+		if (extra)
+			continue;
+		if (spec == NULL)
+		{
+			StringInfoData names;
+
+			initStringInfo(&names);
+			ParamNames(alg, &names);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown parameter \"%s\" for algorithm \"%s\"", key, alg->name),
+					 errdetail("Parameters of %s: %s.", alg->name, names.data),
+					 extra_keys ? errhint("train() also takes: folds, auto_deploy, reference_rows.") : 0));
+		}
+		if (v.type != jbvNumeric)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"%s\" must be a number", key),
+					 errhint("%s", spec->help)));
+		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+											   NumericGetDatum(v.val.numeric)));
+		if (isnan(d) || d < spec->min || d > spec->max ||
+			(spec->type == MODEL_PARAM_INT && d != floor(d)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"%s\" of %s cannot be %s", key, alg->name,
+							float8out_internal(d)),
+					 errhint("%s", spec->help)));
+		values[idx] = d;
+	}
+
+cross_check:
+	if (alg->check_params)
+		alg->check_params(values);
+}
+
+/* The full parameter set, defaults included, as JSON text */
+char *
+ModelParamsToJson(const ModelAlgorithm *alg, const double *values)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < alg->nparams; i++)
+	{
+		appendStringInfo(&buf, "%s\"%s\": ", i > 0 ? ", " : "", alg->params[i].name);
+		if (alg->params[i].type == MODEL_PARAM_INT)
+			appendStringInfo(&buf, "%lld", (long long) values[i]);
+		else
+			appendStringInfoString(&buf, float8out_internal(values[i]));
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+Model *
+ModelCreate(const ModelAlgorithm *alg, int n_features, const double *params)
+{
+	Model	   *model = palloc0(sizeof(Model));
+
+	if (n_features < 1 || n_features > MODEL_MAX_FEATURES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a model needs between 1 and %d features, not %d",
+						MODEL_MAX_FEATURES, n_features)));
+	model->algorithm = alg;
+	model->n_features = n_features;
+	model->mean = palloc0(sizeof(double) * n_features);
+	model->scale = palloc(sizeof(double) * n_features);
+	model->coef = palloc0(sizeof(double) * n_features);
+	for (int j = 0; j < n_features; j++)
+		model->scale[j] = 1;
+	if (params)
+		memcpy(model->params, params, sizeof(double) * alg->nparams);
+	return model;
+}
+
+/*
+ * Per-feature mean and population standard deviation, two passes; a
+ * constant feature gets scale 1, by scikit-learn's StandardScaler rule
+ * (var <= n eps var + (n eps mean)^2).
+ */
+void
+ModelStandardization(const ModelTrainData *data, double *mean, double *scale)
+{
+	int			p = data->p;
+	int64		n = data->n;
+	double	   *var = palloc0(sizeof(double) * p);
+
+	memset(mean, 0, sizeof(double) * p);
+	for (int64 i = 0; i < n; i++)
+	{
+		const double *xr = data->x + i * p;
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int j = 0; j < p; j++)
+			mean[j] += xr[j];
+	}
+	for (int j = 0; j < p; j++)
+		mean[j] = n > 0 ? mean[j] / n : 0;
+	for (int64 i = 0; i < n; i++)
+	{
+		const double *xr = data->x + i * p;
+
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int j = 0; j < p; j++)
+		{
+			double		d = xr[j] - mean[j];
+
+			var[j] += d * d;
+		}
+	}
+	for (int j = 0; j < p; j++)
+	{
+		double		v = n > 0 ? var[j] / n : 0;
+		double		bound = (double) n * DBL_EPSILON * v +
+			((double) n * mean[j] * DBL_EPSILON) * ((double) n * mean[j] * DBL_EPSILON);
+
+		scale[j] = (v <= bound || !isfinite(v)) ? 1.0 : sqrt(v);
+	}
+	pfree(var);
+}
+
+void
+ModelFit(Model *model, const ModelTrainData *data)
+{
+	if (data->p != model->n_features)
+		elog(ERROR, "feature count mismatch: model %d, data %d", model->n_features, data->p);
+	for (int64 i = 0; i < data->n * data->p; i++)
+		if (!isfinite(data->x[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("feature %d of row %lld is %s", (int) (i % data->p) + 1,
+							(long long) (i / data->p) + 1, float8out_internal(data->x[i])),
+					 errhint("Features must be finite numbers; drop incomplete rows first.")));
+	for (int64 i = 0; i < data->n; i++)
+		if (!isfinite(data->y[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("target of row %lld is %s", (long long) i + 1,
+							float8out_internal(data->y[i])),
+					 errhint("Targets must be finite numbers.")));
+	ModelStandardization(data, model->mean, model->scale);
+	model->algorithm->fit(model, data);
+}
+
+/* Predict from one raw feature vector; work holds n_features doubles */
+double
+ModelPredict(const Model *model, const double *x, double *work)
+{
+	for (int j = 0; j < model->n_features; j++)
+		work[j] = (x[j] - model->mean[j]) / model->scale[j];
+	return model->algorithm->predict(model, work);
+}
+
+double
+LinearPredict(const Model *model, const double *z)
+{
+	double		s = model->intercept;
+
+	for (int j = 0; j < model->n_features; j++)
+		s += model->coef[j] * z[j];
+	return s;
+}
+
+/* Linear payload: intercept, then one coefficient per feature */
+void
+LinearWritePayload(const Model *model, StringInfo buf)
+{
+	ModelWriteFloat8(buf, model->intercept);
+	for (int j = 0; j < model->n_features; j++)
+		ModelWriteFloat8(buf, model->coef[j]);
+}
+
+void
+LinearReadPayload(Model *model, ModelReader *reader)
+{
+	model->intercept = ModelReadFloat8(reader);
+	for (int j = 0; j < model->n_features; j++)
+		model->coef[j] = ModelReadFloat8(reader);
+}

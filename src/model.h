@@ -1,0 +1,119 @@
+/*
+ * model.h — the algorithm interface every stockml model implements, and the
+ * in-memory model that training builds, the bytea format stores and the
+ * prediction path evaluates.
+ *
+ * A model predicts the log return over the horizon from one feature vector.
+ * Standardisation (per-feature mean and population standard deviation, as
+ * scikit-learn's StandardScaler) belongs to the model, so callers always pass
+ * raw features.  An algorithm is a ModelAlgorithm: its name and id, the
+ * parameters it accepts, and fit / predict / payload write / payload read.
+ * Adding one (gbt, logistic) means one new model_xxx.c and one line in
+ * model.c's table; the registry, the bytea format and predict do not change.
+ */
+#ifndef MODEL_H
+#define MODEL_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+
+#define MODEL_MAX_FEATURES	4096
+#define MODEL_MAX_PARAMS	8
+
+typedef enum ModelParamType
+{
+	MODEL_PARAM_REAL,
+	MODEL_PARAM_INT
+} ModelParamType;
+
+/* One parameter an algorithm accepts, with its allowed range and default */
+typedef struct ModelParamSpec
+{
+	const char *name;
+	ModelParamType type;
+	double		min;
+	double		max;
+	double		default_value;
+	const char *help;			/* what the range means, for errhint */
+} ModelParamSpec;
+
+/* Rows to fit on: row-major n x p features and n targets (log returns) */
+typedef struct ModelTrainData
+{
+	const double *x;
+	const double *y;
+	int64		n;
+	int			p;
+} ModelTrainData;
+
+struct ModelAlgorithm;
+
+typedef struct Model
+{
+	const struct ModelAlgorithm *algorithm;
+	int			n_features;
+	double	   *mean;			/* n_features: subtracted from each raw feature */
+	double	   *scale;			/* n_features: then divided by this (> 0) */
+	double		params[MODEL_MAX_PARAMS];	/* in the algorithm's param order */
+	/* linear models (naive keeps zeros): intercept + coef . standardized x */
+	double		intercept;
+	double	   *coef;			/* n_features */
+	void	   *state;			/* anything else an algorithm keeps */
+} Model;
+
+/* Bounds-checked cursor over a payload; reading past its end is an ERROR */
+typedef struct ModelReader
+{
+	const unsigned char *data;
+	size_t		len;
+	size_t		pos;
+} ModelReader;
+
+typedef struct ModelAlgorithm
+{
+	const char *name;
+	uint16		id;				/* stored in the bytea; never reuse one */
+	int			nparams;
+	const ModelParamSpec *params;
+	/* validate cross-parameter rules (single ranges are checked generically) */
+	void		(*check_params) (const double *params);
+	/* fit on data; model->mean/scale are already set from the same rows */
+	void		(*fit) (Model *model, const ModelTrainData *data);
+	/* predict from one standardized vector (n_features values) */
+	double		(*predict) (const Model *model, const double *z);
+	void		(*write_payload) (const Model *model, StringInfo buf);
+	void		(*read_payload) (Model *model, ModelReader *reader);
+} ModelAlgorithm;
+
+/* model.c */
+extern const ModelAlgorithm *ModelFindAlgorithm(const char *name, bool missing_ok);
+extern const ModelAlgorithm *ModelFindAlgorithmById(uint16 id);
+extern void ModelParseParams(const ModelAlgorithm *alg, Jsonb *params,
+							 const char *const *extra_keys, double *values);
+extern char *ModelParamsToJson(const ModelAlgorithm *alg, const double *values);
+extern Model *ModelCreate(const ModelAlgorithm *alg, int n_features, const double *params);
+extern void ModelFit(Model *model, const ModelTrainData *data);
+extern double ModelPredict(const Model *model, const double *x, double *work);
+extern void ModelStandardization(const ModelTrainData *data, double *mean, double *scale);
+
+/* shared by linear algorithms */
+extern void LinearWritePayload(const Model *model, StringInfo buf);
+extern void LinearReadPayload(Model *model, ModelReader *reader);
+extern double LinearPredict(const Model *model, const double *z);
+
+/* model_io.c: the bytea format */
+extern bytea *ModelSerialize(const Model *model);
+extern Model *ModelDeserialize(const bytea *blob);
+extern void ModelWriteFloat8(StringInfo buf, double value);
+extern void ModelWriteUint32(StringInfo buf, uint32 value);
+extern double ModelReadFloat8(ModelReader *reader);
+extern uint32 ModelReadUint32(ModelReader *reader);
+
+/* the algorithms */
+extern const ModelAlgorithm model_naive;
+extern const ModelAlgorithm model_ridge;
+extern const ModelAlgorithm model_elastic_net;
+
+#endif							/* MODEL_H */

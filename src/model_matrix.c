@@ -1,0 +1,171 @@
+/*
+ * model_matrix.c — models on matrices the caller passes directly, without
+ * the registry: stockml.fit(algorithm, x, y, params) returns the model
+ * bytea, stockml.model_predict(model, x) evaluates one, and
+ * stockml.model_describe(model) shows what a blob holds.  They serve users
+ * who bring their own features, and the tests that compare the algorithms
+ * with scikit-learn.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "model.h"
+#include "model_matrix.h"
+
+PG_FUNCTION_INFO_V1(stockml_fit);
+PG_FUNCTION_INFO_V1(stockml_model_predict);
+PG_FUNCTION_INFO_V1(stockml_model_describe);
+
+/* Per-call-site cache of the last deserialized blob */
+typedef struct BlobCache
+{
+	MemoryContext cxt;			/* holds everything below */
+	bytea	   *blob;
+	Model	   *model;
+	double	   *work;
+} BlobCache;
+
+static void AppendFloatArray(StringInfo buf, const double *v, int n);
+
+/*
+ * The values of a float8 array with no NULLs, checking its shape: ndim 1
+ * (length in *n) or 2 (*n rows of *p).  Returns a pointer into the array.
+ */
+const double *
+FloatArrayValues(ArrayType *array, int ndim, const char *what, int *n, int *p)
+{
+	if (ARR_ELEMTYPE(array) != FLOAT8OID)
+		elog(ERROR, "%s: expected a float8 array", what);
+	if (ARR_HASNULL(array) && array_contains_nulls(array))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s contains NULL", what),
+				 errhint("Drop incomplete rows first (WHERE array_position(x, NULL) IS NULL).")));
+	if (ARR_NDIM(array) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is empty", what)));
+	if (ARR_NDIM(array) != ndim)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a %d-dimensional array, not %d-dimensional",
+						what, ndim, ARR_NDIM(array)),
+				 ndim == 2 ? errhint("Pass one row per observation, e.g. ARRAY[[1, 2], [3, 4]] or array_agg of 1-D rows of equal length.") : 0));
+	*n = ARR_DIMS(array)[0];
+	if (p)
+		*p = ndim == 2 ? ARR_DIMS(array)[1] : 1;
+	/* ARR_DATA_PTR without its signed/unsigned mix, which -Wextra flags */
+	return (const double *) ((const char *) array +
+							 (ARR_HASNULL(array) ? (size_t) array->dataoffset :
+							  (size_t) ARR_OVERHEAD_NONULLS(ARR_NDIM(array))));
+}
+
+Datum
+stockml_fit(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ArrayType  *xa = PG_GETARG_ARRAYTYPE_P(1);
+	ArrayType  *ya = PG_GETARG_ARRAYTYPE_P(2);
+	Jsonb	   *params = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	const ModelAlgorithm *alg = ModelFindAlgorithm(name, false);
+	double		values[MODEL_MAX_PARAMS];
+	ModelTrainData data;
+	int			n,
+				p,
+				ny;
+	Model	   *model;
+
+	ModelParseParams(alg, params, NULL, values);
+	data.x = FloatArrayValues(xa, 2, "x", &n, &p);
+	data.y = FloatArrayValues(ya, 1, "y", &ny, NULL);
+	if (ny != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("x has %d rows but y has %d values", n, ny),
+				 errhint("Pass one target per row of x.")));
+	if (n < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fitting needs at least 2 rows, got %d", n)));
+	data.n = n;
+	data.p = p;
+	model = ModelCreate(alg, p, values);
+	ModelFit(model, &data);
+	PG_RETURN_BYTEA_P(ModelSerialize(model));
+}
+
+Datum
+stockml_model_predict(PG_FUNCTION_ARGS)
+{
+	bytea	   *blob = PG_GETARG_BYTEA_PP(0);
+	ArrayType  *xa = PG_GETARG_ARRAYTYPE_P(1);
+	BlobCache  *cache = fcinfo->flinfo->fn_extra;
+	const double *x;
+	int			n;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(BlobCache));
+		cache->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "stockml model_predict",
+										   ALLOCSET_SMALL_SIZES);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	if (cache->blob == NULL || VARSIZE_ANY(blob) != VARSIZE_ANY(cache->blob) ||
+		memcmp(blob, cache->blob, VARSIZE_ANY(blob)) != 0)
+	{
+		MemoryContext old;
+
+		cache->blob = NULL;
+		MemoryContextReset(cache->cxt);
+		old = MemoryContextSwitchTo(cache->cxt);
+		cache->model = ModelDeserialize(blob);
+		cache->work = palloc(sizeof(double) * cache->model->n_features);
+		cache->blob = palloc(VARSIZE_ANY(blob));
+		memcpy(cache->blob, blob, VARSIZE_ANY(blob));
+		MemoryContextSwitchTo(old);
+	}
+	x = FloatArrayValues(xa, 1, "x", &n, NULL);
+	if (n != cache->model->n_features)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("x has %d features but the model takes %d", n, cache->model->n_features),
+				 errhint("Pass the features in the order and number the model was trained with.")));
+	PG_RETURN_FLOAT8(ModelPredict(cache->model, x, cache->work));
+}
+
+static void
+AppendFloatArray(StringInfo buf, const double *v, int n)
+{
+	appendStringInfoChar(buf, '[');
+	for (int i = 0; i < n; i++)
+		appendStringInfo(buf, "%s%s", i > 0 ? ", " : "", float8out_internal(v[i]));
+	appendStringInfoChar(buf, ']');
+}
+
+Datum
+stockml_model_describe(PG_FUNCTION_ARGS)
+{
+	Model	   *model = ModelDeserialize(PG_GETARG_BYTEA_PP(0));
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "{\"algorithm\": \"%s\", \"n_features\": %d, \"params\": %s, ",
+					 model->algorithm->name, model->n_features,
+					 ModelParamsToJson(model->algorithm, model->params));
+	appendStringInfo(&buf, "\"intercept\": %s, \"coef\": ", float8out_internal(model->intercept));
+	AppendFloatArray(&buf, model->coef, model->n_features);
+	appendStringInfoString(&buf, ", \"mean\": ");
+	AppendFloatArray(&buf, model->mean, model->n_features);
+	appendStringInfoString(&buf, ", \"scale\": ");
+	AppendFloatArray(&buf, model->scale, model->n_features);
+	appendStringInfoChar(&buf, '}');
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
