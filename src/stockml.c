@@ -37,5 +37,7 @@ _PG_init(void)
 							PGC_SUSET, 0,
 							NULL, AssignBlasThreads, NULL);
 
+	StockmlJobsInit();
+
 	MarkGUCPrefixReserved("stockml");
 }

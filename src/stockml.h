@@ -15,5 +15,6 @@ extern int	stockml_blas_threads;
  * the library is preloaded, its shared memory and workers.  Called from
  * _PG_init in this order.
  */
+extern void StockmlJobsInit(void);	/* jobs.c: queue, worker settings, shmem */
 
 #endif							/* STOCKML_H */

@@ -1,0 +1,71 @@
+-- Job queue and background worker (src/jobs.c, src/worker.c).
+
+CREATE TABLE stockml.jobs (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind          text NOT NULL CONSTRAINT jobs_kind_format CHECK (kind ~ '^[a-z][a-z0-9_]{0,39}$'),
+    args          jsonb NOT NULL DEFAULT '{}',
+    status        text NOT NULL DEFAULT 'queued'
+                  CONSTRAINT jobs_status CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    attempts      integer NOT NULL DEFAULT 0,
+    max_attempts  integer NOT NULL DEFAULT 3 CONSTRAINT jobs_max_attempts CHECK (max_attempts >= 1),
+    progress      float8 CONSTRAINT jobs_progress CHECK (progress >= 0 AND progress <= 1),
+    submitted_at  timestamptz NOT NULL DEFAULT now(),
+    submitted_by  regrole NOT NULL DEFAULT current_user::regrole,
+    run_after     timestamptz NOT NULL DEFAULT now(),
+    started_at    timestamptz,
+    finished_at   timestamptz,
+    worker_pid    integer,
+    result        text,
+    error         text
+);
+CREATE INDEX jobs_queued_idx ON stockml.jobs (run_after, id) WHERE status = 'queued';
+COMMENT ON TABLE stockml.jobs IS 'the queue the background worker consumes: a job of kind K runs stockml.run_job_K(id, args) in its own transaction';
+COMMENT ON COLUMN stockml.jobs.status IS 'queued (waiting, also between retries), running, done, failed (after max_attempts), cancelled';
+COMMENT ON COLUMN stockml.jobs.attempts IS 'runs started so far, the current one included';
+COMMENT ON COLUMN stockml.jobs.progress IS 'fraction done when the job last finished; live value while running in stockml.job_status';
+COMMENT ON COLUMN stockml.jobs.submitted_by IS 'role the job runs as';
+COMMENT ON COLUMN stockml.jobs.run_after IS 'not started before this time (retry backoff)';
+COMMENT ON COLUMN stockml.jobs.result IS 'what run_job_K returned, as text';
+COMMENT ON COLUMN stockml.jobs.error IS 'error of the last failed attempt (kept when a retry succeeds)';
+COMMENT ON INDEX stockml.jobs_queued_idx IS 'serves the worker''s claim of the next due job';
+
+CREATE FUNCTION stockml.submit(kind text, args jsonb DEFAULT '{}')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stockml_submit'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.submit(text, jsonb) IS
+'queue a job of a kind K for which stockml.run_job_K(bigint, jsonb) exists; wakes the worker at commit; returns the job id';
+
+CREATE FUNCTION stockml.cancel_job(id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stockml_cancel_job'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.cancel_job(bigint) IS
+'cancel a queued job, or interrupt a running one (marked cancelled, not retried); false if it had finished';
+
+CREATE FUNCTION stockml.running_jobs(OUT job_id bigint, OUT pid integer, OUT progress float8,
+                                     OUT started_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'stockml_running_jobs'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION stockml.running_jobs() IS
+'jobs the workers of this server run now, with their live progress (from shared memory)';
+
+CREATE FUNCTION stockml.report_job_progress(fraction float8)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stockml_report_job_progress'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION stockml.report_job_progress(float8) IS
+'report the running job''s progress (0..1), visible at once in stockml.job_status; no-op outside a job';
+
+CREATE VIEW stockml.job_status AS
+SELECT j.id, j.kind, j.args, j.status, j.attempts, j.max_attempts,
+       coalesce(r.progress, j.progress) AS progress,
+       j.submitted_at, j.submitted_by, j.run_after, j.started_at, j.finished_at,
+       coalesce(r.pid, j.worker_pid) AS worker_pid, j.result, j.error
+  FROM stockml.jobs j
+  LEFT JOIN stockml.running_jobs() r ON r.job_id = j.id;
+COMMENT ON VIEW stockml.job_status IS 'stockml.jobs with the live progress of running jobs';
+
+GRANT SELECT, INSERT, UPDATE ON stockml.jobs TO stockml_admin;
+GRANT SELECT ON stockml.job_status TO stockml_admin;

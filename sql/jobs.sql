@@ -1,0 +1,109 @@
+-- Job queue: submit, the worker running jobs in this database (stockml.database is
+-- contrib_regression in the test cluster), retries, cancel, live progress, privileges.
+CREATE FUNCTION pg_temp.wait_job(job bigint, wanted text[], seconds int DEFAULT 60)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE s text;
+BEGIN
+    FOR i IN 1 .. seconds * 20 LOOP
+        SELECT status INTO s FROM stockml.job_status WHERE id = job;
+        IF s = ANY (wanted) THEN RETURN s; END IF;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+    RETURN 'timed out waiting, status ' || s;
+END $$;
+
+CREATE FUNCTION stockml.run_job_regress_echo(job_id bigint, args jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM stockml.report_job_progress(0.5);
+    RETURN 'job ' || (job_id > 0) || ' says ' || (args->>'say');
+END $$;
+CREATE FUNCTION stockml.run_job_regress_fail(job_id bigint, args jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'regress_fail always fails' USING DETAIL = 'on purpose';
+END $$;
+CREATE FUNCTION stockml.run_job_regress_sleep(job_id bigint, args jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM stockml.report_job_progress(0.25);
+    PERFORM pg_sleep(60);
+END $$;
+
+-- unknown or malformed kinds are refused, naming the kinds that exist
+\set VERBOSITY terse
+SELECT stockml.submit('nonesuch', '{}');
+SELECT stockml.submit('Bad Kind!', '{}');
+SELECT stockml.submit(NULL, '{}');
+\set VERBOSITY default
+DO $$
+BEGIN
+    PERFORM stockml.submit('nonesuch');
+EXCEPTION WHEN invalid_parameter_value THEN
+    DECLARE d text;
+    BEGIN
+        GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+        RAISE NOTICE 'detail lists regress_echo: %, regress_fail: %',
+            d LIKE '%regress_echo%', d LIKE '%regress_fail%';
+    END;
+END $$;
+SELECT count(*) AS jobs_after_refusals FROM stockml.jobs WHERE kind LIKE 'regress%' OR kind = 'nonesuch';
+
+-- the worker runs a job: result, progress 1, one attempt
+SELECT stockml.submit('regress_echo', '{"say": "hello"}') AS echo_id \gset
+SELECT pg_temp.wait_job(:echo_id, '{done,failed}');
+SELECT kind, args, status, attempts, progress, result, error, worker_pid,
+       started_at >= submitted_at AND finished_at >= started_at AS times_ordered
+  FROM stockml.jobs WHERE id = :echo_id;
+
+-- a failing job is retried with backoff, then failed with the last error
+SET stockml.job_max_attempts = 2;
+SELECT stockml.submit('regress_fail') AS fail_id \gset
+RESET stockml.job_max_attempts;
+SELECT pg_temp.wait_job(:fail_id, '{failed,done}');
+SELECT status, attempts, max_attempts, error, finished_at IS NOT NULL AS finished
+  FROM stockml.jobs WHERE id = :fail_id;
+
+-- a queued job is cancelled at once (here before the worker can see it)
+BEGIN;
+SELECT stockml.submit('regress_echo', '{"say": "never"}') AS queued_id \gset
+SELECT stockml.cancel_job(:queued_id);
+COMMIT;
+SELECT status, attempts, result, error FROM stockml.jobs WHERE id = :queued_id;
+SET client_min_messages = warning;   -- the NOTICE names the job id
+SELECT stockml.cancel_job(:queued_id) AS cancel_again;   -- already finished: false
+RESET client_min_messages;
+SELECT stockml.cancel_job(-1);
+
+-- a running job shows live progress to other sessions and can be cancelled
+SELECT stockml.submit('regress_sleep') AS sleep_id \gset
+SELECT pg_temp.wait_job(:sleep_id, '{running}');
+DO $$
+BEGIN
+    FOR i IN 1 .. 400 LOOP
+        EXIT WHEN (SELECT progress FROM stockml.job_status WHERE id = currval(pg_get_serial_sequence('stockml.jobs', 'id'))) = 0.25;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END $$;
+SELECT status, progress, worker_pid IS NOT NULL AS has_worker,
+       (SELECT count(*) FROM stockml.running_jobs() r WHERE r.job_id = s.id) AS in_shared_memory,
+       (SELECT progress FROM stockml.jobs j WHERE j.id = s.id) AS committed_progress
+  FROM stockml.job_status s WHERE id = :sleep_id;
+SELECT stockml.cancel_job(:sleep_id);
+SELECT pg_temp.wait_job(:sleep_id, '{cancelled,failed,done,queued}');
+SELECT status, attempts, error FROM stockml.jobs WHERE id = :sleep_id;
+
+-- only superusers and stockml_admin members submit; only they or the submitter cancel
+CREATE ROLE stockml_regress_user;
+GRANT USAGE ON SCHEMA stockml TO stockml_regress_user;
+SET ROLE stockml_regress_user;
+SELECT stockml.submit('regress_echo');
+RESET ROLE;
+
+-- clean up
+DELETE FROM stockml.jobs WHERE kind LIKE 'regress%';
+DROP FUNCTION stockml.run_job_regress_echo(bigint, jsonb);
+DROP FUNCTION stockml.run_job_regress_fail(bigint, jsonb);
+DROP FUNCTION stockml.run_job_regress_sleep(bigint, jsonb);
+REVOKE USAGE ON SCHEMA stockml FROM stockml_regress_user;
+DROP ROLE stockml_regress_user;

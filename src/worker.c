@@ -1,0 +1,646 @@
+/*
+ * worker.c — the background workers that run stockml.jobs, after pg_cron's
+ * PgCronLauncherMain.
+ *
+ * The launcher (one, registered when stockml is preloaded) connects to no
+ * database: it sleeps on its latch, and when submit() wakes it, a worker
+ * stops without saying it left nothing behind, a retry falls due or
+ * stockml.worker_naptime passes, it starts job workers (dynamic background
+ * workers, up to stockml.max_workers) connected to stockml.database.  A job
+ * worker first requeues jobs whose worker died (crash, restart,
+ * pg_terminate_backend), then claims queued jobs one at a time with FOR
+ * UPDATE SKIP LOCKED and runs each in its own transaction, as the role that
+ * submitted it, until none is due; then it exits.  So nothing holds a
+ * connection to the database while the queue is idle, and DROP DATABASE
+ * works (pg_regress drops and recreates its database).
+ *
+ * A running job is marked by a session advisory lock (STOCKML_JOB_LOCK_KEY,
+ * id) held by its worker: a job that is 'running' but whose lock is free has
+ * lost its worker, whatever pids have been reused since.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "jobs.h"
+
+PGDLLEXPORT void StockmlLauncherMain(Datum main_arg);
+PGDLLEXPORT void StockmlJobWorkerMain(Datum main_arg);
+
+typedef struct ClaimedJob
+{
+	int64		id;
+	char	   *kind;
+	char	   *args;
+	Oid			owner;
+	int			attempts;
+	int			max_attempts;
+} ClaimedJob;
+
+static BackgroundWorkerHandle *worker_handles[STOCKML_MAX_JOB_WORKERS];
+static volatile sig_atomic_t job_running = false;
+
+static void LauncherShmemExit(int code, Datum arg);
+static Oid	FindDatabase(const char *name);
+static bool StartJobWorker(Oid dboid);
+static int	ReapJobWorkers(bool *need_check);
+static void JobWorkerSigint(SIGNAL_ARGS);
+static bool ExtensionReady(void);
+static void RequeueInterruptedJobs(void);
+static bool ClaimJob(ClaimedJob *job, MemoryContext cxt);
+static void RunJob(ClaimedJob *job, MemoryContext cxt);
+static void RecordOutcome(ClaimedJob *job, const char *result, const char *error,
+						  bool cancelled);
+static void ReportNextDue(void);
+static double RetryDelayMs(int attempts);
+
+void
+StockmlRegisterLauncher(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	strlcpy(worker.bgw_library_name, "stockml", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "StockmlLauncherMain", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "stockml launcher", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "stockml launcher", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+/* Exponential backoff with +-25% jitter, capped at an hour */
+static double
+RetryDelayMs(int attempts)
+{
+	double		delay = stockml_job_retry_delay_ms * pow(2.0, Max(attempts - 1, 0));
+
+	delay = Min(delay, 3600000.0);
+	return delay * (0.75 + 0.5 * pg_prng_double(&pg_global_prng_state));
+}
+
+static void
+LauncherShmemExit(int code, Datum arg)
+{
+	SpinLockAcquire(&StockmlJobs->mutex);
+	StockmlJobs->launcher_latch = NULL;
+	StockmlJobs->launcher_pid = 0;
+	SpinLockRelease(&StockmlJobs->mutex);
+}
+
+/* OID of a database that accepts connections, from the shared catalog */
+static Oid
+FindDatabase(const char *name)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	Oid			result = InvalidOid;
+
+	StartTransactionCommand();
+	(void) GetTransactionSnapshot();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+
+		if (strcmp(NameStr(db->datname), name) == 0 && db->datallowconn &&
+			db->datconnlimit != -2)
+		{
+			result = db->oid;
+			break;
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return result;
+}
+
+static bool
+StartJobWorker(Oid dboid)
+{
+	BackgroundWorker worker;
+	int			slot = -1;
+
+	for (int i = 0; i < STOCKML_MAX_JOB_WORKERS && slot < 0; i++)
+		if (worker_handles[i] == NULL)
+			slot = i;
+	if (slot < 0)
+		return false;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "stockml", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "StockmlJobWorkerMain", BGW_MAXLEN);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "stockml job worker %d", slot);
+	strlcpy(worker.bgw_type, "stockml job worker", BGW_MAXLEN);
+	worker.bgw_main_arg = Int32GetDatum(slot);
+	memcpy(worker.bgw_extra, &dboid, sizeof(Oid));
+	worker.bgw_notify_pid = MyProcPid;
+
+	SpinLockAcquire(&StockmlJobs->mutex);
+	memset(&StockmlJobs->slots[slot], 0, sizeof(JobWorkerSlot));
+	StockmlJobs->slots[slot].in_use = true;
+	SpinLockRelease(&StockmlJobs->mutex);
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &worker_handles[slot]))
+	{
+		SpinLockAcquire(&StockmlJobs->mutex);
+		StockmlJobs->slots[slot].in_use = false;
+		SpinLockRelease(&StockmlJobs->mutex);
+		worker_handles[slot] = NULL;
+		ereport(WARNING,
+				(errmsg("stockml launcher could not start a job worker"),
+				 errhint("Raise max_worker_processes (stockml.max_workers = %d needs that many free).",
+						 stockml_max_workers)));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Free the slots of stopped workers; returns how many still run.  A worker
+ * that stopped without saying it left nothing behind (killed, crashed)
+ * means a job may be stranded in 'running': ask for a check.
+ */
+static int
+ReapJobWorkers(bool *need_check)
+{
+	int			running = 0;
+
+	for (int i = 0; i < STOCKML_MAX_JOB_WORKERS; i++)
+	{
+		pid_t		pid;
+
+		if (worker_handles[i] == NULL)
+			continue;
+		if (GetBackgroundWorkerPid(worker_handles[i], &pid) != BGWH_STOPPED)
+		{
+			running++;
+			continue;
+		}
+		SpinLockAcquire(&StockmlJobs->mutex);
+		if (!StockmlJobs->slots[i].clean_exit)
+			*need_check = true;
+		StockmlJobs->slots[i].in_use = false;
+		StockmlJobs->slots[i].job_id = 0;
+		SpinLockRelease(&StockmlJobs->mutex);
+		pfree(worker_handles[i]);
+		worker_handles[i] = NULL;
+	}
+	return running;
+}
+
+void
+StockmlLauncherMain(Datum main_arg)
+{
+	bool		need_check = true;	/* jobs may have been stranded by a restart */
+	TimestampTz next_poll;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	/* no database: only the shared catalog pg_database is read */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("stockml launcher");
+
+	SpinLockAcquire(&StockmlJobs->mutex);
+	StockmlJobs->launcher_pid = MyProcPid;
+	StockmlJobs->launcher_latch = MyLatch;
+	SpinLockRelease(&StockmlJobs->mutex);
+	on_shmem_exit(LauncherShmemExit, (Datum) 0);
+
+	ereport(LOG,
+			(errmsg("stockml launcher started for database \"%s\"", stockml_database)));
+	next_poll = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		TimestampTz next_due;
+		int			wanted;
+		int			running;
+		long		sleep_ms;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		running = ReapJobWorkers(&need_check);
+
+		SpinLockAcquire(&StockmlJobs->mutex);
+		wanted = StockmlJobs->wake_requests;
+		StockmlJobs->wake_requests = 0;
+		if (StockmlJobs->check_requested)
+			need_check = true;
+		StockmlJobs->check_requested = false;
+		next_due = StockmlJobs->next_due;
+		if (next_due != 0 && next_due <= now)
+		{
+			need_check = true;
+			StockmlJobs->next_due = 0;
+			next_due = 0;
+		}
+		SpinLockRelease(&StockmlJobs->mutex);
+
+		if (now >= next_poll)
+		{
+			need_check = true;
+			next_poll = TimestampTzPlusMilliseconds(now, stockml_worker_naptime_ms);
+		}
+		if (need_check)
+			wanted = Max(wanted, 1);
+		need_check = false;
+		if (wanted > 0)
+		{
+			int			room = stockml_max_workers - running;
+			int			started = 0;
+			Oid			dboid = room > 0 ? FindDatabase(stockml_database) : InvalidOid;
+
+			/* a missing database is no error: it may be created later */
+			while (OidIsValid(dboid) && started < Min(wanted, room) && StartJobWorker(dboid))
+				started++;
+			/*
+			 * Jobs nobody could be started for wait for a running worker,
+			 * which claims jobs until none is due, or for the next one to
+			 * stop, which sets our latch.
+			 */
+			need_check = started < wanted && running + started > 0;
+		}
+
+		sleep_ms = Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_poll), 1);
+		if (next_due != 0)
+			sleep_ms = Min(sleep_ms, Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_due), 1));
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 sleep_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* Cancel only the job, never the worker's own bookkeeping */
+static void
+JobWorkerSigint(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	if (job_running)
+	{
+		QueryCancelPending = true;
+		InterruptPending = true;
+	}
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+static bool
+ExtensionReady(void)
+{
+	bool		ready;
+
+	StartTransactionCommand();
+	ready = OidIsValid(get_extension_oid("stockml", true));
+	CommitTransactionCommand();
+	return ready;
+}
+
+static void
+RequeueInterruptedJobs(void)
+{
+	char		delay[32];
+	int			rc;
+
+	snprintf(delay, sizeof(delay), "%d", stockml_job_retry_delay_ms);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "stockml: requeue interrupted jobs");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args(
+							   "UPDATE stockml.jobs"
+							   "   SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,"
+							   "       finished_at = CASE WHEN attempts >= max_attempts THEN now() END,"
+							   "       run_after = now() + make_interval(secs => $2::float8 / 1000"
+							   "                   * 2 ^ greatest(attempts - 1, 0) * (0.75 + 0.5 * random())),"
+							   "       worker_pid = NULL,"
+							   "       error = format('interrupted: the worker running attempt %s of %s stopped"
+							   " (server crash or restart, or pg_terminate_backend)', attempts, max_attempts)"
+							   " WHERE status = 'running'"
+							   "   AND CASE WHEN status = 'running'"
+							   "       THEN pg_try_advisory_xact_lock($1, (id % 2147483648)::int4) END",
+							   2, (Oid[]) {INT4OID, INT4OID},
+							   (Datum[]) {Int32GetDatum(STOCKML_JOB_LOCK_KEY),
+							   Int32GetDatum(stockml_job_retry_delay_ms)},
+							   NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not requeue interrupted jobs: %s", SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("stockml: %llu interrupted job(s) requeued or failed",
+						(unsigned long long) SPI_processed)));
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* Claim the next due job and lock it for this worker's lifetime; false if none */
+static bool
+ClaimJob(ClaimedJob *job, MemoryContext cxt)
+{
+	bool		found = false;
+	int			rc;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "stockml: claim a job");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args(
+							   "WITH next AS ("
+							   "  SELECT id FROM stockml.jobs"
+							   "   WHERE status = 'queued' AND run_after <= clock_timestamp()"
+							   "   ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+							   " UPDATE stockml.jobs j"
+							   "    SET status = 'running', attempts = attempts + 1, started_at = now(),"
+							   "        finished_at = NULL, worker_pid = pg_backend_pid(), progress = 0"
+							   "   FROM next WHERE j.id = next.id"
+							   " RETURNING j.id, j.kind, j.args::text, j.submitted_by::oid, j.attempts,"
+							   "           j.max_attempts, pg_advisory_lock($1, (j.id % 2147483648)::int4)::text",
+							   1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(STOCKML_JOB_LOCK_KEY)},
+							   NULL, false, 1);
+	if (rc != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not claim a job: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		bool		isnull;
+
+		job->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		job->kind = SPI_getvalue(tup, desc, 2);
+		job->args = SPI_getvalue(tup, desc, 3);
+		job->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+		job->attempts = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+		job->max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+		MemoryContextSwitchTo(old);
+		found = true;
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return found;
+}
+
+/* Run stockml.run_job_<kind>(id, args) in its own transaction, as the submitter */
+static void
+RunJob(ClaimedJob *job, MemoryContext cxt)
+{
+	char	   *volatile result = NULL;
+	char	   *volatile error = NULL;
+	volatile bool cancelled = false;
+	Oid			save_userid;
+	int			save_sec_context;
+
+	SpinLockAcquire(&StockmlJobs->mutex);
+	MyJobSlot->job_id = job->id;
+	MyJobSlot->progress = 0;
+	MyJobSlot->started_at = GetCurrentTimestamp();
+	MyJobSlot->cancel_requested = false;
+	SpinLockRelease(&StockmlJobs->mutex);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, psprintf("stockml job %lld: %s", (long long) job->id, job->kind));
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+
+	PG_TRY();
+	{
+		char	   *sql;
+		int			rc;
+
+		SetUserIdAndSecContext(job->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		sql = psprintf("SELECT stockml.%s($1, $2::jsonb)::text",
+					   quote_identifier(psprintf("run_job_%s", job->kind)));
+		job_running = true;
+		CHECK_FOR_INTERRUPTS();
+		rc = SPI_execute_with_args(sql, 2, (Oid[]) {INT8OID, TEXTOID},
+								   (Datum[]) {Int64GetDatum(job->id), CStringGetTextDatum(job->args)},
+								   NULL, false, 0);
+		job_running = false;
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "job function failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 1)
+		{
+			char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+			if (value)
+				result = MemoryContextStrdup(cxt, value);
+		}
+		SPI_finish();
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		job_running = false;
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		/* aborting restores the user id and security context */
+		AbortCurrentTransaction();
+		QueryCancelPending = false;
+		error = edata->detail ? psprintf("%s (%s)", edata->message, edata->detail) :
+			pstrdup(edata->message);
+		SpinLockAcquire(&StockmlJobs->mutex);
+		cancelled = MyJobSlot->cancel_requested;
+		SpinLockRelease(&StockmlJobs->mutex);
+	}
+	PG_END_TRY();
+
+	RecordOutcome(job, result, error, cancelled);
+
+	SpinLockAcquire(&StockmlJobs->mutex);
+	MyJobSlot->job_id = 0;
+	MyJobSlot->cancel_requested = false;
+	SpinLockRelease(&StockmlJobs->mutex);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* done, cancelled, queued again after a backoff, or failed for good */
+static void
+RecordOutcome(ClaimedJob *job, const char *result, const char *error, bool cancelled)
+{
+	const char *status;
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	int			rc;
+
+	if (error == NULL)
+		status = "done";
+	else if (cancelled)
+		status = "cancelled";
+	else if (job->attempts < job->max_attempts)
+		status = "queued";
+	else
+		status = "failed";
+	if (error)
+		ereport(LOG,
+				(errmsg("stockml job %lld (%s) attempt %d of %d: %s", (long long) job->id,
+						job->kind, job->attempts, job->max_attempts, error)));
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	values[0] = Int64GetDatum(job->id);
+	values[1] = CStringGetTextDatum(status);
+	values[2] = result ? CStringGetTextDatum(result) : (Datum) 0;
+	nulls[2] = result ? ' ' : 'n';
+	values[3] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	nulls[3] = error ? ' ' : 'n';
+	values[4] = Float8GetDatum(RetryDelayMs(job->attempts) / 1000.0);
+	values[5] = Int32GetDatum(STOCKML_JOB_LOCK_KEY);
+	rc = SPI_execute_with_args("UPDATE stockml.jobs"
+							   "   SET status = $2, result = $3, error = $4, worker_pid = NULL,"
+							   "       progress = CASE WHEN $2 = 'done' THEN 1 ELSE progress END,"
+							   "       finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END,"
+							   "       run_after = CASE WHEN $2 = 'queued'"
+							   "                   THEN now() + make_interval(secs => $5) ELSE run_after END"
+							   " WHERE id = $1",
+							   5, (Oid[]) {INT8OID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID},
+							   values, nulls, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not record job outcome: %s", SPI_result_code_string(rc));
+	rc = SPI_execute_with_args("SELECT pg_advisory_unlock($1, ($2 % 2147483648)::int4)", 2,
+							   (Oid[]) {INT4OID, INT8OID},
+							   (Datum[]) {values[5], values[0]}, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not unlock job: %s", SPI_result_code_string(rc));
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/* Tell the launcher when the earliest queued job falls due */
+static void
+ReportNextDue(void)
+{
+	TimestampTz due = 0;
+	bool		isnull = true;
+	int			rc;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute("SELECT min(run_after) FROM stockml.jobs WHERE status = 'queued'", true, 1);
+	if (rc == SPI_OK_SELECT && SPI_processed == 1)
+		due = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												1, &isnull));
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	if (isnull)
+		return;
+	SpinLockAcquire(&StockmlJobs->mutex);
+	if (StockmlJobs->next_due == 0 || due < StockmlJobs->next_due)
+		StockmlJobs->next_due = due;
+	SpinLockRelease(&StockmlJobs->mutex);
+}
+
+void
+StockmlJobWorkerMain(Datum main_arg)
+{
+	int			slot = DatumGetInt32(main_arg);
+	Oid			dboid;
+	MemoryContext job_cxt;
+
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGINT, JobWorkerSigint);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+
+	MyJobSlot = &StockmlJobs->slots[slot];
+	SpinLockAcquire(&StockmlJobs->mutex);
+	MyJobSlot->pid = MyProcPid;
+	SpinLockRelease(&StockmlJobs->mutex);
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("stockml job worker");
+
+	job_cxt = AllocSetContextCreate(TopMemoryContext, "stockml job", ALLOCSET_DEFAULT_SIZES);
+
+	/* the extension may not exist (yet) in this database: nothing to do */
+	if (ExtensionReady())
+	{
+		ClaimedJob	job;
+
+		RequeueInterruptedJobs();
+		for (;;)
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (ConfigReloadPending)
+			{
+				ConfigReloadPending = false;
+				ProcessConfigFile(PGC_SIGHUP);
+			}
+			MemoryContextReset(job_cxt);
+			if (!ClaimJob(&job, job_cxt))
+				break;
+			RunJob(&job, job_cxt);
+		}
+		ReportNextDue();
+	}
+
+	SpinLockAcquire(&StockmlJobs->mutex);
+	MyJobSlot->clean_exit = true;
+	SpinLockRelease(&StockmlJobs->mutex);
+	StockmlWakeLauncher(false);
+	proc_exit(0);
+}
