@@ -1,0 +1,118 @@
+/*
+ * feature_matrix.h — (not features.h: that name is glibc's <features.h>, which
+ * -Isrc would shadow) feature specifications and the leakage-safe feature matrix of
+ * one symbol, for stockml.features() and for C callers (training, predict)
+ * that need a symbol's matrix for a spec without going through SQL text.
+ *
+ * A spec is jsonb of the form
+ *		{"features": [{"name": "ret_1", "indicator": "log_return", "k": 1}, ...]}
+ * (see FeatureSpecParse for the vocabulary).  Row t of the matrix uses the bars
+ * up to and including t only; the indicators are pushed bar by bar in one
+ * ordered pass, so the row at a day is the same whatever start_day asks for.
+ *
+ * Typical use from C (memory comes from CurrentMemoryContext):
+ *		FeatureSpec   *spec = FeatureSpecParse(model->feature_spec);
+ *		FeatureMatrix *m = FeatureMatrixCompute("MSFT", spec, NULL, NULL, 1);
+ *		for (int i = 0; i < m->nrows; i++)
+ *			use m->days[i], m->close[i], &m->x[i * m->nfeatures], m->y[i];
+ * predict() takes the last row (its y is NaN: the future is not stored).
+ */
+#ifndef FEATURE_MATRIX_H
+#define FEATURE_MATRIX_H
+
+#include "postgres.h"
+
+#include "utils/date.h"
+#include "utils/jsonb.h"
+
+#include "indicators.h"
+
+#define FEATURE_MAX_COUNT	1000	/* features in one spec */
+#define FEATURE_MAX_HORIZON 10000	/* bars ahead for y */
+
+typedef enum FeatureKind
+{
+	FEAT_LOG_RETURN,			/* ln(c / c[k before]) */
+	FEAT_MOMENTUM,				/* c / c[n before] - 1 */
+	FEAT_VOLATILITY,			/* sample σ of the last n one-bar log returns */
+	FEAT_SMA_RATIO,				/* c / sma(c, n) - 1 */
+	FEAT_EMA_RATIO,				/* c / ema(c, n) - 1 */
+	FEAT_RSI,					/* rsi(c, n) / 100 */
+	FEAT_MACD,					/* macd(c, fast, slow) / c */
+	FEAT_MACD_SIGNAL,			/* macd_signal(c, fast, slow, signal) / c */
+	FEAT_BB_PCTB,				/* bb_pctb(c, n, k) */
+	FEAT_ATR,					/* atr(h, l, c, n) / c */
+	FEAT_ZSCORE,				/* zscore(c, n) */
+	FEAT_VOLUME_ZSCORE,			/* zscore(ln(1 + volume), n), volume NULL = 0 */
+	FEAT_RANGE					/* (h - l) / c */
+} FeatureKind;
+
+typedef struct FeatureDef
+{
+	char		name[NAMEDATALEN];
+	FeatureKind kind;
+	IndicatorParams ind;		/* the indicator computing it (unused by range) */
+	int			first_row;		/* first bar (from 1) at which it is defined */
+} FeatureDef;
+
+/* A parsed and validated spec */
+typedef struct FeatureSpec
+{
+	int			nfeatures;
+	int			warmup;			/* first bar (from 1) at which all are defined */
+	FeatureDef *defs;
+} FeatureSpec;
+
+/* One stored bar, as the features read it */
+typedef struct FeatureBar
+{
+	DateADT		day;
+	double		high;
+	double		low;
+	double		close;
+	double		volume;			/* 0 when NULL */
+} FeatureBar;
+
+/*
+ * The matrix: nrows rows of nfeatures values, row-major in x (x[i * nfeatures
+ * + j] is feature j at days[i]); y[i] = ln(close[i + horizon] / close[i]) in
+ * stored bars, NaN when that bar is not stored.
+ */
+typedef struct FeatureMatrix
+{
+	int			nrows;
+	int			nfeatures;
+	DateADT    *days;
+	double	   *close;
+	double	   *x;
+	double	   *y;
+} FeatureMatrix;
+
+/* ERROR (with what is wrong and a hint) unless spec is a valid spec */
+extern FeatureSpec *FeatureSpecParse(Jsonb *spec);
+
+/* The spec stored in stockml.feature_sets under name; ERROR when none */
+extern Jsonb *FeatureSetSpec(const char *name);
+
+/* ERROR unless 1 <= horizon <= FEATURE_MAX_HORIZON */
+extern void FeatureCheckHorizon(int horizon);
+
+/* All bars of a symbol, oldest first (none when the symbol has none) */
+extern FeatureBar *FeatureBarsLoad(const char *symbol, int *nbars);
+
+/*
+ * The matrix over bars (ordered by day): rows from the spec's warm-up on, and
+ * with start_day <= day <= end_day when those are not NULL.
+ */
+extern FeatureMatrix *FeatureMatrixFromBars(const FeatureSpec *spec,
+											const FeatureBar *bars, int nbars,
+											const DateADT *start_day,
+											const DateADT *end_day,
+											int horizon);
+
+/* FeatureBarsLoad + FeatureMatrixFromBars */
+extern FeatureMatrix *FeatureMatrixCompute(const char *symbol, const FeatureSpec *spec,
+										   const DateADT *start_day,
+										   const DateADT *end_day, int horizon);
+
+#endif							/* FEATURE_MATRIX_H */

@@ -1,0 +1,695 @@
+/*
+ * features.c — feature specifications (validation, names), the feature matrix
+ * of one symbol computed in one ordered pass over its bars with the kernels of
+ * indicators.c, and the SQL functions stockml.features(), features_spec(),
+ * feature_names() and feature_spec_check().
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/tuplestore.h"
+
+#include "feature_matrix.h"
+#include "price_store.h"
+
+/* Which parameters a feature kind takes */
+#define FP_N		0x01
+#define FP_K		0x02		/* log_return: lag; bb_pctb: band width */
+#define FP_FAST		0x04
+#define FP_SLOW		0x08
+#define FP_SIGNAL	0x10
+
+typedef struct FeatureKindInfo
+{
+	const char *name;
+	FeatureKind kind;
+	IndicatorKind indicator;
+	int			params;			/* FP_* it accepts */
+	int			required;		/* FP_* it needs */
+} FeatureKindInfo;
+
+static const FeatureKindInfo feature_kinds[] = {
+	{"log_return", FEAT_LOG_RETURN, IND_LOG_RETURN, FP_K, 0},
+	{"momentum", FEAT_MOMENTUM, IND_MOMENTUM, FP_N, FP_N},
+	{"volatility", FEAT_VOLATILITY, IND_ROLLING_STD, FP_N, FP_N},
+	{"sma_ratio", FEAT_SMA_RATIO, IND_SMA, FP_N, FP_N},
+	{"ema_ratio", FEAT_EMA_RATIO, IND_EMA, FP_N, FP_N},
+	{"rsi", FEAT_RSI, IND_RSI, FP_N, 0},
+	{"macd", FEAT_MACD, IND_MACD, FP_FAST | FP_SLOW, 0},
+	{"macd_signal", FEAT_MACD_SIGNAL, IND_MACD_SIGNAL, FP_FAST | FP_SLOW | FP_SIGNAL, 0},
+	{"bb_pctb", FEAT_BB_PCTB, IND_BB_PCTB, FP_N | FP_K, 0},
+	{"atr", FEAT_ATR, IND_ATR, FP_N, 0},
+	{"zscore", FEAT_ZSCORE, IND_ZSCORE, FP_N, FP_N},
+	{"volume_zscore", FEAT_VOLUME_ZSCORE, IND_ZSCORE, FP_N, 0},
+	{"range", FEAT_RANGE, IND_SMA, 0, 0},
+};
+
+#define FEATURE_KINDS_HINT "Known indicators: log_return, momentum, volatility, sma_ratio, " \
+	"ema_ratio, rsi, macd, macd_signal, bb_pctb, atr, zscore, volume_zscore, range " \
+	"(see the README, section \"Feature sets\")."
+
+typedef struct FeatureWhere
+{
+	int			index;
+	const char *name;
+} FeatureWhere;
+
+static void FeatureErrorContext(void *arg);
+static void SpecError(int index, const char *name, const char *fmt,...) pg_attribute_printf(3, 4);
+static const FeatureKindInfo *LookupFeatureKind(const char *name);
+static char *JsonbString(JsonbValue *v);
+static double JsonbNumber(JsonbValue *v, bool *ok);
+static void ParseFeature(JsonbValue *obj, int index, FeatureDef *def);
+static void FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_jsonb,
+								 int start_arg, int end_arg, int horizon);
+static void CheckSymbolKnown(const char *symbol);
+
+static void
+SpecError(int index, const char *name, const char *fmt,...)
+{
+	char		buf[512];
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, args);
+	va_end(args);
+	if (index < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid feature spec: %s", buf),
+				 errhint("A spec looks like {\"features\": [{\"name\": \"ret_1\", \"indicator\": \"log_return\", \"k\": 1}, ...]}.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid feature spec: feature %d%s%s%s: %s", index + 1,
+					name ? " (\"" : "", name ? name : "", name ? "\")" : "", buf),
+			 errhint(FEATURE_KINDS_HINT)));
+}
+
+static void
+FeatureErrorContext(void *arg)
+{
+	FeatureWhere *fw = (FeatureWhere *) arg;
+
+	errcontext("feature %d (\"%s\") of the feature spec", fw->index + 1, fw->name);
+}
+
+static const FeatureKindInfo *
+LookupFeatureKind(const char *name)
+{
+	for (int i = 0; i < (int) lengthof(feature_kinds); i++)
+		if (strcmp(feature_kinds[i].name, name) == 0)
+			return &feature_kinds[i];
+	return NULL;
+}
+
+/* The string in v, or NULL when v is not a string */
+static char *
+JsonbString(JsonbValue *v)
+{
+	if (v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+static double
+JsonbNumber(JsonbValue *v, bool *ok)
+{
+	*ok = (v->type == jbvNumeric);
+	if (!*ok)
+		return 0.0;
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+											  NumericGetDatum(v->val.numeric)));
+}
+
+/* Parse and check feature number index (from 0) of a spec into def */
+static void
+ParseFeature(JsonbValue *obj, int index, FeatureDef *def)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *name = NULL;
+	char	   *indicator = NULL;
+	const FeatureKindInfo *info;
+	int			given = 0;
+	double		values[5] = {0};	/* n, k, fast, slow, signal */
+	static const char *const param_names[] = {"n", "k", "fast", "slow", "signal"};
+
+	if (obj->type != jbvBinary || !JsonContainerIsObject(obj->val.binary.data))
+		SpecError(index, NULL, "not a JSON object");
+
+	/* the name first, so that every later message can say which feature */
+	{
+		JsonbValue *n = getKeyJsonValueFromContainer(obj->val.binary.data, "name", 4, NULL);
+
+		if (n != NULL && (name = JsonbString(n)) == NULL)
+			SpecError(index, NULL, "\"name\" must be a string");
+	}
+
+	it = JsonbIteratorInit(obj->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		int			p;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		tok = JsonbIteratorNext(&it, &v, true);
+		Assert(tok == WJB_VALUE);
+		if (strcmp(key, "name") == 0)
+			continue;
+		if (strcmp(key, "indicator") == 0)
+		{
+			if ((indicator = JsonbString(&v)) == NULL)
+				SpecError(index, name, "\"indicator\" must be a string");
+			continue;
+		}
+		if (strcmp(key, "description") == 0)
+		{
+			if (v.type != jbvString)
+				SpecError(index, name, "\"description\" must be a string");
+			continue;
+		}
+		for (p = 0; p < (int) lengthof(param_names); p++)
+			if (strcmp(key, param_names[p]) == 0)
+				break;
+		if (p == (int) lengthof(param_names))
+			SpecError(index, name, "unknown key \"%s\" (keys: name, indicator, description, n, k, fast, slow, signal)", key);
+		else
+		{
+			bool		ok;
+
+			values[p] = JsonbNumber(&v, &ok);
+			if (!ok)
+				SpecError(index, name, "\"%s\" must be a number", key);
+			given |= 1 << p;
+		}
+	}
+
+	if (name == NULL)
+		SpecError(index, NULL, "\"name\" is missing");
+	if (strlen(name) < 1 || strlen(name) >= NAMEDATALEN)
+		SpecError(index, name, "a name has 1 to %d characters", NAMEDATALEN - 1);
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+			SpecError(index, name, "a name is made of a-z, 0-9 and _");
+	if (indicator == NULL)
+		SpecError(index, name, "\"indicator\" is missing");
+	info = LookupFeatureKind(indicator);
+	if (info == NULL)
+		SpecError(index, name, "unknown indicator \"%s\"", indicator);
+	for (int p = 0; p < (int) lengthof(param_names); p++)
+	{
+		if ((given & (1 << p)) && !(info->params & (1 << p)))
+			SpecError(index, name, "indicator %s takes no parameter \"%s\"", info->name, param_names[p]);
+		if ((info->required & (1 << p)) && !(given & (1 << p)))
+			SpecError(index, name, "indicator %s needs parameter \"%s\"", info->name, param_names[p]);
+		/* whole numbers, except bb_pctb's band width */
+		if ((given & (1 << p)) && !(p == 1 && info->kind == FEAT_BB_PCTB) &&
+			(values[p] != floor(values[p]) || fabs(values[p]) > INDICATOR_MAX_WINDOW))
+			SpecError(index, name, "parameter \"%s\" must be a whole number between 1 and %d",
+					  param_names[p], INDICATOR_MAX_WINDOW);
+	}
+
+	strlcpy(def->name, name, NAMEDATALEN);
+	def->kind = info->kind;
+	IndicatorParamsDefault(&def->ind, info->indicator);
+	if (info->kind == FEAT_VOLUME_ZSCORE)
+		def->ind.n = 20;
+	if (given & FP_N)
+		def->ind.n = (int) values[0];
+	if (given & FP_K)
+	{
+		if (info->kind == FEAT_BB_PCTB)
+			def->ind.k = values[1];
+		else
+			def->ind.n = (int) values[1];
+	}
+	if (given & FP_FAST)
+		def->ind.fast = (int) values[2];
+	if (given & FP_SLOW)
+		def->ind.slow = (int) values[3];
+	if (given & FP_SIGNAL)
+		def->ind.signal = (int) values[4];
+
+	if (info->kind == FEAT_RANGE)
+		def->first_row = 1;
+	else
+	{
+		/* the indicator's own message says what is wrong; say where */
+		ErrorContextCallback where;
+		FeatureWhere fw = {index, name};
+
+		where.callback = FeatureErrorContext;
+		where.arg = &fw;
+		where.previous = error_context_stack;
+		error_context_stack = &where;
+		IndicatorCheckParams(&def->ind);
+		error_context_stack = where.previous;
+		def->first_row = IndicatorFirstRow(&def->ind);
+		/* volatility: σ of returns, and the first return needs a bar before */
+		if (info->kind == FEAT_VOLATILITY)
+			def->first_row++;
+	}
+}
+
+FeatureSpec *
+FeatureSpecParse(Jsonb *spec)
+{
+	FeatureSpec *result;
+	JsonbValue *features;
+	int			n;
+
+	if (!JB_ROOT_IS_OBJECT(spec) || JB_ROOT_IS_SCALAR(spec))
+		SpecError(-1, NULL, "not a JSON object");
+	features = getKeyJsonValueFromContainer(&spec->root, "features", strlen("features"), NULL);
+	if (features == NULL)
+		SpecError(-1, NULL, "key \"features\" is missing");
+	if (features->type != jbvBinary || !JsonContainerIsArray(features->val.binary.data))
+		SpecError(-1, NULL, "\"features\" must be an array");
+	n = JsonContainerSize(features->val.binary.data);
+	if (n < 1 || n > FEATURE_MAX_COUNT)
+		SpecError(-1, NULL, "\"features\" must hold 1 to %d features, not %d", FEATURE_MAX_COUNT, n);
+
+	result = palloc(sizeof(FeatureSpec));
+	result->nfeatures = n;
+	result->warmup = 1;
+	result->defs = palloc0(sizeof(FeatureDef) * n);
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *obj = getIthJsonbValueFromContainer(features->val.binary.data, i);
+
+		ParseFeature(obj, i, &result->defs[i]);
+		for (int j = 0; j < i; j++)
+			if (strcmp(result->defs[j].name, result->defs[i].name) == 0)
+				SpecError(i, result->defs[i].name, "the name is already used by feature %d", j + 1);
+		result->warmup = Max(result->warmup, result->defs[i].first_row);
+	}
+	return result;
+}
+
+Jsonb *
+FeatureSetSpec(const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	Jsonb	   *result = NULL;
+	MemoryContext caller = CurrentMemoryContext;
+	int			rc;
+
+	values[0] = CStringGetTextDatum(name);
+	SPI_connect();
+	rc = SPI_execute_with_args("SELECT spec FROM stockml.feature_sets WHERE name = $1",
+							   1, argtypes, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading stockml.feature_sets failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+		{
+			MemoryContext spi = MemoryContextSwitchTo(caller);
+
+			result = DatumGetJsonbPCopy(d);
+			MemoryContextSwitchTo(spi);
+		}
+	}
+	SPI_finish();
+	if (result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("feature set \"%s\" does not exist", name),
+				 errhint("SELECT name FROM stockml.feature_sets lists them; 'default' is built in.")));
+	return result;
+}
+
+void
+FeatureCheckHorizon(int horizon)
+{
+	if (horizon < 1 || horizon > FEATURE_MAX_HORIZON)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon must be between 1 and %d bars, not %d", FEATURE_MAX_HORIZON, horizon),
+				 errhint("horizon => 1 predicts the next stored bar's close.")));
+}
+
+FeatureBar *
+FeatureBarsLoad(const char *symbol, int *nbars)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[1];
+	FeatureBar *bars;
+	MemoryContext caller = CurrentMemoryContext;
+	int			rc;
+
+	values[0] = CStringGetTextDatum(symbol);
+	SPI_connect();
+	if (plan == NULL)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		SPIPlanPtr	p = SPI_prepare("SELECT day, high, low, close, volume::float8 FROM stockml.prices "
+									"WHERE symbol = $1 ORDER BY day", 1, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
+	rc = SPI_execute_plan(plan, values, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading stockml.prices failed: %s", SPI_result_code_string(rc));
+
+	*nbars = (int) SPI_processed;
+	bars = MemoryContextAlloc(caller, mul_size(Max(SPI_processed, 1), sizeof(FeatureBar)));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		vol;
+
+		bars[i].day = DatumGetDateADT(SPI_getbinval(tup, desc, 1, &isnull));
+		bars[i].high = DatumGetFloat8(SPI_getbinval(tup, desc, 2, &isnull));
+		bars[i].low = DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull));
+		bars[i].close = DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull));
+		vol = SPI_getbinval(tup, desc, 5, &isnull);
+		bars[i].volume = isnull ? 0.0 : DatumGetFloat8(vol);
+	}
+	SPI_finish();
+	return bars;
+}
+
+FeatureMatrix *
+FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureBar *bars, int nbars,
+					  const DateADT *start_day, const DateADT *end_day, int horizon)
+{
+	int			nf = spec->nfeatures;
+	int			first = -1;
+	int			last = -1;
+	int			nrows;
+	Indicator **ind = palloc0(sizeof(Indicator *) * nf);
+	Indicator **returns = palloc0(sizeof(Indicator *) * nf);
+	FeatureMatrix *m = palloc0(sizeof(FeatureMatrix));
+
+	FeatureCheckHorizon(horizon);
+
+	/* the output rows are bars[first .. last] */
+	for (int t = spec->warmup - 1; t < nbars; t++)
+	{
+		if (start_day && bars[t].day < *start_day)
+			continue;
+		if (end_day && bars[t].day > *end_day)
+			break;
+		if (first < 0)
+			first = t;
+		last = t;
+	}
+	nrows = (first < 0) ? 0 : last - first + 1;
+	m->nrows = nrows;
+	m->nfeatures = nf;
+	m->days = palloc(mul_size(Max(nrows, 1), sizeof(DateADT)));
+	m->close = palloc(mul_size(Max(nrows, 1), sizeof(double)));
+	m->y = palloc(mul_size(Max(nrows, 1), sizeof(double)));
+	m->x = palloc(mul_size(mul_size(Max(nrows, 1), nf), sizeof(double)));
+	if (nrows == 0)
+		return m;
+
+	for (int j = 0; j < nf; j++)
+	{
+		const FeatureDef *def = &spec->defs[j];
+
+		if (def->kind == FEAT_RANGE)
+			continue;
+		ind[j] = palloc(IndicatorSize(&def->ind));
+		IndicatorInit(ind[j], &def->ind);
+		if (def->kind == FEAT_VOLATILITY)
+		{
+			IndicatorParams rp;
+
+			IndicatorParamsDefault(&rp, IND_LOG_RETURN);
+			returns[j] = palloc(IndicatorSize(&rp));
+			IndicatorInit(returns[j], &rp);
+		}
+	}
+
+	/* warm-up reads every bar before the first output row, whatever start_day */
+	for (int t = 0; t <= last; t++)
+	{
+		const FeatureBar *b = &bars[t];
+		bool		out = (t >= first);
+		double	   *row = out ? &m->x[(Size) (t - first) * nf] : NULL;
+
+		if ((t & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+
+		for (int j = 0; j < nf; j++)
+		{
+			const FeatureDef *def = &spec->defs[j];
+			double		v = 0.0;
+			bool		defined;
+
+			switch (def->kind)
+			{
+				case FEAT_RANGE:
+					v = (b->high - b->low) / b->close;
+					defined = true;
+					break;
+				case FEAT_VOLATILITY:
+					{
+						double		r;
+
+						defined = IndicatorPush(returns[j], b->close, 0, 0, &r) &&
+							IndicatorPush(ind[j], r, 0, 0, &v);
+					}
+					break;
+				case FEAT_VOLUME_ZSCORE:
+					defined = IndicatorPush(ind[j], log1p(Max(b->volume, 0.0)), 0, 0, &v);
+					break;
+				case FEAT_ATR:
+					defined = IndicatorPush(ind[j], b->close, b->high, b->low, &v);
+					v /= b->close;
+					break;
+				default:
+					defined = IndicatorPush(ind[j], b->close, 0, 0, &v);
+					switch (def->kind)
+					{
+						case FEAT_SMA_RATIO:
+						case FEAT_EMA_RATIO:
+							v = b->close / v - 1.0;
+							break;
+						case FEAT_RSI:
+							v /= 100.0;
+							break;
+						case FEAT_MACD:
+						case FEAT_MACD_SIGNAL:
+							v /= b->close;
+							break;
+						default:
+							break;
+					}
+					break;
+			}
+			if (out)
+			{
+				if (!defined)
+					elog(ERROR, "feature \"%s\" undefined at bar %d after its warm-up of %d bars",
+						 def->name, t + 1, spec->warmup);
+				row[j] = v;
+			}
+		}
+		if (out)
+		{
+			int			i = t - first;
+
+			m->days[i] = b->day;
+			m->close[i] = b->close;
+			m->y[i] = (t + horizon < nbars) ? log(bars[t + horizon].close / b->close) : NAN;
+		}
+	}
+	return m;
+}
+
+FeatureMatrix *
+FeatureMatrixCompute(const char *symbol, const FeatureSpec *spec,
+					 const DateADT *start_day, const DateADT *end_day, int horizon)
+{
+	int			nbars;
+	FeatureBar *bars;
+	FeatureMatrix *m;
+
+	FeatureCheckHorizon(horizon);
+	bars = FeatureBarsLoad(symbol, &nbars);
+	m = FeatureMatrixFromBars(spec, bars, nbars, start_day, end_day, horizon);
+	pfree(bars);
+	return m;
+}
+
+/* ------------------------------------------------------------ SQL-callable */
+
+static void
+CheckSymbolKnown(const char *symbol)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	bool		known;
+
+	values[0] = CStringGetTextDatum(symbol);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT 1 FROM stockml.symbols WHERE symbol = $1",
+							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading stockml.symbols failed");
+	known = (SPI_processed > 0);
+	SPI_finish();
+	if (!known)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("symbol \"%s\" has no stored prices", symbol),
+				 errhint("Load bars first, e.g. SELECT * FROM stockml.ingest_csv('%s', :'csv');", symbol)));
+}
+
+static void
+FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_jsonb,
+					 int start_arg, int end_arg, int horizon)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	FeatureSpec *spec;
+	FeatureMatrix *m;
+	DateADT		start_day,
+				end_day;
+	Datum	   *elems;
+	Datum		symbol_datum;
+	int			nbars;
+	FeatureBar *bars;
+
+	ValidateSymbol(symbol);
+	FeatureCheckHorizon(horizon);
+	spec = FeatureSpecParse(spec_jsonb);
+	if (!PG_ARGISNULL(start_arg))
+		start_day = PG_GETARG_DATEADT(start_arg);
+	if (!PG_ARGISNULL(end_arg))
+		end_day = PG_GETARG_DATEADT(end_arg);
+
+	bars = FeatureBarsLoad(symbol, &nbars);
+	if (nbars == 0)
+		CheckSymbolKnown(symbol);
+	m = FeatureMatrixFromBars(spec, bars, nbars,
+							  PG_ARGISNULL(start_arg) ? NULL : &start_day,
+							  PG_ARGISNULL(end_arg) ? NULL : &end_day, horizon);
+
+	InitMaterializedSRF(fcinfo, 0);
+	symbol_datum = CStringGetTextDatum(symbol);
+	elems = palloc(sizeof(Datum) * m->nfeatures);
+	for (int i = 0; i < m->nrows; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+		ArrayType  *x;
+
+		for (int j = 0; j < m->nfeatures; j++)
+			elems[j] = Float8GetDatum(m->x[(Size) i * m->nfeatures + j]);
+		x = construct_array(elems, m->nfeatures, FLOAT8OID, sizeof(float8),
+							FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+		values[0] = symbol_datum;
+		values[1] = DateADTGetDatum(m->days[i]);
+		values[2] = Float8GetDatum(m->close[i]);
+		values[3] = PointerGetDatum(x);
+		if (isnan(m->y[i]))
+			nulls[4] = true;
+		else
+			values[4] = Float8GetDatum(m->y[i]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		pfree(x);
+	}
+}
+
+static char *
+RequiredText(FunctionCallInfo fcinfo, int arg, const char *what)
+{
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", what)));
+	return text_to_cstring(PG_GETARG_TEXT_PP(arg));
+}
+
+static int
+RequiredHorizon(FunctionCallInfo fcinfo, int arg)
+{
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("horizon must not be NULL"),
+				 errhint("horizon => 1 predicts the next stored bar's close.")));
+	return PG_GETARG_INT32(arg);
+}
+
+/* features(symbol, start_day, end_day, feature_set, horizon) */
+PG_FUNCTION_INFO_V1(stockml_features);
+Datum
+stockml_features(PG_FUNCTION_ARGS)
+{
+	char	   *symbol = RequiredText(fcinfo, 0, "symbol");
+	char	   *set = RequiredText(fcinfo, 3, "feature_set");
+	int			horizon = RequiredHorizon(fcinfo, 4);
+
+	FeaturesToTuplestore(fcinfo, symbol, FeatureSetSpec(set), 1, 2, horizon);
+	return (Datum) 0;
+}
+
+/* features_spec(symbol, spec, start_day, end_day, horizon) */
+PG_FUNCTION_INFO_V1(stockml_features_spec);
+Datum
+stockml_features_spec(PG_FUNCTION_ARGS)
+{
+	char	   *symbol = RequiredText(fcinfo, 0, "symbol");
+	int			horizon = RequiredHorizon(fcinfo, 4);
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("spec must not be NULL"),
+				 errhint("Pass a spec, e.g. (SELECT spec FROM stockml.feature_sets WHERE name = 'default').")));
+	FeaturesToTuplestore(fcinfo, symbol, PG_GETARG_JSONB_P(1), 2, 3, horizon);
+	return (Datum) 0;
+}
+
+/* feature_names(spec): the names, in the order of x */
+PG_FUNCTION_INFO_V1(stockml_feature_names);
+Datum
+stockml_feature_names(PG_FUNCTION_ARGS)
+{
+	FeatureSpec *spec = FeatureSpecParse(PG_GETARG_JSONB_P(0));
+	Datum	   *names = palloc(sizeof(Datum) * spec->nfeatures);
+
+	for (int i = 0; i < spec->nfeatures; i++)
+		names[i] = CStringGetTextDatum(spec->defs[i].name);
+	PG_RETURN_ARRAYTYPE_P(construct_array(names, spec->nfeatures, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/* feature_spec_check(spec): true, or an ERROR saying what is wrong */
+PG_FUNCTION_INFO_V1(stockml_feature_spec_check);
+Datum
+stockml_feature_spec_check(PG_FUNCTION_ARGS)
+{
+	FeatureSpecParse(PG_GETARG_JSONB_P(0));
+	PG_RETURN_BOOL(true);
+}
+
+/* feature_spec_warmup(spec): the first bar (from 1) with a full feature row */
+PG_FUNCTION_INFO_V1(stockml_feature_spec_warmup);
+Datum
+stockml_feature_spec_warmup(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(FeatureSpecParse(PG_GETARG_JSONB_P(0))->warmup);
+}
