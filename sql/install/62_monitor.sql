@@ -1,0 +1,417 @@
+-- Monitoring: retrain policies, what monitor() measures (drift_metrics, performance_metrics)
+-- and the retrains it asks for (retrain_events).  monitor() and the monitor / forecast job
+-- kinds are PL/pgSQL over the C statistics of src/drift.c.
+
+CREATE TABLE stockml.retrain_policies (
+    model_name      text PRIMARY KEY,
+    window_days     integer NOT NULL DEFAULT 60
+                    CONSTRAINT retrain_policies_window_days CHECK (window_days BETWEEN 2 AND 3660),
+    drift_method    text NOT NULL DEFAULT 'auto'
+                    CONSTRAINT retrain_policies_drift_method
+                    CHECK (drift_method IN ('auto', 'ks', 'wasserstein', 'psi', 'kl_div', 'jensen_shannon')),
+    drift_threshold float8
+                    CONSTRAINT retrain_policies_drift_threshold
+                    CHECK (drift_threshold >= 0 AND drift_threshold < 'Infinity'::float8),
+    max_drift_share float8 DEFAULT 0.5
+                    CONSTRAINT retrain_policies_max_drift_share CHECK (max_drift_share BETWEEN 0 AND 1),
+    min_skill       float8 DEFAULT 0
+                    CONSTRAINT retrain_policies_min_skill CHECK (min_skill <= 1),
+    min_forecasts   integer NOT NULL DEFAULT 20
+                    CONSTRAINT retrain_policies_min_forecasts CHECK (min_forecasts >= 1),
+    max_model_age   interval DEFAULT '90 days'
+                    CONSTRAINT retrain_policies_max_model_age CHECK (max_model_age > '0'::interval),
+    enabled         boolean NOT NULL DEFAULT true,
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE stockml.retrain_policies IS 'per model: how monitor() measures drift and when it enqueues a retrain; monitor() adds a row with the defaults for a model that has none';
+COMMENT ON COLUMN stockml.retrain_policies.window_days IS 'the recent window compared with the reference: the last window_days calendar days up to the latest stored bar';
+COMMENT ON COLUMN stockml.retrain_policies.drift_method IS 'auto (Evidently''s default: ks up to 1000 reference values, wasserstein above), ks, wasserstein, psi, kl_div or jensen_shannon';
+COMMENT ON COLUMN stockml.retrain_policies.drift_threshold IS 'a feature drifts when p < threshold (ks) or statistic >= threshold (others); NULL: the method''s default (0.05 for ks, 0.1 for the others)';
+COMMENT ON COLUMN stockml.retrain_policies.max_drift_share IS 'retrain when the share of drifted features exceeds this; NULL: never for drift';
+COMMENT ON COLUMN stockml.retrain_policies.min_skill IS 'retrain when realized skill (1 - MAE/MAE_naive) over the window falls below this; NULL: never for skill';
+COMMENT ON COLUMN stockml.retrain_policies.min_forecasts IS 'realized forecasts the window must hold before min_skill is applied';
+COMMENT ON COLUMN stockml.retrain_policies.max_model_age IS 'retrain when the monitored version is older than this; NULL: never for age';
+COMMENT ON COLUMN stockml.retrain_policies.enabled IS 'false: monitor() still measures but never enqueues a retrain';
+
+CREATE TABLE stockml.drift_metrics (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    measured_at   timestamptz NOT NULL DEFAULT now(),
+    model_name    text NOT NULL,
+    model_version integer NOT NULL,
+    feature       text NOT NULL,
+    method        text NOT NULL,
+    statistic     float8 NOT NULL,
+    p_value       float8,
+    threshold     float8 NOT NULL,
+    drifted       boolean NOT NULL,
+    n_reference   integer NOT NULL,
+    n_current     integer NOT NULL,
+    window_start  date NOT NULL,
+    window_end    date NOT NULL
+);
+CREATE INDEX drift_metrics_model_measured_idx ON stockml.drift_metrics (model_name, measured_at);
+COMMENT ON TABLE stockml.drift_metrics IS 'one row per feature per monitor() run: the reference sample of the model against the recent window';
+COMMENT ON COLUMN stockml.drift_metrics.p_value IS 'ks only; NULL for the distance-based tests';
+COMMENT ON COLUMN stockml.drift_metrics.drifted IS 'ks: p_value < threshold; others: statistic >= threshold';
+COMMENT ON INDEX stockml.drift_metrics_model_measured_idx IS 'serves a model''s drift over time';
+
+CREATE TABLE stockml.performance_metrics (
+    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    measured_at          timestamptz NOT NULL DEFAULT now(),
+    model_name           text NOT NULL,
+    model_version        integer NOT NULL,
+    symbol               text,
+    window_start         date NOT NULL,
+    window_end           date NOT NULL,
+    n_forecasts          integer NOT NULL,
+    mae                  float8,
+    mae_naive            float8,
+    skill                float8,
+    directional_accuracy float8,
+    rmse                 float8,
+    coverage             float8
+);
+CREATE INDEX performance_metrics_model_measured_idx ON stockml.performance_metrics (model_name, measured_at);
+COMMENT ON TABLE stockml.performance_metrics IS 'realized accuracy of past forecasts (stockml.predictions joined with realized closes) per monitor() run: one row for all symbols (symbol NULL) and one per symbol';
+COMMENT ON COLUMN stockml.performance_metrics.model_version IS 'the version monitored; the forecasts scored are those of every version of the model whose target day lies in the window';
+COMMENT ON COLUMN stockml.performance_metrics.mae IS 'mean |predicted close - realized close|';
+COMMENT ON COLUMN stockml.performance_metrics.mae_naive IS 'the same for the naive forecast: the close at the forecast''s as_of day';
+COMMENT ON COLUMN stockml.performance_metrics.skill IS '1 - mae / mae_naive (NULL when mae_naive is 0)';
+COMMENT ON COLUMN stockml.performance_metrics.directional_accuracy IS 'share of forecasts whose move from the as_of close has the sign of the realized move';
+COMMENT ON COLUMN stockml.performance_metrics.coverage IS 'share of realized closes inside the forecast''s [lower, upper] interval';
+COMMENT ON INDEX stockml.performance_metrics_model_measured_idx IS 'serves a model''s accuracy over time';
+
+CREATE TABLE stockml.retrain_events (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    model_name    text NOT NULL,
+    model_version integer NOT NULL,
+    reason        text NOT NULL,
+    details       jsonb NOT NULL DEFAULT '{}',
+    job_id        bigint,
+    status        text NOT NULL DEFAULT 'queued'
+                  CONSTRAINT retrain_events_status
+                  CHECK (status IN ('queued', 'deployed', 'not_deployed', 'failed')),
+    new_version   integer,
+    resolved_at   timestamptz
+);
+CREATE INDEX retrain_events_model_created_idx ON stockml.retrain_events (model_name, created_at);
+COMMENT ON TABLE stockml.retrain_events IS 'each retrain monitor() enqueued, why, and how it ended';
+COMMENT ON COLUMN stockml.retrain_events.model_version IS 'the version whose monitoring broke a limit';
+COMMENT ON COLUMN stockml.retrain_events.reason IS 'the broken limits, e.g. "drift share 0.75 > 0.5; skill -0.12 < 0"';
+COMMENT ON COLUMN stockml.retrain_events.details IS 'the measured values and the limits they broke';
+COMMENT ON COLUMN stockml.retrain_events.job_id IS 'the train job in stockml.jobs';
+COMMENT ON COLUMN stockml.retrain_events.status IS 'queued: job not finished; deployed: the new version became production; not_deployed: trained and recorded but it did not beat production; failed: the job failed';
+COMMENT ON COLUMN stockml.retrain_events.new_version IS 'the version the retrain trained';
+COMMENT ON INDEX stockml.retrain_events_model_created_idx IS 'serves a model''s retrain history';
+
+-- The reference sample kept with a model, one float8[] per feature in the order of names.
+-- Accepts {"<feature>": [v, ...], ...} and {"features": [names], "rows": [[v, ...], ...]}
+-- ("columns"/"names" and "x" are read as synonyms); a bare array is read as rows.
+CREATE FUNCTION stockml.reference_columns(reference jsonb, names text[])
+RETURNS TABLE (ord integer, feature text, vals float8[])
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rows_json jsonb;
+    row_names jsonb;
+BEGIN
+    IF reference IS NULL OR jsonb_typeof(reference) NOT IN ('object', 'array') THEN
+        RAISE EXCEPTION 'the model has no reference sample'
+            USING ERRCODE = 'data_exception',
+                  HINT = 'Retrain the model: train() stores a sample of its training features for monitoring.';
+    END IF;
+    IF jsonb_typeof(reference) = 'array' THEN
+        rows_json := reference;
+    ELSE
+        rows_json := coalesce(reference -> 'rows', reference -> 'x');
+        row_names := coalesce(reference -> 'features', reference -> 'columns', reference -> 'names');
+    END IF;
+    IF rows_json IS NOT NULL THEN
+        RETURN QUERY
+        SELECT n.i::integer, n.name,
+               array_agg(CASE WHEN jsonb_typeof(r.v -> (src.pos - 1)::int) = 'number'
+                              THEN (r.v ->> (src.pos - 1)::int)::float8 END ORDER BY r.k)
+          FROM unnest(names) WITH ORDINALITY n(name, i)
+          CROSS JOIN LATERAL (
+                SELECT coalesce((SELECT p.k FROM jsonb_array_elements_text(row_names) WITH ORDINALITY p(nm, k)
+                                  WHERE p.nm = n.name), n.i) AS pos) src
+          CROSS JOIN LATERAL jsonb_array_elements(rows_json) WITH ORDINALITY r(v, k)
+         GROUP BY n.i, n.name
+         ORDER BY n.i;
+    ELSE
+        RETURN QUERY
+        SELECT n.i::integer, n.name,
+               (SELECT array_agg(CASE WHEN jsonb_typeof(e.v) = 'number' THEN (e.v #>> '{}')::float8 END ORDER BY e.k)
+                  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(reference -> n.name) = 'array'
+                                                 THEN reference -> n.name ELSE '[]' END)
+                       WITH ORDINALITY e(v, k))
+          FROM unnest(names) WITH ORDINALITY n(name, i)
+         ORDER BY n.i;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stockml.reference_columns(jsonb, text[]) IS
+'the reference sample kept with a model as one float8[] per named feature; reads {"feature": [..]} or {"features": [names], "rows": [[..]]}';
+
+-- Realized accuracy of a model's forecasts whose target day lies in [from_day, to_day]:
+-- the latest forecast per (symbol, target day) of any version, joined with the closes.
+CREATE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date)
+RETURNS TABLE (symbol text, n_forecasts integer, mae float8, mae_naive float8, skill float8,
+               directional_accuracy float8, rmse float8, coverage float8)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH latest AS (
+        SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day,
+               p.predicted_close, p.lower, p.upper
+          FROM stockml.predictions p
+          JOIN stockml.models m ON m.id = p.model_id
+         WHERE m.name = forecast_accuracy.model_name
+           AND p.target_day BETWEEN from_day AND to_day
+         ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC),
+    scored AS (
+        SELECT l.symbol, l.predicted_close - a.close AS err, b.close - a.close AS naive_err,
+               sign(l.predicted_close - b.close) = sign(a.close - b.close) AS right_way,
+               a.close BETWEEN l.lower AND l.upper AS covered
+          FROM latest l
+          JOIN stockml.prices a ON a.symbol = l.symbol AND a.day = l.target_day
+          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of)
+    SELECT s.symbol, count(*)::integer, avg(abs(s.err)), avg(abs(s.naive_err)),
+           1 - avg(abs(s.err)) / nullif(avg(abs(s.naive_err)), 0),
+           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8
+      FROM scored s
+     GROUP BY GROUPING SETS ((), (s.symbol))
+     ORDER BY s.symbol NULLS FIRST;
+END
+$$;
+COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date) IS
+'realized accuracy of a model''s forecasts with target day in [from_day, to_day]: one row for all symbols (symbol NULL), then one per symbol';
+
+-- Finish the bookkeeping of retrains whose train job has ended.
+CREATE FUNCTION stockml.resolve_retrain_events(model_name text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    resolved integer;
+BEGIN
+    WITH ended AS (
+        SELECT e.id, j.status AS job_status,
+               (SELECT min(m.version) FROM stockml.models m
+                 WHERE m.name = e.model_name AND m.created_at >= e.created_at) AS new_version
+          FROM stockml.retrain_events e
+          JOIN stockml.jobs j ON j.id = e.job_id
+         WHERE e.status = 'queued'
+           AND (resolve_retrain_events.model_name IS NULL OR e.model_name = resolve_retrain_events.model_name)
+           AND j.status IN ('done', 'failed', 'cancelled'))
+    UPDATE stockml.retrain_events e
+       SET status = CASE
+                      WHEN x.job_status <> 'done' OR x.new_version IS NULL THEN 'failed'
+                      WHEN EXISTS (SELECT FROM stockml.model_aliases a
+                                    WHERE a.name = e.model_name AND a.alias = 'production'
+                                      AND a.version = x.new_version) THEN 'deployed'
+                      ELSE 'not_deployed' END,
+           new_version = x.new_version,
+           resolved_at = now()
+      FROM ended x
+     WHERE e.id = x.id;
+    GET DIAGNOSTICS resolved = ROW_COUNT;
+    RETURN resolved;
+END
+$$;
+COMMENT ON FUNCTION stockml.resolve_retrain_events(text) IS
+'mark retrain_events whose train job ended as deployed, not_deployed (trained, did not beat production) or failed; monitor() calls it first';
+
+CREATE FUNCTION stockml.monitor(model_name text, window_days integer DEFAULT NULL)
+RETURNS TABLE (model text, version integer, window_start date, window_end date,
+               features integer, drifted_features integer, drift_share float8,
+               n_forecasts integer, mae float8, skill float8, directional_accuracy float8,
+               retrain_reason text, retrain_job bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    m          record;
+    pol        stockml.retrain_policies;
+    names      text[];
+    last_day   date;
+    run_at     timestamptz := clock_timestamp();
+    perf       record;
+    reasons    text[] := '{}';
+    details    jsonb := '{}';
+    pending    bigint;
+BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model name must not be NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF window_days IS NOT NULL AND window_days NOT BETWEEN 2 AND 3660 THEN
+        RAISE EXCEPTION 'window_days must be between 2 and 3660, not %', window_days
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- one monitor() per model at a time, so two runs never enqueue two retrains
+    PERFORM pg_advisory_xact_lock(hashtext('stockml.monitor'), hashtext(monitor.model_name));
+
+    -- the production version, else the latest
+    SELECT mo.* INTO m
+      FROM stockml.models mo
+      LEFT JOIN stockml.model_aliases a
+             ON a.name = mo.name AND a.version = mo.version AND a.alias = 'production'
+     WHERE mo.name = monitor.model_name
+     ORDER BY (a.alias IS NOT NULL) DESC, mo.version DESC
+     LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', monitor.model_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Train it first, e.g. SELECT * FROM stockml.train(''' || monitor.model_name || ''', ARRAY[''MSFT'']).';
+    END IF;
+
+    INSERT INTO stockml.retrain_policies AS p (model_name) VALUES (m.name)
+    ON CONFLICT ON CONSTRAINT retrain_policies_pkey DO NOTHING;
+    SELECT p.* INTO pol FROM stockml.retrain_policies p WHERE p.model_name = m.name;
+    window_days := coalesce(window_days, pol.window_days);
+
+    SELECT max(pr.day) INTO last_day FROM stockml.prices pr WHERE pr.symbol = ANY (m.symbols);
+    IF last_day IS NULL THEN
+        RAISE EXCEPTION 'no prices stored for the symbols of model "%"', m.name
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'Symbols: ' || array_to_string(m.symbols, ', ') || '.',
+                  HINT = 'Load prices first: SELECT * FROM stockml.refresh().';
+    END IF;
+    model := m.name;
+    version := m.version;
+    window_end := last_day;
+    window_start := last_day - window_days + 1;
+
+    -- drift: each feature of the recent window against the model's reference sample
+    names := stockml.feature_names(m.feature_spec);
+    INSERT INTO stockml.drift_metrics
+           (measured_at, model_name, model_version, feature, method, statistic, p_value,
+            threshold, drifted, n_reference, n_current, window_start, window_end)
+    SELECT run_at, m.name, m.version, r.feature, t.method, t.statistic, t.p_value,
+           t.threshold, t.drifted,
+           (SELECT count(*) FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
+           (SELECT count(*) FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
+           monitor.window_start, monitor.window_end
+      FROM stockml.reference_columns(m.reference, names) r
+      JOIN (SELECT i.ord, array_agg(f.x[i.ord]) AS vals
+              FROM unnest(m.symbols) s(symbol)
+             CROSS JOIN LATERAL stockml.features_spec(s.symbol, m.feature_spec,
+                                                     monitor.window_start, monitor.window_end) f
+             CROSS JOIN generate_series(1, cardinality(names)) i(ord)
+             GROUP BY i.ord) c ON c.ord = r.ord
+     CROSS JOIN LATERAL stockml.drift_test(r.vals, c.vals, pol.drift_method, pol.drift_threshold) t
+     WHERE EXISTS (SELECT FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity')
+       AND EXISTS (SELECT FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity');
+    SELECT count(*), count(*) FILTER (WHERE d.drifted)
+      INTO features, drifted_features
+      FROM stockml.drift_metrics d
+     WHERE d.model_name = m.name AND d.measured_at = run_at;
+    drift_share := CASE WHEN features > 0 THEN drifted_features::float8 / features END;
+
+    -- realized accuracy of past forecasts over the same window
+    INSERT INTO stockml.performance_metrics
+           (measured_at, model_name, model_version, symbol, window_start, window_end, n_forecasts,
+            mae, mae_naive, skill, directional_accuracy, rmse, coverage)
+    SELECT run_at, m.name, m.version, a.symbol, monitor.window_start, monitor.window_end,
+           a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage
+      FROM stockml.forecast_accuracy(m.name, monitor.window_start, monitor.window_end) a;
+    SELECT a.n_forecasts, a.mae, a.skill, a.directional_accuracy INTO perf
+      FROM stockml.performance_metrics a
+     WHERE a.model_name = m.name AND a.measured_at = run_at AND a.symbol IS NULL;
+    n_forecasts := coalesce(perf.n_forecasts, 0);
+    mae := perf.mae;
+    skill := perf.skill;
+    directional_accuracy := perf.directional_accuracy;
+
+    -- the retrain policy
+    PERFORM stockml.resolve_retrain_events(m.name);
+    IF pol.max_drift_share IS NOT NULL AND drift_share > pol.max_drift_share THEN
+        reasons := reasons || format('drift share %s > %s', round(drift_share::numeric, 3), pol.max_drift_share);
+    END IF;
+    IF pol.min_skill IS NOT NULL AND n_forecasts >= pol.min_forecasts AND skill < pol.min_skill THEN
+        reasons := reasons || format('skill %s < %s over %s forecasts', round(skill::numeric, 3), pol.min_skill, n_forecasts);
+    END IF;
+    IF pol.max_model_age IS NOT NULL AND run_at - m.created_at > pol.max_model_age THEN
+        reasons := reasons || format('model age %s > %s', date_trunc('second', run_at - m.created_at), pol.max_model_age);
+    END IF;
+    IF cardinality(reasons) > 0 THEN
+        retrain_reason := array_to_string(reasons, '; ');
+        SELECT e.job_id INTO pending FROM stockml.retrain_events e
+         WHERE e.model_name = m.name AND e.status = 'queued' ORDER BY e.id DESC LIMIT 1;
+        IF pending IS NOT NULL THEN
+            retrain_reason := retrain_reason || format(' (retrain job %s already queued)', pending);
+        ELSIF pol.enabled THEN
+            details := jsonb_build_object(
+                'drift_share', drift_share, 'max_drift_share', pol.max_drift_share,
+                'skill', skill, 'min_skill', pol.min_skill, 'n_forecasts', n_forecasts,
+                'model_age', (run_at - m.created_at)::text, 'max_model_age', pol.max_model_age::text,
+                'window_start', monitor.window_start, 'window_end', monitor.window_end);
+            retrain_job := stockml.submit('train', jsonb_build_object(
+                'model_name', m.name, 'symbols', to_jsonb(m.symbols), 'algorithm', m.algorithm,
+                'horizon', m.horizon, 'params', m.params, 'feature_set', m.feature_set));
+            INSERT INTO stockml.retrain_events (created_at, model_name, model_version, reason, details, job_id)
+            VALUES (run_at, m.name, m.version, retrain_reason, details, retrain_job);
+        ELSE
+            retrain_reason := retrain_reason || ' (policy disabled: no retrain)';
+        END IF;
+    END IF;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stockml.monitor(text, integer) IS
+'compare the recent window of each feature with the model''s reference sample, score realized forecasts against the naive baseline, write drift_metrics and performance_metrics, and enqueue one train job when the retrain policy says so';
+
+CREATE FUNCTION stockml.run_job_monitor(job_id bigint, args jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    names text[];
+BEGIN
+    IF args ? 'model_name' THEN
+        names := ARRAY[args ->> 'model_name'];
+    ELSIF args ? 'models' THEN
+        names := ARRAY(SELECT jsonb_array_elements_text(args -> 'models'));
+    ELSE
+        names := ARRAY(SELECT DISTINCT a.name FROM stockml.model_aliases a WHERE a.alias = 'production' ORDER BY 1);
+    END IF;
+    PERFORM stockml.monitor(n, (args ->> 'window_days')::integer) FROM unnest(names) n;
+END
+$$;
+COMMENT ON FUNCTION stockml.run_job_monitor(bigint, jsonb) IS
+'job kind monitor: args {"model_name": ..} or {"models": [..]}, optional "window_days"; without a name every model with a production version';
+
+CREATE FUNCTION stockml.run_job_forecast(job_id bigint, args jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    names   text[];
+    symbols text[];
+BEGIN
+    IF args ? 'model_name' THEN
+        names := ARRAY[args ->> 'model_name'];
+    ELSIF args ? 'models' THEN
+        names := ARRAY(SELECT jsonb_array_elements_text(args -> 'models'));
+    ELSE
+        names := ARRAY(SELECT DISTINCT a.name FROM stockml.model_aliases a WHERE a.alias = 'production' ORDER BY 1);
+    END IF;
+    IF args ? 'symbols' THEN
+        symbols := ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols'));
+    END IF;
+    PERFORM stockml.forecast(n, symbols) FROM unnest(names) n;
+END
+$$;
+COMMENT ON FUNCTION stockml.run_job_forecast(bigint, jsonb) IS
+'job kind forecast: args {"model_name": ..} or {"models": [..]}, optional "symbols"; without a name every model with a production version';

@@ -1,0 +1,17 @@
+-- stockml_reader: what Grafana logs in as (through a LOGIN role that is a member).  It may
+-- read the Grafana views and nothing else: no table, no model blob.  Roles belong to the
+-- cluster, not the database, so the role is created only when missing and outlives
+-- DROP EXTENSION (drop it by hand once no database uses it).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'stockml_reader') THEN
+        CREATE ROLE stockml_reader NOLOGIN;
+        COMMENT ON ROLE stockml_reader IS 'stockml: SELECT on the Grafana views of schema stockml and predict(), nothing else';
+    END IF;
+END
+$$;
+
+GRANT USAGE ON SCHEMA stockml TO stockml_reader;
+GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_share,
+                stockml.model_performance, stockml.ingest_status, stockml.retrain_history
+   TO stockml_reader;
