@@ -19,11 +19,11 @@ SELECT * FROM stockml.reference_columns('{"a": [1, 2], "b": [5]}', ARRAY['a', 'b
 SELECT * FROM stockml.reference_columns('[[1, 2], [3, 4]]', ARRAY['x', 'y']);
 SELECT * FROM stockml.reference_columns(NULL, ARRAY['x']);
 
--- every Grafana view has a timestamptz column "time" first
-SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+-- what stockml_reader may read: the Grafana views, each with a timestamptz "time" first
+SELECT c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = 1
- WHERE n.nspname = 'stockml' AND c.relkind = 'v'
+ WHERE n.nspname = 'stockml' AND has_table_privilege('stockml_reader', c.oid, 'SELECT')
  ORDER BY 1;
 
 -- views show what the tables hold, in time order

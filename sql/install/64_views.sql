@@ -52,3 +52,13 @@ SELECT e.created_at AS time, e.resolved_at AS time_end, e.model_name, e.model_ve
   FROM stockml.retrain_events e
  ORDER BY time, e.id;
 COMMENT ON VIEW stockml.retrain_history IS 'Grafana annotations: each retrain monitor() enqueued (time, time_end, text, tags)';
+
+CREATE VIEW stockml.job_history AS
+SELECT j.submitted_at AS time, j.id, j.kind, j.status, j.attempts, j.progress,
+       (j.status = 'done')::integer AS succeeded, (j.status IN ('failed', 'cancelled'))::integer AS failed,
+       extract(epoch FROM coalesce(j.started_at, now()) - j.submitted_at) AS wait_s,
+       extract(epoch FROM coalesce(j.finished_at, now()) - j.started_at) AS run_s,
+       j.error
+  FROM stockml.jobs j
+ ORDER BY time, j.id;
+COMMENT ON VIEW stockml.job_history IS 'Grafana: every job with its status, seconds waited in the queue and run (succeeded/failed as 0/1)';

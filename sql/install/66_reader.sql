@@ -13,5 +13,15 @@ $$;
 
 GRANT USAGE ON SCHEMA stockml TO stockml_reader;
 GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_share,
-                stockml.model_performance, stockml.ingest_status, stockml.retrain_history
+                stockml.model_performance, stockml.ingest_status, stockml.retrain_history,
+                stockml.job_history
    TO stockml_reader;
+
+-- stockml_admin runs monitor() and manages the policies
+GRANT SELECT, INSERT ON stockml.drift_metrics, stockml.performance_metrics TO stockml_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON stockml.retrain_policies TO stockml_admin;
+GRANT SELECT, INSERT, UPDATE ON stockml.retrain_events TO stockml_admin;
+GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_share,
+                stockml.model_performance, stockml.ingest_status, stockml.retrain_history,
+                stockml.job_history
+   TO stockml_admin;
