@@ -93,6 +93,25 @@ SELECT stockml.cancel_job(:sleep_id);
 SELECT pg_temp.wait_job(:sleep_id, '{cancelled,failed,done,queued}');
 SELECT status, attempts, error FROM stockml.jobs WHERE id = :sleep_id;
 
+-- the refresh kind: the worker fetches from the mock server, as the submitter
+SELECT stockml.submit('refresh', '{"symbols": ["NOEVT", "NOPE"]}') AS refresh_id \gset
+SELECT pg_temp.wait_job(:refresh_id, '{done,failed}');
+SELECT status, attempts, result, error FROM stockml.jobs WHERE id = :refresh_id;
+SELECT symbol, status, rows_inserted FROM stockml.ingest_log WHERE symbol IN ('NOEVT', 'NOPE') ORDER BY symbol;
+SELECT count(*) FROM stockml.prices WHERE symbol = 'NOEVT';
+-- every symbol failed: the job fails (and would be retried); bad args fail too
+SET stockml.job_max_attempts = 1;
+SELECT stockml.submit('refresh', '{"symbols": ["NOPE"]}') AS refresh_id \gset
+SELECT pg_temp.wait_job(:refresh_id, '{done,failed}');
+SELECT status, attempts, result, error FROM stockml.jobs WHERE id = :refresh_id;
+SELECT stockml.submit('refresh', '{"symbols": "NOEVT"}') AS refresh_id \gset
+SELECT pg_temp.wait_job(:refresh_id, '{done,failed}');
+SELECT status, attempts, result, error FROM stockml.jobs WHERE id = :refresh_id;
+RESET stockml.job_max_attempts;
+DELETE FROM stockml.symbols WHERE symbol = 'NOEVT';
+DELETE FROM stockml.ingest_log WHERE symbol IN ('NOEVT', 'NOPE');
+DELETE FROM stockml.jobs WHERE kind = 'refresh';
+
 -- only superusers and stockml_admin members submit; only they or the submitter cancel
 CREATE ROLE stockml_regress_user;
 GRANT USAGE ON SCHEMA stockml TO stockml_regress_user;

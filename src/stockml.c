@@ -37,6 +37,9 @@ _PG_init(void)
 							PGC_SUSET, 0,
 							NULL, AssignBlasThreads, NULL);
 
+	StockmlHttpInit();
+	StockmlIngestHttpInit();
+	StockmlRefreshInit();
 	StockmlJobsInit();
 
 	MarkGUCPrefixReserved("stockml");

@@ -15,6 +15,9 @@ extern int	stockml_blas_threads;
  * the library is preloaded, its shared memory and workers.  Called from
  * _PG_init in this order.
  */
+extern void StockmlHttpInit(void);	/* http_client.c: timeouts, caps, hosts */
+extern void StockmlIngestHttpInit(void);	/* ingest_http.c: source URLs */
+extern void StockmlRefreshInit(void);	/* refresh.c: overlap */
 extern void StockmlJobsInit(void);	/* jobs.c: queue, worker settings, shmem */
 
 #endif							/* STOCKML_H */

@@ -1,0 +1,254 @@
+/*
+ * refresh.c — stockml.refresh(symbols): for each symbol, fetch the days
+ * after its last stored one (less a few days of overlap, to pick up
+ * revisions), several symbols at once on one curl multi handle
+ * (stockml.http_concurrency).  Each response is stored in its own
+ * subtransaction as it arrives, so one symbol's failure — HTTP error, bad
+ * body, constraint — becomes a 'failed' ingest_log row and a WARNING, and
+ * never undoes or stops the others.  Returns every symbol's ingest_log row.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "http_client.h"
+#include "ingest_http.h"
+#include "jobs.h"
+#include "price_store.h"
+#include "roles.h"
+#include "stockml.h"
+
+PG_FUNCTION_INFO_V1(stockml_refresh);
+
+typedef struct RefreshTarget
+{
+	HttpRequest request;		/* first: the done callback gets it back */
+	char	   *symbol;
+	const PriceSource *source;
+	DateADT		start;
+	TimestampTz started_at;
+} RefreshTarget;
+
+typedef struct RefreshState
+{
+	ReturnSetInfo *rsinfo;
+	DateADT		end;
+	int			ntargets;
+	int			ndone;
+	MemoryContext per_symbol;
+} RefreshState;
+
+static int	refresh_overlap_days = 5;
+
+static RefreshTarget *ReadTargets(ArrayType *symbols, int *ntargets);
+static void StoreOneResponse(HttpRequest *request, void *arg);
+static void EmitLogRow(RefreshState *state, Datum row);
+
+void
+StockmlRefreshInit(void)
+{
+	DefineCustomIntVariable("stockml.refresh_overlap_days",
+							"Days before a symbol's last stored day that refresh() fetches again.",
+							"Sources revise recent bars; the overlap picks the revisions up.",
+							&refresh_overlap_days, 5, 0, 3650,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+/*
+ * Symbols to refresh with their source and first day: the active watchlist,
+ * or the given symbols (any, in the given order, duplicates dropped).
+ */
+static RefreshTarget *
+ReadTargets(ArrayType *symbols, int *ntargets)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	RefreshTarget *targets;
+	int			rc;
+
+	if (symbols != NULL)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(symbols, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+		{
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("symbols must not contain NULL")));
+			ValidateSymbol(TextDatumGetCString(elems[i]));
+		}
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (symbols == NULL)
+		rc = SPI_execute("SELECT s.symbol, s.source,"
+						 "       (SELECT max(p.day) FROM stockml.prices p WHERE p.symbol = s.symbol)"
+						 "  FROM stockml.symbols s WHERE s.active ORDER BY s.symbol",
+						 true, 0);
+	else
+		rc = SPI_execute_with_args("SELECT u.symbol, s.source,"
+								   "       (SELECT max(p.day) FROM stockml.prices p WHERE p.symbol = u.symbol)"
+								   "  FROM (SELECT symbol, min(n) AS n FROM unnest($1::text[])"
+								   "          WITH ORDINALITY AS t(symbol, n) GROUP BY symbol) u"
+								   "  LEFT JOIN stockml.symbols s ON s.symbol = u.symbol"
+								   " ORDER BY u.n",
+								   1, (Oid[]) {TEXTARRAYOID}, (Datum[]) {PointerGetDatum(symbols)},
+								   NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read the watchlist: %s", SPI_result_code_string(rc));
+
+	*ntargets = (int) SPI_processed;
+	targets = MemoryContextAllocZero(caller, sizeof(RefreshTarget) * Max(*ntargets, 1));
+	for (int i = 0; i < *ntargets; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Datum		last = SPI_getbinval(tup, desc, 3, &isnull);
+		MemoryContext old = MemoryContextSwitchTo(caller);
+		char	   *source = SPI_getvalue(tup, desc, 2);
+
+		targets[i].symbol = SPI_getvalue(tup, desc, 1);
+		targets[i].source = PriceSourceByName(source);
+		targets[i].start = isnull ? DATEVAL_NOBEGIN :
+			DatumGetDateADT(last) - refresh_overlap_days;
+		targets[i].request.arg = &targets[i];
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	return targets;
+}
+
+static void
+EmitLogRow(RefreshState *state, Datum row)
+{
+	HeapTupleHeader header = DatumGetHeapTupleHeader(row);
+	HeapTupleData tuple;
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(header);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = header;
+	tuplestore_puttuple(state->rsinfo->setResult, &tuple);
+}
+
+/*
+ * Done callback of the transfers: store one symbol's response in a
+ * subtransaction; on any ERROR roll it back and log the failure instead.
+ */
+static void
+StoreOneResponse(HttpRequest *request, void *arg)
+{
+	RefreshState *state = arg;
+	RefreshTarget *target = request->arg;
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Datum		row;
+
+	MemoryContextReset(state->per_symbol);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(state->per_symbol);
+	PG_TRY();
+	{
+		IngestCounts counts;
+
+		CheckHttpResponse(target->source, target->symbol, request);
+		IngestCountsInit(&counts);
+		target->source->store(target->symbol, request->body, request->body_len,
+							  target->start, state->end, &counts);
+		MemoryContextSwitchTo(caller);
+		row = InsertIngestLog(target->symbol, target->source->name, target->started_at,
+							  counts.rejected > 0 ? "partial" : "ok",
+							  (int) request->status, &counts, NULL);
+		EmitLogRow(state, row);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		IngestCounts none;
+		char	   *message;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+
+		/* a cancel or a lost server ends the whole refresh */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+
+		message = edata->detail ? psprintf("%s (%s)", edata->message, edata->detail) :
+			edata->message;
+		ereport(WARNING,
+				(errmsg("refresh of symbol \"%s\" failed: %s", target->symbol, edata->message),
+				 edata->detail ? errdetail("%s", edata->detail) : 0));
+		IngestCountsInit(&none);
+		row = InsertIngestLog(target->symbol, target->source->name, target->started_at,
+							  "failed", (int) request->status, &none, message);
+		EmitLogRow(state, row);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+
+	if (request->body)
+		pfree(request->body);
+	request->body = NULL;
+	state->ndone++;
+	StockmlReportJobProgress((double) state->ndone / state->ntargets);
+}
+
+/*
+ * stockml.refresh(symbols text[] DEFAULT NULL) RETURNS SETOF stockml.ingest_log
+ */
+Datum
+stockml_refresh(PG_FUNCTION_ARGS)
+{
+	ArrayType  *symbols = PG_ARGISNULL(0) ? NULL : PG_GETARG_ARRAYTYPE_P(0);
+	RefreshState state;
+	RefreshTarget *targets;
+	HttpRequest **requests;
+	TimestampTz now = GetCurrentTimestamp();
+
+	StockmlRequireAdmin("fetch prices");
+	InitMaterializedSRF(fcinfo, 0);
+	state.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	state.end = GetSQLCurrentDate();
+	state.ndone = 0;
+	state.per_symbol = AllocSetContextCreate(CurrentMemoryContext, "stockml refresh symbol",
+											 ALLOCSET_DEFAULT_SIZES);
+
+	targets = ReadTargets(symbols, &state.ntargets);
+	requests = palloc(sizeof(HttpRequest *) * Max(state.ntargets, 1));
+	for (int i = 0; i < state.ntargets; i++)
+	{
+		targets[i].request.url = targets[i].source->url(targets[i].symbol, targets[i].start,
+														state.end);
+		targets[i].started_at = now;
+		requests[i] = &targets[i].request;
+	}
+	HttpFetchAll(requests, state.ntargets, stockml_http_concurrency, StoreOneResponse, &state);
+	MemoryContextDelete(state.per_symbol);
+	return (Datum) 0;
+}
