@@ -41,6 +41,7 @@ _PG_init(void)
 	StockmlIngestHttpInit();
 	StockmlRefreshInit();
 	StockmlJobsInit();
+	StockmlPredictInit();
 
 	MarkGUCPrefixReserved("stockml");
 }

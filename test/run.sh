@@ -38,7 +38,8 @@ mkdir -p "$tmp"
 pg_bindir=$(pg_config --bindir)
 pg_libdir=$(pg_config --pkglibdir)
 pg_sharedir=$(pg_config --sharedir)
-pgxs_dir=$(dirname "$(dirname "$(pg_config --pgxs)")")
+# .../lib/pgxs (pg_config --pgxs is .../lib/pgxs/src/makefiles/pgxs.mk)
+pgxs_dir=$(dirname "$(dirname "$(dirname "$(pg_config --pgxs)")")")
 
 say "private installation in $inst"
 # postgres finds its share and lib directories relative to its own binary, so
@@ -89,9 +90,12 @@ fi
 if ls test/isolation/specs/*.spec >/dev/null 2>&1; then
 	say "isolation"
 	specs=$(cd test/isolation/specs && ls *.spec | sed 's/\.spec$//' | sort)
+	# --use-existing creates no database (and so loads no extension): make it here
+	"$bindir/createdb" stockml_isolation
+	"$bindir/psql" -X -q -d stockml_isolation -c 'CREATE EXTENSION stockml'
 	"$pgxs_dir/src/test/isolation/pg_isolation_regress" --use-existing \
 		--bindir="$bindir" --inputdir=test/isolation --outputdir="$tmp/isolation" \
-		--load-extension=stockml --dbname=stockml_isolation $specs ||
+		--dbname=stockml_isolation $specs ||
 		{ failures+=(isolation); cat "$tmp/isolation/regression.diffs" 2>/dev/null | head -n 100; }
 fi
 

@@ -1,0 +1,932 @@
+/*
+ * train.c — stockml.train(): build the feature matrix of the symbols up to
+ * train_end, evaluate the algorithm by walk-forward folds, refit on all rows
+ * and register the new version with its run, metrics and reference sample.
+ *
+ * Walk-forward: the distinct days are cut as scikit-learn's TimeSeriesSplit
+ * cuts samples — folds + 1 equal blocks, each of the last `folds` blocks is a
+ * test block and everything before it, minus a gap of `horizon` days, is the
+ * training window (expanding).  The gap keeps a training target, which ends
+ * horizon bars after its day, from overlapping the test period.  Rows of all
+ * symbols are ordered by (day, symbol), so every training window is a prefix
+ * of one matrix and nothing is copied per fold.
+ *
+ * Failure: the work runs in a subtransaction.  When it fails, the
+ * subtransaction is rolled back (no model row, no metrics), the failed run is
+ * written by run_recorder.c in a transaction of its own, so it survives the
+ * ERROR, and the ERROR is re-raised to the caller.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "feature_matrix.h"
+#include "jobs.h"
+#include "model.h"
+#include "price_store.h"
+#include "train.h"
+
+PG_FUNCTION_INFO_V1(stockml_train);
+
+#define MIN_TEST_DAYS 5
+#define MAX_FOLDS 50
+#define MAX_REFERENCE_ROWS 100000
+#define MAX_RESIDUALS_KEPT 1000
+
+/* train()'s own keys in params, beside the algorithm's */
+static const char *const train_keys[] = {"folds", "auto_deploy", "reference_rows", NULL};
+
+typedef struct TrainRequest
+{
+	char	   *model_name;
+	ArrayType  *symbols_array;
+	char	  **symbols;
+	int			nsymbols;
+	const ModelAlgorithm *alg;
+	double		values[MODEL_MAX_PARAMS];
+	int			horizon;
+	char	   *feature_set;
+	Jsonb	   *spec_jsonb;
+	FeatureSpec *spec;
+	bool		has_train_end;
+	DateADT		train_end;
+	int			folds;
+	bool		auto_deploy;
+	int			reference_rows;
+	char	   *params_text;	/* as given */
+	char	   *params_full;	/* defaults filled in, train's own included */
+} TrainRequest;
+
+/* All training rows, ordered by (day, symbol) */
+typedef struct TrainSet
+{
+	int64		n;
+	int			p;
+	double	   *x;				/* n x p, row-major */
+	double	   *y;
+	double	   *close;
+	DateADT    *day;
+	int			ndays;
+	int64	   *day_start;		/* ndays + 1: first row of each distinct day */
+	DateADT    *days;
+} TrainSet;
+
+/* Out-of-sample error accumulator for one model (model or naive) */
+typedef struct ErrorStats
+{
+	int64		n;
+	double		abs_sum;
+	double		sq_sum;
+	double		ape_sum;
+	double		hits;
+} ErrorStats;
+
+typedef struct FoldResult
+{
+	int64		n_train;
+	ErrorStats	model;
+	ErrorStats	naive;
+} FoldResult;
+
+typedef struct TrainOutcome
+{
+	int32		version;
+	char	   *metrics;
+	bool		deployed;
+} TrainOutcome;
+
+static void ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req);
+static void ParseTrainParams(Jsonb *params, TrainRequest *req);
+static void CheckSymbolsKnown(TrainRequest *req);
+static void LoadTrainSet(const TrainRequest *req, TrainSet *set);
+static void SortByDay(TrainSet *set, const int *symbol_of_row);
+static void IndexDays(TrainSet *set);
+static int	MinimumDays(int folds, int horizon, int p);
+static void StatsAdd(ErrorStats *s, double close, double y, double yhat);
+static void AppendStats(StringInfo buf, const char *prefix, const ErrorStats *s);
+static double StatsMae(const ErrorStats *s);
+static void AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive);
+static char *BuildReference(const TrainRequest *req, const TrainSet *set,
+							double *abs_res, int64 nres);
+static TrainOutcome TrainAndRegister(TrainRequest *req, int64 run_id);
+static void LogRunMetrics(int64 run_id, const FoldResult *folds, int nfolds, const FoldResult *pooled);
+static int	CompareDouble(const void *a, const void *b);
+
+/* ERROR unless the model name has the form the models table allows */
+void
+ValidateModelName(const char *name)
+{
+	size_t		len = strlen(name);
+
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			  (*p >= '0' && *p <= '9') || strchr("_.-", *p) != NULL))
+		{
+			len = 0;
+			break;
+		}
+	if (len < 1 || len > 63)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid model name \"%s\"", name),
+				 errdetail("A model name is 1 to 63 characters among A-Z a-z 0-9 _ . -."),
+				 errhint("For example 'msft_ridge'.")));
+}
+
+static void
+ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	Jsonb	   *params;
+
+	for (int i = 0; i < 6; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be NULL",
+							(const char *[]) {"model_name", "symbols", "algorithm", "horizon",
+							"params", "feature_set"}[i])));
+	memset(req, 0, sizeof(TrainRequest));
+	req->model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ValidateModelName(req->model_name);
+
+	req->symbols_array = PG_GETARG_ARRAYTYPE_P(1);
+	deconstruct_array(req->symbols_array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nelems);
+	if (nelems == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("symbols must name at least one symbol"),
+				 errhint("For example ARRAY['MSFT'].")));
+	req->symbols = palloc(sizeof(char *) * nelems);
+	for (int i = 0; i < nelems; i++)
+	{
+		char	   *s;
+		bool		dup = false;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("symbols must not contain NULL")));
+		s = TextDatumGetCString(elems[i]);
+		ValidateSymbol(s);
+		for (int j = 0; j < req->nsymbols; j++)
+			dup |= strcmp(req->symbols[j], s) == 0;
+		if (!dup)
+			req->symbols[req->nsymbols++] = s;
+	}
+
+	req->alg = ModelFindAlgorithm(text_to_cstring(PG_GETARG_TEXT_PP(2)), false);
+	req->horizon = PG_GETARG_INT32(3);
+	FeatureCheckHorizon(req->horizon);
+	params = PG_GETARG_JSONB_P(4);
+	req->params_text = JsonbToCString(NULL, &params->root, VARSIZE(params));
+	ParseTrainParams(params, req);
+	ModelParseParams(req->alg, params, train_keys, req->values);
+	{
+		char	   *alg_json = ModelParamsToJson(req->alg, req->values);
+		StringInfoData full;
+
+		initStringInfo(&full);
+		appendBinaryStringInfo(&full, alg_json, strlen(alg_json) - 1);
+		appendStringInfo(&full, "%s\"folds\": %d, \"auto_deploy\": %s, \"reference_rows\": %d}",
+						 req->alg->nparams > 0 ? ", " : "", req->folds,
+						 req->auto_deploy ? "true" : "false", req->reference_rows);
+		req->params_full = full.data;
+	}
+	req->feature_set = text_to_cstring(PG_GETARG_TEXT_PP(5));
+	req->spec_jsonb = FeatureSetSpec(req->feature_set);
+	req->spec = FeatureSpecParse(req->spec_jsonb);
+	req->has_train_end = !PG_ARGISNULL(6);
+	if (req->has_train_end)
+	{
+		req->train_end = PG_GETARG_DATEADT(6);
+		if (DATE_NOT_FINITE(req->train_end))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("train_end must be a finite date"),
+					 errhint("Pass NULL to train on every stored bar.")));
+	}
+	CheckSymbolsKnown(req);
+}
+
+static void
+ParseTrainParams(Jsonb *params, TrainRequest *req)
+{
+	JsonbValue *v;
+
+	req->folds = 5;
+	req->auto_deploy = true;
+	req->reference_rows = 1000;
+	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
+		return;					/* ModelParseParams reports it */
+
+	v = getKeyJsonValueFromContainer(&params->root, "folds", 5, NULL);
+	if (v)
+	{
+		double		d = v->type == jbvNumeric ?
+			DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric))) : -1;
+
+		if (d < 2 || d > MAX_FOLDS || d != floor(d))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"folds\" must be a whole number from 2 to %d", MAX_FOLDS),
+					 errhint("folds is the number of walk-forward test blocks (default 5).")));
+		req->folds = (int) d;
+	}
+	v = getKeyJsonValueFromContainer(&params->root, "auto_deploy", 11, NULL);
+	if (v)
+	{
+		if (v->type != jbvBool)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"auto_deploy\" must be true or false"),
+					 errhint("auto_deploy => false keeps the production alias where it is.")));
+		req->auto_deploy = v->val.boolean;
+	}
+	v = getKeyJsonValueFromContainer(&params->root, "reference_rows", 14, NULL);
+	if (v)
+	{
+		double		d = v->type == jbvNumeric ?
+			DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric))) : -1;
+
+		if (d < 0 || d > MAX_REFERENCE_ROWS || d != floor(d))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"reference_rows\" must be a whole number from 0 to %d",
+							MAX_REFERENCE_ROWS),
+					 errhint("reference_rows is the size of the training sample kept for drift (default 1000).")));
+		req->reference_rows = (int) d;
+	}
+}
+
+/* ERROR naming the symbols not in stockml.symbols */
+static void
+CheckSymbolsKnown(TrainRequest *req)
+{
+	Datum		arg = PointerGetDatum(req->symbols_array);
+	int			rc;
+
+	SPI_connect();
+	rc = SPI_execute_with_args("SELECT string_agg(s, ', ' ORDER BY s) FROM unnest($1::text[]) s"
+							   " WHERE NOT EXISTS (SELECT FROM stockml.symbols y WHERE y.symbol = s)",
+							   1, (Oid[]) {TEXTARRAYOID}, &arg, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "checking symbols failed: %s", SPI_result_code_string(rc));
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("unknown symbol: %s", TextDatumGetCString(d)),
+					 errhint("Load its prices first, e.g. SELECT stockml.ingest_yahoo('MSFT') or stockml.ingest_csv(...).")));
+	}
+	SPI_finish();
+}
+
+/*
+ * The rows of every symbol with complete features and a target that ends
+ * no later than train_end, ordered by (day, symbol).
+ */
+static void
+LoadTrainSet(const TrainRequest *req, TrainSet *set)
+{
+	int			p = req->spec->nfeatures;
+	int64		capacity = 0;
+	int		   *symbol_of_row = NULL;
+	MemoryContext per_symbol;
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		args[2];
+	int			rc;
+
+	/* an upper bound on the rows, so the matrix is allocated once */
+	args[0] = PointerGetDatum(req->symbols_array);
+	args[1] = DateADTGetDatum(req->train_end);
+	SPI_connect();
+	rc = SPI_execute_with_args("SELECT count(*) FROM stockml.prices WHERE symbol = ANY($1)"
+							   " AND ($2::date IS NULL OR day <= $2) GROUP BY symbol",
+							   2, (Oid[]) {TEXTARRAYOID, DATEOID}, args,
+							   req->has_train_end ? NULL : " n", true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "counting bars failed: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		c = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+												  1, &isnull));
+
+		capacity += Max(c - req->spec->warmup + 1, 0);
+	}
+	SPI_finish();
+
+	set->p = p;
+	set->n = 0;
+	capacity = Max(capacity, 1);
+	set->x = MemoryContextAllocHuge(caller, mul_size(mul_size(capacity, p), sizeof(double)));
+	set->y = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(double)));
+	set->close = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(double)));
+	set->day = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(DateADT)));
+	if (req->nsymbols > 1)
+		symbol_of_row = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(int)));
+
+	per_symbol = AllocSetContextCreate(caller, "stockml train symbol", ALLOCSET_DEFAULT_SIZES);
+	for (int s = 0; s < req->nsymbols; s++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(per_symbol);
+		int			nbars;
+		FeatureBar *bars = FeatureBarsLoad(req->symbols[s], &nbars);
+		FeatureMatrix *m;
+
+		CHECK_FOR_INTERRUPTS();
+		/* bars after train_end are not known at train_end: not even as targets */
+		while (req->has_train_end && nbars > 0 && bars[nbars - 1].day > req->train_end)
+			nbars--;
+		m = FeatureMatrixFromBars(req->spec, bars, nbars, NULL, NULL, req->horizon);
+		MemoryContextSwitchTo(old);
+		for (int i = 0; i < m->nrows; i++)
+		{
+			const double *xr = m->x + (int64) i * p;
+			bool		ok = isfinite(m->y[i]);
+
+			for (int j = 0; j < p && ok; j++)
+				ok = isfinite(xr[j]);
+			if (!ok)
+				continue;
+			if (set->n >= capacity)
+				elog(ERROR, "more feature rows than stored bars");
+			memcpy(set->x + set->n * p, xr, sizeof(double) * p);
+			set->y[set->n] = m->y[i];
+			set->close[set->n] = m->close[i];
+			set->day[set->n] = m->days[i];
+			if (symbol_of_row)
+				symbol_of_row[set->n] = s;
+			set->n++;
+		}
+		MemoryContextReset(per_symbol);
+	}
+	MemoryContextDelete(per_symbol);
+
+	if (symbol_of_row)
+	{
+		SortByDay(set, symbol_of_row);
+		pfree(symbol_of_row);
+	}
+	IndexDays(set);
+}
+
+static const TrainSet *sort_set;
+static const int *sort_symbol;
+
+static int
+CompareRows(const void *a, const void *b)
+{
+	int64		i = *(const int64 *) a;
+	int64		j = *(const int64 *) b;
+
+	if (sort_set->day[i] != sort_set->day[j])
+		return sort_set->day[i] < sort_set->day[j] ? -1 : 1;
+	return sort_symbol[i] - sort_symbol[j];
+}
+
+/* Reorder the rows by (day, symbol) in place, one row of scratch space */
+static void
+SortByDay(TrainSet *set, const int *symbol_of_row)
+{
+	int64		n = set->n;
+	int			p = set->p;
+	int64	   *perm = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(int64)));
+	double	   *tmp = palloc(sizeof(double) * p);
+
+	for (int64 i = 0; i < n; i++)
+		perm[i] = i;
+	sort_set = set;
+	sort_symbol = symbol_of_row;
+	qsort(perm, n, sizeof(int64), CompareRows);
+
+	/* destination i takes source perm[i]; follow each cycle once */
+	for (int64 i = 0; i < n; i++)
+	{
+		double		ty,
+					tc;
+		DateADT		td;
+		int64		j;
+
+		if (perm[i] == i)
+			continue;
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		memcpy(tmp, set->x + i * p, sizeof(double) * p);
+		ty = set->y[i];
+		tc = set->close[i];
+		td = set->day[i];
+		j = i;
+		while (perm[j] != i)
+		{
+			int64		k = perm[j];
+
+			memcpy(set->x + j * p, set->x + k * p, sizeof(double) * p);
+			set->y[j] = set->y[k];
+			set->close[j] = set->close[k];
+			set->day[j] = set->day[k];
+			perm[j] = j;
+			j = k;
+		}
+		memcpy(set->x + j * p, tmp, sizeof(double) * p);
+		set->y[j] = ty;
+		set->close[j] = tc;
+		set->day[j] = td;
+		perm[j] = j;
+	}
+	pfree(tmp);
+	pfree(perm);
+}
+
+static void
+IndexDays(TrainSet *set)
+{
+	int			nd = 0;
+
+	for (int64 i = 0; i < set->n; i++)
+		if (i == 0 || set->day[i] != set->day[i - 1])
+			nd++;
+	set->ndays = nd;
+	set->days = palloc(sizeof(DateADT) * Max(nd, 1));
+	set->day_start = palloc(sizeof(int64) * (nd + 1));
+	nd = 0;
+	for (int64 i = 0; i < set->n; i++)
+		if (i == 0 || set->day[i] != set->day[i - 1])
+		{
+			set->days[nd] = set->day[i];
+			set->day_start[nd++] = i;
+		}
+	set->day_start[nd] = set->n;
+}
+
+/*
+ * The fewest usable days for which every test block has MIN_TEST_DAYS and
+ * the first training window p + 2 days (so even OLS is determined).
+ */
+static int
+MinimumDays(int folds, int horizon, int p)
+{
+	for (int m = 1;; m++)
+	{
+		int			test = m / (folds + 1);
+
+		if (test >= MIN_TEST_DAYS && m - folds * test - horizon >= p + 2)
+			return m;
+	}
+}
+
+/*
+ * One out-of-sample prediction, scored on the price: the predicted close is
+ * close * exp(yhat), the realized one close * exp(y).  A direction is a hit
+ * when the signs agree; a prediction (or move) of exactly 0 has no direction
+ * and scores one half, so the naive baseline's directional accuracy is 0.5.
+ */
+static void
+StatsAdd(ErrorStats *s, double close, double y, double yhat)
+{
+	double		actual = close * exp(y);
+	double		e = close * exp(yhat) - actual;
+
+	s->n++;
+	s->abs_sum += fabs(e);
+	s->sq_sum += e * e;
+	s->ape_sum += fabs(e) / actual;
+	if (yhat == 0 || y == 0)
+		s->hits += 0.5;
+	else if ((yhat > 0) == (y > 0))
+		s->hits += 1;
+}
+
+static double
+StatsMae(const ErrorStats *s)
+{
+	return s->n > 0 ? s->abs_sum / s->n : NAN;
+}
+
+static void
+AppendStats(StringInfo buf, const char *prefix, const ErrorStats *s)
+{
+	double		n = (double) Max(s->n, 1);
+
+	appendStringInfo(buf, "\"%smae\": %s, \"%srmse\": %s, \"%smape\": %s, \"%sdirectional_accuracy\": %s",
+					 prefix, float8out_internal(s->abs_sum / n),
+					 prefix, float8out_internal(sqrt(s->sq_sum / n)),
+					 prefix, float8out_internal(s->ape_sum / n),
+					 prefix, float8out_internal(s->hits / n));
+}
+
+static void
+AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive)
+{
+	double		nm = StatsMae(naive);
+
+	if (nm > 0)
+		appendStringInfo(buf, "\"skill\": %s", float8out_internal(1 - StatsMae(model) / nm));
+	else
+		appendStringInfoString(buf, "\"skill\": null");
+}
+
+static int
+CompareDouble(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * {"names": [...], "rows": [[...], ...], "abs_residuals": [...],
+ *  "n_residuals": n}: reference_rows training rows evenly spaced in time, and
+ * up to MAX_RESIDUALS_KEPT order statistics of the out-of-sample absolute log
+ * errors (all of them when there are fewer), for conformal intervals.
+ */
+static char *
+BuildReference(const TrainRequest *req, const TrainSet *set, double *abs_res, int64 nres)
+{
+	StringInfoData buf;
+	int64		rows = Min((int64) req->reference_rows, set->n);
+	int			kept = (int) Min(nres, (int64) MAX_RESIDUALS_KEPT);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"names\": [");
+	for (int j = 0; j < set->p; j++)
+	{
+		appendStringInfoString(&buf, j > 0 ? ", " : "");
+		escape_json(&buf, req->spec->defs[j].name);
+	}
+	appendStringInfoString(&buf, "], \"rows\": [");
+	for (int64 k = 0; k < rows; k++)
+	{
+		int64		i = rows > 1 ? k * (set->n - 1) / (rows - 1) : set->n - 1;
+
+		appendStringInfoString(&buf, k > 0 ? ", [" : "[");
+		for (int j = 0; j < set->p; j++)
+			appendStringInfo(&buf, "%s%s", j > 0 ? ", " : "",
+							 float8out_internal(set->x[i * set->p + j]));
+		appendStringInfoChar(&buf, ']');
+	}
+	appendStringInfoString(&buf, "], \"abs_residuals\": [");
+	qsort(abs_res, nres, sizeof(double), CompareDouble);
+	for (int k = 0; k < kept; k++)
+	{
+		int64		i = kept > 1 ? (int64) k * (nres - 1) / (kept - 1) : 0;
+
+		appendStringInfo(&buf, "%s%s", k > 0 ? ", " : "", float8out_internal(abs_res[i]));
+	}
+	appendStringInfo(&buf, "], \"n_residuals\": " INT64_FORMAT "}", nres);
+	return buf.data;
+}
+
+static void
+LogRunMetrics(int64 run_id, const FoldResult *folds, int nfolds, const FoldResult *pooled)
+{
+	static const char *const keys[] = {
+		"mae", "rmse", "mape", "directional_accuracy",
+		"naive_mae", "naive_rmse", "naive_mape", "naive_directional_accuracy",
+		"skill", "n_train", "n_test"
+	};
+	int			nk = lengthof(keys);
+	int			total = nk * (nfolds + 1);
+	Datum	   *kd = palloc(sizeof(Datum) * total);
+	Datum	   *sd = palloc(sizeof(Datum) * total);
+	Datum	   *vd = palloc(sizeof(Datum) * total);
+	bool	   *vn = palloc0(sizeof(bool) * total);
+	int			dims[1] = {total};
+	int			lbs[1] = {1};
+	Datum		args[4];
+	int			t = 0;
+
+	for (int f = 0; f <= nfolds; f++)
+	{
+		const FoldResult *r = f == 0 ? pooled : &folds[f - 1];
+		double		n = (double) Max(r->model.n, 1);
+		double		nm = StatsMae(&r->naive);
+		double		v[11] = {
+			r->model.abs_sum / n, sqrt(r->model.sq_sum / n), r->model.ape_sum / n, r->model.hits / n,
+			r->naive.abs_sum / n, sqrt(r->naive.sq_sum / n), r->naive.ape_sum / n, r->naive.hits / n,
+			nm > 0 ? 1 - StatsMae(&r->model) / nm : NAN,
+			(double) r->n_train, (double) r->model.n
+		};
+
+		for (int k = 0; k < nk; k++, t++)
+		{
+			kd[t] = CStringGetTextDatum(keys[k]);
+			sd[t] = Int32GetDatum(f);
+			vd[t] = Float8GetDatum(v[k]);
+			vn[t] = isnan(v[k]);
+		}
+	}
+	args[0] = Int64GetDatum(run_id);
+	args[1] = PointerGetDatum(construct_array(kd, total, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(sd, total, INT4OID, 4, true, TYPALIGN_INT));
+	args[3] = PointerGetDatum(construct_md_array(vd, vn, 1, dims, lbs, FLOAT8OID, 8,
+												 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_with_args("INSERT INTO stockml.run_metrics (run_id, key, step, value)"
+							  " SELECT $1, k, s, v FROM unnest($2::text[], $3::int[], $4::float8[]) AS t(k, s, v)",
+							  4, (Oid[]) {INT8OID, TEXTARRAYOID, INT4ARRAYOID, FLOAT8ARRAYOID},
+							  args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write run_metrics");
+}
+
+/* The work of one run, inside the caller's subtransaction */
+static TrainOutcome
+TrainAndRegister(TrainRequest *req, int64 run_id)
+{
+	TrainSet	set;
+	int			p = req->spec->nfeatures;
+	int			folds = req->folds;
+	int			gap = req->horizon;
+	int			min_days = MinimumDays(folds, gap, p);
+	int			test_days;
+	FoldResult *fold = palloc0(sizeof(FoldResult) * folds);
+	FoldResult	pooled;
+	double	   *abs_res;
+	int64		nres = 0;
+	double	   *work = palloc(sizeof(double) * p);
+	Model	   *model;
+	ModelTrainData data;
+	bytea	   *blob;
+	char	   *reference;
+	StringInfoData metrics;
+	TrainOutcome out;
+	Datum		args[16];
+	char		nulls[16];
+	int			rc;
+	bool		isnull;
+	double		prod_skill = 0;
+	int32		prod_version = 0;
+	double		skill;
+
+	LoadTrainSet(req, &set);
+	if (set.ndays < min_days)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("too little history to train \"%s\": %d usable days, %d needed",
+						req->model_name, set.ndays, min_days),
+				 errdetail("A usable day has every feature (the spec needs %d bars of warm-up) and a target %d bar%s later%s; "
+						   "%d folds of at least %d test days, after a first training window of %d days and a gap of %d, need %d.",
+						   req->spec->warmup, req->horizon, req->horizon == 1 ? "" : "s",
+						   req->has_train_end ? " on or before train_end" : "",
+						   folds, MIN_TEST_DAYS, p + 2, gap, min_days),
+				 errhint("Load more history, use fewer folds (params => '{\"folds\": 3}'), or a later train_end.")));
+
+	test_days = set.ndays / (folds + 1);
+	abs_res = MemoryContextAllocHuge(CurrentMemoryContext,
+									 mul_size(Max(set.n, 1), sizeof(double)));
+	memset(&pooled, 0, sizeof(pooled));
+	for (int k = 0; k < folds; k++)
+	{
+		int			ts = set.ndays - (folds - k) * test_days;
+		int64		train_rows = set.day_start[ts - gap];
+		int64		test_from = set.day_start[ts];
+		int64		test_to = set.day_start[ts + test_days];
+
+		CHECK_FOR_INTERRUPTS();
+		data.x = set.x;
+		data.y = set.y;
+		data.n = train_rows;
+		data.p = p;
+		model = ModelCreate(req->alg, p, req->values);
+		ModelFit(model, &data);
+		fold[k].n_train = train_rows;
+		for (int64 i = test_from; i < test_to; i++)
+		{
+			double		yhat = ModelPredict(model, set.x + i * p, work);
+
+			StatsAdd(&fold[k].model, set.close[i], set.y[i], yhat);
+			StatsAdd(&fold[k].naive, set.close[i], set.y[i], 0);
+			StatsAdd(&pooled.model, set.close[i], set.y[i], yhat);
+			StatsAdd(&pooled.naive, set.close[i], set.y[i], 0);
+			abs_res[nres++] = fabs(set.y[i] - yhat);
+		}
+		StockmlReportJobProgress((double) (k + 1) / (folds + 1));
+	}
+	pooled.n_train = set.n;
+
+	/* the model itself, on every row */
+	data.x = set.x;
+	data.y = set.y;
+	data.n = set.n;
+	data.p = p;
+	model = ModelCreate(req->alg, p, req->values);
+	ModelFit(model, &data);
+	blob = ModelSerialize(model);
+	reference = BuildReference(req, &set, abs_res, nres);
+
+	initStringInfo(&metrics);
+	appendStringInfoChar(&metrics, '{');
+	AppendStats(&metrics, "", &pooled.model);
+	appendStringInfoString(&metrics, ", ");
+	AppendStats(&metrics, "naive_", &pooled.naive);
+	appendStringInfoString(&metrics, ", ");
+	AppendSkill(&metrics, &pooled.model, &pooled.naive);
+	appendStringInfo(&metrics, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT
+					 ", \"folds\": %d, \"test_days\": %d}", pooled.model.n, set.n, folds, test_days);
+	skill = StatsMae(&pooled.naive) > 0 ? 1 - StatsMae(&pooled.model) / StatsMae(&pooled.naive) : NAN;
+
+	/* one version number at a time per model name */
+	memset(nulls, ' ', sizeof(nulls));
+	args[0] = CStringGetTextDatum(req->model_name);
+	rc = SPI_execute_with_args("SELECT pg_advisory_xact_lock(hashtext('stockml.models'), hashtext($1))",
+							   1, (Oid[]) {TEXTOID}, args, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the model name");
+
+	args[1] = Int32GetDatum(0);	/* version: computed in the statement */
+	args[2] = CStringGetTextDatum(req->alg->name);
+	args[3] = PointerGetDatum(req->symbols_array);
+	args[4] = Int32GetDatum(req->horizon);
+	args[5] = CStringGetTextDatum(req->feature_set);
+	args[6] = JsonbPGetDatum(req->spec_jsonb);
+	args[7] = CStringGetTextDatum(req->params_full);
+	args[8] = CStringGetTextDatum(metrics.data);
+	args[9] = DateADTGetDatum(set.days[0]);
+	args[10] = DateADTGetDatum(set.days[set.ndays - 1]);
+	args[11] = Int64GetDatum(set.n);
+	args[12] = CStringGetTextDatum(reference);
+	args[13] = PointerGetDatum(blob);
+	args[14] = Int64GetDatum(run_id);
+	rc = SPI_execute_with_args("INSERT INTO stockml.models (name, version, algorithm, symbols, horizon,"
+							   " feature_set, feature_spec, params, metrics, train_start, train_end, n_rows,"
+							   " reference, model, run_id)"
+							   " SELECT $1, coalesce(max(version), 0) + 1, $3, $4, $5, $6, $7, $8::jsonb,"
+							   " $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15"
+							   " FROM stockml.models WHERE name = $1 RETURNING version",
+							   15, (Oid[]) {TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID,
+								   JSONBOID, TEXTOID, TEXTOID, DATEOID, DATEOID, INT8OID, TEXTOID,
+							   BYTEAOID, INT8OID},
+							   args, nulls, false, 0);
+	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+		elog(ERROR, "could not store the model: %s", SPI_result_code_string(rc));
+	out.version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	out.metrics = metrics.data;
+	out.deployed = false;
+
+	LogRunMetrics(run_id, fold, folds, &pooled);
+	args[0] = Int64GetDatum(run_id);
+	args[1] = Int32GetDatum(out.version);
+	rc = SPI_execute_with_args("UPDATE stockml.runs SET status = 'finished', finished_at = clock_timestamp(),"
+							   " model_version = $2 WHERE id = $1",
+							   2, (Oid[]) {INT8OID, INT4OID}, args, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not finish the run");
+
+	/* production moves only to a better skill (the naive baseline's 0 when there is none) */
+	if (req->auto_deploy && !isnan(skill))
+	{
+		args[0] = CStringGetTextDatum(req->model_name);
+		rc = SPI_execute_with_args("SELECT (m.metrics ->> 'skill')::float8, m.version"
+								   " FROM stockml.model_aliases a JOIN stockml.models m USING (name, version)"
+								   " WHERE a.name = $1 AND a.alias = 'production'",
+								   1, (Oid[]) {TEXTOID}, args, NULL, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not read the production alias");
+		if (SPI_processed == 1)
+		{
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			prod_skill = isnull ? -INFINITY : DatumGetFloat8(d);
+			prod_version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		}
+		if (skill > prod_skill)
+		{
+			char	   *reason = prod_version > 0 ?
+				psprintf("skill %.6f beats production version %d (%.6f)", skill, prod_version, prod_skill) :
+				psprintf("skill %.6f beats the naive baseline (0); no production version before", skill);
+
+			args[1] = Int32GetDatum(out.version);
+			args[2] = CStringGetTextDatum(reason);
+			rc = SPI_execute_with_args("SELECT stockml._set_alias($1, $2, 'production', 'auto', $3)",
+									   3, (Oid[]) {TEXTOID, INT4OID, TEXTOID}, args, NULL, false, 0);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "could not deploy the new version");
+			out.deployed = true;
+		}
+	}
+	StockmlReportJobProgress(1.0);
+	return out;
+}
+
+Datum
+stockml_train(PG_FUNCTION_ARGS)
+{
+	TrainRequest req;
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	TimestampTz started_at = GetCurrentTimestamp();
+	int64		run_id;
+	TrainOutcome out;
+	Datum		args[12];
+	bool		isnull;
+	MemoryContext work;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	/* a wrong call is an ERROR before any run exists */
+	ParseRequest(fcinfo, &req);
+
+	SPI_connect();
+	if (SPI_execute("SELECT nextval(pg_get_serial_sequence('stockml.runs', 'id'))", false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not draw a run id");
+	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+
+	work = AllocSetContextCreate(caller, "stockml train", ALLOCSET_DEFAULT_SIZES);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(work);
+	PG_TRY();
+	{
+		SPI_connect();
+		args[0] = CStringGetTextDatum(req.model_name);
+		if (SPI_execute_with_args("INSERT INTO stockml.experiments (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+								  1, (Oid[]) {TEXTOID}, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not create the experiment");
+		args[1] = CStringGetTextDatum(req.alg->name);
+		args[2] = PointerGetDatum(req.symbols_array);
+		args[3] = Int32GetDatum(req.horizon);
+		args[4] = CStringGetTextDatum(req.feature_set);
+		args[5] = DateADTGetDatum(req.train_end);
+		args[6] = CStringGetTextDatum(req.params_text);
+		args[7] = TimestampTzGetDatum(started_at);
+		args[8] = Int64GetDatum(run_id);
+		if (SPI_execute_with_args("INSERT INTO stockml.runs (id, experiment_id, model_name, algorithm, symbols,"
+								  " horizon, feature_set, train_end, params, status, started_at)"
+								  " SELECT $9, e.id, $1, $2, $3, $4, $5, $6, $7::jsonb, 'running', $8"
+								  " FROM stockml.experiments e WHERE e.name = $1",
+								  9, (Oid[]) {TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, DATEOID,
+									  TEXTOID, TIMESTAMPTZOID, INT8OID},
+								  args, req.has_train_end ? NULL : "     n   ", false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not create the run");
+
+		out = TrainAndRegister(&req, run_id);
+
+		/* results outlive the subtransaction and the work context */
+		MemoryContextSwitchTo(caller);
+		out.metrics = pstrdup(out.metrics);
+		SPI_finish();
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		FailedRun	failed;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+
+		failed.run_id = run_id;
+		failed.model_name = req.model_name;
+		failed.algorithm = req.alg->name;
+		failed.symbols = req.symbols;
+		failed.nsymbols = req.nsymbols;
+		failed.horizon = req.horizon;
+		failed.feature_set = req.feature_set;
+		failed.has_train_end = req.has_train_end;
+		failed.train_end = req.train_end;
+		failed.params = req.params_text;
+		failed.started_at = started_at;
+		failed.error = edata->message;
+		RecordFailedRun(&failed);
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	MemoryContextDelete(work);
+
+	values[0] = CStringGetTextDatum(req.model_name);
+	values[1] = Int32GetDatum(out.version);
+	values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(out.metrics));
+	values[3] = BoolGetDatum(out.deployed);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
