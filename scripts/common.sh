@@ -65,6 +65,26 @@ CONF
 	return 0
 }
 
+# private_install ROOT INST: a copy of the server installation under INST with
+# stockml (built in ROOT) installed into it; the system installation is not
+# touched.  postgres finds its share and lib directories relative to its own
+# binary, so a copy of the server tree plus `make install DESTDIR` is a full
+# installation.  Prints the bin directory.
+private_install() {
+	local root=$1 inst=$2 d
+	local pg_bindir pg_sharedir pg_libdir
+	pg_bindir=$(pg_config --bindir)
+	pg_sharedir=$(pg_config --sharedir)
+	pg_libdir=$(pg_config --pkglibdir)
+	for d in "$(dirname "$pg_bindir")" "$pg_sharedir"; do
+		mkdir -p "$inst$(dirname "$d")"
+		cp -a "$d" "$inst$(dirname "$d")/"
+	done
+	make -s -C "$root" install DESTDIR="$inst" >/dev/null
+	[ -f "$inst$pg_libdir/stockml.so" ] || { echo "stockml.so missing from the private installation" >&2; return 1; }
+	echo "$inst$pg_bindir"
+}
+
 start_cluster() { # BINDIR DATADIR
 	"$1/pg_ctl" -D "$2" -l "$2/server.log" -w -t 60 start >/dev/null || {
 		tail -n 30 "$2/server.log" >&2

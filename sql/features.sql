@@ -112,6 +112,34 @@ INSERT INTO stockml.feature_sets (name, spec) VALUES ('bad', '{"feature": []}');
 UPDATE stockml.feature_sets SET spec = '{"features": [{"name": "a", "indicator": "bb_pctb", "k": -1}]}' WHERE name = 'short';
 SELECT name FROM stockml.feature_sets ORDER BY name;
 
+-- the bars are read by an index scan when the user may read the whole table; otherwise
+-- through a query, which applies column privileges and row-level security
+CREATE ROLE regress_stockml_features;
+GRANT USAGE ON SCHEMA stockml TO regress_stockml_features;
+GRANT SELECT ON stockml.feature_sets, stockml.symbols, f TO regress_stockml_features;
+GRANT SELECT (symbol, day, high, low, close, volume) ON stockml.prices TO regress_stockml_features;
+SET ROLE regress_stockml_features;
+SELECT count(*) AS rows, count(*) FILTER (WHERE c.x IS DISTINCT FROM f.x OR c.y IS DISTINCT FROM f.y) AS differ
+  FROM stockml.features('MSFT') c JOIN f USING (day);
+RESET ROLE;
+CREATE POLICY regress_first_half ON stockml.prices TO regress_stockml_features USING (day < '2001-03-01');
+ALTER TABLE stockml.prices ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON stockml.prices TO regress_stockml_features;
+SET ROLE regress_stockml_features;
+SELECT count(*) AS rows, max(day), count(*) FILTER (WHERE c.x IS DISTINCT FROM f.x) AS x_differ,
+       count(*) FILTER (WHERE c.y IS NULL) AS y_null
+  FROM stockml.features('MSFT') c JOIN f USING (day);
+RESET ROLE;
+ALTER TABLE stockml.prices DISABLE ROW LEVEL SECURITY;
+DROP POLICY regress_first_half ON stockml.prices;
+REVOKE SELECT ON stockml.prices FROM regress_stockml_features;
+SET ROLE regress_stockml_features;
+SELECT count(*) FROM stockml.features('MSFT');
+RESET ROLE;
+REVOKE ALL ON stockml.feature_sets, stockml.symbols, f FROM regress_stockml_features;
+REVOKE USAGE ON SCHEMA stockml FROM regress_stockml_features;
+DROP ROLE regress_stockml_features;
+
 -- errors
 SELECT * FROM stockml.features('MSFT', feature_set => 'nope');
 SELECT * FROM stockml.features('NOPE');

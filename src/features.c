@@ -8,12 +8,25 @@
 
 #include <math.h>
 
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 #include "utils/fmgrprotos.h"
 #include "utils/tuplestore.h"
 
@@ -71,6 +84,8 @@ static void ParseFeature(JsonbValue *obj, int index, FeatureDef *def);
 static void FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_jsonb,
 								 int start_arg, int end_arg, int horizon);
 static void CheckSymbolKnown(const char *symbol);
+static FeatureBar *LoadBarsSpi(const char *symbol, int *nbars);
+static FeatureBar *LoadBarsDirect(const char *symbol, int *nbars);
 
 static void
 SpecError(int index, const char *name, const char *fmt,...)
@@ -344,8 +359,9 @@ FeatureCheckHorizon(int horizon)
 				 errhint("horizon => 1 predicts the next stored bar's close.")));
 }
 
-FeatureBar *
-FeatureBarsLoad(const char *symbol, int *nbars)
+/* The bars through SPI: honours row-level security and column privileges */
+static FeatureBar *
+LoadBarsSpi(const char *symbol, int *nbars)
 {
 	static SPIPlanPtr plan = NULL;
 	Datum		values[1];
@@ -388,6 +404,109 @@ FeatureBarsLoad(const char *symbol, int *nbars)
 	}
 	SPI_finish();
 	return bars;
+}
+
+/*
+ * The bars by a scan of the primary key (symbol, day) of stockml.prices: one
+ * ordered index scan, no query.  NULL when the table is not as expected (no
+ * such key, other column types), has row-level security for this user, or the
+ * user lacks table-wide SELECT: LoadBarsSpi then does it with every check a
+ * query makes.
+ */
+static FeatureBar *
+LoadBarsDirect(const char *symbol, int *nbars)
+{
+	Oid			relid = get_relname_relid("prices", get_namespace_oid("stockml", false));
+	static const char *const columns[] = {"symbol", "day", "high", "low", "close", "volume"};
+	static const Oid types[] = {TEXTOID, DATEOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
+	AttrNumber	att[6];
+	AttrNumber	maxatt = 0;
+	Relation	rel;
+	Relation	idx;
+	Oid			pk;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+	Snapshot	snapshot;
+	FeatureBar *bars;
+	int			n = 0;
+	int			size = 1024;
+
+	if (!OidIsValid(relid) ||
+		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		return NULL;
+	for (int i = 0; i < 6; i++)
+	{
+		att[i] = get_attnum(relid, columns[i]);
+		if (att[i] == InvalidAttrNumber || get_atttype(relid, att[i]) != types[i])
+			return NULL;
+		maxatt = Max(maxatt, att[i]);
+	}
+
+	rel = table_open(relid, AccessShareLock);
+	pk = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(pk))
+	{
+		table_close(rel, AccessShareLock);
+		return NULL;
+	}
+	idx = index_open(pk, AccessShareLock);
+	if (idx->rd_rel->relam != BTREE_AM_OID ||
+		IndexRelationGetNumberOfKeyAttributes(idx) != 2 ||
+		idx->rd_index->indkey.values[0] != att[0] || idx->rd_index->indkey.values[1] != att[1])
+	{
+		index_close(idx, AccessShareLock);
+		table_close(rel, AccessShareLock);
+		return NULL;
+	}
+
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   idx->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(symbol));
+	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	scan = index_beginscan(rel, idx, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	slot = table_slot_create(rel, NULL);
+	bars = palloc(sizeof(FeatureBar) * size);
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		FeatureBar *b;
+
+		if ((n & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (n == size)
+		{
+			if (size > (int) (MaxAllocSize / sizeof(FeatureBar) / 2))
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("symbol \"%s\" has too many bars", symbol)));
+			size *= 2;
+			bars = repalloc(bars, sizeof(FeatureBar) * size);
+		}
+		slot_getsomeattrs(slot, maxatt);
+		b = &bars[n++];
+		/* the table's NOT NULL constraints hold day and prices; volume may be NULL */
+		b->day = DatumGetDateADT(slot->tts_values[att[1] - 1]);
+		b->high = DatumGetFloat8(slot->tts_values[att[2] - 1]);
+		b->low = DatumGetFloat8(slot->tts_values[att[3] - 1]);
+		b->close = DatumGetFloat8(slot->tts_values[att[4] - 1]);
+		b->volume = slot->tts_isnull[att[5] - 1] ? 0.0 :
+			(double) DatumGetInt64(slot->tts_values[att[5] - 1]);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	*nbars = n;
+	return bars;
+}
+
+FeatureBar *
+FeatureBarsLoad(const char *symbol, int *nbars)
+{
+	FeatureBar *bars = LoadBarsDirect(symbol, nbars);
+
+	return bars ? bars : LoadBarsSpi(symbol, nbars);
 }
 
 FeatureMatrix *
@@ -447,6 +566,7 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureBar *bars, int nbars
 	for (int t = 0; t <= last; t++)
 	{
 		const FeatureBar *b = &bars[t];
+		double		lnc = log(b->close);
 		bool		out = (t >= first);
 		double	   *row = out ? &m->x[(Size) (t - first) * nf] : NULL;
 
@@ -465,11 +585,14 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureBar *bars, int nbars
 					v = (b->high - b->low) / b->close;
 					defined = true;
 					break;
+				case FEAT_LOG_RETURN:
+					defined = IndicatorPushLog(ind[j], lnc, &v);
+					break;
 				case FEAT_VOLATILITY:
 					{
 						double		r;
 
-						defined = IndicatorPush(returns[j], b->close, 0, 0, &r) &&
+						defined = IndicatorPushLog(returns[j], lnc, &r) &&
 							IndicatorPush(ind[j], r, 0, 0, &v);
 					}
 					break;
@@ -567,7 +690,8 @@ FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_js
 	FeatureMatrix *m;
 	DateADT		start_day,
 				end_day;
-	Datum	   *elems;
+	ArrayType  *x;
+	Size		xsize;
 	Datum		symbol_datum;
 	int			nbars;
 	FeatureBar *bars;
@@ -589,17 +713,27 @@ FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_js
 
 	InitMaterializedSRF(fcinfo, 0);
 	symbol_datum = CStringGetTextDatum(symbol);
-	elems = palloc(sizeof(Datum) * m->nfeatures);
+
+	/*
+	 * One float8[] buffer, refilled for every row: tuplestore_putvalues copies
+	 * it into the stored tuple.  Built by hand, as construct_array would,
+	 * without its per-element work.
+	 */
+	xsize = add_size(ARR_OVERHEAD_NONULLS(1), mul_size(m->nfeatures, sizeof(float8)));
+	x = (ArrayType *) palloc0(xsize);
+	SET_VARSIZE(x, xsize);
+	x->ndim = 1;
+	x->dataoffset = 0;
+	x->elemtype = FLOAT8OID;
+	ARR_DIMS(x)[0] = m->nfeatures;
+	ARR_LBOUND(x)[0] = 1;
+
 	for (int i = 0; i < m->nrows; i++)
 	{
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
-		ArrayType  *x;
 
-		for (int j = 0; j < m->nfeatures; j++)
-			elems[j] = Float8GetDatum(m->x[(Size) i * m->nfeatures + j]);
-		x = construct_array(elems, m->nfeatures, FLOAT8OID, sizeof(float8),
-							FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+		memcpy((char *) x + ARR_OVERHEAD_NONULLS(1), &m->x[(Size) i * m->nfeatures], m->nfeatures * sizeof(float8));
 		values[0] = symbol_datum;
 		values[1] = DateADTGetDatum(m->days[i]);
 		values[2] = Float8GetDatum(m->close[i]);
@@ -609,7 +743,6 @@ FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_js
 		else
 			values[4] = Float8GetDatum(m->y[i]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		pfree(x);
 	}
 }
 

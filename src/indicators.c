@@ -504,10 +504,7 @@ IndicatorPush(Indicator *ind, double x, double high, double low, double *value)
 						(errcode(ERRCODE_INVALID_ARGUMENT_FOR_LOG),
 						 errmsg("log_return needs positive values, got %g", x),
 						 errhint("Log returns are taken of prices; skip other rows with NULLIF or a FILTER.")));
-			if (!LagPush(&ind->win, x, &old))
-				return false;
-			*value = log(x / old);
-			return true;
+			return IndicatorPushLog(ind, log(x), value);
 
 		case IND_MOMENTUM:
 			if (!LagPush(&ind->win, x, &old))
@@ -522,6 +519,23 @@ IndicatorPush(Indicator *ind, double x, double high, double low, double *value)
 	}
 	elog(ERROR, "unknown indicator kind %d", (int) p->kind);
 	return false;
+}
+
+/*
+ * log_return given ln(x) rather than x: the lag buffer holds logarithms and the
+ * return is their difference, so a caller that needs several lags of the same
+ * series (features) takes one logarithm per row.
+ */
+bool
+IndicatorPushLog(Indicator *ind, double lnx, double *value)
+{
+	double		old;
+
+	Assert(ind->p.kind == IND_LOG_RETURN);
+	if (!LagPush(&ind->win, lnx, &old))
+		return false;
+	*value = lnx - old;
+	return true;
 }
 
 /* ------------------------------------------------------------- aggregates */

@@ -104,5 +104,6 @@ extern int	IndicatorFirstRow(const IndicatorParams *p);
 extern Size IndicatorSize(const IndicatorParams *p);
 extern void IndicatorInit(Indicator *ind, const IndicatorParams *p);
 extern bool IndicatorPush(Indicator *ind, double x, double high, double low, double *value);
+extern bool IndicatorPushLog(Indicator *ind, double lnx, double *value);
 
 #endif							/* INDICATORS_H */

@@ -35,22 +35,11 @@ tmp=$root/tmp_check
 inst=$tmp/install
 rm -rf "$tmp"
 mkdir -p "$tmp"
-pg_bindir=$(pg_config --bindir)
-pg_libdir=$(pg_config --pkglibdir)
-pg_sharedir=$(pg_config --sharedir)
 # .../lib/pgxs (pg_config --pgxs is .../lib/pgxs/src/makefiles/pgxs.mk)
 pgxs_dir=$(dirname "$(dirname "$(dirname "$(pg_config --pgxs)")")")
 
 say "private installation in $inst"
-# postgres finds its share and lib directories relative to its own binary, so
-# a copy of the server tree plus `make install DESTDIR` is a full installation.
-for d in "$(dirname "$pg_bindir")" "$pg_sharedir"; do
-	mkdir -p "$inst$(dirname "$d")"
-	cp -a "$d" "$inst$(dirname "$d")/"
-done
-make -s install DESTDIR="$inst" >/dev/null
-bindir=$inst$pg_bindir
-[ -f "$inst$pg_libdir/stockml.so" ] || { echo "stockml.so missing from the private installation" >&2; exit 1; }
+bindir=$(private_install "$root" "$inst")
 
 port=$(free_port)
 export PGHOST=$tmp PGPORT=$port PGUSER=postgres

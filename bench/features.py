@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""Timings behind bench/features.sh (connects with the PG* environment).
+
+Usage: features.py SYMBOLS DAYS.  Generates SYMBOLS x DAYS bars of a seeded
+geometric random walk with SQL, then times, each on the same rows:
+  stockml     the default feature set through features() for every symbol, and
+              the same 16 features as stockml window aggregates in one query
+  plain SQL   the indicators SQL can express (returns with lag, SMA with
+              avg() OVER (ROWS n-1 PRECEDING), rolling std with stddev_samp),
+              against the same subset as stockml window aggregates
+  pandas      psycopg2 fetch of the bars + the default set with pandas
+              rolling/ewm (test/reference/indicators.py), end to end
+  scan        a bare ordered scan of the bars (SELECT ... ORDER BY symbol, day)
+and prints the ratios.  Each time is the best of BENCH_REPEAT (default 3) runs,
+the slow baselines' of one run.
+"""
+import os
+import sys
+import time
+
+import pandas as pd
+import psycopg2
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "reference"))
+import indicators  # noqa: E402  (the reference implementation of the default set)
+
+SYMBOLS = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+DAYS = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+
+conn = psycopg2.connect("")
+conn.autocommit = True
+cur = conn.cursor()
+
+
+def q(sql):
+    cur.execute(sql)
+    return cur.fetchall() if cur.description else None
+
+
+def timed(sql, repeat=REPEAT):
+    best, result = None, None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        result = q(sql)
+        t = time.perf_counter() - t
+        best = t if best is None else min(best, t)
+    return best, result
+
+
+# --- data: a seeded geometric random walk per symbol ---------------------------------
+t0 = time.perf_counter()
+q("SET max_parallel_workers_per_gather = 0")
+q("SELECT setseed(0.4242)")
+q(f"""INSERT INTO stockml.symbols (symbol, source)
+      SELECT 'B' || lpad(s::text, 4, '0'), 'bench' FROM generate_series(1, {SYMBOLS}) s""")
+q(f"""CREATE TEMP TABLE shocks AS
+      SELECT s, d, sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS z,
+             random() AS u1, random() AS u2, random() AS uv
+        FROM generate_series(1, {SYMBOLS}) s, generate_series(1, {DAYS}) d ORDER BY s, d""")
+q("""INSERT INTO stockml.prices (symbol, day, open, high, low, close, volume, source)
+     SELECT 'B' || lpad(s::text, 4, '0'), '2000-01-03'::date + d, o,
+            greatest(o, c) * (1 + 0.01 * u1), least(o, c) * (1 - 0.01 * u2), c,
+            (1e6 * (0.5 + uv))::bigint, 'bench'
+       FROM (SELECT s, d, u1, u2, uv, c, coalesce(lag(c) OVER (PARTITION BY s ORDER BY d), c) AS o
+               FROM (SELECT s, d, u1, u2, uv,
+                            100 * exp(sum(0.0002 + 0.02 * z) OVER (PARTITION BY s ORDER BY d)) AS c
+                       FROM shocks) w) b""")
+q("DROP TABLE shocks")
+q("VACUUM ANALYZE stockml.prices")
+nbars = q("SELECT count(*) FROM stockml.prices WHERE source = 'bench'")[0][0]
+print(f"{nbars} bars ({SYMBOLS} symbols x {DAYS} days) generated in {time.perf_counter() - t0:.1f} s")
+
+# --- the queries ------------------------------------------------------------------------
+W = "WINDOW w AS (PARTITION BY symbol ORDER BY day)"
+BARS = "(SELECT * FROM stockml.prices WHERE source = 'bench')"
+
+scan_sql = f"""SELECT count(*), sum(close + high - low + volume) FROM
+  (SELECT symbol, day, high, low, close, volume FROM {BARS} p ORDER BY symbol, day) s"""
+
+features_sql = """SELECT count(*), sum(f.y), sum(f.x[16]) FROM stockml.symbols s,
+  LATERAL stockml.features(s.symbol) f WHERE s.source = 'bench'"""
+
+# the 16 default features as window aggregates (volatility: rolling_std of log returns)
+aggs_default_sql = f"""SELECT count(*), sum(coalesce(r1 + r2 + r5 + r20 + m10 + v5 + v20 + rsi + macd + sig
+                                 + pctb + atr + s10 + s50 + vz + rng, 0)) FROM
+ (SELECT stockml.log_return(close) OVER w AS r1, stockml.log_return(close, 2) OVER w AS r2,
+         stockml.log_return(close, 5) OVER w AS r5, stockml.log_return(close, 20) OVER w AS r20,
+         stockml.momentum(close, 10) OVER w AS m10,
+         stockml.rolling_std(lr, 5) OVER w AS v5, stockml.rolling_std(lr, 20) OVER w AS v20,
+         stockml.rsi(close, 14) OVER w / 100 AS rsi,
+         stockml.macd(close, 12, 26) OVER w / close AS macd,
+         stockml.macd_signal(close, 12, 26, 9) OVER w / close AS sig,
+         stockml.bb_pctb(close, 20, 2) OVER w AS pctb,
+         stockml.atr(high, low, close, 14) OVER w / close AS atr,
+         close / stockml.sma(close, 10) OVER w - 1 AS s10, close / stockml.sma(close, 50) OVER w - 1 AS s50,
+         stockml.zscore(ln(1 + coalesce(volume, 0)), 20) OVER w AS vz, (high - low) / close AS rng
+    FROM (SELECT *, stockml.log_return(close) OVER w AS lr FROM {BARS} p {W}) p {W}) q"""
+
+# what plain SQL window functions can express: returns, momentum, SMA ratios, volatility,
+# z-score, %B and range (EMA, RSI, MACD and ATR are recursive: no plain window function)
+subset_sum = "sum(coalesce(r1 + r2 + r5 + r20 + m10 + v5 + v20 + pctb + s10 + s50 + z20 + rng, 0))"
+subset_stockml_sql = f"""SELECT count(*), {subset_sum} FROM
+ (SELECT stockml.log_return(close) OVER w AS r1, stockml.log_return(close, 2) OVER w AS r2,
+         stockml.log_return(close, 5) OVER w AS r5, stockml.log_return(close, 20) OVER w AS r20,
+         stockml.momentum(close, 10) OVER w AS m10,
+         stockml.rolling_std(lr, 5) OVER w AS v5, stockml.rolling_std(lr, 20) OVER w AS v20,
+         stockml.bb_pctb(close, 20, 2) OVER w AS pctb,
+         close / stockml.sma(close, 10) OVER w - 1 AS s10, close / stockml.sma(close, 50) OVER w - 1 AS s50,
+         stockml.zscore(close, 20) OVER w AS z20, (high - low) / close AS rng
+    FROM (SELECT *, stockml.log_return(close) OVER w AS lr FROM {BARS} p {W}) p {W}) q"""
+subset_sql_sql = f"""SELECT count(*), {subset_sum} FROM
+ (SELECT ln(close / lag(close, 1) OVER w) AS r1, ln(close / lag(close, 2) OVER w) AS r2,
+         ln(close / lag(close, 5) OVER w) AS r5, ln(close / lag(close, 20) OVER w) AS r20,
+         close / lag(close, 10) OVER w - 1 AS m10,
+         CASE WHEN count(lr) OVER w5 = 5 THEN stddev_samp(lr) OVER w5 END AS v5,
+         CASE WHEN count(lr) OVER w20 = 20 THEN stddev_samp(lr) OVER w20 END AS v20,
+         CASE WHEN count(*) OVER w20 = 20 THEN
+           CASE WHEN stddev_pop(close) OVER w20 = 0 THEN 0.5 ELSE
+             (close - avg(close) OVER w20 + 2 * stddev_pop(close) OVER w20) / (4 * stddev_pop(close) OVER w20) END END AS pctb,
+         CASE WHEN count(*) OVER w10 = 10 THEN close / avg(close) OVER w10 - 1 END AS s10,
+         CASE WHEN count(*) OVER w50 = 50 THEN close / avg(close) OVER w50 - 1 END AS s50,
+         CASE WHEN count(*) OVER w20 = 20 THEN
+           (close - avg(close) OVER w20) / nullif(stddev_samp(close) OVER w20, 0) END AS z20,
+         (high - low) / close AS rng
+    FROM (SELECT *, ln(close / lag(close) OVER w) AS lr FROM {BARS} p {W}) p
+  {W}, w5 AS (w ROWS 4 PRECEDING), w10 AS (w ROWS 9 PRECEDING), w20 AS (w ROWS 19 PRECEDING),
+       w50 AS (w ROWS 49 PRECEDING)) q"""
+
+
+def pandas_end_to_end():
+    t = time.perf_counter()
+    c = conn.cursor()
+    c.execute(f"""SELECT symbol, day, high, low, close, volume FROM {BARS} p ORDER BY symbol, day""")
+    df = pd.DataFrame(c.fetchall(), columns=["symbol", "Date", "High", "Low", "Close", "Volume"])
+    df["Date"] = pd.to_datetime(df["Date"])
+    for col in ("High", "Low", "Close", "Volume"):
+        df[col] = df[col].astype(float)
+    rows = 0
+    for _, bars in df.groupby("symbol", sort=False):
+        feat = indicators.default_features(bars.reset_index(drop=True))
+        rows += len(feat) - indicators.DEFAULT_WARMUP + 1
+    return time.perf_counter() - t, rows
+
+
+# --- timings --------------------------------------------------------------------------
+q(scan_sql)  # warm the cache
+t_scan, _ = timed(scan_sql)
+t_feat, r_feat = timed(features_sql)
+t_aggs, r_aggs = timed(aggs_default_sql)
+t_sub_stockml, r_sub_stockml = timed(subset_stockml_sql)
+t_sub_sql, r_sub_sql = timed(subset_sql_sql, 1)
+t_pandas, rows_pandas = pandas_end_to_end()
+
+print()
+print(f"{'query':58s} {'seconds':>8s}")
+for name, t in (("bare ordered scan of the bars", t_scan),
+                ("features(): default set, every symbol", t_feat),
+                ("default set as 16 stockml window aggregates", t_aggs),
+                ("SQL-expressible subset, stockml aggregates", t_sub_stockml),
+                ("SQL-expressible subset, plain SQL window functions", t_sub_sql),
+                ("psycopg2 + pandas (rolling, ewm), default set", t_pandas)):
+    print(f"{name:58s} {t:8.2f}")
+print()
+print(f"feature rows: features() {r_feat[0][0]}, pandas {rows_pandas}")
+# the two subset queries compute the same numbers: their sums must agree
+print(f"subset checksum: stockml {r_sub_stockml[0][1]:.6f}, plain SQL {r_sub_sql[0][1]:.6f}")
+print()
+print("ratios (higher is better for stockml; the issue asks >= 2, >= 5, <= 3):")
+print(f"  plain SQL / stockml aggregates (same subset)      {t_sub_sql / t_sub_stockml:6.1f}x faster")
+print(f"  pandas end to end / features()                   {t_pandas / t_feat:6.1f}x faster")
+print(f"  pandas end to end / window aggregates            {t_pandas / t_aggs:6.1f}x faster")
+print(f"  features() / bare ordered scan                   {t_feat / t_scan:6.2f}x the scan")
+print(f"  window aggregates (16) / bare ordered scan       {t_aggs / t_scan:6.2f}x the scan")
