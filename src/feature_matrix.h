@@ -1,8 +1,9 @@
 /*
- * feature_matrix.h — (not features.h: that name is glibc's <features.h>, which
- * -Isrc would shadow) feature specifications and the leakage-safe feature matrix of
- * one symbol, for stockml.features() and for C callers (training, predict)
- * that need a symbol's matrix for a spec without going through SQL text.
+ * feature_matrix.h — feature specifications and the leakage-safe feature
+ * matrix of one symbol, for stockml.features() (src/features.c) and for C
+ * callers (training, predict) that need a symbol's matrix for a spec without
+ * going through SQL text.  (Not "features.h": -Isrc would shadow glibc's
+ * <features.h>.)
  *
  * A spec is jsonb of the form
  *		{"features": [{"name": "ret_1", "indicator": "log_return", "k": 1}, ...]}

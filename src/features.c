@@ -62,7 +62,7 @@ static const FeatureKindInfo feature_kinds[] = {
 	{"atr", FEAT_ATR, IND_ATR, FP_N, 0},
 	{"zscore", FEAT_ZSCORE, IND_ZSCORE, FP_N, FP_N},
 	{"volume_zscore", FEAT_VOLUME_ZSCORE, IND_ZSCORE, FP_N, 0},
-	{"range", FEAT_RANGE, IND_SMA, 0, 0},
+	{"range", FEAT_RANGE, IND_SMA, 0, 0},	/* no indicator: IND_SMA unused */
 };
 
 #define FEATURE_KINDS_HINT "Known indicators: log_return, momentum, volatility, sma_ratio, " \
