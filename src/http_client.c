@@ -491,6 +491,10 @@ RunTransfers(CURLM *multi, HttpRequest **requests, int nrequests, int concurrenc
 		}
 		if (finished == nrequests)
 			break;
+		CHECK_FOR_INTERRUPTS();
+		/* a slot came free and a request waits for one: start it now */
+		if (started < nrequests && active < concurrency)
+			continue;
 
 		if (next_retry != 0)
 			wait_ms = Min(wait_ms, Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(),

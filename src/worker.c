@@ -545,7 +545,7 @@ RecordOutcome(ClaimedJob *job, const char *result, const char *error, bool cance
 	values[4] = Float8GetDatum(RetryDelayMs(job->attempts) / 1000.0);
 	values[5] = Int32GetDatum(STOCKML_JOB_LOCK_KEY);
 	rc = SPI_execute_with_args("UPDATE stockml.jobs"
-							   "   SET status = $2, result = $3, error = $4, worker_pid = NULL,"
+							   "   SET status = $2, result = $3, error = coalesce($4, error), worker_pid = NULL,"
 							   "       progress = CASE WHEN $2 = 'done' THEN 1 ELSE progress END,"
 							   "       finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END,"
 							   "       run_after = CASE WHEN $2 = 'queued'"
