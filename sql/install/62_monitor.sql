@@ -106,8 +106,9 @@ COMMENT ON COLUMN stockml.retrain_events.new_version IS 'the version the retrain
 COMMENT ON INDEX stockml.retrain_events_model_created_idx IS 'serves a model''s retrain history';
 
 -- The reference sample kept with a model, one float8[] per feature in the order of names.
--- Accepts {"<feature>": [v, ...], ...} and {"features": [names], "rows": [[v, ...], ...]}
--- ("columns"/"names" and "x" are read as synonyms); a bare array is read as rows.
+-- Reads what train() stores, {"names": [..], "sample": [[v, ..], ..], ..}, and also
+-- {"<feature>": [v, ..], ..}; "features"/"columns" and "rows"/"x" are read as synonyms,
+-- a bare array as rows.
 CREATE FUNCTION stockml.reference_columns(reference jsonb, names text[])
 RETURNS TABLE (ord integer, feature text, vals float8[])
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -125,8 +126,8 @@ BEGIN
     IF jsonb_typeof(reference) = 'array' THEN
         rows_json := reference;
     ELSE
-        rows_json := coalesce(reference -> 'rows', reference -> 'x');
-        row_names := coalesce(reference -> 'features', reference -> 'columns', reference -> 'names');
+        rows_json := coalesce(reference -> 'sample', reference -> 'rows', reference -> 'x');
+        row_names := coalesce(reference -> 'names', reference -> 'features', reference -> 'columns');
     END IF;
     IF rows_json IS NOT NULL THEN
         RETURN QUERY
@@ -153,7 +154,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.reference_columns(jsonb, text[]) IS
-'the reference sample kept with a model as one float8[] per named feature; reads {"feature": [..]} or {"features": [names], "rows": [[..]]}';
+'the reference sample kept with a model as one float8[] per named feature; reads {"names": [..], "sample": [[..]]} (what train() stores) or {"feature": [..]}';
 
 -- Realized accuracy of a model's forecasts whose target day lies in [from_day, to_day]:
 -- the latest forecast per (symbol, target day) of any version, joined with the closes.
@@ -205,7 +206,8 @@ BEGIN
     WITH ended AS (
         SELECT e.id, j.status AS job_status,
                (SELECT min(m.version) FROM stockml.models m
-                 WHERE m.name = e.model_name AND m.created_at >= e.created_at) AS new_version
+                 WHERE m.name = e.model_name
+                   AND m.version > coalesce((e.details ->> 'latest_version')::integer, e.model_version)) AS new_version
           FROM stockml.retrain_events e
           JOIN stockml.jobs j ON j.id = e.job_id
          WHERE e.status = 'queued'
@@ -354,7 +356,8 @@ BEGIN
                 'drift_share', drift_share, 'max_drift_share', pol.max_drift_share,
                 'skill', skill, 'min_skill', pol.min_skill, 'n_forecasts', n_forecasts,
                 'model_age', (run_at - m.created_at)::text, 'max_model_age', pol.max_model_age::text,
-                'window_start', monitor.window_start, 'window_end', monitor.window_end);
+                'window_start', monitor.window_start, 'window_end', monitor.window_end,
+                'latest_version', (SELECT max(mo.version) FROM stockml.models mo WHERE mo.name = m.name));
             retrain_job := stockml.submit('train', jsonb_build_object(
                 'model_name', m.name, 'symbols', to_jsonb(m.symbols), 'algorithm', m.algorithm,
                 'horizon', m.horizon, 'params', m.params, 'feature_set', m.feature_set));
