@@ -53,6 +53,8 @@ listen_addresses = ''
 unix_socket_directories = '$sockdir'
 shared_preload_libraries = 'pg_cron,stockml'
 cron.database_name = '$dbname'
+# pg_cron connects over libpq; no TCP here, so through the socket directory
+cron.host = '$sockdir'
 max_worker_processes = 16
 fsync = off
 synchronous_commit = off

@@ -1,0 +1,201 @@
+-- The daily pipeline on pg_cron: refresh -> forecast -> monitor, as three named pg_cron
+-- jobs on the same schedule.  pg_cron starts them together; each later step waits for
+-- the earlier step's run of the same tick (cron.job_run_details) before it starts.
+
+-- ERROR with the next step to take unless pg_cron is preloaded and installed here.
+CREATE FUNCTION stockml.require_pg_cron()
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    preloaded boolean := current_setting('shared_preload_libraries') ~ '(^|[\s,])"?pg_cron"?($|[\s,])';
+    cron_db   text := current_setting('cron.database_name', true);
+BEGIN
+    IF NOT preloaded THEN
+        RAISE EXCEPTION 'pg_cron is not loaded by this server'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The pipeline is scheduled by pg_cron, which runs only from shared_preload_libraries.',
+                  HINT = format('Install pg_cron (Debian: postgresql-15-cron), set shared_preload_libraries = ''pg_cron'' '
+                                '(with stockml if you preload it) and cron.database_name = %L in postgresql.conf, '
+                                'restart the server, then CREATE EXTENSION pg_cron.', current_database());
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        IF cron_db IS DISTINCT FROM current_database() THEN
+            RAISE EXCEPTION 'pg_cron runs its jobs in database "%", not in "%"', cron_db, current_database()
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = format('Set cron.database_name = %L and restart, or schedule from database %L '
+                                    'with stockml installed there.', current_database(), cron_db);
+        END IF;
+        RAISE EXCEPTION 'extension "pg_cron" is not installed in this database'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'CREATE EXTENSION pg_cron;';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stockml.require_pg_cron() IS
+'internal: ERROR with a hint unless pg_cron is preloaded and installed in this database';
+
+-- Wait until the run of pg_cron job `job` that belongs to the tick started at `since` has
+-- ended; false when it never started or did not end in time.
+CREATE FUNCTION stockml.wait_for_cron_job(job text, since timestamptz, timeout interval)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id     bigint;
+    state  text;
+    -- pg_cron starts the jobs of one tick within a second or two of each other
+    grace  interval := '90 seconds';
+BEGIN
+    SELECT j.jobid INTO id FROM cron.job j WHERE j.jobname = job;
+    IF id IS NULL THEN
+        RETURN true;                -- not scheduled: nothing to wait for
+    END IF;
+    LOOP
+        SELECT d.status INTO state
+          FROM cron.job_run_details d
+         WHERE d.jobid = id AND d.start_time >= since - grace
+         ORDER BY d.start_time DESC LIMIT 1;
+        IF state IN ('succeeded', 'failed') THEN
+            RETURN true;
+        END IF;
+        IF state IS NULL AND clock_timestamp() > since + grace THEN
+            RETURN false;           -- the earlier step did not run this tick
+        END IF;
+        IF clock_timestamp() > since + timeout THEN
+            RETURN false;
+        END IF;
+        PERFORM pg_sleep(0.5);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION stockml.wait_for_cron_job(text, timestamptz, interval) IS
+'internal: wait for the run of a pg_cron job that started around since to end (false: it did not run or timed out)';
+
+CREATE FUNCTION stockml.pipeline_step(step text, models text[] DEFAULT NULL,
+                                      wait_for_previous boolean DEFAULT false,
+                                      timeout interval DEFAULT '30 minutes')
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started   timestamptz := clock_timestamp();
+    previous  text;
+    names     text[];
+    n         integer;
+    m         text;
+    msg       text;
+    failed    text[] := '{}';
+BEGIN
+    IF step NOT IN ('refresh', 'forecast', 'monitor') THEN
+        RAISE EXCEPTION 'unknown pipeline step "%"', step
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The steps are refresh, forecast and monitor.';
+    END IF;
+    previous := CASE step WHEN 'forecast' THEN 'stockml-refresh' WHEN 'monitor' THEN 'stockml-forecast' END;
+    IF wait_for_previous AND previous IS NOT NULL AND EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron')
+       AND NOT stockml.wait_for_cron_job(previous, started, timeout) THEN
+        RAISE NOTICE 'stockml pipeline: % did not finish this run; % goes on with the data stored', previous, step;
+    END IF;
+
+    IF step = 'refresh' THEN
+        SELECT count(*) INTO n FROM stockml.refresh();
+        RETURN format('refresh: %s symbols', n);
+    END IF;
+    names := coalesce(models, ARRAY(SELECT DISTINCT a.name FROM stockml.model_aliases a
+                                     WHERE a.alias = 'production' ORDER BY 1));
+    -- one model's failure (a WARNING in the server log) does not stop the others
+    n := 0;
+    FOREACH m IN ARRAY names LOOP
+        BEGIN
+            IF step = 'forecast' THEN
+                PERFORM stockml.forecast(m);
+            ELSE
+                PERFORM stockml.monitor(m);
+            END IF;
+            n := n + 1;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            failed := failed || format('%s (%s)', m, msg);
+            RAISE WARNING 'stockml pipeline: % of model "%" failed: %', step, m, msg;
+        END;
+    END LOOP;
+    RETURN format('%s: %s of %s models%s', step, n, cardinality(names),
+                  CASE WHEN cardinality(failed) > 0 THEN '; failed: ' || array_to_string(failed, '; ') ELSE '' END);
+END
+$$;
+COMMENT ON FUNCTION stockml.pipeline_step(text, text[], boolean, interval) IS
+'one step of the pipeline (refresh, forecast or monitor; models NULL = every model with a production version); with wait_for_previous (as the pg_cron jobs call it) forecast and monitor first wait for the previous step''s pg_cron run of the same tick';
+
+CREATE FUNCTION stockml.schedule_pipeline(cron text DEFAULT '30 22 * * 1-5', models text[] DEFAULT NULL)
+RETURNS TABLE (jobid bigint, jobname text, schedule text, command text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    missing text;
+    models_sql text := CASE WHEN models IS NULL THEN 'NULL' ELSE quote_literal(models::text) || '::text[]' END;
+BEGIN
+    PERFORM stockml.require_pg_cron();
+    IF cron IS NULL THEN
+        RAISE EXCEPTION 'cron schedule must not be NULL'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use a cron expression such as ''30 22 * * 1-5'' (22:30 on weekdays, in cron.timezone).';
+    END IF;
+    IF models IS NOT NULL THEN
+        SELECT string_agg(m, ', ') INTO missing
+          FROM unnest(models) m WHERE NOT EXISTS (SELECT FROM stockml.models x WHERE x.name = m);
+    END IF;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'no model named %', missing
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Train the models first, or pass NULL to forecast and monitor every model with a production version.';
+    END IF;
+    -- cron.schedule replaces a job of the same name and user, so a second call updates
+    BEGIN
+        PERFORM cron.schedule('stockml-refresh', cron, 'SELECT stockml.pipeline_step(''refresh'')');
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS missing = MESSAGE_TEXT;
+        RAISE EXCEPTION 'pg_cron refused the schedule %: %', quote_literal(cron), missing
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Five fields: minute hour day-of-month month day-of-week, e.g. ''30 22 * * 1-5'' (22:30 on weekdays, in cron.timezone).';
+    END;
+    PERFORM cron.schedule('stockml-forecast', cron,
+                          format('SELECT stockml.pipeline_step(''forecast'', %s, wait_for_previous => true)', models_sql));
+    PERFORM cron.schedule('stockml-monitor', cron,
+                          format('SELECT stockml.pipeline_step(''monitor'', %s, wait_for_previous => true)', models_sql));
+    RETURN QUERY
+    SELECT j.jobid, j.jobname::text, j.schedule, j.command
+      FROM cron.job j
+     WHERE j.jobname IN ('stockml-refresh', 'stockml-forecast', 'stockml-monitor') AND j.username = current_user
+     ORDER BY array_position(ARRAY['stockml-refresh', 'stockml-forecast', 'stockml-monitor'], j.jobname::text);
+END
+$$;
+COMMENT ON FUNCTION stockml.schedule_pipeline(text, text[]) IS
+'schedule refresh -> forecast -> monitor as pg_cron jobs stockml-refresh, stockml-forecast, stockml-monitor (idempotent: a second call updates them); models NULL = every model with a production version';
+
+CREATE FUNCTION stockml.unschedule_pipeline()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer := 0;
+    j text;
+BEGIN
+    PERFORM stockml.require_pg_cron();
+    FOR j IN SELECT c.jobname FROM cron.job c
+              WHERE c.jobname IN ('stockml-refresh', 'stockml-forecast', 'stockml-monitor')
+                AND c.username = current_user LOOP
+        PERFORM cron.unschedule(j);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION stockml.unschedule_pipeline() IS
+'remove the pipeline''s pg_cron jobs; returns how many were removed';

@@ -1,0 +1,96 @@
+# The pipeline on pg_cron: schedule_pipeline() refuses clearly without pg_cron,
+# creates three named jobs, is idempotent, and a scheduled run executes all three
+# steps in order.  Its own cluster, so its cron jobs touch nobody else's database.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('pipeline');
+$node->init;
+# first without pg_cron: stockml alone
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'stockml'\n");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION stockml');
+
+my ($rc, $out, $err) = $node->psql('postgres', 'SELECT * FROM stockml.schedule_pipeline()');
+isnt($rc, 0, 'schedule_pipeline fails without pg_cron');
+like($err, qr/pg_cron is not loaded by this server/, '... saying pg_cron is not loaded');
+like($err, qr/HINT:.*shared_preload_libraries = 'pg_cron'.*cron.database_name = 'postgres'/s,
+	'... with a hint naming the settings');
+
+# preloaded, but the extension not created yet
+# pg_cron's libpq mode (its default) through the node's socket directory: with
+# cron.use_background_workers, pg_cron 1.4 holds every job of a tick until the longest
+# one ends (pg_cron issue #200), so a step waiting for the previous one would stall
+my $sockdir = $node->host;
+$node->append_conf('postgresql.conf', <<"CONF");
+shared_preload_libraries = 'pg_cron,stockml'
+cron.database_name = 'postgres'
+cron.host = '$sockdir'
+max_worker_processes = 20
+CONF
+$node->restart;
+($rc, $out, $err) = $node->psql('postgres', 'SELECT stockml.unschedule_pipeline()');
+isnt($rc, 0, 'unschedule_pipeline fails without the pg_cron extension');
+like($err, qr/extension "pg_cron" is not installed.*HINT:\s+CREATE EXTENSION pg_cron;/s,
+	'... with the command to run');
+
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_cron');
+my $jobs = $node->safe_psql('postgres',
+	"SELECT string_agg(jobname || ' ' || schedule, ', ' ORDER BY jobid) FROM stockml.schedule_pipeline()");
+is($jobs, 'stockml-refresh 30 22 * * 1-5, stockml-forecast 30 22 * * 1-5, stockml-monitor 30 22 * * 1-5',
+	'three named jobs on the default schedule');
+my $ids = $node->safe_psql('postgres', 'SELECT string_agg(jobid::text, \',\' ORDER BY jobid) FROM cron.job');
+
+# something for the steps to do: MSFT's bars and a deployed model
+my $csv = slurp_file('data/MSFT.csv');
+$node->safe_psql('postgres', "SELECT stockml.ingest_csv('MSFT', \$csv\$$csv\$csv\$)");
+$node->safe_psql('postgres', q{
+	SELECT * FROM stockml.train('cron_model', ARRAY['MSFT']);
+	SELECT * FROM stockml.deploy('cron_model', 1);
+	UPDATE stockml.symbols SET active = false;  -- no fetch from the network in refresh});
+
+# twice leaves one set, updated in place
+$node->safe_psql('postgres', "SELECT * FROM stockml.schedule_pipeline('* * * * *')");
+is($node->safe_psql('postgres', "SELECT count(*) FROM cron.job WHERE jobname LIKE 'stockml-%'"),
+	'3', 'scheduling again leaves three jobs');
+is($node->safe_psql('postgres', 'SELECT string_agg(jobid::text, \',\' ORDER BY jobid) FROM cron.job'),
+	$ids, '... the same jobs');
+is($node->safe_psql('postgres', "SELECT string_agg(DISTINCT schedule, ',') FROM cron.job"),
+	'* * * * *', '... with the new schedule');
+
+($rc, $out, $err) = $node->psql('postgres', "SELECT * FROM stockml.schedule_pipeline('every day')");
+like($err, qr/pg_cron refused the schedule 'every day'.*HINT:\s+Five fields/s, 'a bad schedule is refused with a hint');
+($rc, $out, $err) = $node->psql('postgres', "SELECT * FROM stockml.schedule_pipeline('* * * * *', ARRAY['nope'])");
+like($err, qr/no model named nope/, 'an unknown model is refused');
+
+# a scheduled run: pg_cron starts the three at the next minute; forecast waits for
+# refresh and monitor for forecast, so monitor ends last
+ok($node->poll_query_until('postgres', q{
+	SELECT count(DISTINCT d.jobid) = 3 AND bool_and(d.status = 'succeeded')
+	  FROM cron.job_run_details d JOIN cron.job j USING (jobid)
+	 WHERE j.jobname LIKE 'stockml-%' AND d.status IN ('succeeded', 'failed')}, 't'),
+	'a scheduled run of all three steps succeeds');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM stockml.predictions WHERE model_name = 'cron_model' AND as_of = '2001-09-27'}),
+	'1', 'the forecast step recorded a forecast from the last bar');
+cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM stockml.drift_metrics WHERE model_name = 'cron_model'}),
+	'>', 0, 'the monitor step measured drift');
+my $detail = $node->safe_psql('postgres', q{
+	SELECT string_agg(j.jobname || ': ' || d.return_message || coalesce(' ' || d.status, ''), E'\n')
+	  FROM cron.job_run_details d JOIN cron.job j USING (jobid)});
+note($detail);
+is($node->safe_psql('postgres', q{
+	SELECT bool_and(f.end_time <= m.end_time AND r.end_time <= f.end_time)
+	  FROM (SELECT min(end_time) AS end_time FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE jobname = 'stockml-refresh') r,
+	       (SELECT min(end_time) AS end_time FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE jobname = 'stockml-forecast') f,
+	       (SELECT min(end_time) AS end_time FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE jobname = 'stockml-monitor') m}),
+	't', 'the steps ended in order: refresh, forecast, monitor');
+
+is($node->safe_psql('postgres', 'SELECT stockml.unschedule_pipeline()'), '3', 'unschedule removes the three jobs');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), '0', '... and leaves none');
+
+$node->stop;
+done_testing();
