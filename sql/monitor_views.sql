@@ -14,7 +14,7 @@ RETURNING model_name, window_days, drift_method, drift_threshold, max_drift_shar
 DELETE FROM stockml.retrain_policies WHERE model_name = 'p';
 
 -- the reference sample, in either shape, one array per feature in the order asked
-SELECT * FROM stockml.reference_columns('{"features": ["a", "b"], "rows": [[1, 10], [2, null], [3, 30]]}', ARRAY['b', 'a']);
+SELECT * FROM stockml.reference_columns('{"names": ["a", "b"], "sample": [[1, 10], [2, null], [3, 30]], "abs_residuals": [0.1]}', ARRAY['b', 'a']);
 SELECT * FROM stockml.reference_columns('{"a": [1, 2], "b": [5]}', ARRAY['a', 'b', 'c']);
 SELECT * FROM stockml.reference_columns('[[1, 2], [3, 4]]', ARRAY['x', 'y']);
 SELECT * FROM stockml.reference_columns(NULL, ARRAY['x']);

@@ -8,6 +8,7 @@
 #   pgTAP           test/pgtap/*.sql through pg_prove
 #   isolation       test/isolation/specs/*.spec (when present)
 #   TAP (perl)      test/t/*.pl with PostgreSQL::Test::Cluster (when present)
+#   grafana         every dashboard query, as stockml_reader, on the demo's data
 # As root it copies the tree to a directory the unprivileged `postgres`
 # account owns and runs the suites as that account.
 set -euo pipefail
@@ -47,6 +48,7 @@ export STOCKML_TEST_TMP=$tmp
 failures=()
 cleanup() {
 	stop_cluster "$bindir" "$tmp/data"
+	stop_cluster "$bindir" "$tmp/grafana"
 	[ -n "${STOCKML_FIXTURE_PIDS:-}" ] && kill $STOCKML_FIXTURE_PIDS 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -95,6 +97,37 @@ if ls test/t/*.pl >/dev/null 2>&1; then
 		PG_TEST_NOCLEAN= prove -I "$pgxs_dir/src/test/perl" -I test/t test/t/*.pl ||
 		failures+=(tap)
 fi
+
+# --- grafana (issue 6) -------------------------------------------------------
+# A cluster set up as `make demo` sets one up (database stockml, scripts/demo.conf),
+# filled by the demo's steps; then every query of grafana/dashboards/*.json and of
+# the postgres_exporter file runs as a login member of stockml_reader, with Grafana's
+# macros expanded (test/grafana/check_dashboards.py).
+say "grafana dashboards (as stockml_reader, on the demo's data)"
+grafana_demo() {
+	local step
+	PGPORT=$1 "$bindir/createdb" stockml || return 1
+	for step in scripts/demo.d/*.sql; do
+		PGPORT=$1 "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -d stockml -f "$step" >>"$tmp/grafana.demo.log" 2>&1 || {
+			echo "demo step $step failed:"
+			tail -n 20 "$tmp/grafana.demo.log"
+			return 1
+		}
+	done
+	PGPORT=$1 "$bindir/psql" -X -q -d stockml -c 'CREATE ROLE grafana_check LOGIN IN ROLE stockml_reader'
+}
+gport=$(free_port)
+init_cluster "$bindir" "$tmp/grafana" "$gport" "$tmp" stockml scripts/demo.conf
+start_cluster "$bindir" "$tmp/grafana"
+if grafana_demo "$gport"; then
+	PGPORT=$gport PGUSER=grafana_check PGDATABASE=stockml /usr/bin/python3 test/grafana/check_dashboards.py \
+		--exporter grafana/prometheus/postgres_exporter_queries.yaml grafana/dashboards/*.json ||
+		failures+=(grafana)
+else
+	failures+=(grafana)
+fi
+stop_cluster "$bindir" "$tmp/grafana"
+# --- end grafana ---------------------------------------------------------------
 
 if [ ${#failures[@]} -gt 0 ]; then
 	say "FAILED: ${failures[*]} (logs in $tmp)"

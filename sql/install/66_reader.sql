@@ -14,7 +14,7 @@ $$;
 GRANT USAGE ON SCHEMA stockml TO stockml_reader;
 GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_share,
                 stockml.model_performance, stockml.ingest_status, stockml.retrain_history,
-                stockml.job_history
+                stockml.job_history, stockml.forecast_history, stockml.model_history
    TO stockml_reader;
 
 -- stockml_admin runs monitor() and manages the policies
@@ -23,5 +23,5 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON stockml.retrain_policies TO stockml_admi
 GRANT SELECT, INSERT, UPDATE ON stockml.retrain_events TO stockml_admin;
 GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_share,
                 stockml.model_performance, stockml.ingest_status, stockml.retrain_history,
-                stockml.job_history
+                stockml.job_history, stockml.forecast_history, stockml.model_history
    TO stockml_admin;

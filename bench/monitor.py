@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""Benchmark: monitor() of a 20-feature model over a 250-day window, against one
+features() call over the same days.
+
+    PGHOST=... PGPORT=... PGDATABASE=... /usr/bin/python3 bench/monitor.py
+
+Needs a database with stockml installed, as a superuser (the `make demo` cluster will
+do: PGHOST=/tmp/stockml-demo PGPORT=54329 PGDATABASE=stockml).  Everything it creates
+(symbol BENCHMON, feature set bench20, model bench_monitor) is made inside a
+transaction that is rolled back.  The model is a ridge on 20 features trained on 1 500
+synthetic weekdays (reference sample: 1 000 rows), the window holds 250 weekdays and
+250 realized forecasts.  Times are best of 5, measured inside the server.
+"""
+import psycopg2
+
+SETUP = r"""
+SELECT setseed(0.3);
+INSERT INTO stockml.symbols (symbol) VALUES ('BENCHMON');
+INSERT INTO stockml.prices (symbol, day, open, high, low, close, volume)
+SELECT 'BENCHMON', d, c, c * 1.01, c * 0.99, c, 1000000 + (i * 7919) % 50000
+  FROM (SELECT i, d, 40 * exp(sum(0.015 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))
+                               OVER (ORDER BY i)) AS c
+          FROM (SELECT row_number() OVER (ORDER BY d) AS i, d::date AS d
+                  FROM generate_series('2015-01-01'::date, '2022-12-31', '1 day') d
+                 WHERE extract(isodow FROM d) < 6 LIMIT 1750) days) q;
+INSERT INTO stockml.feature_sets (name, spec)
+SELECT 'bench20', jsonb_build_object('features', (spec -> 'features') || '[
+    {"name": "ret_10", "indicator": "log_return", "k": 10},
+    {"name": "mom_20", "indicator": "momentum", "n": 20},
+    {"name": "vol_10", "indicator": "volatility", "n": 10},
+    {"name": "sma_ratio_20", "indicator": "sma_ratio", "n": 20}]'::jsonb)
+  FROM stockml.feature_sets WHERE name = 'default';
+SELECT * FROM stockml.train('bench_monitor', ARRAY['BENCHMON'], 'ridge', feature_set => 'bench20',
+                            train_end => (SELECT day FROM stockml.prices WHERE symbol = 'BENCHMON'
+                                           ORDER BY day OFFSET 1499 LIMIT 1));
+-- 250 realized forecasts in the window: yesterday's close plus noise
+INSERT INTO stockml.predictions (model_id, model_name, model_version, symbol, as_of, target_day,
+                                 predicted_close, lower, upper)
+SELECT m.id, m.name, m.version, 'BENCHMON', p.prev_day, p.day, p.prev_close * 1.001,
+       p.prev_close * 0.97, p.prev_close * 1.03
+  FROM (SELECT day, lag(day) OVER w AS prev_day, lag(close) OVER w AS prev_close
+          FROM stockml.prices WHERE symbol = 'BENCHMON' WINDOW w AS (ORDER BY day)) p,
+       stockml.models m
+ WHERE m.name = 'bench_monitor' AND p.day > (SELECT day FROM stockml.prices WHERE symbol = 'BENCHMON'
+                                               ORDER BY day DESC OFFSET 250 LIMIT 1);
+CREATE FUNCTION pg_temp.bench() RETURNS TABLE (monitor_s float8, features_s float8, features int,
+                                               window_days int, rows int)
+LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz;
+    first_day date := (SELECT day FROM stockml.prices WHERE symbol = 'BENCHMON' ORDER BY day DESC OFFSET 249 LIMIT 1);
+    last_day date := (SELECT max(day) FROM stockml.prices WHERE symbol = 'BENCHMON');
+BEGIN
+    window_days := last_day - first_day + 1;
+    t0 := clock_timestamp();
+    SELECT m.features INTO features FROM stockml.monitor('bench_monitor', window_days) m;
+    monitor_s := extract(epoch FROM clock_timestamp() - t0);
+    t0 := clock_timestamp();
+    SELECT count(*) INTO rows FROM stockml.features('BENCHMON', first_day, last_day, 'bench20');
+    features_s := extract(epoch FROM clock_timestamp() - t0);
+    RETURN NEXT;
+END $$;
+"""
+
+conn = psycopg2.connect("")
+cur = conn.cursor()
+cur.execute(SETUP)
+best_m = best_f = float("inf")
+for _ in range(5):
+    cur.execute("SELECT * FROM pg_temp.bench()")
+    m, f, nfeat, wdays, rows = cur.fetchone()
+    best_m, best_f = min(best_m, m), min(best_f, f)
+cur.execute("""SELECT n_forecasts, round(mae::numeric, 4), (SELECT count(*) FROM stockml.drift_metrics
+                WHERE model_name = 'bench_monitor') FROM stockml.performance_metrics
+               WHERE model_name = 'bench_monitor' AND symbol IS NULL ORDER BY id DESC LIMIT 1""")
+nf, mae, ndrift = cur.fetchone()
+conn.rollback()
+conn.close()
+
+print(f"model: ridge, {nfeat} features, window {wdays} calendar days = {rows} bars, {nf} realized forecasts")
+print(f"features() over the window: {best_f * 1000:.1f} ms")
+print(f"monitor():                  {best_m * 1000:.1f} ms  ({ndrift // 5} drift rows and 1 + 1 accuracy rows per run)")
+print(f"ratio monitor / features: {best_m / best_f:.1f}   (target: monitor under 1 s: {'yes' if best_m < 1 else 'NO'})")

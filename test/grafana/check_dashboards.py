@@ -1,0 +1,240 @@
+#!/usr/bin/python3
+"""Run every query of the Grafana dashboards the way Grafana would, as the reader role.
+
+    check_dashboards.py DASHBOARD.json ...     (libpq settings from the environment:
+                                                PGHOST, PGPORT, PGDATABASE, PGUSER)
+
+For each dashboard: the template variables are resolved in order (their query run,
+the first value taken, as Grafana's default selection does), then every panel
+target and annotation query is expanded and executed:
+
+  $var, ${var}, [[var]]            the variable's value (raw: a single-value variable
+                                   is not quoted by the PostgreSQL datasource)
+  $__interval, $__interval_ms      (to - from) / max data points, rounded as Grafana's
+                                   kbn.roundInterval does, written as secondsToHms does
+  $__from, $__to                   epoch milliseconds
+  $__timeFilter(c)                 c BETWEEN '<from>' AND '<to>' (RFC 3339, UTC)
+  $__timeFrom(), $__timeTo()       '<from>', '<to>'
+  $__timeGroup(c, i[, fill])       floor(extract(epoch from c)/s)*s
+  $__timeGroupAlias(c, i[, fill])  the same AS "time"
+  $__unixEpochFilter(c)            c >= <from s> AND c <= <to s>
+
+(the expansions of Grafana's pkg/tsdb/grafana-postgresql-datasource/macros.go).
+
+Checks: no error; at least one row; for time-series panels (format time_series, or
+a timeseries/state-timeline panel) a column named "time" sorted ascending.  The time
+range is [first point of stockml.price_history, now + 1 day], the range a user of the
+demo data picks; --from/--to override it.
+"""
+import argparse
+import datetime as dt
+import json
+import math
+import re
+import sys
+
+import psycopg2
+
+MAX_DATA_POINTS = 1000
+TIME_SERIES_PANELS = {"timeseries", "graph", "state-timeline", "barchart"}
+
+
+def round_interval(ms):
+    """Grafana's kbn.roundInterval."""
+    steps = [(15, 10), (35, 20), (75, 50), (150, 100), (350, 200), (750, 500), (1500, 1000),
+             (3500, 2000), (7500, 5000), (12500, 10000), (17500, 15000), (25000, 20000),
+             (45000, 30000), (90000, 60000), (210000, 120000), (450000, 300000),
+             (750000, 600000), (1050000, 900000), (1500000, 1200000), (2700000, 1800000),
+             (5400000, 3600000), (9000000, 7200000), (16200000, 10800000),
+             (32400000, 21600000), (86400000, 43200000), (604800000, 86400000),
+             (1814400000, 604800000), (3628800000, 2592000000)]
+    for limit, value in steps:
+        if ms < limit:
+            return value
+    return 31536000000
+
+
+def seconds_to_hms(seconds):
+    """Grafana's kbn.secondsToHms."""
+    years = math.floor(seconds / 31536000)
+    if years:
+        return f"{years}y"
+    rest = seconds % 31536000
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        n = math.floor(rest / size)
+        if n:
+            return f"{n}{unit}"
+        rest %= size
+    return f"{round(rest * 1000)}ms"
+
+
+def parse_interval(text):
+    m = re.fullmatch(r"\s*'?(\d+)(ms|s|m|h|d|w|M|y)'?\s*", text)
+    if not m:
+        raise ValueError(f"cannot parse interval {text!r}")
+    n, unit = int(m.group(1)), m.group(2)
+    return n * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800,
+                "M": 2592000, "y": 31536000}[unit]
+
+
+def rfc3339(t):
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def expand(sql, variables, t_from, t_to):
+    interval_ms = round_interval((t_to - t_from).total_seconds() * 1000 / MAX_DATA_POINTS)
+    globals_ = {"__interval": seconds_to_hms(interval_ms / 1000), "__interval_ms": str(interval_ms),
+                "__from": str(int(t_from.timestamp() * 1000)), "__to": str(int(t_to.timestamp() * 1000))}
+    values = {**variables, **globals_}
+
+    def var(m):
+        name = m.group(1) or m.group(2) or m.group(3)
+        if name not in values:
+            raise KeyError(f"unknown variable ${name}")
+        return values[name]
+    # variables first (Grafana's frontend), then the macros (the datasource backend)
+    sql = re.sub(r"\$\{(\w+)\}|\[\[(\w+)\]\]|\$(\w+)(?!\w*\()", var, sql)
+
+    def macro(m):
+        name, args = m.group(1), [a.strip() for a in m.group(2).split(",")] if m.group(2).strip() else []
+        if name == "__timeFilter":
+            return f"{args[0]} BETWEEN '{rfc3339(t_from)}' AND '{rfc3339(t_to)}'"
+        if name == "__timeFrom":
+            return f"'{rfc3339(t_from)}'"
+        if name == "__timeTo":
+            return f"'{rfc3339(t_to)}'"
+        if name == "__unixEpochFilter":
+            return f"{args[0]} >= {int(t_from.timestamp())} AND {args[0]} <= {int(t_to.timestamp())}"
+        if name in ("__timeGroup", "__timeGroupAlias"):
+            s = parse_interval(args[1])
+            s = int(s) if s == int(s) else s
+            out = f"floor(extract(epoch from {args[0]})/{s})*{s}"
+            return out + ' AS "time"' if name == "__timeGroupAlias" else out
+        raise KeyError(f"unknown macro ${name}")
+    return re.sub(r"\$(__\w+)\(([^)]*)\)", macro, sql)
+
+
+def targets(dashboard):
+    """(where, target, time_series) for every panel target, nested rows included."""
+    def walk(panels):
+        for p in panels:
+            yield from walk(p.get("panels", []))
+            for t in p.get("targets", []):
+                ts = t.get("format") == "time_series" or (p.get("type") in TIME_SERIES_PANELS and t.get("format") != "table")
+                yield f"panel {p.get('title')!r} {t.get('refId')}", t, ts
+    yield from walk(dashboard.get("panels", []))
+    for a in dashboard.get("annotations", {}).get("list", []):
+        if a.get("target", {}).get("rawSql") or a.get("rawQuery"):
+            t = a.get("target") or {"rawSql": a["rawQuery"]}
+            yield f"annotation {a.get('name')!r}", t, False
+
+
+def exporter_queries(path):
+    """(name, sql) of a postgres_exporter queries file (its `query: |` blocks)."""
+    name, sql, out = None, None, []
+    for line in open(path):
+        if re.match(r"^[A-Za-z_]\w*:\s*$", line):
+            name = line.split(":")[0]
+        elif re.match(r"^\s+query:\s*\|\s*$", line):
+            sql = []
+        elif sql is not None and (line.startswith("    ") or not line.strip()):
+            sql.append(line)
+        elif sql is not None:
+            out.append((name, "".join(sql)))
+            sql = None
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dashboards", nargs="+")
+    ap.add_argument("--from", dest="t_from")
+    ap.add_argument("--to", dest="t_to")
+    ap.add_argument("--exporter", help="a postgres_exporter queries file whose queries to run too")
+    args = ap.parse_args()
+
+    conn = psycopg2.connect("")
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("SELECT current_user, pg_has_role(current_user, 'stockml_reader', 'MEMBER'),"
+                " (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)")
+    who, member, superuser = cur.fetchone()
+    if superuser or not member:
+        sys.exit(f"connect as a non-superuser member of stockml_reader, not {who}")
+    if args.t_from:
+        t_from = dt.datetime.fromisoformat(args.t_from)
+    else:
+        cur.execute("SELECT min(time) FROM stockml.price_history")
+        t_from = cur.fetchone()[0]
+    t_to = dt.datetime.fromisoformat(args.t_to) if args.t_to else dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+
+    failures = checked = 0
+    for path in args.dashboards:
+        with open(path) as f:
+            dash = json.load(f)
+        variables = {}
+        for v in dash.get("templating", {}).get("list", []):
+            if v.get("type") == "query":
+                q = v["query"]["rawSql"] if isinstance(v["query"], dict) else v["query"]
+                try:
+                    cur.execute(expand(q, variables, t_from, t_to))
+                    rows = cur.fetchall()
+                except Exception as e:  # noqa: BLE001 - report and go on
+                    print(f"FAIL {path}: variable ${v['name']}: {e}".strip())
+                    failures += 1
+                    rows = []
+                if not rows:
+                    print(f"FAIL {path}: variable ${v['name']} has no value")
+                    failures += 1
+                    variables[v["name"]] = ""
+                    continue
+                variables[v["name"]] = str(rows[0][0])
+            elif v.get("type") in ("custom", "constant", "textbox"):
+                variables[v["name"]] = str(v.get("current", {}).get("value") or v.get("query", "").split(",")[0])
+        for where, t, time_series in targets(dash):
+            checked += 1
+            sql = expand(t["rawSql"], variables, t_from, t_to)
+            problem = None
+            try:
+                cur.execute(sql)
+                cols = [d[0] for d in cur.description]
+                rows = cur.fetchall()
+                if not rows:
+                    problem = "no rows"
+                elif time_series:
+                    if "time" not in cols:
+                        problem = f"no time column (columns: {', '.join(cols)})"
+                    else:
+                        i = cols.index("time")
+                        times = [r[i] for r in rows]
+                        if any(a > b for a, b in zip(times, times[1:])):
+                            problem = "time not sorted ascending"
+            except Exception as e:  # noqa: BLE001
+                problem = str(e).strip().splitlines()[0]
+            name = f"{path.split('/')[-1]}: {where}"
+            if problem:
+                failures += 1
+                print(f"FAIL {name}: {problem}\n     {sql}")
+            else:
+                print(f"ok   {name}: {len(rows)} rows" + (" (time ascending)" if time_series else ""))
+    if args.exporter:
+        for name, sql in exporter_queries(args.exporter):
+            checked += 1
+            try:
+                cur.execute(sql)
+                rows = cur.fetchall()
+                problem = None if rows else "no rows"
+            except Exception as e:  # noqa: BLE001
+                problem = str(e).strip().splitlines()[0]
+            if problem:
+                failures += 1
+                print(f"FAIL postgres_exporter {name}: {problem}")
+            else:
+                print(f"ok   postgres_exporter {name}: {len(rows)} rows")
+    print(f"{checked} queries checked as {who}, {failures} failed; variables: "
+          + ", ".join(f"${k}={v}" for k, v in variables.items()))
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
