@@ -52,6 +52,22 @@ INSERT INTO stockml.drift_metrics (model_name, model_version, feature, method, s
             drifted, n_reference, n_current, window_start, window_end)
 VALUES ('viewt', 1, 'x', 'ks', 0, 0.05, false, 1, 1, '2024-01-01', '2024-01-01');
 RESET ROLE;
+-- ... and may call predict(), which runs as the extension's owner
+\set msft `cat data/MSFT.csv`
+SELECT status FROM stockml.ingest_csv('VIEWP', :'msft');
+SELECT version FROM stockml.train('reader_model', ARRAY['VIEWP']);
+SELECT version FROM stockml.deploy('reader_model', 1);
+SET ROLE stockml_reader;
+SELECT symbol, as_of, target_day, predicted_close > 0 AS positive, lower < upper AS band, model_version
+  FROM stockml.predict('reader_model', 'VIEWP');
+SELECT stockml.predict('reader_model', ARRAY[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]::float8[]) IS NOT NULL AS raw;
+\set VERBOSITY terse
+SELECT count(*) FROM stockml.forecast('reader_model');
+SELECT count(*) FROM stockml.models;
+\set VERBOSITY default
+RESET ROLE;
+SELECT stockml.drop_model('reader_model');
+DELETE FROM stockml.symbols WHERE symbol = 'VIEWP';
 SELECT has_schema_privilege('stockml_reader', 'stockml', 'CREATE') AS can_create,
        has_table_privilege('stockml_reader', 'stockml.retrain_policies', 'UPDATE') AS can_update_policies;
 

@@ -1,5 +1,5 @@
 -- stockml_reader: what Grafana logs in as (through a LOGIN role that is a member).  It may
--- read the Grafana views and nothing else: no table, no model blob.  Roles belong to the
+-- read the Grafana views and call predict(), nothing else: no table, no model blob.  Roles belong to the
 -- cluster, not the database, so the role is created only when missing and outlives
 -- DROP EXTENSION (drop it by hand once no database uses it).
 DO $$
@@ -16,6 +16,15 @@ GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_shar
                 stockml.model_performance, stockml.ingest_status, stockml.retrain_history,
                 stockml.job_history, stockml.forecast_history, stockml.model_history
    TO stockml_reader;
+
+-- predict() reads models, aliases and prices, which the reader may not: it runs as the
+-- extension's owner (search_path pinned; it only reads, and its SQL is parameterised),
+-- for the reader and stockml_admin rather than for PUBLIC
+ALTER FUNCTION stockml.predict(text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION stockml.predict(text, float8[]) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+REVOKE EXECUTE ON FUNCTION stockml.predict(text, text), stockml.predict(text, float8[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.predict(text, text), stockml.predict(text, float8[])
+   TO stockml_reader, stockml_admin;
 
 -- stockml_admin runs monitor() and manages the policies
 GRANT SELECT, INSERT ON stockml.drift_metrics, stockml.performance_metrics TO stockml_admin;
