@@ -149,6 +149,11 @@ SELECT sym, i, stockml.sma(x, 3) OVER w AS sma3, stockml.momentum(x, 1) OVER w A
            (SELECT avg(x) FROM s s2 WHERE s2.sym = s.sym AND s2.i BETWEEN s.i - 2 AND s.i)) < 1e-12 AS sma_ok
   FROM s WINDOW w AS (PARTITION BY sym ORDER BY i) ORDER BY i, sym;
 
+-- as plain ordered aggregates per group: the value at each symbol's last row
+SELECT sym, stockml.sma(x, 3 ORDER BY i) AS sma3, stockml.momentum(x, 1 ORDER BY i) AS mom1,
+       stockml.rsi(x, 2 ORDER BY i DESC) AS rsi2_reversed
+  FROM s GROUP BY sym ORDER BY sym;
+
 -- peers (same day twice) share one value: the final function runs once per peer group
 SELECT i, stockml.sma(x, 2) OVER (ORDER BY i) FROM (VALUES (1, 1.0), (2, 2.0), (2, 4.0), (3, 8.0)) v(i, x);
 
