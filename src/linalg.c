@@ -2,11 +2,11 @@
  * linalg.c — the QR summary of a standardized design matrix and the linear
  * solutions built on it.
  *
- * LinalgSummarize streams the rows in blocks through a tall-skinny QR
+ * The raw rows [1 | x | y] stream in blocks through a tall-skinny QR
  * (TSQR): R of the previous blocks is stacked on top of the next block and
- * factored again, so memory stays at one block plus a (p+1)^2 triangle
- * whatever the number of rows, and the feature matrix itself is never
- * copied.  Ridge then solves through the SVD of R (singular values of Z), so
+ * factored again, so memory stays at one block plus a (p+2)^2 triangle
+ * whatever the number of rows, the feature matrix is never copied, and the
+ * standardization and every prefix's fit come out of the same pass.  Ridge then solves through the SVD of R (singular values of Z), so
  * nearly collinear features do not lose half the digits as the normal
  * equations would.  LAPACK's *_work entry points are used with palloc'd
  * workspace so an ERROR or a cancel between calls leaks nothing.
@@ -39,69 +39,109 @@ CheckLapack(lapack_int info, const char *routine)
 }
 
 void
-LinalgSummarize(const ModelTrainData *data, const double *mean,
-				const double *scale, LinearSummary *out)
+LinalgQrInit(RawQr *qr, int p)
 {
-	int			p = data->p;
-	int			c = p + 1;
-	int64		n = data->n;
+	int			c = p + 2;
 	int			lda = TSQR_BLOCK_ROWS + c;
-	double	   *a;
-	double	   *tau;
-	double	   *work;
 	double		wsize;
-	lapack_int	lwork;
-	double		ymean = 0;
-	bool		have_r = false;
 
-	/* mean of y, two-pass for accuracy */
-	for (int64 i = 0; i < n; i++)
-		ymean += data->y[i];
-	ymean = n > 0 ? ymean / n : 0;
-
-	a = palloc(sizeof(double) * lda * c);
-	tau = palloc(sizeof(double) * c);
-	out->p = p;
-	out->n = n;
-	out->ymean = ymean;
-	out->r = palloc0(sizeof(double) * c * c);
-
-	CheckLapack(LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, lda, c, a, lda, tau, &wsize, -1),
+	qr->p = p;
+	qr->c = c;
+	qr->n = 0;
+	qr->have_r = false;
+	qr->r = palloc0(sizeof(double) * c * c);
+	qr->a = palloc(sizeof(double) * lda * c);
+	qr->tau = palloc(sizeof(double) * c);
+	CheckLapack(LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, lda, c, qr->a, lda, qr->tau, &wsize, -1),
 				"dgeqrf");
-	lwork = (lapack_int) wsize;
-	work = palloc(sizeof(double) * Max(lwork, 1));
+	qr->lwork = Max((int) wsize, 1);
+	qr->work = palloc(sizeof(double) * qr->lwork);
+}
 
-	for (int64 start = 0; start < n; start += TSQR_BLOCK_ROWS)
+void
+LinalgQrFree(RawQr *qr)
+{
+	pfree(qr->work);
+	pfree(qr->tau);
+	pfree(qr->a);
+	pfree(qr->r);
+}
+
+/* Take in rows [from, to) of data: R of the previous rows stacked on each block */
+void
+LinalgQrAdd(RawQr *qr, const ModelTrainData *data, int64 from, int64 to)
+{
+	int			p = qr->p;
+	int			c = qr->c;
+
+	for (int64 start = from; start < to; start += TSQR_BLOCK_ROWS)
 	{
-		int			rows = (int) Min((int64) TSQR_BLOCK_ROWS, n - start);
-		int			top = have_r ? c : 0;
+		int			rows = (int) Min((int64) TSQR_BLOCK_ROWS, to - start);
+		int			top = qr->have_r ? c : 0;
 		int			m = top + rows;
+		double	   *a = qr->a;
 
 		CHECK_FOR_INTERRUPTS();
-		/* previous R on top */
 		for (int j = 0; j < c; j++)
 			for (int i = 0; i < top; i++)
-				a[j * m + i] = i <= j ? out->r[j * c + i] : 0;
-		/* then this block, standardized, column-major */
+				a[j * m + i] = i <= j ? qr->r[j * c + i] : 0;
 		for (int k = 0; k < rows; k++)
 		{
 			const double *xr = data->x + (start + k) * p;
 
+			a[top + k] = 1.0;
 			for (int j = 0; j < p; j++)
-				a[j * m + top + k] = (xr[j] - mean[j]) / scale[j];
-			a[p * m + top + k] = data->y[start + k] - ymean;
+				a[(j + 1) * m + top + k] = xr[j];
+			a[(p + 1) * m + top + k] = data->y[start + k];
 		}
-		CheckLapack(LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, m, c, a, m, tau, work, lwork),
-					"dgeqrf");
-		memset(out->r, 0, sizeof(double) * c * c);
+		CheckLapack(LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, m, c, a, m, qr->tau,
+										qr->work, qr->lwork), "dgeqrf");
+		memset(qr->r, 0, sizeof(double) * c * c);
 		for (int j = 0; j < c; j++)
 			for (int i = 0; i <= j && i < m; i++)
-				out->r[j * c + i] = a[j * m + i];
-		have_r = true;
+				qr->r[j * c + i] = a[j * m + i];
+		qr->have_r = true;
+		qr->n += rows;
 	}
-	pfree(work);
-	pfree(tau);
-	pfree(a);
+}
+
+/*
+ * From R of [1 | X | y]: row 0 holds sqrt(n) times the means, the lower
+ * right block is R of the centered [X | y], whose column norms give the
+ * population variances.  A constant feature gets scale 1, by scikit-learn's
+ * StandardScaler rule (var <= n eps var + (n eps mean)^2).
+ */
+void
+LinalgQrSummary(const RawQr *qr, double *mean, double *scale, LinearSummary *out)
+{
+	int			p = qr->p;
+	int			c = qr->c;
+	const double *r = qr->r;
+	double		n = (double) qr->n;
+	double		r00 = r[0];
+
+	out->p = p;
+	out->n = qr->n;
+	out->r = palloc0(sizeof(double) * (p + 1) * (p + 1));
+	out->ymean = qr->n > 0 && r00 != 0 ? r[(p + 1) * c] / r00 : 0;
+	for (int j = 0; j < p; j++)
+	{
+		const double *col = r + (j + 1) * c;
+		double		ss = 0;
+		double		var;
+		double		bound;
+
+		mean[j] = qr->n > 0 && r00 != 0 ? col[0] / r00 : 0;
+		for (int i = 1; i <= j + 1; i++)
+			ss += col[i] * col[i];
+		var = qr->n > 0 ? ss / n : 0;
+		bound = n * DBL_EPSILON * var + (n * mean[j] * DBL_EPSILON) * (n * mean[j] * DBL_EPSILON);
+		scale[j] = (var <= bound || !isfinite(var)) ? 1.0 : sqrt(var);
+	}
+	/* R of [Z | y - ymean]: the lower right block, feature columns scaled */
+	for (int j = 0; j <= p; j++)
+		for (int i = 0; i <= j; i++)
+			out->r[j * (p + 1) + i] = r[(j + 1) * c + i + 1] / (j < p ? scale[j] : 1.0);
 }
 
 /*

@@ -24,8 +24,31 @@ typedef struct LinearSummary
 	double	   *r;
 } LinearSummary;
 
-extern void LinalgSummarize(const ModelTrainData *data, const double *mean,
-							const double *scale, LinearSummary *out);
+/*
+ * A streaming QR of the raw rows [1 | x | y], fed in row order: after any
+ * prefix of rows it yields the model's standardization (means and
+ * population scales) and the LinearSummary of the standardized prefix, so
+ * walk-forward folds, whose training windows are growing prefixes, are all
+ * fitted from one pass over the matrix.  Centering inside the QR (the
+ * intercept column) is backward stable, unlike sums of squares.
+ */
+typedef struct RawQr
+{
+	int			p;
+	int			c;				/* p + 2 columns */
+	int64		n;				/* rows taken in */
+	bool		have_r;
+	double	   *r;				/* c x c upper triangular, column-major */
+	double	   *a;				/* (block + c) x c work matrix */
+	double	   *tau;
+	double	   *work;
+	int			lwork;
+} RawQr;
+
+extern void LinalgQrInit(RawQr *qr, int p);
+extern void LinalgQrAdd(RawQr *qr, const ModelTrainData *data, int64 from, int64 to);
+extern void LinalgQrSummary(const RawQr *qr, double *mean, double *scale, LinearSummary *out);
+extern void LinalgQrFree(RawQr *qr);
 extern void LinalgRidgeSolve(const LinearSummary *s, double alpha, double *coef);
 extern void LinalgGram(const LinearSummary *s, double *gram, double *q, double *y_norm2);
 

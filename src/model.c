@@ -12,8 +12,10 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "linalg.h"
 #include "model.h"
 
 static const ModelAlgorithm *const algorithms[] = {
@@ -264,14 +266,67 @@ ModelFit(Model *model, const ModelTrainData *data)
 					 errmsg("target of row %lld is %s", (long long) i + 1,
 							float8out_internal(data->y[i])),
 					 errhint("Targets must be finite numbers.")));
-	ModelStandardization(data, model->mean, model->scale);
-	model->algorithm->fit(model, data);
+	if (model->algorithm->fit_summary)
+	{
+		RawQr		qr;
+
+		LinalgQrInit(&qr, data->p);
+		LinalgQrAdd(&qr, data, 0, data->n);
+		ModelFitFromQr(model, &qr);
+		LinalgQrFree(&qr);
+	}
+	else
+	{
+		ModelStandardization(data, model->mean, model->scale);
+		model->algorithm->fit(model, data);
+		ModelPrepare(model);
+	}
+}
+
+/* Fit a linear algorithm on the rows a streaming QR has taken in so far */
+void
+ModelFitFromQr(Model *model, const RawQr *qr)
+{
+	LinearSummary s;
+
+	if (model->algorithm->fit_summary == NULL)
+		elog(ERROR, "algorithm %s does not fit from a QR summary", model->algorithm->name);
+	LinalgQrSummary(qr, model->mean, model->scale, &s);
+	model->algorithm->fit_summary(model, &s);
+	pfree(s.r);
+	ModelPrepare(model);
+}
+
+/*
+ * Ready a fitted or decoded model for prediction: linear models fold the
+ * division by the scale into their coefficients, so a prediction is
+ * intercept + sum coef_raw_j (x_j - mean_j), centering first (no
+ * cancellation against a large mean).
+ */
+void
+ModelPrepare(Model *model)
+{
+	if (model->algorithm->predict != LinearPredict)
+		return;
+	if (model->coef_raw == NULL)
+		model->coef_raw = MemoryContextAlloc(GetMemoryChunkContext(model->coef),
+											 sizeof(double) * model->n_features);
+	for (int j = 0; j < model->n_features; j++)
+		model->coef_raw[j] = model->coef[j] / model->scale[j];
 }
 
 /* Predict from one raw feature vector; work holds n_features doubles */
 double
 ModelPredict(const Model *model, const double *x, double *work)
 {
+	if (model->coef_raw)
+	{
+		double		s = model->intercept;
+
+		for (int j = 0; j < model->n_features; j++)
+			s += model->coef_raw[j] * (x[j] - model->mean[j]);
+		return s;
+	}
 	for (int j = 0; j < model->n_features; j++)
 		work[j] = (x[j] - model->mean[j]) / model->scale[j];
 	return model->algorithm->predict(model, work);

@@ -49,6 +49,8 @@ typedef struct ModelTrainData
 } ModelTrainData;
 
 struct ModelAlgorithm;
+struct LinearSummary;
+struct RawQr;
 
 typedef struct Model
 {
@@ -60,6 +62,7 @@ typedef struct Model
 	/* linear models (naive keeps zeros): intercept + coef . standardized x */
 	double		intercept;
 	double	   *coef;			/* n_features */
+	double	   *coef_raw;		/* coef / scale, set by ModelPrepare for the fast path */
 	void	   *state;			/* anything else an algorithm keeps */
 } Model;
 
@@ -79,7 +82,12 @@ typedef struct ModelAlgorithm
 	const ModelParamSpec *params;
 	/* validate cross-parameter rules (single ranges are checked generically) */
 	void		(*check_params) (const double *params);
-	/* fit on data; model->mean/scale are already set from the same rows */
+	/*
+	 * Linear algorithms fit from the QR summary of the standardized rows
+	 * (linalg.h): fit_summary.  Others fit on the rows: fit.  Either way
+	 * model->mean and model->scale are already set from the same rows.
+	 */
+	void		(*fit_summary) (Model *model, const struct LinearSummary *summary);
 	void		(*fit) (Model *model, const ModelTrainData *data);
 	/* predict from one standardized vector (n_features values) */
 	double		(*predict) (const Model *model, const double *z);
@@ -95,6 +103,8 @@ extern void ModelParseParams(const ModelAlgorithm *alg, Jsonb *params,
 extern char *ModelParamsToJson(const ModelAlgorithm *alg, const double *values);
 extern Model *ModelCreate(const ModelAlgorithm *alg, int n_features, const double *params);
 extern void ModelFit(Model *model, const ModelTrainData *data);
+extern void ModelFitFromQr(Model *model, const struct RawQr *qr);
+extern void ModelPrepare(Model *model);
 extern double ModelPredict(const Model *model, const double *x, double *work);
 extern void ModelStandardization(const ModelTrainData *data, double *mean, double *scale);
 

@@ -8,7 +8,7 @@
  * same updates, same stopping rule — largest coefficient change relative to
  * the largest coefficient below tol, then duality gap below tol |y|^2), so a
  * sweep costs O(p^2) whatever the number of rows.  Z'Z and Z'y come from the
- * QR summary in linalg.c.
+ * QR summary in linalg.c, so fitting never touches the rows.
  */
 #include "postgres.h"
 
@@ -24,7 +24,7 @@ enum
 	EN_ALPHA, EN_L1_RATIO, EN_MAX_ITER, EN_TOL
 };
 
-static void ElasticNetFit(Model *model, const ModelTrainData *data);
+static void ElasticNetFit(Model *model, const LinearSummary *summary);
 
 static const ModelParamSpec elastic_net_params[] = {
 	[EN_ALPHA] = {"alpha", MODEL_PARAM_REAL, 0, 1e300, 1.0,
@@ -38,10 +38,10 @@ static const ModelParamSpec elastic_net_params[] = {
 };
 
 static void
-ElasticNetFit(Model *model, const ModelTrainData *data)
+ElasticNetFit(Model *model, const LinearSummary *summary)
 {
-	int			p = data->p;
-	double		n = (double) data->n;
+	int			p = summary->p;
+	double		n = (double) summary->n;
 	double		alpha = model->params[EN_ALPHA] * model->params[EN_L1_RATIO] * n;
 	double		beta = model->params[EN_ALPHA] * (1 - model->params[EN_L1_RATIO]) * n;
 	int			max_iter = (int) model->params[EN_MAX_ITER];
@@ -55,11 +55,9 @@ ElasticNetFit(Model *model, const ModelTrainData *data)
 	double		gap = 0;
 	bool		converged = false;
 	int			iter;
-	LinearSummary s;
 
-	LinalgSummarize(data, model->mean, model->scale, &s);
-	LinalgGram(&s, gram, q, &y_norm2);
-	model->intercept = s.ymean;
+	LinalgGram(summary, gram, q, &y_norm2);
+	model->intercept = summary->ymean;
 	memset(w, 0, sizeof(double) * p);
 	tol = d_w_tol * y_norm2;
 
@@ -133,7 +131,6 @@ ElasticNetFit(Model *model, const ModelTrainData *data)
 				(errmsg("elastic net did not converge in %d iterations (duality gap %g, tolerance %g)",
 						max_iter, gap, tol),
 				 errhint("Raise max_iter or tol, or raise alpha.")));
-	pfree(s.r);
 	pfree(h);
 	pfree(gram);
 	pfree(q);
@@ -145,7 +142,8 @@ const ModelAlgorithm model_elastic_net = {
 	.nparams = lengthof(elastic_net_params),
 	.params = elastic_net_params,
 	.check_params = NULL,
-	.fit = ElasticNetFit,
+	.fit_summary = ElasticNetFit,
+	.fit = NULL,
 	.predict = LinearPredict,
 	.write_payload = LinearWritePayload,
 	.read_payload = LinearReadPayload,

@@ -232,5 +232,6 @@ ModelDeserialize(const bytea *blob)
 	alg->read_payload(model, &reader);
 	if (reader.pos != reader.len)
 		BlobError("The payload is longer than the algorithm reads.");
+	ModelPrepare(model);
 	return model;
 }

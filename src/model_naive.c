@@ -5,12 +5,13 @@
  */
 #include "postgres.h"
 
+#include "linalg.h"
 #include "model.h"
 
-static void NaiveFit(Model *model, const ModelTrainData *data);
+static void NaiveFit(Model *model, const LinearSummary *summary);
 
 static void
-NaiveFit(Model *model, const ModelTrainData *data)
+NaiveFit(Model *model, const LinearSummary *summary)
 {
 	model->intercept = 0;
 	memset(model->coef, 0, sizeof(double) * model->n_features);
@@ -22,7 +23,8 @@ const ModelAlgorithm model_naive = {
 	.nparams = 0,
 	.params = NULL,
 	.check_params = NULL,
-	.fit = NaiveFit,
+	.fit_summary = NaiveFit,
+	.fit = NULL,
 	.predict = LinearPredict,
 	.write_payload = LinearWritePayload,
 	.read_payload = LinearReadPayload,

@@ -14,7 +14,7 @@
 #include "linalg.h"
 #include "model.h"
 
-static void RidgeFit(Model *model, const ModelTrainData *data);
+static void RidgeFit(Model *model, const LinearSummary *summary);
 
 static const ModelParamSpec ridge_params[] = {
 	{"alpha", MODEL_PARAM_REAL, 0, 1e300, 1.0,
@@ -22,14 +22,10 @@ static const ModelParamSpec ridge_params[] = {
 };
 
 static void
-RidgeFit(Model *model, const ModelTrainData *data)
+RidgeFit(Model *model, const LinearSummary *summary)
 {
-	LinearSummary s;
-
-	LinalgSummarize(data, model->mean, model->scale, &s);
-	LinalgRidgeSolve(&s, model->params[0], model->coef);
-	model->intercept = s.ymean;
-	pfree(s.r);
+	LinalgRidgeSolve(summary, model->params[0], model->coef);
+	model->intercept = summary->ymean;
 }
 
 const ModelAlgorithm model_ridge = {
@@ -38,7 +34,8 @@ const ModelAlgorithm model_ridge = {
 	.nparams = lengthof(ridge_params),
 	.params = ridge_params,
 	.check_params = NULL,
-	.fit = RidgeFit,
+	.fit_summary = RidgeFit,
+	.fit = NULL,
 	.predict = LinearPredict,
 	.write_payload = LinearWritePayload,
 	.read_payload = LinearReadPayload,

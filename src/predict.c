@@ -72,6 +72,7 @@ typedef struct PredictCallCache
 {
 	uint64		generation;
 	CachedModel *entry;
+	bool		name_is_constant;	/* the model name cannot change between rows */
 	char		name[NAMEDATALEN];
 } PredictCallCache;
 
@@ -439,12 +440,14 @@ stockml_predict_vector(PG_FUNCTION_ARGS)
 	if (call == NULL)
 	{
 		call = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PredictCallCache));
+		call->name_is_constant = get_fn_expr_arg_stable(fcinfo->flinfo, 0);
 		fcinfo->flinfo->fn_extra = call;
 	}
 	/* the fast path: same model name, nothing invalidated since the last row */
-	if (call->entry == NULL || call->generation != cache_generation || cache_stale ||
-		name_len >= NAMEDATALEN || strncmp(call->name, VARDATA_ANY(name_text), name_len) != 0 ||
-		call->name[name_len] != '\0')
+	if (call->entry == NULL || call->generation != cache_generation ||
+		(!call->name_is_constant &&
+		 (name_len >= NAMEDATALEN || strncmp(call->name, VARDATA_ANY(name_text), name_len) != 0 ||
+		  call->name[name_len] != '\0')))
 	{
 		char	   *name = text_to_cstring(name_text);
 

@@ -25,6 +25,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -37,6 +38,7 @@
 
 #include "feature_matrix.h"
 #include "jobs.h"
+#include "linalg.h"
 #include "model.h"
 #include "price_store.h"
 #include "train.h"
@@ -114,9 +116,10 @@ static void ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req);
 static void ParseTrainParams(Jsonb *params, TrainRequest *req);
 static void CheckSymbolsKnown(TrainRequest *req);
 static void LoadTrainSet(const TrainRequest *req, TrainSet *set);
-static void SortByDay(TrainSet *set, const int *symbol_of_row);
+static void SortByDay(TrainSet *set);
 static void IndexDays(TrainSet *set);
 static int	MinimumDays(int folds, int horizon, int p);
+static void LogPhase(const char *what, instr_time *since);
 static void StatsAdd(ErrorStats *s, double close, double y, double yhat);
 static void AppendStats(StringInfo buf, const char *prefix, const ErrorStats *s);
 static double StatsMae(const ErrorStats *s);
@@ -125,7 +128,6 @@ static char *BuildReference(const TrainRequest *req, const TrainSet *set,
 							double *abs_res, int64 nres);
 static TrainOutcome TrainAndRegister(TrainRequest *req, int64 run_id);
 static void LogRunMetrics(int64 run_id, const FoldResult *folds, int nfolds, const FoldResult *pooled);
-static int	CompareDouble(const void *a, const void *b);
 
 /* ERROR unless the model name has the form the models table allows */
 void
@@ -311,7 +313,6 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 {
 	int			p = req->spec->nfeatures;
 	int64		capacity = 0;
-	int		   *symbol_of_row = NULL;
 	MemoryContext per_symbol;
 	MemoryContext caller = CurrentMemoryContext;
 	Datum		args[2];
@@ -344,8 +345,6 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 	set->y = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(double)));
 	set->close = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(double)));
 	set->day = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(DateADT)));
-	if (req->nsymbols > 1)
-		symbol_of_row = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(int)));
 
 	per_symbol = AllocSetContextCreate(caller, "stockml train symbol", ALLOCSET_DEFAULT_SIZES);
 	for (int s = 0; s < req->nsymbols; s++)
@@ -376,87 +375,90 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 			set->y[set->n] = m->y[i];
 			set->close[set->n] = m->close[i];
 			set->day[set->n] = m->days[i];
-			if (symbol_of_row)
-				symbol_of_row[set->n] = s;
 			set->n++;
 		}
 		MemoryContextReset(per_symbol);
 	}
 	MemoryContextDelete(per_symbol);
 
-	if (symbol_of_row)
-	{
-		SortByDay(set, symbol_of_row);
-		pfree(symbol_of_row);
-	}
+	if (req->nsymbols > 1)
+		SortByDay(set);
 	IndexDays(set);
 }
 
-static const TrainSet *sort_set;
-static const int *sort_symbol;
-
-static int
-CompareRows(const void *a, const void *b)
-{
-	int64		i = *(const int64 *) a;
-	int64		j = *(const int64 *) b;
-
-	if (sort_set->day[i] != sort_set->day[j])
-		return sort_set->day[i] < sort_set->day[j] ? -1 : 1;
-	return sort_symbol[i] - sort_symbol[j];
-}
-
-/* Reorder the rows by (day, symbol) in place, one row of scratch space */
+/*
+ * Reorder the rows by day in place: a counting sort (stable, so rows of one
+ * day keep the order of the symbols), then each row moved straight to its
+ * place along the permutation's cycles, one row of scratch space.
+ */
 static void
-SortByDay(TrainSet *set, const int *symbol_of_row)
+SortByDay(TrainSet *set)
 {
 	int64		n = set->n;
 	int			p = set->p;
-	int64	   *perm = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(int64)));
-	double	   *tmp = palloc(sizeof(double) * p);
+	DateADT		lo = PG_INT32_MAX,
+				hi = PG_INT32_MIN;
+	int64		range;
+	int64	   *next;
+	int64	   *dest;
+	double	   *tmp;
 
-	for (int64 i = 0; i < n; i++)
-		perm[i] = i;
-	sort_set = set;
-	sort_symbol = symbol_of_row;
-	qsort(perm, n, sizeof(int64), CompareRows);
-
-	/* destination i takes source perm[i]; follow each cycle once */
 	for (int64 i = 0; i < n; i++)
 	{
-		double		ty,
-					tc;
-		DateADT		td;
-		int64		j;
+		lo = Min(lo, set->day[i]);
+		hi = Max(hi, set->day[i]);
+	}
+	if (n == 0)
+		return;
+	tmp = palloc(sizeof(double) * p);
+	range = (int64) hi - lo + 1;
+	if (range > 10000000)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the training rows span more than 10 000 000 days"),
+				 errhint("Use symbols whose bars cover a realistic period.")));
+	next = MemoryContextAllocExtended(CurrentMemoryContext, mul_size(range, sizeof(int64)),
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	dest = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(n, sizeof(int64)));
+	for (int64 i = 0; i < n; i++)
+		next[set->day[i] - lo]++;
+	for (int64 d = 0, pos = 0; d < range; d++)
+	{
+		int64		c = next[d];
 
-		if (perm[i] == i)
-			continue;
+		next[d] = pos;
+		pos += c;
+	}
+	for (int64 i = 0; i < n; i++)
+		dest[i] = next[set->day[i] - lo]++;
+	pfree(next);
+
+	for (int64 i = 0; i < n; i++)
+	{
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
-		memcpy(tmp, set->x + i * p, sizeof(double) * p);
-		ty = set->y[i];
-		tc = set->close[i];
-		td = set->day[i];
-		j = i;
-		while (perm[j] != i)
+		while (dest[i] != i)
 		{
-			int64		k = perm[j];
+			int64		j = dest[i];
+			double		ty = set->y[j],
+						tc = set->close[j];
+			DateADT		td = set->day[j];
 
-			memcpy(set->x + j * p, set->x + k * p, sizeof(double) * p);
-			set->y[j] = set->y[k];
-			set->close[j] = set->close[k];
-			set->day[j] = set->day[k];
-			perm[j] = j;
-			j = k;
+			memcpy(tmp, set->x + j * p, sizeof(double) * p);
+			memcpy(set->x + j * p, set->x + i * p, sizeof(double) * p);
+			memcpy(set->x + i * p, tmp, sizeof(double) * p);
+			set->y[j] = set->y[i];
+			set->close[j] = set->close[i];
+			set->day[j] = set->day[i];
+			set->y[i] = ty;
+			set->close[i] = tc;
+			set->day[i] = td;
+			dest[i] = dest[j];
+			dest[j] = j;
 		}
-		memcpy(set->x + j * p, tmp, sizeof(double) * p);
-		set->y[j] = ty;
-		set->close[j] = tc;
-		set->day[j] = td;
-		perm[j] = j;
 	}
+	pfree(dest);
 	pfree(tmp);
-	pfree(perm);
 }
 
 static void
@@ -478,6 +480,18 @@ IndexDays(TrainSet *set)
 			set->day_start[nd++] = i;
 		}
 	set->day_start[nd] = set->n;
+}
+
+/* DEBUG1 timing of a phase of train(); *since moves to now */
+static void
+LogPhase(const char *what, instr_time *since)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, *since);
+	elog(DEBUG1, "stockml train: %s in %.3f s", what, INSTR_TIME_GET_DOUBLE(now));
+	INSTR_TIME_SET_CURRENT(*since);
 }
 
 /*
@@ -547,14 +561,14 @@ AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive)
 		appendStringInfoString(buf, "\"skill\": null");
 }
 
-static int
-CompareDouble(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return x < y ? -1 : x > y;
-}
+/* sort_doubles(): an inlined-comparison sort of doubles (no NaN here) */
+#define ST_SORT sort_doubles
+#define ST_ELEMENT_TYPE double
+#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DECLARE
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /*
  * {"names": [...], "rows": [[...], ...], "abs_residuals": [...],
@@ -588,7 +602,7 @@ BuildReference(const TrainRequest *req, const TrainSet *set, double *abs_res, in
 		appendStringInfoChar(&buf, ']');
 	}
 	appendStringInfoString(&buf, "], \"abs_residuals\": [");
-	qsort(abs_res, nres, sizeof(double), CompareDouble);
+	sort_doubles(abs_res, nres);
 	for (int k = 0; k < kept; k++)
 	{
 		int64		i = kept > 1 ? (int64) k * (nres - 1) / (kept - 1) : 0;
@@ -675,11 +689,16 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	char		nulls[16];
 	int			rc;
 	bool		isnull;
+	RawQr		qr;
 	double		prod_skill = 0;
 	int32		prod_version = 0;
 	double		skill;
 
+	instr_time	phase;
+
+	INSTR_TIME_SET_CURRENT(phase);
 	LoadTrainSet(req, &set);
+	LogPhase("read the features", &phase);
 	if (set.ndays < min_days)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
@@ -696,6 +715,12 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	abs_res = MemoryContextAllocHuge(CurrentMemoryContext,
 									 mul_size(Max(set.n, 1), sizeof(double)));
 	memset(&pooled, 0, sizeof(pooled));
+	data.x = set.x;
+	data.y = set.y;
+	data.p = p;
+	/* linear algorithms: one streaming QR, fitted at each fold's end */
+	if (req->alg->fit_summary)
+		LinalgQrInit(&qr, p);
 	for (int k = 0; k < folds; k++)
 	{
 		int			ts = set.ndays - (folds - k) * test_days;
@@ -704,12 +729,15 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 		int64		test_to = set.day_start[ts + test_days];
 
 		CHECK_FOR_INTERRUPTS();
-		data.x = set.x;
-		data.y = set.y;
-		data.n = train_rows;
-		data.p = p;
 		model = ModelCreate(req->alg, p, req->values);
-		ModelFit(model, &data);
+		data.n = train_rows;
+		if (req->alg->fit_summary)
+		{
+			LinalgQrAdd(&qr, &data, qr.n, train_rows);
+			ModelFitFromQr(model, &qr);
+		}
+		else
+			ModelFit(model, &data);
 		fold[k].n_train = train_rows;
 		for (int64 i = test_from; i < test_to; i++)
 		{
@@ -724,16 +752,23 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 		StockmlReportJobProgress((double) (k + 1) / (folds + 1));
 	}
 	pooled.n_train = set.n;
+	LogPhase("walk-forward folds", &phase);
 
 	/* the model itself, on every row */
-	data.x = set.x;
-	data.y = set.y;
-	data.n = set.n;
-	data.p = p;
 	model = ModelCreate(req->alg, p, req->values);
-	ModelFit(model, &data);
+	data.n = set.n;
+	if (req->alg->fit_summary)
+	{
+		LinalgQrAdd(&qr, &data, qr.n, set.n);
+		ModelFitFromQr(model, &qr);
+		LinalgQrFree(&qr);
+	}
+	else
+		ModelFit(model, &data);
 	blob = ModelSerialize(model);
+	LogPhase("refit", &phase);
 	reference = BuildReference(req, &set, abs_res, nres);
+	LogPhase("reference sample", &phase);
 
 	initStringInfo(&metrics);
 	appendStringInfoChar(&metrics, '{');
@@ -825,6 +860,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 			out.deployed = true;
 		}
 	}
+	LogPhase("register", &phase);
 	StockmlReportJobProgress(1.0);
 	return out;
 }
