@@ -31,17 +31,21 @@ SELECT name, stockml.model_describe(model) -> 'params' AS params,
   FROM fitted ORDER BY name;
 
 -- a hand-worked line: y = 2x + 1 (OLS), coefficients on the standardized x
-SELECT stockml.model_describe(m) - 'params' AS described,
-       stockml.model_predict(m, '{10}') AS at_10
-  FROM stockml.fit('ridge', '{{1},{2},{3}}', '{3,5,7}', '{"alpha": 0}') m;
+-- (z = (x - 2) / sqrt(2/3), so the coefficient on z is 2 sqrt(2/3) = 1.632993161855...)
+SELECT d ->> 'algorithm' AS algorithm, d ->> 'n_features' AS n_features, d -> 'mean' AS mean,
+       round((d -> 'scale' ->> 0)::numeric, 12) AS scale, round((d -> 'coef' ->> 0)::numeric, 12) AS coef,
+       round((d ->> 'intercept')::numeric, 12) AS intercept, round(at_10::numeric, 12) AS at_10
+  FROM stockml.fit('ridge', '{{1},{2},{3}}', '{3,5,7}', '{"alpha": 0}') m,
+       LATERAL stockml.model_describe(m) d, LATERAL stockml.model_predict(m, '{10}') at_10;
 -- ridge shrinks it: w = s^2/(s^2 + alpha) * w_ols on z, s^2 = sum z^2 = 3, so alpha 2 keeps 3/5: 5 + 0.6 * 2
 SELECT round(stockml.model_predict(m, '{3}')::numeric, 12) AS at_3
   FROM stockml.fit('ridge', '{{1},{2},{3}}', '{3,5,7}', '{"alpha": 2}') m;
 -- naive predicts a log return of 0 whatever the features
 SELECT stockml.model_predict(stockml.fit('naive', '{{1},{2},{3}}', '{3,5,7}'), '{100}') AS naive;
 -- a constant feature gets scale 1 and no weight
-SELECT stockml.model_describe(stockml.fit('ridge', '{{4,1},{4,2},{4,3}}', '{3,5,7}', '{"alpha": 0}'))
-       -> 'scale' AS scale;
+SELECT d -> 'scale' -> 0 AS constant_scale, abs((d -> 'coef' ->> 0)::float8) < 1e-9 AS constant_unweighted,
+       round((d -> 'scale' ->> 1)::numeric, 12) AS scale, round((d -> 'coef' ->> 1)::numeric, 12) AS coef
+  FROM stockml.model_describe(stockml.fit('ridge', '{{4,1},{4,2},{4,3}}', '{3,5,7}', '{"alpha": 0}')) d;
 
 -- bad parameters and shapes: clear ERRORs
 SELECT stockml.fit('ridge', '{{1},{2}}', '{1,2}', '{"alpha": -1}');

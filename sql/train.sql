@@ -88,6 +88,12 @@ SELECT r.status, r.error, r.params, r.symbols, r.finished_at >= r.started_at AS 
        r.model_version, (SELECT count(*) FROM stockml.run_metrics m WHERE m.run_id = r.id) AS metrics
   FROM stockml.runs r WHERE r.model_name = 'short_test' ORDER BY r.id;
 SELECT count(*) AS short_models FROM stockml.models WHERE name = 'short_test';
+-- a long fit can be cancelled: statement_timeout stops it, and the run is recorded as failed
+SET statement_timeout = '300ms';
+SELECT * FROM stockml.train('slow_test', ARRAY['RW_TEST'], 'elastic_net',
+                            params => '{"alpha": 0.0001, "tol": 0, "max_iter": 10000000}');
+RESET statement_timeout;
+SELECT status, error FROM stockml.runs WHERE model_name = 'slow_test';
 
 -- the registry: production moves only to a better skill (the naive baseline's 0 at first)
 SELECT a.i, a.algorithm, a.params, t.version, t.deployed, (t.metrics ->> 'skill')::float8 > 0 AS skill_positive
@@ -191,7 +197,7 @@ SELECT stockml.run_job_train(0, '{"model_name": "ar_test"}');
 SELECT stockml.run_job_train(0, '{"model_name": "ar_test", "symbols": ["AR_TEST"], "alpha": 1}');
 
 -- cleanup: drop_model removes versions, aliases, history, runs and forecasts
-SELECT stockml.drop_model(n) FROM unnest(ARRAY['rw_test', 'ar_test', 'mini_test', 'short_test']) n;
+SELECT stockml.drop_model(n) FROM unnest(ARRAY['rw_test', 'ar_test', 'mini_test', 'short_test', 'slow_test']) n;
 SELECT (SELECT count(*) FROM stockml.models WHERE name LIKE '%\_test') AS models,
        (SELECT count(*) FROM stockml.runs WHERE model_name LIKE '%\_test') AS runs,
        (SELECT count(*) FROM stockml.alias_history WHERE name LIKE '%\_test') AS history,
