@@ -59,6 +59,9 @@ SELECT id, kind, status, attempts, progress, result FROM stockml.job_status WHER
 SELECT id, symbol, source, status, http_status, rows_inserted, rows_updated, rows_rejected
   FROM stockml.ingest_log ORDER BY id DESC LIMIT 8;
 
+-- the later steps (and the Grafana dashboards) work on MSFT alone: drop the other symbols
+DELETE FROM stockml.symbols WHERE symbol <> 'MSFT';
+
 -- back to the real sources, and stop the mock
 ALTER SYSTEM RESET stockml.yahoo_url;
 ALTER SYSTEM RESET stockml.stooq_url;
