@@ -695,9 +695,20 @@ FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_js
 	Datum		symbol_datum;
 	int			nbars;
 	FeatureBar *bars;
+	MemoryContext work;
+	MemoryContext caller;
 
 	ValidateSymbol(symbol);
 	FeatureCheckHorizon(horizon);
+
+	/*
+	 * The bars and the matrix live only until they are in the tuplestore: in
+	 * a LATERAL call over many symbols the caller's context is not reset
+	 * between calls.
+	 */
+	work = AllocSetContextCreate(CurrentMemoryContext, "stockml features",
+								 ALLOCSET_DEFAULT_SIZES);
+	caller = MemoryContextSwitchTo(work);
 	spec = FeatureSpecParse(spec_jsonb);
 	if (!PG_ARGISNULL(start_arg))
 		start_day = PG_GETARG_DATEADT(start_arg);
@@ -744,6 +755,8 @@ FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_js
 			values[4] = Float8GetDatum(m->y[i]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(work);
 }
 
 static char *
