@@ -43,6 +43,8 @@ SELECT m.id, m.name, m.version, 'BENCHMON', p.prev_day, p.day, p.prev_close * 1.
        stockml.models m
  WHERE m.name = 'bench_monitor' AND p.day > (SELECT day FROM stockml.prices WHERE symbol = 'BENCHMON'
                                                ORDER BY day DESC OFFSET 250 LIMIT 1);
+-- statistics, as autovacuum would have gathered them by the evening run
+ANALYZE stockml.prices, stockml.predictions, stockml.models;
 CREATE FUNCTION pg_temp.bench() RETURNS TABLE (monitor_s float8, features_s float8, features int,
                                                window_days int, rows int)
 LANGUAGE plpgsql AS $$

@@ -18,6 +18,10 @@ SELECT * FROM stockml.reference_columns('{"names": ["a", "b"], "sample": [[1, 10
 SELECT * FROM stockml.reference_columns('{"a": [1, 2], "b": [5]}', ARRAY['a', 'b', 'c']);
 SELECT * FROM stockml.reference_columns('[[1, 2], [3, 4]]', ARRAY['x', 'y']);
 SELECT * FROM stockml.reference_columns(NULL, ARRAY['x']);
+-- non-numbers are NULL elements, short rows too; a feature the sample does not name is NULL
+SELECT * FROM stockml.reference_columns('{"names": ["a"], "sample": [[1], ["x"], [2, 3], 5, null]}', ARRAY['a', 'zz', NULL]);
+SELECT * FROM stockml.reference_columns('[[1, 2], [3]]', ARRAY['p', 'q', 'r']);
+SELECT * FROM stockml.reference_columns('"scalar"', ARRAY['a']);
 
 -- what stockml_reader may read: the Grafana views, each with a timestamptz "time" first
 SELECT c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod)

@@ -105,54 +105,14 @@ COMMENT ON COLUMN stockml.retrain_events.status IS 'queued: job not finished; de
 COMMENT ON COLUMN stockml.retrain_events.new_version IS 'the version the retrain trained';
 COMMENT ON INDEX stockml.retrain_events_model_created_idx IS 'serves a model''s retrain history';
 
--- The reference sample kept with a model, one float8[] per feature in the order of names.
--- Reads what train() stores, {"names": [..], "sample": [[v, ..], ..], ..}, and also
--- {"<feature>": [v, ..], ..}; "features"/"columns" and "rows"/"x" are read as synonyms,
--- a bare array as rows.
+-- The reference sample kept with a model, one float8[] per feature in the order of names
+-- (src/monitor.c, one pass over the jsonb).  Reads what train() stores, {"names": [..],
+-- "sample": [[v, ..], ..], ..}, and also {"<feature>": [v, ..], ..}; "features"/"columns"
+-- and "rows"/"x" are read as synonyms, a bare array as rows.
 CREATE FUNCTION stockml.reference_columns(reference jsonb, names text[])
 RETURNS TABLE (ord integer, feature text, vals float8[])
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    rows_json jsonb;
-    row_names jsonb;
-BEGIN
-    IF reference IS NULL OR jsonb_typeof(reference) NOT IN ('object', 'array') THEN
-        RAISE EXCEPTION 'the model has no reference sample'
-            USING ERRCODE = 'data_exception',
-                  HINT = 'Retrain the model: train() stores a sample of its training features for monitoring.';
-    END IF;
-    IF jsonb_typeof(reference) = 'array' THEN
-        rows_json := reference;
-    ELSE
-        rows_json := coalesce(reference -> 'sample', reference -> 'rows', reference -> 'x');
-        row_names := coalesce(reference -> 'names', reference -> 'features', reference -> 'columns');
-    END IF;
-    IF rows_json IS NOT NULL THEN
-        RETURN QUERY
-        SELECT n.i::integer, n.name,
-               array_agg(CASE WHEN jsonb_typeof(r.v -> (src.pos - 1)::int) = 'number'
-                              THEN (r.v ->> (src.pos - 1)::int)::float8 END ORDER BY r.k)
-          FROM unnest(names) WITH ORDINALITY n(name, i)
-          CROSS JOIN LATERAL (
-                SELECT coalesce((SELECT p.k FROM jsonb_array_elements_text(row_names) WITH ORDINALITY p(nm, k)
-                                  WHERE p.nm = n.name), n.i) AS pos) src
-          CROSS JOIN LATERAL jsonb_array_elements(rows_json) WITH ORDINALITY r(v, k)
-         GROUP BY n.i, n.name
-         ORDER BY n.i;
-    ELSE
-        RETURN QUERY
-        SELECT n.i::integer, n.name,
-               (SELECT array_agg(CASE WHEN jsonb_typeof(e.v) = 'number' THEN (e.v #>> '{}')::float8 END ORDER BY e.k)
-                  FROM jsonb_array_elements(CASE WHEN jsonb_typeof(reference -> n.name) = 'array'
-                                                 THEN reference -> n.name ELSE '[]' END)
-                       WITH ORDINALITY e(v, k))
-          FROM unnest(names) WITH ORDINALITY n(name, i)
-         ORDER BY n.i;
-    END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'stockml_reference_columns'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.reference_columns(jsonb, text[]) IS
 'the reference sample kept with a model as one float8[] per named feature; reads {"names": [..], "sample": [[..]]} (what train() stores) or {"feature": [..]}';
 
