@@ -16,7 +16,7 @@ CREATE FUNCTION stockml.run_job_regress_echo(job_id bigint, args jsonb) RETURNS 
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM stockml.report_job_progress(0.5);
-    RETURN 'job ' || (job_id > 0) || ' says ' || (args->>'say');
+    RETURN 'job ' || (job_id > 0) || ' says ' || (args->>'say') || ' as ' || current_user;
 END $$;
 CREATE FUNCTION stockml.run_job_regress_fail(job_id bigint, args jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -118,6 +118,16 @@ GRANT USAGE ON SCHEMA stockml TO stockml_regress_user;
 SET ROLE stockml_regress_user;
 SELECT stockml.submit('regress_echo');
 RESET ROLE;
+-- a member submits; the job runs as that member, who cannot forge submitted_by
+GRANT stockml_admin TO stockml_regress_user;
+SET ROLE stockml_regress_user;
+SELECT stockml.submit('regress_echo', '{"say": "hi"}') AS member_id \gset
+INSERT INTO stockml.jobs (kind, submitted_by) VALUES ('regress_echo', 'postgres');
+UPDATE stockml.jobs SET submitted_by = 'postgres' WHERE id = :member_id;
+RESET ROLE;
+SELECT pg_temp.wait_job(:member_id, '{done,failed}');
+SELECT status, submitted_by, result FROM stockml.jobs WHERE id = :member_id;
+REVOKE stockml_admin FROM stockml_regress_user;
 
 -- clean up
 DELETE FROM stockml.jobs WHERE kind LIKE 'regress%';

@@ -16,6 +16,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
@@ -236,6 +237,8 @@ stockml_submit(PG_FUNCTION_ARGS)
 	int64		id;
 	bool		isnull;
 	int			rc;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -248,18 +251,27 @@ stockml_submit(PG_FUNCTION_ARGS)
 	StockmlRequireAdmin("submit stockml jobs");
 	ValidateKind(kind);
 
+	/*
+	 * A job runs as the role in submitted_by, so nobody but this function
+	 * may write that column: stockml_admin may only read stockml.jobs, and
+	 * the row is inserted with the privileges of the bootstrap superuser.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args("INSERT INTO stockml.jobs (kind, args, max_attempts)"
-							   " VALUES ($1, $2, $3) RETURNING id",
-							   3, (Oid[]) {TEXTOID, JSONBOID, INT4OID},
+	rc = SPI_execute_with_args("INSERT INTO stockml.jobs (kind, args, max_attempts, submitted_by)"
+							   " VALUES ($1, $2, $3, $4::regrole) RETURNING id",
+							   4, (Oid[]) {TEXTOID, JSONBOID, INT4OID, OIDOID},
 							   (Datum[]) {CStringGetTextDatum(kind), args,
-							   Int32GetDatum(stockml_job_max_attempts)},
+								   Int32GetDatum(stockml_job_max_attempts),
+							   ObjectIdGetDatum(save_userid)},
 							   NULL, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not queue job: %s", SPI_result_code_string(rc));
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 
 	pending_wakeups++;
 	if (StockmlJobs == NULL)
@@ -285,7 +297,12 @@ stockml_cancel_job(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int			rc;
 	pid_t		pid = 0;
+	Oid			save_userid;
+	int			save_sec_context;
 
+	/* stockml.jobs is written only here and in submit(): see there */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args("SELECT status, submitted_by::oid FROM stockml.jobs WHERE id = $1 FOR UPDATE",
@@ -300,7 +317,7 @@ stockml_cancel_job(PG_FUNCTION_ARGS)
 				 errhint("See SELECT id, kind, status FROM stockml.jobs ORDER BY id DESC;")));
 	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	if (!StockmlIsAdmin(GetUserId()) && !has_privs_of_role(GetUserId(), owner))
+	if (!StockmlIsAdmin(save_userid) && !has_privs_of_role(save_userid, owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to cancel job %lld", (long long) id),
@@ -310,15 +327,19 @@ stockml_cancel_job(PG_FUNCTION_ARGS)
 	if (strcmp(status, "queued") == 0)
 	{
 		rc = SPI_execute_with_args("UPDATE stockml.jobs SET status = 'cancelled', finished_at = now(),"
-								   " error = 'cancelled by ' || current_user WHERE id = $1",
-								   1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)},
+								   " error = 'cancelled by ' || $2 WHERE id = $1",
+								   2, (Oid[]) {INT8OID, TEXTOID},
+								   (Datum[]) {Int64GetDatum(id),
+								   CStringGetTextDatum(GetUserNameFromId(save_userid, false))},
 								   NULL, false, 0);
 		if (rc != SPI_OK_UPDATE)
 			elog(ERROR, "could not cancel job: %s", SPI_result_code_string(rc));
 		SPI_finish();
+		SetUserIdAndSecContext(save_userid, save_sec_context);
 		PG_RETURN_BOOL(true);
 	}
 	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (strcmp(status, "running") != 0)
 	{
 		ereport(NOTICE,

@@ -67,5 +67,6 @@ SELECT j.id, j.kind, j.args, j.status, j.attempts, j.max_attempts,
   LEFT JOIN stockml.running_jobs() r ON r.job_id = j.id;
 COMMENT ON VIEW stockml.job_status IS 'stockml.jobs with the live progress of running jobs';
 
-GRANT SELECT, INSERT, UPDATE ON stockml.jobs TO stockml_admin;
+-- read-only: a job runs as its submitted_by, which only submit() may set
+GRANT SELECT ON stockml.jobs TO stockml_admin;
 GRANT SELECT ON stockml.job_status TO stockml_admin;
