@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <signal.h>
 
 #include "access/heapam.h"
 #include "access/htup_details.h"
@@ -149,9 +150,11 @@ StartJobWorker(Oid dboid)
 	BackgroundWorker worker;
 	int			slot = -1;
 
+	SpinLockAcquire(&StockmlJobs->mutex);
 	for (int i = 0; i < STOCKML_MAX_JOB_WORKERS && slot < 0; i++)
-		if (worker_handles[i] == NULL)
+		if (worker_handles[i] == NULL && !StockmlJobs->slots[i].in_use)
 			slot = i;
+	SpinLockRelease(&StockmlJobs->mutex);
 	if (slot < 0)
 		return false;
 
@@ -202,7 +205,32 @@ ReapJobWorkers(bool *need_check)
 		pid_t		pid;
 
 		if (worker_handles[i] == NULL)
+		{
+			/*
+			 * A slot taken by a worker of an earlier launcher (this one
+			 * restarted after an error): free it once that worker is gone.
+			 */
+			bool		in_use;
+			bool		orphan_gone;
+
+			SpinLockAcquire(&StockmlJobs->mutex);
+			in_use = StockmlJobs->slots[i].in_use;
+			pid = StockmlJobs->slots[i].pid;
+			SpinLockRelease(&StockmlJobs->mutex);
+			if (!in_use)
+				continue;
+			orphan_gone = pid == 0 || (kill(pid, 0) != 0 && errno == ESRCH);
+			if (!orphan_gone)
+			{
+				running++;
+				continue;
+			}
+			SpinLockAcquire(&StockmlJobs->mutex);
+			StockmlJobs->slots[i].in_use = false;
+			SpinLockRelease(&StockmlJobs->mutex);
+			*need_check = true;
 			continue;
+		}
 		if (GetBackgroundWorkerPid(worker_handles[i], &pid) != BGWH_STOPPED)
 		{
 			running++;

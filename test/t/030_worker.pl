@@ -61,8 +61,8 @@ DECLARE n int;
 BEGIN
     SELECT attempts INTO n FROM stockml.jobs WHERE id = job_id;
     IF n = 1 OR (args->>'always')::boolean THEN
-        FOR i IN 1 .. 600 LOOP
-            PERFORM stockml.report_job_progress(i / 600.0);
+        FOR i IN 1 .. coalesce((args->>'ticks')::int, 600) LOOP
+            PERFORM stockml.report_job_progress(i / coalesce((args->>'ticks')::float8, 600));
             PERFORM pg_sleep(0.1);
         END LOOP;
     END IF;
@@ -119,7 +119,22 @@ sleep 1;
 is($node->safe_psql('stockml_jobs', "SELECT status, attempts FROM stockml.jobs WHERE id = $id"),
 	'cancelled|1', 'cancelled job not retried');
 
-# 6. the idle queue holds no connection: its database can be dropped and recreated
+# 6. the launcher itself is terminated while a job runs: it comes back (5 s later),
+# the running job finishes undisturbed, and new jobs still run
+$id = submit_slow_and_wait_running('{"always": true, "ticks": 40}');
+my $launcher = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'stockml launcher'");
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($launcher)");
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'stockml launcher' AND pid <> $launcher"),
+	'launcher restarted');
+ok(wait_status($id, 'done'), 'the job running meanwhile finished');
+is($node->safe_psql('stockml_jobs', "SELECT attempts FROM stockml.jobs WHERE id = $id"), '1',
+	'on its first attempt');
+$id = $node->safe_psql('stockml_jobs', q{SELECT stockml.submit('slow', '{"always": true, "ticks": 1}')});
+ok(wait_status($id, 'done'), 'the new launcher runs new jobs');
+
+# 7. the idle queue holds no connection: its database can be dropped and recreated
 $node->poll_query_until('postgres',
 	"SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = 'stockml_jobs'")
   or die 'job workers did not exit';
