@@ -86,6 +86,8 @@ static void FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Js
 static void CheckSymbolKnown(const char *symbol);
 static FeatureBar *LoadBarsSpi(const char *symbol, int *nbars);
 static FeatureBar *LoadBarsDirect(const char *symbol, int *nbars);
+static char *RequiredText(FunctionCallInfo fcinfo, int arg, const char *what);
+static int	RequiredHorizon(FunctionCallInfo fcinfo, int arg);
 
 static void
 SpecError(int index, const char *name, const char *fmt,...)

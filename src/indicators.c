@@ -33,6 +33,7 @@ static bool WilderPush(WilderState *s, double up, double down);
 static void CheckWindow(const char *what, int n, int min);
 static Datum IndicatorTransition(FunctionCallInfo fcinfo, IndicatorKind kind);
 static void CheckWindowFrame(FunctionCallInfo fcinfo, IndicatorKind kind);
+static int	IntArg(FunctionCallInfo fcinfo, int i, IndicatorKind kind, const char *what);
 
 /* ---------------------------------------------------------------- kernels */
 
