@@ -333,48 +333,87 @@ $$;
 COMMENT ON FUNCTION stockml.monitor(text, integer) IS
 'compare the recent window of each feature with the model''s reference sample, score realized forecasts against the naive baseline, write drift_metrics and performance_metrics, and enqueue one train job when the retrain policy says so';
 
+-- The models a monitor or forecast job names: {"model_name": ..} or {"models": [..]}, else
+-- every model with a production version.
+CREATE FUNCTION stockml.job_models(kind text, args jsonb, allowed text[])
+RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    unknown text;
+BEGIN
+    SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(args) k WHERE k <> ALL (allowed);
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown key in % job args: %', kind, unknown
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Keys: ' || array_to_string(allowed, ', ') || '.';
+    END IF;
+    IF args ? 'models' AND jsonb_typeof(args -> 'models') <> 'array' THEN
+        RAISE EXCEPTION '"models" of a % job must be an array of model names', kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('For example: stockml.submit(%L, ''{"models": ["msft_ridge"]}'').', kind);
+    END IF;
+    IF args ? 'model_name' THEN
+        RETURN ARRAY[args ->> 'model_name'];
+    ELSIF args ? 'models' THEN
+        RETURN ARRAY(SELECT jsonb_array_elements_text(args -> 'models'));
+    END IF;
+    RETURN ARRAY(SELECT DISTINCT a.name FROM stockml.model_aliases a WHERE a.alias = 'production' ORDER BY 1);
+END
+$$;
+COMMENT ON FUNCTION stockml.job_models(text, jsonb, text[]) IS
+'internal: the models a monitor or forecast job names ("model_name" or "models"; default every model with a production version), refusing unknown keys';
+
 CREATE FUNCTION stockml.run_job_monitor(job_id bigint, args jsonb)
-RETURNS void
+RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    names text[];
+    names text[] := stockml.job_models('monitor', args, ARRAY['model_name', 'models', 'window_days']);
+    r     record;
+    parts text[] := '{}';
 BEGIN
-    IF args ? 'model_name' THEN
-        names := ARRAY[args ->> 'model_name'];
-    ELSIF args ? 'models' THEN
-        names := ARRAY(SELECT jsonb_array_elements_text(args -> 'models'));
-    ELSE
-        names := ARRAY(SELECT DISTINCT a.name FROM stockml.model_aliases a WHERE a.alias = 'production' ORDER BY 1);
-    END IF;
-    PERFORM stockml.monitor(n, (args ->> 'window_days')::integer) FROM unnest(names) n;
+    FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
+        SELECT * INTO r FROM stockml.monitor(names[i], (args ->> 'window_days')::integer);
+        parts := parts || format('%s v%s: %s of %s features drifted, skill %s%s', r.model, r.version,
+                                 r.drifted_features, r.features, coalesce(round(r.skill::numeric, 3)::text, 'n/a'),
+                                 CASE WHEN r.retrain_job IS NOT NULL THEN format(', retrain job %s', r.retrain_job) ELSE '' END);
+        PERFORM stockml.report_job_progress(i::float8 / cardinality(names));
+    END LOOP;
+    RETURN CASE WHEN cardinality(parts) = 0 THEN 'no model to monitor' ELSE array_to_string(parts, '; ') END;
 END
 $$;
 COMMENT ON FUNCTION stockml.run_job_monitor(bigint, jsonb) IS
-'job kind monitor: args {"model_name": ..} or {"models": [..]}, optional "window_days"; without a name every model with a production version';
+'job kind monitor: args {"model_name": ..} or {"models": [..]} (default every model with a production version), optional "window_days"; returns a summary per model';
 
 CREATE FUNCTION stockml.run_job_forecast(job_id bigint, args jsonb)
-RETURNS void
+RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    names   text[];
+    names   text[] := stockml.job_models('forecast', args, ARRAY['model_name', 'models', 'symbols']);
     symbols text[];
+    n       bigint;
+    parts   text[] := '{}';
 BEGIN
-    IF args ? 'model_name' THEN
-        names := ARRAY[args ->> 'model_name'];
-    ELSIF args ? 'models' THEN
-        names := ARRAY(SELECT jsonb_array_elements_text(args -> 'models'));
-    ELSE
-        names := ARRAY(SELECT DISTINCT a.name FROM stockml.model_aliases a WHERE a.alias = 'production' ORDER BY 1);
-    END IF;
     IF args ? 'symbols' THEN
+        IF jsonb_typeof(args -> 'symbols') <> 'array' THEN
+            RAISE EXCEPTION '"symbols" of a forecast job must be an array of symbols'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'For example: stockml.submit(''forecast'', ''{"model_name": "msft_ridge", "symbols": ["MSFT"]}'').';
+        END IF;
         symbols := ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols'));
     END IF;
-    PERFORM stockml.forecast(n, symbols) FROM unnest(names) n;
+    FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
+        SELECT count(*) INTO n FROM stockml.forecast(names[i], symbols);
+        parts := parts || format('%s: %s forecast%s', names[i], n, CASE WHEN n = 1 THEN '' ELSE 's' END);
+        PERFORM stockml.report_job_progress(i::float8 / cardinality(names));
+    END LOOP;
+    RETURN CASE WHEN cardinality(parts) = 0 THEN 'no model to forecast with' ELSE array_to_string(parts, '; ') END;
 END
 $$;
 COMMENT ON FUNCTION stockml.run_job_forecast(bigint, jsonb) IS
-'job kind forecast: args {"model_name": ..} or {"models": [..]}, optional "symbols"; without a name every model with a production version';
+'job kind forecast: args {"model_name": ..} or {"models": [..]} (default every model with a production version), optional "symbols"; returns the forecasts made per model';

@@ -1,7 +1,7 @@
 -- monitor(): a series whose distribution shifts halfway drifts, a stationary one does
 -- not; a broken limit enqueues exactly one retrain, and its outcome is recorded.
 BEGIN;
-SELECT plan(25);
+SELECT plan(31);
 
 -- Two synthetic symbols over 500 weekdays from the same seeded normal draws: TMON_FLAT
 -- keeps a daily volatility of 1 %; TMON_SHIFT has 4 % and an upward drift after bar 300.
@@ -104,6 +104,20 @@ SELECT ok((SELECT abs(s.mae - a.mae) < 1e-9 FROM scored s,
           'MAE is the mean absolute error of the realized forecasts');
 SELECT alike((SELECT retrain_reason FROM scored), 'skill % < 1 over 20 forecasts',
             'a skill below the policy''s minimum asks for a retrain');
+
+-- the monitor and forecast job kinds
+SELECT is(stockml.run_job_forecast(0, '{"model_name": "tmon_flat"}'), 'tmon_flat: 1 forecast',
+          'a forecast job forecasts with the named model');
+SELECT matches(stockml.run_job_monitor(0, '{"models": ["tmon_flat"], "window_days": 30}'),
+               '^tmon_flat v1: [0-9]+ of 16 features drifted, skill ', 'a monitor job monitors the named models');
+SELECT is((SELECT DISTINCT window_end - window_start + 1 FROM stockml.drift_metrics
+            WHERE model_name = 'tmon_flat'
+              AND measured_at = (SELECT max(measured_at) FROM stockml.drift_metrics WHERE model_name = 'tmon_flat')),
+          30, '... over the window it asks for');
+SELECT throws_ok($$SELECT stockml.run_job_monitor(0, '{"model": "tmon_flat"}')$$, '22023',
+                 'unknown key in monitor job args: model', 'a monitor job refuses unknown keys');
+SELECT cmp_ok(stockml.submit('monitor', '{"model_name": "tmon_flat"}'), '>', 0::bigint, 'monitor is a job kind');
+SELECT cmp_ok(stockml.submit('forecast', '{}'), '>', 0::bigint, 'forecast is a job kind');
 
 -- errors
 SELECT throws_ok($$SELECT * FROM stockml.monitor('no_such_model')$$, '42704',
