@@ -134,6 +134,20 @@ SELECT * FROM stockml.predict('nope_test', 'AR_TEST');
 SELECT * FROM stockml.predict('rw_test', 'RW_TEST');
 SELECT stockml.predict('ar_test', '{1,2,3}'::float8[]);
 
+-- a role that may only EXECUTE predict() (stockml_reader) gets predictions, not the models;
+-- with no cache every call reads the model, as the extension's owner
+CREATE ROLE regress_stockml_reader IN ROLE stockml_reader;
+SET stockml.model_cache_size = 0;
+SET ROLE regress_stockml_reader;
+SELECT symbol, as_of, model_version FROM stockml.predict('ar_test', 'AR_TEST');
+SELECT stockml.predict('ar_test', array_fill(0.01::float8, ARRAY[16])) IS NOT NULL AS batch_form;
+SELECT count(*) FROM stockml.models;
+SELECT * FROM stockml.predict('nope_test', 'AR_TEST');
+SHOW search_path;
+RESET ROLE;
+RESET stockml.model_cache_size;
+DROP ROLE regress_stockml_reader;
+
 -- deploy and rollback by hand; predict follows at once (the cache is invalidated)
 SELECT name, alias, version, previous_version, action FROM stockml.deploy('ar_test', 3, reason => 'try naive');
 SELECT model_version FROM stockml.predict('ar_test', 'AR_TEST');

@@ -15,6 +15,15 @@
  * the cache generation with their entry pointer and look up again when it
  * has moved.  A model loaded while an invalidation arrived is used for that
  * call only and not kept.
+ *
+ * Privileges: predict() may be granted to roles that cannot read the models,
+ * aliases or prices (stockml_reader, which Grafana uses).  Rather than make
+ * the functions SECURITY DEFINER, which would set search_path on every call
+ * and cost batch predict(model, x) several times a bare scan, the reads
+ * themselves — a cache miss, and the bars of predict(model, symbol) — run as
+ * the extension's owner with search_path pinned to pg_catalog, pg_temp and
+ * as a security-restricted operation; an ERROR inside is undone by the
+ * (sub)transaction abort, as for SECURITY DEFINER.
  */
 #include "postgres.h"
 
@@ -22,6 +31,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -36,6 +46,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "feature_matrix.h"
 #include "model.h"
@@ -87,6 +98,15 @@ static bool callback_registered = false;
 /* a model loaded outside the cache (stale while loading, or cache size 0) */
 static CachedModel *uncached = NULL;
 
+typedef struct OwnerSwitch
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} OwnerSwitch;
+
+static void BecomeOwner(OwnerSwitch *sw);
+static void RestoreCaller(OwnerSwitch *sw);
 static void ModelCacheCallback(Datum arg, Oid relid);
 static void FlushModelCache(void);
 static void EvictLeastRecentlyUsed(void);
@@ -113,6 +133,36 @@ StockmlPredictInit(void)
 							 0.9, 0.0, 0.999,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+}
+
+/* Act as the owner of stockml's tables, search_path pinned, until RestoreCaller */
+static void
+BecomeOwner(OwnerSwitch *sw)
+{
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(aliases_relid))
+		aliases_relid = get_relname_relid("model_aliases", get_namespace_oid("stockml", false));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(aliases_relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", aliases_relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+
+	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
+	SetUserIdAndSecContext(owner, sw->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	sw->save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+static void
+RestoreCaller(OwnerSwitch *sw)
+{
+	AtEOXact_GUC(true, sw->save_nestlevel);
+	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
 }
 
 /* Relcache callback: only marks; freeing waits for the next lookup */
@@ -304,7 +354,11 @@ LookupModel(const char *name)
 	entry->last_used = ++use_clock;
 	PG_TRY();
 	{
+		OwnerSwitch sw;
+
+		BecomeOwner(&sw);
 		LoadModel(name, entry);
+		RestoreCaller(&sw);
 	}
 	PG_CATCH();
 	{
@@ -387,13 +441,16 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 	double		q;
 	Datum		values[7];
 	bool		nulls[7] = {false, false, false, false, false, false, false};
+	OwnerSwitch sw;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	entry = LookupModel(name);
 	ValidateSymbol(symbol);
 
+	BecomeOwner(&sw);
 	bars = FeatureBarsLoad(symbol, &nbars);
+	RestoreCaller(&sw);
 	if (nbars < entry->spec->warmup)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),

@@ -17,11 +17,11 @@ GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_shar
                 stockml.job_history, stockml.forecast_history, stockml.model_history
    TO stockml_reader;
 
--- predict() reads models, aliases and prices, which the reader may not: it runs as the
--- extension's owner (search_path pinned; it only reads, and its SQL is parameterised),
--- for the reader and stockml_admin rather than for PUBLIC
-ALTER FUNCTION stockml.predict(text, text) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION stockml.predict(text, float8[]) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- predict() reads models, aliases and prices, which the reader may not: src/predict.c does
+-- those reads as the extension's owner (search_path pinned, security-restricted; it only
+-- reads, and its SQL is parameterised) -- not SECURITY DEFINER, whose per-call SET of
+-- search_path would cost batch predict(model, x) several times a bare scan.  EXECUTE is
+-- for the reader and stockml_admin rather than for PUBLIC.
 REVOKE EXECUTE ON FUNCTION stockml.predict(text, text), stockml.predict(text, float8[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml.predict(text, text), stockml.predict(text, float8[])
    TO stockml_reader, stockml_admin;

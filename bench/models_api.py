@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+"""The Python serving stack bench/models.py compares predict() with: FastAPI +
+scikit-learn, serving the same model.
+
+GET /predict/{symbol} reads the symbol's bars from PostgreSQL (psycopg2), computes
+the default feature set with pandas (test/reference/indicators.py), and predicts
+the next close with a scikit-learn StandardScaler + Ridge pipeline whose
+parameters are those of the stockml model named in BENCH_MODEL (read once at
+start-up through stockml.model_describe), so both sides serve the same model.
+
+    BENCH_MODEL=bench_ridge PGHOST=... uvicorn --app-dir bench models_api:app
+"""
+import os
+import sys
+import threading
+
+import numpy as np
+import pandas as pd
+import psycopg2
+from fastapi import FastAPI, HTTPException
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "reference"))
+import indicators  # noqa: E402
+
+MODEL = os.environ.get("BENCH_MODEL", "bench_ridge")
+local = threading.local()
+
+
+def connection():
+    if not hasattr(local, "conn"):
+        local.conn = psycopg2.connect("")
+        local.conn.autocommit = True
+    return local.conn
+
+
+def load_model():
+    cur = connection().cursor()
+    cur.execute("""SELECT stockml.model_describe(m.model), m.version
+                     FROM stockml.model_aliases a JOIN stockml.models m USING (name, version)
+                    WHERE a.name = %s AND a.alias = 'production'""", (MODEL,))
+    described, version = cur.fetchone()
+    scaler = StandardScaler()
+    scaler.mean_ = np.array(described["mean"])
+    scaler.scale_ = np.array(described["scale"])
+    scaler.var_ = scaler.scale_ ** 2
+    scaler.n_features_in_ = len(scaler.mean_)
+    ridge = Ridge(alpha=described["params"]["alpha"])
+    ridge.coef_ = np.array(described["coef"])
+    ridge.intercept_ = described["intercept"]
+    ridge.n_features_in_ = len(ridge.coef_)
+    return make_pipeline(scaler, ridge), version
+
+
+pipeline, version = load_model()
+app = FastAPI()
+
+
+@app.get("/predict/{symbol}")
+def predict(symbol: str):
+    cur = connection().cursor()
+    cur.execute("""SELECT day, high, low, close, volume FROM stockml.prices
+                    WHERE symbol = %s ORDER BY day""", (symbol,))
+    rows = cur.fetchall()
+    if len(rows) < indicators.DEFAULT_WARMUP:
+        raise HTTPException(status_code=404, detail="not enough bars")
+    bars = pd.DataFrame(rows, columns=["Date", "High", "Low", "Close", "Volume"])
+    bars["Date"] = pd.to_datetime(bars["Date"])
+    feat = indicators.default_features(bars)
+    x = feat.iloc[[-1], 1:-1].to_numpy()
+    yhat = float(pipeline.predict(x)[0])
+    close = float(bars["Close"].iloc[-1])
+    return {"symbol": symbol, "as_of": str(bars["Date"].iloc[-1].date()),
+            "predicted_close": close * float(np.exp(yhat)), "model_version": version}
