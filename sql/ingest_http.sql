@@ -115,6 +115,26 @@ SELECT * FROM stockml.ingest_yahoo('STALL');
 RESET statement_timeout;
 SELECT clock_timestamp() - :'t0'::timestamptz < interval '3 s' AS cancelled_promptly;
 RESET stockml.http_timeout;
+-- the same failures through refresh(): one 'failed' ingest_log row each, with the
+-- HTTP status and the reason, while the 429 symbol is retried and stored
+SET stockml.http_timeout = 400;
+SET stockml.max_response_bytes = '1MB';
+SET stockml.http_retries = 1;
+SET client_min_messages = error;
+SELECT symbol, status, http_status, rows_inserted, error
+  FROM stockml.refresh(ARRAY['NOPE', 'E500', 'R429B', 'STALL', 'TRUNC', 'BIG', 'BIGCL', 'REDIR', 'HTML'])
+ ORDER BY symbol;
+RESET client_min_messages;
+RESET stockml.http_timeout;
+RESET stockml.max_response_bytes;
+SET stockml.http_retries = 0;
+SELECT symbol, status, http_status FROM stockml.ingest_log
+ WHERE id > (SELECT max(id) - 9 FROM stockml.ingest_log) ORDER BY symbol;
+SELECT count(*) AS bars_from_the_429_symbol FROM stockml.prices WHERE symbol = 'R429B';
+DELETE FROM stockml.symbols WHERE symbol = 'R429B';
+DELETE FROM stockml.ingest_log
+ WHERE symbol IN ('NOPE', 'E500', 'R429B', 'STALL', 'TRUNC', 'BIG', 'BIGCL', 'REDIR', 'HTML');
+
 -- nothing was written by any failure
 SELECT (SELECT row(f.*)::text FROM price_fingerprint f) = row(:before_bars, :before_sum_close, :before_symbols)::text
        AS prices_unchanged,
