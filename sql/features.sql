@@ -110,6 +110,9 @@ INSERT INTO stockml.feature_sets (name, spec) VALUES ('bad', '{"features": [1]}'
 INSERT INTO stockml.feature_sets (name, spec) VALUES ('bad', '[{"name": "a", "indicator": "rsi"}]');
 INSERT INTO stockml.feature_sets (name, spec) VALUES ('bad', '{"feature": []}');
 UPDATE stockml.feature_sets SET spec = '{"features": [{"name": "a", "indicator": "bb_pctb", "k": -1}]}' WHERE name = 'short';
+INSERT INTO stockml.feature_sets (name, spec)
+SELECT 'huge', jsonb_build_object('features', jsonb_agg(jsonb_build_object('name', 'z' || i, 'indicator', 'zscore', 'n', 100000)))
+  FROM generate_series(1, 30) i;
 SELECT name FROM stockml.feature_sets ORDER BY name;
 
 -- the bars are read by an index scan when the user may read the whole table; otherwise

@@ -30,6 +30,7 @@
 
 #define FEATURE_MAX_COUNT	1000	/* features in one spec */
 #define FEATURE_MAX_HORIZON 10000	/* bars ahead for y */
+#define FEATURE_MAX_STATE_BYTES (16 * 1024 * 1024)	/* all windows of a spec */
 
 typedef enum FeatureKind
 {

@@ -285,6 +285,7 @@ FeatureSpecParse(Jsonb *spec)
 	FeatureSpec *result;
 	JsonbValue *features;
 	int			n;
+	Size		state_bytes = 0;
 
 	if (!JB_ROOT_IS_OBJECT(spec) || JB_ROOT_IS_SCALAR(spec))
 		SpecError(-1, NULL, "not a JSON object");
@@ -310,7 +311,15 @@ FeatureSpecParse(Jsonb *spec)
 			if (strcmp(result->defs[j].name, result->defs[i].name) == 0)
 				SpecError(i, result->defs[i].name, "the name is already used by feature %d", j + 1);
 		result->warmup = Max(result->warmup, result->defs[i].first_row);
+		state_bytes = add_size(state_bytes, IndicatorSize(&result->defs[i].ind));
 	}
+	/* every feature keeps its window in memory while a matrix is computed */
+	if (state_bytes > FEATURE_MAX_STATE_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("invalid feature spec: the windows of its features need %zu kB, more than the %d kB allowed",
+						state_bytes / 1024, FEATURE_MAX_STATE_BYTES / 1024),
+				 errhint("Use fewer features or shorter windows (n).")));
 	return result;
 }
 
