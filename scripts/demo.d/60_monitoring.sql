@@ -64,9 +64,13 @@ SELECT * FROM stockml.schedule_pipeline('30 22 * * 1-5', ARRAY['msft_monitored']
 SELECT stockml.pipeline_step('refresh') AS step;
 SELECT stockml.pipeline_step('forecast', ARRAY['msft_monitored']) AS step;
 SELECT stockml.pipeline_step('monitor', ARRAY['msft_monitored']) AS step;
-SELECT model_name, time::timestamp(0) AS measured_at, features, drifted_features, round(drift_share::numeric, 3) AS drift_share
+\echo 'Drift and realized accuracy, run by run (the second run watches the retrained version):'
+SELECT model_name, model_version, time::timestamp(0) AS measured_at, features, drifted_features,
+       round(drift_share::numeric, 3) AS drift_share
   FROM stockml.drift_share WHERE model_name = 'msft_monitored' ORDER BY time;
-SELECT model_name, time::timestamp(0) AS measured_at, n_forecasts, round(mae::numeric, 3) AS mae,
+SELECT model_name, model_version, time::timestamp(0) AS measured_at, n_forecasts, round(mae::numeric, 3) AS mae,
        round(skill::numeric, 3) AS skill, round(directional_accuracy::numeric, 3) AS directional_accuracy
   FROM stockml.model_performance WHERE model_name = 'msft_monitored' AND symbol = 'all' ORDER BY time;
+SELECT created_at::timestamp(0) AS created_at, model_version, reason, status, job_id
+  FROM stockml.retrain_events WHERE model_name = 'msft_monitored' ORDER BY id;
 \echo 'Grafana reads these views as stockml_reader: see grafana/ and the README.'
