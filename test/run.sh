@@ -121,6 +121,7 @@ init_cluster "$bindir" "$tmp/grafana" "$gport" "$tmp" stockml scripts/demo.conf
 start_cluster "$bindir" "$tmp/grafana"
 if grafana_demo "$gport"; then
 	PGPORT=$gport PGUSER=grafana_check PGDATABASE=stockml /usr/bin/python3 test/grafana/check_dashboards.py \
+		--datasource grafana/provisioning/datasources/stockml.yaml \
 		--exporter grafana/prometheus/postgres_exporter_queries.yaml grafana/dashboards/*.json ||
 		failures+=(grafana)
 else

@@ -129,6 +129,26 @@ def targets(dashboard):
             yield f"annotation {a.get('name')!r}", t, False
 
 
+def datasources(dashboard):
+    """Every datasource reference of panels, targets, variables and annotations."""
+    def walk(panels):
+        for p in panels:
+            yield from walk(p.get("panels", []))
+            if isinstance(p.get("datasource"), dict):
+                yield p["datasource"]
+            for t in p.get("targets", []):
+                if isinstance(t.get("datasource"), dict):
+                    yield t["datasource"]
+    yield from walk(dashboard.get("panels", []))
+    for v in dashboard.get("templating", {}).get("list", []):
+        if v.get("type") == "query":
+            yield v["datasource"]
+    for a in dashboard.get("annotations", {}).get("list", []):
+        if not a.get("builtIn"):
+            yield a["datasource"]
+            yield a.get("target", {}).get("datasource", a["datasource"])
+
+
 def exporter_queries(path):
     """(name, sql) of a postgres_exporter queries file (its `query: |` blocks)."""
     name, sql, out = None, None, []
@@ -151,6 +171,7 @@ def main():
     ap.add_argument("--from", dest="t_from")
     ap.add_argument("--to", dest="t_to")
     ap.add_argument("--exporter", help="a postgres_exporter queries file whose queries to run too")
+    ap.add_argument("--datasource", help="the datasource provisioning file every query must point at")
     args = ap.parse_args()
 
     conn = psycopg2.connect("")
@@ -169,9 +190,20 @@ def main():
     t_to = dt.datetime.fromisoformat(args.t_to) if args.t_to else dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
 
     failures = checked = 0
+    ds = None
+    if args.datasource:
+        text = open(args.datasource).read()
+        ds = {"uid": re.search(r"^\s+uid:\s*(\S+)", text, re.M).group(1),
+              "type": re.search(r"^\s+type:\s*(\S+)", text, re.M).group(1)}
     for path in args.dashboards:
         with open(path) as f:
             dash = json.load(f)
+        if ds:
+            wrong = sorted({f"{d.get('type')}/{d.get('uid')}" for d in datasources(dash)
+                            if d.get("uid") != ds["uid"] or d.get("type") != ds["type"]})
+            if wrong:
+                failures += 1
+                print(f"FAIL {path}: datasources {', '.join(wrong)} are not the provisioned {ds['type']}/{ds['uid']}")
         variables = {}
         for v in dash.get("templating", {}).get("list", []):
             if v.get("type") == "query":
