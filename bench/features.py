@@ -25,8 +25,11 @@ import numpy as np
 import pandas as pd
 import psycopg2
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "reference"))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+sys.path.insert(0, os.path.join(here, "..", "test", "reference"))
 import indicators  # noqa: E402  (the reference implementation of the default set)
+from synthetic import generate_bars  # noqa: E402
 
 SYMBOLS = int(sys.argv[1]) if len(sys.argv) > 1 else 500
 DAYS = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
@@ -71,28 +74,8 @@ def timed(sql, repeat=REPEAT, fn=None):
     return (best_wall, best_cpu), result
 
 
-# --- data: a seeded geometric random walk per symbol ---------------------------------
-t0 = time.perf_counter()
-q("SET max_parallel_workers_per_gather = 0")
-q("SELECT setseed(0.4242)")
-q(f"""INSERT INTO stockml.symbols (symbol, source)
-      SELECT 'B' || lpad(s::text, 4, '0'), 'bench' FROM generate_series(1, {SYMBOLS}) s""")
-q(f"""CREATE TEMP TABLE shocks AS
-      SELECT s, d, sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS z,
-             random() AS u1, random() AS u2, random() AS uv
-        FROM generate_series(1, {SYMBOLS}) s, generate_series(1, {DAYS}) d ORDER BY s, d""")
-q("""INSERT INTO stockml.prices (symbol, day, open, high, low, close, volume, source)
-     SELECT 'B' || lpad(s::text, 4, '0'), '2000-01-03'::date + d, o,
-            greatest(o, c) * (1 + 0.01 * u1), least(o, c) * (1 - 0.01 * u2), c,
-            (1e6 * (0.5 + uv))::bigint, 'bench'
-       FROM (SELECT s, d, u1, u2, uv, c, coalesce(lag(c) OVER (PARTITION BY s ORDER BY d), c) AS o
-               FROM (SELECT s, d, u1, u2, uv,
-                            100 * exp(sum(0.0002 + 0.02 * z) OVER (PARTITION BY s ORDER BY d)) AS c
-                       FROM shocks) w) b""")
-q("DROP TABLE shocks")
-q("VACUUM ANALYZE stockml.prices")
-nbars = q("SELECT count(*) FROM stockml.prices WHERE source = 'bench'")[0][0]
-print(f"{nbars} bars ({SYMBOLS} symbols x {DAYS} days) generated in {time.perf_counter() - t0:.1f} s")
+# --- data: a seeded geometric random walk per symbol (bench/synthetic.py) ----------------
+generate_bars(cur, SYMBOLS, DAYS)
 
 # --- the queries ------------------------------------------------------------------------
 W = "WINDOW w AS (PARTITION BY symbol ORDER BY day)"

@@ -87,6 +87,52 @@ private_install() {
 	echo "$inst$pg_bindir"
 }
 
+# bench_reexec ROOT SCRIPT [VAR...]: as root, copy the tree ROOT to a directory the
+# postgres account owns and run ROOT/SCRIPT's copy there as postgres, passing the
+# named environment variables on (never returns); as anyone else, do nothing.
+bench_reexec() {
+	[ "$(id -u)" = 0 ] || return 0
+	local root=$1 script=$2 work v
+	shift 2
+	local envs=("PATH=$PATH")
+	for v in "$@"; do
+		[ -n "${!v+x}" ] && envs+=("$v=${!v}")
+	done
+	install_deps
+	work=$(mktemp -d /tmp/stockml-bench.XXXXXX)
+	cp -a "$root/." "$work/"
+	rm -rf "$work/tmp_check" "$work/tmp_bench"
+	chown -R postgres:postgres "$work"
+	exec runuser -u postgres -- env "${envs[@]}" bash "$work/$script"
+}
+
+# bench_cluster ROOT: build, install into a private installation under
+# ROOT/tmp_bench, start a throwaway cluster set up for benchmarks (no parallel
+# workers, no JIT, room in shared_buffers) with a database `bench` holding
+# stockml, stopped on exit.  Sets bindir and bench_tmp; exports PGHOST, PGPORT,
+# PGUSER and PGDATABASE.
+bench_cluster() {
+	local root=$1 port
+	make -s -C "$root" 2>&1
+	bench_tmp=$root/tmp_bench
+	rm -rf "$bench_tmp"
+	mkdir -p "$bench_tmp"
+	bindir=$(private_install "$root" "$bench_tmp/install")
+	port=$(free_port)
+	trap 'stop_cluster "$bindir" "$bench_tmp/data"' EXIT
+	init_cluster "$bindir" "$bench_tmp/data" "$port" "$bench_tmp" bench
+	cat >>"$bench_tmp/data/postgresql.conf" <<CONF
+shared_buffers = 512MB
+work_mem = 256MB
+max_parallel_workers_per_gather = 0
+jit = off
+CONF
+	start_cluster "$bindir" "$bench_tmp/data"
+	export PGHOST=$bench_tmp PGPORT=$port PGUSER=postgres PGDATABASE=bench
+	"$bindir/createdb" bench
+	"$bindir/psql" -X -q -c 'CREATE EXTENSION stockml'
+}
+
 start_cluster() { # BINDIR DATADIR
 	"$1/pg_ctl" -D "$2" -l "$2/server.log" -w -t 60 start >/dev/null || {
 		tail -n 30 "$2/server.log" >&2
