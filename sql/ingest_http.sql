@@ -58,6 +58,11 @@ SELECT status, rows_inserted FROM stockml.ingest_yahoo('EVENTS', '2000-09-01', '
 SELECT symbol, day, kind, amount, numerator, denominator, source FROM stockml.corporate_actions ORDER BY day;
 SELECT rows_inserted, rows_updated FROM stockml.ingest_yahoo('EVENTS', '2000-09-01', '2001-09-30');
 SELECT count(*) FROM stockml.corporate_actions;
+-- two dividends on one day: the later one in the body is kept
+SELECT status FROM stockml.ingest_yahoo('EVDUP', '2000-09-01', '2001-09-30');
+SELECT symbol, day, kind, amount FROM stockml.corporate_actions WHERE symbol = 'EVDUP';
+-- a body claiming more bars than any daily history is refused before it is stored
+SELECT * FROM stockml.ingest_yahoo('MANYBARS');
 
 -- 429 then success, after the server's Retry-After (1 s)
 SET stockml.http_retries = 2;
@@ -186,7 +191,7 @@ RESET ROLE;
 
 -- clean up
 DELETE FROM stockml.symbols WHERE symbol IN ('MSFT', 'REDIROK', 'GZIP', 'DST.NY', 'DST.NZ', 'NULLS',
-    'NOEVT', 'EVENTS', 'R429A', 'msft.us');
+    'NOEVT', 'EVENTS', 'EVDUP', 'R429A', 'msft.us');
 DELETE FROM stockml.ingest_log WHERE source IN ('yahoo', 'stooq');
 DROP ROLE stockml_regress_admin;
 REVOKE USAGE ON SCHEMA stockml FROM stockml_regress_reader;

@@ -37,6 +37,9 @@
 PG_FUNCTION_INFO_V1(stockml_ingest_yahoo);
 
 #define CHART_MAX_DEPTH 12
+/* far more than any daily history; a damaged body cannot make us allocate more */
+#define CHART_MAX_BARS 1000000
+#define CHART_MAX_ACTIONS 100000
 
 /* the aligned per-bar arrays */
 enum ChartSeries
@@ -75,6 +78,7 @@ typedef struct ChartParse
 		int			index;		/* array: current element */
 	}			frames[CHART_MAX_DEPTH];
 	bool		saw_chart;
+	bool		too_large;		/* over CHART_MAX_BARS or CHART_MAX_ACTIONS */
 	bool		result_null;
 	bool		saw_result;
 	char	   *error_code;
@@ -101,7 +105,7 @@ static void ChartEnd(void *state);
 static void ChartField(void *state, char *fname, bool isnull);
 static void ChartElement(void *state, bool isnull);
 static void ChartScalar(void *state, char *token, JsonTokenType tokentype);
-static void SeriesSet(Series *s, int index, double value);
+static void SeriesSet(ChartParse *p, Series *s, int index, double value);
 static CorporateAction *FindAction(ChartParse *p, const char *key, bool split);
 static bool TradingDay(double ts, pg_tz *tz, const ChartParse *p, DateADT *day);
 static void StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz,
@@ -190,8 +194,13 @@ ChartElement(void *state, bool isnull)
 }
 
 static void
-SeriesSet(Series *s, int index, double value)
+SeriesSet(ChartParse *p, Series *s, int index, double value)
 {
+	if (index >= CHART_MAX_BARS)
+	{
+		p->too_large = true;
+		return;
+	}
 	if (index >= s->cap)
 	{
 		int			cap = Max(index + 1, Max(s->cap * 2, 256));
@@ -206,12 +215,23 @@ SeriesSet(Series *s, int index, double value)
 	s->len = Max(s->len, index + 1);
 }
 
+/*
+ * The action an event field belongs to: the fields of one event object come
+ * one after another, so only the last action can match; NULL when there are
+ * too many.
+ */
 static CorporateAction *
 FindAction(ChartParse *p, const char *key, bool split)
 {
-	for (int i = p->nactions - 1; i >= 0; i--)
-		if (p->actions[i].split == split && strcmp(p->actions[i].key, key) == 0)
-			return &p->actions[i];
+	CorporateAction *last = p->nactions > 0 ? &p->actions[p->nactions - 1] : NULL;
+
+	if (last && last->split == split && strcmp(last->key, key) == 0)
+		return last;
+	if (p->nactions >= CHART_MAX_ACTIONS)
+	{
+		p->too_large = true;
+		return NULL;
+	}
 	if (p->nactions == p->actions_cap)
 	{
 		p->actions_cap = Max(16, p->actions_cap * 2);
@@ -282,7 +302,7 @@ ChartScalar(void *state, char *token, JsonTokenType tokentype)
 	else if (d == 5 && KEY_IS(p, 3, "timestamp") && FRAME(p, 4).is_array)
 	{
 		p->series[S_TIMESTAMP].present = true;
-		SeriesSet(&p->series[S_TIMESTAMP], FRAME(p, 4).index, NumberOrNaN(token, tokentype));
+		SeriesSet(p, &p->series[S_TIMESTAMP], FRAME(p, 4).index, NumberOrNaN(token, tokentype));
 	}
 	else if (d == 8 && KEY_IS(p, 3, "indicators") && INDEX_IS(p, 5, 0) &&
 			 !FRAME(p, 6).is_array && FRAME(p, 7).is_array)
@@ -295,7 +315,7 @@ ChartScalar(void *state, char *token, JsonTokenType tokentype)
 			if (strcmp(FRAME(p, 6).key, series_names[s]) == 0)
 			{
 				p->series[s].present = true;
-				SeriesSet(&p->series[s], FRAME(p, 7).index, NumberOrNaN(token, tokentype));
+				SeriesSet(p, &p->series[s], FRAME(p, 7).index, NumberOrNaN(token, tokentype));
 			}
 	}
 	else if (d == 7 && KEY_IS(p, 3, "events") && !FRAME(p, 4).is_array &&
@@ -308,6 +328,8 @@ ChartScalar(void *state, char *token, JsonTokenType tokentype)
 		if (!split && !KEY_IS(p, 4, "dividends"))
 			return;
 		a = FindAction(p, FRAME(p, 5).key, split);
+		if (a == NULL)
+			return;
 		if (strcmp(k, "date") == 0)
 			a->date = NumberOrNaN(token, tokentype);
 		else if (strcmp(k, "amount") == 0)
@@ -430,6 +452,12 @@ StoreYahooChart(const char *symbol, const char *body, size_t len,
 				 errmsg("response for symbol \"%s\" from Yahoo is not valid JSON (HTTP 200)", symbol),
 				 errdetail("%s The body begins \"%s\".", problem, BodyExcerpt(body, len, 60)),
 				 errhint("Check stockml.yahoo_url; a truncated body means the connection dropped.")));
+	if (p.too_large)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("response for symbol \"%s\" from Yahoo has more than %d bars or %d events",
+						symbol, CHART_MAX_BARS, CHART_MAX_ACTIONS),
+				 errhint("Fetch a shorter date range.")));
 	if (p.error_code || p.error_description || p.result_null || !p.saw_result)
 		ereport(ERROR,
 				(errcode(p.saw_chart ? ERRCODE_NO_DATA_FOUND : ERRCODE_INVALID_JSON_TEXT),
@@ -505,10 +533,35 @@ StoreYahooChart(const char *symbol, const char *body, size_t len,
 	UpdateSymbolMeta(symbol, &p);
 }
 
-/* Upsert dividends and splits of [start, end] into stockml.corporate_actions */
+typedef struct ActionRow
+{
+	DateADT		day;
+	int			order;			/* position in the body: the later one wins */
+	CorporateAction *action;
+} ActionRow;
+
+static int
+CompareActionRows(const void *a, const void *b)
+{
+	const ActionRow *x = a;
+	const ActionRow *y = b;
+
+	if (x->action->split != y->action->split)
+		return x->action->split ? 1 : -1;
+	if (x->day != y->day)
+		return x->day < y->day ? -1 : 1;
+	return x->order - y->order;
+}
+
+/*
+ * Upsert dividends and splits of [start, end] into stockml.corporate_actions;
+ * of two events of one kind on one day, the later in the body is kept.
+ */
 static void
 StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz, DateADT start, DateADT end)
 {
+	ActionRow  *rows;
+	int			nrows = 0;
 	Datum	   *days;
 	Datum	   *kinds;
 	Datum	   *amounts;
@@ -523,13 +576,7 @@ StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz, DateADT star
 
 	if (p->nactions == 0)
 		return;
-	days = palloc(sizeof(Datum) * p->nactions);
-	kinds = palloc(sizeof(Datum) * p->nactions);
-	amounts = palloc(sizeof(Datum) * p->nactions);
-	nums = palloc(sizeof(Datum) * p->nactions);
-	dens = palloc(sizeof(Datum) * p->nactions);
-	amount_nulls = palloc(sizeof(bool) * p->nactions);
-	ratio_nulls = palloc(sizeof(bool) * p->nactions);
+	rows = palloc(sizeof(ActionRow) * p->nactions);
 	for (int i = 0; i < p->nactions; i++)
 	{
 		CorporateAction *a = &p->actions[i];
@@ -543,7 +590,28 @@ StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz, DateADT star
 						 isfinite(a->denominator)) :
 			!(a->amount >= 0 && isfinite(a->amount)))
 			continue;
-		days[n] = DateADTGetDatum(day);
+		rows[nrows++] = (ActionRow)
+		{
+			day, i, a
+		};
+	}
+	qsort(rows, nrows, sizeof(ActionRow), CompareActionRows);
+
+	days = palloc(sizeof(Datum) * Max(nrows, 1));
+	kinds = palloc(sizeof(Datum) * Max(nrows, 1));
+	amounts = palloc(sizeof(Datum) * Max(nrows, 1));
+	nums = palloc(sizeof(Datum) * Max(nrows, 1));
+	dens = palloc(sizeof(Datum) * Max(nrows, 1));
+	amount_nulls = palloc(sizeof(bool) * Max(nrows, 1));
+	ratio_nulls = palloc(sizeof(bool) * Max(nrows, 1));
+	for (int i = 0; i < nrows; i++)
+	{
+		CorporateAction *a = rows[i].action;
+
+		if (i + 1 < nrows && rows[i + 1].day == rows[i].day &&
+			rows[i + 1].action->split == a->split)
+			continue;
+		days[n] = DateADTGetDatum(rows[i].day);
 		kinds[n] = CStringGetTextDatum(a->split ? "split" : "dividend");
 		amounts[n] = Float8GetDatum(a->amount);
 		amount_nulls[n] = a->split;
