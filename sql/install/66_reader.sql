@@ -26,7 +26,9 @@ REVOKE EXECUTE ON FUNCTION stockml.predict(text, text), stockml.predict(text, fl
 GRANT EXECUTE ON FUNCTION stockml.predict(text, text), stockml.predict(text, float8[])
    TO stockml_reader, stockml_admin;
 
--- stockml_admin runs monitor() and manages the policies
+-- stockml_admin runs monitor() and manages the policies; monitor() reads the model, its
+-- aliases and its forecasts
+GRANT SELECT ON stockml.models, stockml.model_aliases, stockml.predictions TO stockml_admin;
 GRANT SELECT, INSERT ON stockml.drift_metrics, stockml.performance_metrics TO stockml_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON stockml.retrain_policies TO stockml_admin;
 GRANT SELECT, INSERT, UPDATE ON stockml.retrain_events TO stockml_admin;

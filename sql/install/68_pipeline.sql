@@ -9,9 +9,18 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    preloaded boolean := current_setting('shared_preload_libraries') ~ '(^|[\s,])"?pg_cron"?($|[\s,])';
-    cron_db   text := current_setting('cron.database_name', true);
+    preloaded boolean;
+    cron_db   text;
 BEGIN
+    -- both settings are hidden from roles without pg_read_all_settings: then the
+    -- extension check below and pg_cron's own errors have to do
+    BEGIN
+        preloaded := current_setting('shared_preload_libraries') ~ '(^|[\s,])"?pg_cron"?($|[\s,])';
+        cron_db := current_setting('cron.database_name', true);
+    EXCEPTION WHEN insufficient_privilege THEN
+        preloaded := true;
+        cron_db := current_database();
+    END;
     IF NOT preloaded THEN
         RAISE EXCEPTION 'pg_cron is not loaded by this server'
             USING ERRCODE = 'feature_not_supported',
@@ -30,6 +39,12 @@ BEGIN
         RAISE EXCEPTION 'extension "pg_cron" is not installed in this database'
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'CREATE EXTENSION pg_cron;';
+    END IF;
+    IF NOT has_schema_privilege('cron', 'USAGE') THEN
+        RAISE EXCEPTION 'role "%" may not schedule pg_cron jobs', current_user
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The jobs run as the role that schedules them.',
+                  HINT = format('As a superuser: GRANT USAGE ON SCHEMA cron TO %I;', current_user);
     END IF;
 END
 $$;
@@ -160,6 +175,9 @@ BEGIN
         PERFORM cron.schedule('stockml-refresh', cron, 'SELECT stockml.pipeline_step(''refresh'')');
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS missing = MESSAGE_TEXT;
+        IF missing NOT LIKE 'invalid schedule%' THEN
+            RAISE;
+        END IF;
         RAISE EXCEPTION 'pg_cron refused the schedule %: %', quote_literal(cron), missing
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Five fields: minute hour day-of-month month day-of-week, e.g. ''30 22 * * 1-5'' (22:30 on weekdays, in cron.timezone).';

@@ -1,7 +1,7 @@
 -- monitor(): a series whose distribution shifts halfway drifts, a stationary one does
 -- not; a broken limit enqueues exactly one retrain, and its outcome is recorded.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 -- Two synthetic symbols over 500 weekdays from the same seeded normal draws: TMON_FLAT
 -- keeps a daily volatility of 1 %; TMON_SHIFT has 4 % and an upward drift after bar 300.
@@ -118,6 +118,13 @@ SELECT throws_ok($$SELECT stockml.run_job_monitor(0, '{"model": "tmon_flat"}')$$
                  'unknown key in monitor job args: model', 'a monitor job refuses unknown keys');
 SELECT cmp_ok(stockml.submit('monitor', '{"model_name": "tmon_flat"}'), '>', 0::bigint, 'monitor is a job kind');
 SELECT cmp_ok(stockml.submit('forecast', '{}'), '>', 0::bigint, 'forecast is a job kind');
+
+-- a member of stockml_admin (not a superuser) may monitor
+CREATE ROLE tmon_admin IN ROLE stockml_admin;
+SET ROLE tmon_admin;
+CREATE TEMP TABLE admin_run AS SELECT * FROM stockml.monitor('tmon_flat');
+RESET ROLE;
+SELECT is((SELECT features FROM admin_run), 16, 'a member of stockml_admin runs monitor()');
 
 -- errors
 SELECT throws_ok($$SELECT * FROM stockml.monitor('no_such_model')$$, '42704',

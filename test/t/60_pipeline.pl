@@ -89,6 +89,12 @@ is($node->safe_psql('postgres', q{
 	       (SELECT min(end_time) AS end_time FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE jobname = 'stockml-monitor') m}),
 	't', 'the steps ended in order: refresh, forecast, monitor');
 
+# a member of stockml_admin needs USAGE on schema cron, and is told so
+$node->safe_psql('postgres', 'CREATE ROLE pipeline_admin IN ROLE stockml_admin');
+($rc, $out, $err) = $node->psql('postgres', 'SET ROLE pipeline_admin; SELECT * FROM stockml.schedule_pipeline()');
+like($err, qr/role "pipeline_admin" may not schedule pg_cron jobs.*HINT:.*GRANT USAGE ON SCHEMA cron TO pipeline_admin;/s,
+	'a role without USAGE on schema cron is told what to grant');
+
 is($node->safe_psql('postgres', 'SELECT stockml.unschedule_pipeline()'), '3', 'unschedule removes the three jobs');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), '0', '... and leaves none');
 
