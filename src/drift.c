@@ -85,10 +85,12 @@ static double KolmogorovCdfPelzGood(int n, double x);
 static double SmirnovSf(int n, double x);
 static double Wasserstein(const Sample *ref, const Sample *cur);
 static double PopulationSd(const Sample *s);
+static double NormedWasserstein(const Sample *ref, const Sample *cur);
 static BinnedShares BinSamples(const Sample *ref, const Sample *cur);
 static double Psi(const BinnedShares *b);
 static double KlDiv(const BinnedShares *b);
 static double JensenShannon(const BinnedShares *b);
+static Datum BinnedStatistic(FunctionCallInfo fcinfo, double (*statistic) (const BinnedShares *));
 static int64 Gcd(int64 a, int64 b);
 
 /*
@@ -828,6 +830,17 @@ Wasserstein(const Sample *ref, const Sample *cur)
 	return sum;
 }
 
+/*
+ * Evidently's wasserstein_distance_norm: the distance in units of the
+ * reference's population sd, floored at 0.001 so a constant reference stays
+ * finite.
+ */
+static double
+NormedWasserstein(const Sample *ref, const Sample *cur)
+{
+	return Wasserstein(ref, cur) / Max(PopulationSd(ref), 0.001);
+}
+
 /* numpy.std(ddof=0), two-pass */
 static double
 PopulationSd(const Sample *s)
@@ -1057,38 +1070,36 @@ stockml_wasserstein(PG_FUNCTION_ARGS)
 	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
 	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
 
-	/* Evidently's floor on the scale keeps a constant reference finite */
-	PG_RETURN_FLOAT8(Wasserstein(&ref, &cur) / Max(PopulationSd(&ref), 0.001));
+	PG_RETURN_FLOAT8(NormedWasserstein(&ref, &cur));
+}
+
+/* One binned statistic of the two float8[] arguments */
+static Datum
+BinnedStatistic(FunctionCallInfo fcinfo, double (*statistic) (const BinnedShares *))
+{
+	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
+	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
+	BinnedShares b = BinSamples(&ref, &cur);
+
+	PG_RETURN_FLOAT8(statistic(&b));
 }
 
 Datum
 stockml_psi(PG_FUNCTION_ARGS)
 {
-	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
-	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
-	BinnedShares b = BinSamples(&ref, &cur);
-
-	PG_RETURN_FLOAT8(Psi(&b));
+	return BinnedStatistic(fcinfo, Psi);
 }
 
 Datum
 stockml_kl_div(PG_FUNCTION_ARGS)
 {
-	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
-	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
-	BinnedShares b = BinSamples(&ref, &cur);
-
-	PG_RETURN_FLOAT8(KlDiv(&b));
+	return BinnedStatistic(fcinfo, KlDiv);
 }
 
 Datum
 stockml_jensen_shannon(PG_FUNCTION_ARGS)
 {
-	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
-	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
-	BinnedShares b = BinSamples(&ref, &cur);
-
-	PG_RETURN_FLOAT8(JensenShannon(&b));
+	return BinnedStatistic(fcinfo, JensenShannon);
 }
 
 /*
@@ -1132,7 +1143,7 @@ stockml_drift_test(PG_FUNCTION_ARGS)
 	{
 		threshold = PG_ARGISNULL(3) ? 0.1 : PG_GETARG_FLOAT8(3);
 		if (strcmp(method, "wasserstein") == 0)
-			statistic = Wasserstein(&ref, &cur) / Max(PopulationSd(&ref), 0.001);
+			statistic = NormedWasserstein(&ref, &cur);
 		else if (strcmp(method, "psi") == 0 || strcmp(method, "kl_div") == 0 ||
 				 strcmp(method, "jensen_shannon") == 0)
 		{
