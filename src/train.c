@@ -120,7 +120,7 @@ static void SortByDay(TrainSet *set);
 static void IndexDays(TrainSet *set);
 static int	MinimumDays(int folds, int horizon, int p);
 static void LogPhase(const char *what, instr_time *since);
-static void StatsAdd(ErrorStats *s, double close, double y, double yhat);
+static void StatsAdd(ErrorStats *s, double predicted, double actual, double yhat, double y);
 static void AppendStats(StringInfo buf, const char *prefix, const ErrorStats *s);
 static double StatsMae(const ErrorStats *s);
 static void AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive);
@@ -512,15 +512,15 @@ MinimumDays(int folds, int horizon, int p)
 
 /*
  * One out-of-sample prediction, scored on the price: the predicted close is
- * close * exp(yhat), the realized one close * exp(y).  A direction is a hit
- * when the signs agree; a prediction (or move) of exactly 0 has no direction
- * and scores one half, so the naive baseline's directional accuracy is 0.5.
+ * close * exp(yhat), the realized one close * exp(y), given here as
+ * predicted and actual.  A direction is a hit when the signs of yhat and y
+ * agree; a prediction (or move) of exactly 0 has no direction and scores
+ * one half, so the naive baseline's directional accuracy is 0.5.
  */
 static void
-StatsAdd(ErrorStats *s, double close, double y, double yhat)
+StatsAdd(ErrorStats *s, double predicted, double actual, double yhat, double y)
 {
-	double		actual = close * exp(y);
-	double		e = close * exp(yhat) - actual;
+	double		e = predicted - actual;
 
 	s->n++;
 	s->abs_sum += fabs(e);
@@ -742,11 +742,14 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 		for (int64 i = test_from; i < test_to; i++)
 		{
 			double		yhat = ModelPredict(model, set.x + i * p, work);
+			double		close = set.close[i];
+			double		predicted = close * exp(yhat);
+			double		actual = close * exp(set.y[i]);
 
-			StatsAdd(&fold[k].model, set.close[i], set.y[i], yhat);
-			StatsAdd(&fold[k].naive, set.close[i], set.y[i], 0);
-			StatsAdd(&pooled.model, set.close[i], set.y[i], yhat);
-			StatsAdd(&pooled.naive, set.close[i], set.y[i], 0);
+			StatsAdd(&fold[k].model, predicted, actual, yhat, set.y[i]);
+			StatsAdd(&fold[k].naive, close, actual, 0, set.y[i]);
+			StatsAdd(&pooled.model, predicted, actual, yhat, set.y[i]);
+			StatsAdd(&pooled.naive, close, actual, 0, set.y[i]);
 			abs_res[nres++] = fabs(set.y[i] - yhat);
 		}
 		StockmlReportJobProgress((double) (k + 1) / (folds + 1));
