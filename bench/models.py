@@ -2,7 +2,7 @@
 """Timings behind bench/models.sh (connects with the PG* environment).
 
 Usage: models.py SYMBOLS DAYS.  On SYMBOLS x DAYS bars of a seeded geometric
-random walk (the generator of bench/features.py; reused when already loaded):
+random walk (bench/synthetic.py; reused when already loaded):
 
   training   stockml.train(ridge, 5 walk-forward folds, refit) over every symbol,
              against psycopg2 -> pandas default features (test/reference/
@@ -37,6 +37,8 @@ from sklearn.preprocessing import StandardScaler
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "test", "reference"))
 import indicators  # noqa: E402
+sys.path.insert(0, here)
+from synthetic import generate_bars  # noqa: E402
 
 SYMBOLS = int(sys.argv[1]) if len(sys.argv) > 1 else 500
 DAYS = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
@@ -65,28 +67,8 @@ def best_of(fn, repeat=REPEAT):
     return best, result
 
 
-# --- data: bench/features.py's seeded geometric random walk -----------------------------
-if q("SELECT count(*) FROM stockml.symbols WHERE source = 'bench'")[0][0] != SYMBOLS:
-    t0 = time.perf_counter()
-    q("SET max_parallel_workers_per_gather = 0")
-    q("SELECT setseed(0.4242)")
-    q(f"""INSERT INTO stockml.symbols (symbol, source)
-          SELECT 'B' || lpad(s::text, 4, '0'), 'bench' FROM generate_series(1, {SYMBOLS}) s""")
-    q(f"""CREATE TEMP TABLE shocks AS
-          SELECT s, d, sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS z,
-                 random() AS u1, random() AS u2, random() AS uv
-            FROM generate_series(1, {SYMBOLS}) s, generate_series(1, {DAYS}) d ORDER BY s, d""")
-    q("""INSERT INTO stockml.prices (symbol, day, open, high, low, close, volume, source)
-         SELECT 'B' || lpad(s::text, 4, '0'), '2000-01-03'::date + d, o,
-                greatest(o, c) * (1 + 0.01 * u1), least(o, c) * (1 - 0.01 * u2), c,
-                (1e6 * (0.5 + uv))::bigint, 'bench'
-           FROM (SELECT s, d, u1, u2, uv, c, coalesce(lag(c) OVER (PARTITION BY s ORDER BY d), c) AS o
-                   FROM (SELECT s, d, u1, u2, uv,
-                                100 * exp(sum(0.0002 + 0.02 * z) OVER (PARTITION BY s ORDER BY d)) AS c
-                           FROM shocks) w) b""")
-    q("DROP TABLE shocks")
-    q("VACUUM ANALYZE stockml.prices")
-    print(f"bars generated in {time.perf_counter() - t0:.1f} s")
+# --- data: the benchmarks' synthetic bars (bench/synthetic.py) --------------------------
+generate_bars(cur, SYMBOLS, DAYS)
 nbars = q("SELECT count(*) FROM stockml.prices WHERE source = 'bench'")[0][0]
 symbols = [r[0] for r in q("SELECT symbol FROM stockml.symbols WHERE source = 'bench' ORDER BY symbol")]
 print(f"{nbars} bars ({len(symbols)} symbols)")
