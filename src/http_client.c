@@ -473,6 +473,7 @@ RunTransfers(CURLM *multi, HttpRequest **requests, int nrequests, int concurrenc
 			switch (JudgeTransfer(r, msg->data.result))
 			{
 				case VERDICT_REDIRECT:
+					r->attempts--;	/* a redirect hop is not another attempt */
 					StartTransfer(multi, r);
 					active++;
 					break;
