@@ -109,6 +109,8 @@ INSERT INTO stockml.feature_sets (name, spec) VALUES ('bad', '{"features": []}')
 INSERT INTO stockml.feature_sets (name, spec) VALUES ('bad', '{"features": [1]}');
 INSERT INTO stockml.feature_sets (name, spec) VALUES ('bad', '[{"name": "a", "indicator": "rsi"}]');
 INSERT INTO stockml.feature_sets (name, spec) VALUES ('bad', '{"feature": []}');
+INSERT INTO stockml.feature_sets (name, spec) VALUES ('bad', '{"description": "no features"}');
+INSERT INTO stockml.feature_sets (name, spec) VALUES ('bad', '{"features": [{"name": "a", "indicator": "range"}], "horizon": 5}');
 UPDATE stockml.feature_sets SET spec = '{"features": [{"name": "a", "indicator": "bb_pctb", "k": -1}]}' WHERE name = 'short';
 INSERT INTO stockml.feature_sets (name, spec)
 SELECT 'huge', jsonb_build_object('features', jsonb_agg(jsonb_build_object('name', 'z' || i, 'indicator', 'zscore', 'n', 100000)))

@@ -289,6 +289,22 @@ FeatureSpecParse(Jsonb *spec)
 
 	if (!JB_ROOT_IS_OBJECT(spec) || JB_ROOT_IS_SCALAR(spec))
 		SpecError(-1, NULL, "not a JSON object");
+	/* the only keys: "features" and an optional "description" */
+	{
+		JsonbIterator *it = JsonbIteratorInit(&spec->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok != WJB_KEY)
+				continue;
+			if (!(v.val.string.len == 8 && strncmp(v.val.string.val, "features", 8) == 0) &&
+				!(v.val.string.len == 11 && strncmp(v.val.string.val, "description", 11) == 0))
+				SpecError(-1, NULL, "unknown key \"%.*s\" (keys: features, description)",
+						  v.val.string.len, v.val.string.val);
+		}
+	}
 	features = getKeyJsonValueFromContainer(&spec->root, "features", strlen("features"), NULL);
 	if (features == NULL)
 		SpecError(-1, NULL, "key \"features\" is missing");
