@@ -148,6 +148,18 @@ RESET ROLE;
 RESET stockml.model_cache_size;
 DROP ROLE regress_stockml_reader;
 
+-- stockml_admin may train, deploy and forecast; a failed run of theirs is recorded too
+CREATE ROLE regress_stockml_admin IN ROLE stockml_admin;
+SET ROLE regress_stockml_admin;
+SELECT version, deployed FROM stockml.train('admin_test', ARRAY['AR_TEST'], params => '{"folds": 3}');
+SELECT name, alias, version FROM stockml.deploy('admin_test', 1);
+SELECT model_name, model_version, symbol FROM stockml.forecast('admin_test');
+SELECT * FROM stockml.train('admin_test', ARRAY['SHORT_TEST']);
+SELECT status, model_version FROM stockml.runs WHERE model_name = 'admin_test' ORDER BY id;
+SELECT stockml.drop_model('admin_test');
+RESET ROLE;
+DROP ROLE regress_stockml_admin;
+
 -- deploy and rollback by hand; predict follows at once (the cache is invalidated)
 SELECT name, alias, version, previous_version, action FROM stockml.deploy('ar_test', 3, reason => 'try naive');
 SELECT model_version FROM stockml.predict('ar_test', 'AR_TEST');
@@ -211,7 +223,7 @@ SELECT stockml.run_job_train(0, '{"model_name": "ar_test"}');
 SELECT stockml.run_job_train(0, '{"model_name": "ar_test", "symbols": ["AR_TEST"], "alpha": 1}');
 
 -- cleanup: drop_model removes versions, aliases, history, runs and forecasts
-SELECT stockml.drop_model(n) FROM unnest(ARRAY['rw_test', 'ar_test', 'mini_test', 'short_test', 'slow_test']) n;
+SELECT stockml.drop_model(n) FROM unnest(ARRAY['rw_test', 'ar_test', 'mini_test', 'short_test', 'slow_test', 'admin_test']) n;
 SELECT (SELECT count(*) FROM stockml.models WHERE name LIKE '%\_test') AS models,
        (SELECT count(*) FROM stockml.runs WHERE model_name LIKE '%\_test') AS runs,
        (SELECT count(*) FROM stockml.alias_history WHERE name LIKE '%\_test') AS history,

@@ -5,8 +5,8 @@
  * wrote is rolled back and the ERROR must still reach the caller, whose
  * transaction then aborts too.  So the failed run is handed, through a
  * dynamic shared memory segment, to a short-lived background worker that
- * connects to the same database as the same user, inserts the run (with the
- * id train() drew) and commits; train() waits for it and re-raises the
+ * connects to the same database as the owner of stockml.runs, inserts the
+ * run (with the id train() drew) and commits; train() waits for it and re-raises the
  * ERROR.  The worker's statements run with a lock timeout, so a caller that
  * holds conflicting locks cannot deadlock with it: the run is then reported
  * as not recorded, in a WARNING.
@@ -14,6 +14,8 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -24,7 +26,9 @@
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "train.h"
@@ -52,6 +56,29 @@ typedef struct RecorderShared
 } RecorderShared;
 
 static char *SymbolsLiteral(const FailedRun *run);
+static Oid	RunsOwner(void);
+
+/*
+ * The worker writes as the owner of stockml.runs: the caller may be a role
+ * that cannot log in (a background worker must) or, in a job, a submitter
+ * the job runs as; the row written is bookkeeping, parameterised, no more.
+ */
+static Oid
+RunsOwner(void)
+{
+	Oid			relid = get_relname_relid("runs", get_namespace_oid("stockml", false));
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		return GetUserId();
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return GetUserId();
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
 
 /* A text[] literal; symbols passed ValidateSymbol, so quoting each is enough */
 static char *
@@ -94,7 +121,7 @@ RecordFailedRun(const FailedRun *run)
 	seg = dsm_create(size, 0);
 	sh = dsm_segment_address(seg);
 	sh->dboid = MyDatabaseId;
-	sh->userid = GetUserId();
+	sh->userid = RunsOwner();
 	sh->run_id = run->run_id;
 	sh->horizon = run->horizon;
 	sh->has_train_end = run->has_train_end;

@@ -89,3 +89,11 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION stockml.run_job_train(bigint, jsonb) IS
 'job kind train: args {"model_name", "symbols": [...], optional "algorithm", "horizon", "params", "feature_set", "train_end"}; returns the version trained';
+
+-- stockml_admin runs the model lifecycle: train (also as a job, e.g. a retrain monitor()
+-- enqueued), deploy, rollback, forecast.  Removing models (drop_model) stays with the owner.
+GRANT SELECT, INSERT ON stockml.experiments, stockml.run_metrics, stockml.models,
+                        stockml.alias_history TO stockml_admin;
+GRANT SELECT, INSERT, UPDATE ON stockml.runs, stockml.model_aliases, stockml.predictions TO stockml_admin;
+GRANT USAGE ON SEQUENCE stockml.runs_id_seq TO stockml_admin;
+GRANT SELECT ON stockml.feature_sets TO stockml_admin;
