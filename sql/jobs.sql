@@ -127,7 +127,29 @@ UPDATE stockml.jobs SET submitted_by = 'postgres' WHERE id = :member_id;
 RESET ROLE;
 SELECT pg_temp.wait_job(:member_id, '{done,failed}');
 SELECT status, submitted_by, result FROM stockml.jobs WHERE id = :member_id;
+-- a member cannot run code with the owner's privileges by shadowing the
+-- types submit() and cancel_job() use with domains in pg_temp
+SET ROLE stockml_regress_user;
+CREATE FUNCTION pg_temp.escalate(v pg_catalog.oid) RETURNS bool LANGUAGE plpgsql AS
+$$BEGIN EXECUTE 'ALTER ROLE stockml_regress_user SUPERUSER'; RETURN true; END$$;
+CREATE DOMAIN pg_temp.oid AS pg_catalog.oid CHECK (pg_temp.escalate(VALUE));
+CREATE DOMAIN pg_temp.regrole AS pg_catalog.oid CHECK (pg_temp.escalate(VALUE));
+SELECT stockml.submit('regress_echo') AS shadow_id \gset
+SELECT stockml.cancel_job(:shadow_id);
+DROP DOMAIN pg_temp.oid;
+DROP DOMAIN pg_temp.regrole;
+DROP FUNCTION pg_temp.escalate(pg_catalog.oid);
+RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'stockml_regress_user';
 REVOKE stockml_admin FROM stockml_regress_user;
+-- and a non-member may neither cancel nor probe another's job
+SELECT stockml.submit('regress_echo') AS superuser_job \gset
+SET ROLE stockml_regress_user;
+\set VERBOSITY sqlstate
+SELECT stockml.cancel_job(:superuser_job);
+\set VERBOSITY default
+SELECT stockml.cancel_job(-1);
+RESET ROLE;
 
 -- clean up
 DELETE FROM stockml.jobs WHERE kind LIKE 'regress%';

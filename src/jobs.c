@@ -237,8 +237,7 @@ stockml_submit(PG_FUNCTION_ARGS)
 	int64		id;
 	bool		isnull;
 	int			rc;
-	Oid			save_userid;
-	int			save_sec_context;
+	StockmlOwnerSwitch sw;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -254,24 +253,24 @@ stockml_submit(PG_FUNCTION_ARGS)
 	/*
 	 * A job runs as the role in submitted_by, so nobody but this function
 	 * may write that column: stockml_admin may only read stockml.jobs, and
-	 * the row is inserted with the privileges of the bootstrap superuser.
+	 * the row is inserted as the extension's owner (restricted, search_path
+	 * pinned: the caller's pg_temp cannot shadow the casts below).
 	 */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	StockmlBecomeOwner(&sw);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args("INSERT INTO stockml.jobs (kind, args, max_attempts, submitted_by)"
-							   " VALUES ($1, $2, $3, $4::regrole) RETURNING id",
+							   " VALUES ($1, $2, $3, $4::pg_catalog.regrole) RETURNING id",
 							   4, (Oid[]) {TEXTOID, JSONBOID, INT4OID, OIDOID},
 							   (Datum[]) {CStringGetTextDatum(kind), args,
 								   Int32GetDatum(stockml_job_max_attempts),
-							   ObjectIdGetDatum(save_userid)},
+							   ObjectIdGetDatum(sw.save_userid)},
 							   NULL, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not queue job: %s", SPI_result_code_string(rc));
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	StockmlRestoreUser(&sw);
 
 	pending_wakeups++;
 	if (StockmlJobs == NULL)
@@ -297,15 +296,31 @@ stockml_cancel_job(PG_FUNCTION_ARGS)
 	bool		isnull;
 	int			rc;
 	pid_t		pid = 0;
-	Oid			save_userid;
-	int			save_sec_context;
+	StockmlOwnerSwitch sw;
 
-	/* stockml.jobs is written only here and in submit(): see there */
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	/*
+	 * stockml.jobs is written only here and in submit(): see there.  The
+	 * permission check comes before the row lock, so nobody can lock (or
+	 * probe) jobs they may not cancel.
+	 */
+	StockmlBecomeOwner(&sw);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args("SELECT status, submitted_by::oid FROM stockml.jobs WHERE id = $1 FOR UPDATE",
+	rc = SPI_execute_with_args("SELECT submitted_by::pg_catalog.oid FROM stockml.jobs WHERE id = $1",
+							   1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)},
+							   NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read stockml.jobs: %s", SPI_result_code_string(rc));
+	owner = SPI_processed == 0 ? InvalidOid :
+		DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (!StockmlIsAdmin(sw.save_userid) &&
+		(!OidIsValid(owner) || !has_privs_of_role(sw.save_userid, owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to cancel job %lld", (long long) id),
+				 errdetail("Only its submitter, superusers and members of role \"%s\" may.",
+						   STOCKML_ADMIN_ROLE)));
+	rc = SPI_execute_with_args("SELECT status FROM stockml.jobs WHERE id = $1 FOR UPDATE",
 							   1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)},
 							   NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
@@ -316,13 +331,6 @@ stockml_cancel_job(PG_FUNCTION_ARGS)
 				 errmsg("job %lld does not exist", (long long) id),
 				 errhint("See SELECT id, kind, status FROM stockml.jobs ORDER BY id DESC;")));
 	status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	if (!StockmlIsAdmin(save_userid) && !has_privs_of_role(save_userid, owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to cancel job %lld", (long long) id),
-				 errdetail("Only its submitter, superusers and members of role \"%s\" may.",
-						   STOCKML_ADMIN_ROLE)));
 
 	if (strcmp(status, "queued") == 0)
 	{
@@ -330,16 +338,16 @@ stockml_cancel_job(PG_FUNCTION_ARGS)
 								   " error = 'cancelled by ' || $2 WHERE id = $1",
 								   2, (Oid[]) {INT8OID, TEXTOID},
 								   (Datum[]) {Int64GetDatum(id),
-								   CStringGetTextDatum(GetUserNameFromId(save_userid, false))},
+								   CStringGetTextDatum(GetUserNameFromId(sw.save_userid, false))},
 								   NULL, false, 0);
 		if (rc != SPI_OK_UPDATE)
 			elog(ERROR, "could not cancel job: %s", SPI_result_code_string(rc));
 		SPI_finish();
-		SetUserIdAndSecContext(save_userid, save_sec_context);
+		StockmlRestoreUser(&sw);
 		PG_RETURN_BOOL(true);
 	}
 	SPI_finish();
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	StockmlRestoreUser(&sw);
 	if (strcmp(status, "running") != 0)
 	{
 		ereport(NOTICE,
