@@ -52,6 +52,7 @@
 #include "model.h"
 #include "model_matrix.h"
 #include "price_store.h"
+#include "roles.h"
 #include "stockml.h"
 #include "train.h"
 
@@ -98,15 +99,6 @@ static bool callback_registered = false;
 /* a model loaded outside the cache (stale while loading, or cache size 0) */
 static CachedModel *uncached = NULL;
 
-typedef struct OwnerSwitch
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
-} OwnerSwitch;
-
-static void BecomeOwner(OwnerSwitch *sw);
-static void RestoreCaller(OwnerSwitch *sw);
 static void ModelCacheCallback(Datum arg, Oid relid);
 static void FlushModelCache(void);
 static void EvictLeastRecentlyUsed(void);
@@ -133,36 +125,6 @@ StockmlPredictInit(void)
 							 0.9, 0.0, 0.999,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
-}
-
-/* Act as the owner of stockml's tables, search_path pinned, until RestoreCaller */
-static void
-BecomeOwner(OwnerSwitch *sw)
-{
-	HeapTuple	tup;
-	Oid			owner;
-
-	if (!OidIsValid(aliases_relid))
-		aliases_relid = get_relname_relid("model_aliases", get_namespace_oid("stockml", false));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(aliases_relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", aliases_relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-
-	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
-	SetUserIdAndSecContext(owner, sw->save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	sw->save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-}
-
-static void
-RestoreCaller(OwnerSwitch *sw)
-{
-	AtEOXact_GUC(true, sw->save_nestlevel);
-	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
 }
 
 /* Relcache callback: only marks; freeing waits for the next lookup */
@@ -354,11 +316,11 @@ LookupModel(const char *name)
 	entry->last_used = ++use_clock;
 	PG_TRY();
 	{
-		OwnerSwitch sw;
+		StockmlOwnerSwitch sw;
 
-		BecomeOwner(&sw);
+		StockmlBecomeOwner(&sw);
 		LoadModel(name, entry);
-		RestoreCaller(&sw);
+		StockmlRestoreUser(&sw);
 	}
 	PG_CATCH();
 	{
@@ -441,16 +403,16 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 	double		q;
 	Datum		values[7];
 	bool		nulls[7] = {false, false, false, false, false, false, false};
-	OwnerSwitch sw;
+	StockmlOwnerSwitch sw;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	entry = LookupModel(name);
 	ValidateSymbol(symbol);
 
-	BecomeOwner(&sw);
+	StockmlBecomeOwner(&sw);
 	bars = FeatureBarsLoad(symbol, &nbars);
-	RestoreCaller(&sw);
+	StockmlRestoreUser(&sw);
 	if (nbars < entry->spec->warmup)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
@@ -500,7 +462,13 @@ stockml_predict_vector(PG_FUNCTION_ARGS)
 		call->name_is_constant = get_fn_expr_arg_stable(fcinfo->flinfo, 0);
 		fcinfo->flinfo->fn_extra = call;
 	}
-	/* the fast path: same model name, nothing invalidated since the last row */
+	/*
+	 * The fast path: same model name, nothing invalidated since the last
+	 * row.  fn_extra can outlive a statement (PL/pgSQL keeps expressions for
+	 * the transaction), so take in other sessions' committed deploys first:
+	 * without pending messages this is one unlocked read of shared memory.
+	 */
+	AcceptInvalidationMessages();
 	if (call->entry == NULL || call->generation != cache_generation ||
 		(!call->name_is_constant &&
 		 (name_len >= NAMEDATALEN || strncmp(call->name, VARDATA_ANY(name_text), name_len) != 0 ||
