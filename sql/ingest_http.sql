@@ -53,6 +53,11 @@ SELECT count(*), count(adj_close) FROM stockml.prices WHERE symbol = 'NULLS';
 -- no events, no adjclose
 SELECT status, rows_inserted FROM stockml.ingest_yahoo('NOEVT', '2000-09-01', '2001-09-30');
 SELECT count(*), count(adj_close) FROM stockml.prices WHERE symbol = 'NOEVT';
+-- an absurd gmtoffset (and no exchange zone) rejects the bars instead of storing
+-- days PostgreSQL cannot read back
+SELECT status, rows_inserted, rows_rejected FROM stockml.ingest_yahoo('BADOFFSET', '2000-09-01', '2001-09-30');
+SELECT count(*) FROM stockml.prices WHERE symbol = 'BADOFFSET';
+DELETE FROM stockml.symbols WHERE symbol = 'BADOFFSET';
 -- dividends and splits
 SELECT status, rows_inserted FROM stockml.ingest_yahoo('EVENTS', '2000-09-01', '2001-09-30');
 SELECT symbol, day, kind, amount, numerator, denominator, source FROM stockml.corporate_actions ORDER BY day;

@@ -415,13 +415,16 @@ TradingDay(double ts, pg_tz *tz, const ChartParse *p, DateADT *day)
 		tm = pg_localtime(&t, tz);
 	else
 	{
+		/* no real zone is more than a day from UTC: anything else is damage */
+		if (p->has_gmtoffset && fabs(p->gmtoffset) > SECS_PER_DAY)
+			return false;
 		t += p->has_gmtoffset ? (pg_time_t) p->gmtoffset : 0;
 		tm = pg_gmtime(&t);
 	}
 	if (tm == NULL)
 		return false;
 	*day = date2j(tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday) - POSTGRES_EPOCH_JDATE;
-	return true;
+	return IS_VALID_DATE(*day);
 }
 
 static pg_tz *
