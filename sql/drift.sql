@@ -75,3 +75,9 @@ SELECT stockml.psi('{1}', '{}');
 SELECT * FROM stockml.drift_test('{1,2}', '{1,2}', 'chi2');
 SELECT * FROM stockml.drift_test('{1,2}', '{1,2}', 'ks', -1);
 SELECT stockml.ks_test(NULL, '{1}') IS NULL AS strict;
+-- finite values too far apart for float8 arithmetic: an ERROR, never "no drift"
+SELECT stockml.wasserstein('{-1.7e308,1.7e308}', '{1,2,3}');
+SELECT stockml.wasserstein('{-1e200,1e200,0}', '{1,2,3}');
+SELECT stockml.psi(ARRAY[-1.7e308, 1.7e308] || array_agg(i::float8), '{1,2,3}') FROM generate_series(1, 30) i;
+-- KS only compares ranks, so it still answers
+SELECT statistic FROM stockml.ks_test('{-1.7e308,1.7e308}', '{1,2,3}');

@@ -84,6 +84,7 @@ static double KolmogorovCdfPomeranz(int n, double x);
 static double KolmogorovCdfPelzGood(int n, double x);
 static double SmirnovSf(int n, double x);
 static double Wasserstein(const Sample *ref, const Sample *cur);
+static void CheckSpan(const Sample *ref, const Sample *cur);
 static double PopulationSd(const Sample *s);
 static double NormedWasserstein(const Sample *ref, const Sample *cur);
 static BinnedShares BinSamples(const Sample *ref, const Sample *cur);
@@ -838,7 +839,34 @@ Wasserstein(const Sample *ref, const Sample *cur)
 static double
 NormedWasserstein(const Sample *ref, const Sample *cur)
 {
-	return Wasserstein(ref, cur) / Max(PopulationSd(ref), 0.001);
+	double		sd;
+
+	CheckSpan(ref, cur);
+	sd = PopulationSd(ref);
+	if (!isfinite(sd))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the reference's standard deviation overflows float8"),
+				 errhint("Rescale the values (e.g. divide by a typical magnitude) or drop the extreme ones.")));
+	return Wasserstein(ref, cur) / Max(sd, 0.001);
+}
+
+/*
+ * ERROR when the two samples together span more than float8 can hold (e.g.
+ * -1e308 and 1e308): their distances, bin widths and spread would overflow to
+ * infinity and report enormous drift as none.
+ */
+static void
+CheckSpan(const Sample *ref, const Sample *cur)
+{
+	double		lo = Min(ref->v[0], cur->v[0]);
+	double		hi = Max(ref->v[ref->n - 1], cur->v[cur->n - 1]);
+
+	if (!isfinite(hi - lo))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("samples span %g to %g, too wide to measure drift in float8", lo, hi),
+				 errhint("Rescale the values (e.g. divide by a typical magnitude) or drop the extreme ones.")));
 }
 
 /* numpy.std(ddof=0), two-pass */
@@ -913,6 +941,7 @@ BinSamples(const Sample *ref, const Sample *cur)
 		if (ref->v[i] != ref->v[i - 1])
 			distinct++;
 
+	CheckSpan(ref, cur);
 	if (distinct > DRIFT_MAX_DISCRETE_VALUES)
 	{
 		double		lo = Min(ref->v[0], cur->v[0]);
