@@ -79,6 +79,50 @@ SELECT m.train_end, m.n_rows, m.n_rows = (SELECT count(*) - 50 FROM stockml.pric
                                            WHERE p.symbol = 'RW_TEST' AND p.day <= '2010-01-01') AS warmup_and_last_target_dropped
   FROM stockml.models m WHERE m.name = 'rw_test' AND m.version = 7;
 
+-- several symbols: the gap counts days of all symbols, but a target is horizon bars of its
+-- own symbol ahead.  GAPB_TEST has no bars on 01-21 and 01-22 (the days before the first
+-- test block of 2 folds, which starts 01-23), so its row of 01-20 has its target on 01-23.
+-- Each fold's training rows are the longest prefix, in (day, symbol) order, ending a gap
+-- before the test block whose targets (read here from the stored bars) all end before it.
+INSERT INTO stockml.symbols (symbol) VALUES ('GAPA_TEST'), ('GAPB_TEST');
+INSERT INTO stockml.prices (symbol, day, open, high, low, close)
+SELECT s, DATE '2021-01-01' + i, 10, 12, 9, 10 + (i % 7) * 0.1 + i * 0.01
+  FROM unnest(ARRAY['GAPA_TEST', 'GAPB_TEST']) s, generate_series(1, 60) i
+ WHERE s = 'GAPA_TEST' OR i NOT IN (20, 21);
+INSERT INTO stockml.feature_sets (name, spec) VALUES ('gap_test',
+  '{"features": [{"name": "r1", "indicator": "log_return", "k": 1}]}');
+SELECT version FROM stockml.train('gap_test', ARRAY['GAPA_TEST', 'GAPB_TEST'], feature_set => 'gap_test',
+                                  params => '{"folds": 2}');
+WITH r AS (SELECT f.symbol, f.day, b.target
+             FROM unnest(ARRAY['GAPA_TEST', 'GAPB_TEST']) s,
+                  LATERAL stockml.features(s, feature_set => 'gap_test') f
+             JOIN (SELECT symbol, day, lead(day) OVER (PARTITION BY symbol ORDER BY day) AS target
+                     FROM stockml.prices) b USING (symbol, day)
+            WHERE f.y IS NOT NULL),
+     d AS (SELECT day, row_number() OVER (ORDER BY day) - 1 AS k, count(*) OVER () AS ndays
+             FROM (SELECT DISTINCT day FROM r) x),
+     o AS (SELECT r.*, row_number() OVER w AS pos, max(target) OVER w AS target_max
+             FROM r WINDOW w AS (ORDER BY day, symbol)),
+     fold AS (SELECT s.step, (SELECT day FROM d WHERE k = ts) AS test_start,
+                     (SELECT day FROM d WHERE k = ts - 1) AS gap_day
+                FROM generate_series(1, 2) s(step),
+                     LATERAL (SELECT ndays - (2 - s.step + 1) * (ndays / 3) AS ts FROM d LIMIT 1) t),
+     m AS (SELECT m.step, m.value::bigint AS n_train FROM stockml.run_metrics m JOIN stockml.runs r ON r.id = m.run_id
+            WHERE r.model_name = 'gap_test' AND m.key = 'n_train' AND m.step > 0)
+SELECT fold.step, fold.test_start, m.n_train,
+       (SELECT count(*) FROM o WHERE o.day < fold.gap_day) AS rows_before_gap,
+       (SELECT count(*) FROM o WHERE o.day < fold.gap_day AND o.target_max < fold.test_start) AS targets_before_test,
+       (SELECT max(target) FROM o WHERE o.pos <= m.n_train) < fold.test_start AS no_target_in_test
+  FROM fold JOIN m USING (step) ORDER BY fold.step;
+-- a symbol with no bars from 01-04 to 01-30 leaves a single training row (GAPA_TEST's of
+-- 01-03) before the first test block: too few to fit, an ERROR rather than a leaky fold
+INSERT INTO stockml.symbols (symbol) VALUES ('GAPC_TEST');
+INSERT INTO stockml.prices (symbol, day, open, high, low, close)
+SELECT 'GAPC_TEST', DATE '2021-01-01' + i, 10, 12, 9, 10 + (i % 5) * 0.1
+  FROM generate_series(1, 60) i WHERE i NOT BETWEEN 3 AND 29;
+SELECT version FROM stockml.train('gap_test', ARRAY['GAPA_TEST', 'GAPC_TEST'], feature_set => 'gap_test',
+                                  params => '{"folds": 2}');
+
 -- failed training: an ERROR, a failed run that survives it, no model row
 SELECT * FROM stockml.train('short_test', ARRAY['SHORT_TEST']);
 BEGIN;
@@ -223,11 +267,11 @@ SELECT stockml.run_job_train(0, '{"model_name": "ar_test"}');
 SELECT stockml.run_job_train(0, '{"model_name": "ar_test", "symbols": ["AR_TEST"], "alpha": 1}');
 
 -- cleanup: drop_model removes versions, aliases, history, runs and forecasts
-SELECT stockml.drop_model(n) FROM unnest(ARRAY['rw_test', 'ar_test', 'mini_test', 'short_test', 'slow_test', 'admin_test']) n;
+SELECT stockml.drop_model(n) FROM unnest(ARRAY['rw_test', 'ar_test', 'mini_test', 'short_test', 'slow_test', 'admin_test', 'gap_test']) n;
 SELECT (SELECT count(*) FROM stockml.models WHERE name LIKE '%\_test') AS models,
        (SELECT count(*) FROM stockml.runs WHERE model_name LIKE '%\_test') AS runs,
        (SELECT count(*) FROM stockml.alias_history WHERE name LIKE '%\_test') AS history,
        (SELECT count(*) FROM stockml.predictions WHERE model_name LIKE '%\_test') AS predictions;
-DELETE FROM stockml.feature_sets WHERE name = 'mini_test';
+DELETE FROM stockml.feature_sets WHERE name IN ('mini_test', 'gap_test');
 DELETE FROM stockml.symbols WHERE symbol LIKE '%\_TEST';
 DELETE FROM stockml.jobs WHERE kind = 'train';

@@ -9,7 +9,12 @@
  * training window (expanding).  The gap keeps a training target, which ends
  * horizon bars after its day, from overlapping the test period.  Rows of all
  * symbols are ordered by (day, symbol), so every training window is a prefix
- * of one matrix and nothing is copied per fold.
+ * of one matrix and nothing is copied per fold.  The gap counts days of all
+ * symbols together, but a target is horizon bars of its own symbol ahead: a
+ * symbol missing days (holidays of another exchange, a hole in the data)
+ * reaches further.  So each row keeps the day of its target, and the window
+ * also stops before the first row whose target day is not before the test
+ * block (for one symbol this is the gap exactly).
  *
  * Failure: the work runs in a subtransaction.  When it fails, the
  * subtransaction is rolled back (no model row, no metrics), the failed run is
@@ -83,6 +88,7 @@ typedef struct TrainSet
 	double	   *y;
 	double	   *close;
 	DateADT    *day;
+	DateADT    *target_day;		/* day of the bar y ends at */
 	int			ndays;
 	int64	   *day_start;		/* ndays + 1: first row of each distinct day */
 	DateADT    *days;
@@ -345,6 +351,7 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 	set->y = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(double)));
 	set->close = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(double)));
 	set->day = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(DateADT)));
+	set->target_day = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(DateADT)));
 
 	per_symbol = AllocSetContextCreate(caller, "stockml train symbol", ALLOCSET_DEFAULT_SIZES);
 	for (int s = 0; s < req->nsymbols; s++)
@@ -353,6 +360,7 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 		int			nbars;
 		FeatureBar *bars = FeatureBarsLoad(req->symbols[s], &nbars);
 		FeatureMatrix *m;
+		int			first = 0;	/* row i is bars[first + i] */
 
 		CHECK_FOR_INTERRUPTS();
 		/* bars after train_end are not known at train_end: not even as targets */
@@ -360,6 +368,8 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 			nbars--;
 		m = FeatureMatrixFromBars(req->spec, bars, nbars, NULL, NULL, req->horizon);
 		MemoryContextSwitchTo(old);
+		while (m->nrows > 0 && bars[first].day < m->days[0])
+			first++;
 		for (int i = 0; i < m->nrows; i++)
 		{
 			const double *xr = m->x + (int64) i * p;
@@ -375,6 +385,9 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 			set->y[set->n] = m->y[i];
 			set->close[set->n] = m->close[i];
 			set->day[set->n] = m->days[i];
+			/* a finite y has its bar stored: first + i + horizon < nbars */
+			Assert(bars[first + i].day == m->days[i] && first + i + req->horizon < nbars);
+			set->target_day[set->n] = bars[first + i + req->horizon].day;
 			set->n++;
 		}
 		MemoryContextReset(per_symbol);
@@ -442,7 +455,8 @@ SortByDay(TrainSet *set)
 			int64		j = dest[i];
 			double		ty = set->y[j],
 						tc = set->close[j];
-			DateADT		td = set->day[j];
+			DateADT		td = set->day[j],
+						tt = set->target_day[j];
 
 			memcpy(tmp, set->x + j * p, sizeof(double) * p);
 			memcpy(set->x + j * p, set->x + i * p, sizeof(double) * p);
@@ -450,9 +464,11 @@ SortByDay(TrainSet *set)
 			set->y[j] = set->y[i];
 			set->close[j] = set->close[i];
 			set->day[j] = set->day[i];
+			set->target_day[j] = set->target_day[i];
 			set->y[i] = ty;
 			set->close[i] = tc;
 			set->day[i] = td;
+			set->target_day[i] = tt;
 			dest[i] = dest[j];
 			dest[j] = j;
 		}
@@ -690,6 +706,8 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	int			rc;
 	bool		isnull;
 	RawQr		qr;
+	int64		known = 0;		/* leading rows whose targets end before a test block */
+	DateADT		known_max = DATEVAL_NOBEGIN;	/* their latest target day */
 	double		prod_skill = 0;
 	int32		prod_version = 0;
 	double		skill;
@@ -729,6 +747,22 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 		int64		test_to = set.day_start[ts + test_days];
 
 		CHECK_FOR_INTERRUPTS();
+		/* the longest prefix whose targets all end before the test block */
+		while (known < train_rows && Max(known_max, set.target_day[known]) < set.days[ts])
+		{
+			known_max = Max(known_max, set.target_day[known]);
+			known++;
+		}
+		train_rows = known;
+		if (train_rows < p + 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("too little history to train \"%s\": fold %d has " INT64_FORMAT " training rows whose targets end before its test block, %d needed",
+							req->model_name, k + 1, train_rows, p + 2),
+					 errdetail("The test block starts on %s; a symbol with no bars for a while before it has targets %d of its own bars ahead, inside the block.",
+							   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(set.days[ts]))),
+							   req->horizon),
+					 errhint("Train the symbols whose bars have gaps separately, or use fewer folds.")));
 		model = ModelCreate(req->alg, p, req->values);
 		data.n = train_rows;
 		if (req->alg->fit_summary)
