@@ -759,7 +759,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 					 errmsg("too little history to train \"%s\": fold %d has " INT64_FORMAT " training rows whose targets end before its test block, %d needed",
 							req->model_name, k + 1, train_rows, p + 2),
-					 errdetail("The test block starts on %s; a symbol with no bars for a while before it has targets %d of its own bars ahead, inside the block.",
+					 errdetail("The test block starts on %s; a symbol without bars for a while before it has targets (%d of its own bars ahead) inside the block.",
 							   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(set.days[ts]))),
 							   req->horizon),
 					 errhint("Train the symbols whose bars have gaps separately, or use fewer folds.")));
