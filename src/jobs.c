@@ -376,6 +376,11 @@ stockml_cancel_job(PG_FUNCTION_ARGS)
 				 errmsg("job %lld is marked running but no worker of this server runs it",
 						(long long) id),
 				 errhint("Its worker stopped; the next worker will retry or fail it.  Try again in a moment.")));
+	/*
+	 * Signalled after the spinlock is released, the worker may be on its
+	 * next job by now: its SIGINT handler acts only while cancel_requested,
+	 * which the worker resets whenever it takes a new job.
+	 */
 	if (kill(pid, SIGINT) != 0)
 		ereport(WARNING,
 				(errmsg("could not signal job worker %d: %m", (int) pid)));

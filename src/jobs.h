@@ -35,7 +35,8 @@ typedef struct JobWorkerSlot
 {
 	bool		in_use;			/* assigned by the launcher */
 	bool		clean_exit;		/* the worker left nothing running */
-	bool		cancel_requested;	/* stockml.cancel_job() asked for job_id */
+	bool		cancel_requested;	/* stockml.cancel_job() asked for job_id;
+									 * reset whenever job_id changes */
 	pid_t		pid;
 	int64		job_id;			/* 0 while not running a job */
 	double		progress;

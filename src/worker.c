@@ -73,6 +73,7 @@ static void JobWorkerSigint(SIGNAL_ARGS);
 static bool ExtensionReady(void);
 static void RequeueInterruptedJobs(void);
 static bool ClaimJob(ClaimedJob *job, MemoryContext cxt);
+static bool JobCancelRequested(void);
 static void RunJob(ClaimedJob *job, MemoryContext cxt);
 static void RecordOutcome(ClaimedJob *job, const char *result, const char *error,
 						  bool cancelled);
@@ -338,13 +339,18 @@ StockmlLauncherMain(Datum main_arg)
 	}
 }
 
-/* Cancel only the job, never the worker's own bookkeeping */
+/*
+ * Cancel only the job, never the worker's own bookkeeping, and only when
+ * cancel_job() asked for the job running now: its SIGINT may arrive after
+ * this worker moved on to the next job, which resets cancel_requested (a
+ * bool, so reading it here without the spinlock is safe).
+ */
 static void
 JobWorkerSigint(SIGNAL_ARGS)
 {
 	int			save_errno = errno;
 
-	if (job_running)
+	if (job_running && MyJobSlot != NULL && MyJobSlot->cancel_requested)
 	{
 		QueryCancelPending = true;
 		InterruptPending = true;
@@ -456,6 +462,18 @@ ClaimJob(ClaimedJob *job, MemoryContext cxt)
 	return found;
 }
 
+/* Has cancel_job() asked for the job this worker runs? */
+static bool
+JobCancelRequested(void)
+{
+	bool		requested;
+
+	SpinLockAcquire(&StockmlJobs->mutex);
+	requested = MyJobSlot->cancel_requested;
+	SpinLockRelease(&StockmlJobs->mutex);
+	return requested;
+}
+
 /* Run stockml.run_job_<kind>(id, args) in its own transaction, as the submitter */
 static void
 RunJob(ClaimedJob *job, MemoryContext cxt)
@@ -490,11 +508,30 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 		sql = psprintf("SELECT stockml.%s($1, $2::jsonb)::text",
 					   quote_identifier(psprintf("run_job_%s", job->kind)));
 		job_running = true;
+		/* a cancel since job_id was published found job_running false */
+		if (JobCancelRequested())
+		{
+			QueryCancelPending = true;
+			InterruptPending = true;
+		}
 		CHECK_FOR_INTERRUPTS();
 		rc = SPI_execute_with_args(sql, 2, (Oid[]) {INT8OID, TEXTOID},
 								   (Datum[]) {Int64GetDatum(job->id), CStringGetTextDatum(job->args)},
 								   NULL, false, 0);
 		job_running = false;
+
+		/*
+		 * A cancel that landed after the job's last interrupt check: left
+		 * pending, it would fire in RecordOutcome, outside any PG_TRY, and
+		 * kill the worker with the job's work committed but its row still
+		 * 'running' (so it would run again).  Nothing is committed yet, so
+		 * honour it here.
+		 */
+		QueryCancelPending = false;
+		if (JobCancelRequested())
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("canceling statement due to user request")));
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "job function failed: %s", SPI_result_code_string(rc));
 		if (SPI_processed == 1)
@@ -522,13 +559,14 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 		QueryCancelPending = false;
 		error = edata->detail ? psprintf("%s (%s)", edata->message, edata->detail) :
 			pstrdup(edata->message);
-		SpinLockAcquire(&StockmlJobs->mutex);
-		cancelled = MyJobSlot->cancel_requested;
-		SpinLockRelease(&StockmlJobs->mutex);
+		cancelled = JobCancelRequested();
 	}
 	PG_END_TRY();
 
+	/* a cancel arriving now is for a finished job: it must not kill the worker */
+	HOLD_CANCEL_INTERRUPTS();
 	RecordOutcome(job, result, error, cancelled);
+	RESUME_CANCEL_INTERRUPTS();
 
 	SpinLockAcquire(&StockmlJobs->mutex);
 	MyJobSlot->job_id = 0;

@@ -119,6 +119,15 @@ sleep 1;
 is($node->safe_psql('stockml_jobs', "SELECT status, attempts FROM stockml.jobs WHERE id = $id"),
 	'cancelled|1', 'cancelled job not retried');
 
+# 5b. a SIGINT that cancel_job() did not send for the running job (as when its
+# cancel of the previous job arrives late) leaves the job alone
+$id = submit_slow_and_wait_running('{"always": true, "ticks": 30}');
+$pid = $node->safe_psql('stockml_jobs', "SELECT worker_pid FROM stockml.job_status WHERE id = $id");
+is($node->safe_psql('stockml_jobs', "SELECT pg_cancel_backend($pid)"), 't', 'stray SIGINT sent');
+ok(wait_status($id, 'done'), 'job hit by a stray SIGINT done');
+is($node->safe_psql('stockml_jobs', "SELECT attempts, error IS NULL FROM stockml.jobs WHERE id = $id"),
+	'1|t', 'on its first attempt, without error');
+
 # 6. the launcher itself is terminated while a job runs: it comes back (5 s later),
 # the running job finishes undisturbed, and new jobs still run
 $id = submit_slow_and_wait_running('{"always": true, "ticks": 40}');
