@@ -86,9 +86,9 @@ SET stockml.http_retries = 2;
 SELECT * FROM stockml.ingest_yahoo('E500');
 SET stockml.http_retries = 0;
 -- a body that stalls past the timeout
-SET stockml.http_timeout = 400;
+SET stockml.http_timeout_ms = 400;
 SELECT * FROM stockml.ingest_yahoo('STALL');
-RESET stockml.http_timeout;
+RESET stockml.http_timeout_ms;
 -- a truncated body (the connection closes early)
 SELECT * FROM stockml.ingest_yahoo('TRUNC');
 -- bodies over the cap, with and without Content-Length
@@ -118,16 +118,16 @@ SELECT * FROM stockml.ingest_yahoo('MS FT');
 SELECT * FROM stockml.ingest_yahoo('MSFT', '2001-02-01', '2001-01-01');
 SELECT * FROM stockml.ingest_yahoo(NULL);
 -- query cancel (statement_timeout) stops a transfer promptly
-SET stockml.http_timeout = '20s';
+SET stockml.http_timeout_ms = '20s';
 SELECT clock_timestamp() AS t0 \gset
 SET statement_timeout = '300ms';
 SELECT * FROM stockml.ingest_yahoo('STALL');
 RESET statement_timeout;
 SELECT clock_timestamp() - :'t0'::timestamptz < interval '3 s' AS cancelled_promptly;
-RESET stockml.http_timeout;
+RESET stockml.http_timeout_ms;
 -- the same failures through refresh(): one 'failed' ingest_log row each, with the
 -- HTTP status and the reason, while the 429 symbol is retried and stored
-SET stockml.http_timeout = 400;
+SET stockml.http_timeout_ms = 400;
 SET stockml.max_response_bytes = '1MB';
 SET stockml.http_retries = 1;
 SET client_min_messages = error;
@@ -135,7 +135,7 @@ SELECT symbol, status, http_status, rows_inserted, error
   FROM stockml.refresh(ARRAY['NOPE', 'E500', 'R429B', 'STALL', 'TRUNC', 'BIG', 'BIGCL', 'REDIR', 'HTML'])
  ORDER BY symbol;
 RESET client_min_messages;
-RESET stockml.http_timeout;
+RESET stockml.http_timeout_ms;
 RESET stockml.max_response_bytes;
 SET stockml.http_retries = 0;
 SELECT symbol, status, http_status FROM stockml.ingest_log

@@ -5,7 +5,7 @@
  * Safety first: a URL must be http or https and name a host listed in
  * stockml.allowed_hosts; redirects are followed by hand (at most
  * HTTP_MAX_REDIRECTS), each target checked against the same list.  Every
- * attempt has a total timeout (stockml.http_timeout), every body a size cap
+ * attempt has a total timeout (stockml.http_timeout_ms), every body a size cap
  * (stockml.max_response_bytes, counted after gzip decoding).  429, 5xx,
  * timeouts and dropped connections are retried (stockml.http_retries) after
  * an exponential backoff with jitter, or after the server's Retry-After.
@@ -93,7 +93,7 @@ static void RunTransfers(CURLM *multi, HttpRequest **requests, int nrequests, in
 void
 StockmlHttpInit(void)
 {
-	DefineCustomIntVariable("stockml.http_timeout",
+	DefineCustomIntVariable("stockml.http_timeout_ms",
 							"Longest an HTTP request may take, connection included, per attempt.",
 							NULL,
 							&http_timeout_ms, 30000, 100, 3600000,
@@ -375,7 +375,7 @@ JudgeTransfer(HttpRequest *request, CURLcode code)
 		}
 		else if (code == CURLE_OPERATION_TIMEDOUT)
 		{
-			request->error = psprintf("no complete response within stockml.http_timeout (%d ms)",
+			request->error = psprintf("no complete response within stockml.http_timeout_ms (%d ms)",
 									  http_timeout_ms);
 			request->failure = HTTP_FAILURE_TIMEOUT;
 			retryable = true;

@@ -15,7 +15,7 @@ typedef enum HttpFailure
 	HTTP_FAILURE_NONE,			/* a response came (any status) */
 	HTTP_FAILURE_REFUSED,		/* redirect off stockml.allowed_hosts, too many */
 	HTTP_FAILURE_TOO_LARGE,		/* body over stockml.max_response_bytes */
-	HTTP_FAILURE_TIMEOUT,		/* stockml.http_timeout passed */
+	HTTP_FAILURE_TIMEOUT,		/* stockml.http_timeout_ms passed */
 	HTTP_FAILURE_NETWORK		/* connection refused, dropped, truncated, ... */
 } HttpFailure;
 

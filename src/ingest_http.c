@@ -97,7 +97,7 @@ CheckHttpResponse(const PriceSource *source, const char *symbol, const HttpReque
 						   request->attempts == 1 ? "" : "s"),
 				 too_large ? errhint("A superuser can raise stockml.max_response_bytes, or fetch a shorter date range.") :
 				 refused ? errhint("A superuser can add the host to stockml.allowed_hosts if it is trusted.") :
-				 timeout ? errhint("Raise stockml.http_timeout or stockml.http_retries, or try again later.") :
+				 timeout ? errhint("Raise stockml.http_timeout_ms or stockml.http_retries, or try again later.") :
 				 errhint("Check that the server is reachable; stockml.http_retries sets how often to retry.")));
 	}
 	if (request->status == 200)

@@ -2,7 +2,7 @@
 \echo 'Where stockml may fetch from (superuser-only settings); the defaults are Yahoo''s and Stooq''s hosts:'
 SELECT name, boot_val AS default FROM pg_settings
  WHERE name IN ('stockml.allowed_hosts', 'stockml.yahoo_url', 'stockml.stooq_url',
-                'stockml.http_timeout', 'stockml.max_response_bytes', 'stockml.http_concurrency')
+                'stockml.http_timeout_ms', 'stockml.max_response_bytes', 'stockml.http_concurrency')
  ORDER BY name;
 
 \echo 'The demo runs offline: it starts the tests'' mock server (test/fixtures/mock_http.py)'
