@@ -12,6 +12,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
 
-bench_reexec "$root" bench/features.sh BENCH_SYMBOLS BENCH_DAYS BENCH_REPEAT
+reexec_as_postgres bench "$root" bench/features.sh BENCH_SYMBOLS BENCH_DAYS BENCH_REPEAT
 bench_cluster "$root"
 /usr/bin/python3 "$root/bench/features.py" "${BENCH_SYMBOLS:-500}" "${BENCH_DAYS:-5000}"

@@ -9,6 +9,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
 
-bench_reexec "$root" bench/ingest_http.sh
+reexec_as_postgres bench "$root" bench/ingest_http.sh
 bench_cluster "$root"
 /usr/bin/python3 "$root/bench/ingest_http.py"

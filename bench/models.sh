@@ -17,7 +17,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
 
-bench_reexec "$root" bench/models.sh BENCH_SYMBOLS BENCH_DAYS BENCH_REPEAT BENCH_SECONDS
+reexec_as_postgres bench "$root" bench/models.sh BENCH_SYMBOLS BENCH_DAYS BENCH_REPEAT BENCH_SECONDS
 bench_cluster "$root"
 BENCH_BINDIR=$bindir BENCH_TMP=$bench_tmp \
 	/usr/bin/python3 "$root/bench/models.py" "${BENCH_SYMBOLS:-500}" "${BENCH_DAYS:-5000}"

@@ -87,22 +87,25 @@ private_install() {
 	echo "$inst$pg_bindir"
 }
 
-# bench_reexec ROOT SCRIPT [VAR...]: as root, copy the tree ROOT to a directory the
-# postgres account owns and run ROOT/SCRIPT's copy there as postgres, passing the
-# named environment variables on (never returns); as anyone else, do nothing.
-bench_reexec() {
+# reexec_as_postgres NAME ROOT SCRIPT [VAR...]: as root, install what is missing,
+# copy the tree ROOT to /tmp/stockml-NAME.XXXXXX owned by the postgres account and
+# run ROOT/SCRIPT's copy there as postgres, passing the named environment
+# variables on (never returns); as anyone else, do nothing.  The tests and the
+# benchmarks use it: PostgreSQL refuses to run as root.
+reexec_as_postgres() {
 	[ "$(id -u)" = 0 ] || return 0
-	local root=$1 script=$2 work v
-	shift 2
+	local name=$1 root=$2 script=$3 work v
+	shift 3
 	local envs=("PATH=$PATH")
 	for v in "$@"; do
 		[ -n "${!v+x}" ] && envs+=("$v=${!v}")
 	done
 	install_deps
-	work=$(mktemp -d /tmp/stockml-bench.XXXXXX)
+	work=$(mktemp -d "/tmp/stockml-$name.XXXXXX")
 	cp -a "$root/." "$work/"
 	rm -rf "$work/tmp_check" "$work/tmp_bench"
 	chown -R postgres:postgres "$work"
+	say "running as user postgres in $work"
 	exec runuser -u postgres -- env "${envs[@]}" bash "$work/$script"
 }
 

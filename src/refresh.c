@@ -187,12 +187,7 @@ StoreOneResponse(HttpRequest *request, void *arg)
 		IngestCounts none;
 		char	   *message;
 
-		MemoryContextSwitchTo(caller);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller);
-		CurrentResourceOwner = owner;
+		edata = StockmlAbortSubTransaction(caller, owner);
 
 		/* a cancel or a lost server ends the whole refresh */
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||

@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 
+#include "utils/resowner.h"
+
 /* Settings defined in stockml.c */
 extern int	stockml_blas_threads;
 
@@ -20,5 +22,13 @@ extern void StockmlIngestHttpInit(void);	/* ingest_http.c: source URLs */
 extern void StockmlRefreshInit(void);	/* refresh.c: overlap */
 extern void StockmlJobsInit(void);	/* jobs.c: queue, worker settings, shmem */
 extern void StockmlPredictInit(void);	/* predict.c: model cache, intervals */
+
+/*
+ * In the PG_CATCH of work begun with BeginInternalSubTransaction: copy the
+ * error into the caller's context, roll the subtransaction back and restore
+ * the caller's memory context and resource owner.  The caller decides
+ * whether to rethrow.
+ */
+extern ErrorData *StockmlAbortSubTransaction(MemoryContext caller, ResourceOwner owner);
 
 #endif							/* STOCKML_H */

@@ -46,6 +46,7 @@
 #include "linalg.h"
 #include "model.h"
 #include "price_store.h"
+#include "stockml.h"
 #include "train.h"
 
 PG_FUNCTION_INFO_V1(stockml_train);
@@ -972,12 +973,7 @@ stockml_train(PG_FUNCTION_ARGS)
 		ErrorData  *edata;
 		FailedRun	failed;
 
-		MemoryContextSwitchTo(caller);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller);
-		CurrentResourceOwner = owner;
+		edata = StockmlAbortSubTransaction(caller, owner);
 
 		failed.run_id = run_id;
 		failed.model_name = req.model_name;

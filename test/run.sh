@@ -15,16 +15,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
 
-if [ "$(id -u)" = 0 ]; then
-	install_deps
-	work=$(mktemp -d /tmp/stockml-test.XXXXXX)
-	cp -a "$root/." "$work/"
-	rm -rf "$work/tmp_check"
-	chown -R postgres:postgres "$work"
-	say "running the tests as user postgres in $work"
-	exec runuser -u postgres -- env STOCKML_CFLAGS="${STOCKML_CFLAGS:-}" PATH="$PATH" \
-		bash "$work/test/run.sh"
-fi
+reexec_as_postgres test "$root" test/run.sh STOCKML_CFLAGS
 install_deps
 cd "$root"
 
