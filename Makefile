@@ -6,14 +6,20 @@
 #   make test       set up everything and run every test (test/run.sh)
 
 EXTENSION    = stockml
-EXTVERSION   = 0.1.0
+EXTVERSION   = 0.2.0
 MODULE_big   = stockml
 OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
-# The install script is assembled from one file per concept (sql/install/NN_*.sql),
-# in file-name order, so each concept keeps its SQL next to its C.
-DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA         = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+# The install script of the current version is assembled from one file per concept
+# (sql/install/NN_*.sql), in file-name order, so each concept keeps its SQL next to
+# its C.  The upgrade script to it is assembled the same way from
+# sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/NN_*.sql.  Released scripts
+# (sql/stockml--0.1.0.sql, and every stockml--A--B.sql of an earlier release) are
+# committed files that are never edited again: see doc/upgrades.md.
+PREVVERSION  = 0.1.0
+UPGRADE      = sql/$(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql
+DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADE)
+DATA         = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS      := $(filter-out $(EXTENSION)--%,$(REGRESS))
@@ -38,6 +44,9 @@ all install installcheck:
 endif
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
+	cat $^ > $@
+
+$(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
 	cat $^ > $@
 
 $(OBJS): $(wildcard src/*.h)

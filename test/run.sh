@@ -8,14 +8,19 @@
 #   pgTAP           test/pgtap/*.sql through pg_prove
 #   isolation       test/isolation/specs/*.spec (when present)
 #   TAP (perl)      test/t/*.pl with PostgreSQL::Test::Cluster (when present)
+#   upgrade         0.1.0 -> current: same predictions, same catalog (test/upgrade/)
 #   grafana         every dashboard query, as stockml_reader, on the demo's data
+# STOCKML_SUITES="regress pgtap upgrade" runs only the suites named (regress,
+# pgtap, isolation, tap, upgrade, grafana); unset, all of them.
+# STOCKML_REGRESS="train models" and STOCKML_PGTAP="50_models" narrow pg_regress
+# and pgTAP to the tests named.
 # As root it copies the tree to a directory the unprivileged `postgres`
 # account owns and runs the suites as that account.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
 
-reexec_as_postgres test "$root" test/run.sh STOCKML_CFLAGS
+reexec_as_postgres test "$root" test/run.sh STOCKML_CFLAGS STOCKML_SUITES STOCKML_REGRESS STOCKML_PGTAP
 install_deps
 cd "$root"
 
@@ -37,6 +42,7 @@ port=$(free_port)
 export PGHOST=$tmp PGPORT=$port PGUSER=postgres
 export STOCKML_TEST_TMP=$tmp
 failures=()
+want() { [ -z "${STOCKML_SUITES:-}" ] || [[ " $STOCKML_SUITES " == *" $1 "* ]]; }
 cleanup() {
 	stop_cluster "$bindir" "$tmp/data"
 	stop_cluster "$bindir" "$tmp/grafana"
@@ -56,20 +62,32 @@ init_cluster "$bindir" "$tmp/data" "$port" "$tmp" contrib_regression \
 	test/postgresql.conf "$tmp/fixtures.conf"
 start_cluster "$bindir" "$tmp/data"
 
+if want regress; then
 say "pg_regress"
-if ! make -s installcheck; then
+if ! make -s installcheck ${STOCKML_REGRESS:+REGRESS="$STOCKML_REGRESS"}; then
 	failures+=(pg_regress)
 	[ -f regression.diffs ] && head -n 200 regression.diffs
 fi
 
+fi
+
+if want pgtap; then
 say "pgTAP"
 "$bindir/createdb" stockml_tap
 "$bindir/psql" -X -q -d stockml_tap -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION stockml'
 if ls test/pgtap/*.sql >/dev/null 2>&1; then
-	pg_prove -d stockml_tap --failures test/pgtap/*.sql || failures+=(pgTAP)
+	tap_files=(test/pgtap/*.sql)
+	[ -n "${STOCKML_PGTAP:-}" ] && tap_files=($(for t in $STOCKML_PGTAP; do echo "test/pgtap/$t.sql"; done))
+	pg_prove -d stockml_tap --failures "${tap_files[@]}" || failures+=(pgTAP)
+fi
 fi
 
-if ls test/isolation/specs/*.spec >/dev/null 2>&1; then
+if want upgrade; then
+	say "upgrade"
+	bash test/upgrade/run.sh "$bindir" || failures+=(upgrade)
+fi
+
+if want isolation && ls test/isolation/specs/*.spec >/dev/null 2>&1; then
 	say "isolation"
 	specs=$(cd test/isolation/specs && ls *.spec | sed 's/\.spec$//' | sort)
 	# --use-existing creates no database (and so loads no extension): make it here
@@ -81,7 +99,7 @@ if ls test/isolation/specs/*.spec >/dev/null 2>&1; then
 		{ failures+=(isolation); cat "$tmp/isolation/regression.diffs" 2>/dev/null | head -n 100; }
 fi
 
-if ls test/t/*.pl >/dev/null 2>&1; then
+if want tap && ls test/t/*.pl >/dev/null 2>&1; then
 	say "TAP (perl)"
 	# these start clusters of their own from the private installation
 	PATH="$bindir:$PATH" PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
@@ -94,6 +112,7 @@ fi
 # filled by the demo's steps; then every query of grafana/dashboards/*.json and of
 # the postgres_exporter file runs as a login member of stockml_reader, with Grafana's
 # macros expanded (test/grafana/check_dashboards.py).
+if want grafana; then
 say "grafana dashboards (as stockml_reader, on the demo's data)"
 grafana_demo() {
 	local step
@@ -119,6 +138,7 @@ else
 	failures+=(grafana)
 fi
 stop_cluster "$bindir" "$tmp/grafana"
+fi
 # --- end grafana ---------------------------------------------------------------
 
 if [ ${#failures[@]} -gt 0 ]; then
