@@ -61,7 +61,7 @@ StockmlBecomeOwner(StockmlOwnerSwitch *sw)
 	SetUserIdAndSecContext(owner, sw->save_sec_context |
 						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	sw->save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+	(void) set_config_option("search_path", STOCKML_SAFE_SEARCH_PATH, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 }
 
@@ -70,4 +70,15 @@ StockmlRestoreUser(StockmlOwnerSwitch *sw)
 {
 	AtEOXact_GUC(true, sw->save_nestlevel);
 	SetUserIdAndSecContext(sw->save_userid, sw->save_sec_context);
+}
+
+/*
+ * PGC_S_CLIENT, as a connection option would: above PGC_S_DATABASE and
+ * PGC_S_USER, and it becomes the reset value, so RESET search_path in code
+ * the worker runs comes back here.
+ */
+void
+StockmlPinSearchPath(void)
+{
+	SetConfigOption("search_path", STOCKML_SAFE_SEARCH_PATH, PGC_SUSET, PGC_S_CLIENT);
 }

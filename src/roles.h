@@ -25,7 +25,18 @@ typedef struct StockmlOwnerSwitch
 	int			save_nestlevel;
 } StockmlOwnerSwitch;
 
+/* the only search_path privileged stockml code runs under */
+#define STOCKML_SAFE_SEARCH_PATH "pg_catalog, pg_temp"
+
 extern void StockmlBecomeOwner(StockmlOwnerSwitch *sw);
 extern void StockmlRestoreUser(StockmlOwnerSwitch *sw);
+
+/*
+ * For a background worker, right after it connects: pin search_path for the
+ * whole session, above the database's and role's settings (ALTER DATABASE
+ * ... SET search_path is the database owner's to choose), so a function or
+ * operator planted in a schema of theirs never runs with the worker's rights.
+ */
+extern void StockmlPinSearchPath(void);
 
 #endif							/* STOCKML_ROLES_H */

@@ -31,6 +31,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "roles.h"
 #include "train.h"
 
 #define RECORDER_MAX_ERROR 8000
@@ -185,6 +186,8 @@ StockmlRunRecorderMain(Datum main_arg)
 				 errmsg("stockml run recorder: could not attach to its shared memory")));
 	sh = dsm_segment_address(seg);
 	BackgroundWorkerInitializeConnectionByOid(sh->dboid, sh->userid, 0);
+	/* before any SQL: the runs' owner may be a superuser */
+	StockmlPinSearchPath();
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -209,8 +212,8 @@ StockmlRunRecorderMain(Datum main_arg)
 	args[9] = CStringGetTextDatum(sh->data + sh->error);
 	rc = SPI_execute_with_args("INSERT INTO stockml.runs (id, experiment_id, model_name, algorithm, symbols,"
 							   " horizon, feature_set, train_end, params, status, started_at, finished_at, error)"
-							   " SELECT $2, e.id, $1, $3, $4::text[], $5, $6, $7, $8::jsonb, 'failed', $9,"
-							   " clock_timestamp(), $10 FROM stockml.experiments e WHERE e.name = $1",
+							   " SELECT $2, e.id, $1, $3, $4::pg_catalog.text[], $5, $6, $7, $8::pg_catalog.jsonb, 'failed', $9,"
+							   " pg_catalog.clock_timestamp(), $10 FROM stockml.experiments e WHERE e.name = $1",
 							   10, types, args, sh->has_train_end ? NULL : "      n   ", false, 0);
 	if (rc != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "could not record the failed run: %s", SPI_result_code_string(rc));

@@ -48,6 +48,7 @@
 #include "utils/timestamp.h"
 
 #include "jobs.h"
+#include "roles.h"
 
 PGDLLEXPORT void StockmlLauncherMain(Datum main_arg);
 PGDLLEXPORT void StockmlJobWorkerMain(Datum main_arg);
@@ -386,15 +387,15 @@ RequeueInterruptedJobs(void)
 	rc = SPI_execute_with_args(
 							   "UPDATE stockml.jobs"
 							   "   SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,"
-							   "       finished_at = CASE WHEN attempts >= max_attempts THEN now() END,"
-							   "       run_after = now() + make_interval(secs => $2::float8 / 1000"
-							   "                   * 2 ^ greatest(attempts - 1, 0) * (0.75 + 0.5 * random())),"
+							   "       finished_at = CASE WHEN attempts >= max_attempts THEN pg_catalog.now() END,"
+							   "       run_after = pg_catalog.now() + pg_catalog.make_interval(secs => $2::pg_catalog.float8 / 1000"
+							   "                   * 2 ^ greatest(attempts - 1, 0) * (0.75 + 0.5 * pg_catalog.random())),"
 							   "       worker_pid = NULL,"
-							   "       error = format('interrupted: the worker running attempt %s of %s stopped"
+							   "       error = pg_catalog.format('interrupted: the worker running attempt %s of %s stopped"
 							   " (server crash or restart, or pg_terminate_backend)', attempts, max_attempts)"
 							   " WHERE status = 'running'"
 							   "   AND CASE WHEN status = 'running'"
-							   "       THEN pg_try_advisory_xact_lock($1, (id % 2147483648)::int4) END",
+							   "       THEN pg_catalog.pg_try_advisory_xact_lock($1, (id % 2147483648)::pg_catalog.int4) END",
 							   2, (Oid[]) {INT4OID, INT4OID},
 							   (Datum[]) {Int32GetDatum(STOCKML_JOB_LOCK_KEY),
 							   Int32GetDatum(stockml_job_retry_delay_ms)},
@@ -427,14 +428,14 @@ ClaimJob(ClaimedJob *job, MemoryContext cxt)
 	rc = SPI_execute_with_args(
 							   "WITH next AS ("
 							   "  SELECT id FROM stockml.jobs"
-							   "   WHERE status = 'queued' AND run_after <= clock_timestamp()"
+							   "   WHERE status = 'queued' AND run_after <= pg_catalog.clock_timestamp()"
 							   "   ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
 							   " UPDATE stockml.jobs j"
-							   "    SET status = 'running', attempts = attempts + 1, started_at = now(),"
-							   "        finished_at = NULL, worker_pid = pg_backend_pid(), progress = 0"
+							   "    SET status = 'running', attempts = attempts + 1, started_at = pg_catalog.now(),"
+							   "        finished_at = NULL, worker_pid = pg_catalog.pg_backend_pid(), progress = 0"
 							   "   FROM next WHERE j.id = next.id"
-							   " RETURNING j.id, j.kind, j.args::text, j.submitted_by::oid, j.attempts,"
-							   "           j.max_attempts, pg_advisory_lock($1, (j.id % 2147483648)::int4)::text",
+							   " RETURNING j.id, j.kind, j.args::pg_catalog.text, j.submitted_by::pg_catalog.oid, j.attempts,"
+							   "           j.max_attempts, pg_catalog.pg_advisory_lock($1, (j.id % 2147483648)::pg_catalog.int4)::pg_catalog.text",
 							   1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(STOCKML_JOB_LOCK_KEY)},
 							   NULL, false, 1);
 	if (rc != SPI_OK_UPDATE_RETURNING)
@@ -483,6 +484,7 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 	volatile bool cancelled = false;
 	Oid			save_userid;
 	int			save_sec_context;
+	int			save_nestlevel;
 
 	SpinLockAcquire(&StockmlJobs->mutex);
 	MyJobSlot->job_id = job->id;
@@ -503,9 +505,11 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 		int			rc;
 
 		SetUserIdAndSecContext(job->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		/* whatever the job SETs, even without LOCAL, ends with it */
+		save_nestlevel = NewGUCNestLevel();
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		sql = psprintf("SELECT stockml.%s($1, $2::jsonb)::text",
+		sql = psprintf("SELECT stockml.%s($1, $2::pg_catalog.jsonb)::pg_catalog.text",
 					   quote_identifier(psprintf("run_job_%s", job->kind)));
 		job_running = true;
 		/* a cancel since job_id was published found job_running false */
@@ -542,6 +546,7 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 				result = MemoryContextStrdup(cxt, value);
 		}
 		SPI_finish();
+		AtEOXact_GUC(false, save_nestlevel);
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
@@ -554,7 +559,7 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		/* aborting restores the user id and security context */
+		/* aborting restores the user id, the security context and the settings */
 		AbortCurrentTransaction();
 		QueryCancelPending = false;
 		error = edata->detail ? psprintf("%s (%s)", edata->message, edata->detail) :
@@ -613,15 +618,15 @@ RecordOutcome(ClaimedJob *job, const char *result, const char *error, bool cance
 	rc = SPI_execute_with_args("UPDATE stockml.jobs"
 							   "   SET status = $2, result = $3, error = coalesce($4, error), worker_pid = NULL,"
 							   "       progress = CASE WHEN $2 = 'done' THEN 1 ELSE progress END,"
-							   "       finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END,"
+							   "       finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE pg_catalog.now() END,"
 							   "       run_after = CASE WHEN $2 = 'queued'"
-							   "                   THEN now() + make_interval(secs => $5) ELSE run_after END"
+							   "                   THEN pg_catalog.now() + pg_catalog.make_interval(secs => $5) ELSE run_after END"
 							   " WHERE id = $1",
 							   5, (Oid[]) {INT8OID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID},
 							   values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not record job outcome: %s", SPI_result_code_string(rc));
-	rc = SPI_execute_with_args("SELECT pg_advisory_unlock($1, ($2 % 2147483648)::int4)", 2,
+	rc = SPI_execute_with_args("SELECT pg_catalog.pg_advisory_unlock($1, ($2 % 2147483648)::pg_catalog.int4)", 2,
 							   (Oid[]) {INT4OID, INT8OID},
 							   (Datum[]) {values[5], values[0]}, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
@@ -644,7 +649,7 @@ ReportNextDue(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute("SELECT min(run_after) FROM stockml.jobs WHERE status = 'queued'", true, 1);
+	rc = SPI_execute("SELECT pg_catalog.min(run_after) FROM stockml.jobs WHERE status = 'queued'", true, 1);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 		due = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 												1, &isnull));
@@ -678,6 +683,8 @@ StockmlJobWorkerMain(Datum main_arg)
 	SpinLockRelease(&StockmlJobs->mutex);
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	/* before any SQL: this worker is a superuser */
+	StockmlPinSearchPath();
 	pgstat_report_appname("stockml job worker");
 
 	job_cxt = AllocSetContextCreate(TopMemoryContext, "stockml job", ALLOCSET_DEFAULT_SIZES);

@@ -12,15 +12,16 @@
 #   grafana         every dashboard query, as stockml_reader, on the demo's data
 # STOCKML_SUITES="regress pgtap upgrade" runs only the suites named (regress,
 # pgtap, isolation, tap, upgrade, grafana); unset, all of them.
-# STOCKML_REGRESS="train models" and STOCKML_PGTAP="50_models" narrow pg_regress
-# and pgTAP to the tests named.
+# STOCKML_REGRESS="train models", STOCKML_PGTAP="50_models" and
+# STOCKML_TAP="035_worker_security" narrow pg_regress, pgTAP and the perl TAP
+# tests to the tests named.
 # As root it copies the tree to a directory the unprivileged `postgres`
 # account owns and runs the suites as that account.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
 
-reexec_as_postgres test "$root" test/run.sh STOCKML_CFLAGS STOCKML_SUITES STOCKML_REGRESS STOCKML_PGTAP
+reexec_as_postgres test "$root" test/run.sh STOCKML_CFLAGS STOCKML_SUITES STOCKML_REGRESS STOCKML_PGTAP STOCKML_TAP
 install_deps
 cd "$root"
 
@@ -101,9 +102,11 @@ fi
 
 if want tap && ls test/t/*.pl >/dev/null 2>&1; then
 	say "TAP (perl)"
+	tap_files=(test/t/*.pl)
+	[ -n "${STOCKML_TAP:-}" ] && tap_files=($(for t in $STOCKML_TAP; do echo "test/t/$t.pl"; done))
 	# these start clusters of their own from the private installation
 	PATH="$bindir:$PATH" PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
-		PG_TEST_NOCLEAN= prove -I "$pgxs_dir/src/test/perl" -I test/t test/t/*.pl ||
+		PG_TEST_NOCLEAN= prove -I "$pgxs_dir/src/test/perl" -I test/t "${tap_files[@]}" ||
 		failures+=(tap)
 fi
 
