@@ -46,6 +46,7 @@
 #include "linalg.h"
 #include "model.h"
 #include "price_store.h"
+#include "roles.h"
 #include "stockml.h"
 #include "train.h"
 
@@ -90,6 +91,7 @@ typedef struct TrainSet
 	double	   *close;
 	DateADT    *day;
 	DateADT    *target_day;		/* day of the bar y ends at */
+	int		   *sym;			/* index into the request's symbols */
 	int			ndays;
 	int64	   *day_start;		/* ndays + 1: first row of each distinct day */
 	DateADT    *days;
@@ -134,6 +136,11 @@ static void AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStat
 static char *BuildReference(const TrainRequest *req, const TrainSet *set,
 							double *abs_res, int64 nres);
 static TrainOutcome TrainAndRegister(TrainRequest *req, int64 run_id);
+static void StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id,
+								int32 version, const int64 *rows, const int *folds,
+								const double *yhat, int64 n);
+static bool GateInstalled(void);
+static bool DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metrics);
 static void LogRunMetrics(int64 run_id, const FoldResult *folds, int nfolds, const FoldResult *pooled);
 
 /* ERROR unless the model name has the form the models table allows */
@@ -353,6 +360,7 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 	set->close = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(double)));
 	set->day = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(DateADT)));
 	set->target_day = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(DateADT)));
+	set->sym = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(int)));
 
 	per_symbol = AllocSetContextCreate(caller, "stockml train symbol", ALLOCSET_DEFAULT_SIZES);
 	for (int s = 0; s < req->nsymbols; s++)
@@ -389,6 +397,7 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 			/* a finite y has its bar stored: first + i + horizon < nbars */
 			Assert(bars[first + i].day == m->days[i] && first + i + req->horizon < nbars);
 			set->target_day[set->n] = bars[first + i + req->horizon].day;
+			set->sym[set->n] = s;
 			set->n++;
 		}
 		MemoryContextReset(per_symbol);
@@ -458,6 +467,7 @@ SortByDay(TrainSet *set)
 						tc = set->close[j];
 			DateADT		td = set->day[j],
 						tt = set->target_day[j];
+			int			ts = set->sym[j];
 
 			memcpy(tmp, set->x + j * p, sizeof(double) * p);
 			memcpy(set->x + j * p, set->x + i * p, sizeof(double) * p);
@@ -466,10 +476,12 @@ SortByDay(TrainSet *set)
 			set->close[j] = set->close[i];
 			set->day[j] = set->day[i];
 			set->target_day[j] = set->target_day[i];
+			set->sym[j] = set->sym[i];
 			set->y[i] = ty;
 			set->close[i] = tc;
 			set->day[i] = td;
 			set->target_day[i] = tt;
+			set->sym[i] = ts;
 			dest[i] = dest[j];
 			dest[j] = j;
 		}
@@ -681,6 +693,119 @@ LogRunMetrics(int64 run_id, const FoldResult *folds, int nfolds, const FoldResul
 		elog(ERROR, "could not write run_metrics");
 }
 
+/*
+ * Keep every out-of-sample prediction of the folds in
+ * stockml.validation_predictions, so the deploy gate and compare() score two
+ * versions on the same rows.
+ */
+static void
+StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id, int32 version,
+					const int64 *rows, const int *folds, const double *yhat, int64 n)
+{
+	Datum	   *names = palloc(sizeof(Datum) * req->nsymbols);
+	Datum	   *sd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum	   *dd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum	   *td = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum	   *fd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum	   *cd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum	   *yd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum	   *hd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum		args[10];
+
+	if (n > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many validation rows to keep: " INT64_FORMAT, n),
+				 errhint("Train fewer symbols or a shorter period at once.")));
+	for (int s = 0; s < req->nsymbols; s++)
+		names[s] = CStringGetTextDatum(req->symbols[s]);
+	for (int64 k = 0; k < n; k++)
+	{
+		int64		i = rows[k];
+
+		sd[k] = names[set->sym[i]];
+		dd[k] = DateADTGetDatum(set->day[i]);
+		td[k] = DateADTGetDatum(set->target_day[i]);
+		fd[k] = Int32GetDatum(folds[k]);
+		cd[k] = Float8GetDatum(set->close[i]);
+		yd[k] = Float8GetDatum(set->y[i]);
+		hd[k] = Float8GetDatum(yhat[k]);
+	}
+	args[0] = Int64GetDatum(model_id);
+	args[1] = CStringGetTextDatum(req->model_name);
+	args[2] = Int32GetDatum(version);
+	args[3] = PointerGetDatum(construct_array(fd, (int) n, INT4OID, 4, true, TYPALIGN_INT));
+	args[4] = PointerGetDatum(construct_array(sd, (int) n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[5] = PointerGetDatum(construct_array(dd, (int) n, DATEOID, 4, true, TYPALIGN_INT));
+	args[6] = PointerGetDatum(construct_array(td, (int) n, DATEOID, 4, true, TYPALIGN_INT));
+	args[7] = PointerGetDatum(construct_array(cd, (int) n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[8] = PointerGetDatum(construct_array(yd, (int) n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[9] = PointerGetDatum(construct_array(hd, (int) n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_with_args("INSERT INTO stockml.validation_predictions (model_id, model_name, model_version,"
+							  " fold, symbol, day, target_day, close, y, yhat)"
+							  " SELECT $1, $2, $3, t.* FROM unnest($4::int[], $5::text[], $6::date[], $7::date[],"
+							  " $8::float8[], $9::float8[], $10::float8[]) AS t",
+							  10, (Oid[]) {INT8OID, TEXTOID, INT4OID, INT4ARRAYOID, TEXTARRAYOID,
+								  DATEARRAYOID, DATEARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
+							  FLOAT8ARRAYOID},
+							  args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write the validation predictions");
+}
+
+/*
+ * Whether the catalog has the deploy gate (0.2.0): the library also serves a
+ * database still at 0.1.0 until ALTER EXTENSION stockml UPDATE.
+ */
+static bool
+GateInstalled(void)
+{
+	bool		isnull;
+
+	if (SPI_execute("SELECT pg_catalog.to_regprocedure('stockml._deploy_gate(text, integer, boolean)') IS NOT NULL",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for the deploy gate");
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * The deploy gate (stockml._deploy_gate, sql/install/53_gate.sql) decides and
+ * moves production; its decision and reason go into the version's metrics
+ * under "gate", written as the owner of stockml.models (stockml_admin may
+ * insert models, not rewrite them).  Returns whether it deployed.
+ */
+static bool
+DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metrics)
+{
+	Datum		args[3];
+	bool		isnull;
+	bool		deployed;
+	Datum		gate;
+	StockmlOwnerSwitch sw;
+
+	args[0] = CStringGetTextDatum(req->model_name);
+	args[1] = Int32GetDatum(version);
+	args[2] = BoolGetDatum(req->auto_deploy);
+	if (SPI_execute_with_args("SELECT deployed, gate FROM stockml._deploy_gate($1, $2, $3)",
+							  3, (Oid[]) {TEXTOID, INT4OID, BOOLOID}, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not run the deploy gate");
+	deployed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	gate = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	gate = PointerGetDatum(DatumGetJsonbPCopy(gate));
+
+	args[0] = Int64GetDatum(model_id);
+	args[1] = gate;
+	StockmlBecomeOwner(&sw);
+	if (SPI_execute_with_args("UPDATE stockml.models SET metrics = metrics || jsonb_build_object('gate', $2::jsonb)"
+							  " WHERE id = $1 RETURNING metrics::text",
+							  2, (Oid[]) {INT8OID, JSONBOID}, args, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not record the deploy decision");
+	StockmlRestoreUser(&sw);
+	*metrics = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return deployed;
+}
+
 /* The work of one run, inside the caller's subtransaction */
 static TrainOutcome
 TrainAndRegister(TrainRequest *req, int64 run_id)
@@ -695,6 +820,11 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	FoldResult	pooled;
 	double	   *abs_res;
 	int64		nres = 0;
+	int64	   *vp_row;			/* the out-of-sample rows, their fold and prediction */
+	int		   *vp_fold;
+	double	   *vp_yhat;
+	int64		model_id;
+	bool		gate;
 	double	   *work = palloc(sizeof(double) * p);
 	Model	   *model;
 	ModelTrainData data;
@@ -709,9 +839,6 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	RawQr		qr;
 	int64		known = 0;		/* leading rows whose targets end before a test block */
 	DateADT		known_max = DATEVAL_NOBEGIN;	/* their latest target day */
-	double		prod_skill = 0;
-	int32		prod_version = 0;
-	double		skill;
 
 	instr_time	phase;
 
@@ -733,6 +860,9 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	test_days = set.ndays / (folds + 1);
 	abs_res = MemoryContextAllocHuge(CurrentMemoryContext,
 									 mul_size(Max(set.n, 1), sizeof(double)));
+	vp_row = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set.n, 1), sizeof(int64)));
+	vp_fold = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set.n, 1), sizeof(int)));
+	vp_yhat = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set.n, 1), sizeof(double)));
 	memset(&pooled, 0, sizeof(pooled));
 	data.x = set.x;
 	data.y = set.y;
@@ -785,6 +915,9 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 			StatsAdd(&fold[k].naive, close, actual, 0, set.y[i]);
 			StatsAdd(&pooled.model, predicted, actual, yhat, set.y[i]);
 			StatsAdd(&pooled.naive, close, actual, 0, set.y[i]);
+			vp_row[nres] = i;
+			vp_fold[nres] = k + 1;
+			vp_yhat[nres] = yhat;
 			abs_res[nres++] = fabs(set.y[i] - yhat);
 		}
 		StockmlReportJobProgress((double) (k + 1) / (folds + 1));
@@ -817,7 +950,6 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	AppendSkill(&metrics, &pooled.model, &pooled.naive);
 	appendStringInfo(&metrics, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT
 					 ", \"folds\": %d, \"test_days\": %d}", pooled.model.n, set.n, folds, test_days);
-	skill = StatsMae(&pooled.naive) > 0 ? 1 - StatsMae(&pooled.model) / StatsMae(&pooled.naive) : NAN;
 
 	/* one version number at a time per model name */
 	memset(nulls, ' ', sizeof(nulls));
@@ -846,7 +978,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 							   " reference, model, run_id)"
 							   " SELECT $1, coalesce(max(version), 0) + 1, $3, $4, $5, $6, $7, $8::jsonb,"
 							   " $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15"
-							   " FROM stockml.models WHERE name = $1 RETURNING version",
+							   " FROM stockml.models WHERE name = $1 RETURNING version, id",
 							   15, (Oid[]) {TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID,
 								   JSONBOID, TEXTOID, TEXTOID, DATEOID, DATEOID, INT8OID, TEXTOID,
 							   BYTEAOID, INT8OID},
@@ -854,8 +986,12 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not store the model: %s", SPI_result_code_string(rc));
 	out.version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	out.metrics = metrics.data;
-	out.deployed = false;
+	gate = GateInstalled();
+	if (gate)
+		StoreValidationRows(req, &set, model_id, out.version, vp_row, vp_fold, vp_yhat, nres);
+	LogPhase("validation rows", &phase);
 
 	LogRunMetrics(run_id, fold, folds, &pooled);
 	args[0] = Int64GetDatum(run_id);
@@ -866,37 +1002,16 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not finish the run");
 
-	/* production moves only to a better skill (the naive baseline's 0 when there is none) */
-	if (req->auto_deploy && !isnan(skill))
+	if (gate)
+		out.deployed = DeployGate(req, model_id, out.version, &out.metrics);
+	else
 	{
-		args[0] = CStringGetTextDatum(req->model_name);
-		rc = SPI_execute_with_args("SELECT (m.metrics ->> 'skill')::float8, m.version"
-								   " FROM stockml.model_aliases a JOIN stockml.models m USING (name, version)"
-								   " WHERE a.name = $1 AND a.alias = 'production'",
-								   1, (Oid[]) {TEXTOID}, args, NULL, false, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "could not read the production alias");
-		if (SPI_processed == 1)
-		{
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-			prod_skill = isnull ? -INFINITY : DatumGetFloat8(d);
-			prod_version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-		}
-		if (skill > prod_skill)
-		{
-			char	   *reason = prod_version > 0 ?
-				psprintf("skill %.6f beats production version %d (%.6f)", skill, prod_version, prod_skill) :
-				psprintf("skill %.6f beats the naive baseline (0); no production version before", skill);
-
-			args[1] = Int32GetDatum(out.version);
-			args[2] = CStringGetTextDatum(reason);
-			rc = SPI_execute_with_args("SELECT stockml._set_alias($1, $2, 'production', 'auto', $3)",
-									   3, (Oid[]) {TEXTOID, INT4OID, TEXTOID}, args, NULL, false, 0);
-			if (rc != SPI_OK_SELECT)
-				elog(ERROR, "could not deploy the new version");
-			out.deployed = true;
-		}
+		out.deployed = false;
+		if (req->auto_deploy)
+			ereport(NOTICE,
+					(errmsg("version %d of \"%s\" was not deployed: the deploy gate is not installed",
+							out.version, req->model_name),
+					 errhint("ALTER EXTENSION stockml UPDATE installs it; stockml.deploy() moves production by hand.")));
 	}
 	LogPhase("register", &phase);
 	StockmlReportJobProgress(1.0);

@@ -70,7 +70,7 @@ COMMENT ON INDEX stockml.models_name_version_key IS 'one row per version of a mo
 COMMENT ON TABLE stockml.models IS 'trained models, one row per (name, version); the model itself is the bytea column';
 COMMENT ON COLUMN stockml.models.feature_spec IS 'the feature spec the model was trained with (a copy: predict() uses it, never the current feature set)';
 COMMENT ON COLUMN stockml.models.params IS 'algorithm parameters with defaults filled in, and train()''s own (folds, auto_deploy, reference_rows)';
-COMMENT ON COLUMN stockml.models.metrics IS 'walk-forward out-of-sample metrics: mae, rmse, mape, directional_accuracy, the same prefixed naive_, skill = 1 - mae/naive_mae, n_test, folds';
+COMMENT ON COLUMN stockml.models.metrics IS 'walk-forward out-of-sample metrics: mae, rmse, mape, directional_accuracy, the same prefixed naive_, skill = 1 - mae/naive_mae, n_test, folds; gate: the deploy decision with its reason and p-values';
 COMMENT ON COLUMN stockml.models.train_start IS 'first day of the training rows';
 COMMENT ON COLUMN stockml.models.train_end IS 'last day of the training rows (their targets end at most at the train_end asked for)';
 COMMENT ON COLUMN stockml.models.reference IS '{"names": [...], "rows": [[...], ...], "abs_residuals": [...]}: up to reference_rows training rows for drift, and quantiles of out-of-sample |log error| for intervals';
@@ -99,7 +99,7 @@ CREATE TABLE stockml.alias_history (
 );
 CREATE INDEX alias_history_name_idx ON stockml.alias_history (name, alias, id);
 COMMENT ON TABLE stockml.alias_history IS 'append-only log of every alias move: who, when, why; rows go only with drop_model()';
-COMMENT ON COLUMN stockml.alias_history.action IS 'deploy (by hand), auto (train() after a better skill) or rollback';
+COMMENT ON COLUMN stockml.alias_history.action IS 'deploy (by hand), auto (train() through the deploy gate) or rollback';
 COMMENT ON INDEX stockml.alias_history_name_idx IS 'serves the history of one alias in order';
 
 CREATE TABLE stockml.predictions (

@@ -9,7 +9,7 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'stockml_train'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION stockml.train(text, text[], text, integer, jsonb, text, date) IS
-'train a new version: walk-forward folds (expanding window, gap = horizon), refit on all rows, register it with its run and metrics; production moves to it only when its skill beats the current one''s';
+'train a new version: walk-forward folds (expanding window, gap = horizon), keep every out-of-sample prediction in validation_predictions, refit on all rows, register it with its run and metrics; production moves to it only through the deploy gate (metrics -> ''gate''): skill above 0 and a one-sided Diebold-Mariano p below the policy''s deploy_alpha against the random walk and the production version on the same rows';
 
 CREATE FUNCTION stockml.predict(model_name text, symbol text,
                                 OUT symbol text, OUT as_of date, OUT target_day date,

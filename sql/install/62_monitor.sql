@@ -21,7 +21,9 @@ CREATE TABLE stockml.retrain_policies (
     max_model_age   interval DEFAULT '90 days'
                     CONSTRAINT retrain_policies_max_model_age CHECK (max_model_age > '0'::interval),
     enabled         boolean NOT NULL DEFAULT true,
-    updated_at      timestamptz NOT NULL DEFAULT now()
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    deploy_alpha    float8 NOT NULL DEFAULT 0.05
+                    CONSTRAINT retrain_policies_deploy_alpha CHECK (deploy_alpha > 0 AND deploy_alpha < 1)
 );
 COMMENT ON TABLE stockml.retrain_policies IS 'per model: how monitor() measures drift and when it enqueues a retrain; monitor() adds a row with the defaults for a model that has none';
 COMMENT ON COLUMN stockml.retrain_policies.window_days IS 'the recent window compared with the reference: the last window_days calendar days up to the latest stored bar';
@@ -32,6 +34,7 @@ COMMENT ON COLUMN stockml.retrain_policies.min_skill IS 'retrain when realized s
 COMMENT ON COLUMN stockml.retrain_policies.min_forecasts IS 'realized forecasts the window must hold before min_skill is applied';
 COMMENT ON COLUMN stockml.retrain_policies.max_model_age IS 'retrain when the monitored version is older than this; NULL: never for age';
 COMMENT ON COLUMN stockml.retrain_policies.enabled IS 'false: monitor() still measures but never enqueues a retrain';
+COMMENT ON COLUMN stockml.retrain_policies.deploy_alpha IS 'train() moves production to a new version only when a one-sided Diebold-Mariano test on the shared validation rows gives p < deploy_alpha against the random walk and against the production version';
 
 CREATE TABLE stockml.drift_metrics (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

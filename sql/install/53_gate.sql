@@ -1,0 +1,199 @@
+-- The deploy gate (champion / challenger): every out-of-sample walk-forward prediction
+-- train() made, row by row, so two versions are compared on the same rows by a
+-- Diebold-Mariano test (src/compare.c); compare() for users, _deploy_gate() for train().
+
+CREATE TABLE stockml.validation_predictions (
+    model_id      bigint NOT NULL REFERENCES stockml.models (id) ON DELETE CASCADE,
+    model_name    text NOT NULL,
+    model_version integer NOT NULL,
+    fold          integer NOT NULL,
+    symbol        text NOT NULL,
+    day           date NOT NULL,
+    target_day    date NOT NULL,
+    close         float8 NOT NULL,
+    y             float8 NOT NULL,
+    yhat          float8 NOT NULL,
+    naive         float8 NOT NULL DEFAULT 0,
+    PRIMARY KEY (model_id, symbol, day)
+);
+COMMENT ON TABLE stockml.validation_predictions IS 'every out-of-sample walk-forward prediction train() made, one row per version, symbol and day: the rows the deploy gate and compare() score';
+COMMENT ON COLUMN stockml.validation_predictions.fold IS 'the walk-forward test block (1 = the earliest)';
+COMMENT ON COLUMN stockml.validation_predictions.day IS 'the day of the features (the forecast''s as_of)';
+COMMENT ON COLUMN stockml.validation_predictions.target_day IS 'the day of the bar the target ends at (horizon bars of the symbol later)';
+COMMENT ON COLUMN stockml.validation_predictions.close IS 'the close on day: the predicted close is close * exp(yhat), the realized one close * exp(y)';
+COMMENT ON COLUMN stockml.validation_predictions.y IS 'the realized log return ln(close at target_day / close at day)';
+COMMENT ON COLUMN stockml.validation_predictions.yhat IS 'the version''s predicted log return, from a fit on the rows before the fold';
+COMMENT ON COLUMN stockml.validation_predictions.naive IS 'the random walk''s predicted log return (0)';
+COMMENT ON INDEX stockml.validation_predictions_pkey IS 'one prediction per version, symbol and day; serves joining two versions on the same rows';
+SELECT pg_catalog.pg_extension_config_dump('stockml.validation_predictions', '');
+GRANT SELECT, INSERT ON stockml.validation_predictions TO stockml_admin;
+
+CREATE FUNCTION stockml.dm_test(d float8[], horizon integer DEFAULT 1,
+                                OUT n integer, OUT mean float8, OUT statistic float8,
+                                OUT hac_lag integer, OUT p_value float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'stockml_dm_test'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.dm_test(float8[], integer) IS
+'Diebold-Mariano test of a loss differential series d (loss of A - loss of B, one value per day in time order) with a Newey-West variance (Bartlett kernel, lag max(horizon - 1, floor(4 (n/100)^(2/9)))); p_value is one-sided, small when B''s loss is lower';
+
+-- Two versions of a model on the validation rows they share (version 0: the random walk on
+-- the other version's rows).  Loss: the absolute error of the log return, |y - yhat|
+-- (scale-free, about the relative error of the price), averaged over the symbols of a day.
+CREATE FUNCTION stockml.compare(model text, version_a integer, version_b integer)
+RETURNS TABLE (model_name text, a integer, b integer, loss text,
+               n_rows bigint, n_days integer, mae_a float8, mae_b float8,
+               dm_statistic float8, hac_lag integer, p_b_better float8, p_a_better float8)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    id_a    bigint;
+    id_b    bigint;
+    h_a     integer;
+    h_b     integer;
+    agg     record;
+    dm      record;
+BEGIN
+    IF model IS NULL OR version_a IS NULL OR version_b IS NULL THEN
+        RAISE EXCEPTION 'model, version_a and version_b must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Version 0 stands for the random walk (the naive forecast).';
+    END IF;
+    IF version_a = 0 AND version_b = 0 THEN
+        RAISE EXCEPTION 'at most one of the versions may be 0 (the random walk)'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example stockml.compare(''msft_ridge'', 0, 3) compares version 3 with the random walk.';
+    END IF;
+    IF version_a <> 0 THEN
+        SELECT m.id, m.horizon INTO id_a, h_a FROM stockml.models m
+         WHERE m.name = model AND m.version = version_a;
+    END IF;
+    IF version_b <> 0 THEN
+        SELECT m.id, m.horizon INTO id_b, h_b FROM stockml.models m
+         WHERE m.name = model AND m.version = version_b;
+    END IF;
+    IF (version_a <> 0 AND id_a IS NULL) OR (version_b <> 0 AND id_b IS NULL) THEN
+        RAISE EXCEPTION 'model "%" has no version %', model,
+                        CASE WHEN version_a <> 0 AND id_a IS NULL THEN version_a ELSE version_b END
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
+    END IF;
+    IF h_a <> h_b THEN
+        RAISE EXCEPTION 'versions % and % of "%" forecast different horizons (% and % bars)',
+                        version_a, version_b, model, h_a, h_b
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Their validation rows have different targets.',
+                  HINT = 'Compare versions trained with the same horizon.';
+    END IF;
+
+    WITH rows AS (
+        SELECT pa.day, pa.y,
+               CASE WHEN version_a = 0 THEN pb.naive ELSE pa.yhat END AS fa,
+               CASE WHEN version_b = 0 THEN pa.naive ELSE pb.yhat END AS fb
+          FROM stockml.validation_predictions pa
+          JOIN stockml.validation_predictions pb ON pb.symbol = pa.symbol AND pb.day = pa.day
+         WHERE pa.model_id = coalesce(id_a, id_b) AND pb.model_id = coalesce(id_b, id_a)),
+    daily AS (
+        SELECT r.day, count(*) AS n, sum(abs(r.y - r.fa)) AS la, sum(abs(r.y - r.fb)) AS lb,
+               avg(abs(r.y - r.fa) - abs(r.y - r.fb)) AS d
+          FROM rows r GROUP BY r.day)
+    SELECT coalesce(sum(x.n), 0)::bigint AS n_rows, count(*)::integer AS n_days,
+           sum(x.la) / sum(x.n) AS mae_a, sum(x.lb) / sum(x.n) AS mae_b,
+           coalesce(array_agg(x.d ORDER BY x.day), '{}') AS d
+      INTO agg
+      FROM daily x;
+    SELECT * INTO dm FROM stockml.dm_test(agg.d, coalesce(h_a, h_b));
+
+    model_name := model;
+    a := version_a;
+    b := version_b;
+    loss := 'absolute error of the log return';
+    n_rows := agg.n_rows;
+    n_days := agg.n_days;
+    mae_a := agg.mae_a;
+    mae_b := agg.mae_b;
+    dm_statistic := dm.statistic;
+    hac_lag := dm.hac_lag;
+    p_b_better := dm.p_value;
+    p_a_better := 1 - dm.p_value;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stockml.compare(text, integer, integer) IS
+'compare two versions of a model on the walk-forward validation rows they share (version 0: the random walk): mean |log error| of each and a one-sided Diebold-Mariano test (Newey-West variance) each way';
+
+-- train()'s deploy decision for a new version: production moves to it only when, on the
+-- same validation rows, it beats the random walk and the current production version by a
+-- one-sided Diebold-Mariano test at the policy's deploy_alpha, and its skill is above 0.
+CREATE FUNCTION stockml._deploy_gate(model_name text, version integer, auto_deploy boolean)
+RETURNS TABLE (deployed boolean, gate jsonb)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    alpha    float8;
+    skill    float8;
+    horizon  integer;
+    prod     integer;
+    prod_h   integer;
+    p_naive  float8;
+    d_naive  integer;
+    p_prod   float8;
+    n_prod   bigint;
+    reason   text;
+BEGIN
+    SELECT coalesce(max(p.deploy_alpha), 0.05) INTO alpha
+      FROM stockml.retrain_policies p WHERE p.model_name = _deploy_gate.model_name;
+    SELECT (m.metrics ->> 'skill')::float8, m.horizon INTO skill, horizon
+      FROM stockml.models m WHERE m.name = _deploy_gate.model_name AND m.version = _deploy_gate.version;
+    SELECT a.version, m.horizon INTO prod, prod_h
+      FROM stockml.model_aliases a JOIN stockml.models m ON m.name = a.name AND m.version = a.version
+     WHERE a.name = _deploy_gate.model_name AND a.alias = 'production';
+    SELECT c.p_b_better, c.n_days INTO p_naive, d_naive FROM stockml.compare(model_name, 0, version) c;
+    IF prod IS NOT NULL AND prod_h = horizon THEN
+        SELECT c.p_b_better, c.n_rows INTO p_prod, n_prod FROM stockml.compare(model_name, prod, version) c;
+    END IF;
+
+    reason := CASE
+        WHEN NOT auto_deploy THEN
+            'auto_deploy is false: production stays where it is'
+        WHEN skill IS NULL OR skill <= 0 THEN
+            format('not deployed: skill %s <= 0 (no better than the random walk)',
+                   coalesce(round(skill::numeric, 4)::text, 'undefined'))
+        WHEN p_naive IS NULL OR p_naive >= alpha THEN
+            format('not deployed: does not beat the random walk significantly (Diebold-Mariano p = %s >= %s over %s days)',
+                   coalesce(round(p_naive::numeric, 4)::text, 'undefined'), alpha, d_naive)
+        WHEN prod IS NULL THEN NULL
+        WHEN prod_h <> horizon THEN
+            format('not deployed: production version %s forecasts %s bars ahead, this version %s: compare by hand and deploy()',
+                   prod, prod_h, horizon)
+        WHEN n_prod = 0 THEN
+            format('not deployed: no validation rows in common with production version %s (trained before 0.2.0 or on other symbols): compare by hand and deploy()',
+                   prod)
+        WHEN p_prod IS NULL OR p_prod >= alpha THEN
+            format('not deployed: does not beat production version %s significantly (Diebold-Mariano p = %s >= %s over %s rows in common)',
+                   prod, coalesce(round(p_prod::numeric, 4)::text, 'undefined'), alpha, n_prod)
+        END;
+    deployed := auto_deploy AND reason IS NULL;
+    IF deployed THEN
+        reason := format('deployed: beats the random walk (Diebold-Mariano p = %s)', round(p_naive::numeric, 4))
+               || CASE WHEN prod IS NULL THEN '; no production version before'
+                       ELSE format(' and production version %s (p = %s over %s rows in common)',
+                                   prod, round(p_prod::numeric, 4), n_prod) END
+               || format(' at alpha %s', alpha);
+        PERFORM stockml._set_alias(model_name, version, 'production', 'auto', reason);
+    END IF;
+    gate := jsonb_build_object(
+        'deployed', deployed, 'reason', reason, 'alpha', alpha,
+        'loss', 'absolute error of the log return', 'skill', skill,
+        'p_vs_naive', p_naive, 'days_vs_naive', d_naive,
+        'production_version', prod, 'p_vs_production', p_prod,
+        'rows_vs_production', n_prod);
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean) IS
+'internal, called by train(): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha; returns the decision and its reason';
