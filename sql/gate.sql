@@ -82,7 +82,9 @@ SELECT * FROM stockml.compare('gate_ar', 1, 6);
 INSERT INTO stockml.retrain_policies (model_name, deploy_alpha) VALUES ('gate_ar', 1e-300);
 SELECT version, deployed, metrics -> 'gate' ->> 'reason' AS reason
   FROM stockml.train('gate_ar', ARRAY['GATE_AR'], params => '{"alpha": 0.5}', feature_set => 'gate_r1');
+\set VERBOSITY terse
 UPDATE stockml.retrain_policies SET deploy_alpha = 0 WHERE model_name = 'gate_ar';
+\set VERBOSITY default
 -- dropping a model drops its validation rows
 SELECT stockml.drop_model('gate_ar');
 SELECT count(*) FROM stockml.validation_predictions WHERE model_name = 'gate_ar';
