@@ -4,6 +4,9 @@
 # pg_cron preloaded; as root the server runs as the `postgres` account), loads
 # the bundled MSFT sample and runs each step of scripts/demo.d/*.sql in order.
 #   bash scripts/demo.sh stop    stops the demo cluster
+# STOCKML_DEMO_PORT (default 54329) and STOCKML_DEMO_DIR (default tmp_demo/ in the
+# repository, /tmp/stockml-demo as root) choose the cluster's port and directory; stop
+# reads STOCKML_DEMO_DIR too.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
@@ -54,8 +57,11 @@ for step in scripts/demo.d/*.sql; do
 	"$bindir/psql" -X -q -v ON_ERROR_STOP=1 -P pager=off -d stockml -f "$step"
 done
 
-cat <<MSG
-
-Explore:   psql -h $dir -p $port -U postgres stockml
-Stop:      bash scripts/demo.sh stop
-MSG
+# the stop command names the cluster's directory unless it is the default one
+stop="bash $root/scripts/demo.sh stop"
+[ -n "${STOCKML_DEMO_DIR:-}" ] && stop="STOCKML_DEMO_DIR=$(printf %q "$dir") $stop"
+echo
+echo "Explore:   cd $root && psql -h $dir -p $port -U postgres stockml"
+echo '           (from the repository root, where the README'"'"'s \set csv `cat data/MSFT.csv` finds the file)'
+echo "Charts:    $dir/charts/*.png"
+echo "Stop:      $stop"

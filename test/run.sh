@@ -9,7 +9,8 @@
 #   isolation       test/isolation/specs/*.spec (when present)
 #   TAP (perl)      test/t/*.pl with PostgreSQL::Test::Cluster (when present)
 #   upgrade         0.1.0 -> current: same predictions, same catalog (test/upgrade/)
-#   grafana         every dashboard query, as stockml_reader, on the demo's data
+#   grafana         the provisioning files against Grafana's documented options, and
+#                   every dashboard query, as stockml_reader, on the demo's data
 # STOCKML_SUITES="regress pgtap upgrade" runs only the suites named (regress,
 # pgtap, isolation, tap, upgrade, grafana); unset, all of them.
 # STOCKML_REGRESS="train models", STOCKML_PGTAP="50_models" and
@@ -129,6 +130,11 @@ grafana_demo() {
 	done
 	PGPORT=$1 "$bindir/psql" -X -q -d stockml -c 'CREATE ROLE grafana_check LOGIN IN ROLE stockml_reader'
 }
+# the provisioning files against the options Grafana 10/11 document (no database needed)
+/usr/bin/python3 test/grafana/check_provisioning.py --readme README.md \
+	--datasources grafana/provisioning/datasources/stockml.yaml \
+	--dashboards grafana/provisioning/dashboards/stockml.yaml grafana/dashboards/*.json ||
+	failures+=(grafana-provisioning)
 gport=$(free_port)
 init_cluster "$bindir" "$tmp/grafana" "$gport" "$tmp" stockml scripts/demo.conf
 start_cluster "$bindir" "$tmp/grafana"

@@ -32,7 +32,12 @@ ON CONFLICT (model_name) DO UPDATE SET window_days = 45, min_skill = 0.05, min_f
 \x on
 SELECT * FROM stockml.monitor('msft_monitored');
 \x off
-\echo 'Drift of each feature (KS against the 1000-row reference sample kept with the model):'
+SELECT format('Drift of each feature (%s against the %s-row reference sample kept with the model):',
+              string_agg(DISTINCT upper(method), '/'), max(n_reference)) AS drift_title
+  FROM stockml.feature_drift
+ WHERE model_name = 'msft_monitored' AND time = (SELECT max(time) FROM stockml.feature_drift WHERE model_name = 'msft_monitored')
+\gset
+\echo :drift_title
 SELECT feature, method, round(statistic::numeric, 3) AS statistic, round(p_value::numeric, 4) AS p_value, drifted
   FROM stockml.feature_drift
  WHERE model_name = 'msft_monitored' AND time = (SELECT max(time) FROM stockml.feature_drift WHERE model_name = 'msft_monitored')
@@ -58,7 +63,7 @@ SELECT stockml.resolve_retrain_events('msft_monitored') AS events_resolved;
 SELECT created_at::timestamp(0) AS created_at, model_version, reason, status, job_id, new_version
   FROM stockml.retrain_events WHERE model_name = 'msft_monitored' ORDER BY id;
 
-\echo 'The pipeline on pg_cron (refresh -> forecast -> monitor at 22:30 on weekdays, in cron.timezone):'
+\echo 'The pipeline on pg_cron (refresh -> forecast -> monitor at 22:30 GMT on weekdays; pg_cron 1.4 reads schedules in GMT):'
 SELECT * FROM stockml.schedule_pipeline('30 22 * * 1-5', ARRAY['msft_monitored']);
 \echo 'Run it once now, step by step, as pg_cron would tonight (offline, refresh logs a failed fetch):'
 SELECT stockml.pipeline_step('refresh') AS step;

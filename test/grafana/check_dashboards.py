@@ -115,18 +115,87 @@ def expand(sql, variables, t_from, t_to):
 
 
 def targets(dashboard):
-    """(where, target, time_series) for every panel target, nested rows included."""
+    """(where, target, time_series, panel) for every panel target, nested rows included."""
     def walk(panels):
         for p in panels:
             yield from walk(p.get("panels", []))
             for t in p.get("targets", []):
                 ts = t.get("format") == "time_series" or (p.get("type") in TIME_SERIES_PANELS and t.get("format") != "table")
-                yield f"panel {p.get('title')!r} {t.get('refId')}", t, ts
+                yield f"panel {p.get('title')!r} {t.get('refId')}", t, ts, p
     yield from walk(dashboard.get("panels", []))
     for a in dashboard.get("annotations", {}).get("list", []):
         if a.get("target", {}).get("rawSql") or a.get("rawQuery"):
             t = a.get("target") or {"rawSql": a["rawQuery"]}
-            yield f"annotation {a.get('name')!r}", t, False
+            yield f"annotation {a.get('name')!r}", t, False, None
+
+
+# What a dashboard variable may read: views of a few rows each, read by primary key
+# (sql/install/67_grafana_lists.sql), never the price or forecast history.
+SMALL_VIEWS = {"stockml.symbol_info", "stockml.model_names"}
+# configFromData ("Config from query results") handler keys of Grafana 10/11
+CONFIG_HANDLERS = {"unit", "min", "max", "decimals", "displayName", "color", "noValue", "links",
+                   "threshold1", "mappings.value", "mappings.text", "mappings.color", "field.name"}
+
+
+def variable_sources(sql):
+    """The relations a variable's query reads (FROM / JOIN), schema-qualified."""
+    return {m.lower() for m in re.findall(r"\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)", sql, re.I)}
+
+
+def panel_problems(dashboard, results):
+    """What the panels' options ask of their query results.
+
+    - a fillBelowTo override (the band between two series) sits on the upper series and
+      names the lower one: both are columns the panel's queries return, and the upper is
+      at or above the lower on every row where both have a value;
+    - a configFromData transformation ("Config from query results") names a target of
+      the panel that returns exactly one row with each mapped column, non-empty, and a
+      handler key Grafana knows.
+    """
+    def walk(panels):
+        for p in panels:
+            yield from walk(p.get("panels", []))
+            yield p
+    for p in walk(dashboard.get("panels", [])):
+        mine = {ref: r for (pid, ref), r in results.items() if pid == id(p)}
+        title = f"panel {p.get('title')!r}"
+        for o in p.get("fieldConfig", {}).get("overrides", []):
+            for prop in o.get("properties", []):
+                if prop.get("id") != "custom.fillBelowTo":
+                    continue
+                upper, lower = o.get("matcher", {}).get("options"), prop.get("value")
+                where = [(ref, cols, rows) for ref, (cols, rows) in mine.items() if upper in cols and lower in cols]
+                if not where:
+                    yield f"{title}: fillBelowTo from {upper!r} to {lower!r}, but no query of the panel returns both columns"
+                    continue
+                for ref, cols, rows in where:
+                    iu, il = cols.index(upper), cols.index(lower)
+                    below = sum(1 for r in rows if r[iu] is not None and r[il] is not None and r[iu] < r[il])
+                    if below:
+                        yield (f"{title} {ref}: fillBelowTo is set on {upper!r}, which is below {lower!r} on {below} of"
+                               f" {len(rows)} rows: set it on the upper series, naming the lower")
+                    else:
+                        print(f"ok   {title} {ref}: band from {upper!r} down to {lower!r} ({len(rows)} rows, {upper} >= {lower})")
+        for tr in p.get("transformations", []):
+            if tr.get("id") != "configFromData":
+                continue
+            opts = tr.get("options", {})
+            ref = opts.get("configRefId")
+            if ref not in mine:
+                yield f"{title}: configFromData reads refId {ref!r}, which the panel has not (or its query failed)"
+                continue
+            cols, rows = mine[ref]
+            if len(rows) != 1:
+                yield f"{title}: configFromData query {ref} returns {len(rows)} rows, not one"
+            for m in opts.get("mappings", []):
+                if m.get("handlerKey") not in CONFIG_HANDLERS:
+                    yield f"{title}: configFromData handlerKey {m.get('handlerKey')!r} is not one Grafana knows"
+                if m.get("fieldName") not in cols:
+                    yield f"{title}: configFromData maps column {m.get('fieldName')!r}; query {ref} returns {', '.join(cols)}"
+                elif rows and rows[0][cols.index(m["fieldName"])] in (None, ""):
+                    yield f"{title}: configFromData column {m['fieldName']!r} of query {ref} is empty"
+                elif rows:
+                    print(f"ok   {title}: {m['handlerKey']} = {rows[0][cols.index(m['fieldName'])]!r} from query {ref}")
 
 
 def datasources(dashboard):
@@ -221,9 +290,15 @@ def main():
                     variables[v["name"]] = ""
                     continue
                 variables[v["name"]] = str(rows[0][0])
+                big = variable_sources(q) - SMALL_VIEWS
+                if big:
+                    print(f"FAIL {path}: variable ${v['name']} reads {', '.join(sorted(big))}; a variable reads only "
+                          f"the small views {', '.join(sorted(SMALL_VIEWS))} (it runs on every dashboard load)")
+                    failures += 1
             elif v.get("type") in ("custom", "constant", "textbox"):
                 variables[v["name"]] = str(v.get("current", {}).get("value") or v.get("query", "").split(",")[0])
-        for where, t, time_series in targets(dash):
+        results = {}
+        for where, t, time_series, panel in targets(dash):
             checked += 1
             sql = expand(t["rawSql"], variables, t_from, t_to)
             problem = None
@@ -249,6 +324,11 @@ def main():
                 print(f"FAIL {name}: {problem}\n     {sql}")
             else:
                 print(f"ok   {name}: {len(rows)} rows" + (" (time ascending)" if time_series else ""))
+                if panel is not None:
+                    results[(id(panel), t.get("refId"))] = (cols, rows)
+        for problem in panel_problems(dash, results):
+            failures += 1
+            print(f"FAIL {path.split('/')[-1]}: {problem}")
     if args.exporter:
         for name, sql in exporter_queries(args.exporter):
             checked += 1
