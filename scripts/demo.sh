@@ -57,6 +57,9 @@ for step in scripts/demo.d/*.sql; do
 	"$bindir/psql" -X -q -v ON_ERROR_STOP=1 -P pager=off -d stockml -f "$step"
 done
 
+say "charts of the forecasts, drift and skill (the Grafana panels' queries)"
+/usr/bin/python3 "$root/scripts/demo_charts.py" "$dir/charts"
+
 # the stop command names the cluster's directory unless it is the default one
 stop="bash $root/scripts/demo.sh stop"
 [ -n "${STOCKML_DEMO_DIR:-}" ] && stop="STOCKML_DEMO_DIR=$(printf %q "$dir") $stop"

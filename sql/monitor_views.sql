@@ -23,7 +23,8 @@ SELECT * FROM stockml.reference_columns('{"names": ["a"], "sample": [[1], ["x"],
 SELECT * FROM stockml.reference_columns('[[1, 2], [3]]', ARRAY['p', 'q', 'r']);
 SELECT * FROM stockml.reference_columns('"scalar"', ARRAY['a']);
 
--- what stockml_reader may read: the Grafana views, each with a timestamptz "time" first
+-- what stockml_reader may read: the Grafana views, each with a timestamptz "time" first,
+-- and the lists the dashboard variables read (symbol_info, model_names)
 SELECT c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = 1

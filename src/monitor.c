@@ -62,8 +62,8 @@ ColumnArray(const double *values, const bool *nulls, int n)
  * stockml.reference_columns(reference jsonb, names text[])
  *   RETURNS TABLE (ord integer, feature text, vals float8[])
  *
- * Reads what train() stores, {"names": [..], "sample": [[v, ..], ..], ..}, and
- * also {"<feature>": [v, ..], ..}; "features"/"columns" and "rows"/"x" are read
+ * Reads what train() stores, {"names": [..], "rows": [[v, ..], ..], ..}, and
+ * also {"<feature>": [v, ..], ..}; "features"/"columns" and "sample"/"x" are read
  * as synonyms, a bare array as rows.  When the sample names its columns, a
  * feature it does not name gets NULL; without names features are taken by
  * position.  Anything but a number is a NULL element.

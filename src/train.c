@@ -300,7 +300,9 @@ CheckSymbolsKnown(TrainRequest *req)
 	int			rc;
 
 	SPI_connect();
-	rc = SPI_execute_with_args("SELECT string_agg(s, ', ' ORDER BY s) FROM unnest($1::text[]) s"
+	/* the unknown ones, and the first of them quoted for the hint */
+	rc = SPI_execute_with_args("SELECT string_agg(s, ', ' ORDER BY s), quote_literal(min(s))"
+							   " FROM unnest($1::text[]) s"
 							   " WHERE NOT EXISTS (SELECT FROM stockml.symbols y WHERE y.symbol = s)",
 							   1, (Oid[]) {TEXTARRAYOID}, &arg, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
@@ -310,10 +312,15 @@ CheckSymbolsKnown(TrainRequest *req)
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 		if (!isnull)
+		{
+			char	   *first = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("unknown symbol: %s", TextDatumGetCString(d)),
-					 errhint("Load its prices first, e.g. SELECT stockml.ingest_yahoo('MSFT') or stockml.ingest_csv(...).")));
+					 errhint("Load its prices first, e.g. SELECT * FROM stockml.ingest_yahoo(%s) or stockml.ingest_csv(%s, :'csv').",
+							 first, first)));
+		}
 	}
 	SPI_finish();
 }

@@ -143,6 +143,9 @@ if grafana_demo "$gport"; then
 		--datasource grafana/provisioning/datasources/stockml.yaml \
 		--exporter grafana/prometheus/postgres_exporter_queries.yaml grafana/dashboards/*.json ||
 		failures+=(grafana)
+	# the demo's PNG charts, from the same panel queries, as the reader
+	PGPORT=$gport PGUSER=grafana_check PGDATABASE=stockml /usr/bin/python3 scripts/demo_charts.py "$tmp/charts" &&
+		/usr/bin/python3 test/grafana/check_charts.py "$tmp/charts" || failures+=(grafana-charts)
 else
 	failures+=(grafana)
 fi

@@ -206,6 +206,15 @@ BEGIN
         RAISE EXCEPTION 'model_name, version and alias must not be NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- the format model_aliases_alias_format checks, refused before anything changes
+    IF alias !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid alias "%"', alias
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'An alias is 1 to 63 characters among a-z 0-9 _, starting with a lower-case letter.',
+                  HINT = CASE WHEN lower(alias) ~ '^[a-z][a-z0-9_]{0,62}$'
+                              THEN format('Aliases are lower case: use %L.', lower(alias))
+                              ELSE 'For example ''production'' or ''staging''.' END;
+    END IF;
     IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name) THEN
         RAISE EXCEPTION 'model "%" does not exist', model_name
             USING ERRCODE = 'undefined_object',

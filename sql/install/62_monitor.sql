@@ -110,14 +110,14 @@ COMMENT ON INDEX stockml.retrain_events_model_created_idx IS 'serves a model''s 
 
 -- The reference sample kept with a model, one float8[] per feature in the order of names
 -- (src/monitor.c, one pass over the jsonb).  Reads what train() stores, {"names": [..],
--- "sample": [[v, ..], ..], ..}, and also {"<feature>": [v, ..], ..}; "features"/"columns"
--- and "rows"/"x" are read as synonyms, a bare array as rows.
+-- "rows": [[v, ..], ..], ..}, and also {"<feature>": [v, ..], ..}; "features"/"columns"
+-- and "sample"/"x" are read as synonyms of "rows", a bare array as rows.
 CREATE FUNCTION stockml.reference_columns(reference jsonb, names text[])
 RETURNS TABLE (ord integer, feature text, vals float8[])
 AS 'MODULE_PATHNAME', 'stockml_reference_columns'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.reference_columns(jsonb, text[]) IS
-'the reference sample kept with a model as one float8[] per named feature; reads {"names": [..], "sample": [[..]]} (what train() stores) or {"feature": [..]}';
+'the reference sample kept with a model as one float8[] per named feature; reads {"names": [..], "rows": [[..]]} (what train() stores) or {"feature": [..]}';
 
 -- Realized accuracy of a model's forecasts whose target day lies in [from_day, to_day]:
 -- the latest forecast per (symbol, target day) of any version, joined with the closes.
