@@ -74,12 +74,18 @@ def check_fields(where, obj, fields):
                 fail(where, f"{key} = {value!r} is not a {fields[key].__name__}")
 
 
-def check_datasources(path):
+def load(path, top_keys):
+    """The provisioning file, its apiVersion and top-level keys checked."""
     doc = yaml.safe_load(open(path))
     if doc.get("apiVersion") != 1:
         fail(path, f"apiVersion {doc.get('apiVersion')!r}, not 1")
-    for key in set(doc) - DATASOURCE_TOP:
+    for key in sorted(set(doc) - top_keys):
         fail(path, f"unknown top-level key {key!r}")
+    return doc
+
+
+def check_datasources(path):
+    doc = load(path, DATASOURCE_TOP)
     out = {}
     for i, ds in enumerate(doc.get("datasources") or []):
         where = f"{path}: datasources[{i}] {ds.get('name')!r}"
@@ -134,11 +140,7 @@ def check_postgres(where, ds):
 
 
 def check_providers(path):
-    doc = yaml.safe_load(open(path))
-    if doc.get("apiVersion") != 1:
-        fail(path, f"apiVersion {doc.get('apiVersion')!r}, not 1")
-    for key in set(doc) - PROVIDER_TOP:
-        fail(path, f"unknown top-level key {key!r}")
+    doc = load(path, PROVIDER_TOP)
     paths = []
     for i, p in enumerate(doc.get("providers") or []):
         where = f"{path}: providers[{i}] {p.get('name')!r}"
