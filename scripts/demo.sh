@@ -58,7 +58,7 @@ for step in scripts/demo.d/*.sql; do
 done
 
 say "charts of the forecasts, drift and skill (the Grafana panels' queries)"
-/usr/bin/python3 "$root/scripts/demo_charts.py" "$dir/charts"
+PGDATABASE=stockml /usr/bin/python3 "$root/scripts/demo_charts.py" "$dir/charts"
 
 # the stop command names the cluster's directory unless it is the default one
 stop="bash $root/scripts/demo.sh stop"
