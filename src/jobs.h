@@ -28,9 +28,6 @@ extern int64 StockmlCurrentJobId(void);
 
 #define STOCKML_MAX_JOB_WORKERS 32
 
-/* the advisory lock a job worker holds on a running job: (key, job id) */
-#define STOCKML_JOB_LOCK_KEY 1398033740	/* 'STML' */
-
 typedef struct JobWorkerSlot
 {
 	bool		in_use;			/* assigned by the launcher */

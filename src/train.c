@@ -834,6 +834,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	bool		gate;
 	double	   *work = palloc(sizeof(double) * p);
 	Model	   *model;
+	StockmlOwnerSwitch sw;
 	ModelTrainData data;
 	bytea	   *blob;
 	char	   *reference;
@@ -958,11 +959,18 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	appendStringInfo(&metrics, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT
 					 ", \"folds\": %d, \"test_days\": %d}", pooled.model.n, set.n, folds, test_days);
 
-	/* one version number at a time per model name */
+	/*
+	 * One version number at a time per model name: its experiment's row,
+	 * locked as the owner (callers may not UPDATE experiments), FOR NO KEY
+	 * UPDATE so that the key-share locks of rows referencing it do not block.
+	 * An advisory lock would be anyone's to take.
+	 */
 	memset(nulls, ' ', sizeof(nulls));
 	args[0] = CStringGetTextDatum(req->model_name);
-	rc = SPI_execute_with_args("SELECT pg_advisory_xact_lock(hashtext('stockml.models'), hashtext($1))",
+	StockmlBecomeOwner(&sw);
+	rc = SPI_execute_with_args("SELECT FROM stockml.experiments WHERE name = $1 FOR NO KEY UPDATE",
 							   1, (Oid[]) {TEXTOID}, args, NULL, false, 0);
+	StockmlRestoreUser(&sw);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not lock the model name");
 

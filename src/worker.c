@@ -14,9 +14,15 @@
  * connection to the database while the queue is idle, and DROP DATABASE
  * works (pg_regress drops and recreates its database).
  *
- * A running job is marked by a session advisory lock (STOCKML_JOB_LOCK_KEY,
- * id) held by its worker: a job that is 'running' but whose lock is free has
- * lost its worker, whatever pids have been reused since.
+ * A running job names its worker by pid and backend start time
+ * (jobs.worker_pid, worker_started_at): a job that is 'running' while no
+ * backend with that pid and start time exists has lost its worker, whatever
+ * pids have been reused since.  No lock any other role could take (advisory
+ * locks are anyone's) is held across a job, so nobody can stall the queue.
+ *
+ * A job worker that stops with an error (it could not claim or record a
+ * job) is started again after a backoff that doubles up to a minute, so a
+ * broken queue costs a log line every minute, not thousands.
  */
 #include "postgres.h"
 
@@ -27,6 +33,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -45,10 +52,12 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "jobs.h"
 #include "roles.h"
+#include "stockml.h"
 
 PGDLLEXPORT void StockmlLauncherMain(Datum main_arg);
 PGDLLEXPORT void StockmlJobWorkerMain(Datum main_arg);
@@ -66,18 +75,26 @@ typedef struct ClaimedJob
 static BackgroundWorkerHandle *worker_handles[STOCKML_MAX_JOB_WORKERS];
 static volatile sig_atomic_t job_running = false;
 
+/* launcher: job workers that stopped with an error in a row, and the backoff */
+#define WORKER_BACKOFF_FIRST_MS 250
+#define WORKER_BACKOFF_MAX_MS 60000
+static int	worker_failures = 0;
+static TimestampTz restart_not_before = 0;
+
 static void LauncherShmemExit(int code, Datum arg);
 static Oid	FindDatabase(const char *name);
 static bool StartJobWorker(Oid dboid);
 static int	ReapJobWorkers(bool *need_check);
 static void JobWorkerSigint(SIGNAL_ARGS);
 static bool ExtensionReady(void);
+static void NoteWorkerExit(bool clean);
 static void RequeueInterruptedJobs(void);
+static void RecordInterruptedRun(int64 job_id, Datum args, Datum started_at, Datum error);
 static bool ClaimJob(ClaimedJob *job, MemoryContext cxt);
 static bool JobCancelRequested(void);
 static void RunJob(ClaimedJob *job, MemoryContext cxt);
 static void RecordOutcome(ClaimedJob *job, const char *result, const char *error,
-						  bool cancelled);
+						  bool cancelled, bool final);
 static void ReportNextDue(void);
 static double RetryDelayMs(int attempts);
 
@@ -205,6 +222,7 @@ ReapJobWorkers(bool *need_check)
 	for (int i = 0; i < STOCKML_MAX_JOB_WORKERS; i++)
 	{
 		pid_t		pid;
+		bool		clean;
 
 		if (worker_handles[i] == NULL)
 		{
@@ -239,15 +257,40 @@ ReapJobWorkers(bool *need_check)
 			continue;
 		}
 		SpinLockAcquire(&StockmlJobs->mutex);
-		if (!StockmlJobs->slots[i].clean_exit)
-			*need_check = true;
+		clean = StockmlJobs->slots[i].clean_exit;
 		StockmlJobs->slots[i].in_use = false;
 		StockmlJobs->slots[i].job_id = 0;
 		SpinLockRelease(&StockmlJobs->mutex);
 		pfree(worker_handles[i]);
 		worker_handles[i] = NULL;
+		if (!clean)
+			*need_check = true;
+		NoteWorkerExit(clean);
 	}
 	return running;
+}
+
+/* Count job workers that failed in a row; from the second on, back off */
+static void
+NoteWorkerExit(bool clean)
+{
+	double		delay_ms;
+
+	if (clean)
+	{
+		worker_failures = 0;
+		restart_not_before = 0;
+		return;
+	}
+	worker_failures++;
+	if (worker_failures < 2)
+		return;					/* a killed worker's job is retried at once */
+	delay_ms = Min(WORKER_BACKOFF_FIRST_MS * pow(2.0, Min(worker_failures - 2, 20)),
+				   (double) WORKER_BACKOFF_MAX_MS);
+	restart_not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) delay_ms);
+	ereport(LOG,
+			(errmsg("stockml job worker stopped with an error %d times in a row; next start in %.0f ms",
+					worker_failures, delay_ms)));
 }
 
 void
@@ -314,6 +357,12 @@ StockmlLauncherMain(Datum main_arg)
 		if (need_check)
 			wanted = Max(wanted, 1);
 		need_check = false;
+		if (wanted > 0 && restart_not_before > now)
+		{
+			/* the last workers failed: ask again once the backoff is over */
+			need_check = true;
+			wanted = 0;
+		}
 		if (wanted > 0)
 		{
 			int			room = stockml_max_workers - running;
@@ -334,6 +383,8 @@ StockmlLauncherMain(Datum main_arg)
 		sleep_ms = Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_poll), 1);
 		if (next_due != 0)
 			sleep_ms = Min(sleep_ms, Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next_due), 1));
+		if (restart_not_before > GetCurrentTimestamp())
+			sleep_ms = Min(sleep_ms, Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(), restart_not_before), 1));
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 sleep_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -371,13 +422,18 @@ ExtensionReady(void)
 	return ready;
 }
 
+/*
+ * Jobs 'running' whose worker is gone (no backend has its pid and start
+ * time) are queued again with the retry backoff, or failed after their last
+ * attempt.  An interrupted train job also gets its failed run: train()'s own
+ * was rolled back with the worker's transaction.
+ */
 static void
 RequeueInterruptedJobs(void)
 {
-	char		delay[32];
 	int			rc;
+	uint64		n;
 
-	snprintf(delay, sizeof(delay), "%d", stockml_job_retry_delay_ms);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -385,34 +441,100 @@ RequeueInterruptedJobs(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args(
-							   "UPDATE stockml.jobs"
+							   "WITH lost AS ("
+							   "  SELECT j.id FROM stockml.jobs j"
+							   "   WHERE j.status = 'running'"
+							   "     AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_get_activity(coalesce(j.worker_pid, 0)) a"
+							   "                      WHERE a.pid = j.worker_pid AND a.backend_start = j.worker_started_at)"
+							   "   FOR UPDATE OF j SKIP LOCKED)"
+							   " UPDATE stockml.jobs j"
 							   "   SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,"
 							   "       finished_at = CASE WHEN attempts >= max_attempts THEN pg_catalog.now() END,"
-							   "       run_after = pg_catalog.now() + pg_catalog.make_interval(secs => $2::pg_catalog.float8 / 1000"
+							   "       run_after = pg_catalog.now() + pg_catalog.make_interval(secs => $1::pg_catalog.float8 / 1000"
 							   "                   * 2 ^ greatest(attempts - 1, 0) * (0.75 + 0.5 * pg_catalog.random())),"
-							   "       worker_pid = NULL,"
+							   "       worker_pid = NULL, worker_started_at = NULL,"
 							   "       error = pg_catalog.format('interrupted: the worker running attempt %s of %s stopped"
 							   " (server crash or restart, or pg_terminate_backend)', attempts, max_attempts)"
-							   " WHERE status = 'running'"
-							   "   AND CASE WHEN status = 'running'"
-							   "       THEN pg_catalog.pg_try_advisory_xact_lock($1, (id % 2147483648)::pg_catalog.int4) END",
-							   2, (Oid[]) {INT4OID, INT4OID},
-							   (Datum[]) {Int32GetDatum(STOCKML_JOB_LOCK_KEY),
-							   Int32GetDatum(stockml_job_retry_delay_ms)},
+							   "  FROM lost WHERE j.id = lost.id"
+							   " RETURNING j.id, j.kind, j.args, j.started_at, j.error",
+							   1, (Oid[]) {INT4OID},
+							   (Datum[]) {Int32GetDatum(stockml_job_retry_delay_ms)},
 							   NULL, false, 0);
-	if (rc != SPI_OK_UPDATE)
+	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not requeue interrupted jobs: %s", SPI_result_code_string(rc));
-	if (SPI_processed > 0)
+	n = SPI_processed;
+	if (n > 0)
 		ereport(LOG,
 				(errmsg("stockml: %llu interrupted job(s) requeued or failed",
-						(unsigned long long) SPI_processed)));
+						(unsigned long long) n)));
+	for (uint64 i = 0; i < n; i++)
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		HeapTuple	tup = tt->vals[i];
+		char	   *kind = SPI_getvalue(tup, tt->tupdesc, 2);
+		bool		isnull;
+
+		if (strcmp(kind, "train") == 0)
+			RecordInterruptedRun(DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 1, &isnull)),
+								 SPI_getbinval(tup, tt->tupdesc, 3, &isnull),
+								 SPI_getbinval(tup, tt->tupdesc, 4, &isnull),
+								 SPI_getbinval(tup, tt->tupdesc, 5, &isnull));
+		/* the loop's own statements replace SPI_tuptable */
+		SPI_tuptable = tt;
+	}
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* Claim the next due job and lock it for this worker's lifetime; false if none */
+/*
+ * The failed run of a train job whose worker died: from the job's args, as
+ * train() would have written it.  In a subtransaction, so args train() would
+ * have refused cost a LOG line, not the requeue.
+ */
+static void
+RecordInterruptedRun(int64 job_id, Datum args, Datum started_at, Datum error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		int			rc;
+
+		rc = SPI_execute_with_args(
+								   "WITH e AS ("
+								   "  INSERT INTO stockml.experiments (name) VALUES ($1 ->> 'model_name')"
+								   "  ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id, name)"
+								   " INSERT INTO stockml.runs (experiment_id, model_name, algorithm, symbols, horizon,"
+								   "   feature_set, train_end, params, status, started_at, finished_at, error)"
+								   " SELECT e.id, e.name, coalesce($1 ->> 'algorithm', 'ridge'),"
+								   "   ARRAY(SELECT pg_catalog.jsonb_array_elements_text($1 -> 'symbols')),"
+								   "   coalesce(($1 ->> 'horizon')::pg_catalog.int4, 1),"
+								   "   coalesce($1 ->> 'feature_set', 'default'), ($1 ->> 'train_end')::pg_catalog.date,"
+								   "   coalesce($1 -> 'params', '{}'), 'failed', $2, pg_catalog.now(), $3 FROM e",
+								   3, (Oid[]) {JSONBOID, TIMESTAMPTZOID, TEXTOID},
+								   (Datum[]) {args, started_at, error}, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "could not insert the run: %s", SPI_result_code_string(rc));
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata = StockmlAbortSubTransaction(cxt, owner);
+
+		ereport(LOG,
+				(errmsg("stockml: no failed run recorded for interrupted train job %lld: %s",
+						(long long) job_id, edata->message)));
+	}
+	PG_END_TRY();
+}
+
+/* Claim the next due job, naming this worker in its row; false if none */
 static bool
 ClaimJob(ClaimedJob *job, MemoryContext cxt)
 {
@@ -432,11 +554,12 @@ ClaimJob(ClaimedJob *job, MemoryContext cxt)
 							   "   ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
 							   " UPDATE stockml.jobs j"
 							   "    SET status = 'running', attempts = attempts + 1, started_at = pg_catalog.now(),"
-							   "        finished_at = NULL, worker_pid = pg_catalog.pg_backend_pid(), progress = 0"
+							   "        finished_at = NULL, worker_pid = pg_catalog.pg_backend_pid(),"
+							   "        worker_started_at = $1, progress = 0"
 							   "   FROM next WHERE j.id = next.id"
 							   " RETURNING j.id, j.kind, j.args::pg_catalog.text, j.submitted_by::pg_catalog.oid, j.attempts,"
-							   "           j.max_attempts, pg_catalog.pg_advisory_lock($1, (j.id % 2147483648)::pg_catalog.int4)::pg_catalog.text",
-							   1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(STOCKML_JOB_LOCK_KEY)},
+							   "           j.max_attempts",
+							   1, (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(MyStartTimestamp)},
 							   NULL, false, 1);
 	if (rc != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not claim a job: %s", SPI_result_code_string(rc));
@@ -482,6 +605,7 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 	char	   *volatile result = NULL;
 	char	   *volatile error = NULL;
 	volatile bool cancelled = false;
+	volatile bool final = false;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
@@ -504,6 +628,16 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 		char	   *sql;
 		int			rc;
 
+		/* DROP ROLE does not see jobs.submitted_by: no retry will find it either */
+		if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(job->owner)))
+		{
+			final = true;
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("the role that submitted job %lld (OID %u) no longer exists",
+							(long long) job->id, job->owner),
+					 errhint("Submit the job again as an existing role.")));
+		}
 		SetUserIdAndSecContext(job->owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 		/* whatever the job SETs, even without LOCAL, ends with it */
 		save_nestlevel = NewGUCNestLevel();
@@ -570,7 +704,7 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 
 	/* a cancel arriving now is for a finished job: it must not kill the worker */
 	HOLD_CANCEL_INTERRUPTS();
-	RecordOutcome(job, result, error, cancelled);
+	RecordOutcome(job, result, error, cancelled, final);
 	RESUME_CANCEL_INTERRUPTS();
 
 	SpinLockAcquire(&StockmlJobs->mutex);
@@ -582,18 +716,19 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 
 /* done, cancelled, queued again after a backoff, or failed for good */
 static void
-RecordOutcome(ClaimedJob *job, const char *result, const char *error, bool cancelled)
+RecordOutcome(ClaimedJob *job, const char *result, const char *error, bool cancelled,
+			  bool final)
 {
 	const char *status;
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	int			rc;
 
 	if (error == NULL)
 		status = "done";
 	else if (cancelled)
 		status = "cancelled";
-	else if (job->attempts < job->max_attempts)
+	else if (job->attempts < job->max_attempts && !final)
 		status = "queued";
 	else
 		status = "failed";
@@ -614,9 +749,9 @@ RecordOutcome(ClaimedJob *job, const char *result, const char *error, bool cance
 	values[3] = error ? CStringGetTextDatum(error) : (Datum) 0;
 	nulls[3] = error ? ' ' : 'n';
 	values[4] = Float8GetDatum(RetryDelayMs(job->attempts) / 1000.0);
-	values[5] = Int32GetDatum(STOCKML_JOB_LOCK_KEY);
 	rc = SPI_execute_with_args("UPDATE stockml.jobs"
-							   "   SET status = $2, result = $3, error = coalesce($4, error), worker_pid = NULL,"
+							   "   SET status = $2, result = $3, error = coalesce($4, error),"
+							   "       worker_pid = NULL, worker_started_at = NULL,"
 							   "       progress = CASE WHEN $2 = 'done' THEN 1 ELSE progress END,"
 							   "       finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE pg_catalog.now() END,"
 							   "       run_after = CASE WHEN $2 = 'queued'"
@@ -626,11 +761,6 @@ RecordOutcome(ClaimedJob *job, const char *result, const char *error, bool cance
 							   values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not record job outcome: %s", SPI_result_code_string(rc));
-	rc = SPI_execute_with_args("SELECT pg_catalog.pg_advisory_unlock($1, ($2 % 2147483648)::pg_catalog.int4)", 2,
-							   (Oid[]) {INT4OID, INT8OID},
-							   (Datum[]) {values[5], values[0]}, NULL, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not unlock job: %s", SPI_result_code_string(rc));
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();

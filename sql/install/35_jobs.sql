@@ -16,7 +16,8 @@ CREATE TABLE stockml.jobs (
     finished_at   timestamptz,
     worker_pid    integer,
     result        text,
-    error         text
+    error         text,
+    worker_started_at timestamptz
 );
 CREATE INDEX jobs_queued_idx ON stockml.jobs (run_after, id) WHERE status = 'queued';
 COMMENT ON TABLE stockml.jobs IS 'the queue the background worker consumes: a job of kind K runs stockml.run_job_K(id, args) in its own transaction';
@@ -24,6 +25,8 @@ COMMENT ON COLUMN stockml.jobs.status IS 'queued (waiting, also between retries)
 COMMENT ON COLUMN stockml.jobs.attempts IS 'runs started so far, the current one included';
 COMMENT ON COLUMN stockml.jobs.progress IS 'fraction done when the job last finished; live value while running in stockml.job_status';
 COMMENT ON COLUMN stockml.jobs.submitted_by IS 'role the job runs as';
+COMMENT ON COLUMN stockml.jobs.worker_pid IS 'pid of the worker running the job (NULL when not running)';
+COMMENT ON COLUMN stockml.jobs.worker_started_at IS 'backend start of worker_pid: a running job whose pid and start time match no backend lost its worker (pids are reused)';
 COMMENT ON COLUMN stockml.jobs.run_after IS 'not started before this time (retry backoff)';
 COMMENT ON COLUMN stockml.jobs.result IS 'what run_job_K returned, as text';
 COMMENT ON COLUMN stockml.jobs.error IS 'error of the last failed attempt (kept when a retry succeeds)';

@@ -52,7 +52,9 @@ COMMENT ON FUNCTION stockml.require_pg_cron() IS
 'internal: ERROR with a hint unless pg_cron is preloaded and installed in this database';
 
 -- Wait until the run of pg_cron job `job` that belongs to the tick started at `since` has
--- ended; false when it never started or did not end in time.
+-- ended; false when it never started or did not end in time.  Only runs that started within
+-- `grace` of `since` belong to the tick: a run of an earlier or later tick (a minute apart
+-- at the most frequent schedule) is never waited for.
 CREATE FUNCTION stockml.wait_for_cron_job(job text, since timestamptz, timeout interval)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
@@ -62,24 +64,25 @@ DECLARE
     id     bigint;
     state  text;
     -- pg_cron starts the jobs of one tick within a second or two of each other
-    grace  interval := '90 seconds';
+    grace  interval := '20 seconds';
+    limit_ timestamptz := since + least(coalesce(timeout, '30 minutes'), '1 day');
 BEGIN
-    SELECT j.jobid INTO id FROM cron.job j WHERE j.jobname = job;
+    SELECT j.jobid INTO id FROM cron.job j WHERE j.jobname = job AND j.username = current_user;
     IF id IS NULL THEN
         RETURN true;                -- not scheduled: nothing to wait for
     END IF;
     LOOP
         SELECT d.status INTO state
           FROM cron.job_run_details d
-         WHERE d.jobid = id AND d.start_time >= since - grace
-         ORDER BY d.start_time DESC LIMIT 1;
+         WHERE d.jobid = id AND d.start_time BETWEEN since - grace AND since + grace
+         ORDER BY abs(extract(epoch FROM d.start_time - since)) LIMIT 1;
         IF state IN ('succeeded', 'failed') THEN
             RETURN true;
         END IF;
         IF state IS NULL AND clock_timestamp() > since + grace THEN
             RETURN false;           -- the earlier step did not run this tick
         END IF;
-        IF clock_timestamp() > since + timeout THEN
+        IF clock_timestamp() > limit_ THEN
             RETURN false;
         END IF;
         PERFORM pg_sleep(0.5);
@@ -87,7 +90,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.wait_for_cron_job(text, timestamptz, interval) IS
-'internal: wait for the run of a pg_cron job that started around since to end (false: it did not run or timed out)';
+'internal: wait for the run of a pg_cron job that started within 20 s of since to end, at most timeout (NULL: 30 minutes, capped at a day); false: it did not run or timed out';
 
 CREATE FUNCTION stockml.pipeline_step(step text, models text[] DEFAULT NULL,
                                       wait_for_previous boolean DEFAULT false,
@@ -105,10 +108,17 @@ DECLARE
     msg       text;
     failed    text[] := '{}';
 BEGIN
-    IF step NOT IN ('refresh', 'forecast', 'monitor') THEN
-        RAISE EXCEPTION 'unknown pipeline step "%"', step
+    IF step IS NULL OR step NOT IN ('refresh', 'forecast', 'monitor') THEN
+        RAISE EXCEPTION 'unknown pipeline step %', coalesce('"' || step || '"', 'NULL')
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The steps are refresh, forecast and monitor.';
+    END IF;
+    IF wait_for_previous IS NULL OR timeout IS NULL OR timeout <= '0' OR timeout > '1 day' THEN
+        RAISE EXCEPTION 'pipeline_step needs wait_for_previous true or false and a timeout between 0 and 1 day'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('wait_for_previous = %s, timeout = %s',
+                                  coalesce(wait_for_previous::text, 'NULL'), coalesce(timeout::text, 'NULL')),
+                  HINT = 'Leave them out for the defaults (false, 30 minutes).';
     END IF;
     previous := CASE step WHEN 'forecast' THEN 'stockml-refresh' WHEN 'monitor' THEN 'stockml-forecast' END;
     IF wait_for_previous AND previous IS NOT NULL AND EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron')

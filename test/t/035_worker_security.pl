@@ -4,6 +4,13 @@
 #    planted now(), clock_timestamp() and text = text in schema evil that record who
 #    called them; a job through the worker and a failed train() through the run
 #    recorder never call them (while ordinary sessions do: the plant works).
+# 2. locks: a plain role holding the advisory locks workers and train() used to take
+#    stalls neither the queue, nor cancel_job, nor train().
+# 3. a job whose submitter was dropped fails at once, saying so.
+# 4. kill -9 of a worker mid-train: after the crash restart the attempt is failed and
+#    recorded as a failed run.
+# 5. a worker that fails at every start is restarted with a growing backoff, not in a
+#    tight loop (measured: exits in 6 s).
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -18,6 +25,7 @@ stockml.database = 'sec'
 stockml.worker_naptime = 500
 stockml.job_retry_delay = 100
 max_worker_processes = 16
+restart_after_crash = on
 });
 $node->start;
 
@@ -49,6 +57,9 @@ BEGIN
     RETURN t;
 END $$;
 COMMENT ON FUNCTION stockml.run_job_probe(bigint, jsonb) IS 'test job';
+CREATE FUNCTION stockml.run_job_sleepy(job_id bigint, args jsonb) RETURNS text
+LANGUAGE sql AS $$ SELECT pg_sleep(600)::text $$;
+COMMENT ON FUNCTION stockml.run_job_sleepy(bigint, jsonb) IS 'test job';
 });
 
 # --- 1. the database owner's trap ------------------------------------------
@@ -94,6 +105,86 @@ is($node->safe_psql('sec', q{
 	SELECT coalesce(string_agg(DISTINCT who || ' in ' || backend || ': ' || what, '; '), 'none')
 	  FROM evil.calls WHERE backend <> 'client backend'}),
 	'none', 'no planted function or operator ran in a worker or the run recorder');
+
+# the hostile setting stays: everything below runs under it too
+
+# --- 2. locks any role can take ----------------------------------------------
+my $all = join("\n", @csv) . "\n";
+$node->safe_psql('sec', "CREATE ROLE mallory LOGIN; SELECT stockml.ingest_csv('AAPL', \$csv\$$all\$csv\$)");
+my $mallory = $node->background_psql('sec', extra_params => [ '-U', 'mallory' ]);
+$mallory->query_safe(q{
+	SELECT count(pg_advisory_lock(1398033740, g)) FROM generate_series(1, 1000) g;
+	SELECT pg_advisory_lock(hashtext('stockml.models'), hashtext('m_lock'))});
+$id = $node->safe_psql('sec', q{SELECT stockml.submit('probe')}, extra_params => [ '-U', 'alice' ]);
+ok(wait_status($id, 'done'), 'a plain role holding the old job advisory locks does not stall the queue');
+$id = $node->safe_psql('sec', q{SELECT stockml.submit('sleepy')}, extra_params => [ '-U', 'alice' ]);
+$node->poll_query_until('sec', "SELECT status = 'running' FROM stockml.jobs WHERE id = $id")
+  or die 'sleepy job never ran';
+is($node->safe_psql('sec', "SET statement_timeout = '20s'; SELECT stockml.cancel_job($id)"), 't',
+	'cancel_job of a running job returns at once');
+ok(wait_status($id, 'cancelled'), '... and the job is cancelled');
+is($node->safe_psql('sec', q{SET statement_timeout = '60s';
+	SELECT version FROM stockml.train('m_lock', ARRAY['AAPL'])}),
+	'1', 'train() is not stalled by the advisory lock it used to take');
+$mallory->quit;
+
+# --- 3. a dropped submitter ----------------------------------------------------
+$node->safe_psql('sec', q{
+	CREATE ROLE bob IN ROLE stockml_admin;
+	BEGIN;
+	SET ROLE bob;
+	SELECT stockml.submit('probe');
+	RESET ROLE;
+	DROP ROLE bob;
+	COMMIT});
+$id = $node->safe_psql('sec', q{SELECT max(id) FROM stockml.jobs});
+ok(wait_status($id, 'failed'), 'a job whose submitter no longer exists fails');
+like($node->safe_psql('sec', "SELECT attempts || ' ' || error FROM stockml.jobs WHERE id = $id"),
+	qr/^1 the role that submitted job \d+ \(OID \d+\) no longer exists$/,
+	'... on its first attempt, saying why');
+
+# --- 4. kill -9 of a worker in the middle of train() ---------------------------
+# train() waits for the experiment's row, held here, after its run has started
+$node->safe_psql('sec', q{INSERT INTO stockml.experiments (name) VALUES ('m_kill')});
+my $holder = $node->background_psql('sec', on_error_stop => 0);
+$holder->query_safe(q{BEGIN; SELECT FROM stockml.experiments WHERE name = 'm_kill' FOR UPDATE});
+$id = $node->safe_psql('sec', q{SET stockml.job_max_attempts = 1;
+	SELECT stockml.submit('train', '{"model_name": "m_kill", "symbols": ["AAPL"]}')},
+	extra_params => [ '-U', 'alice' ]);
+$node->poll_query_until('sec', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE backend_type = 'stockml job worker' AND wait_event_type = 'Lock'})
+  or die 'the train job never waited for the row';
+my $pid = $node->safe_psql('sec', q{
+	SELECT pid FROM pg_stat_activity WHERE backend_type = 'stockml job worker' AND wait_event_type = 'Lock'});
+kill 'KILL', $pid;
+eval { $holder->quit; };
+$node->poll_query_until('sec', 'SELECT 1', '1') or die 'no restart after the crash';
+ok(wait_status($id, 'failed'), 'the killed train job is failed after the restart');
+is($node->safe_psql('sec', q{
+	SELECT status || ' ' || (error LIKE 'interrupted: the worker running attempt 1 of 1 stopped%')
+	  FROM stockml.runs WHERE model_name = 'm_kill'}),
+	'failed true', '... and its attempt is recorded as a failed run');
+
+# --- 5. a worker failing at every start backs off --------------------------------
+$node->safe_psql('sec', q{
+CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'refused by the test'; END $$;
+CREATE TRIGGER refuse BEFORE UPDATE ON stockml.jobs FOR EACH ROW
+    WHEN (NEW.status = 'running') EXECUTE FUNCTION public.refuse();
+});
+my $log_start = -s $node->logfile;
+$id = $node->safe_psql('sec', q{SELECT stockml.submit('probe')}, extra_params => [ '-U', 'alice' ]);
+sleep 6;
+my $log = slurp_file($node->logfile, $log_start);
+my $exits = () = $log =~ /background worker "stockml job worker" \(PID \d+\) exited with exit code 1/g;
+note("failing job worker exits in 6 s: $exits");
+cmp_ok($exits, '>=', 2, 'the failing worker is restarted');
+cmp_ok($exits, '<=', 8, '... with a backoff, not in a tight loop');
+like($log, qr/stockml job worker stopped with an error \d+ times in a row; next start in \d+ ms/,
+	'... which the launcher logs');
+$node->safe_psql('sec', 'DROP TRIGGER refuse ON stockml.jobs');
+ok(wait_status($id, 'done'), 'once the cause is gone the job runs');
 
 $node->stop;
 done_testing();

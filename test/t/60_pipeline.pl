@@ -89,6 +89,31 @@ is($node->safe_psql('postgres', q{
 	       (SELECT min(end_time) AS end_time FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE jobname = 'stockml-monitor') m}),
 	't', 'the steps ended in order: refresh, forecast, monitor');
 
+# pipeline_step(NULL) and an unbounded wait are ERRORs
+($rc, $out, $err) = $node->psql('postgres', 'SELECT stockml.pipeline_step(NULL)');
+like($err, qr/unknown pipeline step NULL/, 'pipeline_step(NULL) is an ERROR');
+($rc, $out, $err) = $node->psql('postgres', "SELECT stockml.pipeline_step('monitor', timeout => NULL)");
+like($err, qr/a timeout between 0 and 1 day/, 'a NULL timeout is an ERROR');
+
+# a step waits for the previous step's run of its own tick, not of a later one: here
+# the run of the tick at `since` succeeded, the next tick's (60 s later) still runs
+$node->safe_psql('postgres', q{
+	SELECT cron.schedule('tick-test', '0 0 1 1 *', 'SELECT 1');
+	INSERT INTO cron.job_run_details (jobid, runid, status, start_time, end_time)
+	SELECT jobid, 1000001, 'succeeded', now() - interval '61 s', now() - interval '59 s'
+	  FROM cron.job WHERE jobname = 'tick-test'
+	UNION ALL
+	SELECT jobid, 1000002, 'running', now(), NULL FROM cron.job WHERE jobname = 'tick-test'});
+is($node->safe_psql('postgres', q{
+	SELECT stockml.wait_for_cron_job('tick-test', now() - interval '60 s', '5 s')}),
+	't', "the wait sees its own tick's run, not the later tick's");
+is($node->safe_psql('postgres', q{
+	SELECT stockml.wait_for_cron_job('tick-test', now() - interval '200 s', '1 s')}),
+	'f', '... and no run of a tick is no run');
+$node->safe_psql('postgres', q{
+	DELETE FROM cron.job_run_details WHERE runid IN (1000001, 1000002);
+	SELECT cron.unschedule('tick-test')});
+
 # a member of stockml_admin needs USAGE on schema cron, and is told so
 $node->safe_psql('postgres', 'CREATE ROLE pipeline_admin IN ROLE stockml_admin');
 ($rc, $out, $err) = $node->psql('postgres', 'SET ROLE pipeline_admin; SELECT * FROM stockml.schedule_pipeline()');
