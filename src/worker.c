@@ -357,12 +357,18 @@ StockmlLauncherMain(Datum main_arg)
 		if (need_check)
 			wanted = Max(wanted, 1);
 		need_check = false;
-		if (wanted > 0 && restart_not_before > now)
+		/*
+		 * After a failure, one worker at a time, once the backoff is over: a
+		 * second one would find the job the first holds locked, exit cleanly
+		 * and so end the backoff.
+		 */
+		if (wanted > 0 && (restart_not_before > now || (worker_failures > 0 && running > 0)))
 		{
-			/* the last workers failed: ask again once the backoff is over */
 			need_check = true;
 			wanted = 0;
 		}
+		else if (wanted > 0 && worker_failures > 0)
+			wanted = 1;
 		if (wanted > 0)
 		{
 			int			room = stockml_max_workers - running;

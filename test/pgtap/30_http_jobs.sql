@@ -15,7 +15,7 @@ SELECT col_is_pk('stockml', 'corporate_actions', ARRAY['symbol', 'day', 'kind'],
 SELECT has_view('stockml', 'job_status', 'view stockml.job_status');
 SELECT columns_are('stockml', 'jobs', ARRAY['id', 'kind', 'args', 'status', 'attempts', 'max_attempts',
     'progress', 'submitted_at', 'submitted_by', 'run_after', 'started_at', 'finished_at',
-    'worker_pid', 'result', 'error']);
+    'worker_pid', 'result', 'error', 'worker_started_at']);
 
 -- where stockml may connect, and how much it may read, is for superusers to say
 SELECT is(context, 'superuser', name || ' is superuser-only') FROM pg_settings
