@@ -4,6 +4,7 @@
 #   make install    install into the PostgreSQL found by $(PG_CONFIG)
 #   make demo       set up everything and run the demo   (scripts/demo.sh)
 #   make test       set up everything and run every test (test/run.sh)
+#   make test-ubsan pg_regress and pgTAP against a UBSan build (test/run.sh)
 
 EXTENSION    = stockml
 EXTVERSION   = 0.2.0
@@ -30,7 +31,7 @@ PG_CPPFLAGS  = -Isrc
 # -Wextra's unused-parameter and missing-field-initializers fire on PostgreSQL's own
 # macros (PG_FUNCTION_ARGS, designated initialisers); CI adds STOCKML_CFLAGS=-Werror.
 PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(STOCKML_CFLAGS)
-SHLIB_LINK   = -lcurl -lopenblas -llapacke -lm
+SHLIB_LINK   = -lcurl -lopenblas -llapacke -lm $(STOCKML_LDFLAGS)
 
 EXTRA_CLEAN  = tmp_check results regression.diffs regression.out
 
@@ -51,9 +52,12 @@ $(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
 
 $(OBJS): $(wildcard src/*.h)
 
-.PHONY: demo test
+.PHONY: demo test test-ubsan
 demo:
 	bash scripts/demo.sh
 
 test:
 	bash test/run.sh
+
+test-ubsan:
+	STOCKML_SANITIZE=undefined bash test/run.sh

@@ -136,8 +136,10 @@ CONF
 	"$bindir/psql" -X -q -c 'CREATE EXTENSION stockml'
 }
 
+# STOCKML_SERVER_ENV (e.g. "LD_PRELOAD=... ASAN_OPTIONS=...") is the server's
+# environment on top of ours: the sanitizer run (test/run.sh, STOCKML_SANITIZE) uses it.
 start_cluster() { # BINDIR DATADIR
-	"$1/pg_ctl" -D "$2" -l "$2/server.log" -w -t 60 start >/dev/null || {
+	env ${STOCKML_SERVER_ENV:-} "$1/pg_ctl" -D "$2" -l "$2/server.log" -w -t 60 start >/dev/null || {
 		tail -n 30 "$2/server.log" >&2
 		return 1
 	}
