@@ -9,10 +9,11 @@
 #   isolation       test/isolation/specs/*.spec (when present)
 #   TAP (perl)      test/t/*.pl with PostgreSQL::Test::Cluster (when present)
 #   upgrade         0.1.0 -> current: same predictions, same catalog (test/upgrade/)
+#   dump            pg_dump -Fc / pg_restore of the demo's database: same rows, ids continue (test/dump/)
 #   grafana         the provisioning files against Grafana's documented options, and
 #                   every dashboard query, as stockml_reader, on the demo's data
 # STOCKML_SUITES="regress pgtap upgrade" runs only the suites named (regress,
-# pgtap, isolation, tap, upgrade, grafana); unset, all of them.
+# pgtap, isolation, tap, upgrade, dump, grafana); unset, all of them.
 # STOCKML_SANITIZE=undefined (`make test-ubsan`) builds stockml with
 # -fsanitize=undefined (no recovery: the first report aborts the backend) and runs
 # pg_regress and pgTAP; any sanitizer report fails the run.  With "address" in the
@@ -109,6 +110,11 @@ fi
 if want upgrade; then
 	say "upgrade"
 	bash test/upgrade/run.sh "$bindir" || failures+=(upgrade)
+fi
+
+if want dump; then
+	say "dump and restore"
+	bash test/dump/run.sh "$bindir" || failures+=(dump)
 fi
 
 if want isolation && ls test/isolation/specs/*.spec >/dev/null 2>&1; then

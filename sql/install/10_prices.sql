@@ -68,5 +68,11 @@ COMMENT ON TABLE stockml.ingest_log IS 'one row per ingest or fetch, failed ones
 COMMENT ON COLUMN stockml.ingest_log.status IS 'ok: every row stored; partial: some rows rejected; failed: nothing stored (see error)';
 COMMENT ON COLUMN stockml.ingest_log.http_status IS 'HTTP status of the last response, NULL for local input';
 COMMENT ON COLUMN stockml.ingest_log.rows_updated IS 'stored days whose values changed; unchanged days count nowhere';
+-- the watchlist, the bars and the log are the user's data: pg_dump keeps them, and the
+-- identity sequence with them (so ids continue after a restore)
+SELECT pg_catalog.pg_extension_config_dump('stockml.symbols', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.prices', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.ingest_log', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.ingest_log', 'id')::regclass, '');
 COMMENT ON COLUMN stockml.ingest_log.error IS 'why the fetch failed, or the first rejected rows and why';
 COMMENT ON INDEX stockml.ingest_log_symbol_started_idx IS 'serves the latest ingests of a symbol';

@@ -20,6 +20,7 @@ COMMENT ON COLUMN stockml.corporate_actions.amount IS 'dividend per share, in th
 COMMENT ON COLUMN stockml.corporate_actions.numerator IS 'split ratio numerator: a 4:1 split is 4 / 1 (splits only)';
 COMMENT ON COLUMN stockml.corporate_actions.denominator IS 'split ratio denominator (splits only)';
 COMMENT ON CONSTRAINT corporate_actions_shape ON stockml.corporate_actions IS 'a dividend has an amount, a split a ratio, nothing else';
+SELECT pg_catalog.pg_extension_config_dump('stockml.corporate_actions', '');
 
 CREATE FUNCTION stockml.ingest_yahoo(symbol text, start_day date DEFAULT NULL,
                                      end_day date DEFAULT current_date)

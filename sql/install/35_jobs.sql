@@ -31,6 +31,9 @@ COMMENT ON COLUMN stockml.jobs.run_after IS 'not started before this time (retry
 COMMENT ON COLUMN stockml.jobs.result IS 'what run_job_K returned, as text';
 COMMENT ON COLUMN stockml.jobs.error IS 'error of the last failed attempt (kept when a retry succeeds)';
 COMMENT ON INDEX stockml.jobs_queued_idx IS 'serves the worker''s claim of the next due job';
+-- the queue's history is the user's data (pg_dump keeps it, and the ids continue)
+SELECT pg_catalog.pg_extension_config_dump('stockml.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.jobs', 'id')::regclass, '');
 
 CREATE FUNCTION stockml.submit(kind text, args jsonb DEFAULT '{}')
 RETURNS bigint

@@ -132,6 +132,13 @@ SELECT pg_catalog.pg_extension_config_dump('stockml.models', '');
 SELECT pg_catalog.pg_extension_config_dump('stockml.model_aliases', '');
 SELECT pg_catalog.pg_extension_config_dump('stockml.alias_history', '');
 SELECT pg_catalog.pg_extension_config_dump('stockml.predictions', '');
+-- and so are their identity sequences: after a restore the next run, version, alias
+-- change and forecast get new ids
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.experiments', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.runs', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.models', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.alias_history', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.predictions', 'id')::regclass, '');
 
 -- alias_history is append-only while the model exists
 CREATE FUNCTION stockml.alias_history_guard() RETURNS trigger

@@ -108,6 +108,16 @@ COMMENT ON COLUMN stockml.retrain_events.status IS 'queued: job not finished; de
 COMMENT ON COLUMN stockml.retrain_events.new_version IS 'the version the retrain trained';
 COMMENT ON INDEX stockml.retrain_events_model_created_idx IS 'serves a model''s retrain history';
 
+-- policies and the monitoring history are the user's data: pg_dump keeps them, with
+-- the identity sequences (ids continue after a restore)
+SELECT pg_catalog.pg_extension_config_dump('stockml.retrain_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.drift_metrics', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.performance_metrics', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.retrain_events', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.drift_metrics', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.performance_metrics', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.retrain_events', 'id')::regclass, '');
+
 -- The reference sample kept with a model, one float8[] per feature in the order of names
 -- (src/monitor.c, one pass over the jsonb).  Reads what train() stores, {"names": [..],
 -- "rows": [[v, ..], ..], ..}, and also {"<feature>": [v, ..], ..}; "features"/"columns"
