@@ -142,7 +142,7 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('st
 
 -- alias_history is append-only while the model exists
 CREATE FUNCTION stockml.alias_history_guard() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_OP = 'UPDATE' OR EXISTS (SELECT FROM stockml.models m WHERE m.name = OLD.name) THEN
         RAISE EXCEPTION 'stockml.alias_history is append-only'

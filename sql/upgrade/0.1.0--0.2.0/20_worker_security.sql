@@ -105,3 +105,15 @@ END
 $$;
 COMMENT ON FUNCTION stockml.pipeline_step(text, text[], boolean, interval) IS
 'one step of the pipeline (refresh, forecast or monitor; models NULL = every model with a production version); with wait_for_previous (as the pg_cron jobs call it) forecast and monitor first wait for the previous step''s pg_cron run of the same tick';
+
+-- the one PL/pgSQL function that ran under its caller's search_path
+CREATE OR REPLACE FUNCTION stockml.alias_history_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' OR EXISTS (SELECT FROM stockml.models m WHERE m.name = OLD.name) THEN
+        RAISE EXCEPTION 'stockml.alias_history is append-only'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Move an alias with stockml.deploy() or stockml.rollback(); stockml.drop_model() removes a model with its history.';
+    END IF;
+    RETURN OLD;
+END $$;
