@@ -37,6 +37,8 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 
+#include "drift.h"
+
 /* Sorting doubles without a function-pointer call per comparison */
 #define ST_SORT SortFloat8
 #define ST_ELEMENT_TYPE double
@@ -1073,6 +1075,33 @@ JensenShannon(const BinnedShares *b)
 			right += q * log(q / m);
 	}
 	return sqrt(Max((left + right) / 2.0, 0.0));
+}
+
+const char *const DriftMethodNames[DRIFT_NMETHODS] = {
+	"ks", "wasserstein", "psi", "kl_div", "jensen_shannon"
+};
+
+double
+DriftStatistic(DriftMethod method, const double *ref, int nref, const double *cur, int ncur)
+{
+	Sample		r = {(double *) ref, nref};
+	Sample		c = {(double *) cur, ncur};
+	BinnedShares b;
+	double		statistic;
+
+	switch (method)
+	{
+		case DRIFT_KS:
+			return KsStatistic(&r, &c);
+		case DRIFT_WASSERSTEIN:
+			return NormedWasserstein(&r, &c);
+		default:
+			b = BinSamples(&r, &c);
+			statistic = method == DRIFT_PSI ? Psi(&b) : method == DRIFT_KL_DIV ? KlDiv(&b) : JensenShannon(&b);
+			pfree(b.ref);
+			pfree(b.cur);
+			return statistic;
+	}
 }
 
 Datum

@@ -41,6 +41,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "drift.h"
 #include "feature_matrix.h"
 #include "jobs.h"
 #include "linalg.h"
@@ -139,6 +140,7 @@ static TrainOutcome TrainAndRegister(TrainRequest *req, int64 run_id);
 static void StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id,
 								int32 version, const int64 *rows, const int *folds,
 								const double *yhat, int64 n);
+static void StoreDriftNull(const TrainRequest *req, const TrainSet *set, int64 model_id);
 static bool GateInstalled(void);
 static bool DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metrics);
 static void LogRunMetrics(int64 run_id, const FoldResult *folds, int nfolds, const FoldResult *pooled);
@@ -629,7 +631,7 @@ BuildReference(const TrainRequest *req, const TrainSet *set, double *abs_res, in
 	appendStringInfoString(&buf, "], \"rows\": [");
 	for (int64 k = 0; k < rows; k++)
 	{
-		int64		i = rows > 1 ? k * (set->n - 1) / (rows - 1) : set->n - 1;
+		int64		i = ReferenceRowIndex(k, rows, set->n);
 
 		appendStringInfoString(&buf, k > 0 ? ", [" : "[");
 		for (int j = 0; j < set->p; j++)
@@ -757,6 +759,27 @@ StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id
 							  FLOAT8ARRAYOID},
 							  args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write the validation predictions");
+}
+
+/* The empirical null of the drift tests, from the training rows (drift_null.c) */
+static void
+StoreDriftNull(const TrainRequest *req, const TrainSet *set, int64 model_id)
+{
+	DriftNullInput in;
+	const char **names = palloc(sizeof(char *) * Max(set->p, 1));
+
+	for (int j = 0; j < set->p; j++)
+		names[j] = req->spec->defs[j].name;
+	in.x = set->x;
+	in.n = set->n;
+	in.p = set->p;
+	in.names = names;
+	in.ndays = set->ndays;
+	in.day_start = set->day_start;
+	in.days = set->days;
+	in.reference_rows = req->reference_rows;
+	DriftNullStore(model_id, req->model_name, &in);
+	pfree(names);
 }
 
 /*
@@ -1007,6 +1030,8 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	if (gate)
 		StoreValidationRows(req, &set, model_id, out.version, vp_row, vp_fold, vp_yhat, nres);
 	LogPhase("validation rows", &phase);
+	StoreDriftNull(req, &set, model_id);
+	LogPhase("drift null", &phase);
 
 	LogRunMetrics(run_id, fold, folds, &pooled);
 	args[0] = Int64GetDatum(run_id);

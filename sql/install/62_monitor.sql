@@ -22,18 +22,21 @@ CREATE TABLE stockml.retrain_policies (
                     CONSTRAINT retrain_policies_max_model_age CHECK (max_model_age > '0'::interval),
     enabled         boolean NOT NULL DEFAULT true,
     updated_at      timestamptz NOT NULL DEFAULT now(),
+    drift_alpha     float8 NOT NULL DEFAULT 0.05
+                    CONSTRAINT retrain_policies_drift_alpha CHECK (drift_alpha > 0 AND drift_alpha < 1),
     deploy_alpha    float8 NOT NULL DEFAULT 0.05
                     CONSTRAINT retrain_policies_deploy_alpha CHECK (deploy_alpha > 0 AND deploy_alpha < 1)
 );
 COMMENT ON TABLE stockml.retrain_policies IS 'per model: how monitor() measures drift and when it enqueues a retrain; monitor() adds a row with the defaults for a model that has none';
 COMMENT ON COLUMN stockml.retrain_policies.window_days IS 'the recent window compared with the reference: the last window_days calendar days up to the latest stored bar';
 COMMENT ON COLUMN stockml.retrain_policies.drift_method IS 'auto (Evidently''s default: ks up to 1000 reference values, wasserstein above), ks, wasserstein, psi, kl_div or jensen_shannon';
-COMMENT ON COLUMN stockml.retrain_policies.drift_threshold IS 'a feature drifts when p < threshold (ks) or statistic >= threshold (others); NULL: the method''s default (0.05 for ks, 0.1 for the others)';
-COMMENT ON COLUMN stockml.retrain_policies.max_drift_share IS 'retrain when the share of drifted features exceeds this; NULL: never for drift';
+COMMENT ON COLUMN stockml.retrain_policies.drift_threshold IS 'versions without a drift null (trained by 0.1.0, or monitored over another window length) only: a feature drifts when p < threshold (ks) or statistic >= threshold (others); NULL: the method''s default (0.05 for ks, 0.1 for the others)';
+COMMENT ON COLUMN stockml.retrain_policies.max_drift_share IS 'NULL: never retrain for drift; else retrain when the share of drifted features exceeds the (1 - drift_alpha) quantile of its null (calibrated versions) or this value (versions without a drift null)';
 COMMENT ON COLUMN stockml.retrain_policies.min_skill IS 'retrain when realized skill (1 - MAE/MAE_naive) over the window falls below this; NULL: never for skill';
 COMMENT ON COLUMN stockml.retrain_policies.min_forecasts IS 'realized forecasts the window must hold before min_skill is applied';
 COMMENT ON COLUMN stockml.retrain_policies.max_model_age IS 'retrain when the monitored version is older than this; NULL: never for age';
 COMMENT ON COLUMN stockml.retrain_policies.enabled IS 'false: monitor() still measures but never enqueues a retrain';
+COMMENT ON COLUMN stockml.retrain_policies.drift_alpha IS 'calibrated drift (versions trained with a drift null): a feature drifts when its statistic exceeds the (1 - drift_alpha) quantile of its null, and the drift-share rule retrains when the share exceeds the (1 - drift_alpha) quantile of the share''s own null';
 COMMENT ON COLUMN stockml.retrain_policies.deploy_alpha IS 'train() moves production to a new version only when a one-sided Diebold-Mariano test on the shared validation rows gives p < deploy_alpha against the random walk and against the production version';
 
 CREATE TABLE stockml.drift_metrics (
@@ -50,12 +53,20 @@ CREATE TABLE stockml.drift_metrics (
     n_reference   integer NOT NULL,
     n_current     integer NOT NULL,
     window_start  date NOT NULL,
-    window_end    date NOT NULL
+    window_end    date NOT NULL,
+    calibrated    boolean NOT NULL DEFAULT false,
+    null_threshold float8,
+    empirical_p   float8
 );
 CREATE INDEX drift_metrics_model_measured_idx ON stockml.drift_metrics (model_name, measured_at);
 COMMENT ON TABLE stockml.drift_metrics IS 'one row per feature per monitor() run: the reference sample of the model against the recent window';
 COMMENT ON COLUMN stockml.drift_metrics.p_value IS 'ks only; NULL for the distance-based tests';
-COMMENT ON COLUMN stockml.drift_metrics.drifted IS 'ks: p_value < threshold; others: statistic >= threshold';
+COMMENT ON COLUMN stockml.drift_metrics.statistic IS 'the raw statistic (ks: D)';
+COMMENT ON COLUMN stockml.drift_metrics.threshold IS 'the fixed threshold of the uncalibrated test (retrain_policies.drift_threshold or the method''s default)';
+COMMENT ON COLUMN stockml.drift_metrics.drifted IS 'calibrated: statistic > null_threshold; else ks: p_value < threshold, others: statistic >= threshold';
+COMMENT ON COLUMN stockml.drift_metrics.calibrated IS 'true when the version has a drift null for this feature, method and window length (stockml.drift_null); false: the fixed threshold decided (a version trained by 0.1.0)';
+COMMENT ON COLUMN stockml.drift_metrics.null_threshold IS 'the (1 - drift_alpha) quantile of the feature''s drift null; NULL when not calibrated';
+COMMENT ON COLUMN stockml.drift_metrics.empirical_p IS 'the share of the null at or above the statistic, (1 + #{null >= statistic}) / (1 + n); NULL when not calibrated';
 COMMENT ON INDEX stockml.drift_metrics_model_measured_idx IS 'serves a model''s drift over time';
 
 CREATE TABLE stockml.performance_metrics (
@@ -223,6 +234,8 @@ DECLARE
     reasons    text[] := '{}';
     details    jsonb := '{}';
     pending    bigint;
+    calibrated boolean;
+    share_limit float8;
 BEGIN
     IF model_name IS NULL THEN
         RAISE EXCEPTION 'model name must not be NULL'
@@ -266,16 +279,19 @@ BEGIN
     window_end := last_day;
     window_start := last_day - window_days + 1;
 
-    -- drift: each feature of the recent window against the model's reference sample
+    -- drift: each feature of the recent window against the model's reference sample, flagged
+    -- above the (1 - drift_alpha) quantile of its null when train() kept one (drift_null.c)
     names := stockml.feature_names(m.feature_spec);
     INSERT INTO stockml.drift_metrics
            (measured_at, model_name, model_version, feature, method, statistic, p_value,
-            threshold, drifted, n_reference, n_current, window_start, window_end)
+            threshold, drifted, n_reference, n_current, window_start, window_end,
+            calibrated, null_threshold, empirical_p)
     SELECT run_at, m.name, m.version, r.feature, t.method, t.statistic, t.p_value,
-           t.threshold, t.drifted,
+           t.threshold, CASE WHEN q.threshold IS NULL THEN t.drifted ELSE t.statistic > q.threshold END,
            (SELECT count(*) FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
            (SELECT count(*) FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
-           monitor.window_start, monitor.window_end
+           monitor.window_start, monitor.window_end,
+           q.threshold IS NOT NULL, q.threshold, q.p_value
       FROM stockml.reference_columns(m.reference, names) r
       JOIN (SELECT i.ord, array_agg(f.x[i.ord]) AS vals
               FROM unnest(m.symbols) s(symbol)
@@ -284,13 +300,28 @@ BEGIN
              CROSS JOIN generate_series(1, cardinality(names)) i(ord)
              GROUP BY i.ord) c ON c.ord = r.ord
      CROSS JOIN LATERAL stockml.drift_test(r.vals, c.vals, pol.drift_method, pol.drift_threshold) t
+      LEFT JOIN stockml.drift_null n
+             ON n.model_id = m.id AND n.feature = r.feature AND n.method = t.method
+            AND n.window_days = monitor.window_days
+      LEFT JOIN LATERAL stockml.drift_null_check(n.statistics, t.statistic, pol.drift_alpha) q ON true
      WHERE EXISTS (SELECT FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity')
        AND EXISTS (SELECT FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity');
-    SELECT count(*), count(*) FILTER (WHERE d.drifted)
-      INTO features, drifted_features
+    SELECT count(*), count(*) FILTER (WHERE d.drifted), bool_and(d.calibrated)
+      INTO features, drifted_features, calibrated
       FROM stockml.drift_metrics d
      WHERE d.model_name = m.name AND d.measured_at = run_at;
     drift_share := CASE WHEN features > 0 THEN drifted_features::float8 / features END;
+    IF calibrated THEN
+        -- the drifted share's own null, from the same windows
+        share_limit := stockml.drift_share_limit(m.id, (SELECT d.method FROM stockml.drift_metrics d
+                                                         WHERE d.model_name = m.name AND d.measured_at = run_at
+                                                         LIMIT 1),
+                                                 window_days, pol.drift_alpha);
+    ELSIF features > 0 THEN
+        RAISE NOTICE 'version % of "%" has no drift null for a %-day window: drift uses the fixed thresholds',
+                     m.version, m.name, window_days
+            USING HINT = 'Versions trained by stockml 0.2.0 keep one for the policy''s window_days; retrain to calibrate the drift tests.';
+    END IF;
 
     -- realized accuracy of past forecasts over the same window
     INSERT INTO stockml.performance_metrics
@@ -309,7 +340,10 @@ BEGIN
 
     -- the retrain policy
     PERFORM stockml.resolve_retrain_events(m.name);
-    IF pol.max_drift_share IS NOT NULL AND drift_share > pol.max_drift_share THEN
+    IF pol.max_drift_share IS NOT NULL AND calibrated AND drift_share > share_limit THEN
+        reasons := reasons || format('drift share %s > %s (the %s quantile of its null)', round(drift_share::numeric, 3),
+                                     round(share_limit::numeric, 3), 1 - pol.drift_alpha);
+    ELSIF pol.max_drift_share IS NOT NULL AND NOT calibrated AND drift_share > pol.max_drift_share THEN
         reasons := reasons || format('drift share %s > %s', round(drift_share::numeric, 3), pol.max_drift_share);
     END IF;
     IF pol.min_skill IS NOT NULL AND n_forecasts >= pol.min_forecasts AND skill < pol.min_skill THEN
@@ -327,6 +361,7 @@ BEGIN
         ELSIF pol.enabled THEN
             details := jsonb_build_object(
                 'drift_share', drift_share, 'max_drift_share', pol.max_drift_share,
+                'drift_calibrated', calibrated, 'drift_share_limit', share_limit,
                 'skill', skill, 'min_skill', pol.min_skill, 'n_forecasts', n_forecasts,
                 'model_age', (run_at - m.created_at)::text, 'max_model_age', pol.max_model_age::text,
                 'window_start', monitor.window_start, 'window_end', monitor.window_end,

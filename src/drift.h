@@ -1,0 +1,64 @@
+/*
+ * drift.h — the drift statistics of drift.c for C callers (the empirical null
+ * train() keeps, drift_null.c), over samples already sorted and finite.
+ */
+#ifndef DRIFT_H
+#define DRIFT_H
+
+#include "postgres.h"
+
+#include "utils/date.h"
+
+typedef enum DriftMethod
+{
+	DRIFT_KS,					/* the KS statistic D */
+	DRIFT_WASSERSTEIN,
+	DRIFT_PSI,
+	DRIFT_KL_DIV,
+	DRIFT_JENSEN_SHANNON
+} DriftMethod;
+
+#define DRIFT_NMETHODS (DRIFT_JENSEN_SHANNON + 1)
+
+/* "ks", "wasserstein", ... as drift_test() and retrain_policies name them */
+extern const char *const DriftMethodNames[DRIFT_NMETHODS];
+
+/*
+ * The statistic of method between two sorted samples of finite values (each
+ * n >= 1); larger means further apart for every method.
+ */
+extern double DriftStatistic(DriftMethod method, const double *ref, int nref,
+							 const double *cur, int ncur);
+
+/*
+ * The training rows train() keeps as the reference sample: rows of the n
+ * (ordered by day), evenly spaced in time, the k-th of them at this index.
+ */
+static inline int64
+ReferenceRowIndex(int64 k, int64 rows, int64 n)
+{
+	return rows > 1 ? k * (n - 1) / (rows - 1) : n - 1;
+}
+
+/* What the empirical null of a new version is computed from (train.c's set) */
+typedef struct DriftNullInput
+{
+	const double *x;			/* n x p, row-major, rows ordered by day */
+	int64		n;
+	int			p;
+	const char *const *names;	/* p feature names */
+	int			ndays;
+	const int64 *day_start;		/* ndays + 1: first row of each distinct day */
+	const DateADT *days;		/* the distinct days */
+	int64		reference_rows; /* rows of the reference (ReferenceRowIndex) */
+} DriftNullInput;
+
+/*
+ * Compute the empirical null of every feature and method for a new model
+ * version and store it in stockml.drift_null (nothing when the catalog has no
+ * such table, i.e. is still at 0.1.0, or the training period is shorter than
+ * one monitoring window).  Returns the number of windows drawn.
+ */
+extern int	DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in);
+
+#endif							/* DRIFT_H */
