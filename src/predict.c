@@ -48,6 +48,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "calendar.h"
 #include "feature_matrix.h"
 #include "model.h"
 #include "model_matrix.h"
@@ -104,7 +105,6 @@ static void FlushModelCache(void);
 static void EvictLeastRecentlyUsed(void);
 static CachedModel *LookupModel(const char *name);
 static void LoadModel(const char *name, CachedModel *entry);
-static DateADT AddWeekdays(DateADT day, int n);
 static double ConformalQuantile(const CachedModel *entry, double level);
 
 void
@@ -343,22 +343,6 @@ LookupModel(const char *name)
 	return entry;
 }
 
-/* The day n weekdays after day (Saturdays and Sundays skipped) */
-static DateADT
-AddWeekdays(DateADT day, int n)
-{
-	while (n > 0)
-	{
-		int			dow;
-
-		day++;
-		dow = j2day(day + POSTGRES_EPOCH_JDATE);
-		if (dow != 0 && dow != 6)
-			n--;
-	}
-	return day;
-}
-
 /*
  * The split-conformal quantile of |log error| at level: the
  * ceil((n + 1) level)-th smallest of the n out-of-sample errors, read off
@@ -404,6 +388,7 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 	Datum		values[7];
 	bool		nulls[7] = {false, false, false, false, false, false, false};
 	StockmlOwnerSwitch sw;
+	TradingCalendar cal;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -412,6 +397,7 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 
 	StockmlBecomeOwner(&sw);
 	bars = FeatureBarsLoad(symbol, &nbars);
+	cal = SymbolCalendar(symbol);
 	StockmlRestoreUser(&sw);
 	if (nbars < entry->spec->warmup)
 		ereport(ERROR,
@@ -437,7 +423,7 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = DateADTGetDatum(m->days[last]);
-	values[2] = DateADTGetDatum(AddWeekdays(m->days[last], entry->horizon));
+	values[2] = DateADTGetDatum(CalendarAddTradingDays(cal, m->days[last], entry->horizon));
 	values[3] = Float8GetDatum(m->close[last] * exp(yhat));
 	values[4] = Float8GetDatum(m->close[last] * exp(yhat - q));
 	values[5] = Float8GetDatum(m->close[last] * exp(yhat + q));

@@ -9,12 +9,15 @@ CREATE TABLE stockml.symbols (
     timezone    text,
     source      text,
     active      boolean NOT NULL DEFAULT true,
-    added_at    timestamptz NOT NULL DEFAULT now()
+    added_at    timestamptz NOT NULL DEFAULT now(),
+    calendar    text
+                CONSTRAINT symbols_calendar CHECK (calendar IN ('XNYS', 'weekdays', '24x7'))
 );
 COMMENT ON TABLE stockml.symbols IS 'the watchlist: one row per instrument; refresh() fetches the active ones';
 COMMENT ON COLUMN stockml.symbols.symbol IS 'ticker as the source spells it (Yahoo: MSFT, ^GSPC, EURUSD=X; Stooq: msft.us); 1-32 of A-Z a-z 0-9 . ^ = _ -';
 COMMENT ON COLUMN stockml.symbols.timezone IS 'exchange time zone (IANA name) in which a bar''s trading day is read';
 COMMENT ON COLUMN stockml.symbols.source IS 'source that first added the symbol (csv, yahoo, stooq, ...)';
+COMMENT ON COLUMN stockml.symbols.calendar IS 'trading calendar of the symbol (stockml.trading_calendars); NULL: the exchange''s (stockml.exchange_calendar), XNYS when no exchange is known';
 COMMENT ON COLUMN stockml.symbols.active IS 'false keeps the history but leaves the symbol out of refresh()';
 
 CREATE TABLE stockml.prices (

@@ -120,7 +120,7 @@ CREATE INDEX predictions_symbol_target_idx ON stockml.predictions (symbol, targe
 COMMENT ON INDEX stockml.predictions_model_id_symbol_as_of_key IS 'one forecast per model version, symbol and as_of day: forecast() replaces a repeat';
 COMMENT ON TABLE stockml.predictions IS 'the forecast ledger written by forecast(): one row per model version, symbol and as_of day';
 COMMENT ON COLUMN stockml.predictions.as_of IS 'day of the last bar the forecast used';
-COMMENT ON COLUMN stockml.predictions.target_day IS 'the trading day forecast (horizon weekdays after as_of)';
+COMMENT ON COLUMN stockml.predictions.target_day IS 'the trading day forecast: horizon trading days after as_of in the symbol''s calendar (stockml.symbol_calendar)';
 COMMENT ON COLUMN stockml.predictions.lower IS 'lower end of the interval at stockml.interval_level, NULL when the model has no residuals';
 COMMENT ON INDEX stockml.predictions_symbol_target_idx IS 'joins forecasts with the realized bar (symbol, day)';
 

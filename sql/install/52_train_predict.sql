@@ -19,7 +19,7 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'stockml_predict_symbol'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.predict(text, text) IS
-'the production version''s forecast of the close horizon weekdays after the symbol''s last stored bar, from features computed with the spec stored in the model';
+'the production version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model';
 
 CREATE FUNCTION stockml.predict(model_name text, x float8[])
 RETURNS float8

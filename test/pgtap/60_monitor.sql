@@ -12,7 +12,8 @@ SELECT row_number() OVER (ORDER BY d)::int AS i, d::date AS day,
   FROM generate_series('2020-01-01'::date, '2022-12-31', '1 day') d
  WHERE extract(isodow FROM d) < 6
  ORDER BY d LIMIT 500;
-INSERT INTO stockml.symbols (symbol) VALUES ('TMON_FLAT'), ('TMON_SHIFT');
+-- (their bars are on every weekday, holidays too: their calendar is 'weekdays', not XNYS)
+INSERT INTO stockml.symbols (symbol, calendar) VALUES ('TMON_FLAT', 'weekdays'), ('TMON_SHIFT', 'weekdays');
 INSERT INTO stockml.prices (symbol, day, open, high, low, close, volume)
 SELECT s, day, c, c * 1.01, c * 0.99, c, 100000 + (i * 7919) % 5000
   FROM (SELECT s, i, day,
