@@ -98,6 +98,34 @@ SELECT (SELECT count(*) FROM stockml.ingest_log) - n AS new_log_rows FROM log_be
 SELECT status, rows_inserted, rows_rejected FROM stockml.ingest_csv('EMPTY', 'Date,Open,High,Low,Close,Volume');
 SELECT status, rows_inserted FROM stockml.ingest_csv('msft.us', E'\xEF\xBB\xBFDate,Open,High,Low,Close,Volume\n2024-01-02,370.87,376.0,366.5,370.6,25258621\n', 'stooq');
 
+-- every row rejected: failed, and the error names the first rejected row
+SELECT status, rows_inserted, rows_rejected, error FROM stockml.ingest_csv('USDATE',
+  E'Date,Open,High,Low,Close,Volume\n9/27/2000,10,11,9,10,1\n9/28/2000,10,11,9,10.5,1\n');
+SELECT count(*) FROM stockml.symbols WHERE symbol = 'USDATE';
+-- date_format: US and EU forms, one-digit month and day when separated
+SELECT status, rows_inserted, rows_rejected FROM stockml.ingest_csv('USDATE',
+  E'Date,Open,High,Low,Close,Volume\n9/27/2000,10,11,9,10,1\n09/28/2000,10,11,9,10.5,1\n',
+  date_format => 'MM/DD/YYYY');
+SELECT status, rows_inserted, rows_rejected, error FROM stockml.ingest_csv('EUDATE',
+  E'Date,Open,High,Low,Close\n27.09.2000,10,11,9,10\n28.9.2000,10,11,9,10.5\n29.09.00,10,11,9,10\n30.13.2000,10,11,9,10\n',
+  date_format => 'DD.MM.YYYY');
+SELECT status, rows_inserted FROM stockml.ingest_csv('EUDATE',
+  E'Date,Open,High,Low,Close\n02/10/2000,10,11,9,10\n', date_format => 'DD/MM/YYYY');
+SELECT status, rows_inserted FROM stockml.ingest_csv('EUDATE',
+  E'Date,Open,High,Low,Close\n20001003,10,11,9,10\n2000104,10,11,9,10\n', date_format => 'YYYYMMDD');
+SELECT symbol, day FROM stockml.prices WHERE symbol IN ('USDATE', 'EUDATE') ORDER BY symbol, day;
+-- a day/month order that does not exist for a row is rejected, not guessed
+SELECT status, rows_rejected, error FROM stockml.ingest_csv('USDATE',
+  E'Date,Open,High,Low,Close\n27/09/2000,10,11,9,10\n', date_format => 'MM/DD/YYYY');
+-- a format stockml does not read is an ERROR before anything is stored
+SELECT * FROM stockml.ingest_csv('USDATE', :'msft', date_format => 'MM/DD/YY');
+SELECT * FROM stockml.ingest_csv('USDATE', :'msft', date_format => 'YYYY-MM/DD');
+SELECT * FROM stockml.ingest_csv('USDATE', :'msft', date_format => 'DD-DD-YYYY');
+SELECT status, rows_inserted FROM stockml.ingest_csv('USDATE',
+  E'Date,Open,High,Low,Close\n2000-10-02,10,11,9,10\n', date_format => NULL);
+DELETE FROM stockml.symbols WHERE symbol IN ('USDATE', 'EUDATE');
+DELETE FROM stockml.ingest_log WHERE symbol IN ('USDATE', 'EUDATE');
+
 -- leave nothing behind for the next test
 DELETE FROM stockml.symbols WHERE symbol IN ('MSFT', 'TEST', 'TEST2', 'EMPTY', 'msft.us');
 DELETE FROM stockml.ingest_log WHERE symbol IN ('MSFT', 'TEST', 'TEST2', 'EMPTY', 'msft.us');

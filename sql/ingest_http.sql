@@ -173,6 +173,18 @@ SELECT (SELECT count(*) FROM stockml.prices) - :before_bars AS new_bars_since_fa
 UPDATE stockml.symbols SET active = symbol IN ('MSFT', 'DST.NZ');
 SELECT symbol, status, rows_inserted, rows_updated FROM stockml.refresh() ORDER BY symbol;
 UPDATE stockml.symbols SET active = true;
+-- a symbol whose source is local (csv) is left out of refresh(), and named
+-- explicitly it gets a failed row instead of Yahoo's bars mixed into its own
+SELECT status FROM stockml.ingest_csv('MSFTCSV', E'Date,Open,High,Low,Close\n2001-09-27,50,51,49,50.5\n');
+UPDATE stockml.symbols SET active = symbol IN ('MSFT', 'MSFTCSV');
+SELECT symbol, status FROM stockml.refresh() ORDER BY symbol;
+SELECT symbol, source, status, http_status, error FROM stockml.refresh(ARRAY['MSFTCSV']);
+SELECT count(*) AS msftcsv_bars FROM stockml.prices WHERE symbol = 'MSFTCSV';
+-- once the user sets a network source it is fetched like any other
+UPDATE stockml.symbols SET source = 'yahoo' WHERE symbol = 'MSFTCSV';
+SELECT symbol, status FROM stockml.refresh() ORDER BY symbol;
+UPDATE stockml.symbols SET active = true;
+DELETE FROM stockml.symbols WHERE symbol = 'MSFTCSV';
 SELECT * FROM stockml.refresh(ARRAY[NULL]);
 SELECT count(*) FROM stockml.refresh('{}');
 SELECT symbol, status, error FROM stockml.refresh(ARRAY['HTML']);

@@ -36,7 +36,7 @@ static const char *const csv_column_names[NUM_CSV_COLUMNS] = {
 static char *NextLine(char **cursor);
 static int	SplitCsvLine(char *line, char **fields, int max_fields);
 static bool IsMissing(const char *cell);
-static bool ParseIsoDate(const char *cell, DateADT *day);
+static bool ParseDate(const char *cell, const char *format, DateADT *day);
 static bool ParseNumber(const char *cell, double *value);
 
 /* Cut the next line out of *cursor (LF or CRLF), or NULL at the end */
@@ -131,18 +131,79 @@ IsMissing(const char *cell)
 		pg_strcasecmp(cell, "NA") == 0;
 }
 
-/* Strict YYYY-MM-DD, a real calendar day within PostgreSQL's date range */
-static bool
-ParseIsoDate(const char *cell, DateADT *day)
+/*
+ * ERROR unless format is one of the date layouts ParseDate reads: YYYY, MM
+ * and DD once each, in any order, joined by one separator of - / . or none.
+ */
+void
+CheckDateFormat(const char *format)
 {
-	int			y,
-				m,
-				d;
-	int			consumed = 0;
+	const char *p = format;
+	char		sep = '\0';
+	int			seen = 0;
+	bool		ok = true;
 
-	if (strlen(cell) != 10 || cell[4] != '-' || cell[7] != '-')
-		return false;
-	if (sscanf(cell, "%4d-%2d-%2d%n", &y, &m, &d, &consumed) != 3 || consumed != 10)
+	for (int part = 0; part < 3 && ok; part++)
+	{
+		int			bit = strncmp(p, "YYYY", 4) == 0 ? 1 : strncmp(p, "MM", 2) == 0 ? 2 :
+			strncmp(p, "DD", 2) == 0 ? 4 : 0;
+
+		if (bit == 0 || (seen & bit))
+			ok = false;
+		else
+		{
+			seen |= bit;
+			p += bit == 1 ? 4 : 2;
+			if (part == 0 && strchr("-/.", *p) && *p)
+				sep = *p;
+			if (part < 2 && sep)
+				ok = *p++ == sep;
+		}
+	}
+	if (!ok || *p != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid date_format \"%s\"", format),
+				 errdetail("A date format names YYYY, MM and DD once each, joined by one separator (-, / or .) or none."),
+				 errhint("For example 'YYYY-MM-DD' (the default), 'MM/DD/YYYY' (US), 'DD.MM.YYYY' or 'DD/MM/YYYY' (EU).")));
+}
+
+/*
+ * A real calendar day within PostgreSQL's date range in the given layout
+ * (checked by CheckDateFormat).  With a separator, month and day may have
+ * one digit (US files write 9/27/2000); without one, every part is full width.
+ */
+static bool
+ParseDate(const char *cell, const char *format, DateADT *day)
+{
+	const char *f = format;
+	const char *c = cell;
+	bool		separated = strlen(format) > 8;
+	int			y = 0,
+				m = 0,
+				d = 0;
+
+	while (*f)
+	{
+		int			width = strncmp(f, "YYYY", 4) == 0 ? 4 : 2;
+		int		   *target = width == 4 ? &y : f[0] == 'M' ? &m : &d;
+		int			ndigits = 0;
+
+		*target = 0;
+		while (ndigits < width && *c >= '0' && *c <= '9')
+			*target = *target * 10 + (*c++ - '0'), ndigits++;
+		if (ndigits != width && !(separated && width == 2 && ndigits == 1))
+			return false;
+		f += width;
+		if (*f)
+		{
+			if (separated && *c++ != *f)
+				return false;
+			if (separated)
+				f++;
+		}
+	}
+	if (*c != '\0')
 		return false;
 	if (y < 1 || m < 1 || m > 12 || d < 1 || d > day_tab[isleap(y)][m - 1])
 		return false;
@@ -165,7 +226,7 @@ ParseNumber(const char *cell, double *value)
 
 PriceBar *
 ParsePriceCsv(const char *symbol, const char *source, const char *csv,
-			  int *nbars, IngestCounts *counts)
+			  const char *date_format, int *nbars, IngestCounts *counts)
 {
 	char	   *text = pstrdup(csv);
 	char	   *cursor = text;
@@ -178,6 +239,8 @@ ParsePriceCsv(const char *symbol, const char *source, const char *csv,
 	PriceBar   *bars = palloc(sizeof(PriceBar) * capacity);
 
 	*nbars = 0;
+	if (date_format == NULL)
+		date_format = "YYYY-MM-DD";
 
 	/* skip a UTF-8 byte order mark and leading blank lines */
 	if ((unsigned char) cursor[0] == 0xEF && (unsigned char) cursor[1] == 0xBB &&
@@ -236,10 +299,10 @@ ParsePriceCsv(const char *symbol, const char *source, const char *csv,
 		bar.line = lineno;
 		bar.adj_close = NAN;
 		bar.volume = -1;
-		if (!ParseIsoDate(fields[position[COL_DATE]], &bar.day))
+		if (!ParseDate(fields[position[COL_DATE]], date_format, &bar.day))
 		{
-			IngestReject(counts, "line %d: date \"%.20s\" is not YYYY-MM-DD", lineno,
-						 fields[position[COL_DATE]]);
+			IngestReject(counts, "line %d: date \"%.20s\" is not %s", lineno,
+						 fields[position[COL_DATE]], date_format);
 			continue;
 		}
 		for (int c = COL_OPEN; c <= COL_CLOSE && !problem; c++)
@@ -289,7 +352,9 @@ ParsePriceCsv(const char *symbol, const char *source, const char *csv,
 }
 
 /*
- * stockml.ingest_csv(symbol, csv, source, strict) returns stockml.ingest_log
+ * stockml.ingest_csv(symbol, csv, source, strict, date_format) returns
+ * stockml.ingest_log; 0.1.0's four-argument declaration calls it too.  Every
+ * row rejected is a 'failed' ingest, whose error starts at the first row.
  */
 Datum
 stockml_ingest_csv(PG_FUNCTION_ARGS)
@@ -298,6 +363,7 @@ stockml_ingest_csv(PG_FUNCTION_ARGS)
 	char	   *symbol;
 	char	   *csv;
 	char	   *source;
+	char	   *date_format = NULL;
 	bool		strict;
 	IngestCounts counts;
 	PriceBar   *bars;
@@ -311,15 +377,19 @@ stockml_ingest_csv(PG_FUNCTION_ARGS)
 	csv = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	source = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	strict = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
+	{
+		date_format = text_to_cstring(PG_GETARG_TEXT_PP(4));
+		CheckDateFormat(date_format);
+	}
 
 	ValidateSymbol(symbol);
 	IngestCountsInit(&counts);
-	bars = ParsePriceCsv(symbol, source, csv, &nbars, &counts);
+	bars = ParsePriceCsv(symbol, source, csv, date_format, &nbars, &counts);
 	RejectDuplicateDays(bars, &nbars, &counts);
 	ReportRejections(symbol, &counts, strict);
 	StorePriceBars(symbol, source, bars, nbars, &counts);
 
-	PG_RETURN_DATUM(InsertIngestLog(symbol, source, started_at,
-									counts.rejected > 0 ? "partial" : "ok",
+	PG_RETURN_DATUM(InsertIngestLog(symbol, source, started_at, IngestStatus(&counts),
 									0, &counts, NULL));
 }

@@ -39,12 +39,15 @@ StockmlIngestHttpInit(void)
 							   PGC_SUSET, 0, NULL, NULL, NULL);
 }
 
+/* The network source of that name (yahoo, stooq), or NULL for any other */
 const PriceSource *
-PriceSourceByName(const char *name)
+NetworkSourceByName(const char *name)
 {
-	if (name && strcmp(name, StooqSource.name) == 0)
+	if (strcmp(name, StooqSource.name) == 0)
 		return &StooqSource;
-	return &YahooSource;
+	if (strcmp(name, YahooSource.name) == 0)
+		return &YahooSource;
+	return NULL;
 }
 
 /* At most max printable characters of a body, for messages */
@@ -155,6 +158,6 @@ IngestOverHttp(FunctionCallInfo fcinfo, const PriceSource *source)
 	ReportRejections(symbol, &counts, false);
 
 	PG_RETURN_DATUM(InsertIngestLog(symbol, source->name, started_at,
-									counts.rejected > 0 ? "partial" : "ok",
+									IngestStatus(&counts),
 									(int) request.status, &counts, NULL));
 }

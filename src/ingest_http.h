@@ -29,7 +29,7 @@ extern const PriceSource StooqSource;
 extern char *yahoo_url;
 extern char *stooq_url;
 
-extern const PriceSource *PriceSourceByName(const char *name);
+extern const PriceSource *NetworkSourceByName(const char *name);
 extern void CheckHttpResponse(const PriceSource *source, const char *symbol,
 							  const HttpRequest *request);
 extern char *BodyExcerpt(const char *body, size_t len, size_t max);

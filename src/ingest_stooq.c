@@ -74,7 +74,7 @@ StoreStooqCsv(const char *symbol, const char *body, size_t len,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("body for symbol \"%s\" from Stooq contains a NUL byte (HTTP 200)", symbol)));
 
-	bars = ParsePriceCsv(symbol, "Stooq (HTTP 200)", body, &nbars, counts);
+	bars = ParsePriceCsv(symbol, "Stooq (HTTP 200)", body, NULL, &nbars, counts);
 	for (int i = 0; i < nbars; i++)
 		if ((DATE_IS_NOBEGIN(start) || bars[i].day >= start) && bars[i].day <= end)
 			bars[kept++] = bars[i];

@@ -49,6 +49,7 @@ IngestCountsInit(IngestCounts *counts)
 	counts->inserted = 0;
 	counts->updated = 0;
 	counts->rejected = 0;
+	counts->accepted = 0;
 	initStringInfo(&counts->reasons);
 }
 
@@ -205,6 +206,7 @@ StorePriceBars(const char *symbol, const char *source,
 
 	if (nbars == 0)
 		return;
+	counts->accepted += nbars;
 
 	days = palloc(sizeof(Datum) * nbars);
 	volumes = palloc(sizeof(Datum) * nbars);
@@ -268,6 +270,18 @@ ReportRejections(const char *symbol, const IngestCounts *counts, bool strict)
 }
 
 /*
+ * The ingest_log status of an ingest: ok when no row was rejected, failed
+ * when every row was (nothing stored), partial in between.
+ */
+const char *
+IngestStatus(const IngestCounts *counts)
+{
+	if (counts->rejected == 0)
+		return "ok";
+	return counts->accepted == 0 ? "failed" : "partial";
+}
+
+/*
  * Append the ingest_log row and return it as a composite Datum of type
  * stockml.ingest_log, allocated in the caller's memory context.
  */
@@ -288,8 +302,9 @@ InsertIngestLog(const char *symbol, const char *source, TimestampTz started_at,
 	if (error)
 		appendStringInfoString(&message, error);
 	if (counts->rejected > 0)
-		appendStringInfo(&message, "%s%lld rejected: %s%s",
+		appendStringInfo(&message, "%s%s%lld rejected: %s%s",
 						 message.len > 0 ? "; " : "",
+						 counts->accepted == 0 ? "all " : "",
 						 (long long) counts->rejected, counts->reasons.data,
 						 counts->rejected > INGEST_REASONS_SHOWN ? "; ..." : "");
 

@@ -32,6 +32,7 @@ typedef struct IngestCounts
 	int64		inserted;
 	int64		updated;
 	int64		rejected;
+	int64		accepted;		/* valid bars handed to StorePriceBars, changed or not */
 	StringInfoData reasons;		/* the first INGEST_REASONS_SHOWN reasons */
 } IngestCounts;
 
@@ -42,6 +43,7 @@ extern const char *PriceBarProblem(const PriceBar *bar);
 extern void RejectDuplicateDays(PriceBar *bars, int *nbars, IngestCounts *counts);
 extern void StorePriceBars(const char *symbol, const char *source,
 						   const PriceBar *bars, int nbars, IngestCounts *counts);
+extern const char *IngestStatus(const IngestCounts *counts);
 extern void ReportRejections(const char *symbol, const IngestCounts *counts, bool strict);
 extern Datum InsertIngestLog(const char *symbol, const char *source,
 							 TimestampTz started_at, const char *status,

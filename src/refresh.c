@@ -36,7 +36,8 @@ typedef struct RefreshTarget
 {
 	HttpRequest request;		/* first: the done callback gets it back */
 	char	   *symbol;
-	const PriceSource *source;
+	const PriceSource *source;	/* NULL: not a network source (csv, ...) */
+	char	   *source_name;	/* symbols.source, NULL if unset */
 	DateADT		start;
 	TimestampTz started_at;
 } RefreshTarget;
@@ -55,6 +56,7 @@ static int	refresh_overlap_days = 5;
 static RefreshTarget *ReadTargets(ArrayType *symbols, int *ntargets);
 static void StoreOneResponse(HttpRequest *request, void *arg);
 static void EmitLogRow(RefreshState *state, Datum row);
+static void LogLocalSource(RefreshState *state, RefreshTarget *target);
 
 void
 StockmlRefreshInit(void)
@@ -67,8 +69,9 @@ StockmlRefreshInit(void)
 }
 
 /*
- * Symbols to refresh with their source and first day: the active watchlist,
- * or the given symbols (any, in the given order, duplicates dropped).
+ * Symbols to refresh with their source and first day: the active watchlist
+ * whose source is a network one (unset counts as Yahoo), or the given
+ * symbols (any, in the given order, duplicates dropped).
  */
 static RefreshTarget *
 ReadTargets(ArrayType *symbols, int *ntargets)
@@ -99,7 +102,9 @@ ReadTargets(ArrayType *symbols, int *ntargets)
 	if (symbols == NULL)
 		rc = SPI_execute("SELECT s.symbol, s.source,"
 						 "       (SELECT max(p.day) FROM stockml.prices p WHERE p.symbol = s.symbol)"
-						 "  FROM stockml.symbols s WHERE s.active ORDER BY s.symbol",
+						 "  FROM stockml.symbols s"
+						 " WHERE s.active AND coalesce(s.source, 'yahoo') IN ('yahoo', 'stooq')"
+						 " ORDER BY s.symbol",
 						 true, 0);
 	else
 		rc = SPI_execute_with_args("SELECT u.symbol, s.source,"
@@ -125,7 +130,8 @@ ReadTargets(ArrayType *symbols, int *ntargets)
 		char	   *source = SPI_getvalue(tup, desc, 2);
 
 		targets[i].symbol = SPI_getvalue(tup, desc, 1);
-		targets[i].source = PriceSourceByName(source);
+		targets[i].source_name = source;
+		targets[i].source = source == NULL ? &YahooSource : NetworkSourceByName(source);
 		targets[i].start = isnull ? DATEVAL_NOBEGIN :
 			DatumGetDateADT(last) - refresh_overlap_days;
 		targets[i].request.arg = &targets[i];
@@ -146,6 +152,31 @@ EmitLogRow(RefreshState *state, Datum row)
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = header;
 	tuplestore_puttuple(state->rsinfo->setResult, &tuple);
+}
+
+/*
+ * A symbol named in refresh(symbols) whose source is local (csv, or any
+ * name that is not a network source) is not fetched: a failed row says how
+ * to make it fetchable, so Yahoo's bars never mix into the user's own.
+ */
+static void
+LogLocalSource(RefreshState *state, RefreshTarget *target)
+{
+	IngestCounts none;
+	char	   *message = psprintf("symbol's source is \"%s\", not a network source; "
+								   "set stockml.symbols.source to 'yahoo' or 'stooq' to fetch it",
+								   target->source_name);
+
+	ereport(WARNING,
+			(errmsg("refresh of symbol \"%s\" skipped: its source is \"%s\"",
+					target->symbol, target->source_name),
+			 errdetail("refresh() fetches only symbols whose source is yahoo or stooq."),
+			 errhint("To fetch it anyway: UPDATE stockml.symbols SET source = 'yahoo' WHERE symbol = '%s';",
+					 target->symbol)));
+	IngestCountsInit(&none);
+	EmitLogRow(state, InsertIngestLog(target->symbol, target->source_name, target->started_at,
+									  "failed", 0, &none, message));
+	state->ndone++;
 }
 
 /*
@@ -174,7 +205,7 @@ StoreOneResponse(HttpRequest *request, void *arg)
 							  target->start, state->end, &counts);
 		MemoryContextSwitchTo(caller);
 		row = InsertIngestLog(target->symbol, target->source->name, target->started_at,
-							  counts.rejected > 0 ? "partial" : "ok",
+							  IngestStatus(&counts),
 							  (int) request->status, &counts, NULL);
 		EmitLogRow(state, row);
 		ReleaseCurrentSubTransaction();
@@ -224,6 +255,7 @@ stockml_refresh(PG_FUNCTION_ARGS)
 	RefreshState state;
 	RefreshTarget *targets;
 	HttpRequest **requests;
+	int			nrequests;
 	TimestampTz now = GetCurrentTimestamp();
 
 	StockmlRequireAdmin("fetch prices");
@@ -236,14 +268,20 @@ stockml_refresh(PG_FUNCTION_ARGS)
 
 	targets = ReadTargets(symbols, &state.ntargets);
 	requests = palloc(sizeof(HttpRequest *) * Max(state.ntargets, 1));
+	nrequests = 0;
 	for (int i = 0; i < state.ntargets; i++)
 	{
+		targets[i].started_at = now;
+		if (targets[i].source == NULL)
+		{
+			LogLocalSource(&state, &targets[i]);
+			continue;
+		}
 		targets[i].request.url = targets[i].source->url(targets[i].symbol, targets[i].start,
 														state.end);
-		targets[i].started_at = now;
-		requests[i] = &targets[i].request;
+		requests[nrequests++] = &targets[i].request;
 	}
-	HttpFetchAll(requests, state.ntargets, stockml_http_concurrency, StoreOneResponse, &state);
+	HttpFetchAll(requests, nrequests, stockml_http_concurrency, StoreOneResponse, &state);
 	MemoryContextDelete(state.per_symbol);
 	return (Datum) 0;
 }

@@ -16,7 +16,7 @@ CREATE TABLE stockml.symbols (
 COMMENT ON TABLE stockml.symbols IS 'the watchlist: one row per instrument; refresh() fetches the active ones';
 COMMENT ON COLUMN stockml.symbols.symbol IS 'ticker as the source spells it (Yahoo: MSFT, ^GSPC, EURUSD=X; Stooq: msft.us); 1-32 of A-Z a-z 0-9 . ^ = _ -';
 COMMENT ON COLUMN stockml.symbols.timezone IS 'exchange time zone (IANA name) in which a bar''s trading day is read';
-COMMENT ON COLUMN stockml.symbols.source IS 'source that first added the symbol (csv, yahoo, stooq, ...)';
+COMMENT ON COLUMN stockml.symbols.source IS 'where refresh() fetches the symbol from: yahoo or stooq (NULL: yahoo); the source that first added it unless set by the user; csv or any other local source is never fetched by a bare refresh()';
 COMMENT ON COLUMN stockml.symbols.calendar IS 'trading calendar of the symbol (stockml.trading_calendars); NULL: the exchange''s (stockml.exchange_calendar), XNYS when no exchange is known';
 COMMENT ON COLUMN stockml.symbols.active IS 'false keeps the history but leaves the symbol out of refresh()';
 
@@ -68,7 +68,7 @@ CREATE TABLE stockml.ingest_log (
 );
 CREATE INDEX ingest_log_symbol_started_idx ON stockml.ingest_log (symbol, started_at);
 COMMENT ON TABLE stockml.ingest_log IS 'one row per ingest or fetch, failed ones included';
-COMMENT ON COLUMN stockml.ingest_log.status IS 'ok: every row stored; partial: some rows rejected; failed: nothing stored (see error)';
+COMMENT ON COLUMN stockml.ingest_log.status IS 'ok: every row stored; partial: some rows rejected; failed: nothing stored, every row rejected or the fetch failed (see error)';
 COMMENT ON COLUMN stockml.ingest_log.http_status IS 'HTTP status of the last response, NULL for local input';
 COMMENT ON COLUMN stockml.ingest_log.rows_updated IS 'stored days whose values changed; unchanged days count nowhere';
 -- the watchlist, the bars and the log are the user's data: pg_dump keeps them, and the

@@ -43,7 +43,7 @@ RETURNS SETOF stockml.ingest_log
 AS 'MODULE_PATHNAME', 'stockml_refresh'
 LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10;
 COMMENT ON FUNCTION stockml.refresh(text[]) IS
-'fetch, in parallel, the days missing since each symbol''s last stored day (active watchlist, or the given symbols); one ingest_log row per symbol, failed ones included';
+'fetch, in parallel, the days missing since each symbol''s last stored day (the active watchlist whose source is yahoo or stooq, or the given symbols: one whose source is local, e.g. csv, gets a failed row); one ingest_log row per symbol, failed ones included';
 
 CREATE FUNCTION stockml.run_job_refresh(job_id bigint, args jsonb)
 RETURNS text
