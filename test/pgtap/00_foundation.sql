@@ -6,9 +6,9 @@ SELECT plan(22);
 SELECT has_schema('stockml');
 SELECT has_table('stockml', t, 'table stockml.' || t) FROM unnest(ARRAY['symbols', 'prices', 'ingest_log']) t;
 SELECT col_is_pk('stockml', 'prices', ARRAY['symbol', 'day'], 'prices keyed by (symbol, day)');
-SELECT has_function('stockml', 'ingest_csv', ARRAY['text', 'text', 'text', 'boolean']);
-SELECT function_returns('stockml', 'ingest_csv', ARRAY['text', 'text', 'text', 'boolean'], 'stockml.ingest_log');
-SELECT volatility_is('stockml', 'ingest_csv', ARRAY['text', 'text', 'text', 'boolean'], 'volatile');
+SELECT has_function('stockml', 'ingest_csv', ARRAY['text', 'text', 'text', 'boolean', 'text']);
+SELECT function_returns('stockml', 'ingest_csv', ARRAY['text', 'text', 'text', 'boolean', 'text'], 'stockml.ingest_log');
+SELECT volatility_is('stockml', 'ingest_csv', ARRAY['text', 'text', 'text', 'boolean', 'text'], 'volatile');
 
 INSERT INTO stockml.symbols (symbol) VALUES ('TAP');
 SELECT lives_ok($$INSERT INTO stockml.prices (symbol, day, open, high, low, close, volume)
