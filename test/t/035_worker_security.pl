@@ -4,6 +4,7 @@
 #    planted now(), clock_timestamp() and text = text in schema evil that record who
 #    called them; a job through the worker and a failed train() through the run
 #    recorder never call them (while ordinary sessions do: the plant works).
+#    A job cannot SET ROLE to the worker's session user (a superuser).
 # 2. locks: a plain role holding the advisory locks workers and train() used to take
 #    stalls neither the queue, nor cancel_job, nor train().
 # 3. a job whose submitter was dropped fails at once, saying so.
@@ -50,6 +51,10 @@ CREATE FUNCTION stockml.run_job_probe(job_id bigint, args jsonb) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE t text := 'probed at ' || now();
 BEGIN
+    IF (args->>'set_role')::boolean THEN
+        -- the worker's session user is a superuser: the job must not become it
+        PERFORM set_config('role', (SELECT rolname FROM pg_roles WHERE oid = 10), false);
+    END IF;
     IF (args->>'set_path')::boolean THEN
         -- a session-level SET inside a job must not outlive it
         PERFORM set_config('search_path', 'evil, pg_catalog', false);
@@ -105,6 +110,13 @@ is($node->safe_psql('sec', q{
 	SELECT coalesce(string_agg(DISTINCT who || ' in ' || backend || ': ' || what, '; '), 'none')
 	  FROM evil.calls WHERE backend <> 'client backend'}),
 	'none', 'no planted function or operator ran in a worker or the run recorder');
+
+# a job cannot SET ROLE to the worker's session user, a superuser
+$id = $node->safe_psql('sec', q{SET stockml.job_max_attempts = 1; SELECT stockml.submit('probe', '{"set_role": true}')},
+	extra_params => [ '-U', 'alice' ]);
+ok(wait_status($id, 'failed'), "a job that tries SET ROLE to the worker's superuser fails");
+like($node->safe_psql('sec', "SELECT error FROM stockml.jobs WHERE id = $id"),
+	qr/cannot set parameter "role"/, '... refused by PostgreSQL');
 
 # the hostile setting stays: everything below runs under it too
 
