@@ -61,14 +61,16 @@ RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r record;
+    n record;
     unknown text;
 BEGIN
     SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(args) k
-     WHERE k NOT IN ('model_name', 'symbols', 'algorithm', 'horizon', 'params', 'feature_set', 'train_end');
+     WHERE k NOT IN ('model_name', 'symbols', 'algorithm', 'horizon', 'params', 'feature_set', 'train_end',
+                     'fallback_to_naive');
     IF unknown IS NOT NULL THEN
         RAISE EXCEPTION 'unknown key in train job args: %', unknown
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Keys: model_name, symbols, algorithm, horizon, params, feature_set, train_end.';
+                  HINT = 'Keys: model_name, symbols, algorithm, horizon, params, feature_set, train_end, fallback_to_naive.';
     END IF;
     IF jsonb_typeof(args -> 'symbols') IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'train job args need "symbols", an array of symbols'
@@ -83,12 +85,28 @@ BEGIN
         coalesce(args -> 'params', '{}'),
         coalesce(args ->> 'feature_set', 'default'),
         (args ->> 'train_end')::date);
-    RETURN format('%s version %s%s, skill %s', r.model_name, r.version,
+    -- no version beats the random walk: let the random walk serve
+    IF NOT r.deployed AND (args ->> 'fallback_to_naive')::boolean
+       AND (coalesce((r.metrics ->> 'skill')::float8, 0) <= 0
+            OR coalesce((r.metrics -> 'gate' ->> 'p_vs_naive')::float8, 1)
+               >= coalesce((r.metrics -> 'gate' ->> 'alpha')::float8, 0.05)) THEN
+        SELECT * INTO n FROM stockml.train(
+            args ->> 'model_name',
+            ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols')),
+            'naive', coalesce((args ->> 'horizon')::integer, 1), '{"auto_deploy": false}',
+            coalesce(args ->> 'feature_set', 'default'), (args ->> 'train_end')::date);
+        PERFORM stockml._set_alias(n.model_name, n.version, 'production', 'auto',
+                                   format('fallback_to_naive: version %s %s', r.version, r.metrics -> 'gate' ->> 'reason'));
+        RETURN format('%s version %s, skill %s, %s; the naive version %s serves (fallback_to_naive)', r.model_name,
+                      r.version, round((r.metrics ->> 'skill')::numeric, 4), r.metrics -> 'gate' ->> 'reason', n.version);
+    END IF;
+    RETURN format('%s version %s%s, skill %s%s', r.model_name, r.version,
                   CASE WHEN r.deployed THEN ' (deployed to production)' ELSE '' END,
-                  round((r.metrics ->> 'skill')::numeric, 4));
+                  round((r.metrics ->> 'skill')::numeric, 4),
+                  CASE WHEN r.deployed THEN '' ELSE ', ' || (r.metrics -> 'gate' ->> 'reason') END);
 END $$;
 COMMENT ON FUNCTION stockml.run_job_train(bigint, jsonb) IS
-'job kind train: args {"model_name", "symbols": [...], optional "algorithm", "horizon", "params", "feature_set", "train_end"}; returns the version trained';
+'job kind train: args {"model_name", "symbols": [...], optional "algorithm", "horizon", "params", "feature_set", "train_end", "fallback_to_naive"}; returns the version trained and, when not deployed, why; with fallback_to_naive a version that does not beat the random walk makes a naive version serve';
 
 -- stockml_admin runs the model lifecycle: train (also as a job, e.g. a retrain monitor()
 -- enqueued), deploy, rollback, forecast.  Removing models (drop_model) stays with the owner.

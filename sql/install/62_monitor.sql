@@ -25,18 +25,26 @@ CREATE TABLE stockml.retrain_policies (
     drift_alpha     float8 NOT NULL DEFAULT 0.05
                     CONSTRAINT retrain_policies_drift_alpha CHECK (drift_alpha > 0 AND drift_alpha < 1),
     deploy_alpha    float8 NOT NULL DEFAULT 0.05
-                    CONSTRAINT retrain_policies_deploy_alpha CHECK (deploy_alpha > 0 AND deploy_alpha < 1)
+                    CONSTRAINT retrain_policies_deploy_alpha CHECK (deploy_alpha > 0 AND deploy_alpha < 1),
+    cooldown        integer NOT NULL DEFAULT 5
+                    CONSTRAINT retrain_policies_cooldown CHECK (cooldown BETWEEN 0 AND 10000),
+    skill_alpha     float8 NOT NULL DEFAULT 0.05
+                    CONSTRAINT retrain_policies_skill_alpha CHECK (skill_alpha > 0 AND skill_alpha < 1),
+    fallback_to_naive boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE stockml.retrain_policies IS 'per model: how monitor() measures drift and when it enqueues a retrain; monitor() adds a row with the defaults for a model that has none';
 COMMENT ON COLUMN stockml.retrain_policies.window_days IS 'the recent window compared with the reference: the last window_days calendar days up to the latest stored bar';
 COMMENT ON COLUMN stockml.retrain_policies.drift_method IS 'auto (Evidently''s default: ks up to 1000 reference values, wasserstein above), ks, wasserstein, psi, kl_div or jensen_shannon';
 COMMENT ON COLUMN stockml.retrain_policies.drift_threshold IS 'versions without a drift null (trained by 0.1.0, or monitored over another window length) only: a feature drifts when p < threshold (ks) or statistic >= threshold (others); NULL: the method''s default (0.05 for ks, 0.1 for the others)';
 COMMENT ON COLUMN stockml.retrain_policies.max_drift_share IS 'NULL: never retrain for drift; else retrain when the share of drifted features exceeds the (1 - drift_alpha) quantile of its null (calibrated versions) or this value (versions without a drift null)';
-COMMENT ON COLUMN stockml.retrain_policies.min_skill IS 'retrain when realized skill (1 - MAE/MAE_naive) over the window falls below this; NULL: never for skill';
-COMMENT ON COLUMN stockml.retrain_policies.min_forecasts IS 'realized forecasts the window must hold before min_skill is applied';
+COMMENT ON COLUMN stockml.retrain_policies.min_skill IS 'retrain when the realized skill (1 - MAE/MAE_naive) of the monitored version''s own forecasts over the window is significantly below this (skill_alpha); NULL: never for skill';
+COMMENT ON COLUMN stockml.retrain_policies.min_forecasts IS 'realized forecasts of the monitored version itself the window must hold before min_skill is applied';
 COMMENT ON COLUMN stockml.retrain_policies.max_model_age IS 'retrain when the monitored version is older than this; NULL: never for age';
 COMMENT ON COLUMN stockml.retrain_policies.enabled IS 'false: monitor() still measures but never enqueues a retrain';
 COMMENT ON COLUMN stockml.retrain_policies.drift_alpha IS 'calibrated drift (versions trained with a drift null): a feature drifts when its statistic exceeds the (1 - drift_alpha) quantile of its null, and the drift-share rule retrains when the share exceeds the (1 - drift_alpha) quantile of the share''s own null';
+COMMENT ON COLUMN stockml.retrain_policies.cooldown IS 'trading days (bars of the model''s symbols) between two retrains of the model; doubled for each retrain since the last deployed one that did not deploy';
+COMMENT ON COLUMN stockml.retrain_policies.skill_alpha IS 'the skill rule fires only when a one-sided Diebold-Mariano test of the version''s own forecasts against min_skill gives p < skill_alpha';
+COMMENT ON COLUMN stockml.retrain_policies.fallback_to_naive IS 'true: when a retrain the skill rule asked for does not deploy, a naive (random walk) version is trained and serves';
 COMMENT ON COLUMN stockml.retrain_policies.deploy_alpha IS 'train() moves production to a new version only when a one-sided Diebold-Mariano test on the shared validation rows gives p < deploy_alpha against the random walk and against the production version';
 
 CREATE TABLE stockml.drift_metrics (
@@ -107,7 +115,8 @@ CREATE TABLE stockml.retrain_events (
                   CONSTRAINT retrain_events_status
                   CHECK (status IN ('queued', 'deployed', 'not_deployed', 'failed')),
     new_version   integer,
-    resolved_at   timestamptz
+    resolved_at   timestamptz,
+    outcome       text
 );
 CREATE INDEX retrain_events_model_created_idx ON stockml.retrain_events (model_name, created_at);
 COMMENT ON TABLE stockml.retrain_events IS 'each retrain monitor() enqueued, why, and how it ended';
@@ -117,6 +126,7 @@ COMMENT ON COLUMN stockml.retrain_events.details IS 'the measured values and the
 COMMENT ON COLUMN stockml.retrain_events.job_id IS 'the train job in stockml.jobs';
 COMMENT ON COLUMN stockml.retrain_events.status IS 'queued: job not finished; deployed: the new version became production; not_deployed: trained and recorded but it did not beat production; failed: the job failed';
 COMMENT ON COLUMN stockml.retrain_events.new_version IS 'the version the retrain trained';
+COMMENT ON COLUMN stockml.retrain_events.outcome IS 'why it ended so: the deploy gate''s reason, or the job''s error';
 COMMENT ON INDEX stockml.retrain_events_model_created_idx IS 'serves a model''s retrain history';
 
 -- policies and the monitoring history are the user's data: pg_dump keeps them, with
@@ -142,7 +152,8 @@ COMMENT ON FUNCTION stockml.reference_columns(jsonb, text[]) IS
 
 -- Realized accuracy of a model's forecasts whose target day lies in [from_day, to_day]:
 -- the latest forecast per (symbol, target day) of any version, joined with the closes.
-CREATE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date)
+CREATE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
+                                          model_version integer DEFAULT NULL)
 RETURNS TABLE (symbol text, n_forecasts integer, mae float8, mae_naive float8, skill float8,
                directional_accuracy float8, rmse float8, coverage float8)
 LANGUAGE plpgsql STABLE
@@ -157,6 +168,7 @@ BEGIN
           FROM stockml.predictions p
           JOIN stockml.models m ON m.id = p.model_id
          WHERE m.name = forecast_accuracy.model_name
+           AND (forecast_accuracy.model_version IS NULL OR m.version = forecast_accuracy.model_version)
            AND p.target_day BETWEEN from_day AND to_day
          ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC),
     scored AS (
@@ -174,8 +186,8 @@ BEGIN
      ORDER BY s.symbol NULLS FIRST;
 END
 $$;
-COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date) IS
-'realized accuracy of a model''s forecasts with target day in [from_day, to_day]: one row for all symbols (symbol NULL), then one per symbol';
+COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date, integer) IS
+'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given): one row for all symbols (symbol NULL), then one per symbol';
 
 -- Finish the bookkeeping of retrains whose train job has ended.
 CREATE FUNCTION stockml.resolve_retrain_events(model_name text DEFAULT NULL)
@@ -188,7 +200,7 @@ DECLARE
     resolved integer;
 BEGIN
     WITH ended AS (
-        SELECT e.id, j.status AS job_status,
+        SELECT e.id, j.status AS job_status, j.error AS job_error,
                (SELECT min(m.version) FROM stockml.models m
                  WHERE m.name = e.model_name
                    AND m.version > coalesce((e.details ->> 'latest_version')::integer, e.model_version)) AS new_version
@@ -205,7 +217,17 @@ BEGIN
                                       AND a.version = x.new_version) THEN 'deployed'
                       ELSE 'not_deployed' END,
            new_version = x.new_version,
-           resolved_at = now()
+           resolved_at = now(),
+           outcome = CASE
+                       WHEN x.job_status <> 'done' THEN coalesce(x.job_error, 'the train job was ' || x.job_status)
+                       WHEN x.new_version IS NULL THEN 'the train job ended without a new version'
+                       ELSE (SELECT coalesce(mo.metrics -> 'gate' ->> 'reason', 'trained')
+                                    || CASE WHEN a.version > x.new_version
+                                            THEN format('; fallback_to_naive: version %s serves', a.version)
+                                            ELSE '' END
+                               FROM stockml.models mo
+                               LEFT JOIN stockml.model_aliases a ON a.name = mo.name AND a.alias = 'production'
+                              WHERE mo.name = e.model_name AND mo.version = x.new_version) END
       FROM ended x
      WHERE e.id = x.id;
     GET DIAGNOSTICS resolved = ROW_COUNT;
@@ -213,7 +235,23 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.resolve_retrain_events(text) IS
-'mark retrain_events whose train job ended as deployed, not_deployed (trained, did not beat production) or failed; monitor() calls it first';
+'mark retrain_events whose train job ended as deployed, not_deployed (trained, did not pass the deploy gate) or failed, with the outcome''s reason; a trigger on stockml.jobs calls it when a train job ends';
+
+CREATE FUNCTION stockml.jobs_resolve_retrains() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM stockml.resolve_retrain_events(NEW.args ->> 'model_name');
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION stockml.jobs_resolve_retrains() IS
+'trigger: when a train job ends (done, failed, cancelled), resolve the retrain events of its model';
+CREATE TRIGGER jobs_resolve_retrains AFTER UPDATE OF status ON stockml.jobs
+    FOR EACH ROW WHEN (NEW.kind = 'train' AND NEW.status IN ('done', 'failed', 'cancelled')
+                       AND OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION stockml.jobs_resolve_retrains();
 
 CREATE FUNCTION stockml.monitor(model_name text, window_days integer DEFAULT NULL)
 RETURNS TABLE (model text, version integer, window_start date, window_end date,
@@ -236,6 +274,13 @@ DECLARE
     pending    bigint;
     calibrated boolean;
     share_limit float8;
+    skill_p    float8;
+    last_ev    record;
+    since      integer;
+    misses     integer;
+    cool       integer;
+    new_bars   integer;
+    blocked    text;
 BEGIN
     IF model_name IS NULL THEN
         RAISE EXCEPTION 'model name must not be NULL'
@@ -329,7 +374,7 @@ BEGIN
             mae, mae_naive, skill, directional_accuracy, rmse, coverage)
     SELECT run_at, m.name, m.version, a.symbol, monitor.window_start, monitor.window_end,
            a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage
-      FROM stockml.forecast_accuracy(m.name, monitor.window_start, monitor.window_end) a;
+      FROM stockml.forecast_accuracy(m.name, monitor.window_start, monitor.window_end, m.version) a;
     SELECT a.n_forecasts, a.mae, a.skill, a.directional_accuracy INTO perf
       FROM stockml.performance_metrics a
      WHERE a.model_name = m.name AND a.measured_at = run_at AND a.symbol IS NULL;
@@ -338,7 +383,7 @@ BEGIN
     skill := perf.skill;
     directional_accuracy := perf.directional_accuracy;
 
-    -- the retrain policy
+    -- the retrain policy: rules on evidence, and what holds a retrain back
     PERFORM stockml.resolve_retrain_events(m.name);
     IF pol.max_drift_share IS NOT NULL AND calibrated AND drift_share > share_limit THEN
         reasons := reasons || format('drift share %s > %s (the %s quantile of its null)', round(drift_share::numeric, 3),
@@ -346,8 +391,24 @@ BEGIN
     ELSIF pol.max_drift_share IS NOT NULL AND NOT calibrated AND drift_share > pol.max_drift_share THEN
         reasons := reasons || format('drift share %s > %s', round(drift_share::numeric, 3), pol.max_drift_share);
     END IF;
+    -- skill: the version's own forecasts significantly worse than min_skill, by a one-sided
+    -- Diebold-Mariano test of |log error| - (1 - min_skill) |naive log error| per target day
     IF pol.min_skill IS NOT NULL AND n_forecasts >= pol.min_forecasts AND skill < pol.min_skill THEN
-        reasons := reasons || format('skill %s < %s over %s forecasts', round(skill::numeric, 3), pol.min_skill, n_forecasts);
+        SELECT t.p_value INTO skill_p
+          FROM stockml.dm_test(ARRAY(
+                   SELECT avg(abs(ln(l.predicted_close / a.close)) - (1 - pol.min_skill) * abs(ln(b.close / a.close)))
+                     FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.predicted_close
+                             FROM stockml.predictions p
+                            WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
+                            ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
+                     JOIN stockml.prices a ON a.symbol = l.symbol AND a.day = l.target_day
+                     JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
+                    WHERE l.predicted_close > 0 AND a.close > 0 AND b.close > 0
+                    GROUP BY l.target_day ORDER BY l.target_day), m.horizon) t;
+        IF skill_p < pol.skill_alpha THEN
+            reasons := reasons || format('skill %s < %s over %s forecasts (Diebold-Mariano p = %s)',
+                                         round(skill::numeric, 3), pol.min_skill, n_forecasts, round(skill_p::numeric, 4));
+        END IF;
     END IF;
     IF pol.max_model_age IS NOT NULL AND run_at - m.created_at > pol.max_model_age THEN
         reasons := reasons || format('model age %s > %s', date_trunc('second', run_at - m.created_at), pol.max_model_age);
@@ -356,30 +417,63 @@ BEGIN
         retrain_reason := array_to_string(reasons, '; ');
         SELECT e.job_id INTO pending FROM stockml.retrain_events e
          WHERE e.model_name = m.name AND e.status = 'queued' ORDER BY e.id DESC LIMIT 1;
-        IF pending IS NOT NULL THEN
-            retrain_reason := retrain_reason || format(' (retrain job %s already queued)', pending);
-        ELSIF pol.enabled THEN
+        -- bars since the newest version's training: a retrain on the same bars makes the same model
+        SELECT count(DISTINCT pr.day)::integer - m.horizon INTO new_bars
+          FROM stockml.prices pr
+         WHERE pr.symbol = ANY (m.symbols)
+           AND pr.day > (SELECT max(mo.train_end) FROM stockml.models mo WHERE mo.name = m.name);
+        -- cooldown: trading days since the last retrain, doubled per retrain that did not deploy
+        SELECT e.* INTO last_ev FROM stockml.retrain_events e
+         WHERE e.model_name = m.name ORDER BY e.id DESC LIMIT 1;
+        IF FOUND THEN
+            SELECT count(DISTINCT pr.day)::integer INTO since
+              FROM stockml.prices pr
+             WHERE pr.symbol = ANY (m.symbols)
+               AND pr.day > coalesce((last_ev.details ->> 'window_end')::date, last_ev.created_at::date);
+            SELECT count(*)::integer INTO misses FROM stockml.retrain_events e
+             WHERE e.model_name = m.name AND e.status = 'not_deployed'
+               AND e.id > coalesce((SELECT max(x.id) FROM stockml.retrain_events x
+                                     WHERE x.model_name = m.name AND x.status = 'deployed'), 0);
+            cool := pol.cooldown * (2 ^ least(misses, 10))::integer;
+        END IF;
+        blocked := CASE
+            WHEN pending IS NOT NULL THEN format('retrain job %s already queued', pending)
+            WHEN NOT pol.enabled THEN 'policy disabled: no retrain'
+            WHEN new_bars <= 0 THEN 'no new bar since the latest version was trained: no retrain'
+            WHEN since < cool THEN format('cooldown: %s of %s trading days since the last retrain%s', since, cool,
+                                          CASE WHEN misses > 0 THEN format(', doubled for %s retrain%s that did not deploy',
+                                                                          misses, CASE WHEN misses = 1 THEN '' ELSE 's' END)
+                                               ELSE '' END)
+            WHEN n_forecasts = 0 AND EXISTS (SELECT FROM stockml.retrain_events e
+                                              WHERE e.model_name = m.name AND e.new_version = m.version)
+                THEN 'the version a retrain deployed has no realized forecast of its own yet'
+            END;
+        IF blocked IS NOT NULL THEN
+            retrain_reason := retrain_reason || ' (' || blocked || ')';
+        ELSE
             details := jsonb_build_object(
                 'drift_share', drift_share, 'max_drift_share', pol.max_drift_share,
                 'drift_calibrated', calibrated, 'drift_share_limit', share_limit,
                 'skill', skill, 'min_skill', pol.min_skill, 'n_forecasts', n_forecasts,
+                'skill_p_value', skill_p, 'skill_alpha', pol.skill_alpha,
                 'model_age', (run_at - m.created_at)::text, 'max_model_age', pol.max_model_age::text,
                 'window_start', monitor.window_start, 'window_end', monitor.window_end,
+                'cooldown', cool, 'new_bars', new_bars,
                 'latest_version', (SELECT max(mo.version) FROM stockml.models mo WHERE mo.name = m.name));
             retrain_job := stockml.submit('train', jsonb_build_object(
                 'model_name', m.name, 'symbols', to_jsonb(m.symbols), 'algorithm', m.algorithm,
-                'horizon', m.horizon, 'params', m.params, 'feature_set', m.feature_set));
+                'horizon', m.horizon, 'params', m.params, 'feature_set', m.feature_set)
+                || CASE WHEN pol.fallback_to_naive AND skill_p < pol.skill_alpha
+                        THEN '{"fallback_to_naive": true}'::jsonb ELSE '{}'::jsonb END);
             INSERT INTO stockml.retrain_events (created_at, model_name, model_version, reason, details, job_id)
             VALUES (run_at, m.name, m.version, retrain_reason, details, retrain_job);
-        ELSE
-            retrain_reason := retrain_reason || ' (policy disabled: no retrain)';
         END IF;
     END IF;
     RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION stockml.monitor(text, integer) IS
-'compare the recent window of each feature with the model''s reference sample, score realized forecasts against the naive baseline, write drift_metrics and performance_metrics, and enqueue one train job when the retrain policy says so';
+'compare the recent window of each feature with the model''s reference sample, score the monitored version''s own realized forecasts against the naive baseline, write drift_metrics and performance_metrics, and enqueue one train job when the retrain policy says so (not while one is queued, within the cooldown, or without a new bar)';
 
 -- The models a monitor or forecast job names: {"model_name": ..} or {"models": [..]}, else
 -- every model with a production version.

@@ -74,9 +74,9 @@ SELECT is(deployed, false, 'a retrain that is not deployed')
   FROM stockml.train('tmon_shift', ARRAY['TMON_SHIFT'], 'ridge', params => '{"auto_deploy": false}');
 UPDATE stockml.jobs SET status = 'done', finished_at = now()
  WHERE kind = 'train' AND args ->> 'model_name' = 'tmon_shift';
-SELECT is(stockml.resolve_retrain_events('tmon_shift'), 1, 'the finished retrain is resolved');
-SELECT is((SELECT status || ' v' || new_version FROM stockml.retrain_events WHERE model_name = 'tmon_shift'),
-          'not_deployed v2', '... as trained but not deployed');
+SELECT is(stockml.resolve_retrain_events('tmon_shift'), 0, 'the finished retrain was resolved when its job ended');
+SELECT is((SELECT status || ' v' || new_version || ': ' || outcome FROM stockml.retrain_events WHERE model_name = 'tmon_shift'),
+          'not_deployed v2: auto_deploy is false: production stays where it is', '... as trained but not deployed, with the reason');
 SELECT is((SELECT version FROM stockml.model_aliases WHERE name = 'tmon_shift' AND alias = 'production'),
           1, 'production stays on version 1');
 
@@ -103,7 +103,7 @@ SELECT ok((SELECT abs(s.mae - a.mae) < 1e-9 FROM scored s,
                      FROM stockml.predictions f JOIN stockml.prices p ON p.symbol = f.symbol AND p.day = f.target_day
                     WHERE f.model_name = 'tmon_flat') a),
           'MAE is the mean absolute error of the realized forecasts');
-SELECT alike((SELECT retrain_reason FROM scored), 'skill % < 1 over 20 forecasts',
+SELECT alike((SELECT retrain_reason FROM scored), 'skill % < 1 over 20 forecasts (Diebold-Mariano p = %)',
             'a skill below the policy''s minimum asks for a retrain');
 
 -- the monitor and forecast job kinds
