@@ -76,7 +76,7 @@ SELECT ok((SELECT count(*) > 0 FROM days_run WHERE retrain_reason LIKE '%doubled
           'the cooldown doubles after retrains that did not deploy');
 -- judged on its own forecasts only: the monitored version's n_forecasts are its own
 SELECT is((SELECT n_forecasts FROM days_run WHERE model = 'storm' ORDER BY i DESC LIMIT 1),
-          (SELECT count(*)::int FROM stockml.predictions p JOIN stockml.prices a ON a.symbol = p.symbol AND a.day = p.target_day
+          (SELECT count(DISTINCT p.target_day)::int FROM stockml.predictions p JOIN stockml.prices a ON a.symbol = p.symbol AND a.day = p.target_day
             WHERE p.model_name = 'storm'
               AND p.model_version = (SELECT version FROM days_run WHERE model = 'storm' ORDER BY i DESC LIMIT 1)
               AND p.target_day >= (SELECT max(day) - 59 FROM stockml.prices WHERE symbol = 'STORM')),
