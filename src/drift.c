@@ -75,6 +75,7 @@ PG_FUNCTION_INFO_V1(stockml_kl_div);
 PG_FUNCTION_INFO_V1(stockml_jensen_shannon);
 PG_FUNCTION_INFO_V1(stockml_drift_test);
 
+static void SortInterruptible(double *v, int n);
 static Sample SampleFromArray(ArrayType *array, const char *argname);
 static double KsStatistic(const Sample *a, const Sample *b);
 static double KsPValue(int n1, int n2, double *d);
@@ -95,6 +96,62 @@ static double KlDiv(const BinnedShares *b);
 static double JensenShannon(const BinnedShares *b);
 static Datum BinnedStatistic(FunctionCallInfo fcinfo, double (*statistic) (const BinnedShares *));
 static int64 Gcd(int64 a, int64 b);
+
+/* runs sorted between interrupt checks: a few milliseconds each */
+#define SORT_RUN 65536
+
+/*
+ * Sort v[0..n) with CHECK_FOR_INTERRUPTS every few milliseconds: runs of
+ * SORT_RUN values sorted in place, then merged pairwise through a buffer, so
+ * cancel and statement_timeout act on samples of tens of millions.
+ */
+static void
+SortInterruptible(double *v, int n)
+{
+	double	   *src = v;
+	double	   *dst;
+
+	for (int lo = 0; lo < n; lo += SORT_RUN)
+	{
+		CHECK_FOR_INTERRUPTS();
+		SortFloat8(v + lo, Min(SORT_RUN, n - lo));
+	}
+	if (n <= SORT_RUN)
+		return;
+	dst = palloc(sizeof(double) * n);
+	for (int64 width = SORT_RUN; width < n; width *= 2)
+	{
+		double	   *t;
+
+		for (int64 lo = 0; lo < n; lo += 2 * width)
+		{
+			int64		mid = Min(lo + width, (int64) n);
+			int64		hi = Min(lo + 2 * width, (int64) n);
+			int64		i = lo,
+						j = mid;
+
+			for (int64 k = lo; k < hi; k++)
+			{
+				if ((k & 0xFFFFF) == 0)
+					CHECK_FOR_INTERRUPTS();
+				if (j >= hi || (i < mid && src[i] <= src[j]))
+					dst[k] = src[i++];
+				else
+					dst[k] = src[j++];
+			}
+		}
+		t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != v)
+	{
+		memcpy(v, src, sizeof(double) * n);
+		pfree(src);
+	}
+	else
+		pfree(dst);
+}
 
 /*
  * The finite elements of a float8[] (any shape), sorted.  ERROR when nothing
@@ -149,7 +206,7 @@ SampleFromArray(ArrayType *array, const char *argname)
 				 errdetail("The array has %d element%s; NULL, NaN and infinite elements are ignored.",
 						   nitems, nitems == 1 ? "" : "s"),
 				 errhint("Pass at least one finite value in each sample.")));
-	SortFloat8(s.v, s.n);
+	SortInterruptible(s.v, s.n);
 	return s;
 }
 
@@ -198,7 +255,8 @@ KsStatistic(const Sample *a, const Sample *b)
 		if (diff < mindiff)
 			mindiff = diff;
 	}
-	return Max(maxdiff, Min(-mindiff, 1.0));
+	/* not Max(): with both 0 it would return -mindiff, a -0 */
+	return -mindiff > maxdiff ? Min(-mindiff, 1.0) : maxdiff;
 }
 
 /*

@@ -219,6 +219,7 @@ LinalgGram(const LinearSummary *s, double *gram, double *q, double *y_norm2)
 
 	for (int j = 0; j < p; j++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		for (int k = j; k < p; k++)
 		{
 			double		g = 0;

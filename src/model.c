@@ -252,13 +252,23 @@ ModelFit(Model *model, const ModelTrainData *data)
 {
 	if (data->p != model->n_features)
 		elog(ERROR, "feature count mismatch: model %d, data %d", model->n_features, data->p);
+	if (data->p > MODEL_MAX_FIT_FEATURES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("cannot fit a model on %d features", data->p),
+				 errdetail("Fitting takes at most %d features.", MODEL_MAX_FIT_FEATURES),
+				 errhint("Select fewer features, or reduce them first (e.g. by principal components).")));
 	for (int64 i = 0; i < data->n * data->p; i++)
+	{
+		if ((i & 0xFFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (!isfinite(data->x[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("feature %d of row %lld is %s", (int) (i % data->p) + 1,
 							(long long) (i / data->p) + 1, float8out_internal(data->x[i])),
 					 errhint("Features must be finite numbers; drop incomplete rows first.")));
+	}
 	for (int64 i = 0; i < data->n; i++)
 		if (!isfinite(data->y[i]))
 			ereport(ERROR,

@@ -20,6 +20,12 @@
 #include "utils/jsonb.h"
 
 #define MODEL_MAX_FEATURES	4096
+/*
+ * Fitting solves a p x p SVD in one LAPACK call, which cannot be
+ * interrupted; at 512 features it takes well under a second, so cancel and
+ * statement_timeout still act within about one.
+ */
+#define MODEL_MAX_FIT_FEATURES	512
 #define MODEL_MAX_PARAMS	8
 
 typedef enum ModelParamType

@@ -1,0 +1,95 @@
+-- Hardening (issue 16 item 3): long loops check for interrupts, so a 1 s
+-- statement_timeout stops fit(), ks_test() and train() on inputs that used to run
+-- for tens of seconds past it; wide inputs are refused at once; train() checks
+-- who may train before it reads its arguments.
+BEGIN;
+SELECT plan(11);
+
+-- Run sql (under the statement_timeout the calling statement was started with:
+-- a timeout set during a statement does not apply to it); record its SQLSTATE
+-- (NULL when it returned) and the seconds it took
+CREATE TEMP TABLE timed (label text PRIMARY KEY, state text, message text, secs float8);
+CREATE FUNCTION pg_temp.timed(label text, sql text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+    st text;
+    msg text;
+BEGIN
+    BEGIN
+        EXECUTE sql;
+    EXCEPTION WHEN query_canceled OR others THEN
+        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+    END;
+    INSERT INTO timed VALUES (label, st, msg, extract(epoch FROM clock_timestamp() - t0));
+END
+$$;
+
+-- inputs built before any timeout: a 2 x 4096 and a 2 x 512 matrix, a sample of
+-- 100 000 random values doubled to 12 800 000, 100 000 symbol names
+SELECT setseed(0.16);
+CREATE TEMP TABLE wide AS
+SELECT (SELECT array_agg(r ORDER BY i) FROM (SELECT i, array_agg(random() ORDER BY j) r
+          FROM generate_series(1, 2) i, generate_series(1, 4096) j GROUP BY i) s) AS x4096,
+       (SELECT array_agg(r ORDER BY i) FROM (SELECT i, array_agg(random() ORDER BY j) r
+          FROM generate_series(1, 2) i, generate_series(1, 512) j GROUP BY i) s) AS x512;
+CREATE TEMP TABLE big (a float8[]);
+DO $$
+DECLARE
+    a float8[] := array(SELECT random() FROM generate_series(1, 100000));
+BEGIN
+    FOR i IN 1..7 LOOP
+        a := a || a;
+    END LOOP;
+    INSERT INTO big VALUES (a);
+END
+$$;
+SELECT is((SELECT cardinality(a) FROM big), 12800000, 'the big sample has 12 800 000 values');
+
+-- wide input: a clear ERROR at once, before any factorization
+SELECT throws_ok($$SELECT stockml.fit('ridge', x4096, ARRAY[1, 2]::float8[]) FROM wide$$,
+                 '54000', 'cannot fit a model on 4096 features',
+                 'fit() on 4096 features is refused with the cap');
+
+-- elastic net that would sweep 10 million times: stopped by the timeout
+SET LOCAL statement_timeout = '1s';
+SELECT pg_temp.timed('enet', $$SELECT stockml.fit('elastic_net', x512, ARRAY[1, 2]::float8[],
+                                                   '{"alpha": 0.0001, "max_iter": 10000000, "tol": 0}') FROM wide$$);
+RESET statement_timeout;
+SELECT is((SELECT state FROM timed WHERE label = 'enet'), '57014', 'elastic net sweeps: canceled by statement_timeout');
+SELECT cmp_ok((SELECT secs FROM timed WHERE label = 'enet'), '<', 3::float8, 'elastic net: canceled within 3 s');
+
+-- ks_test on 2 x 12.8 million values: sorting checks for interrupts
+SET LOCAL statement_timeout = '1s';
+SELECT pg_temp.timed('ks', $$SELECT stockml.ks_test(a, a) FROM big$$);
+RESET statement_timeout;
+SELECT is((SELECT state FROM timed WHERE label = 'ks'), '57014', 'ks_test on 2 x 12.8e6 values: canceled by statement_timeout');
+SELECT cmp_ok((SELECT secs FROM timed WHERE label = 'ks'), '<', 2::float8, 'ks_test: canceled within 2 s (sorting both took about 3 s unchecked)');
+
+-- train over 100 000 names: the duplicate check is O(n log n); either the timeout or
+-- the unknown-symbol ERROR, well within 3 s (it took 39 s)
+SET LOCAL statement_timeout = '1s';
+SELECT pg_temp.timed('train', $$SELECT stockml.train('tap_wide', (SELECT array_agg('W' || i) FROM generate_series(1, 100000) i))$$);
+RESET statement_timeout;
+SELECT ok((SELECT state IN ('57014', '42704') FROM timed WHERE label = 'train'),
+          'train over 100 000 names: timeout or unknown symbol, got ' || (SELECT state || ' ' || left(message, 60) FROM timed WHERE label = 'train'));
+SELECT cmp_ok((SELECT secs FROM timed WHERE label = 'train'), '<', 3::float8, 'train over 100 000 names: done within 3 s');
+
+-- duplicates are dropped, keeping the order given (the unknown-symbol ERROR lists each once)
+SELECT throws_ok($$SELECT stockml.train('tap_dup', ARRAY['ZZB', 'ZZA', 'ZZB', 'ZZA'])$$,
+                 '42704', 'unknown symbol: ZZA, ZZB', 'duplicates are listed once');
+
+-- privilege first: a role that may not train gets that ERROR at once, whatever it passes
+CREATE ROLE tap_nobody;
+GRANT USAGE ON SCHEMA stockml TO tap_nobody;
+GRANT INSERT ON timed TO tap_nobody;
+SET LOCAL ROLE tap_nobody;
+SET LOCAL statement_timeout = '1s';
+SELECT pg_temp.timed('nobody', $$SELECT stockml.train('tap_wide', (SELECT array_agg('W' || i) FROM generate_series(1, 100000) i))$$);
+RESET statement_timeout;
+RESET ROLE;
+SELECT is((SELECT state || ' ' || message FROM timed WHERE label = 'nobody'),
+          '42501 permission denied to train models', 'a role outside stockml_admin may not train');
+SELECT cmp_ok((SELECT secs FROM timed WHERE label = 'nobody'), '<', 1::float8, 'and is told before its symbols are read');
+
+SELECT * FROM finish();
+ROLLBACK;
