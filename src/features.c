@@ -32,6 +32,7 @@
 
 #include "feature_matrix.h"
 #include "price_store.h"
+#include "roles.h"
 
 /* Which parameters a feature kind takes */
 #define FP_N		0x01
@@ -807,6 +808,25 @@ RequiredHorizon(FunctionCallInfo fcinfo, int arg)
 	return PG_GETARG_INT32(arg);
 }
 
+/*
+ * stockml_reader reads no table, yet its documented batch prediction is
+ * SELECT predict(model, x) FROM features(...): for a member of it that may not
+ * read stockml.prices, features() reads the feature set, the bars and the
+ * watchlist as the extension's owner, as predict() does (search_path pinned,
+ * security-restricted, reading only; the bars are what price_history shows
+ * it).  Everyone else reads them as themselves, row-level security included.
+ */
+static bool
+FeaturesReadAsOwner(void)
+{
+	Oid			reader = get_role_oid(STOCKML_READER_ROLE, true);
+	Oid			prices = get_relname_relid("prices", get_namespace_oid("stockml", false));
+
+	return OidIsValid(reader) && OidIsValid(prices) &&
+		has_privs_of_role(GetUserId(), reader) &&
+		pg_class_aclcheck(prices, GetUserId(), ACL_SELECT) != ACLCHECK_OK;
+}
+
 /* features(symbol, start_day, end_day, feature_set, horizon) */
 PG_FUNCTION_INFO_V1(stockml_features);
 Datum
@@ -815,8 +835,15 @@ stockml_features(PG_FUNCTION_ARGS)
 	char	   *symbol = RequiredText(fcinfo, 0, "symbol");
 	char	   *set = RequiredText(fcinfo, 3, "feature_set");
 	int			horizon = RequiredHorizon(fcinfo, 4);
+	bool		as_owner = FeaturesReadAsOwner();
+	StockmlOwnerSwitch sw;
 
+	/* an ERROR in between is undone by the (sub)transaction's abort */
+	if (as_owner)
+		StockmlBecomeOwner(&sw);
 	FeaturesToTuplestore(fcinfo, symbol, FeatureSetSpec(set), 1, 2, horizon);
+	if (as_owner)
+		StockmlRestoreUser(&sw);
 	return (Datum) 0;
 }
 
@@ -833,7 +860,17 @@ stockml_features_spec(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("spec must not be NULL"),
 				 errhint("Pass a spec, e.g. (SELECT spec FROM stockml.feature_sets WHERE name = 'default').")));
-	FeaturesToTuplestore(fcinfo, symbol, PG_GETARG_JSONB_P(1), 2, 3, horizon);
+	{
+		Jsonb	   *spec = PG_GETARG_JSONB_P(1);
+		bool		as_owner = FeaturesReadAsOwner();
+		StockmlOwnerSwitch sw;
+
+		if (as_owner)
+			StockmlBecomeOwner(&sw);
+		FeaturesToTuplestore(fcinfo, symbol, spec, 2, 3, horizon);
+		if (as_owner)
+			StockmlRestoreUser(&sw);
+	}
 	return (Datum) 0;
 }
 

@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #define STOCKML_ADMIN_ROLE "stockml_admin"
+#define STOCKML_READER_ROLE "stockml_reader"
 
 extern bool StockmlIsAdmin(Oid roleid);
 extern void StockmlRequireAdmin(const char *what);

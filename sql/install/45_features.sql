@@ -54,6 +54,31 @@ $${"features": [
 -- user-defined sets are the user's data: pg_dump keeps them, the built-in one comes from the script
 SELECT pg_catalog.pg_extension_config_dump('stockml.feature_sets', $$WHERE name <> 'default'$$);
 
+-- The built-in set belongs to the extension: features() and train() use it when no set is
+-- named, so it is neither changed nor deleted (copy it under another name instead).
+CREATE FUNCTION stockml.feature_sets_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' OR OLD.name = 'default' THEN
+        RAISE EXCEPTION 'the built-in feature set "default" cannot be %',
+                        CASE TG_OP WHEN 'UPDATE' THEN 'changed' ELSE 'deleted' END
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'features() and train() use it when no feature_set is named; it comes with the extension.',
+                  HINT = 'Change a copy: INSERT INTO stockml.feature_sets (name, spec) SELECT ''mine'', spec FROM stockml.feature_sets WHERE name = ''default''; '
+                      || CASE TG_OP WHEN 'TRUNCATE' THEN 'delete the other sets with DELETE FROM stockml.feature_sets WHERE name <> ''default''.'
+                                    ELSE 'then pass feature_set => ''mine''.' END;
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+COMMENT ON FUNCTION stockml.feature_sets_guard() IS
+'trigger: refuses UPDATE and DELETE of the built-in feature set "default", and TRUNCATE of stockml.feature_sets';
+CREATE TRIGGER feature_sets_default_guard BEFORE UPDATE OR DELETE ON stockml.feature_sets
+    FOR EACH ROW EXECUTE FUNCTION stockml.feature_sets_guard();
+CREATE TRIGGER feature_sets_no_truncate BEFORE TRUNCATE ON stockml.feature_sets
+    FOR EACH STATEMENT EXECUTE FUNCTION stockml.feature_sets_guard();
+
 CREATE FUNCTION stockml.features(symbol text, start_day date DEFAULT NULL, end_day date DEFAULT NULL,
                                  feature_set text DEFAULT 'default', horizon integer DEFAULT 1)
 RETURNS TABLE (symbol text, day date, close float8, x float8[], y float8)
