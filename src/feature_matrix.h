@@ -73,6 +73,7 @@ typedef struct FeatureBar
 	double		low;
 	double		close;
 	double		volume;			/* 0 when NULL */
+	double		adj_close;		/* as stored, NaN when NULL (prices above are adjusted) */
 } FeatureBar;
 
 /*
@@ -99,7 +100,10 @@ extern Jsonb *FeatureSetSpec(const char *name);
 /* ERROR unless 1 <= horizon <= FEATURE_MAX_HORIZON */
 extern void FeatureCheckHorizon(int horizon);
 
-/* All bars of a symbol, oldest first (none when the symbol has none) */
+/*
+ * All bars of a symbol, oldest first (none when the symbol has none), with
+ * high, low, close and volume total-return adjusted to the last bar's scale
+ */
 extern FeatureBar *FeatureBarsLoad(const char *symbol, int *nbars);
 
 /*

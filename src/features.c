@@ -30,6 +30,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/tuplestore.h"
 
+#include "adjust.h"
 #include "feature_matrix.h"
 #include "price_store.h"
 #include "roles.h"
@@ -388,6 +389,8 @@ FeatureCheckHorizon(int horizon)
 }
 
 /* The bars through SPI: honours row-level security and column privileges */
+static void LoadAdjustedCloses(const char *symbol, FeatureBar *bars, int nbars);
+
 static FeatureBar *
 LoadBarsSpi(const char *symbol, int *nbars)
 {
@@ -429,9 +432,49 @@ LoadBarsSpi(const char *symbol, int *nbars)
 		bars[i].close = DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull));
 		vol = SPI_getbinval(tup, desc, 5, &isnull);
 		bars[i].volume = isnull ? 0.0 : DatumGetFloat8(vol);
+		bars[i].adj_close = NAN;
 	}
 	SPI_finish();
+	LoadAdjustedCloses(symbol, bars, *nbars);
 	return bars;
+}
+
+/*
+ * The stored adjusted closes of the bars the caller may see, read as the
+ * extension's owner: the adjustment of a visible bar must not depend on
+ * whether the caller may read the adj_close column (a caller without it
+ * would otherwise apply Yahoo's splits a second time to its split-adjusted
+ * closes).  Nothing else of a row is read.
+ */
+static void
+LoadAdjustedCloses(const char *symbol, FeatureBar *bars, int nbars)
+{
+	StockmlOwnerSwitch sw;
+	int			t = 0;
+
+	if (nbars == 0)
+		return;
+	StockmlBecomeOwner(&sw);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT day, adj_close FROM stockml.prices"
+							  " WHERE symbol = $1 AND adj_close IS NOT NULL ORDER BY day",
+							  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(symbol)},
+							  NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading stockml.prices failed");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		DateADT		day = DatumGetDateADT(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+
+		while (t < nbars && bars[t].day < day)
+			t++;
+		if (t < nbars && bars[t].day == day)
+			bars[t].adj_close = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	SPI_finish();
+	StockmlRestoreUser(&sw);
 }
 
 /*
@@ -445,9 +488,11 @@ static FeatureBar *
 LoadBarsDirect(const char *symbol, int *nbars)
 {
 	Oid			relid = get_relname_relid("prices", get_namespace_oid("stockml", false));
-	static const char *const columns[] = {"symbol", "day", "high", "low", "close", "volume"};
-	static const Oid types[] = {TEXTOID, DATEOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
-	AttrNumber	att[6];
+	static const char *const columns[] = {"symbol", "day", "high", "low", "close", "volume",
+	"adj_close"};
+	static const Oid types[] = {TEXTOID, DATEOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID,
+	FLOAT8OID};
+	AttrNumber	att[7];
 	AttrNumber	maxatt = 0;
 	Relation	rel;
 	Relation	idx;
@@ -464,7 +509,7 @@ LoadBarsDirect(const char *symbol, int *nbars)
 		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
 		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		return NULL;
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 	{
 		att[i] = get_attnum(relid, columns[i]);
 		if (att[i] == InvalidAttrNumber || get_atttype(relid, att[i]) != types[i])
@@ -520,6 +565,8 @@ LoadBarsDirect(const char *symbol, int *nbars)
 		b->close = DatumGetFloat8(slot->tts_values[att[4] - 1]);
 		b->volume = slot->tts_isnull[att[5] - 1] ? 0.0 :
 			(double) DatumGetInt64(slot->tts_values[att[5] - 1]);
+		b->adj_close = slot->tts_isnull[att[6] - 1] ? NAN :
+			DatumGetFloat8(slot->tts_values[att[6] - 1]);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	index_endscan(scan);
@@ -529,12 +576,43 @@ LoadBarsDirect(const char *symbol, int *nbars)
 	return bars;
 }
 
+/*
+ * The one place bars are read for modelling: as stored, then put on the
+ * total-return scale of the last bar (src/adjust.c, doc/adjustment.md).
+ */
 FeatureBar *
 FeatureBarsLoad(const char *symbol, int *nbars)
 {
 	FeatureBar *bars = LoadBarsDirect(symbol, nbars);
+	AdjustInput *in;
+	double	   *price;
+	double	   *volume;
 
-	return bars ? bars : LoadBarsSpi(symbol, nbars);
+	if (bars == NULL)
+		bars = LoadBarsSpi(symbol, nbars);
+	if (*nbars < 2)
+		return bars;
+	in = palloc(mul_size(*nbars, sizeof(AdjustInput)));
+	price = palloc(mul_size(*nbars, sizeof(double)));
+	volume = palloc(mul_size(*nbars, sizeof(double)));
+	for (int t = 0; t < *nbars; t++)
+	{
+		in[t].day = bars[t].day;
+		in[t].close = bars[t].close;
+		in[t].adj_close = bars[t].adj_close;
+	}
+	PriceAdjustFactors(symbol, in, *nbars, price, volume);
+	for (int t = 0; t < *nbars; t++)
+	{
+		bars[t].high *= price[t];
+		bars[t].low *= price[t];
+		bars[t].close *= price[t];
+		bars[t].volume *= volume[t];
+	}
+	pfree(in);
+	pfree(price);
+	pfree(volume);
+	return bars;
 }
 
 FeatureMatrix *

@@ -385,8 +385,8 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 	int			last;
 	double		yhat;
 	double		q;
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
+	Datum		values[8];
+	bool		nulls[8] = {false, false, false, false, false, false, false, false};
 	StockmlOwnerSwitch sw;
 	TradingCalendar cal;
 
@@ -424,11 +424,16 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = DateADTGetDatum(m->days[last]);
 	values[2] = DateADTGetDatum(CalendarAddTradingDays(cal, m->days[last], entry->horizon));
+	/* the last bar's adjustment factor is 1: close[last] is as_of's close as quoted */
 	values[3] = Float8GetDatum(m->close[last] * exp(yhat));
 	values[4] = Float8GetDatum(m->close[last] * exp(yhat - q));
 	values[5] = Float8GetDatum(m->close[last] * exp(yhat + q));
 	nulls[4] = nulls[5] = isnan(q);
 	values[6] = Int32GetDatum(entry->version);
+	/* 0.1.0's declaration has no price_scale column */
+	values[7] = CStringGetTextDatum("as_of");
+	if (tupdesc->natts < 7 || tupdesc->natts > 8)
+		elog(ERROR, "predict: unexpected result row of %d columns", tupdesc->natts);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 

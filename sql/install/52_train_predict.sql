@@ -14,12 +14,12 @@ COMMENT ON FUNCTION stockml.train(text, text[], text, integer, jsonb, text, date
 CREATE FUNCTION stockml.predict(model_name text, symbol text,
                                 OUT symbol text, OUT as_of date, OUT target_day date,
                                 OUT predicted_close float8, OUT lower float8, OUT upper float8,
-                                OUT model_version integer)
+                                OUT model_version integer, OUT price_scale text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'stockml_predict_symbol'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.predict(text, text) IS
-'the production version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model';
+'the production version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model on total-return-adjusted prices; predicted_close, lower and upper are on the price scale of as_of''s bar as quoted (price_scale = ''as_of'')';
 
 CREATE FUNCTION stockml.predict(model_name text, x float8[])
 RETURNS float8

@@ -171,13 +171,20 @@ BEGIN
            AND (forecast_accuracy.model_version IS NULL OR m.version = forecast_accuracy.model_version)
            AND p.target_day BETWEEN from_day AND to_day
          ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC),
-    scored AS (
-        SELECT l.symbol, l.predicted_close - a.close AS err, b.close - a.close AS naive_err,
-               sign(l.predicted_close - b.close) = sign(a.close - b.close) AS right_way,
-               a.close BETWEEN l.lower AND l.upper AS covered
+    -- the realized close on the price scale of as_of (what predict() reported on): the
+    -- close of as_of times the total return to the target day, so a split or a dividend
+    -- in between is no forecast error
+    realized AS (
+        SELECT l.*, b.close AS naive,
+               b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual
           FROM latest l
-          JOIN stockml.prices a ON a.symbol = l.symbol AND a.day = l.target_day
-          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of)
+          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of),
+    scored AS (
+        SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
+               sign(r.predicted_close - r.naive) = sign(r.actual - r.naive) AS right_way,
+               r.actual BETWEEN r.lower AND r.upper AS covered
+          FROM realized r
+         WHERE r.actual IS NOT NULL)
     SELECT s.symbol, count(*)::integer, avg(abs(s.err)), avg(abs(s.naive_err)),
            1 - avg(abs(s.err)) / nullif(avg(abs(s.naive_err)), 0),
            avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8
@@ -187,7 +194,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date, integer) IS
-'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given): one row for all symbols (symbol NULL), then one per symbol';
+'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol';
 
 -- Finish the bookkeeping of retrains whose train job has ended.
 CREATE FUNCTION stockml.resolve_retrain_events(model_name text DEFAULT NULL)

@@ -25,6 +25,9 @@ GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_shar
 REVOKE EXECUTE ON FUNCTION stockml.predict(text, text), stockml.predict(text, float8[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml.predict(text, text), stockml.predict(text, float8[])
    TO stockml_reader, stockml_admin;
+-- total_return() reads prices as the owner too (the forecast views call it for the reader)
+REVOKE EXECUTE ON FUNCTION stockml.total_return(text, date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.total_return(text, date, date) TO stockml_reader, stockml_admin;
 
 -- stockml_admin runs monitor() and manages the policies; monitor() reads the model, its
 -- aliases and its forecasts
