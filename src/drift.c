@@ -1139,27 +1139,20 @@ const char *const DriftMethodNames[DRIFT_NMETHODS] = {
 	"ks", "wasserstein", "psi", "kl_div", "jensen_shannon"
 };
 
-double
-DriftStatistic(DriftMethod method, const double *ref, int nref, const double *cur, int ncur)
+void
+DriftStatistics(const double *ref, int nref, const double *cur, int ncur, double *out)
 {
 	Sample		r = {(double *) ref, nref};
 	Sample		c = {(double *) cur, ncur};
-	BinnedShares b;
-	double		statistic;
+	BinnedShares b = BinSamples(&r, &c);	/* once for the three binned ones */
 
-	switch (method)
-	{
-		case DRIFT_KS:
-			return KsStatistic(&r, &c);
-		case DRIFT_WASSERSTEIN:
-			return NormedWasserstein(&r, &c);
-		default:
-			b = BinSamples(&r, &c);
-			statistic = method == DRIFT_PSI ? Psi(&b) : method == DRIFT_KL_DIV ? KlDiv(&b) : JensenShannon(&b);
-			pfree(b.ref);
-			pfree(b.cur);
-			return statistic;
-	}
+	out[DRIFT_KS] = KsStatistic(&r, &c);
+	out[DRIFT_WASSERSTEIN] = NormedWasserstein(&r, &c);
+	out[DRIFT_PSI] = Psi(&b);
+	out[DRIFT_KL_DIV] = KlDiv(&b);
+	out[DRIFT_JENSEN_SHANNON] = JensenShannon(&b);
+	pfree(b.ref);
+	pfree(b.cur);
 }
 
 Datum

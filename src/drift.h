@@ -24,11 +24,12 @@ typedef enum DriftMethod
 extern const char *const DriftMethodNames[DRIFT_NMETHODS];
 
 /*
- * The statistic of method between two sorted samples of finite values (each
- * n >= 1); larger means further apart for every method.
+ * Every statistic between two sorted samples of finite values (each n >= 1),
+ * out[method] for each DriftMethod; larger means further apart for every
+ * method.
  */
-extern double DriftStatistic(DriftMethod method, const double *ref, int nref,
-							 const double *cur, int ncur);
+extern void DriftStatistics(const double *ref, int nref, const double *cur, int ncur,
+							double *out);
 
 /*
  * The training rows train() keeps as the reference sample: rows of the n

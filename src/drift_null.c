@@ -31,7 +31,7 @@
 
 #include "drift.h"
 
-#define DRIFT_NULL_WINDOWS 200
+#define DRIFT_NULL_WINDOWS 100
 #define DRIFT_NULL_SEED UINT64CONST(0x5eed15)
 #define DRIFT_DEFAULT_WINDOW_DAYS 60
 
@@ -117,6 +117,7 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	double	   *refsub;
 	double	   *cur;
 	double	   *stats;
+	double		one[DRIFT_NMETHODS];
 	pg_prng_state rng;
 	SPIPlanPtr	plan;
 	MemoryContext per_window;
@@ -209,12 +210,15 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 				if (ref[r].k < k_from[b] || ref[r].k >= k_to[b])
 					refsub[nsub++] = ref[r].v;
 			SortDoubles(cur, ncur);
-			old = MemoryContextSwitchTo(per_window);
+			if (ncur > 0 && nsub > 0)
+			{
+				old = MemoryContextSwitchTo(per_window);
+				DriftStatistics(refsub, nsub, cur, ncur, one);
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(per_window);
+			}
 			for (int m = 0; m < DRIFT_NMETHODS; m++)
-				stats[m * nwin + b] = (ncur > 0 && nsub > 0)
-					? DriftStatistic((DriftMethod) m, refsub, nsub, cur, ncur) : NAN;
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(per_window);
+				stats[m * nwin + b] = (ncur > 0 && nsub > 0) ? one[m] : NAN;
 		}
 		for (int m = 0; m < DRIFT_NMETHODS; m++)
 		{

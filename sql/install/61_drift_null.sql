@@ -11,7 +11,7 @@ CREATE TABLE stockml.drift_null (
     statistics  float8[] NOT NULL,
     PRIMARY KEY (model_id, feature, method)
 );
-COMMENT ON TABLE stockml.drift_null IS 'per model version, feature and drift statistic: the statistic between the reference sample and 200 windows of the training period (consecutive days, as long as the monitoring window, drawn at seeded random offsets, their rows left out of the reference); monitor() flags a feature above the (1 - drift_alpha) quantile';
+COMMENT ON TABLE stockml.drift_null IS 'per model version, feature and drift statistic: the statistic between the reference sample and 100 windows of the training period (consecutive days, as long as the monitoring window, drawn at seeded random offsets, their rows left out of the reference); monitor() flags a feature above the (1 - drift_alpha) quantile';
 COMMENT ON COLUMN stockml.drift_null.method IS 'ks (the KS statistic D), wasserstein, psi, kl_div or jensen_shannon, as drift_test() computes them';
 COMMENT ON COLUMN stockml.drift_null.window_days IS 'the calendar days of each window: the retrain policy''s window_days when the version was trained (60 without a policy); monitor() over another window length falls back to the fixed thresholds';
 COMMENT ON COLUMN stockml.drift_null.statistics IS 'one statistic per window, in window order: element b of every feature is the same window, which gives the null of the drifted share; NaN when a window had no finite value';

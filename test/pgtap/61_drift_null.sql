@@ -31,9 +31,9 @@ SELECT is((SELECT count(*) FROM stockml.drift_null n JOIN stockml.models m ON m.
             WHERE m.name = 'tdn'),
           5 * cardinality(stockml.feature_names((SELECT spec FROM stockml.feature_sets WHERE name = 'default')))::bigint,
           'one null per feature and statistic');
-SELECT ok((SELECT bool_and(cardinality(statistics) = 200 AND window_days = 60)
+SELECT ok((SELECT bool_and(cardinality(statistics) = 100 AND window_days = 60)
              FROM stockml.drift_null n JOIN stockml.models m ON m.id = n.model_id WHERE m.name = 'tdn'),
-          '... of 200 windows of the policy''s 60 days');
+          '... of 100 windows of the policy''s 60 days');
 
 CREATE TEMP TABLE run1 AS SELECT * FROM stockml.monitor('tdn');
 SELECT ok((SELECT bool_and(calibrated AND null_threshold IS NOT NULL AND empirical_p BETWEEN 0 AND 1

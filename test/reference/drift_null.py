@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""Independent check of the calibrated drift tests (src/drift_null.c,
+test/pgtap/62_drift_calibration.sql): the same null procedure written again with
+numpy and scipy, on series simulated here, with many more seeds than the SQL test.
+
+    /usr/bin/python3 test/reference/drift_null.py [seeds]
+
+For each seed: a random walk (or AR(1) log returns, phi = 0.4) of 1250 weekdays;
+features computed from bars up to each day (ret_1, ret_5, ret_20, vol_20,
+sma_ratio_50); the reference = the 950 training rows (bars 51..1000); the null =
+the statistic between each of 100 windows of 42 consecutive training rows (60
+calendar days of weekdays), drawn at random offsets, and the reference without
+the window's rows; the threshold = the ceil(0.95 * 101)-th smallest.  A feature
+is flagged in a window after training (ending 45..250 rows after, every 10th)
+when its statistic exceeds the threshold.  Statistics: scipy.stats.ks_2samp's D
+and scipy.stats.wasserstein_distance / max(np.std(ref), 0.001).  Prints the
+false-alarm rate per kind, method and feature.
+"""
+import sys
+
+import numpy as np
+from scipy import stats
+
+WINDOW = 42
+NWIN = 100
+ALPHA = 0.05
+
+
+def features(logc):
+    r = np.diff(logc, prepend=logc[0])
+    out = {}
+    n = len(logc)
+    idx = np.arange(n)
+    for k in (1, 5, 20):
+        f = np.full(n, np.nan)
+        f[k:] = logc[k:] - logc[:-k]
+        out["ret_%d" % k] = f
+    f = np.full(n, np.nan)
+    for t in range(20, n):
+        f[t] = np.std(r[t - 19:t + 1], ddof=1)
+    out["vol_20"] = f
+    c = np.exp(logc)
+    f = np.full(n, np.nan)
+    cs = np.cumsum(c)
+    f[49:] = c[49:] / ((cs[49:] - np.concatenate(([0], cs[:-50]))) / 50) - 1
+    out["sma_ratio_50"] = f
+    del idx
+    return out
+
+
+def statistic(method, ref, cur):
+    if method == "ks":
+        return stats.ks_2samp(ref, cur).statistic
+    return stats.wasserstein_distance(ref, cur) / max(np.std(ref), 0.001)
+
+
+def main():
+    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+    flags = {}
+    for kind in ("rw", "ar"):
+        for seed in range(seeds):
+            rng = np.random.default_rng(seed)
+            z = rng.standard_normal(1250) * 0.01
+            r = np.zeros(1250)
+            for t in range(1250):
+                r[t] = (0.4 * r[t - 1] if kind == "ar" and t > 0 else 0) + z[t]
+            feats = features(np.log(50) + np.cumsum(r))
+            train = slice(50, 1000)
+            starts = rng.integers(50, 1000 - WINDOW + 1, NWIN)
+            ends = [1000 + k for k in range(45, 251, 10)]
+            for name, f in feats.items():
+                ref_all = f[train]
+                for method in ("ks", "wasserstein"):
+                    null = []
+                    for s in starts:
+                        keep = np.ones(950, bool)
+                        keep[s - 50:s - 50 + WINDOW] = False
+                        null.append(statistic(method, ref_all[keep], f[s:s + WINDOW]))
+                    null.sort()
+                    thr = null[int(np.ceil((1 - ALPHA) * (NWIN + 1) - 1e-9)) - 1]
+                    key = (kind, method, name)
+                    for e in ends:
+                        flags.setdefault(key, []).append(statistic(method, ref_all, f[e - WINDOW + 1:e + 1]) > thr)
+    print("kind,method,feature,false_alarm_rate,windows")
+    for (kind, method, name), v in sorted(flags.items()):
+        print("%s,%s,%s,%.3f,%d" % (kind, method, name, np.mean(v), len(v)))
+
+
+if __name__ == "__main__":
+    main()
