@@ -59,7 +59,7 @@ PG_FUNCTION_INFO_V1(stockml_train);
 #define MAX_RESIDUALS_KEPT 1000
 
 /* train()'s own keys in params, beside the algorithm's */
-static const char *const train_keys[] = {"folds", "auto_deploy", "reference_rows", NULL};
+static const char *const train_keys[] = {"folds", "auto_deploy", "reference_rows", "description", "tags", NULL};
 
 typedef struct TrainRequest
 {
@@ -80,6 +80,8 @@ typedef struct TrainRequest
 	int			reference_rows;
 	char	   *params_text;	/* as given */
 	char	   *params_full;	/* defaults filled in, train's own included */
+	char	   *description;	/* params' "description", or NULL */
+	char	   *tags_json;		/* params' "tags" (a JSON array of strings), or NULL */
 } TrainRequest;
 
 /* All training rows, ordered by (day, symbol) */
@@ -144,6 +146,7 @@ static void StoreValidationRows(const TrainRequest *req, const TrainSet *set, in
 								const double *yhat, int64 n);
 static void StoreDriftNull(const TrainRequest *req, const TrainSet *set, int64 model_id);
 static bool GateInstalled(void);
+static void StoreVersionInfo(const TrainRequest *req, int32 version);
 static bool DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metrics);
 static void LogRunMetrics(int64 run_id, const FoldResult *folds, int nfolds, const FoldResult *pooled);
 
@@ -319,6 +322,38 @@ ParseTrainParams(Jsonb *params, TrainRequest *req)
 					 errmsg("parameter \"auto_deploy\" must be true or false"),
 					 errhint("auto_deploy => false keeps the production alias where it is.")));
 		req->auto_deploy = v->val.boolean;
+	}
+	v = getKeyJsonValueFromContainer(&params->root, "description", 11, NULL);
+	if (v)
+	{
+		if (v->type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"description\" must be a string"),
+					 errhint("For example {\"description\": \"ridge on 20 features, weekly retrain\"}.")));
+		req->description = pnstrdup(v->val.string.val, v->val.string.len);
+	}
+	v = getKeyJsonValueFromContainer(&params->root, "tags", 4, NULL);
+	if (v)
+	{
+		bool		ok = v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data);
+
+		if (ok)
+		{
+			JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+			JsonbValue	e;
+			JsonbIteratorToken tok;
+
+			while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+				if (tok == WJB_ELEM && e.type != jbvString)
+					ok = false;
+		}
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"tags\" must be an array of strings"),
+					 errhint("For example {\"tags\": [\"baseline\", \"ridge\"]}.")));
+		req->tags_json = JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
 	}
 	v = getKeyJsonValueFromContainer(&params->root, "reference_rows", 14, NULL);
 	if (v)
@@ -842,6 +877,38 @@ GateInstalled(void)
 }
 
 /*
+ * The description and tags given in params, through stockml.set_version_info
+ * (sql/install/56_version_info.sql: it checks and normalises the tags).  A database
+ * still at 0.1.0 has no such columns: an ERROR says to update it.
+ */
+static void
+StoreVersionInfo(const TrainRequest *req, int32 version)
+{
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	bool		isnull;
+
+	if (SPI_execute("SELECT pg_catalog.to_regprocedure('stockml.set_version_info(text, integer, text, text[])') IS NOT NULL",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for set_version_info");
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("parameters \"description\" and \"tags\" need stockml 0.2.0 in this database"),
+				 errhint("Run ALTER EXTENSION stockml UPDATE, or train without them.")));
+	args[0] = CStringGetTextDatum(req->model_name);
+	args[1] = Int32GetDatum(version);
+	args[2] = req->description ? CStringGetTextDatum(req->description) : (Datum) 0;
+	nulls[2] = req->description ? ' ' : 'n';
+	args[3] = req->tags_json ? CStringGetTextDatum(req->tags_json) : (Datum) 0;
+	nulls[3] = req->tags_json ? ' ' : 'n';
+	if (SPI_execute_with_args("SELECT stockml.set_version_info($1, $2, $3,"
+							  " CASE WHEN $4 IS NOT NULL THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text($4::pg_catalog.jsonb)) END)",
+							  4, (Oid[]) {TEXTOID, INT4OID, TEXTOID, TEXTOID}, args, nulls, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not store the version's description and tags");
+}
+
+/*
  * The deploy gate (stockml._deploy_gate, sql/install/53_gate.sql) decides and
  * moves production; its decision and reason go into the version's metrics
  * under "gate", written as the owner of stockml.models (stockml_admin may
@@ -1070,6 +1137,8 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	out.version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	model_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	out.metrics = metrics.data;
+	if (req->description != NULL || req->tags_json != NULL)
+		StoreVersionInfo(req, out.version);
 	gate = GateInstalled();
 	if (gate)
 		StoreValidationRows(req, &set, model_id, out.version, vp_row, vp_fold, vp_yhat, nres);

@@ -64,6 +64,8 @@ CREATE TABLE stockml.models (
     model         bytea NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
     run_id        bigint REFERENCES stockml.runs (id) ON DELETE SET NULL,
+    description   text,
+    tags          text[] NOT NULL DEFAULT '{}',
     UNIQUE (name, version)
 );
 COMMENT ON INDEX stockml.models_name_version_key IS 'one row per version of a model name';
@@ -74,6 +76,8 @@ COMMENT ON COLUMN stockml.models.metrics IS 'walk-forward out-of-sample metrics:
 COMMENT ON COLUMN stockml.models.train_start IS 'first day of the training rows';
 COMMENT ON COLUMN stockml.models.train_end IS 'last day of the training rows (their targets end at most at the train_end asked for)';
 COMMENT ON COLUMN stockml.models.reference IS '{"names": [...], "rows": [[...], ...], "abs_residuals": [...]}: up to reference_rows training rows for drift, and quantiles of out-of-sample |log error| for intervals';
+COMMENT ON COLUMN stockml.models.description IS 'what the version is for, in words: train(params => {"description": ..}) or set_version_info()';
+COMMENT ON COLUMN stockml.models.tags IS 'labels of the version, sorted and distinct: train(params => {"tags": [..]}) or set_version_info()';
 COMMENT ON COLUMN stockml.models.model IS 'the model bytea (README, "The model format")';
 COMMENT ON CONSTRAINT models_name_format ON stockml.models IS 'model names are 1-63 of A-Z a-z 0-9 _ . -';
 
@@ -183,7 +187,7 @@ SELECT m.name, m.version, m.algorithm,
        (m.metrics ->> 'directional_accuracy')::float8 AS directional_accuracy,
        (m.metrics ->> 'naive_directional_accuracy')::float8 AS naive_directional_accuracy,
        (m.metrics ->> 'n_test')::bigint AS n_test,
-       m.params, m.created_at, m.run_id
+       m.params, m.created_at, m.run_id, m.description, m.tags
   FROM stockml.models m;
 COMMENT ON VIEW stockml.model_versions IS
 'every model version with its aliases and walk-forward metrics beside the naive baseline''s';
@@ -222,17 +226,7 @@ BEGIN
                               THEN format('Aliases are lower case: use %L.', lower(alias))
                               ELSE 'For example ''production'' or ''staging''.' END;
     END IF;
-    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name) THEN
-        RAISE EXCEPTION 'model "%" does not exist', model_name
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
-    END IF;
-    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name AND m.version = _set_alias.version) THEN
-        RAISE EXCEPTION 'model "%" has no version %', model_name, version
-            USING ERRCODE = 'undefined_object',
-                  HINT = format('Its versions: %s.', (SELECT string_agg(m.version::text, ', ' ORDER BY m.version)
-                                                        FROM stockml.models m WHERE m.name = model_name));
-    END IF;
+    PERFORM stockml._require_version(model_name, version);
     -- one alias move at a time per model name, so the history is a clean sequence
     PERFORM pg_advisory_xact_lock(hashtext('stockml.model_aliases'), hashtext(model_name));
     SELECT a.version INTO previous FROM stockml.model_aliases a
@@ -293,14 +287,44 @@ RETURNS integer
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n integer;
+    job record;
+    named text[];
 BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     PERFORM pg_advisory_xact_lock(hashtext('stockml.model_aliases'), hashtext(model_name));
+    -- a name is known by its versions, or by its runs when none trained
+    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name)
+       AND NOT EXISTS (SELECT FROM stockml.experiments e WHERE e.name = model_name) THEN
+        RAISE EXCEPTION 'model "%" does not exist', model_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
+    END IF;
     DELETE FROM stockml.model_aliases a WHERE a.name = model_name;
     DELETE FROM stockml.models m WHERE m.name = model_name;
     GET DIAGNOSTICS n = ROW_COUNT;
     DELETE FROM stockml.alias_history h WHERE h.name = model_name;
     DELETE FROM stockml.experiments e WHERE e.name = model_name;
+    -- the caller's pipeline (stockml.schedule_pipeline) naming the model: scheduled again
+    -- without it, or removed when it named no other model
+    IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
+        SELECT j.schedule,
+               substring(j.command FROM 'pipeline_step\(''forecast'', ''(\{[^'']*\})''::text\[\]')::text[] AS models
+          INTO job
+          FROM cron.job j WHERE j.jobname = 'stockml-forecast' AND j.username = current_user;
+        IF job.models IS NOT NULL AND model_name = ANY (job.models) THEN
+            named := array_remove(job.models, model_name);
+            IF cardinality(named) = 0 THEN
+                PERFORM stockml.unschedule_pipeline();
+                RAISE NOTICE 'unscheduled the pipeline: it named only model "%"', model_name;
+            ELSE
+                PERFORM stockml.schedule_pipeline(job.schedule, named);
+                RAISE NOTICE 'the pipeline no longer names model "%"; it keeps %', model_name, array_to_string(named, ', ');
+            END IF;
+        END IF;
+    END IF;
     RETURN n;
 END $$;
 COMMENT ON FUNCTION stockml.drop_model(text) IS
-'remove every version of a model with its aliases, alias history, runs and forecasts; returns the number of versions removed';
+'remove every version of a model with its aliases, alias history, runs and forecasts, and take it out of the caller''s pipeline; returns the number of versions removed (0 for a name with only failed runs); an unknown name is an ERROR';

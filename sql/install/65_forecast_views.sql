@@ -18,7 +18,7 @@ COMMENT ON VIEW stockml.forecast_history IS 'Grafana: the latest forecast of eac
 CREATE VIEW stockml.model_history AS
 SELECT v.created_at AS time, v.name, v.version, v.aliases, v.algorithm, v.symbols, v.horizon,
        v.feature_set, v.train_start, v.train_end, v.n_rows, v.skill, v.mae, v.naive_mae, v.rmse,
-       v.directional_accuracy, v.naive_directional_accuracy, v.n_test
+       v.directional_accuracy, v.naive_directional_accuracy, v.n_test, v.description, v.tags
   FROM stockml.model_versions v
  ORDER BY time, v.name, v.version;
 COMMENT ON VIEW stockml.model_history IS 'Grafana: every model version (time = when trained) with its aliases and walk-forward metrics beside the naive baseline''s';

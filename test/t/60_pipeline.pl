@@ -123,5 +123,20 @@ like($err, qr/role "pipeline_admin" may not schedule pg_cron jobs.*HINT:.*GRANT 
 is($node->safe_psql('postgres', 'SELECT stockml.unschedule_pipeline()'), '3', 'unschedule removes the three jobs');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), '0', '... and leaves none');
 
+# drop_model takes the model out of the pipeline naming it, and the pipeline away with
+# the last model it names
+$node->safe_psql('postgres', q{
+	SELECT * FROM stockml.train('cron_model2', ARRAY['MSFT']);
+	SELECT * FROM stockml.schedule_pipeline('15 23 * * 1-5', ARRAY['cron_model', 'cron_model2'])});
+$node->safe_psql('postgres', "SELECT stockml.drop_model('cron_model2')");
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(jobname || ' ' || schedule || ' ' || (command LIKE '%''{cron_model}''::text[]%'), ', ' ORDER BY jobid)
+	  FROM cron.job}),
+	'stockml-refresh 15 23 * * 1-5 false, stockml-forecast 15 23 * * 1-5 true, stockml-monitor 15 23 * * 1-5 true',
+	'drop_model: the pipeline keeps its schedule and the other model');
+($rc, $out, $err) = $node->psql('postgres', "SELECT stockml.drop_model('cron_model')");
+like($err, qr/NOTICE:  unscheduled the pipeline: it named only model "cron_model"/, '... and goes with its last model');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM cron.job'), '0', '... leaving no job');
+
 $node->stop;
 done_testing();

@@ -21,17 +21,7 @@ BEGIN
                               THEN format('Aliases are lower case: use %L.', lower(alias))
                               ELSE 'For example ''production'' or ''staging''.' END;
     END IF;
-    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name) THEN
-        RAISE EXCEPTION 'model "%" does not exist', model_name
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
-    END IF;
-    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name AND m.version = _set_alias.version) THEN
-        RAISE EXCEPTION 'model "%" has no version %', model_name, version
-            USING ERRCODE = 'undefined_object',
-                  HINT = format('Its versions: %s.', (SELECT string_agg(m.version::text, ', ' ORDER BY m.version)
-                                                        FROM stockml.models m WHERE m.name = model_name));
-    END IF;
+    PERFORM stockml._require_version(model_name, version);
     -- one alias move at a time per model name, so the history is a clean sequence
     PERFORM pg_advisory_xact_lock(hashtext('stockml.model_aliases'), hashtext(model_name));
     SELECT a.version INTO previous FROM stockml.model_aliases a

@@ -1,0 +1,97 @@
+-- Registry: a version's description and tags (set at train time through params, or later),
+-- and removing one version (sql/install/51_registry.sql has the tables).
+
+-- the tags as stored: sorted, distinct, each 1-64 characters without NULLs or blanks
+CREATE FUNCTION stockml._check_tags(tags text[])
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    bad text;
+BEGIN
+    IF tags IS NULL THEN
+        RETURN '{}';
+    END IF;
+    SELECT t INTO bad FROM unnest(tags) t
+     WHERE t IS NULL OR btrim(t) = '' OR length(t) > 64 OR t <> btrim(t) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'invalid tag %', coalesce(quote_literal(bad), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A tag is 1 to 64 characters, not NULL, without leading or trailing blanks.',
+                  HINT = 'For example ARRAY[''baseline'', ''ridge'', ''2024-q1''].';
+    END IF;
+    RETURN coalesce((SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(tags) t), '{}');
+END $$;
+COMMENT ON FUNCTION stockml._check_tags(text[]) IS
+'internal: tags as stored (sorted, distinct); ERROR on a NULL, blank, padded or over-long tag';
+
+CREATE FUNCTION stockml.set_version_info(model_name text, version integer,
+                                         description text DEFAULT NULL, tags text[] DEFAULT NULL)
+RETURNS SETOF stockml.model_versions
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    IF model_name IS NULL OR set_version_info.version IS NULL THEN
+        RAISE EXCEPTION 'model_name and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM stockml._require_version(model_name, set_version_info.version);
+    UPDATE stockml.models m
+       SET description = CASE WHEN set_version_info.description IS NULL THEN m.description
+                              ELSE nullif(set_version_info.description, '') END,
+           tags = CASE WHEN set_version_info.tags IS NULL THEN m.tags
+                       ELSE stockml._check_tags(set_version_info.tags) END
+     WHERE m.name = model_name AND m.version = set_version_info.version;
+    RETURN QUERY SELECT * FROM stockml.model_versions v
+                  WHERE v.name = model_name AND v.version = set_version_info.version;
+END $$;
+COMMENT ON FUNCTION stockml.set_version_info(text, integer, text, text[]) IS
+'set a version''s description and/or tags (NULL leaves one as it is; '''' clears the description, ''{}'' the tags); returns its model_versions row';
+
+-- ERROR unless the model has that version
+CREATE FUNCTION stockml._require_version(model_name text, version integer)
+RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name) THEN
+        RAISE EXCEPTION 'model "%" does not exist', model_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name AND m.version = _require_version.version) THEN
+        RAISE EXCEPTION 'model "%" has no version %', model_name, version
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('Its versions: %s.', (SELECT string_agg(m.version::text, ', ' ORDER BY m.version)
+                                                        FROM stockml.models m WHERE m.name = model_name));
+    END IF;
+END $$;
+COMMENT ON FUNCTION stockml._require_version(text, integer) IS
+'internal: ERROR naming the model''s versions unless it has this one';
+
+CREATE FUNCTION stockml.delete_version(model_name text, version integer)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    aliases text;
+BEGIN
+    IF model_name IS NULL OR version IS NULL THEN
+        RAISE EXCEPTION 'model_name and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the lock _set_alias takes: no alias moves onto the version while it goes
+    PERFORM pg_advisory_xact_lock(hashtext('stockml.model_aliases'), hashtext(model_name));
+    PERFORM stockml._require_version(model_name, version);
+    SELECT string_agg(a.alias, ', ' ORDER BY a.alias) INTO aliases
+      FROM stockml.model_aliases a WHERE a.name = model_name AND a.version = delete_version.version;
+    IF aliases IS NOT NULL THEN
+        RAISE EXCEPTION 'version % of model "%" is in use by alias %', version, model_name, aliases
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'An alias serves the version it points to; deleting it would leave the alias pointing at nothing.',
+                  HINT = 'Point the alias at another version first with stockml.deploy(), or remove the whole model with stockml.drop_model().';
+    END IF;
+    DELETE FROM stockml.models m WHERE m.name = model_name AND m.version = delete_version.version;
+    RETURN 1;
+END $$;
+COMMENT ON FUNCTION stockml.delete_version(text, integer) IS
+'remove one version of a model with its forecasts and validation predictions (refused while an alias points to it); its run and the alias history stay; returns 1';
+
+-- stockml_admin trains and so describes its versions; deleting stays with the owner, as
+-- drop_model does (both need DELETE on stockml.models)
+GRANT UPDATE (description, tags) ON stockml.models TO stockml_admin;
