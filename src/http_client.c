@@ -90,6 +90,28 @@ static double BackoffMs(int attempt);
 static void RunTransfers(CURLM *multi, HttpRequest **requests, int nrequests, int concurrency,
 						 HttpDoneCallback done, void *arg, MemoryContext result_cxt);
 
+
+/*
+ * GUC check hook of every string setting that reaches a request line or a
+ * header: a CR or LF would end the header and start one of the caller's
+ * choosing, so no control character is accepted.
+ */
+bool
+HttpCheckHeaderSetting(char **newval, void **extra, GucSource source)
+{
+	for (const unsigned char *p = (const unsigned char *) *newval; p && *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+		{
+			GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+			GUC_check_errmsg("setting contains control character 0x%02x at byte %d",
+							 *p, (int) (p - (const unsigned char *) *newval) + 1);
+			GUC_check_errdetail("Settings that reach an HTTP request may not contain CR, LF or other control characters.");
+			GUC_check_errhint("Remove the control characters from the value.");
+			return false;
+		}
+	return true;
+}
+
 void
 StockmlHttpInit(void)
 {
@@ -119,13 +141,13 @@ StockmlHttpInit(void)
 							   &http_user_agent,
 							   "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
 							   "Chrome/124.0 Safari/537.36",
-							   PGC_USERSET, 0, NULL, NULL, NULL);
+							   PGC_USERSET, 0, HttpCheckHeaderSetting, NULL, NULL);
 	DefineCustomStringVariable("stockml.allowed_hosts",
 							   "Hosts stockml may fetch from (comma-separated host names).",
 							   "Redirects to other hosts are refused too.",
 							   &allowed_hosts,
 							   "query1.finance.yahoo.com,query2.finance.yahoo.com,stooq.com,stooq.pl",
-							   PGC_SUSET, GUC_LIST_INPUT, NULL, NULL, NULL);
+							   PGC_SUSET, GUC_LIST_INPUT, HttpCheckHeaderSetting, NULL, NULL);
 	DefineCustomIntVariable("stockml.http_concurrency",
 							"HTTP requests refresh() keeps in flight at once.",
 							NULL,

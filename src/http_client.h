@@ -8,6 +8,8 @@
 
 #include "postgres.h"
 
+#include "utils/guc.h"
+
 typedef struct HttpTransfer HttpTransfer;	/* private to http_client.c */
 
 typedef enum HttpFailure
@@ -42,6 +44,7 @@ typedef void (*HttpDoneCallback) (HttpRequest *request, void *arg);
 extern int	stockml_http_concurrency;
 
 extern void HttpCheckUrl(const char *url);
+extern bool HttpCheckHeaderSetting(char **newval, void **extra, GucSource source);
 extern char *HttpEscape(const char *s);
 extern void HttpFetchAll(HttpRequest **requests, int nrequests, int concurrency,
 						 HttpDoneCallback done, void *arg);

@@ -30,13 +30,13 @@ StockmlIngestHttpInit(void)
 							   "Requests go to <base>/v8/finance/chart/<symbol>; its host must be "
 							   "in stockml.allowed_hosts.",
 							   &yahoo_url, "https://query1.finance.yahoo.com",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, HttpCheckHeaderSetting, NULL, NULL);
 	DefineCustomStringVariable("stockml.stooq_url",
 							   "Base URL of Stooq's daily CSV download.",
 							   "Requests go to <base>/q/d/l/?s=<symbol>&i=d; its host must be "
 							   "in stockml.allowed_hosts.",
 							   &stooq_url, "https://stooq.com",
-							   PGC_SUSET, 0, NULL, NULL, NULL);
+							   PGC_SUSET, 0, HttpCheckHeaderSetting, NULL, NULL);
 }
 
 /* The network source of that name (yahoo, stooq), or NULL for any other */
