@@ -218,6 +218,12 @@ LoadModel(const char *name, CachedModel *entry)
 	entry->model_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 	entry->version = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
 	entry->horizon = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	if (entry->horizon < 1 || entry->horizon > FEATURE_MAX_HORIZON)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" version %d has horizon %d", name, entry->version, entry->horizon),
+				 errdetail("A horizon is 1 to %d bars.", FEATURE_MAX_HORIZON),
+				 errhint("Retrain the model.")));
 	entry->spec = FeatureSpecParse(DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 4, &isnull)));
 	entry->model = ModelDeserialize(DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull)));
 	if (entry->model->n_features != entry->spec->nfeatures)

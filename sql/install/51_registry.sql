@@ -52,7 +52,8 @@ CREATE TABLE stockml.models (
     version       integer NOT NULL CONSTRAINT models_version_positive CHECK (version > 0),
     algorithm     text NOT NULL,
     symbols       text[] NOT NULL,
-    horizon       integer NOT NULL,
+    horizon       integer NOT NULL
+                  CONSTRAINT models_horizon_range CHECK (horizon BETWEEN 1 AND 10000),
     feature_set   text NOT NULL,
     feature_spec  jsonb NOT NULL,
     params        jsonb NOT NULL,

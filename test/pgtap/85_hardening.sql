@@ -3,7 +3,7 @@
 -- for tens of seconds past it; wide inputs are refused at once; train() checks
 -- who may train before it reads its arguments.
 BEGIN;
-SELECT plan(11);
+SELECT plan(20);
 
 -- Run sql (under the statement_timeout the calling statement was started with:
 -- a timeout set during a statement does not apply to it); record its SQLSTATE
@@ -90,6 +90,26 @@ RESET ROLE;
 SELECT is((SELECT state || ' ' || message FROM timed WHERE label = 'nobody'),
           '42501 permission denied to train models', 'a role outside stockml_admin may not train');
 SELECT cmp_ok((SELECT secs FROM timed WHERE label = 'nobody'), '<', 1::float8, 'and is told before its symbols are read');
+
+-- settings that reach an HTTP request refuse CR, LF and other control characters
+SELECT throws_ok($$SET stockml.user_agent = E'Mozilla/5.0\r\nX-Injected: 1'$$, '22023',
+                 'setting contains control character 0x0d at byte 12', 'user_agent refuses CR LF');
+SELECT throws_ok($$SELECT set_config('stockml.user_agent', E'a\nb', true)$$, '22023', NULL,
+                 'user_agent refuses LF through set_config');
+SELECT throws_ok($$SET stockml.user_agent = E'a\tb'$$, '22023', NULL, 'user_agent refuses a tab');
+SELECT throws_ok($$SET stockml.yahoo_url = E'http://127.0.0.1/\r\nHost: evil'$$, '22023', NULL,
+                 'yahoo_url refuses CR LF');
+SELECT throws_ok($$SET stockml.stooq_url = E'http://127.0.0.1/\n'$$, '22023', NULL, 'stooq_url refuses LF');
+SELECT lives_ok($$SET LOCAL stockml.user_agent = 'stockml-test/1.0 (+https://example.org)'$$,
+                'a printable user_agent is accepted');
+
+-- horizons: train() refuses 0, negative and huge ones; the table has the same bound
+SELECT throws_ok($$SELECT stockml.train('tap_h', ARRAY['ZZA'], horizon => 0)$$, '22023',
+                 'horizon must be between 1 and 10000 bars, not 0', 'horizon 0 is refused');
+SELECT throws_ok($$SELECT stockml.train('tap_h', ARRAY['ZZA'], horizon => 2147483647)$$, '22023',
+                 'horizon must be between 1 and 10000 bars, not 2147483647', 'horizon 2^31-1 is refused');
+SELECT is((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'models_horizon_range'),
+          'CHECK (((horizon >= 1) AND (horizon <= 10000)))', 'models.horizon is checked 1..10000');
 
 SELECT * FROM finish();
 ROLLBACK;
