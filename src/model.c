@@ -25,6 +25,7 @@ static const ModelAlgorithm *const algorithms[] = {
 };
 
 static void AlgorithmNames(StringInfo buf);
+static void CheckFitFinite(const Model *model);
 static void ParamNames(const ModelAlgorithm *alg, StringInfo buf);
 
 static void
@@ -290,7 +291,46 @@ ModelFit(Model *model, const ModelTrainData *data)
 		ModelStandardization(data, model->mean, model->scale);
 		model->algorithm->fit(model, data);
 		ModelPrepare(model);
+		CheckFitFinite(model);
 	}
+}
+
+/* fit() and train() never make a model the decoder would refuse */
+static void
+CheckFitFinite(const Model *model)
+{
+	if (!ModelArithmeticFinite(model))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("fitting gave coefficients that are not finite numbers"),
+				 errdetail("The features or targets are too large, or too nearly constant, for float8 arithmetic."),
+				 errhint("Scale the features and targets (e.g. log returns, z-scores), or raise alpha.")));
+}
+
+/*
+ * Whether every number of a prepared model is finite and a prediction at
+ * x = 0 (each term coef_raw_j * mean_j at its largest) is finite too: a
+ * scale of 1e-300 under a coefficient of 1e300 passes every per-value check
+ * and still predicts Infinity.
+ */
+bool
+ModelArithmeticFinite(const Model *model)
+{
+	double		bound;
+
+	if (!isfinite(model->intercept))
+		return false;
+	bound = fabs(model->intercept);
+	for (int j = 0; j < model->n_features; j++)
+	{
+		double		c = model->coef_raw ? model->coef_raw[j] : model->coef[j] / model->scale[j];
+
+		if (!isfinite(model->coef[j]) || !isfinite(model->mean[j]) ||
+			!isfinite(model->scale[j]) || !(model->scale[j] > 0) || !isfinite(c))
+			return false;
+		bound += fabs(c) * (fabs(model->mean[j]) + 1);
+	}
+	return isfinite(bound);
 }
 
 /* Fit a linear algorithm on the rows a streaming QR has taken in so far */
@@ -305,6 +345,7 @@ ModelFitFromQr(Model *model, const RawQr *qr)
 	model->algorithm->fit_summary(model, &s);
 	pfree(s.r);
 	ModelPrepare(model);
+	CheckFitFinite(model);
 }
 
 /*

@@ -110,6 +110,7 @@ extern char *ModelParamsToJson(const ModelAlgorithm *alg, const double *values);
 extern Model *ModelCreate(const ModelAlgorithm *alg, int n_features, const double *params);
 extern void ModelFit(Model *model, const ModelTrainData *data);
 extern void ModelFitFromQr(Model *model, const struct RawQr *qr);
+extern bool ModelArithmeticFinite(const Model *model);
 extern void ModelPrepare(Model *model);
 extern double ModelPredict(const Model *model, const double *x, double *work);
 extern void ModelStandardization(const ModelTrainData *data, double *mean, double *scale);

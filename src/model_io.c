@@ -233,5 +233,7 @@ ModelDeserialize(const bytea *blob)
 	if (reader.pos != reader.len)
 		BlobError("The payload is longer than the algorithm reads.");
 	ModelPrepare(model);
+	if (!ModelArithmeticFinite(model))
+		BlobError("Its coefficients over its feature scales overflow float8: no prediction of it would be finite.");
 	return model;
 }

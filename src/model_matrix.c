@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -138,7 +140,16 @@ stockml_model_predict(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("x has %d features but the model takes %d", n, cache->model->n_features),
 				 errhint("Pass the features in the order and number the model was trained with.")));
-	PG_RETURN_FLOAT8(ModelPredict(cache->model, x, cache->work));
+	{
+		double		yhat = ModelPredict(cache->model, x, cache->work);
+
+		if (unlikely(!isfinite(yhat)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("the model predicts %s for this x", float8out_internal(yhat)),
+					 errhint("Check x for extreme values.")));
+		PG_RETURN_FLOAT8(yhat);
+	}
 }
 
 static void

@@ -39,6 +39,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -106,6 +107,7 @@ static void EvictLeastRecentlyUsed(void);
 static CachedModel *LookupModel(const char *name);
 static void LoadModel(const char *name, CachedModel *entry);
 static double ConformalQuantile(const CachedModel *entry, double level);
+static double ForecastPrice(double close, double log_return, const char *name, const char *symbol);
 
 void
 StockmlPredictInit(void)
@@ -378,6 +380,23 @@ ConformalQuantile(const CachedModel *entry, double level)
 		(pos - lo) * (entry->abs_residuals[lo + 1] - entry->abs_residuals[lo]);
 }
 
+/* close * exp(log_return), or an ERROR when that is not a finite positive price */
+static double
+ForecastPrice(double close, double log_return, const char *name, const char *symbol)
+{
+	double		price = close * exp(log_return);
+
+	if (!isfinite(price) || !(price > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("model \"%s\" forecasts a close of %s for \"%s\"", name,
+						float8out_internal(price), symbol),
+				 errdetail("The last close is %s and the predicted log return %s.",
+						   float8out_internal(close), float8out_internal(log_return)),
+				 errhint("Check the symbol's last bars for extreme values, or retrain the model.")));
+	return price;
+}
+
 Datum
 stockml_predict_symbol(PG_FUNCTION_ARGS)
 {
@@ -431,10 +450,13 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 	values[1] = DateADTGetDatum(m->days[last]);
 	values[2] = DateADTGetDatum(CalendarAddTradingDays(cal, m->days[last], entry->horizon));
 	/* the last bar's adjustment factor is 1: close[last] is as_of's close as quoted */
-	values[3] = Float8GetDatum(m->close[last] * exp(yhat));
-	values[4] = Float8GetDatum(m->close[last] * exp(yhat - q));
-	values[5] = Float8GetDatum(m->close[last] * exp(yhat + q));
+	values[3] = Float8GetDatum(ForecastPrice(m->close[last], yhat, name, symbol));
 	nulls[4] = nulls[5] = isnan(q);
+	if (!nulls[4])
+	{
+		values[4] = Float8GetDatum(ForecastPrice(m->close[last], yhat - q, name, symbol));
+		values[5] = Float8GetDatum(ForecastPrice(m->close[last], yhat + q, name, symbol));
+	}
 	values[6] = Int32GetDatum(entry->version);
 	/* 0.1.0's declaration has no price_scale column */
 	values[7] = CStringGetTextDatum("as_of");
@@ -485,7 +507,16 @@ stockml_predict_vector(PG_FUNCTION_ARGS)
 				 errmsg("x has %d features but model \"%s\" takes %d", n, call->name,
 						call->entry->model->n_features),
 				 errhint("Pass x as stockml.features(symbol, feature_set => the model's feature_set) returns it.")));
-	PG_RETURN_FLOAT8(ModelPredict(call->entry->model, x, call->entry->work));
+	{
+		double		yhat = ModelPredict(call->entry->model, x, call->entry->work);
+
+		if (unlikely(!isfinite(yhat)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("model \"%s\" predicts %s for this x", call->name, float8out_internal(yhat)),
+					 errhint("Check x for extreme values.")));
+		PG_RETURN_FLOAT8(yhat);
+	}
 }
 
 /* Statement trigger on model_aliases and models: tell every backend at commit */

@@ -3,7 +3,7 @@
 -- for tens of seconds past it; wide inputs are refused at once; train() checks
 -- who may train before it reads its arguments.
 BEGIN;
-SELECT plan(20);
+SELECT plan(28);
 
 -- Run sql (under the statement_timeout the calling statement was started with:
 -- a timeout set during a statement does not apply to it); record its SQLSTATE
@@ -110,6 +110,53 @@ SELECT throws_ok($$SELECT stockml.train('tap_h', ARRAY['ZZA'], horizon => 214748
                  'horizon must be between 1 and 10000 bars, not 2147483647', 'horizon 2^31-1 is refused');
 SELECT is((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'models_horizon_range'),
           'CHECK (((horizon >= 1) AND (horizon <= 10000)))', 'models.horizon is checked 1..10000');
+
+-- model blobs: fit() never returns one its decoder refuses; the decoder refuses one
+-- whose arithmetic overflows although each value is finite (scale 1e-300 under a
+-- coefficient of 1e300, with a valid checksum); predictions are finite
+CREATE FUNCTION pg_temp.crc32c(b bytea) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    crc bigint := 4294967295;
+BEGIN
+    FOR i IN 0 .. length(b) - 1 LOOP
+        crc := crc # get_byte(b, i);
+        FOR k IN 1 .. 8 LOOP
+            crc := CASE WHEN crc & 1 = 1 THEN (crc >> 1) # 2197175160 ELSE crc >> 1 END;
+        END LOOP;
+    END LOOP;
+    RETURN crc # 4294967295;
+END
+$$;
+-- little-endian bytes of a float8 or of a uint32
+CREATE FUNCTION pg_temp.le(b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+    SELECT string_agg(substr(b, i, 1), ''::bytea ORDER BY i DESC) FROM generate_series(1, length(b)) i
+$$;
+-- a one-feature ridge blob: mean at byte 20, scale 28, alpha 36, intercept 44, coef 52, crc 60
+CREATE FUNCTION pg_temp.blob(mean float8, scale float8, intercept float8, coef float8) RETURNS bytea LANGUAGE sql AS $$
+    WITH b AS (SELECT substr(stockml.fit('ridge', '{{1},{2},{3}}', '{3,5,7}', '{"alpha": 0}'), 1, 20)
+                      || pg_temp.le(float8send(mean)) || pg_temp.le(float8send(scale))
+                      || pg_temp.le(float8send(0)) || pg_temp.le(float8send(intercept))
+                      || pg_temp.le(float8send(coef)) AS v)
+    SELECT v || pg_temp.le(int4send(pg_temp.crc32c(v)::bit(32)::int4)) FROM b
+$$;
+SELECT is(pg_temp.blob(2, 0.8164965809277259, 5, 1.632993161855452),
+          stockml.fit('ridge', '{{1},{2},{3}}', '{3,5,7}', '{"alpha": 0}'),
+          'the test builds blobs byte for byte as fit() does (checksum included)');
+SELECT throws_ok($$SELECT stockml.model_predict(pg_temp.blob(0, 1e-300, 0, 1e300), '{1}')$$, 'XX001',
+                 'invalid stockml model', 'a blob with scale 1e-300 under coefficient 1e300 is refused at decode');
+SELECT throws_ok($$SELECT stockml.model_describe(pg_temp.blob(1e300, 1, 0, 1e10))$$, 'XX001',
+                 'invalid stockml model', 'a blob whose prediction at x = 0 overflows is refused');
+SELECT is(stockml.model_predict(pg_temp.blob(0, 1, 0, 1e300), '{1}'), 1e300::float8,
+          'a large but finite model decodes and predicts');
+SELECT throws_ok($$SELECT stockml.model_predict(pg_temp.blob(0, 1, 0, 1e300), '{1e10}')$$, '22003',
+                 'the model predicts Infinity for this x', 'a prediction that overflows is an ERROR, not Infinity');
+SELECT throws_ok($$SELECT stockml.fit('ridge', '{{1e-300},{2e-300},{3e-300}}', '{1e300,2e300,3e300}', '{"alpha": 0}')$$,
+                 '22003', 'fitting gave coefficients that are not finite numbers',
+                 'fit() refuses to return a model whose coefficients overflow');
+SELECT lives_ok($$SELECT stockml.model_describe(stockml.fit('ridge', '{{1},{2},{3}}', '{1e308,-1e308,1e308}', '{"alpha": 0}'))$$,
+                'what fit() returns on extreme but finite targets decodes');
+SELECT lives_ok($$SELECT stockml.model_describe(stockml.fit('elastic_net', '{{1},{2},{3}}', '{1e308,-1e308,1e308}'))$$,
+                'elastic net too');
 
 SELECT * FROM finish();
 ROLLBACK;
