@@ -156,6 +156,9 @@ SELECT count(*) AS failed_symbols_added FROM stockml.symbols
 SELECT symbol, source, status, http_status, rows_inserted FROM stockml.ingest_stooq('msft.us', '2001-09-20', '2001-09-27');
 SELECT day, close, adj_close, volume FROM stockml.prices WHERE symbol = 'msft.us' ORDER BY day LIMIT 2;
 SELECT * FROM stockml.ingest_stooq('nope.us');
+-- a body that is not valid in the database encoding is refused before parsing
+SELECT * FROM stockml.ingest_stooq('latin1.us');
+SELECT status, left(error, 60) AS error FROM stockml.ingest_log WHERE symbol = 'latin1.us';
 
 -- refresh: several symbols in parallel, each its own ingest_log row; one failure
 -- is logged, warned about and stops nothing

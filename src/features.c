@@ -18,6 +18,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/acl.h"
@@ -96,10 +97,17 @@ SpecError(int index, const char *name, const char *fmt,...)
 {
 	char		buf[512];
 	va_list		args;
+	int			len;
 
 	va_start(args, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, args);
+	len = vsnprintf(buf, sizeof(buf), fmt, args);
 	va_end(args);
+	/* a cut message ends on a character boundary, not inside one */
+	if (len >= (int) sizeof(buf))
+	{
+		len = (int) strlen(buf);
+		buf[pg_mbcliplen(buf, len, len)] = '\0';
+	}
 	if (index < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -13,6 +13,7 @@
 
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 
@@ -38,6 +39,23 @@ static int	SplitCsvLine(char *line, char **fields, int max_fields);
 static bool IsMissing(const char *cell);
 static bool ParseDate(const char *cell, const char *format, DateADT *day);
 static bool ParseNumber(const char *cell, double *value);
+static char *CellExcerpt(const char *cell);
+
+/* cells quoted in a rejection reason: at most this many bytes */
+#define CELL_EXCERPT_BYTES 20
+
+/*
+ * The first CELL_EXCERPT_BYTES bytes of a cell, cut on a character boundary
+ * of the database encoding ("%.20s" could split a multibyte character, and
+ * the reason is sent to the client and stored in ingest_log)
+ */
+static char *
+CellExcerpt(const char *cell)
+{
+	int			len = (int) strlen(cell);
+
+	return pnstrdup(cell, pg_mbcliplen(cell, len, Min(len, CELL_EXCERPT_BYTES)));
+}
 
 /* Cut the next line out of *cursor (LF or CRLF), or NULL at the end */
 static char *
@@ -301,8 +319,8 @@ ParsePriceCsv(const char *symbol, const char *source, const char *csv,
 		bar.volume = -1;
 		if (!ParseDate(fields[position[COL_DATE]], date_format, &bar.day))
 		{
-			IngestReject(counts, "line %d: date \"%.20s\" is not %s", lineno,
-						 fields[position[COL_DATE]], date_format);
+			IngestReject(counts, "line %d: date \"%s\" is not %s", lineno,
+						 CellExcerpt(fields[position[COL_DATE]]), date_format);
 			continue;
 		}
 		for (int c = COL_OPEN; c <= COL_CLOSE && !problem; c++)
@@ -314,19 +332,19 @@ ParsePriceCsv(const char *symbol, const char *source, const char *csv,
 			if (IsMissing(cell))
 				problem = psprintf("%s is missing", csv_column_names[c]);
 			else if (!ParseNumber(cell, target))
-				problem = psprintf("%s \"%.20s\" is not a number", csv_column_names[c], cell);
+				problem = psprintf("%s \"%s\" is not a number", csv_column_names[c], CellExcerpt(cell));
 		}
 		if (!problem && position[COL_ADJ_CLOSE] >= 0 &&
 			!IsMissing(fields[position[COL_ADJ_CLOSE]]) &&
 			!ParseNumber(fields[position[COL_ADJ_CLOSE]], &bar.adj_close))
-			problem = psprintf("adj close \"%.20s\" is not a number",
-							   fields[position[COL_ADJ_CLOSE]]);
+			problem = psprintf("adj close \"%s\" is not a number",
+							   CellExcerpt(fields[position[COL_ADJ_CLOSE]]));
 		if (!problem && position[COL_VOLUME] >= 0 && !IsMissing(fields[position[COL_VOLUME]]))
 		{
 			if (!ParseNumber(fields[position[COL_VOLUME]], &volume) ||
 				volume != floor(volume) || fabs(volume) > 9e18)
-				problem = psprintf("volume \"%.20s\" is not a whole number",
-								   fields[position[COL_VOLUME]]);
+				problem = psprintf("volume \"%s\" is not a whole number",
+								   CellExcerpt(fields[position[COL_VOLUME]]));
 			else if (volume < 0)
 				problem = "volume is negative";
 			else

@@ -7,6 +7,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -73,6 +74,13 @@ StoreStooqCsv(const char *symbol, const char *body, size_t len,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("body for symbol \"%s\" from Stooq contains a NUL byte (HTTP 200)", symbol)));
+	if (!pg_verifymbstr(body, (int) len, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("body for symbol \"%s\" from Stooq is not valid %s (HTTP 200)", symbol,
+						GetDatabaseEncodingName()),
+				 errdetail("Stooq sends CSV in ASCII; these bytes cannot be stored in this database."),
+				 errhint("Check stockml.stooq_url, or load the file with stockml.ingest_csv.")));
 
 	bars = ParsePriceCsv(symbol, "Stooq (HTTP 200)", body, NULL, &nbars, counts);
 	for (int i = 0; i < nbars; i++)

@@ -3,7 +3,7 @@
 -- for tens of seconds past it; wide inputs are refused at once; train() checks
 -- who may train before it reads its arguments.
 BEGIN;
-SELECT plan(28);
+SELECT plan(33);
 
 -- Run sql (under the statement_timeout the calling statement was started with:
 -- a timeout set during a statement does not apply to it); record its SQLSTATE
@@ -157,6 +157,39 @@ SELECT lives_ok($$SELECT stockml.model_describe(stockml.fit('ridge', '{{1},{2},{
                 'what fit() returns on extreme but finite targets decodes');
 SELECT lives_ok($$SELECT stockml.model_describe(stockml.fit('elastic_net', '{{1},{2},{3}}', '{1e308,-1e308,1e308}'))$$,
                 'elastic net too');
+
+-- messages and stored text stay valid UTF-8 when cut: a rejection reason quotes 20
+-- bytes of a cell, a feature-spec error at most 511 bytes; 'a' || é... puts a
+-- two-byte character across either cut
+CREATE FUNCTION pg_temp.valid(t text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM convert_to(t, 'UTF8');
+    RETURN true;
+EXCEPTION WHEN character_not_in_repertoire THEN
+    RETURN false;
+END
+$$;
+CREATE FUNCTION pg_temp.spec_error(indicator text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM stockml.features_spec('TAPENC', jsonb_build_object('features',
+        jsonb_build_array(jsonb_build_object('name', 'x', 'indicator', indicator))));
+    RETURN NULL;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RETURN SQLERRM;
+END
+$$;
+CREATE TEMP TABLE enc AS
+SELECT r.id, r.error FROM stockml.ingest_csv('TAPENC', E'Date,Open,High,Low,Close,Volume\n2024-01-02,a'
+                                              || repeat('é', 10) || E',11,9,10,1\n') r;
+SELECT is((SELECT error FROM enc), 'all 1 rejected: line 2: open "aééééééééé" is not a number',
+          'a rejection reason cuts a quoted cell on a character boundary');
+SELECT ok((SELECT pg_temp.valid(l.error) FROM stockml.ingest_log l JOIN enc USING (id)),
+          'and ingest_log stores it as valid UTF-8');
+SELECT ok(pg_temp.valid(pg_temp.spec_error(repeat('é', 300))) AND pg_temp.valid(pg_temp.spec_error('a' || repeat('é', 300))),
+          'a feature-spec error cut at 511 bytes is valid UTF-8 whichever byte the cut falls on');
+SELECT ok(right(pg_temp.spec_error(repeat('é', 300)), 1) = 'é' AND right(pg_temp.spec_error('a' || repeat('é', 300)), 1) = 'é',
+          'and ends on a whole character');
+SELECT cmp_ok(octet_length(pg_temp.spec_error('a' || repeat('é', 300))), '>', 500, 'the cut keeps the message long');
 
 SELECT * FROM finish();
 ROLLBACK;
