@@ -5,6 +5,7 @@
 #      current stockml.so, so every C symbol 0.1.0 names must still exist), load
 #      MSFT's bars, train and deploy a ridge model, predict;
 #   2. ALTER EXTENSION stockml UPDATE; the model still predicts the same value,
+#      the ledger's target days move to the symbol's trading calendar,
 #      its blob still carries format version 1, and ids continue (a new train);
 #   3. the upgraded catalog (test/upgrade/catalog.sql: functions with bodies,
 #      columns, constraints, indexes, views, grants, triggers, dump
@@ -30,6 +31,10 @@ CREATE EXTENSION stockml VERSION '0.1.0';
 SELECT status, rows_inserted FROM stockml.ingest_csv('MSFT', :'csv');
 SELECT version FROM stockml.train('up_ridge', ARRAY['MSFT'], 'ridge', params => '{"alpha": 10}');
 SELECT action FROM stockml.deploy('up_ridge', 1, reason => 'upgrade test');
+-- a forecast made on Friday 2000-12-22: 0.1.0 targets Christmas, 0.2.0 (XNYS) 2000-12-26
+SELECT status FROM stockml.ingest_csv('MSFTH', :'csv');
+DELETE FROM stockml.prices WHERE symbol = 'MSFTH' AND day > '2000-12-22';
+SELECT count(*) FROM stockml.forecast('up_ridge', ARRAY['MSFT', 'MSFTH']);
 SQL
 
 predict_sql="SELECT symbol, as_of, target_day, predicted_close::text, lower::text, upper::text, model_version
@@ -37,6 +42,12 @@ predict_sql="SELECT symbol, as_of, target_day, predicted_close::text, lower::tex
 blob_sql="SELECT version, get_byte(model, 4) + 256 * get_byte(model, 5) AS format
             FROM stockml.models WHERE name = 'up_ridge' ORDER BY version"
 psql -d stockml_up_old -At -c "$predict_sql" >"$out/predict.before"
+ledger_sql="SELECT symbol, as_of, target_day FROM stockml.predictions ORDER BY symbol"
+ledger=$(psql -d stockml_up_old -At -c "$ledger_sql" | tr '\n' ' ')
+if [ "$ledger" != "MSFT|2001-09-27|2001-09-28 MSFTH|2000-12-22|2000-12-25 " ]; then
+	echo "upgrade: 0.1.0's forecast ledger is '$ledger', expected weekday target days"
+	exit 1
+fi
 psql -d stockml_up_old -At -c "$blob_sql" >"$out/blob.before"
 
 psql -d stockml_up_old -c 'ALTER EXTENSION stockml UPDATE'
@@ -55,6 +66,12 @@ if ! diff -u "$out/predict.before" "$out/predict.after"; then
 fi
 if [ "$(cat "$out/blob.before")" != "1|1" ] || ! diff -u "$out/blob.before" "$out/blob.after"; then
 	echo "upgrade: the 0.1.0 model blob's format version changed or was not 1"
+	fail=1
+fi
+# the ledger's forecasts are re-targeted to trading days of their symbol's calendar
+ledger=$(psql -d stockml_up_old -At -c "$ledger_sql" | tr '\n' ' ')
+if [ "$ledger" != "MSFT|2001-09-27|2001-09-28 MSFTH|2000-12-22|2000-12-26 " ]; then
+	echo "upgrade: the forecast ledger after the upgrade is '$ledger', expected the XNYS target days"
 	fail=1
 fi
 # ids continue after the upgrade: a second version trains and deploys

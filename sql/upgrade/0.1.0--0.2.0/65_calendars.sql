@@ -44,3 +44,14 @@ COMMENT ON FUNCTION stockml.symbol_calendar(text) IS
 COMMENT ON COLUMN stockml.predictions.target_day IS 'the trading day forecast: horizon trading days after as_of in the symbol''s calendar (stockml.symbol_calendar)';
 COMMENT ON FUNCTION stockml.predict(text, text) IS
 'the production version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model on total-return-adjusted prices; predicted_close, lower and upper are on the price scale of as_of''s bar as quoted (price_scale = ''as_of'')';
+
+-- The ledger's forecasts were made for `horizon` weekdays after as_of: re-target them to
+-- `horizon` trading days of their symbol's calendar, the bar their model's target is
+-- (one made the day before a holiday targeted the holiday and was never scored).
+UPDATE stockml.predictions p
+   SET target_day = stockml.next_trading_day(coalesce(s.calendar, stockml.exchange_calendar(s.exchange)),
+                                             p.as_of, m.horizon)
+  FROM stockml.models m, stockml.symbols s
+ WHERE m.id = p.model_id AND s.symbol = p.symbol AND p.as_of >= date '1900-01-01'
+   AND p.target_day IS DISTINCT FROM
+       stockml.next_trading_day(coalesce(s.calendar, stockml.exchange_calendar(s.exchange)), p.as_of, m.horizon);
