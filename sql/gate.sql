@@ -131,6 +131,33 @@ SELECT count(*) AS series, count(*) FILTER (WHERE t.p_value < 0.05) AS rejected,
                 SELECT * FROM ar) s GROUP BY k) x,
        stockml.dm_test(x.d) t,
        LATERAL (SELECT avg(v) / (stddev_pop(v) / sqrt(count(*))) AS z FROM unnest(x.d) v) n;
+-- metrics that mean one thing: directional accuracy leaves out moves of exactly 0
+-- (stockml.direction_hit, the C function train() and monitor() share: the naive forecast has no
+-- direction), and skill per symbol and pooled from scale-free errors (MASE-style) beside the
+-- price-MAE skill; both recomputed here from the validation rows
+SELECT stockml.direction_hit(1, 2) AS up_up, stockml.direction_hit(-1, 2) AS down_up,
+       stockml.direction_hit(0, 2) AS none_up, stockml.direction_hit(1, 0) AS up_none,
+       stockml.direction_hit(-0.5, -3) AS down_down, stockml.direction_hit(NULL, 1) AS null_up;
+UPDATE stockml.prices SET close = close * 50, open = open * 50, high = high * 50, low = low * 50
+ WHERE symbol = 'GATE_RW01';
+CREATE TEMP TABLE two AS
+SELECT * FROM stockml.train('gate_two', ARRAY['GATE_AR01', 'GATE_RW01'], params => '{"alpha": 1}', feature_set => 'gate_r1');
+SELECT t.metrics -> 'naive_directional_accuracy' AS naive_direction,
+       (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(t.metrics -> 'symbols') k) AS symbols,
+       round((t.metrics ->> 'skill')::numeric, 3) AS price_skill, round((t.metrics ->> 'skill_scaled')::numeric, 3) AS skill_scaled
+  FROM two t;
+WITH v AS (
+    SELECT v.symbol, abs(v.close * exp(v.yhat) - v.close * exp(v.y)) AS err, abs(v.close - v.close * exp(v.y)) AS naive_err,
+           stockml.direction_hit(v.yhat, v.y) AS hit
+      FROM stockml.validation_predictions v WHERE v.model_name = 'gate_two'),
+s AS (SELECT symbol, avg(err) AS mae, avg(naive_err) AS naive_mae, avg(hit::int) AS da FROM v GROUP BY symbol)
+SELECT bool_and(abs(s.mae - (t.metrics -> 'symbols' -> s.symbol ->> 'mae')::float8) < 1e-9 * s.mae) AS symbol_mae,
+       bool_and(abs(1 - s.mae / s.naive_mae - (t.metrics -> 'symbols' -> s.symbol ->> 'skill')::float8) < 1e-9) AS symbol_skill,
+       bool_and(abs(s.da - (t.metrics -> 'symbols' -> s.symbol ->> 'directional_accuracy')::float8) < 1e-12) AS symbol_direction,
+       abs((SELECT 1 - avg(v.err / s2.naive_mae) FROM v JOIN s s2 USING (symbol)) - (t.metrics ->> 'skill_scaled')::float8) < 1e-9 AS skill_scaled,
+       abs((SELECT avg(hit::int) FROM v) - (t.metrics ->> 'directional_accuracy')::float8) < 1e-12 AS pooled_direction
+  FROM s, two t GROUP BY t.metrics;
+
 -- leave the database as the tests after this one expect it
 SELECT count(stockml.drop_model(n)) AS models_dropped
   FROM (SELECT DISTINCT name FROM stockml.models WHERE name LIKE 'gate\_%') m(n);

@@ -1,6 +1,7 @@
 /*
  * compare.c — the Diebold–Mariano test behind the deploy gate and
- * stockml.compare() (sql/install/53_gate.sql).
+ * stockml.compare() (sql/install/53_gate.sql), and DirectionHit(), the one
+ * definition of a directional hit for train() and monitor().
  *
  * d_t is a loss differential, one value per day (loss of A minus loss of B,
  * averaged over the symbols of that day, so the series is one time series).
@@ -23,6 +24,31 @@
 #include "compare.h"
 
 PG_FUNCTION_INFO_V1(stockml_dm_test);
+PG_FUNCTION_INFO_V1(stockml_direction_hit);
+
+/*
+ * Whether a predicted move has the sign of the realized one: 1 a hit, 0 a
+ * miss, -1 when either is exactly 0 (or not a number): no direction, left
+ * out of a directional accuracy.  train() and monitor() both count with it.
+ */
+int
+DirectionHit(double predicted_move, double realized_move)
+{
+	if (!(predicted_move != 0 && realized_move != 0) || isnan(predicted_move) || isnan(realized_move))
+		return -1;
+	return (predicted_move > 0) == (realized_move > 0) ? 1 : 0;
+}
+
+/* stockml.direction_hit(predicted_move float8, realized_move float8) RETURNS boolean */
+Datum
+stockml_direction_hit(PG_FUNCTION_ARGS)
+{
+	int			hit = DirectionHit(PG_GETARG_FLOAT8(0), PG_GETARG_FLOAT8(1));
+
+	if (hit < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_BOOL(hit == 1);
+}
 
 /* The Bartlett-kernel lag for T values of h-step forecasts */
 int

@@ -1,5 +1,6 @@
 /*
- * compare.h — the Diebold–Mariano test with a Newey–West variance (compare.c).
+ * compare.h — the Diebold–Mariano test with a Newey–West variance, and the
+ * one definition of a directional hit (compare.c).
  */
 #ifndef STOCKML_COMPARE_H
 #define STOCKML_COMPARE_H
@@ -13,6 +14,7 @@ typedef struct DmResult
 	double		p_value;		/* one-sided: small when mean > 0 */
 } DmResult;
 
+extern int	DirectionHit(double predicted_move, double realized_move);
 extern int	DmLag(int n, int horizon);
 extern void DmTest(const double *d, int n, int horizon, DmResult *r);
 

@@ -42,6 +42,7 @@
 #include "utils/timestamp.h"
 
 #include "drift.h"
+#include "compare.h"
 #include "feature_matrix.h"
 #include "jobs.h"
 #include "linalg.h"
@@ -107,7 +108,8 @@ typedef struct ErrorStats
 	double		abs_sum;
 	double		sq_sum;
 	double		ape_sum;
-	double		hits;
+	int64		directed;		/* rows where prediction and move both have a direction */
+	int64		hits;
 } ErrorStats;
 
 typedef struct FoldResult
@@ -137,7 +139,9 @@ static void LogPhase(const char *what, instr_time *since);
 static void StatsAdd(ErrorStats *s, double predicted, double actual, double yhat, double y);
 static void AppendStats(StringInfo buf, const char *prefix, const ErrorStats *s);
 static double StatsMae(const ErrorStats *s);
+static double StatsDirection(const ErrorStats *s);
 static void AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive);
+static void AppendSymbolSkills(StringInfo buf, const TrainRequest *req, const FoldResult *per_symbol);
 static char *BuildReference(const TrainRequest *req, const TrainSet *set,
 							double *abs_res, int64 nres);
 static TrainOutcome TrainAndRegister(TrainRequest *req, int64 run_id);
@@ -630,23 +634,32 @@ MinimumDays(int folds, int horizon, int p)
 /*
  * One out-of-sample prediction, scored on the price: the predicted close is
  * close * exp(yhat), the realized one close * exp(y), given here as
- * predicted and actual.  A direction is a hit when the signs of yhat and y
- * agree; a prediction (or move) of exactly 0 has no direction and scores
- * one half, so the naive baseline's directional accuracy is 0.5.
+ * predicted and actual.  Directional accuracy is DirectionHit()'s, the same
+ * as monitor()'s (stockml.direction_hit): a prediction or move of exactly 0
+ * has no direction and is left out, so the naive baseline has none (NULL).
  */
 static void
 StatsAdd(ErrorStats *s, double predicted, double actual, double yhat, double y)
 {
 	double		e = predicted - actual;
+	int			hit = DirectionHit(yhat, y);
 
 	s->n++;
 	s->abs_sum += fabs(e);
 	s->sq_sum += e * e;
 	s->ape_sum += fabs(e) / actual;
-	if (yhat == 0 || y == 0)
-		s->hits += 0.5;
-	else if ((yhat > 0) == (y > 0))
-		s->hits += 1;
+	if (hit >= 0)
+	{
+		s->directed++;
+		s->hits += hit;
+	}
+}
+
+/* hits / directed, NaN (null) when no row had a direction */
+static double
+StatsDirection(const ErrorStats *s)
+{
+	return s->directed > 0 ? (double) s->hits / s->directed : NAN;
 }
 
 static double
@@ -660,11 +673,13 @@ AppendStats(StringInfo buf, const char *prefix, const ErrorStats *s)
 {
 	double		n = (double) Max(s->n, 1);
 
+	double		da = StatsDirection(s);
+
 	appendStringInfo(buf, "\"%smae\": %s, \"%srmse\": %s, \"%smape\": %s, \"%sdirectional_accuracy\": %s",
 					 prefix, float8out_internal(s->abs_sum / n),
 					 prefix, float8out_internal(sqrt(s->sq_sum / n)),
 					 prefix, float8out_internal(s->ape_sum / n),
-					 prefix, float8out_internal(s->hits / n));
+					 prefix, isnan(da) ? "null" : float8out_internal(da));
 }
 
 static void
@@ -676,6 +691,44 @@ AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive)
 		appendStringInfo(buf, "\"skill\": %s", float8out_internal(1 - StatsMae(model) / nm));
 	else
 		appendStringInfoString(buf, "\"skill\": null");
+}
+
+/*
+ * ", \"skill_scaled\": s, \"symbols\": {...}": each symbol's metrics, and a
+ * pooled skill from scale-free errors (MASE-style): 1 - the mean over test
+ * rows of |error| / the naive MAE of the row's symbol, so an expensive symbol
+ * weighs no more than a cheap one.  Symbols whose naive MAE is 0 are left out.
+ */
+static void
+AppendSymbolSkills(StringInfo buf, const TrainRequest *req, const FoldResult *per_symbol)
+{
+	double		scaled = 0;
+	int64		n = 0;
+
+	appendStringInfoString(buf, ", \"symbols\": {");
+	for (int k = 0; k < req->nsymbols; k++)
+	{
+		const FoldResult *r = &per_symbol[k];
+		double		nm = StatsMae(&r->naive);
+
+		if (nm > 0)
+		{
+			scaled += r->model.abs_sum / nm;
+			n += r->model.n;
+		}
+		appendStringInfoString(buf, k > 0 ? ", " : "");
+		escape_json(buf, req->symbols[k]);
+		appendStringInfo(buf, ": {\"n_test\": " INT64_FORMAT ", ", r->model.n);
+		AppendStats(buf, "", &r->model);
+		appendStringInfo(buf, ", \"naive_mae\": %s, ", r->naive.n > 0 ? float8out_internal(nm) : "null");
+		AppendSkill(buf, &r->model, &r->naive);
+		appendStringInfoChar(buf, '}');
+	}
+	appendStringInfoChar(buf, '}');
+	if (n > 0)
+		appendStringInfo(buf, ", \"skill_scaled\": %s", float8out_internal(1 - scaled / n));
+	else
+		appendStringInfoString(buf, ", \"skill_scaled\": null");
 }
 
 /* sort_doubles(): an inlined-comparison sort of doubles (no NaN here) */
@@ -755,8 +808,8 @@ LogRunMetrics(int64 run_id, const FoldResult *folds, int nfolds, const FoldResul
 		double		n = (double) Max(r->model.n, 1);
 		double		nm = StatsMae(&r->naive);
 		double		v[11] = {
-			r->model.abs_sum / n, sqrt(r->model.sq_sum / n), r->model.ape_sum / n, r->model.hits / n,
-			r->naive.abs_sum / n, sqrt(r->naive.sq_sum / n), r->naive.ape_sum / n, r->naive.hits / n,
+			r->model.abs_sum / n, sqrt(r->model.sq_sum / n), r->model.ape_sum / n, StatsDirection(&r->model),
+			r->naive.abs_sum / n, sqrt(r->naive.sq_sum / n), r->naive.ape_sum / n, StatsDirection(&r->naive),
 			nm > 0 ? 1 - StatsMae(&r->model) / nm : NAN,
 			(double) r->n_train, (double) r->model.n
 		};
@@ -959,6 +1012,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	int			test_days;
 	FoldResult *fold = palloc0(sizeof(FoldResult) * folds);
 	FoldResult	pooled;
+	FoldResult *per_symbol;		/* pooled over the folds, one per symbol */
 	double	   *abs_res;
 	int64		nres = 0;
 	int64	   *vp_row;			/* the out-of-sample rows, their fold and prediction */
@@ -1006,6 +1060,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	vp_fold = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set.n, 1), sizeof(int)));
 	vp_yhat = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set.n, 1), sizeof(double)));
 	memset(&pooled, 0, sizeof(pooled));
+	per_symbol = palloc0(sizeof(FoldResult) * req->nsymbols);
 	data.x = set.x;
 	data.y = set.y;
 	data.p = p;
@@ -1057,6 +1112,8 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 			StatsAdd(&fold[k].naive, close, actual, 0, set.y[i]);
 			StatsAdd(&pooled.model, predicted, actual, yhat, set.y[i]);
 			StatsAdd(&pooled.naive, close, actual, 0, set.y[i]);
+			StatsAdd(&per_symbol[set.sym[i]].model, predicted, actual, yhat, set.y[i]);
+			StatsAdd(&per_symbol[set.sym[i]].naive, close, actual, 0, set.y[i]);
 			vp_row[nres] = i;
 			vp_fold[nres] = k + 1;
 			vp_yhat[nres] = yhat;
@@ -1090,6 +1147,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	AppendStats(&metrics, "naive_", &pooled.naive);
 	appendStringInfoString(&metrics, ", ");
 	AppendSkill(&metrics, &pooled.model, &pooled.naive);
+	AppendSymbolSkills(&metrics, req, per_symbol);
 	appendStringInfo(&metrics, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT
 					 ", \"folds\": %d, \"test_days\": %d}", pooled.model.n, set.n, folds, test_days);
 

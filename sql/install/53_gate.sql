@@ -37,6 +37,13 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.dm_test(float8[], integer) IS
 'Diebold-Mariano test of a loss differential series d (loss of A - loss of B, one value per day in time order) with a Newey-West variance (Bartlett kernel, lag max(horizon - 1, floor(4 (n/100)^(2/9)))); p_value is one-sided, small when B''s loss is lower';
 
+CREATE FUNCTION stockml.direction_hit(predicted_move float8, realized_move float8)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stockml_direction_hit'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.direction_hit(float8, float8) IS
+'whether a predicted move has the sign of the realized move; NULL when either is 0 (no direction: left out of directional accuracy, so the naive forecast has none); train() counts with the same C function';
+
 -- Two versions of a model on the validation rows they share (version 0: the random walk on
 -- the other version's rows).  Loss: the absolute error of the log return, |y - yhat|
 -- (scale-free, about the relative error of the price), averaged over the symbols of a day.

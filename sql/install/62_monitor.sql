@@ -99,7 +99,7 @@ COMMENT ON COLUMN stockml.performance_metrics.model_version IS 'the version moni
 COMMENT ON COLUMN stockml.performance_metrics.mae IS 'mean |predicted close - realized close|';
 COMMENT ON COLUMN stockml.performance_metrics.mae_naive IS 'the same for the naive forecast: the close at the forecast''s as_of day';
 COMMENT ON COLUMN stockml.performance_metrics.skill IS '1 - mae / mae_naive (NULL when mae_naive is 0)';
-COMMENT ON COLUMN stockml.performance_metrics.directional_accuracy IS 'share of forecasts whose move from the as_of close has the sign of the realized move';
+COMMENT ON COLUMN stockml.performance_metrics.directional_accuracy IS 'share of forecasts whose move from the as_of close has the sign of the realized move, among those where both moved (stockml.direction_hit; NULL for the naive forecast, which never moves)';
 COMMENT ON COLUMN stockml.performance_metrics.coverage IS 'share of realized closes inside the forecast''s [lower, upper] interval';
 COMMENT ON INDEX stockml.performance_metrics_model_measured_idx IS 'serves a model''s accuracy over time';
 
@@ -181,7 +181,7 @@ BEGIN
           JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of),
     scored AS (
         SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
-               sign(r.predicted_close - r.naive) = sign(r.actual - r.naive) AS right_way,
+               stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
                r.actual BETWEEN r.lower AND r.upper AS covered
           FROM realized r
          WHERE r.actual IS NOT NULL)
@@ -403,14 +403,14 @@ BEGIN
     IF pol.min_skill IS NOT NULL AND n_forecasts >= pol.min_forecasts AND skill < pol.min_skill THEN
         SELECT t.p_value INTO skill_p
           FROM stockml.dm_test(ARRAY(
-                   SELECT avg(abs(ln(l.predicted_close / a.close)) - (1 - pol.min_skill) * abs(ln(b.close / a.close)))
+                   SELECT avg(abs(ln(l.predicted_close / a.actual)) - (1 - pol.min_skill) * abs(ln(b.close / a.actual)))
                      FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.predicted_close
                              FROM stockml.predictions p
                             WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
                             ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
-                     JOIN stockml.prices a ON a.symbol = l.symbol AND a.day = l.target_day
                      JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
-                    WHERE l.predicted_close > 0 AND a.close > 0 AND b.close > 0
+                    CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
+                    WHERE l.predicted_close > 0 AND a.actual > 0 AND b.close > 0
                     GROUP BY l.target_day ORDER BY l.target_day), m.horizon) t;
         IF skill_p < pol.skill_alpha THEN
             reasons := reasons || format('skill %s < %s over %s forecasts (Diebold-Mariano p = %s)',

@@ -239,13 +239,20 @@ BEGIN
            AND (forecast_accuracy.model_version IS NULL OR m.version = forecast_accuracy.model_version)
            AND p.target_day BETWEEN from_day AND to_day
          ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC),
-    scored AS (
-        SELECT l.symbol, l.predicted_close - a.close AS err, b.close - a.close AS naive_err,
-               sign(l.predicted_close - b.close) = sign(a.close - b.close) AS right_way,
-               a.close BETWEEN l.lower AND l.upper AS covered
+    -- the realized close on the price scale of as_of (what predict() reported on): the
+    -- close of as_of times the total return to the target day, so a split or a dividend
+    -- in between is no forecast error
+    realized AS (
+        SELECT l.*, b.close AS naive,
+               b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual
           FROM latest l
-          JOIN stockml.prices a ON a.symbol = l.symbol AND a.day = l.target_day
-          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of)
+          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of),
+    scored AS (
+        SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
+               stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
+               r.actual BETWEEN r.lower AND r.upper AS covered
+          FROM realized r
+         WHERE r.actual IS NOT NULL)
     SELECT s.symbol, count(*)::integer, avg(abs(s.err)), avg(abs(s.naive_err)),
            1 - avg(abs(s.err)) / nullif(avg(abs(s.naive_err)), 0),
            avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8
@@ -255,7 +262,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date, integer) IS
-'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given): one row for all symbols (symbol NULL), then one per symbol';
+'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol';
 
 CREATE OR REPLACE FUNCTION stockml.resolve_retrain_events(model_name text DEFAULT NULL)
 RETURNS integer
@@ -463,14 +470,14 @@ BEGIN
     IF pol.min_skill IS NOT NULL AND n_forecasts >= pol.min_forecasts AND skill < pol.min_skill THEN
         SELECT t.p_value INTO skill_p
           FROM stockml.dm_test(ARRAY(
-                   SELECT avg(abs(ln(l.predicted_close / a.close)) - (1 - pol.min_skill) * abs(ln(b.close / a.close)))
+                   SELECT avg(abs(ln(l.predicted_close / a.actual)) - (1 - pol.min_skill) * abs(ln(b.close / a.actual)))
                      FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.predicted_close
                              FROM stockml.predictions p
                             WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
                             ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
-                     JOIN stockml.prices a ON a.symbol = l.symbol AND a.day = l.target_day
                      JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
-                    WHERE l.predicted_close > 0 AND a.close > 0 AND b.close > 0
+                    CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
+                    WHERE l.predicted_close > 0 AND a.actual > 0 AND b.close > 0
                     GROUP BY l.target_day ORDER BY l.target_day), m.horizon) t;
         IF skill_p < pol.skill_alpha THEN
             reasons := reasons || format('skill %s < %s over %s forecasts (Diebold-Mariano p = %s)',
@@ -594,3 +601,13 @@ END $$;
 COMMENT ON FUNCTION stockml.run_job_train(bigint, jsonb) IS
 'job kind train: args {"model_name", "symbols": [...], optional "algorithm", "horizon", "params", "feature_set", "train_end", "fallback_to_naive"}; returns the version trained and, when not deployed, why; with fallback_to_naive a version that does not beat the random walk makes a naive version serve';
 
+
+-- issue 15: metrics that mean one thing
+CREATE FUNCTION stockml.direction_hit(predicted_move float8, realized_move float8)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stockml_direction_hit'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.direction_hit(float8, float8) IS
+'whether a predicted move has the sign of the realized move; NULL when either is 0 (no direction: left out of directional accuracy, so the naive forecast has none); train() counts with the same C function';
+
+COMMENT ON COLUMN stockml.performance_metrics.directional_accuracy IS 'share of forecasts whose move from the as_of close has the sign of the realized move, among those where both moved (stockml.direction_hit; NULL for the naive forecast, which never moves)';

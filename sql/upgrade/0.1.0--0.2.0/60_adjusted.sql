@@ -70,7 +70,7 @@ BEGIN
           JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of),
     scored AS (
         SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
-               sign(r.predicted_close - r.naive) = sign(r.actual - r.naive) AS right_way,
+               stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
                r.actual BETWEEN r.lower AND r.upper AS covered
           FROM realized r
          WHERE r.actual IS NOT NULL)
