@@ -220,49 +220,8 @@ COMMENT ON COLUMN stockml.retrain_policies.skill_alpha IS 'the skill rule fires 
 COMMENT ON COLUMN stockml.retrain_policies.fallback_to_naive IS 'true: when a retrain the skill rule asked for does not deploy, a naive (random walk) version is trained and serves';
 COMMENT ON COLUMN stockml.retrain_events.outcome IS 'why it ended so: the deploy gate''s reason, or the job''s error';
 DROP FUNCTION stockml.forecast_accuracy(text, date, date);
-CREATE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
-                                          model_version integer DEFAULT NULL)
-RETURNS TABLE (symbol text, n_forecasts integer, mae float8, mae_naive float8, skill float8,
-               directional_accuracy float8, rmse float8, coverage float8)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-BEGIN
-    RETURN QUERY
-    WITH latest AS (
-        SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day,
-               p.predicted_close, p.lower, p.upper
-          FROM stockml.predictions p
-          JOIN stockml.models m ON m.id = p.model_id
-         WHERE m.name = forecast_accuracy.model_name
-           AND (forecast_accuracy.model_version IS NULL OR m.version = forecast_accuracy.model_version)
-           AND p.target_day BETWEEN from_day AND to_day
-         ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC),
-    -- the realized close on the price scale of as_of (what predict() reported on): the
-    -- close of as_of times the total return to the target day, so a split or a dividend
-    -- in between is no forecast error
-    realized AS (
-        SELECT l.*, b.close AS naive,
-               b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual
-          FROM latest l
-          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of),
-    scored AS (
-        SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
-               stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
-               r.actual BETWEEN r.lower AND r.upper AS covered
-          FROM realized r
-         WHERE r.actual IS NOT NULL)
-    SELECT s.symbol, count(*)::integer, avg(abs(s.err)), avg(abs(s.naive_err)),
-           1 - avg(abs(s.err)) / nullif(avg(abs(s.naive_err)), 0),
-           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8
-      FROM scored s
-     GROUP BY GROUPING SETS ((), (s.symbol))
-     ORDER BY s.symbol NULLS FIRST;
-END
-$$;
-COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date, integer) IS
-'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol';
+-- the new forecast_accuracy(text, date, date, integer) is created by 60_adjusted.sql
+-- (its final body reads realized closes through total_return)
 
 CREATE OR REPLACE FUNCTION stockml.resolve_retrain_events(model_name text DEFAULT NULL)
 RETURNS integer

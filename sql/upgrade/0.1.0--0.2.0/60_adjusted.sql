@@ -36,7 +36,8 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'stockml_predict_symbol'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.predict(text, text) IS
-'the production version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model on total-return-adjusted prices; predicted_close, lower and upper are on the price scale of as_of''s bar as quoted (price_scale = ''as_of'')';REVOKE EXECUTE ON FUNCTION stockml.predict(text, text) FROM PUBLIC;
+'the production version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model on total-return-adjusted prices; predicted_close, lower and upper are on the price scale of as_of''s bar as quoted (price_scale = ''as_of'')';
+REVOKE EXECUTE ON FUNCTION stockml.predict(text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml.predict(text, text) TO stockml_reader, stockml_admin;
 REVOKE EXECUTE ON FUNCTION stockml.total_return(text, date, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml.total_return(text, date, date) TO stockml_reader, stockml_admin;
