@@ -127,7 +127,8 @@ subset_sql_sql = f"""SELECT count(*), {subset_sum} FROM
          CASE WHEN count(lr) OVER w20 = 20 THEN stddev_samp(lr) OVER w20 END AS v20,
          CASE WHEN count(*) OVER w20 = 20 THEN
            CASE WHEN stddev_pop(close) OVER w20 = 0 THEN 0.5 ELSE
-             (close - avg(close) OVER w20 + 2 * stddev_pop(close) OVER w20) / (4 * stddev_pop(close) OVER w20) END END AS pctb,
+             (close - avg(close) OVER w20 + 2 * stddev_pop(close) OVER w20)
+               / (4 * stddev_pop(close) OVER w20) END END AS pctb,
          CASE WHEN count(*) OVER w10 = 10 THEN close / avg(close) OVER w10 - 1 END AS s10,
          CASE WHEN count(*) OVER w50 = 50 THEN close / avg(close) OVER w50 - 1 END AS s50,
          CASE WHEN count(*) OVER w20 = 20 THEN
@@ -163,7 +164,7 @@ def pandas_vectorised():
     shift/rolling/ewm over all symbols at once, pandas' own (unseeded) EWMs."""
     df = fetch_bars()
     sym = df["symbol"]
-    c, h, l = df["Close"], df["High"], df["Low"]
+    c, h, lo = df["Close"], df["High"], df["Low"]
     g = c.groupby(sym, sort=False)
 
     def roll(x, n, f, **kw):
@@ -178,7 +179,7 @@ def pandas_vectorised():
     up, down = ewm(d.clip(lower=0), alpha=1 / 14), ewm((-d).clip(lower=0), alpha=1 / 14)
     macd = ewm(c, span=12) - ewm(c, span=26)
     mid, sd = roll(c, 20, "mean"), roll(c, 20, "std", ddof=0)
-    tr = np.maximum(h, prev) - np.minimum(l, prev)
+    tr = np.maximum(h, prev) - np.minimum(lo, prev)
     lv = np.log1p(df["Volume"].fillna(0))
     feat = pd.DataFrame({
         "ret_1": r1, "ret_2": np.log(c / g.shift(2)), "ret_5": np.log(c / g.shift(5)),
@@ -188,7 +189,7 @@ def pandas_vectorised():
         "bb_pctb_20": (c - (mid - 2 * sd)) / (4 * sd), "atr_14": ewm(tr, alpha=1 / 14) / c,
         "sma_ratio_10": c / roll(c, 10, "mean") - 1, "sma_ratio_50": c / roll(c, 50, "mean") - 1,
         "volume_z_20": (lv - roll(lv, 20, "mean")) / roll(lv, 20, "std"),
-        "range": (h - l) / c, "y": np.log(g.shift(-1) / c),
+        "range": (h - lo) / c, "y": np.log(g.shift(-1) / c),
     })
     return int(feat["sma_ratio_50"].notna().sum())
 

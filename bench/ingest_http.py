@@ -4,8 +4,8 @@
     bash bench/ingest_http.sh           (a throwaway cluster of its own)
     PGHOST=... PGPORT=... PGDATABASE=... /usr/bin/python3 bench/ingest_http.py
 
-Needs a database with stockml installed and a superuser connection.  Starts the mock server itself, with 50 ms of latency on
-the LAT* symbols, and points this session at it (stockml.yahoo_url,
+Needs a database with stockml installed and a superuser connection.  Starts the
+mock server itself, with 50 ms of latency on the LAT* symbols, and points this session at it (stockml.yahoo_url,
 stockml.allowed_hosts).  Prints two ratios, each against a baseline measured
 in the same run, best of 3:
 

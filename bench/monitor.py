@@ -104,5 +104,6 @@ print(f"features() over the window: {best_f * 1000:.1f} ms")
 print(f"monitor():                  {best_m * 1000:.1f} ms  ({ndrift // 5} drift rows and 1 + 1 accuracy rows per run)")
 print(f"drift calibrated (null for this window): {calibrated}")
 print(f"train() with the drift null: {train_with * 1000:.0f} ms, without: {train_without * 1000:.0f} ms, "
-      f"ratio {train_with / train_without:.2f}   (target: at most 1.5: {'yes' if train_with <= 1.5 * train_without else 'NO'})")
+      f"ratio {train_with / train_without:.2f}   "
+      f"(target: at most 1.5: {'yes' if train_with <= 1.5 * train_without else 'NO'})")
 print(f"ratio monitor / features: {best_m / best_f:.1f}   (target: monitor under 1 s: {'yes' if best_m < 1 else 'NO'})")

@@ -107,7 +107,8 @@ def skill_over_time(mon, life, out):
     cm, rm = mon.query("MAE and skill")
     cv, rv = life.query("Versions over time: walk-forward skill")
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    ax.plot(column(cm, rm, "time"), column(cm, rm, "skill"), marker="o", lw=1.2, label="realized skill (monitor() runs)")
+    ax.plot(column(cm, rm, "time"), column(cm, rm, "skill"), marker="o", lw=1.2,
+            label="realized skill (monitor() runs)")
     ax.scatter(column(cv, rv, "time"), column(cv, rv, "skill"), marker="D", color="tab:green", zorder=3,
                label="walk-forward skill of each version, when trained")
     ax.axhline(0, color="grey", lw=0.8)

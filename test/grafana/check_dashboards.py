@@ -120,7 +120,8 @@ def targets(dashboard):
         for p in panels:
             yield from walk(p.get("panels", []))
             for t in p.get("targets", []):
-                ts = t.get("format") == "time_series" or (p.get("type") in TIME_SERIES_PANELS and t.get("format") != "table")
+                ts = (t.get("format") == "time_series"
+                      or (p.get("type") in TIME_SERIES_PANELS and t.get("format") != "table"))
                 yield f"panel {p.get('title')!r} {t.get('refId')}", t, ts, p
     yield from walk(dashboard.get("panels", []))
     for a in dashboard.get("annotations", {}).get("list", []):
@@ -174,7 +175,8 @@ def panel_problems(dashboard, results):
                 upper, lower = o.get("matcher", {}).get("options"), prop.get("value")
                 where = [(ref, cols, rows) for ref, (cols, rows) in mine.items() if upper in cols and lower in cols]
                 if not where:
-                    yield f"{title}: fillBelowTo from {upper!r} to {lower!r}, but no query of the panel returns both columns"
+                    yield (f"{title}: fillBelowTo from {upper!r} to {lower!r}, "
+                           "but no query of the panel returns both columns")
                     continue
                 for ref, cols, rows in where:
                     iu, il = cols.index(upper), cols.index(lower)
@@ -183,7 +185,8 @@ def panel_problems(dashboard, results):
                         yield (f"{title} {ref}: fillBelowTo is set on {upper!r}, which is below {lower!r} on {below} of"
                                f" {len(rows)} rows: set it on the upper series, naming the lower")
                     else:
-                        print(f"ok   {title} {ref}: band from {upper!r} down to {lower!r} ({len(rows)} rows, {upper} >= {lower})")
+                        print(f"ok   {title} {ref}: band from {upper!r} down to {lower!r} "
+                              f"({len(rows)} rows, {upper} >= {lower})")
         for tr in p.get("transformations", []):
             if tr.get("id") != "configFromData":
                 continue
@@ -199,7 +202,8 @@ def panel_problems(dashboard, results):
                 if m.get("handlerKey") not in CONFIG_HANDLERS:
                     yield f"{title}: configFromData handlerKey {m.get('handlerKey')!r} is not one Grafana knows"
                 if m.get("fieldName") not in cols:
-                    yield f"{title}: configFromData maps column {m.get('fieldName')!r}; query {ref} returns {', '.join(cols)}"
+                    yield (f"{title}: configFromData maps column {m.get('fieldName')!r}; "
+                           f"query {ref} returns {', '.join(cols)}")
                 elif rows and rows[0][cols.index(m["fieldName"])] in (None, ""):
                     yield f"{title}: configFromData column {m['fieldName']!r} of query {ref} is empty"
                 elif rows:
@@ -294,7 +298,10 @@ def main():
     else:
         cur.execute("SELECT min(time) FROM stockml.price_history")
         t_from = cur.fetchone()[0]
-    t_to = dt.datetime.fromisoformat(args.t_to) if args.t_to else dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    if args.t_to:
+        t_to = dt.datetime.fromisoformat(args.t_to)
+    else:
+        t_to = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
 
     failures = checked = 0
     ds = None

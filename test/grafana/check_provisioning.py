@@ -196,7 +196,8 @@ def check_dashboards(paths, datasources):
             elif ref.get("uid") not in datasources:
                 fail(path, f"{where}: datasource uid {ref.get('uid')!r} is not provisioned ({', '.join(datasources)})")
             elif datasources[ref["uid"]] != ref.get("type"):
-                fail(path, f"{where}: datasource {ref['uid']!r} has type {datasources[ref['uid']]!r}, not {ref.get('type')!r}")
+                fail(path, f"{where}: datasource {ref['uid']!r} has type {datasources[ref['uid']]!r}, "
+                           f"not {ref.get('type')!r}")
         links += [(path, m) for m in re.findall(r"/d/([A-Za-z0-9_-]+)", json.dumps(dash))]
     for path, target in links:
         if target not in uids:
@@ -220,7 +221,8 @@ def main():
             fail(args.readme, "no `-v .../grafana/dashboards:<path>` mount found")
         for m in mounts:
             if m not in provider_paths:
-                fail(args.readme, f"mounts the dashboards at {m}, the provider reads {', '.join(map(str, provider_paths))}")
+                fail(args.readme, f"mounts the dashboards at {m}, "
+                                  f"the provider reads {', '.join(map(str, provider_paths))}")
     for p in problems:
         print(f"FAIL {p}")
     print(f"provisioning: {len(datasources)} data source(s), {len(provider_paths)} provider(s), "

@@ -86,9 +86,12 @@ def arr(x):
     return "{" + ",".join(repr(float(v)) for v in x) + "}"
 
 
+def r6(x):
+    return np.round(x, 6)
+
+
 def main():
     rng = np.random.default_rng(20260401)
-    r6 = lambda x: np.round(x, 6)
     cases = []  # (name, ref spec, cur spec); a spec is an array or ("weyl", n, a, shift)
     cases.append(("tiny", np.array([1.0, 2, 3, 4, 5]), np.array([3.0, 4, 5, 6, 7, 8])))
     cases.append(("one value each", np.array([1.5]), np.array([2.5])))

@@ -15,6 +15,7 @@ import os
 import numpy as np
 import pandas as pd
 
+
 def seeded_ewm(x, n, alpha):
     """EWM with alpha, seeded with the mean of the first n non-missing values."""
     x = x.astype(float)
@@ -59,9 +60,9 @@ def bb_pctb(x, n=20, k=2.0):
     return (x - lower) / (upper - lower)
 
 
-def atr(h, l, c, n=14):
+def atr(h, lo, c, n=14):
     prev = c.shift(1)
-    tr = np.maximum(h, prev) - np.minimum(l, prev)   # NaN at the first bar
+    tr = np.maximum(h, prev) - np.minimum(lo, prev)   # NaN at the first bar
     return seeded_ewm(tr, n, 1.0 / n)
 
 
