@@ -3,7 +3,7 @@
 -- for tens of seconds past it; wide inputs are refused at once; train() checks
 -- who may train before it reads its arguments.
 BEGIN;
-SELECT plan(33);
+SELECT plan(34);
 
 -- Run sql (under the statement_timeout the calling statement was started with:
 -- a timeout set during a statement does not apply to it); record its SQLSTATE
@@ -139,9 +139,22 @@ CREATE FUNCTION pg_temp.blob(mean float8, scale float8, intercept float8, coef f
                       || pg_temp.le(float8send(coef)) AS v)
     SELECT v || pg_temp.le(int4send(pg_temp.crc32c(v)::bit(32)::int4)) FROM b
 $$;
-SELECT is(pg_temp.blob(2, 0.8164965809277259, 5, 1.632993161855452),
-          stockml.fit('ridge', '{{1},{2},{3}}', '{3,5,7}', '{"alpha": 0}'),
-          'the test builds blobs byte for byte as fit() does (checksum included)');
+-- the float8 stored little-endian at byte offset off of a blob, decoded from its IEEE 754
+-- bits (normal numbers; exact: a 53-bit significand times a power of two)
+CREATE FUNCTION pg_temp.f8(b bytea, off integer) RETURNS float8 LANGUAGE sql IMMUTABLE AS $$
+    WITH v AS (SELECT ('x' || encode(pg_temp.le(substr(b, off + 1, 8)), 'hex'))::bit(64) AS bits)
+    SELECT CASE WHEN substring(bits FROM 1 FOR 1) = B'1' THEN -1 ELSE 1 END
+           * (1 + substring(bits FROM 13 FOR 52)::bit(52)::bigint / 4503599627370496.0::float8)
+           * power(2::float8, substring(bits FROM 2 FOR 11)::bit(11)::integer - 1023)
+      FROM v
+$$;
+-- the values come from fit()'s own blob (their last bits depend on the BLAS kernel of the
+-- CPU), the layout and the CRC-32C from this test
+SELECT is(pg_temp.f8(f, 20), 2::float8, 'the test reads the mean where fit() wrote it')
+  FROM stockml.fit('ridge', '{{1},{2},{3}}', '{3,5,7}', '{"alpha": 0}') f;
+SELECT is(pg_temp.blob(pg_temp.f8(f, 20), pg_temp.f8(f, 28), pg_temp.f8(f, 44), pg_temp.f8(f, 52)), f,
+          'the test builds blobs byte for byte as fit() does (checksum included)')
+  FROM stockml.fit('ridge', '{{1},{2},{3}}', '{3,5,7}', '{"alpha": 0}') f;
 SELECT throws_ok($$SELECT stockml.model_predict(pg_temp.blob(0, 1e-300, 0, 1e300), '{1}')$$, 'XX001',
                  'invalid stockml model', 'a blob with scale 1e-300 under coefficient 1e300 is refused at decode');
 SELECT throws_ok($$SELECT stockml.model_describe(pg_temp.blob(1e300, 1, 0, 1e10))$$, 'XX001',
