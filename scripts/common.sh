@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # scripts/common.sh — shell helpers shared by the demo (scripts/demo.sh) and the
 # test runner (test/run.sh): Debian packages, running as the unprivileged
 # server account, and throwaway clusters with stockml and pg_cron preloaded.
@@ -139,12 +140,16 @@ CONF
 # STOCKML_SERVER_ENV (e.g. "LD_PRELOAD=... ASAN_OPTIONS=...") is the server's
 # environment on top of ours: the sanitizer run (test/run.sh, STOCKML_SANITIZE) uses it.
 start_cluster() { # BINDIR DATADIR
-	env ${STOCKML_SERVER_ENV:-} "$1/pg_ctl" -D "$2" -l "$2/server.log" -w -t 60 start >/dev/null || {
+	local server_env
+	read -r -a server_env <<<"${STOCKML_SERVER_ENV:-}"
+	env "${server_env[@]}" "$1/pg_ctl" -D "$2" -l "$2/server.log" -w -t 60 start >/dev/null || {
 		tail -n 30 "$2/server.log" >&2
 		return 1
 	}
 }
 
 stop_cluster() { # BINDIR DATADIR
-	[ -f "$2/postmaster.pid" ] && "$1/pg_ctl" -D "$2" -m fast -w stop >/dev/null 2>&1 || true
+	if [ -f "$2/postmaster.pid" ]; then
+		"$1/pg_ctl" -D "$2" -m fast -w stop >/dev/null 2>&1 || true
+	fi
 }

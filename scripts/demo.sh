@@ -65,6 +65,7 @@ stop="bash $root/scripts/demo.sh stop"
 [ -n "${STOCKML_DEMO_DIR:-}" ] && stop="STOCKML_DEMO_DIR=$(printf %q "$dir") $stop"
 echo
 echo "Explore:   cd $root && psql -h $dir -p $port -U postgres stockml"
+# shellcheck disable=SC2016 # the backquotes are psql's, printed as they are
 echo '           (from the repository root, where the README'"'"'s \set csv `cat data/MSFT.csv` finds the file)'
 echo "Charts:    $dir/charts/*.png"
 echo "Stop:      $stop"

@@ -61,7 +61,8 @@ want() { [ -z "${STOCKML_SUITES:-}" ] || [[ " $STOCKML_SUITES " == *" $1 "* ]]; 
 cleanup() {
 	stop_cluster "$bindir" "$tmp/data"
 	stop_cluster "$bindir" "$tmp/grafana"
-	[ -n "${STOCKML_FIXTURE_PIDS:-}" ] && kill $STOCKML_FIXTURE_PIDS 2>/dev/null || true
+	# shellcheck disable=SC2086 # a list of process ids
+	if [ -n "${STOCKML_FIXTURE_PIDS:-}" ]; then kill $STOCKML_FIXTURE_PIDS 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
@@ -69,6 +70,7 @@ trap cleanup EXIT
 # is sourced and may append to STOCKML_FIXTURE_PIDS and export settings.
 STOCKML_FIXTURE_PIDS=""
 for f in test/fixtures/*.start.sh; do
+	# shellcheck source=/dev/null # each fixture is checked on its own
 	[ -f "$f" ] && . "$f"
 done
 
@@ -102,7 +104,10 @@ say "pgTAP"
 "$bindir/psql" -X -q -d stockml_tap -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION stockml'
 if ls test/pgtap/*.sql >/dev/null 2>&1; then
 	tap_files=(test/pgtap/*.sql)
-	[ -n "${STOCKML_PGTAP:-}" ] && tap_files=($(for t in $STOCKML_PGTAP; do echo "test/pgtap/$t.sql"; done))
+	if [ -n "${STOCKML_PGTAP:-}" ]; then
+		tap_files=()
+		for t in $STOCKML_PGTAP; do tap_files+=("test/pgtap/$t.sql"); done
+	fi
 	pg_prove -d stockml_tap --failures "${tap_files[@]}" || failures+=(pgTAP)
 fi
 fi
@@ -119,23 +124,30 @@ fi
 
 if want isolation && ls test/isolation/specs/*.spec >/dev/null 2>&1; then
 	say "isolation"
-	specs=$(cd test/isolation/specs && ls *.spec | sed 's/\.spec$//' | sort)
+	specs=()
+	for s in test/isolation/specs/*.spec; do
+		s=${s##*/}
+		specs+=("${s%.spec}")
+	done
 	# --use-existing creates no database (and so loads no extension): make it here
 	"$bindir/createdb" stockml_isolation
 	"$bindir/psql" -X -q -d stockml_isolation -c 'CREATE EXTENSION stockml'
 	"$pgxs_dir/src/test/isolation/pg_isolation_regress" --use-existing \
 		--bindir="$bindir" --inputdir=test/isolation --outputdir="$tmp/isolation" \
-		--dbname=stockml_isolation $specs ||
-		{ failures+=(isolation); cat "$tmp/isolation/regression.diffs" 2>/dev/null | head -n 100; }
+		--dbname=stockml_isolation "${specs[@]}" ||
+		{ failures+=(isolation); head -n 100 "$tmp/isolation/regression.diffs" 2>/dev/null; }
 fi
 
 if want tap && ls test/t/*.pl >/dev/null 2>&1; then
 	say "TAP (perl)"
 	tap_files=(test/t/*.pl)
-	[ -n "${STOCKML_TAP:-}" ] && tap_files=($(for t in $STOCKML_TAP; do echo "test/t/$t.pl"; done))
+	if [ -n "${STOCKML_TAP:-}" ]; then
+		tap_files=()
+		for t in $STOCKML_TAP; do tap_files+=("test/t/$t.pl"); done
+	fi
 	# these start clusters of their own from the private installation
 	PATH="$bindir:$PATH" PG_REGRESS="$pgxs_dir/src/test/regress/pg_regress" \
-		PG_TEST_NOCLEAN= prove -I "$pgxs_dir/src/test/perl" -I test/t "${tap_files[@]}" ||
+		PG_TEST_NOCLEAN='' prove -I "$pgxs_dir/src/test/perl" -I test/t "${tap_files[@]}" ||
 		failures+=(tap)
 fi
 

@@ -26,6 +26,7 @@ fail=0
 
 src_port=$(free_port)
 dst_port=$(free_port)
+# shellcheck disable=SC2317 # called by the trap below
 cleanup() {
 	stop_cluster "$bindir" "$out/src"
 	stop_cluster "$bindir" "$out/dst"
@@ -71,7 +72,7 @@ SELECT c.oid::regclass
 SQL
 )
 if [ -n "$unregistered" ]; then
-	echo "dump: not registered with pg_extension_config_dump (pg_dump would lose them):" $unregistered
+	echo "dump: not registered with pg_extension_config_dump (pg_dump would lose them): ${unregistered//$'\n'/ }"
 	fail=1
 fi
 PGPORT=$src_port psql -d stockml -c 'DROP EXTENSION stockml'
