@@ -51,6 +51,9 @@ IngestCountsInit(IngestCounts *counts)
 	counts->rejected = 0;
 	counts->accepted = 0;
 	initStringInfo(&counts->reasons);
+	counts->keep_days = false;
+	counts->days = NULL;
+	counts->ndays = 0;
 }
 
 /* Count one rejected row; describe it if it is among the first few */
@@ -207,6 +210,15 @@ StorePriceBars(const char *symbol, const char *source,
 	if (nbars == 0)
 		return;
 	counts->accepted += nbars;
+	if (counts->keep_days)
+	{
+		Size		n = add_size(counts->ndays, nbars);
+
+		counts->days = counts->days ? repalloc_huge(counts->days, mul_size(n, sizeof(DateADT))) :
+			palloc_extended(mul_size(n, sizeof(DateADT)), MCXT_ALLOC_HUGE);
+		for (int i = 0; i < nbars; i++)
+			counts->days[counts->ndays++] = bars[i].day;
+	}
 
 	days = palloc(sizeof(Datum) * nbars);
 	volumes = palloc(sizeof(Datum) * nbars);

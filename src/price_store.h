@@ -34,6 +34,9 @@ typedef struct IngestCounts
 	int64		rejected;
 	int64		accepted;		/* valid bars handed to StorePriceBars, changed or not */
 	StringInfoData reasons;		/* the first INGEST_REASONS_SHOWN reasons */
+	bool		keep_days;		/* set by the caller: collect the accepted days */
+	DateADT    *days;			/* the accepted days, when keep_days */
+	int			ndays;
 } IngestCounts;
 
 extern void ValidateSymbol(const char *symbol);

@@ -5,7 +5,11 @@
  * (stockml.http_concurrency).  Each response is stored in its own
  * subtransaction as it arrives, so one symbol's failure — HTTP error, bad
  * body, constraint — becomes a 'failed' ingest_log row and a WARNING, and
- * never undoes or stops the others.  Returns every symbol's ingest_log row.
+ * never undoes or stops the others.  When a fetch shows that the provider
+ * re-adjusted the symbol's history (a new split or dividend, an overlap day
+ * that disagrees beyond rounding: src/readjust.c), its store is undone and a
+ * second round fetches those symbols' full histories, stored in their place.
+ * Returns every symbol's ingest_log row.
  */
 #include "postgres.h"
 
@@ -27,6 +31,7 @@
 #include "ingest_http.h"
 #include "jobs.h"
 #include "price_store.h"
+#include "readjust.h"
 #include "roles.h"
 #include "stockml.h"
 
@@ -40,6 +45,7 @@ typedef struct RefreshTarget
 	char	   *source_name;	/* symbols.source, NULL if unset */
 	DateADT		start;
 	TimestampTz started_at;
+	char	   *readjust;		/* why the full history is re-fetched, or NULL */
 } RefreshTarget;
 
 typedef struct RefreshState
@@ -49,12 +55,15 @@ typedef struct RefreshState
 	int			ntargets;
 	int			ndone;
 	MemoryContext per_symbol;
+	MemoryContext outer;		/* lives as long as the call */
 } RefreshState;
 
 static int	refresh_overlap_days = 5;
 
 static RefreshTarget *ReadTargets(ArrayType *symbols, int *ntargets);
 static void StoreOneResponse(HttpRequest *request, void *arg);
+static void LogFailure(RefreshState *state, RefreshTarget *target, HttpRequest *request,
+					   ErrorData *edata);
 static void EmitLogRow(RefreshState *state, Datum row);
 static void LogLocalSource(RefreshState *state, RefreshTarget *target);
 
@@ -181,7 +190,10 @@ LogLocalSource(RefreshState *state, RefreshTarget *target)
 
 /*
  * Done callback of the transfers: store one symbol's response in a
- * subtransaction; on any ERROR roll it back and log the failure instead.
+ * subtransaction; on any ERROR roll it back and log the failure instead.  In
+ * the first round a response showing a re-adjusted history is rolled back and
+ * its symbol marked (target->readjust); in the second its full history is
+ * stored in place of the stored one.
  */
 static void
 StoreOneResponse(HttpRequest *request, void *arg)
@@ -190,7 +202,7 @@ StoreOneResponse(HttpRequest *request, void *arg)
 	RefreshTarget *target = request->arg;
 	MemoryContext caller = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	Datum		row;
+	bool		second_round = target->readjust != NULL;
 
 	MemoryContextReset(state->per_symbol);
 	BeginInternalSubTransaction(NULL);
@@ -198,51 +210,87 @@ StoreOneResponse(HttpRequest *request, void *arg)
 	PG_TRY();
 	{
 		IngestCounts counts;
+		char	   *message = NULL;
+		char	   *reason = NULL;
 
 		CheckHttpResponse(target->source, target->symbol, request);
 		IngestCountsInit(&counts);
-		target->source->store(target->symbol, request->body, request->body_len,
-							  target->start, state->end, &counts);
+		if (second_round)
+		{
+			message = ReadjustStoreFullHistory(target->source, target->symbol, request->body,
+											   request->body_len, state->end, target->readjust,
+											   &counts);
+			ereport(NOTICE, (errmsg("symbol \"%s\" %s", target->symbol, message)));
+		}
+		else
+		{
+			ReadjustSnapshot *before = DATE_IS_NOBEGIN(target->start) ? NULL :
+				ReadjustTake(target->symbol, target->start);
+
+			target->source->store(target->symbol, request->body, request->body_len,
+								  target->start, state->end, &counts);
+			if (before)
+				reason = ReadjustReason(target->symbol, before);
+		}
 		MemoryContextSwitchTo(caller);
-		row = InsertIngestLog(target->symbol, target->source->name, target->started_at,
-							  IngestStatus(&counts),
-							  (int) request->status, &counts, NULL);
-		EmitLogRow(state, row);
-		ReleaseCurrentSubTransaction();
+		if (reason)
+		{
+			/* undo this store: the full history replaces it in the second round */
+			target->readjust = MemoryContextStrdup(state->outer, reason);
+			RollbackAndReleaseCurrentSubTransaction();
+		}
+		else
+		{
+			EmitLogRow(state, InsertIngestLog(target->symbol, target->source->name,
+											  target->started_at, IngestStatus(&counts),
+											  (int) request->status, &counts, message));
+			ReleaseCurrentSubTransaction();
+		}
 		MemoryContextSwitchTo(caller);
 		CurrentResourceOwner = owner;
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-		IngestCounts none;
-		char	   *message;
-
-		edata = StockmlAbortSubTransaction(caller, owner);
-
-		/* a cancel or a lost server ends the whole refresh */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-
-		message = edata->detail ? psprintf("%s (%s)", edata->message, edata->detail) :
-			edata->message;
-		ereport(WARNING,
-				(errmsg("refresh of symbol \"%s\" failed: %s", target->symbol, edata->message),
-				 edata->detail ? errdetail("%s", edata->detail) : 0));
-		IngestCountsInit(&none);
-		row = InsertIngestLog(target->symbol, target->source->name, target->started_at,
-							  "failed", (int) request->status, &none, message);
-		EmitLogRow(state, row);
-		FreeErrorData(edata);
+		LogFailure(state, target, request, StockmlAbortSubTransaction(caller, owner));
 	}
 	PG_END_TRY();
 
 	if (request->body)
 		pfree(request->body);
 	request->body = NULL;
-	state->ndone++;
+	if (second_round || target->readjust == NULL)
+		state->ndone++;
 	StockmlReportJobProgress((double) state->ndone / state->ntargets);
+}
+
+/*
+ * After an ERROR rolled a symbol's subtransaction back: a WARNING and a
+ * failed ingest_log row (a cancel or a lost server ends the whole refresh).
+ */
+static void
+LogFailure(RefreshState *state, RefreshTarget *target, HttpRequest *request, ErrorData *edata)
+{
+	IngestCounts none;
+	char	   *message;
+
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(edata);
+
+	message = edata->detail ? psprintf("%s (%s)", edata->message, edata->detail) :
+		edata->message;
+	if (target->readjust)
+		message = psprintf("re-adjustment needed (%s), but storing the full history failed: %s; "
+						   "nothing stored, the stored bars keep their scale",
+						   target->readjust, message);
+	ereport(WARNING,
+			(errmsg("refresh of symbol \"%s\" failed: %s", target->symbol, edata->message),
+			 edata->detail ? errdetail("%s", edata->detail) : 0,
+			 target->readjust ? errcontext("re-fetching the full history: %s", target->readjust) : 0));
+	IngestCountsInit(&none);
+	EmitLogRow(state, InsertIngestLog(target->symbol, target->source->name, target->started_at,
+									  "failed", (int) request->status, &none, message));
+	FreeErrorData(edata);
 }
 
 /*
@@ -263,6 +311,7 @@ stockml_refresh(PG_FUNCTION_ARGS)
 	state.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	state.end = GetSQLCurrentDate();
 	state.ndone = 0;
+	state.outer = CurrentMemoryContext;
 	state.per_symbol = AllocSetContextCreate(CurrentMemoryContext, "stockml refresh symbol",
 											 ALLOCSET_DEFAULT_SIZES);
 
@@ -281,6 +330,17 @@ stockml_refresh(PG_FUNCTION_ARGS)
 														state.end);
 		requests[nrequests++] = &targets[i].request;
 	}
+	HttpFetchAll(requests, nrequests, stockml_http_concurrency, StoreOneResponse, &state);
+
+	/* the second round: the full histories of the re-adjusted symbols */
+	nrequests = 0;
+	for (int i = 0; i < state.ntargets; i++)
+		if (targets[i].readjust)
+		{
+			targets[i].request.url = targets[i].source->url(targets[i].symbol, DATEVAL_NOBEGIN,
+															state.end);
+			requests[nrequests++] = &targets[i].request;
+		}
 	HttpFetchAll(requests, nrequests, stockml_http_concurrency, StoreOneResponse, &state);
 	MemoryContextDelete(state.per_symbol);
 	return (Datum) 0;

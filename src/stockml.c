@@ -41,6 +41,7 @@ _PG_init(void)
 	StockmlHttpInit();
 	StockmlIngestHttpInit();
 	StockmlRefreshInit();
+	StockmlReadjustInit();
 	StockmlJobsInit();
 	StockmlPredictInit();
 

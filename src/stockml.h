@@ -20,6 +20,7 @@ extern int	stockml_blas_threads;
 extern void StockmlHttpInit(void);	/* http_client.c: timeouts, caps, hosts */
 extern void StockmlIngestHttpInit(void);	/* ingest_http.c: source URLs */
 extern void StockmlRefreshInit(void);	/* refresh.c: overlap */
+extern void StockmlReadjustInit(void);	/* readjust.c: rescale tolerance */
 extern void StockmlJobsInit(void);	/* jobs.c: queue, worker settings, shmem */
 extern void StockmlPredictInit(void);	/* predict.c: model cache, intervals */
 

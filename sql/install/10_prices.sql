@@ -77,5 +77,5 @@ SELECT pg_catalog.pg_extension_config_dump('stockml.symbols', '');
 SELECT pg_catalog.pg_extension_config_dump('stockml.prices', '');
 SELECT pg_catalog.pg_extension_config_dump('stockml.ingest_log', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.ingest_log', 'id')::regclass, '');
-COMMENT ON COLUMN stockml.ingest_log.error IS 'why the fetch failed, or the first rejected rows and why';
+COMMENT ON COLUMN stockml.ingest_log.error IS 'why the fetch failed, or the first rejected rows and why; for a refresh that found the provider''s history re-adjusted (a new split or dividend, an overlap day that disagrees), what it did: ''re-adjusted: split 2:1 on 2020-08-31; full history re-fetched, ...''';
 COMMENT ON INDEX stockml.ingest_log_symbol_started_idx IS 'serves the latest ingests of a symbol';
