@@ -92,6 +92,7 @@ SELECT count(*) FROM stockml.validation_predictions WHERE model_name = 'gate_ar'
 -- error rates: 40 random walks, each given a near-constant model (ridge alpha 1e5), a plain
 -- ridge (alpha 1) on the default features, and OLS on yesterday's return; a false deploy is any
 -- deploy.  Then 10 AR(1) series (coefficient 0.3), OLS on yesterday's return: the power.
+-- reference_rows 0: no drift sample and no drift null, which the gate does not read.
 SELECT count(*) FROM (
 SELECT pg_temp.load_series(format('GATE_RW%s', lpad(i::text, 2, '0')), 800, 0, 1.0 / (i + 1))
   FROM generate_series(1, 40) i) s;
@@ -104,7 +105,7 @@ SELECT s.symbol, a.model, t.deployed, (t.metrics ->> 'skill')::float8 AS skill,
   FROM stockml.symbols s,
        (VALUES ('near_constant', 1e5, 'default'), ('ridge', 1, 'default'), ('ols_r1', 0, 'gate_r1')) a(model, alpha, features),
        LATERAL stockml.train(lower(s.symbol) || '_' || a.model, ARRAY[s.symbol],
-                             params => jsonb_build_object('alpha', a.alpha), feature_set => a.features) t
+                             params => jsonb_build_object('alpha', a.alpha, 'reference_rows', 0), feature_set => a.features) t
  WHERE s.symbol LIKE 'GATE\_RW%' OR (s.symbol LIKE 'GATE\_AR_%' AND a.model = 'ols_r1');
 SELECT left(symbol, 7) AS series, model, count(*) AS runs, count(*) FILTER (WHERE deployed) AS deployed,
        count(*) FILTER (WHERE skill > 0) AS skill_positive, count(*) FILTER (WHERE p < 0.05) AS p_below_005,
