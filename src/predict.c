@@ -4,7 +4,7 @@
  * deserialized production models.
  *
  * The cache maps a model name to the version its `production` alias points
- * to, decoded once (model, feature spec, interval residuals), at most
+ * to, decoded once (model, feature spec, interval residuals: interval.c), at most
  * stockml.model_cache_size of them, least recently used out first.  It is
  * never stale across a commit: a statement trigger on model_aliases and
  * models sends a relcache invalidation of its table, which every backend
@@ -51,6 +51,7 @@
 
 #include "calendar.h"
 #include "feature_matrix.h"
+#include "interval.h"
 #include "model.h"
 #include "model_matrix.h"
 #include "price_store.h"
@@ -77,6 +78,11 @@ typedef struct CachedModel
 	double	   *abs_residuals;	/* sorted order statistics of |log error| */
 	int			nabs;
 	int64		n_residuals;	/* how many out-of-sample errors they summarise */
+	/* versions of 0.2.0: the same of |log error| / (σ_t sqrt(h)), nscaled 0 when none */
+	double	   *scaled_residuals;
+	int			nscaled;
+	int64		n_scaled;
+	IntervalScale scale;
 	double	   *work;			/* n_features scratch */
 	uint64		last_used;
 } CachedModel;
@@ -106,7 +112,8 @@ static void FlushModelCache(void);
 static void EvictLeastRecentlyUsed(void);
 static CachedModel *LookupModel(const char *name);
 static void LoadModel(const char *name, CachedModel *entry);
-static double ConformalQuantile(const CachedModel *entry, double level);
+static int	ReadOrderStatistics(Datum d, bool isnull, double **values);
+static double HalfWidth(const CachedModel *entry, const FeatureBar *bars, int nbars);
 static double ForecastPrice(double close, double log_return, const char *name, const char *symbol);
 
 void
@@ -191,7 +198,10 @@ LoadModel(const char *name, CachedModel *entry)
 
 	SPI_connect();
 	rc = SPI_execute_with_args("SELECT m.id, m.version, m.horizon, m.feature_spec, m.model,"
-							   " m.reference -> 'abs_residuals', (m.reference ->> 'n_residuals')::int8"
+							   " m.reference -> 'abs_residuals', (m.reference ->> 'n_residuals')::int8,"
+							   " m.reference -> 'scaled_residuals', (m.reference ->> 'n_scaled')::int8,"
+							   " (m.reference -> 'interval' ->> 'lambda')::float8,"
+							   " (m.reference -> 'interval' ->> 'seed_returns')::int4"
 							   " FROM stockml.model_aliases a"
 							   " JOIN stockml.models m ON m.name = a.name AND m.version = a.version"
 							   " WHERE a.name = $1 AND a.alias = 'production'",
@@ -235,30 +245,27 @@ LoadModel(const char *name, CachedModel *entry)
 						name, entry->version, entry->model->n_features, entry->spec->nfeatures),
 				 errhint("Retrain the model.")));
 	entry->work = palloc(sizeof(double) * entry->model->n_features);
-	entry->nabs = 0;
 	d = SPI_getbinval(tup, desc, 6, &isnull);
-	if (!isnull)
-	{
-		Jsonb	   *arr = DatumGetJsonbP(d);
-
-		if (JB_ROOT_IS_ARRAY(arr) && !JB_ROOT_IS_SCALAR(arr))
-		{
-			int			n = JB_ROOT_COUNT(arr);
-
-			entry->abs_residuals = palloc(sizeof(double) * Max(n, 1));
-			for (int i = 0; i < n; i++)
-			{
-				JsonbValue *v = getIthJsonbValueFromContainer(&arr->root, i);
-
-				if (v == NULL || v->type != jbvNumeric)
-					break;
-				entry->abs_residuals[entry->nabs++] =
-					DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
-			}
-		}
-	}
+	entry->nabs = ReadOrderStatistics(d, isnull, &entry->abs_residuals);
 	d = SPI_getbinval(tup, desc, 7, &isnull);
 	entry->n_residuals = isnull ? entry->nabs : DatumGetInt64(d);
+	d = SPI_getbinval(tup, desc, 8, &isnull);
+	entry->nscaled = ReadOrderStatistics(d, isnull, &entry->scaled_residuals);
+	d = SPI_getbinval(tup, desc, 9, &isnull);
+	entry->n_scaled = isnull ? entry->nscaled : DatumGetInt64(d);
+	{
+		bool		lnull,
+					snull;
+		Datum		ld = SPI_getbinval(tup, desc, 10, &lnull);
+		Datum		sd = SPI_getbinval(tup, desc, 11, &snull);
+
+		entry->scale.lambda = lnull ? NAN : DatumGetFloat8(ld);
+		entry->scale.seed = snull ? 0 : DatumGetInt32(sd);
+		/* a scale this stockml cannot apply: the fixed-width interval */
+		if (!(entry->scale.lambda > 0 && entry->scale.lambda < 1) ||
+			entry->scale.seed < 1 || entry->scale.seed > 100000)
+			entry->nscaled = 0;
+	}
 	MemoryContextSwitchTo(old);
 	SPI_finish();
 }
@@ -351,33 +358,62 @@ LookupModel(const char *name)
 	return entry;
 }
 
+/* Sorted order statistics from a jsonb array of numbers; how many */
+static int
+ReadOrderStatistics(Datum d, bool isnull, double **values)
+{
+	Jsonb	   *arr;
+	int			n;
+	int			kept = 0;
+
+	*values = NULL;
+	if (isnull)
+		return 0;
+	arr = DatumGetJsonbP(d);
+	if (!JB_ROOT_IS_ARRAY(arr) || JB_ROOT_IS_SCALAR(arr))
+		return 0;
+	n = JB_ROOT_COUNT(arr);
+	*values = palloc(sizeof(double) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *v = getIthJsonbValueFromContainer(&arr->root, i);
+
+		if (v == NULL || v->type != jbvNumeric)
+			break;
+		(*values)[kept++] =
+			DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric)));
+	}
+	return kept;
+}
+
 /*
- * The split-conformal quantile of |log error| at level: the
- * ceil((n + 1) level)-th smallest of the n out-of-sample errors, read off
- * the stored order statistics by linear interpolation; NaN when the level
- * asks for more than n errors can give.
+ * Half the interval's width in log return at stockml.interval_level: q σ_t
+ * sqrt(h) with q the conformal quantile of the scaled residuals and σ_t the
+ * volatility on the last bar, for a version that keeps them; else (a version
+ * of 0.1.0, or no σ_t: too few bars, or constant closes) the quantile of the
+ * plain |log error|, the same width for every day and symbol.  NaN: no interval.
  */
 static double
-ConformalQuantile(const CachedModel *entry, double level)
+HalfWidth(const CachedModel *entry, const FeatureBar *bars, int nbars)
 {
-	int64		n = entry->n_residuals;
-	int64		k;
-	double		pos;
-	int			lo;
+	if (entry->nscaled > 0 && nbars > 0)
+	{
+		double	   *sigma = palloc(sizeof(double) * nbars);
+		double		s;
 
-	if (level <= 0 || entry->nabs == 0 || n < 1)
-		return NAN;
-	k = (int64) ceil((double) (n + 1) * level);
-	if (k > n)
-		return NAN;
-	if (entry->nabs == 1 || n == 1)
-		return entry->abs_residuals[0];
-	pos = (double) (Max(k, 1) - 1) * (entry->nabs - 1) / (double) (n - 1);
-	lo = (int) floor(pos);
-	if (lo >= entry->nabs - 1)
-		return entry->abs_residuals[entry->nabs - 1];
-	return entry->abs_residuals[lo] +
-		(pos - lo) * (entry->abs_residuals[lo + 1] - entry->abs_residuals[lo]);
+		IntervalVolatility(bars, nbars, &entry->scale, sigma);
+		s = sigma[nbars - 1];
+		pfree(sigma);
+		if (s > 0 && isfinite(s))
+		{
+			double		q = IntervalQuantile(entry->scaled_residuals, entry->nscaled,
+											 entry->n_scaled, stockml_interval_level);
+
+			return q * s * sqrt((double) entry->horizon);
+		}
+	}
+	return IntervalQuantile(entry->abs_residuals, entry->nabs, entry->n_residuals,
+							stockml_interval_level);
 }
 
 /* close * exp(log_return), or an ERROR when that is not a finite positive price */
@@ -444,7 +480,7 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 					 errhint("Check the last stored bars of the symbol.")));
 
 	yhat = ModelPredict(entry->model, m->x + (int64) last * m->nfeatures, entry->work);
-	q = ConformalQuantile(entry, stockml_interval_level);
+	q = HalfWidth(entry, bars, nbars);
 
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = DateADTGetDatum(m->days[last]);

@@ -44,6 +44,7 @@
 #include "drift.h"
 #include "compare.h"
 #include "feature_matrix.h"
+#include "interval.h"
 #include "jobs.h"
 #include "linalg.h"
 #include "model.h"
@@ -57,7 +58,9 @@ PG_FUNCTION_INFO_V1(stockml_train);
 #define MIN_TEST_DAYS 5
 #define MAX_FOLDS 50
 #define MAX_REFERENCE_ROWS 100000
-#define MAX_RESIDUALS_KEPT 1000
+
+/* the volatility scale of the intervals this stockml trains */
+static const IntervalScale volatility_scale = {INTERVAL_EWMA_LAMBDA, INTERVAL_EWMA_SEED};
 
 /* train()'s own keys in params, beside the algorithm's */
 static const char *const train_keys[] = {"folds", "auto_deploy", "reference_rows", "description", "tags", NULL};
@@ -93,6 +96,7 @@ typedef struct TrainSet
 	double	   *x;				/* n x p, row-major */
 	double	   *y;
 	double	   *close;
+	double	   *sigma;			/* volatility known on the day (interval.c), NaN when none */
 	DateADT    *day;
 	DateADT    *target_day;		/* day of the bar y ends at */
 	int		   *sym;			/* index into the request's symbols */
@@ -143,7 +147,7 @@ static double StatsDirection(const ErrorStats *s);
 static void AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive);
 static void AppendSymbolSkills(StringInfo buf, const TrainRequest *req, const FoldResult *per_symbol);
 static char *BuildReference(const TrainRequest *req, const TrainSet *set,
-							double *abs_res, int64 nres);
+							double *abs_res, int64 nres, double *scaled_res, int64 nscaled);
 static TrainOutcome TrainAndRegister(TrainRequest *req, int64 run_id);
 static void StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id,
 								int32 version, const int64 *rows, const int *folds,
@@ -450,6 +454,7 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 	set->x = MemoryContextAllocHuge(caller, mul_size(mul_size(capacity, p), sizeof(double)));
 	set->y = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(double)));
 	set->close = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(double)));
+	set->sigma = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(double)));
 	set->day = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(DateADT)));
 	set->target_day = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(DateADT)));
 	set->sym = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(int)));
@@ -461,6 +466,7 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 		int			nbars;
 		FeatureBar *bars = FeatureBarsLoad(req->symbols[s], &nbars);
 		FeatureMatrix *m;
+		double	   *sigma;
 		int			first = 0;	/* row i is bars[first + i] */
 
 		CHECK_FOR_INTERRUPTS();
@@ -468,6 +474,8 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 		while (req->has_train_end && nbars > 0 && bars[nbars - 1].day > req->train_end)
 			nbars--;
 		m = FeatureMatrixFromBars(req->spec, bars, nbars, NULL, NULL, req->horizon);
+		sigma = palloc(sizeof(double) * Max(nbars, 1));
+		IntervalVolatility(bars, nbars, &volatility_scale, sigma);
 		MemoryContextSwitchTo(old);
 		while (m->nrows > 0 && bars[first].day < m->days[0])
 			first++;
@@ -485,6 +493,7 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 			memcpy(set->x + set->n * p, xr, sizeof(double) * p);
 			set->y[set->n] = m->y[i];
 			set->close[set->n] = m->close[i];
+			set->sigma[set->n] = sigma[first + i];
 			set->day[set->n] = m->days[i];
 			/* a finite y has its bar stored: first + i + horizon < nbars */
 			Assert(bars[first + i].day == m->days[i] && first + i + req->horizon < nbars);
@@ -556,7 +565,8 @@ SortByDay(TrainSet *set)
 		{
 			int64		j = dest[i];
 			double		ty = set->y[j],
-						tc = set->close[j];
+						tc = set->close[j],
+						tv = set->sigma[j];
 			DateADT		td = set->day[j],
 						tt = set->target_day[j];
 			int			ts = set->sym[j];
@@ -566,11 +576,13 @@ SortByDay(TrainSet *set)
 			memcpy(set->x + i * p, tmp, sizeof(double) * p);
 			set->y[j] = set->y[i];
 			set->close[j] = set->close[i];
+			set->sigma[j] = set->sigma[i];
 			set->day[j] = set->day[i];
 			set->target_day[j] = set->target_day[i];
 			set->sym[j] = set->sym[i];
 			set->y[i] = ty;
 			set->close[i] = tc;
+			set->sigma[i] = tv;
 			set->day[i] = td;
 			set->target_day[i] = tt;
 			set->sym[i] = ts;
@@ -731,27 +743,22 @@ AppendSymbolSkills(StringInfo buf, const TrainRequest *req, const FoldResult *pe
 		appendStringInfoString(buf, ", \"skill_scaled\": null");
 }
 
-/* sort_doubles(): an inlined-comparison sort of doubles (no NaN here) */
-#define ST_SORT sort_doubles
-#define ST_ELEMENT_TYPE double
-#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
-#define ST_SCOPE static
-#define ST_DECLARE
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
 /*
  * {"names": [...], "rows": [[...], ...], "abs_residuals": [...],
- *  "n_residuals": n}: reference_rows training rows evenly spaced in time, and
- * up to MAX_RESIDUALS_KEPT order statistics of the out-of-sample absolute log
- * errors (all of them when there are fewer), for conformal intervals.
+ *  "n_residuals": n, "scaled_residuals": [...], "n_scaled": m,
+ *  "interval": {"scale": "ewma", "lambda": λ, "seed_returns": s}}:
+ * reference_rows training rows evenly spaced in time; up to INTERVAL_KEPT
+ * order statistics of the out-of-sample absolute log errors (all of them when
+ * there are fewer), for the fixed-width interval; the same of those errors
+ * over σ_t sqrt(horizon), for the interval that follows volatility
+ * (interval.c).
  */
 static char *
-BuildReference(const TrainRequest *req, const TrainSet *set, double *abs_res, int64 nres)
+BuildReference(const TrainRequest *req, const TrainSet *set, double *abs_res, int64 nres,
+			   double *scaled_res, int64 nscaled)
 {
 	StringInfoData buf;
 	int64		rows = Min((int64) req->reference_rows, set->n);
-	int			kept = (int) Min(nres, (int64) MAX_RESIDUALS_KEPT);
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"names\": [");
@@ -771,15 +778,18 @@ BuildReference(const TrainRequest *req, const TrainSet *set, double *abs_res, in
 							 float8out_internal(set->x[i * set->p + j]));
 		appendStringInfoChar(&buf, ']');
 	}
-	appendStringInfoString(&buf, "], \"abs_residuals\": [");
-	sort_doubles(abs_res, nres);
-	for (int k = 0; k < kept; k++)
+	appendStringInfoString(&buf, "], \"abs_residuals\": ");
+	IntervalAppendOrderStatistics(&buf, abs_res, nres);
+	appendStringInfo(&buf, ", \"n_residuals\": " INT64_FORMAT, nres);
+	if (nscaled > 0)
 	{
-		int64		i = kept > 1 ? (int64) k * (nres - 1) / (kept - 1) : 0;
-
-		appendStringInfo(&buf, "%s%s", k > 0 ? ", " : "", float8out_internal(abs_res[i]));
+		appendStringInfoString(&buf, ", \"scaled_residuals\": ");
+		IntervalAppendOrderStatistics(&buf, scaled_res, nscaled);
+		appendStringInfo(&buf, ", \"n_scaled\": " INT64_FORMAT
+						 ", \"interval\": {\"scale\": \"ewma\", \"lambda\": %s, \"seed_returns\": %d}",
+						 nscaled, float8out_internal(volatility_scale.lambda), volatility_scale.seed);
 	}
-	appendStringInfo(&buf, "], \"n_residuals\": " INT64_FORMAT "}", nres);
+	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
 
@@ -1015,6 +1025,9 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	FoldResult *per_symbol;		/* pooled over the folds, one per symbol */
 	double	   *abs_res;
 	int64		nres = 0;
+	double	   *scaled_res;		/* |log error| / (σ_t sqrt(horizon)) where σ_t is known */
+	int64		nscaled = 0;
+	double		horizon_scale = sqrt((double) req->horizon);
 	int64	   *vp_row;			/* the out-of-sample rows, their fold and prediction */
 	int		   *vp_fold;
 	double	   *vp_yhat;
@@ -1056,6 +1069,8 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	test_days = set.ndays / (folds + 1);
 	abs_res = MemoryContextAllocHuge(CurrentMemoryContext,
 									 mul_size(Max(set.n, 1), sizeof(double)));
+	scaled_res = MemoryContextAllocHuge(CurrentMemoryContext,
+										mul_size(Max(set.n, 1), sizeof(double)));
 	vp_row = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set.n, 1), sizeof(int64)));
 	vp_fold = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set.n, 1), sizeof(int)));
 	vp_yhat = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set.n, 1), sizeof(double)));
@@ -1118,6 +1133,8 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 			vp_fold[nres] = k + 1;
 			vp_yhat[nres] = yhat;
 			abs_res[nres++] = fabs(set.y[i] - yhat);
+			if (set.sigma[i] > 0 && isfinite(set.sigma[i]))
+				scaled_res[nscaled++] = fabs(set.y[i] - yhat) / (set.sigma[i] * horizon_scale);
 		}
 		StockmlReportJobProgress((double) (k + 1) / (folds + 1));
 	}
@@ -1137,7 +1154,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 		ModelFit(model, &data);
 	blob = ModelSerialize(model);
 	LogPhase("refit", &phase);
-	reference = BuildReference(req, &set, abs_res, nres);
+	reference = BuildReference(req, &set, abs_res, nres, scaled_res, nscaled);
 	LogPhase("reference sample", &phase);
 
 	initStringInfo(&metrics);

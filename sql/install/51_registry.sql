@@ -76,7 +76,7 @@ COMMENT ON COLUMN stockml.models.params IS 'algorithm parameters with defaults f
 COMMENT ON COLUMN stockml.models.metrics IS 'walk-forward out-of-sample metrics: mae, rmse, mape, directional_accuracy, the same prefixed naive_, skill = 1 - mae/naive_mae, n_test, folds; gate: the deploy decision with its reason and p-values';
 COMMENT ON COLUMN stockml.models.train_start IS 'first day of the training rows';
 COMMENT ON COLUMN stockml.models.train_end IS 'last day of the training rows (their targets end at most at the train_end asked for)';
-COMMENT ON COLUMN stockml.models.reference IS '{"names": [...], "rows": [[...], ...], "abs_residuals": [...]}: up to reference_rows training rows for drift, and quantiles of out-of-sample |log error| for intervals';
+COMMENT ON COLUMN stockml.models.reference IS '{"names": [...], "rows": [[...], ...], "abs_residuals": [...], "scaled_residuals": [...], "interval": {...}}: up to reference_rows training rows for drift, and quantiles of out-of-sample |log error| (fixed-width intervals) and of |log error| / (sigma sqrt(horizon)) (intervals that follow volatility)';
 COMMENT ON COLUMN stockml.models.description IS 'what the version is for, in words: train(params => {"description": ..}) or set_version_info()';
 COMMENT ON COLUMN stockml.models.tags IS 'labels of the version, sorted and distinct: train(params => {"tags": [..]}) or set_version_info()';
 COMMENT ON COLUMN stockml.models.model IS 'the model bytea (README, "The model format")';

@@ -30,7 +30,9 @@ CREATE TABLE stockml.retrain_policies (
                     CONSTRAINT retrain_policies_cooldown CHECK (cooldown BETWEEN 0 AND 10000),
     skill_alpha     float8 NOT NULL DEFAULT 0.05
                     CONSTRAINT retrain_policies_skill_alpha CHECK (skill_alpha > 0 AND skill_alpha < 1),
-    fallback_to_naive boolean NOT NULL DEFAULT false
+    fallback_to_naive boolean NOT NULL DEFAULT false,
+    min_coverage    float8 DEFAULT 0.8
+                    CONSTRAINT retrain_policies_min_coverage CHECK (min_coverage > 0 AND min_coverage < 1)
 );
 COMMENT ON TABLE stockml.retrain_policies IS 'per model: how monitor() measures drift and when it enqueues a retrain; monitor() adds a row with the defaults for a model that has none';
 COMMENT ON COLUMN stockml.retrain_policies.window_days IS 'the recent window compared with the reference: the last window_days calendar days up to the latest stored bar';
@@ -43,8 +45,9 @@ COMMENT ON COLUMN stockml.retrain_policies.max_model_age IS 'retrain when the mo
 COMMENT ON COLUMN stockml.retrain_policies.enabled IS 'false: monitor() still measures but never enqueues a retrain';
 COMMENT ON COLUMN stockml.retrain_policies.drift_alpha IS 'calibrated drift (versions trained with a drift null): a feature drifts when its statistic exceeds the (1 - drift_alpha) quantile of its null, and the drift-share rule retrains when the share exceeds the (1 - drift_alpha) quantile of the share''s own null';
 COMMENT ON COLUMN stockml.retrain_policies.cooldown IS 'trading days (bars of the model''s symbols) between two retrains of the model; doubled for each retrain since the last deployed one that did not deploy';
-COMMENT ON COLUMN stockml.retrain_policies.skill_alpha IS 'the skill rule fires only when a one-sided Diebold-Mariano test of the version''s own forecasts against min_skill gives p < skill_alpha';
+COMMENT ON COLUMN stockml.retrain_policies.skill_alpha IS 'the skill rule fires only when a one-sided Diebold-Mariano test of the version''s own forecasts against min_skill gives p < skill_alpha; the coverage rule only when a one-sided binomial test against min_coverage does';
 COMMENT ON COLUMN stockml.retrain_policies.fallback_to_naive IS 'true: when a retrain the skill rule asked for does not deploy, a naive (random walk) version is trained and serves';
+COMMENT ON COLUMN stockml.retrain_policies.min_coverage IS 'retrain when the realized coverage of the monitored version''s own intervals over the window is significantly below this (a one-sided binomial test, stockml.coverage_test, p < skill_alpha, once min_forecasts of them are realized); keep it below stockml.interval_level; NULL: never for coverage';
 COMMENT ON COLUMN stockml.retrain_policies.deploy_alpha IS 'train() moves production to a new version only when a one-sided Diebold-Mariano test on the shared validation rows gives p < deploy_alpha against the random walk and against the production version';
 
 CREATE TABLE stockml.drift_metrics (
@@ -260,6 +263,14 @@ CREATE TRIGGER jobs_resolve_retrains AFTER UPDATE OF status ON stockml.jobs
                        AND OLD.status IS DISTINCT FROM NEW.status)
     EXECUTE FUNCTION stockml.jobs_resolve_retrains();
 
+-- The coverage rule's evidence (src/interval.c): P(X <= covered), X ~ Binomial(n, bound).
+CREATE FUNCTION stockml.coverage_test(covered bigint, n bigint, bound float8)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_coverage_test'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.coverage_test(bigint, bigint, float8) IS
+'one-sided binomial test of a coverage: P(X <= covered) for X ~ Binomial(n, bound), small when covered of n is significantly below bound';
+
 CREATE FUNCTION stockml.monitor(model_name text, window_days integer DEFAULT NULL)
 RETURNS TABLE (model text, version integer, window_start date, window_end date,
                features integer, drifted_features integer, drift_share float8,
@@ -282,6 +293,8 @@ DECLARE
     calibrated boolean;
     share_limit float8;
     skill_p    float8;
+    cov        record;
+    coverage_p float8;
     last_ev    record;
     since      integer;
     misses     integer;
@@ -417,6 +430,27 @@ BEGIN
                                          round(skill::numeric, 3), pol.min_skill, n_forecasts, round(skill_p::numeric, 4));
         END IF;
     END IF;
+    -- coverage: the version's own realized intervals significantly below min_coverage, by a
+    -- one-sided binomial test; an h-step forecast overlaps h - 1 others, so h of them count as one
+    SELECT count(*)::integer AS n, count(*) FILTER (WHERE a.actual BETWEEN l.lower AND l.upper)::integer AS covered
+      INTO cov
+      FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.lower, p.upper
+              FROM stockml.predictions p
+             WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
+             ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
+      JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
+     CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
+     WHERE l.lower IS NOT NULL AND l.upper IS NOT NULL AND a.actual IS NOT NULL;
+    IF pol.min_coverage IS NOT NULL AND cov.n >= pol.min_forecasts AND cov.covered < pol.min_coverage * cov.n THEN
+        coverage_p := stockml.coverage_test(round(cov.covered::float8 / m.horizon)::bigint,
+                                            greatest(round(cov.n::float8 / m.horizon), 1)::bigint,
+                                            pol.min_coverage);
+        IF coverage_p < pol.skill_alpha THEN
+            reasons := reasons || format('coverage %s < %s over %s intervals (binomial p = %s)',
+                                         round(cov.covered::numeric / cov.n, 3), pol.min_coverage, cov.n,
+                                         round(coverage_p::numeric, 4));
+        END IF;
+    END IF;
     IF pol.max_model_age IS NOT NULL AND run_at - m.created_at > pol.max_model_age THEN
         reasons := reasons || format('model age %s > %s', date_trunc('second', run_at - m.created_at), pol.max_model_age);
     END IF;
@@ -463,6 +497,8 @@ BEGIN
                 'drift_calibrated', calibrated, 'drift_share_limit', share_limit,
                 'skill', skill, 'min_skill', pol.min_skill, 'n_forecasts', n_forecasts,
                 'skill_p_value', skill_p, 'skill_alpha', pol.skill_alpha,
+                'coverage', cov.covered::float8 / nullif(cov.n, 0), 'n_intervals', cov.n,
+                'min_coverage', pol.min_coverage, 'coverage_p_value', coverage_p,
                 'model_age', (run_at - m.created_at)::text, 'max_model_age', pol.max_model_age::text,
                 'window_start', monitor.window_start, 'window_end', monitor.window_end,
                 'cooldown', cool, 'new_bars', new_bars,
