@@ -27,6 +27,8 @@
  */
 #define MODEL_MAX_FIT_FEATURES	512
 #define MODEL_MAX_PARAMS	8
+#define MODEL_MAX_HEADS		64	/* horizons of one model (train's horizons) */
+#define MODEL_MAX_HORIZON	10000	/* bars ahead; FEATURE_MAX_HORIZON too */
 
 typedef enum ModelParamType
 {
@@ -71,6 +73,17 @@ typedef struct Model
 	double	   *coef_raw;		/* coef / scale, set by ModelPrepare for the fast path */
 	void	   *state;			/* anything else an algorithm keeps */
 } Model;
+
+/*
+ * What a stored model holds: one model per forecast horizon, horizons
+ * ascending (0 when the blob does not record it: format 1, e.g. fit()).
+ */
+typedef struct ModelHeads
+{
+	int			nheads;
+	int		   *horizons;
+	Model	  **models;
+} ModelHeads;
 
 /* Bounds-checked cursor over a payload; reading past its end is an ERROR */
 typedef struct ModelReader
@@ -123,6 +136,8 @@ extern double LinearPredict(const Model *model, const double *z);
 /* model_io.c: the bytea format */
 extern bytea *ModelSerialize(const Model *model);
 extern Model *ModelDeserialize(const bytea *blob);
+extern bytea *ModelSerializeHeads(const ModelHeads *heads);
+extern ModelHeads *ModelDeserializeHeads(const bytea *blob);
 extern void ModelWriteFloat8(StringInfo buf, double value);
 extern void ModelWriteUint32(StringInfo buf, uint32 value);
 extern double ModelReadFloat8(ModelReader *reader);

@@ -36,6 +36,7 @@ typedef struct BlobCache
 } BlobCache;
 
 static void AppendFloatArray(StringInfo buf, const double *v, int n);
+static void DescribeModel(StringInfo buf, const Model *model);
 
 /*
  * The values of a float8 array with no NULLs, checking its shape: ndim 1
@@ -161,22 +162,43 @@ AppendFloatArray(StringInfo buf, const double *v, int n)
 	appendStringInfoChar(buf, ']');
 }
 
+static void
+DescribeModel(StringInfo buf, const Model *model)
+{
+	appendStringInfo(buf, "{\"algorithm\": \"%s\", \"n_features\": %d, \"params\": %s, ",
+					 model->algorithm->name, model->n_features,
+					 ModelParamsToJson(model->algorithm, model->params));
+	appendStringInfo(buf, "\"intercept\": %s, \"coef\": ", float8out_internal(model->intercept));
+	AppendFloatArray(buf, model->coef, model->n_features);
+	appendStringInfoString(buf, ", \"mean\": ");
+	AppendFloatArray(buf, model->mean, model->n_features);
+	appendStringInfoString(buf, ", \"scale\": ");
+	AppendFloatArray(buf, model->scale, model->n_features);
+	appendStringInfoChar(buf, '}');
+}
+
+/* One head: its description; several: {"horizons": [...], "heads": [...]} */
 Datum
 stockml_model_describe(PG_FUNCTION_ARGS)
 {
-	Model	   *model = ModelDeserialize(PG_GETARG_BYTEA_PP(0));
+	ModelHeads *heads = ModelDeserializeHeads(PG_GETARG_BYTEA_PP(0));
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"algorithm\": \"%s\", \"n_features\": %d, \"params\": %s, ",
-					 model->algorithm->name, model->n_features,
-					 ModelParamsToJson(model->algorithm, model->params));
-	appendStringInfo(&buf, "\"intercept\": %s, \"coef\": ", float8out_internal(model->intercept));
-	AppendFloatArray(&buf, model->coef, model->n_features);
-	appendStringInfoString(&buf, ", \"mean\": ");
-	AppendFloatArray(&buf, model->mean, model->n_features);
-	appendStringInfoString(&buf, ", \"scale\": ");
-	AppendFloatArray(&buf, model->scale, model->n_features);
-	appendStringInfoChar(&buf, '}');
+	if (heads->nheads == 1)
+		DescribeModel(&buf, heads->models[0]);
+	else
+	{
+		appendStringInfoString(&buf, "{\"horizons\": [");
+		for (int h = 0; h < heads->nheads; h++)
+			appendStringInfo(&buf, "%s%d", h > 0 ? ", " : "", heads->horizons[h]);
+		appendStringInfoString(&buf, "], \"heads\": [");
+		for (int h = 0; h < heads->nheads; h++)
+		{
+			appendStringInfoString(&buf, h > 0 ? ", " : "");
+			DescribeModel(&buf, heads->models[h]);
+		}
+		appendStringInfoString(&buf, "]}");
+	}
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

@@ -1,10 +1,12 @@
 /*
- * predict.c — serving: stockml.predict(model_name, symbol) and
- * stockml.predict(model_name, x), through a per-backend cache of
- * deserialized production models.
+ * predict.c — serving: stockml.predict(model_name, symbol),
+ * stockml.predict(model_name, x) and stockml.predict_path(model_name,
+ * symbol), through a per-backend cache of deserialized models.
  *
- * The cache maps a model name to the version its `production` alias points
- * to, decoded once (model, feature spec, interval residuals: interval.c), at most
+ * Which version serves: version => N, alias => 'name' or, by default, the
+ * `production` alias (0.1.0's two-argument functions always take that).
+ * The cache maps (model name, alias or version) to that version, decoded
+ * once (model heads, feature spec, interval residuals: interval.c), at most
  * stockml.model_cache_size of them, least recently used out first.  It is
  * never stale across a commit: a statement trigger on model_aliases and
  * models sends a relcache invalidation of its table, which every backend
@@ -61,19 +63,44 @@
 
 PG_FUNCTION_INFO_V1(stockml_predict_symbol);
 PG_FUNCTION_INFO_V1(stockml_predict_vector);
+PG_FUNCTION_INFO_V1(stockml_predict_symbol_0_2);
+PG_FUNCTION_INFO_V1(stockml_predict_vector_0_2);
+PG_FUNCTION_INFO_V1(stockml_predict_path);
+PG_FUNCTION_INFO_V1(stockml_resolve_version);
 PG_FUNCTION_INFO_V1(stockml_models_changed);
 
 int			stockml_model_cache_size = 16;
 double		stockml_interval_level = 0.9;
 
+/* Which version: the one an alias points to, or a version by number (zero-filled: a hash key) */
+typedef struct ModelKey
+{
+	char		name[NAMEDATALEN];
+	char		alias[NAMEDATALEN];	/* "" when by version */
+	int32		version;		/* 0 when by alias */
+} ModelKey;
+
+/* One head of a version, with the residuals of its interval (see CachedModel) */
+typedef struct PathHead
+{
+	int			horizon;
+	Model	   *model;
+	double	   *abs_residuals;
+	int			nabs;
+	int64		n_residuals;
+	double	   *scaled_residuals;
+	int			nscaled;
+	int64		n_scaled;
+} PathHead;
+
 typedef struct CachedModel
 {
-	char		name[NAMEDATALEN];	/* hash key */
+	ModelKey	key;			/* hash key */
 	MemoryContext cxt;			/* everything below */
 	int64		model_id;
 	int32		version;
 	int			horizon;
-	Model	   *model;
+	Model	   *model;			/* the head of horizon (predict's) */
 	FeatureSpec *spec;
 	double	   *abs_residuals;	/* sorted order statistics of |log error| */
 	int			nabs;
@@ -84,6 +111,8 @@ typedef struct CachedModel
 	int64		n_scaled;
 	IntervalScale scale;
 	double	   *work;			/* n_features scratch */
+	int			nheads;			/* predict_path's heads, ascending horizons */
+	PathHead   *heads;
 	uint64		last_used;
 } CachedModel;
 
@@ -92,8 +121,8 @@ typedef struct PredictCallCache
 {
 	uint64		generation;
 	CachedModel *entry;
-	bool		name_is_constant;	/* the model name cannot change between rows */
-	char		name[NAMEDATALEN];
+	bool		key_is_constant;	/* the arguments naming the version cannot change between rows */
+	ModelKey	key;
 } PredictCallCache;
 
 static HTAB *model_cache = NULL;
@@ -110,10 +139,18 @@ static CachedModel *uncached = NULL;
 static void ModelCacheCallback(Datum arg, Oid relid);
 static void FlushModelCache(void);
 static void EvictLeastRecentlyUsed(void);
-static CachedModel *LookupModel(const char *name);
-static void LoadModel(const char *name, CachedModel *entry);
+static void ModelKeyFromArgs(FunctionCallInfo fcinfo, int argno, const char *name, ModelKey *key);
+static CachedModel *LookupModel(const ModelKey *key);
+static void LoadModel(const ModelKey *key, CachedModel *entry);
+static void VersionNotFound(const ModelKey *key) pg_attribute_noreturn();
+static void LoadHeads(CachedModel *entry, ModelHeads *heads);
 static int	ReadOrderStatistics(Datum d, bool isnull, double **values);
-static double HalfWidth(const CachedModel *entry, const FeatureBar *bars, int nbars);
+static double HalfWidth(const PathHead *head, double sigma);
+static const double *LastFeatureRow(const CachedModel *entry, const char *symbol,
+									DateADT *as_of, double *close, double *sigma,
+									TradingCalendar *cal);
+static void HeadForecast(const CachedModel *entry, const PathHead *head, const char *symbol,
+						 double close, double sigma, const double *x, Datum *values, bool *nulls);
 static double ForecastPrice(double close, double log_return, const char *name, const char *symbol);
 
 void
@@ -176,186 +213,89 @@ EvictLeastRecentlyUsed(void)
 	if (oldest)
 	{
 		MemoryContextDelete(oldest->cxt);
-		hash_search(model_cache, oldest->name, HASH_REMOVE, NULL);
+		hash_search(model_cache, &oldest->key, HASH_REMOVE, NULL);
 		cache_generation++;
 	}
 }
 
 /*
- * Read the production version of a model and decode it into entry (whose
- * name is set), allocating in entry->cxt.
+ * The version the arguments name: argument argno version, argno + 1 alias
+ * (when the call has them: 0.1.0's signatures do not), neither = production.
  */
 static void
-LoadModel(const char *name, CachedModel *entry)
+ModelKeyFromArgs(FunctionCallInfo fcinfo, int argno, const char *name, ModelKey *key)
 {
-	Datum		arg = CStringGetTextDatum(name);
-	MemoryContext old;
-	bool		isnull;
-	int			rc;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	Datum		d;
+	bool		has_version = PG_NARGS() > argno && !PG_ARGISNULL(argno);
+	bool		has_alias = PG_NARGS() > argno + 1 && !PG_ARGISNULL(argno + 1);
 
-	SPI_connect();
-	rc = SPI_execute_with_args("SELECT m.id, m.version, m.horizon, m.feature_spec, m.model,"
-							   " m.reference -> 'abs_residuals', (m.reference ->> 'n_residuals')::int8,"
-							   " m.reference -> 'scaled_residuals', (m.reference ->> 'n_scaled')::int8,"
-							   " (m.reference -> 'interval' ->> 'lambda')::float8,"
-							   " (m.reference -> 'interval' ->> 'seed_returns')::int4"
-							   " FROM stockml.model_aliases a"
-							   " JOIN stockml.models m ON m.name = a.name AND m.version = a.version"
-							   " WHERE a.name = $1 AND a.alias = 'production'",
-							   1, (Oid[]) {TEXTOID}, &arg, NULL, false, 1);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "reading the production model failed: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-	{
-		rc = SPI_execute_with_args("SELECT FROM stockml.models WHERE name = $1",
-								   1, (Oid[]) {TEXTOID}, &arg, NULL, true, 1);
-		if (rc == SPI_OK_SELECT && SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("model \"%s\" does not exist", name),
-					 errhint("SELECT * FROM stockml.train('%s', ARRAY['MSFT']) trains one.", name)));
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("model \"%s\" has no production version", name),
-				 errdetail("train() moves production only to a version whose skill beats the current one's (or the naive baseline's)."),
-				 errhint("SELECT stockml.deploy('%s', version) with a version from stockml.model_versions.", name)));
-	}
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-
-	old = MemoryContextSwitchTo(entry->cxt);
-	entry->model_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	entry->version = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-	entry->horizon = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
-	if (entry->horizon < 1 || entry->horizon > FEATURE_MAX_HORIZON)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("model \"%s\" version %d has horizon %d", name, entry->version, entry->horizon),
-				 errdetail("A horizon is 1 to %d bars.", FEATURE_MAX_HORIZON),
-				 errhint("Retrain the model.")));
-	entry->spec = FeatureSpecParse(DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 4, &isnull)));
-	entry->model = ModelDeserialize(DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull)));
-	if (entry->model->n_features != entry->spec->nfeatures)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("model \"%s\" version %d takes %d features but its feature spec has %d",
-						name, entry->version, entry->model->n_features, entry->spec->nfeatures),
-				 errhint("Retrain the model.")));
-	entry->work = palloc(sizeof(double) * entry->model->n_features);
-	d = SPI_getbinval(tup, desc, 6, &isnull);
-	entry->nabs = ReadOrderStatistics(d, isnull, &entry->abs_residuals);
-	d = SPI_getbinval(tup, desc, 7, &isnull);
-	entry->n_residuals = isnull ? entry->nabs : DatumGetInt64(d);
-	d = SPI_getbinval(tup, desc, 8, &isnull);
-	entry->nscaled = ReadOrderStatistics(d, isnull, &entry->scaled_residuals);
-	d = SPI_getbinval(tup, desc, 9, &isnull);
-	entry->n_scaled = isnull ? entry->nscaled : DatumGetInt64(d);
-	{
-		bool		lnull,
-					snull;
-		Datum		ld = SPI_getbinval(tup, desc, 10, &lnull);
-		Datum		sd = SPI_getbinval(tup, desc, 11, &snull);
-
-		entry->scale.lambda = lnull ? NAN : DatumGetFloat8(ld);
-		entry->scale.seed = snull ? 0 : DatumGetInt32(sd);
-		/* a scale this stockml cannot apply: the fixed-width interval */
-		if (!(entry->scale.lambda > 0 && entry->scale.lambda < 1) ||
-			entry->scale.seed < 1 || entry->scale.seed > 100000)
-			entry->nscaled = 0;
-	}
-	MemoryContextSwitchTo(old);
-	SPI_finish();
-}
-
-static CachedModel *
-LookupModel(const char *name)
-{
-	CachedModel *entry;
-	bool		found;
-	uint64		generation;
-	Oid			nsp;
-
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(ModelCacheCallback, (Datum) 0);
-		callback_registered = true;
-	}
-	if (model_cache_cxt == NULL)
-		model_cache_cxt = AllocSetContextCreate(CacheMemoryContext, "stockml model cache",
-												ALLOCSET_SMALL_SIZES);
-
-	/*
-	 * Take in alias moves committed since this transaction last took a lock:
-	 * in a READ COMMITTED transaction block a statement after the deploy
-	 * commits must see it, even when it needs no new lock.
-	 */
-	AcceptInvalidationMessages();
-	if (cache_stale || uncached)
-		FlushModelCache();
+	memset(key, 0, sizeof(ModelKey));
 	if (strlen(name) >= NAMEDATALEN)
 		ValidateModelName(name);
-	if (!OidIsValid(aliases_relid))
+	strlcpy(key->name, name, NAMEDATALEN);
+	if (has_version && has_alias)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("give version or alias, not both"),
+				 errdetail("version => %d and alias => '%s' may name different versions of model \"%s\".",
+						   PG_GETARG_INT32(argno), text_to_cstring(PG_GETARG_TEXT_PP(argno + 1)), name),
+				 errhint("Leave out one of them; with neither, the production alias serves.")));
+	if (has_version)
+		key->version = PG_GETARG_INT32(argno);
+	else
 	{
-		nsp = get_namespace_oid("stockml", false);
-		aliases_relid = get_relname_relid("model_aliases", nsp);
-		models_relid = get_relname_relid("models", nsp);
+		char	   *alias = has_alias ? text_to_cstring(PG_GETARG_TEXT_PP(argno + 1)) : "production";
+
+		if (strlen(alias) >= NAMEDATALEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s\" has no alias \"%.*s...\"", name, 20, alias),
+					 errdetail("An alias is 1 to 63 characters."),
+					 errhint("SELECT version, aliases FROM stockml.model_versions WHERE name = '%s' shows its aliases.",
+							 name)));
+		strlcpy(key->alias, alias, NAMEDATALEN);
 	}
-	if (model_cache == NULL)
-	{
-		HASHCTL		ctl;
+}
 
-		ctl.keysize = NAMEDATALEN;
-		ctl.entrysize = sizeof(CachedModel);
-		ctl.hcxt = model_cache_cxt;
-		model_cache = hash_create("stockml model cache", 16, &ctl,
-								  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
+/* ERROR: the model, or the version or alias asked for, does not exist */
+static void
+VersionNotFound(const ModelKey *key)
+{
+	Datum		args[2] = {CStringGetTextDatum(key->name), CStringGetTextDatum(key->alias)};
+	int			rc;
+	char	   *known;
+	bool		isnull;
 
-	entry = hash_search(model_cache, name, HASH_FIND, NULL);
-	if (entry)
-	{
-		entry->last_used = ++use_clock;
-		return entry;
-	}
-
-	while (hash_get_num_entries(model_cache) >= Max(stockml_model_cache_size, 1))
-		EvictLeastRecentlyUsed();
-
-	generation = cache_generation;
-	entry = hash_search(model_cache, name, HASH_ENTER, &found);
-	entry->cxt = AllocSetContextCreate(model_cache_cxt, "stockml cached model",
-									   ALLOCSET_SMALL_SIZES);
-	entry->last_used = ++use_clock;
-	PG_TRY();
-	{
-		StockmlOwnerSwitch sw;
-
-		StockmlBecomeOwner(&sw);
-		LoadModel(name, entry);
-		StockmlRestoreUser(&sw);
-	}
-	PG_CATCH();
-	{
-		MemoryContextDelete(entry->cxt);
-		hash_search(model_cache, name, HASH_REMOVE, NULL);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-
-	/*
-	 * An invalidation that arrived while loading may mean what was read is
-	 * already old: serve it this once (it was true at this snapshot) and
-	 * drop it at the next lookup.  Under REPEATABLE READ the snapshot may
-	 * predate a deploy whose invalidation was already taken, so what it
-	 * reads is not kept either.  Cache size 0 keeps nothing.
-	 */
-	if (generation != cache_generation || stockml_model_cache_size == 0 ||
-		IsolationUsesXactSnapshot())
-		uncached = entry;
-	return entry;
+	rc = SPI_execute_with_args("SELECT string_agg(format('%s (version %s)', a.alias, a.version), ', ' ORDER BY a.alias)"
+							   " FROM stockml.model_aliases a WHERE a.name = $1"
+							   " HAVING EXISTS (SELECT FROM stockml.models m WHERE m.name = $1)",
+							   1, (Oid[]) {TEXTOID}, args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the model's aliases failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", key->name),
+				 errhint("SELECT * FROM stockml.train('%s', ARRAY['MSFT']) trains one.", key->name)));
+	(void) SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	known = isnull ? NULL : SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (key->version != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" has no version %d", key->name, key->version),
+				 errhint("SELECT version, aliases, skill FROM stockml.model_versions WHERE name = '%s' lists its versions.",
+						 key->name)));
+	if (strcmp(key->alias, "production") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" has no production version", key->name),
+				 errdetail("train() moves production only to a version whose skill beats the current one's (or the naive baseline's)."),
+				 errhint("SELECT stockml.deploy('%s', version) with a version from stockml.model_versions.", key->name)));
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("model \"%s\" has no alias \"%s\"", key->name, key->alias),
+			 known ? errdetail("Its aliases: %s.", known) : errdetail("It has no alias."),
+			 errhint("SELECT stockml.deploy('%s', version, alias => '%s') points it at a version.",
+					 key->name, key->alias)));
 }
 
 /* Sorted order statistics from a jsonb array of numbers; how many */
@@ -387,32 +327,284 @@ ReadOrderStatistics(Datum d, bool isnull, double **values)
 }
 
 /*
- * Half the interval's width in log return at stockml.interval_level: q σ_t
- * sqrt(h) with q the conformal quantile of the scaled residuals and σ_t the
- * volatility on the last bar, for a version that keeps them; else (a version
- * of 0.1.0, or no σ_t: too few bars, or constant closes) the quantile of the
- * plain |log error|, the same width for every day and symbol.  NaN: no interval.
+ * Read the version key names and decode it into entry (whose key is set),
+ * allocating in entry->cxt.
  */
-static double
-HalfWidth(const CachedModel *entry, const FeatureBar *bars, int nbars)
+static void
+LoadModel(const ModelKey *key, CachedModel *entry)
 {
-	if (entry->nscaled > 0 && nbars > 0)
+	Datum		args[2];
+	MemoryContext old;
+	bool		isnull;
+	int			rc;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	Datum		d;
+	ModelHeads *heads;
+
+	SPI_connect();
+	args[0] = CStringGetTextDatum(key->name);
+	if (key->version != 0)
 	{
-		double	   *sigma = palloc(sizeof(double) * nbars);
-		double		s;
+		args[1] = Int32GetDatum(key->version);
+		rc = SPI_execute_with_args("SELECT m.id, m.version, m.horizon, m.feature_spec, m.model,"
+								   " m.reference -> 'abs_residuals', (m.reference ->> 'n_residuals')::int8,"
+								   " m.reference -> 'scaled_residuals', (m.reference ->> 'n_scaled')::int8,"
+								   " (m.reference -> 'interval' ->> 'lambda')::float8,"
+								   " (m.reference -> 'interval' ->> 'seed_returns')::int4"
+								   " FROM stockml.models m WHERE m.name = $1 AND m.version = $2",
+								   2, (Oid[]) {TEXTOID, INT4OID}, args, NULL, false, 1);
+	}
+	else
+	{
+		args[1] = CStringGetTextDatum(key->alias);
+		rc = SPI_execute_with_args("SELECT m.id, m.version, m.horizon, m.feature_spec, m.model,"
+								   " m.reference -> 'abs_residuals', (m.reference ->> 'n_residuals')::int8,"
+								   " m.reference -> 'scaled_residuals', (m.reference ->> 'n_scaled')::int8,"
+								   " (m.reference -> 'interval' ->> 'lambda')::float8,"
+								   " (m.reference -> 'interval' ->> 'seed_returns')::int4"
+								   " FROM stockml.model_aliases a"
+								   " JOIN stockml.models m ON m.name = a.name AND m.version = a.version"
+								   " WHERE a.name = $1 AND a.alias = $2",
+								   2, (Oid[]) {TEXTOID, TEXTOID}, args, NULL, false, 1);
+	}
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the model failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		VersionNotFound(key);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
 
-		IntervalVolatility(bars, nbars, &entry->scale, sigma);
-		s = sigma[nbars - 1];
-		pfree(sigma);
-		if (s > 0 && isfinite(s))
+	old = MemoryContextSwitchTo(entry->cxt);
+	entry->model_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	entry->version = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+	entry->horizon = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	if (entry->horizon < 1 || entry->horizon > FEATURE_MAX_HORIZON)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" version %d has horizon %d", key->name, entry->version, entry->horizon),
+				 errdetail("A horizon is 1 to %d bars.", FEATURE_MAX_HORIZON),
+				 errhint("Retrain the model.")));
+	entry->spec = FeatureSpecParse(DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 4, &isnull)));
+	heads = ModelDeserializeHeads(DatumGetByteaPP(SPI_getbinval(tup, desc, 5, &isnull)));
+	if (heads->models[0]->n_features != entry->spec->nfeatures)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" version %d takes %d features but its feature spec has %d",
+						key->name, entry->version, heads->models[0]->n_features, entry->spec->nfeatures),
+				 errhint("Retrain the model.")));
+	entry->work = palloc(sizeof(double) * heads->models[0]->n_features);
+	d = SPI_getbinval(tup, desc, 6, &isnull);
+	entry->nabs = ReadOrderStatistics(d, isnull, &entry->abs_residuals);
+	d = SPI_getbinval(tup, desc, 7, &isnull);
+	entry->n_residuals = isnull ? entry->nabs : DatumGetInt64(d);
+	d = SPI_getbinval(tup, desc, 8, &isnull);
+	entry->nscaled = ReadOrderStatistics(d, isnull, &entry->scaled_residuals);
+	d = SPI_getbinval(tup, desc, 9, &isnull);
+	entry->n_scaled = isnull ? entry->nscaled : DatumGetInt64(d);
+	{
+		bool		lnull,
+					snull;
+		Datum		ld = SPI_getbinval(tup, desc, 10, &lnull);
+		Datum		sd = SPI_getbinval(tup, desc, 11, &snull);
+
+		entry->scale.lambda = lnull ? NAN : DatumGetFloat8(ld);
+		entry->scale.seed = snull ? 0 : DatumGetInt32(sd);
+		/* a scale this stockml cannot apply: the fixed-width interval */
+		if (!(entry->scale.lambda > 0 && entry->scale.lambda < 1) ||
+			entry->scale.seed < 1 || entry->scale.seed > 100000)
+			entry->nscaled = 0;
+	}
+	LoadHeads(entry, heads);
+	MemoryContextSwitchTo(old);
+	SPI_finish();
+}
+
+/*
+ * entry->heads from the decoded blob: one head (format 1) is the version's
+ * horizon; of several, the one of the version's horizon is predict()'s.  The
+ * other heads' residuals are reference -> 'heads'.  Runs inside LoadModel's
+ * SPI connection, in entry->cxt.
+ */
+static void
+LoadHeads(CachedModel *entry, ModelHeads *heads)
+{
+	entry->nheads = heads->nheads;
+	entry->heads = palloc0(sizeof(PathHead) * heads->nheads);
+	entry->model = NULL;
+	for (int h = 0; h < heads->nheads; h++)
+	{
+		PathHead   *head = &entry->heads[h];
+
+		head->horizon = heads->nheads == 1 ? entry->horizon : heads->horizons[h];
+		head->model = heads->models[h];
+		if (head->horizon == entry->horizon)
 		{
-			double		q = IntervalQuantile(entry->scaled_residuals, entry->nscaled,
-											 entry->n_scaled, stockml_interval_level);
-
-			return q * s * sqrt((double) entry->horizon);
+			entry->model = head->model;
+			head->abs_residuals = entry->abs_residuals;
+			head->nabs = entry->nabs;
+			head->n_residuals = entry->n_residuals;
+			head->scaled_residuals = entry->scaled_residuals;
+			head->nscaled = entry->nscaled;
+			head->n_scaled = entry->n_scaled;
 		}
 	}
-	return IntervalQuantile(entry->abs_residuals, entry->nabs, entry->n_residuals,
+	if (entry->model == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("model \"%s\" version %d has no head of its horizon %d",
+						entry->key.name, entry->version, entry->horizon),
+				 errhint("Retrain the model.")));
+	if (heads->nheads > 1)
+	{
+		Datum		arg = Int64GetDatum(entry->model_id);
+		MemoryContext cxt = CurrentMemoryContext;
+
+		if (SPI_execute_with_args("SELECT (h ->> 'horizon')::int, h -> 'abs_residuals', (h ->> 'n_residuals')::int8,"
+								  " h -> 'scaled_residuals', (h ->> 'n_scaled')::int8"
+								  " FROM stockml.models m, jsonb_array_elements(m.reference -> 'heads') h"
+								  " WHERE m.id = $1 AND jsonb_typeof(m.reference -> 'heads') = 'array'"
+								  " AND jsonb_typeof(h) = 'object'",
+								  1, (Oid[]) {INT8OID}, &arg, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "reading the heads' residuals failed");
+		MemoryContextSwitchTo(cxt);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			Datum		hd = SPI_getbinval(tup, desc, 1, &isnull);
+
+			for (int h = 0; !isnull && h < entry->nheads; h++)
+			{
+				PathHead   *head = &entry->heads[h];
+				Datum		n;
+
+				if (head->horizon != DatumGetInt32(hd) || head->horizon == entry->horizon)
+					continue;
+				head->nabs = ReadOrderStatistics(SPI_getbinval(tup, desc, 2, &isnull), isnull,
+												 &head->abs_residuals);
+				n = SPI_getbinval(tup, desc, 3, &isnull);
+				head->n_residuals = isnull ? head->nabs : DatumGetInt64(n);
+				/* the version's scale applies to every head, or to none */
+				if (entry->nscaled > 0)
+				{
+					head->nscaled = ReadOrderStatistics(SPI_getbinval(tup, desc, 4, &isnull), isnull,
+														&head->scaled_residuals);
+					n = SPI_getbinval(tup, desc, 5, &isnull);
+					head->n_scaled = isnull ? head->nscaled : DatumGetInt64(n);
+				}
+				break;
+			}
+		}
+	}
+}
+
+static CachedModel *
+LookupModel(const ModelKey *key)
+{
+	CachedModel *entry;
+	bool		found;
+	uint64		generation;
+	Oid			nsp;
+
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(ModelCacheCallback, (Datum) 0);
+		callback_registered = true;
+	}
+	if (model_cache_cxt == NULL)
+		model_cache_cxt = AllocSetContextCreate(CacheMemoryContext, "stockml model cache",
+												ALLOCSET_SMALL_SIZES);
+
+	/*
+	 * Take in alias moves committed since this transaction last took a lock:
+	 * in a READ COMMITTED transaction block a statement after the deploy
+	 * commits must see it, even when it needs no new lock.
+	 */
+	AcceptInvalidationMessages();
+	if (cache_stale || uncached)
+		FlushModelCache();
+	if (!OidIsValid(aliases_relid))
+	{
+		nsp = get_namespace_oid("stockml", false);
+		aliases_relid = get_relname_relid("model_aliases", nsp);
+		models_relid = get_relname_relid("models", nsp);
+	}
+	if (model_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(ModelKey);
+		ctl.entrysize = sizeof(CachedModel);
+		ctl.hcxt = model_cache_cxt;
+		model_cache = hash_create("stockml model cache", 16, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	entry = hash_search(model_cache, key, HASH_FIND, NULL);
+	if (entry)
+	{
+		entry->last_used = ++use_clock;
+		return entry;
+	}
+
+	while (hash_get_num_entries(model_cache) >= Max(stockml_model_cache_size, 1))
+		EvictLeastRecentlyUsed();
+
+	generation = cache_generation;
+	entry = hash_search(model_cache, key, HASH_ENTER, &found);
+	entry->cxt = AllocSetContextCreate(model_cache_cxt, "stockml cached model",
+									   ALLOCSET_SMALL_SIZES);
+	entry->last_used = ++use_clock;
+	PG_TRY();
+	{
+		StockmlOwnerSwitch sw;
+
+		StockmlBecomeOwner(&sw);
+		LoadModel(key, entry);
+		StockmlRestoreUser(&sw);
+	}
+	PG_CATCH();
+	{
+		MemoryContextDelete(entry->cxt);
+		hash_search(model_cache, key, HASH_REMOVE, NULL);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	/*
+	 * An invalidation that arrived while loading may mean what was read is
+	 * already old: serve it this once (it was true at this snapshot) and
+	 * drop it at the next lookup.  Under REPEATABLE READ the snapshot may
+	 * predate a deploy whose invalidation was already taken, so what it
+	 * reads is not kept either.  Cache size 0 keeps nothing.
+	 */
+	if (generation != cache_generation || stockml_model_cache_size == 0 ||
+		IsolationUsesXactSnapshot())
+		uncached = entry;
+	return entry;
+}
+
+/*
+ * Half the interval's width in log return at stockml.interval_level: q σ_t
+ * sqrt(h) with q the conformal quantile of the head's scaled residuals and
+ * σ_t the volatility on the last bar, for a version that keeps them; else (a
+ * version of 0.1.0, or no σ_t: too few bars, or constant closes) the quantile
+ * of the plain |log error|, the same width for every day and symbol.  NaN: no
+ * interval.
+ */
+static double
+HalfWidth(const PathHead *head, double sigma)
+{
+	if (head->nscaled > 0 && sigma > 0 && isfinite(sigma))
+	{
+		double		q = IntervalQuantile(head->scaled_residuals, head->nscaled,
+										 head->n_scaled, stockml_interval_level);
+
+		return q * sigma * sqrt((double) head->horizon);
+	}
+	return IntervalQuantile(head->abs_residuals, head->nabs, head->n_residuals,
 							stockml_interval_level);
 }
 
@@ -433,44 +625,36 @@ ForecastPrice(double close, double log_return, const char *name, const char *sym
 	return price;
 }
 
-Datum
-stockml_predict_symbol(PG_FUNCTION_ARGS)
+/*
+ * The feature row of the symbol's last stored bar, with its day, its close
+ * (adjusted bars: the last bar's factor is 1, so this is as_of's close as
+ * quoted), the volatility σ_t on it (NaN when the version's interval does
+ * not scale) and the symbol's calendar; bars are read as the extension's owner.
+ */
+static const double *
+LastFeatureRow(const CachedModel *entry, const char *symbol,
+			   DateADT *as_of, double *close, double *sigma, TradingCalendar *cal)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *symbol = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	TupleDesc	tupdesc;
-	CachedModel *entry;
 	FeatureBar *bars;
 	FeatureMatrix *m;
 	int			nbars;
-	int			last;
-	double		yhat;
-	double		q;
-	Datum		values[8];
-	bool		nulls[8] = {false, false, false, false, false, false, false, false};
 	StockmlOwnerSwitch sw;
-	TradingCalendar cal;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	entry = LookupModel(name);
 	ValidateSymbol(symbol);
-
 	StockmlBecomeOwner(&sw);
 	bars = FeatureBarsLoad(symbol, &nbars);
-	cal = SymbolCalendar(symbol);
+	*cal = SymbolCalendar(symbol);
 	StockmlRestoreUser(&sw);
 	if (nbars < entry->spec->warmup)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("symbol \"%s\" has %d stored bar%s; model \"%s\" needs at least %d",
-						symbol, nbars, nbars == 1 ? "" : "s", name, entry->spec->warmup),
+						symbol, nbars, nbars == 1 ? "" : "s", entry->key.name, entry->spec->warmup),
 				 errdetail("The model's features are defined from the %dth bar on.", entry->spec->warmup),
 				 errhint("Load more history, e.g. SELECT stockml.ingest_yahoo('%s').", symbol)));
 	m = FeatureMatrixFromBars(entry->spec, bars, nbars, &bars[nbars - 1].day, NULL, 1);
 	if (m->nrows != 1)
 		elog(ERROR, "expected one feature row for the last bar, got %d", m->nrows);
-	last = 0;
 	for (int j = 0; j < m->nfeatures; j++)
 		if (!isfinite(m->x[j]))
 			ereport(ERROR,
@@ -478,21 +662,81 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 					 errmsg("feature \"%s\" of \"%s\" on its last bar is not a number",
 							entry->spec->defs[j].name, symbol),
 					 errhint("Check the last stored bars of the symbol.")));
+	*as_of = m->days[0];
+	*close = m->close[0];
+	*sigma = NAN;
+	if (entry->nscaled > 0)
+	{
+		double	   *s = palloc(sizeof(double) * nbars);
 
-	yhat = ModelPredict(entry->model, m->x + (int64) last * m->nfeatures, entry->work);
-	q = HalfWidth(entry, bars, nbars);
+		IntervalVolatility(bars, nbars, &entry->scale, s);
+		*sigma = s[nbars - 1];
+		pfree(s);
+	}
+	return m->x;
+}
+
+/*
+ * One head's forecast from x: values[0..2] predicted close, lower, upper
+ * (the interval NULL when the head has too few residuals for the level).
+ */
+static void
+HeadForecast(const CachedModel *entry, const PathHead *head, const char *symbol,
+			 double close, double sigma, const double *x, Datum *values, bool *nulls)
+{
+	const char *name = entry->key.name;
+	double		yhat = ModelPredict(head->model, x, entry->work);
+	double		q = HalfWidth(head, sigma);
+
+	values[0] = Float8GetDatum(ForecastPrice(close, yhat, name, symbol));
+	nulls[0] = false;
+	nulls[1] = nulls[2] = isnan(q);
+	if (!nulls[1])
+	{
+		values[1] = Float8GetDatum(ForecastPrice(close, yhat - q, name, symbol));
+		values[2] = Float8GetDatum(ForecastPrice(close, yhat + q, name, symbol));
+	}
+}
+
+/*
+ * predict(model_name, symbol [, version, alias]): 0.1.0's symbol takes two
+ * arguments and is STRICT; 0.2.0's takes four and is not (version and alias
+ * default to NULL), so a NULL model name or symbol gives NULL here.
+ */
+Datum
+stockml_predict_symbol(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *symbol;
+	TupleDesc	tupdesc;
+	CachedModel *entry;
+	const double *x;
+	DateADT		as_of;
+	double		close;
+	double		sigma;
+	Datum		values[8];
+	bool		nulls[8] = {false, false, false, false, false, false, false, false};
+	TradingCalendar cal;
+	ModelKey	key;
+	PathHead   *head = NULL;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	symbol = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	ModelKeyFromArgs(fcinfo, 2, name, &key);
+	entry = LookupModel(&key);
+	x = LastFeatureRow(entry, symbol, &as_of, &close, &sigma, &cal);
+	for (int h = 0; h < entry->nheads; h++)
+		if (entry->heads[h].horizon == entry->horizon)
+			head = &entry->heads[h];
 
 	values[0] = CStringGetTextDatum(symbol);
-	values[1] = DateADTGetDatum(m->days[last]);
-	values[2] = DateADTGetDatum(CalendarAddTradingDays(cal, m->days[last], entry->horizon));
-	/* the last bar's adjustment factor is 1: close[last] is as_of's close as quoted */
-	values[3] = Float8GetDatum(ForecastPrice(m->close[last], yhat, name, symbol));
-	nulls[4] = nulls[5] = isnan(q);
-	if (!nulls[4])
-	{
-		values[4] = Float8GetDatum(ForecastPrice(m->close[last], yhat - q, name, symbol));
-		values[5] = Float8GetDatum(ForecastPrice(m->close[last], yhat + q, name, symbol));
-	}
+	values[1] = DateADTGetDatum(as_of);
+	values[2] = DateADTGetDatum(CalendarAddTradingDays(cal, as_of, entry->horizon));
+	HeadForecast(entry, head, symbol, close, sigma, x, &values[3], &nulls[3]);
 	values[6] = Int32GetDatum(entry->version);
 	/* 0.1.0's declaration has no price_scale column */
 	values[7] = CStringGetTextDatum("as_of");
@@ -501,46 +745,130 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
+/* 0.2.0's predict(model_name, symbol, version, alias): the same function */
+Datum
+stockml_predict_symbol_0_2(PG_FUNCTION_ARGS)
+{
+	return stockml_predict_symbol(fcinfo);
+}
+
+/*
+ * predict_path(model_name, symbol [, version, alias]): one row per head,
+ * ascending horizons, from the symbol's last stored bar (a model of one
+ * head gives one row, the same as predict()).
+ */
+Datum
+stockml_predict_path(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *name;
+	char	   *symbol;
+	CachedModel *entry;
+	const double *x;
+	DateADT		as_of;
+	double		close;
+	double		sigma;
+	TradingCalendar cal;
+	ModelKey	key;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model_name and symbol must not be NULL")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	symbol = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	InitMaterializedSRF(fcinfo, 0);
+	ModelKeyFromArgs(fcinfo, 2, name, &key);
+	entry = LookupModel(&key);
+	x = LastFeatureRow(entry, symbol, &as_of, &close, &sigma, &cal);
+	for (int h = 0; h < entry->nheads; h++)
+	{
+		const PathHead *head = &entry->heads[h];
+		Datum		values[9];
+		bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(symbol);
+		values[1] = DateADTGetDatum(as_of);
+		values[2] = Int32GetDatum(head->horizon);
+		values[3] = DateADTGetDatum(CalendarAddTradingDays(cal, as_of, head->horizon));
+		HeadForecast(entry, head, symbol, close, sigma, x, &values[4], &nulls[4]);
+		values[7] = Int32GetDatum(entry->version);
+		values[8] = CStringGetTextDatum("as_of");
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * _resolve_version(model_name, version, alias): the version predict() would
+ * serve for these arguments, with predict()'s ERRORs (forecast() pins its
+ * batch to it).
+ */
+Datum
+stockml_resolve_version(PG_FUNCTION_ARGS)
+{
+	ModelKey	key;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model_name must not be NULL")));
+	ModelKeyFromArgs(fcinfo, 1, text_to_cstring(PG_GETARG_TEXT_PP(0)), &key);
+	PG_RETURN_INT32(LookupModel(&key)->version);
+}
+
+/*
+ * predict(model_name, x [, version, alias]): 0.1.0's symbol takes two
+ * arguments and is STRICT, 0.2.0's four; NULL name or x gives NULL.
+ */
 Datum
 stockml_predict_vector(PG_FUNCTION_ARGS)
 {
-	text	   *name_text = PG_GETARG_TEXT_PP(0);
-	ArrayType  *xa = PG_GETARG_ARRAYTYPE_P(1);
+	text	   *name_text;
+	ArrayType  *xa;
 	PredictCallCache *call = fcinfo->flinfo->fn_extra;
-	int			name_len = VARSIZE_ANY_EXHDR(name_text);
 	const double *x;
 	int			n;
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	name_text = PG_GETARG_TEXT_PP(0);
+	xa = PG_GETARG_ARRAYTYPE_P(1);
 	if (call == NULL)
 	{
 		call = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PredictCallCache));
-		call->name_is_constant = get_fn_expr_arg_stable(fcinfo->flinfo, 0);
+		call->key_is_constant = get_fn_expr_arg_stable(fcinfo->flinfo, 0);
+		for (int i = 2; i < PG_NARGS(); i++)
+			call->key_is_constant = call->key_is_constant && get_fn_expr_arg_stable(fcinfo->flinfo, i);
 		fcinfo->flinfo->fn_extra = call;
 	}
 	/*
-	 * The fast path: same model name, nothing invalidated since the last
-	 * row.  fn_extra can outlive a statement (PL/pgSQL keeps expressions for
-	 * the transaction), so take in other sessions' committed deploys first:
-	 * without pending messages this is one unlocked read of shared memory.
+	 * The fast path: same version asked for, nothing invalidated since the
+	 * last row.  fn_extra can outlive a statement (PL/pgSQL keeps
+	 * expressions for the transaction), so take in other sessions' committed
+	 * deploys first: without pending messages this is one unlocked read of
+	 * shared memory.
 	 */
 	AcceptInvalidationMessages();
-	if (call->entry == NULL || call->generation != cache_generation ||
-		(!call->name_is_constant &&
-		 (name_len >= NAMEDATALEN || strncmp(call->name, VARDATA_ANY(name_text), name_len) != 0 ||
-		  call->name[name_len] != '\0')))
+	if (call->entry == NULL || call->generation != cache_generation || !call->key_is_constant)
 	{
-		char	   *name = text_to_cstring(name_text);
+		ModelKey	key;
 
-		call->entry = NULL;
-		call->entry = LookupModel(name);
-		call->generation = cache_generation;
-		strlcpy(call->name, name, NAMEDATALEN);
+		ModelKeyFromArgs(fcinfo, 2, text_to_cstring(name_text), &key);
+		if (call->entry == NULL || call->generation != cache_generation ||
+			memcmp(&key, &call->key, sizeof(ModelKey)) != 0)
+		{
+			call->entry = NULL;
+			call->entry = LookupModel(&key);
+			call->generation = cache_generation;
+			call->key = key;
+		}
 	}
 	x = FloatArrayValues(xa, 1, "x", &n, NULL);
 	if (n != call->entry->model->n_features)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("x has %d features but model \"%s\" takes %d", n, call->name,
+				 errmsg("x has %d features but model \"%s\" takes %d", n, call->key.name,
 						call->entry->model->n_features),
 				 errhint("Pass x as stockml.features(symbol, feature_set => the model's feature_set) returns it.")));
 	{
@@ -549,10 +877,17 @@ stockml_predict_vector(PG_FUNCTION_ARGS)
 		if (unlikely(!isfinite(yhat)))
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("model \"%s\" predicts %s for this x", call->name, float8out_internal(yhat)),
+					 errmsg("model \"%s\" predicts %s for this x", call->key.name, float8out_internal(yhat)),
 					 errhint("Check x for extreme values.")));
 		PG_RETURN_FLOAT8(yhat);
 	}
+}
+
+/* 0.2.0's predict(model_name, x, version, alias): the same function */
+Datum
+stockml_predict_vector_0_2(PG_FUNCTION_ARGS)
+{
+	return stockml_predict_vector(fcinfo);
 }
 
 /* Statement trigger on model_aliases and models: tell every backend at commit */

@@ -16,6 +16,17 @@
  * also stops before the first row whose target day is not before the test
  * block (for one symbol this is the gap exactly).
  *
+ * Heads: train(..., horizons => ARRAY[1, 2, 5]) trains one model per horizon
+ * into one version (a format-2 blob, model_io.c).  Each head is validated by
+ * its own walk-forward folds on its own rows (those with a target that many
+ * bars ahead) with its own gap = its horizon, so no head sees a target that
+ * ends inside its test block.  The version's horizon (train's horizon, which
+ * must be one of them) names the primary head: its metrics are the version's
+ * metrics, its validation rows go to the deploy gate, its residuals give
+ * predict()'s interval; it is trained exactly as a model of that horizon
+ * alone.  The other heads' metrics go under metrics -> 'heads' and into
+ * run_metrics (keys h<horizon>_...), their residuals under reference -> 'heads'.
+ *
  * Failure: the work runs in a subtransaction.  When it fails, the
  * subtransaction is rolled back (no model row, no metrics), the failed run is
  * written by run_recorder.c in a transaction of its own, so it survives the
@@ -63,7 +74,8 @@ PG_FUNCTION_INFO_V1(stockml_train);
 static const IntervalScale volatility_scale = {INTERVAL_EWMA_LAMBDA, INTERVAL_EWMA_SEED};
 
 /* train()'s own keys in params, beside the algorithm's */
-static const char *const train_keys[] = {"folds", "auto_deploy", "reference_rows", "description", "tags", NULL};
+static const char *const train_keys[] = {"folds", "auto_deploy", "reference_rows", "description", "tags",
+"horizons", NULL};
 
 typedef struct TrainRequest
 {
@@ -73,7 +85,9 @@ typedef struct TrainRequest
 	int			nsymbols;
 	const ModelAlgorithm *alg;
 	double		values[MODEL_MAX_PARAMS];
-	int			horizon;
+	int			horizon;		/* the primary head's */
+	int			nhorizons;		/* heads, horizon among them */
+	int		   *horizons;		/* ascending */
 	char	   *feature_set;
 	Jsonb	   *spec_jsonb;
 	FeatureSpec *spec;
@@ -123,6 +137,25 @@ typedef struct FoldResult
 	ErrorStats	naive;
 } FoldResult;
 
+/* What walk-forward validation and the refit give for one head */
+typedef struct HeadResult
+{
+	int			horizon;
+	TrainSet	set;			/* set.x is freed after a non-primary head */
+	int			test_days;
+	FoldResult *fold;			/* req->folds */
+	FoldResult	pooled;
+	FoldResult *per_symbol;		/* pooled over the folds, one per symbol */
+	double	   *abs_res;		/* nres out-of-sample |log error| */
+	int64		nres;
+	double	   *scaled_res;		/* |log error| / (σ_t sqrt(horizon)) where σ_t is known */
+	int64		nscaled;
+	int64	   *vp_row;			/* the out-of-sample rows, their fold and prediction */
+	int		   *vp_fold;
+	double	   *vp_yhat;
+	Model	   *model;			/* refit on every row */
+} HeadResult;
+
 typedef struct TrainOutcome
 {
 	int32		version;
@@ -132,10 +165,12 @@ typedef struct TrainOutcome
 
 static void ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req);
 static void ParseTrainParams(Jsonb *params, TrainRequest *req);
+static void ParseHorizons(FunctionCallInfo fcinfo, Jsonb *params, TrainRequest *req);
+static int	CompareInts(const void *a, const void *b);
 static void CheckSymbolsKnown(TrainRequest *req);
 static int	CompareSymbolRefs(const void *a, const void *b);
 static int	DropDuplicateSymbols(char **symbols, int n);
-static void LoadTrainSet(const TrainRequest *req, TrainSet *set);
+static void LoadTrainSet(const TrainRequest *req, int horizon, TrainSet *set);
 static void SortByDay(TrainSet *set);
 static void IndexDays(TrainSet *set);
 static int	MinimumDays(int folds, int horizon, int p);
@@ -146,8 +181,11 @@ static double StatsMae(const ErrorStats *s);
 static double StatsDirection(const ErrorStats *s);
 static void AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive);
 static void AppendSymbolSkills(StringInfo buf, const TrainRequest *req, const FoldResult *per_symbol);
-static char *BuildReference(const TrainRequest *req, const TrainSet *set,
-							double *abs_res, int64 nres, double *scaled_res, int64 nscaled);
+static char *BuildReference(const TrainRequest *req, const HeadResult *heads, int primary);
+static void AppendResiduals(StringInfo buf, const HeadResult *head);
+static void AppendHeadMetrics(StringInfo buf, const TrainRequest *req, const HeadResult *heads, int primary);
+static void TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
+					  double progress_from, double progress_span);
 static TrainOutcome TrainAndRegister(TrainRequest *req, int64 run_id);
 static void StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id,
 								int32 version, const int64 *rows, const int *folds,
@@ -156,7 +194,8 @@ static void StoreDriftNull(const TrainRequest *req, const TrainSet *set, int64 m
 static bool GateInstalled(void);
 static void StoreVersionInfo(const TrainRequest *req, int32 version);
 static bool DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metrics);
-static void LogRunMetrics(int64 run_id, const FoldResult *folds, int nfolds, const FoldResult *pooled);
+static void LogRunMetrics(int64 run_id, const char *prefix, const FoldResult *folds, int nfolds,
+						  const FoldResult *pooled);
 
 /* ERROR unless the model name has the form the models table allows */
 void
@@ -270,15 +309,25 @@ ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
 	req->params_text = JsonbToCString(NULL, &params->root, VARSIZE(params));
 	ParseTrainParams(params, req);
 	ModelParseParams(req->alg, params, train_keys, req->values);
+	ParseHorizons(fcinfo, params, req);
 	{
 		char	   *alg_json = ModelParamsToJson(req->alg, req->values);
 		StringInfoData full;
 
 		initStringInfo(&full);
 		appendBinaryStringInfo(&full, alg_json, strlen(alg_json) - 1);
-		appendStringInfo(&full, "%s\"folds\": %d, \"auto_deploy\": %s, \"reference_rows\": %d}",
+		appendStringInfo(&full, "%s\"folds\": %d, \"auto_deploy\": %s, \"reference_rows\": %d",
 						 req->alg->nparams > 0 ? ", " : "", req->folds,
 						 req->auto_deploy ? "true" : "false", req->reference_rows);
+		/* a retrain (monitor()'s job passes models.params) keeps the heads */
+		if (req->nhorizons > 1)
+		{
+			appendStringInfoString(&full, ", \"horizons\": [");
+			for (int h = 0; h < req->nhorizons; h++)
+				appendStringInfo(&full, "%s%d", h > 0 ? ", " : "", req->horizons[h]);
+			appendStringInfoChar(&full, ']');
+		}
+		appendStringInfoChar(&full, '}');
 		req->params_full = full.data;
 	}
 	req->feature_set = text_to_cstring(PG_GETARG_TEXT_PP(5));
@@ -379,6 +428,135 @@ ParseTrainParams(Jsonb *params, TrainRequest *req)
 	}
 }
 
+static int
+CompareInts(const void *a, const void *b)
+{
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The heads: the horizons argument (0.2.0's train, argument 8) or params'
+ * "horizons" (what models.params keeps, so a retrain job keeps the heads);
+ * both given must agree.  Each is a horizon, none twice, the version's
+ * horizon among them.  Neither given: one head, the horizon.
+ */
+static void
+ParseHorizons(FunctionCallInfo fcinfo, Jsonb *params, TrainRequest *req)
+{
+	int		   *given = NULL;
+	int			ngiven = 0;
+	int		   *from_params = NULL;
+	int			nparams = -1;
+	JsonbValue *v = NULL;
+
+	if (PG_NARGS() > 7 && !PG_ARGISNULL(7))
+	{
+		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(7);
+		Datum	   *elems;
+		bool	   *nulls;
+
+		if (ARR_NDIM(a) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("horizons must be a one-dimensional array"),
+					 errhint("For example horizons => ARRAY[1, 2, 3, 4, 5].")));
+		deconstruct_array(a, INT4OID, 4, true, TYPALIGN_INT, &elems, &nulls, &ngiven);
+		given = palloc(sizeof(int) * Max(ngiven, 1));
+		for (int i = 0; i < ngiven; i++)
+		{
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("horizons must not contain NULL")));
+			given[i] = DatumGetInt32(elems[i]);
+		}
+	}
+	if (JB_ROOT_IS_OBJECT(params) && !JB_ROOT_IS_SCALAR(params))
+		v = getKeyJsonValueFromContainer(&params->root, "horizons", 8, NULL);
+	if (v)
+	{
+		bool		ok = v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data);
+
+		nparams = 0;
+		if (ok)
+		{
+			JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+			JsonbValue	e;
+			JsonbIteratorToken tok;
+
+			from_params = palloc(sizeof(int) * Max(JsonContainerSize(v->val.binary.data), 1));
+			while (ok && (tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+				if (tok == WJB_ELEM)
+				{
+					double		d = e.type == jbvNumeric ?
+						DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(e.val.numeric))) : NAN;
+
+					ok = d == floor(d) && d >= PG_INT32_MIN && d <= PG_INT32_MAX;
+					if (ok)
+						from_params[nparams++] = (int) d;
+				}
+		}
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"horizons\" must be an array of whole numbers"),
+					 errhint("For example {\"horizons\": [1, 2, 3, 4, 5]}, or train's argument horizons => ARRAY[1, 2, 3, 4, 5].")));
+	}
+	if (given && nparams >= 0)
+	{
+		bool		same = ngiven == nparams;
+
+		qsort(given, ngiven, sizeof(int), CompareInts);
+		qsort(from_params, nparams, sizeof(int), CompareInts);
+		for (int i = 0; same && i < ngiven; i++)
+			same = given[i] == from_params[i];
+		if (!same)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("horizons and params' \"horizons\" differ"),
+					 errhint("Give the heads once: horizons => ARRAY[...] or params => '{\"horizons\": [...]}'.")));
+	}
+	if (given == NULL && nparams >= 0)
+	{
+		given = from_params;
+		ngiven = nparams;
+	}
+	if (given == NULL)
+	{
+		req->nhorizons = 1;
+		req->horizons = palloc(sizeof(int));
+		req->horizons[0] = req->horizon;
+		return;
+	}
+	if (ngiven < 1 || ngiven > MODEL_MAX_HEADS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizons must hold 1 to %d horizons, not %d", MODEL_MAX_HEADS, ngiven),
+				 errhint("For example horizons => ARRAY[1, 2, 3, 4, 5].")));
+	qsort(given, ngiven, sizeof(int), CompareInts);
+	for (int i = 0; i < ngiven; i++)
+	{
+		FeatureCheckHorizon(given[i]);
+		if (i > 0 && given[i] == given[i - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("horizon %d is in horizons twice", given[i]),
+					 errhint("Name each horizon once.")));
+	}
+	if (bsearch(&req->horizon, given, ngiven, sizeof(int), CompareInts) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon %d is not among horizons", req->horizon),
+				 errdetail("The version's horizon names the head that predict() serves; it must be one of the heads."),
+				 errhint("Pass horizon => one of them, e.g. horizon => %d, or add %d to horizons.",
+						 given[0], req->horizon)));
+	req->nhorizons = ngiven;
+	req->horizons = given;
+}
+
 /* ERROR naming the symbols not in stockml.symbols */
 static void
 CheckSymbolsKnown(TrainRequest *req)
@@ -419,7 +597,7 @@ CheckSymbolsKnown(TrainRequest *req)
  * no later than train_end, ordered by (day, symbol).
  */
 static void
-LoadTrainSet(const TrainRequest *req, TrainSet *set)
+LoadTrainSet(const TrainRequest *req, int horizon, TrainSet *set)
 {
 	int			p = req->spec->nfeatures;
 	int64		capacity = 0;
@@ -473,7 +651,7 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 		/* bars after train_end are not known at train_end: not even as targets */
 		while (req->has_train_end && nbars > 0 && bars[nbars - 1].day > req->train_end)
 			nbars--;
-		m = FeatureMatrixFromBars(req->spec, bars, nbars, NULL, NULL, req->horizon);
+		m = FeatureMatrixFromBars(req->spec, bars, nbars, NULL, NULL, horizon);
 		sigma = palloc(sizeof(double) * Max(nbars, 1));
 		IntervalVolatility(bars, nbars, &volatility_scale, sigma);
 		MemoryContextSwitchTo(old);
@@ -496,8 +674,8 @@ LoadTrainSet(const TrainRequest *req, TrainSet *set)
 			set->sigma[set->n] = sigma[first + i];
 			set->day[set->n] = m->days[i];
 			/* a finite y has its bar stored: first + i + horizon < nbars */
-			Assert(bars[first + i].day == m->days[i] && first + i + req->horizon < nbars);
-			set->target_day[set->n] = bars[first + i + req->horizon].day;
+			Assert(bars[first + i].day == m->days[i] && first + i + horizon < nbars);
+			set->target_day[set->n] = bars[first + i + horizon].day;
 			set->sym[set->n] = s;
 			set->n++;
 		}
@@ -747,16 +925,18 @@ AppendSymbolSkills(StringInfo buf, const TrainRequest *req, const FoldResult *pe
  * {"names": [...], "rows": [[...], ...], "abs_residuals": [...],
  *  "n_residuals": n, "scaled_residuals": [...], "n_scaled": m,
  *  "interval": {"scale": "ewma", "lambda": λ, "seed_returns": s}}:
- * reference_rows training rows evenly spaced in time; up to INTERVAL_KEPT
- * order statistics of the out-of-sample absolute log errors (all of them when
- * there are fewer), for the fixed-width interval; the same of those errors
- * over σ_t sqrt(horizon), for the interval that follows volatility
- * (interval.c).
+ * reference_rows training rows (of the primary head) evenly spaced in time;
+ * up to INTERVAL_KEPT order statistics of the primary head's out-of-sample
+ * absolute log errors (all of them when there are fewer), for the
+ * fixed-width interval; the same of those errors over σ_t sqrt(horizon), for
+ * the interval that follows volatility (interval.c).  With several heads,
+ * "heads": [{"horizon": h, "abs_residuals": ..., "n_residuals": ...,
+ * "scaled_residuals": ..., "n_scaled": ...}, ...] for each other head.
  */
 static char *
-BuildReference(const TrainRequest *req, const TrainSet *set, double *abs_res, int64 nres,
-			   double *scaled_res, int64 nscaled)
+BuildReference(const TrainRequest *req, const HeadResult *heads, int primary)
 {
+	const TrainSet *set = &heads[primary].set;
 	StringInfoData buf;
 	int64		rows = Min((int64) req->reference_rows, set->n);
 
@@ -778,23 +958,75 @@ BuildReference(const TrainRequest *req, const TrainSet *set, double *abs_res, in
 							 float8out_internal(set->x[i * set->p + j]));
 		appendStringInfoChar(&buf, ']');
 	}
-	appendStringInfoString(&buf, "], \"abs_residuals\": ");
-	IntervalAppendOrderStatistics(&buf, abs_res, nres);
-	appendStringInfo(&buf, ", \"n_residuals\": " INT64_FORMAT, nres);
-	if (nscaled > 0)
+	appendStringInfoString(&buf, "], ");
+	AppendResiduals(&buf, &heads[primary]);
+	if (heads[primary].nscaled > 0)
+		appendStringInfo(&buf, ", \"interval\": {\"scale\": \"ewma\", \"lambda\": %s, \"seed_returns\": %d}",
+						 float8out_internal(volatility_scale.lambda), volatility_scale.seed);
+	if (req->nhorizons > 1)
 	{
-		appendStringInfoString(&buf, ", \"scaled_residuals\": ");
-		IntervalAppendOrderStatistics(&buf, scaled_res, nscaled);
-		appendStringInfo(&buf, ", \"n_scaled\": " INT64_FORMAT
-						 ", \"interval\": {\"scale\": \"ewma\", \"lambda\": %s, \"seed_returns\": %d}",
-						 nscaled, float8out_internal(volatility_scale.lambda), volatility_scale.seed);
+		bool		first = true;
+
+		appendStringInfoString(&buf, ", \"heads\": [");
+		for (int h = 0; h < req->nhorizons; h++)
+		{
+			if (h == primary)
+				continue;
+			appendStringInfo(&buf, "%s{\"horizon\": %d, ", first ? "" : ", ", heads[h].horizon);
+			AppendResiduals(&buf, &heads[h]);
+			appendStringInfoChar(&buf, '}');
+			first = false;
+		}
+		appendStringInfoChar(&buf, ']');
 	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
 
+/* "abs_residuals": [...], "n_residuals": n[, "scaled_residuals": [...], "n_scaled": m] (sorts them) */
 static void
-LogRunMetrics(int64 run_id, const FoldResult *folds, int nfolds, const FoldResult *pooled)
+AppendResiduals(StringInfo buf, const HeadResult *head)
+{
+	appendStringInfoString(buf, "\"abs_residuals\": ");
+	IntervalAppendOrderStatistics(buf, head->abs_res, head->nres);
+	appendStringInfo(buf, ", \"n_residuals\": " INT64_FORMAT, head->nres);
+	if (head->nscaled > 0)
+	{
+		appendStringInfoString(buf, ", \"scaled_residuals\": ");
+		IntervalAppendOrderStatistics(buf, head->scaled_res, head->nscaled);
+		appendStringInfo(buf, ", \"n_scaled\": " INT64_FORMAT, head->nscaled);
+	}
+}
+
+/*
+ * , "heads": {"<h>": {mae, ..., skill, n_test, n_train, test_days}, ...}:
+ * every head's pooled out-of-sample metrics, the primary's too
+ */
+static void
+AppendHeadMetrics(StringInfo buf, const TrainRequest *req, const HeadResult *heads, int primary)
+{
+	appendStringInfoString(buf, ", \"heads\": {");
+	for (int h = 0; h < req->nhorizons; h++)
+	{
+		const HeadResult *r = &heads[h];
+
+		appendStringInfo(buf, "%s\"%d\": {", h > 0 ? ", " : "", r->horizon);
+		AppendStats(buf, "", &r->pooled.model);
+		appendStringInfoString(buf, ", ");
+		AppendStats(buf, "naive_", &r->pooled.naive);
+		appendStringInfoString(buf, ", ");
+		AppendSkill(buf, &r->pooled.model, &r->pooled.naive);
+		appendStringInfo(buf, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT
+						 ", \"test_days\": %d, \"primary\": %s}", r->pooled.model.n, r->set.n,
+						 r->test_days, h == primary ? "true" : "false");
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+/* run_metrics of one head: keys prefixed by prefix ("" for the version's own) */
+static void
+LogRunMetrics(int64 run_id, const char *prefix, const FoldResult *folds, int nfolds,
+			  const FoldResult *pooled)
 {
 	static const char *const keys[] = {
 		"mae", "rmse", "mape", "directional_accuracy",
@@ -826,7 +1058,7 @@ LogRunMetrics(int64 run_id, const FoldResult *folds, int nfolds, const FoldResul
 
 		for (int k = 0; k < nk; k++, t++)
 		{
-			kd[t] = CStringGetTextDatum(keys[k]);
+			kd[t] = CStringGetTextDatum(psprintf("%s%s", prefix, keys[k]));
 			sd[t] = Int32GetDatum(f);
 			vd[t] = Float8GetDatum(v[k]);
 			vn[t] = isnan(v[k]);
@@ -1010,90 +1242,77 @@ DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metric
 	return deployed;
 }
 
-/* The work of one run, inside the caller's subtransaction */
-static TrainOutcome
-TrainAndRegister(TrainRequest *req, int64 run_id)
+/*
+ * One head: its rows (a target horizon bars ahead), walk-forward folds with
+ * gap = horizon, and the refit on every row.  Job progress moves from
+ * progress_from over progress_span.
+ */
+static void
+TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
+		  double progress_from, double progress_span)
 {
-	TrainSet	set;
+	TrainSet   *set = &head->set;
 	int			p = req->spec->nfeatures;
 	int			folds = req->folds;
-	int			gap = req->horizon;
+	int			gap = horizon;
 	int			min_days = MinimumDays(folds, gap, p);
 	int			test_days;
-	FoldResult *fold = palloc0(sizeof(FoldResult) * folds);
-	FoldResult	pooled;
-	FoldResult *per_symbol;		/* pooled over the folds, one per symbol */
-	double	   *abs_res;
-	int64		nres = 0;
-	double	   *scaled_res;		/* |log error| / (σ_t sqrt(horizon)) where σ_t is known */
-	int64		nscaled = 0;
-	double		horizon_scale = sqrt((double) req->horizon);
-	int64	   *vp_row;			/* the out-of-sample rows, their fold and prediction */
-	int		   *vp_fold;
-	double	   *vp_yhat;
-	int64		model_id;
-	bool		gate;
 	double	   *work = palloc(sizeof(double) * p);
 	Model	   *model;
-	StockmlOwnerSwitch sw;
 	ModelTrainData data;
-	bytea	   *blob;
-	char	   *reference;
-	StringInfoData metrics;
-	TrainOutcome out;
-	Datum		args[16];
-	char		nulls[16];
-	int			rc;
-	bool		isnull;
 	RawQr		qr;
 	int64		known = 0;		/* leading rows whose targets end before a test block */
 	DateADT		known_max = DATEVAL_NOBEGIN;	/* their latest target day */
-
+	double		horizon_scale = sqrt((double) horizon);
 	instr_time	phase;
 
 	INSTR_TIME_SET_CURRENT(phase);
-	LoadTrainSet(req, &set);
+	memset(head, 0, sizeof(HeadResult));
+	head->horizon = horizon;
+	LoadTrainSet(req, horizon, set);
 	LogPhase("read the features", &phase);
-	if (set.ndays < min_days)
+	if (set->ndays < min_days)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("too little history to train \"%s\": %d usable days, %d needed",
-						req->model_name, set.ndays, min_days),
+						req->model_name, set->ndays, min_days),
 				 errdetail("A usable day has every feature (the spec needs %d bars of warm-up) and a target %d bar%s later%s; "
 						   "%d folds of at least %d test days, after a first training window of %d days and a gap of %d, need %d.",
-						   req->spec->warmup, req->horizon, req->horizon == 1 ? "" : "s",
+						   req->spec->warmup, horizon, horizon == 1 ? "" : "s",
 						   req->has_train_end ? " on or before train_end" : "",
 						   folds, MIN_TEST_DAYS, p + 2, gap, min_days),
 				 errhint("Load more history, use fewer folds (params => '{\"folds\": 3}'), or a later train_end.")));
 
-	test_days = set.ndays / (folds + 1);
-	abs_res = MemoryContextAllocHuge(CurrentMemoryContext,
-									 mul_size(Max(set.n, 1), sizeof(double)));
-	scaled_res = MemoryContextAllocHuge(CurrentMemoryContext,
-										mul_size(Max(set.n, 1), sizeof(double)));
-	vp_row = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set.n, 1), sizeof(int64)));
-	vp_fold = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set.n, 1), sizeof(int)));
-	vp_yhat = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set.n, 1), sizeof(double)));
-	memset(&pooled, 0, sizeof(pooled));
-	per_symbol = palloc0(sizeof(FoldResult) * req->nsymbols);
-	data.x = set.x;
-	data.y = set.y;
+	test_days = set->ndays / (folds + 1);
+	head->test_days = test_days;
+	head->fold = palloc0(sizeof(FoldResult) * folds);
+	head->abs_res = MemoryContextAllocHuge(CurrentMemoryContext,
+										   mul_size(Max(set->n, 1), sizeof(double)));
+	head->scaled_res = MemoryContextAllocHuge(CurrentMemoryContext,
+											  mul_size(Max(set->n, 1), sizeof(double)));
+	head->vp_row = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set->n, 1), sizeof(int64)));
+	head->vp_fold = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set->n, 1), sizeof(int)));
+	head->vp_yhat = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set->n, 1), sizeof(double)));
+	head->per_symbol = palloc0(sizeof(FoldResult) * req->nsymbols);
+	data.x = set->x;
+	data.y = set->y;
 	data.p = p;
 	/* linear algorithms: one streaming QR, fitted at each fold's end */
 	if (req->alg->fit_summary)
 		LinalgQrInit(&qr, p);
 	for (int k = 0; k < folds; k++)
 	{
-		int			ts = set.ndays - (folds - k) * test_days;
-		int64		train_rows = set.day_start[ts - gap];
-		int64		test_from = set.day_start[ts];
-		int64		test_to = set.day_start[ts + test_days];
+		int			ts = set->ndays - (folds - k) * test_days;
+		int64		train_rows = set->day_start[ts - gap];
+		int64		test_from = set->day_start[ts];
+		int64		test_to = set->day_start[ts + test_days];
+		FoldResult *fold = &head->fold[k];
 
 		CHECK_FOR_INTERRUPTS();
 		/* the longest prefix whose targets all end before the test block */
-		while (known < train_rows && Max(known_max, set.target_day[known]) < set.days[ts])
+		while (known < train_rows && Max(known_max, set->target_day[known]) < set->days[ts])
 		{
-			known_max = Max(known_max, set.target_day[known]);
+			known_max = Max(known_max, set->target_day[known]);
 			known++;
 		}
 		train_rows = known;
@@ -1103,8 +1322,8 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 					 errmsg("too little history to train \"%s\": fold %d has " INT64_FORMAT " training rows whose targets end before its test block, %d needed",
 							req->model_name, k + 1, train_rows, p + 2),
 					 errdetail("The test block starts on %s; a symbol without bars for a while before it has targets (%d of its own bars ahead) inside the block.",
-							   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(set.days[ts]))),
-							   req->horizon),
+							   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(set->days[ts]))),
+							   horizon),
 					 errhint("Train the symbols whose bars have gaps separately, or use fewer folds.")));
 		model = ModelCreate(req->alg, p, req->values);
 		data.n = train_rows;
@@ -1115,58 +1334,113 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 		}
 		else
 			ModelFit(model, &data);
-		fold[k].n_train = train_rows;
+		fold->n_train = train_rows;
 		for (int64 i = test_from; i < test_to; i++)
 		{
-			double		yhat = ModelPredict(model, set.x + i * p, work);
-			double		close = set.close[i];
+			double		yhat = ModelPredict(model, set->x + i * p, work);
+			double		close = set->close[i];
 			double		predicted = close * exp(yhat);
-			double		actual = close * exp(set.y[i]);
+			double		actual = close * exp(set->y[i]);
 
-			StatsAdd(&fold[k].model, predicted, actual, yhat, set.y[i]);
-			StatsAdd(&fold[k].naive, close, actual, 0, set.y[i]);
-			StatsAdd(&pooled.model, predicted, actual, yhat, set.y[i]);
-			StatsAdd(&pooled.naive, close, actual, 0, set.y[i]);
-			StatsAdd(&per_symbol[set.sym[i]].model, predicted, actual, yhat, set.y[i]);
-			StatsAdd(&per_symbol[set.sym[i]].naive, close, actual, 0, set.y[i]);
-			vp_row[nres] = i;
-			vp_fold[nres] = k + 1;
-			vp_yhat[nres] = yhat;
-			abs_res[nres++] = fabs(set.y[i] - yhat);
-			if (set.sigma[i] > 0 && isfinite(set.sigma[i]))
-				scaled_res[nscaled++] = fabs(set.y[i] - yhat) / (set.sigma[i] * horizon_scale);
+			StatsAdd(&fold->model, predicted, actual, yhat, set->y[i]);
+			StatsAdd(&fold->naive, close, actual, 0, set->y[i]);
+			StatsAdd(&head->pooled.model, predicted, actual, yhat, set->y[i]);
+			StatsAdd(&head->pooled.naive, close, actual, 0, set->y[i]);
+			StatsAdd(&head->per_symbol[set->sym[i]].model, predicted, actual, yhat, set->y[i]);
+			StatsAdd(&head->per_symbol[set->sym[i]].naive, close, actual, 0, set->y[i]);
+			head->vp_row[head->nres] = i;
+			head->vp_fold[head->nres] = k + 1;
+			head->vp_yhat[head->nres] = yhat;
+			head->abs_res[head->nres++] = fabs(set->y[i] - yhat);
+			if (set->sigma[i] > 0 && isfinite(set->sigma[i]))
+				head->scaled_res[head->nscaled++] = fabs(set->y[i] - yhat) / (set->sigma[i] * horizon_scale);
 		}
-		StockmlReportJobProgress((double) (k + 1) / (folds + 1));
+		StockmlReportJobProgress(progress_from + progress_span * (k + 1) / (folds + 1));
 	}
-	pooled.n_train = set.n;
+	head->pooled.n_train = set->n;
 	LogPhase("walk-forward folds", &phase);
 
 	/* the model itself, on every row */
 	model = ModelCreate(req->alg, p, req->values);
-	data.n = set.n;
+	data.n = set->n;
 	if (req->alg->fit_summary)
 	{
-		LinalgQrAdd(&qr, &data, qr.n, set.n);
+		LinalgQrAdd(&qr, &data, qr.n, set->n);
 		ModelFitFromQr(model, &qr);
 		LinalgQrFree(&qr);
 	}
 	else
 		ModelFit(model, &data);
-	blob = ModelSerialize(model);
+	head->model = model;
 	LogPhase("refit", &phase);
-	reference = BuildReference(req, &set, abs_res, nres, scaled_res, nscaled);
+	pfree(work);
+}
+
+/* The work of one run, inside the caller's subtransaction */
+static TrainOutcome
+TrainAndRegister(TrainRequest *req, int64 run_id)
+{
+	HeadResult *heads = palloc0(sizeof(HeadResult) * req->nhorizons);
+	HeadResult *head;
+	TrainSet   *set;
+	int			primary = 0;
+	int			folds = req->folds;
+	int64		model_id;
+	bool		gate;
+	StockmlOwnerSwitch sw;
+	ModelHeads blob_heads;
+	bytea	   *blob;
+	char	   *reference;
+	StringInfoData metrics;
+	TrainOutcome out;
+	Datum		args[16];
+	char		nulls[16];
+	int			rc;
+	bool		isnull;
+	instr_time	phase;
+
+	while (req->horizons[primary] != req->horizon)
+		primary++;
+	/* the primary head first: its "too little history" is the version's */
+	for (int n = 0; n < req->nhorizons; n++)
+	{
+		int			h = n == 0 ? primary : (n <= primary ? n - 1 : n);
+
+		TrainHead(req, req->horizons[h], &heads[h],
+				  (double) n / req->nhorizons, 1.0 / req->nhorizons);
+		if (h != primary)
+		{
+			/* what the other heads still need is small: free their matrix */
+			pfree(heads[h].set.x);
+			heads[h].set.x = NULL;
+		}
+	}
+	head = &heads[primary];
+	set = &head->set;
+
+	INSTR_TIME_SET_CURRENT(phase);
+	blob_heads.nheads = req->nhorizons;
+	blob_heads.horizons = req->horizons;
+	blob_heads.models = palloc(sizeof(Model *) * req->nhorizons);
+	for (int h = 0; h < req->nhorizons; h++)
+		blob_heads.models[h] = heads[h].model;
+	blob = ModelSerializeHeads(&blob_heads);
+	reference = BuildReference(req, heads, primary);
 	LogPhase("reference sample", &phase);
 
 	initStringInfo(&metrics);
 	appendStringInfoChar(&metrics, '{');
-	AppendStats(&metrics, "", &pooled.model);
+	AppendStats(&metrics, "", &head->pooled.model);
 	appendStringInfoString(&metrics, ", ");
-	AppendStats(&metrics, "naive_", &pooled.naive);
+	AppendStats(&metrics, "naive_", &head->pooled.naive);
 	appendStringInfoString(&metrics, ", ");
-	AppendSkill(&metrics, &pooled.model, &pooled.naive);
-	AppendSymbolSkills(&metrics, req, per_symbol);
+	AppendSkill(&metrics, &head->pooled.model, &head->pooled.naive);
+	AppendSymbolSkills(&metrics, req, head->per_symbol);
+	if (req->nhorizons > 1)
+		AppendHeadMetrics(&metrics, req, heads, primary);
 	appendStringInfo(&metrics, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT
-					 ", \"folds\": %d, \"test_days\": %d}", pooled.model.n, set.n, folds, test_days);
+					 ", \"folds\": %d, \"test_days\": %d}", head->pooled.model.n, set->n, folds,
+					 head->test_days);
 
 	/*
 	 * One version number at a time per model name: its experiment's row,
@@ -1191,9 +1465,9 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	args[6] = JsonbPGetDatum(req->spec_jsonb);
 	args[7] = CStringGetTextDatum(req->params_full);
 	args[8] = CStringGetTextDatum(metrics.data);
-	args[9] = DateADTGetDatum(set.days[0]);
-	args[10] = DateADTGetDatum(set.days[set.ndays - 1]);
-	args[11] = Int64GetDatum(set.n);
+	args[9] = DateADTGetDatum(set->days[0]);
+	args[10] = DateADTGetDatum(set->days[set->ndays - 1]);
+	args[11] = Int64GetDatum(set->n);
 	args[12] = CStringGetTextDatum(reference);
 	args[13] = PointerGetDatum(blob);
 	args[14] = Int64GetDatum(run_id);
@@ -1216,12 +1490,17 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 		StoreVersionInfo(req, out.version);
 	gate = GateInstalled();
 	if (gate)
-		StoreValidationRows(req, &set, model_id, out.version, vp_row, vp_fold, vp_yhat, nres);
+		StoreValidationRows(req, set, model_id, out.version, head->vp_row, head->vp_fold,
+							head->vp_yhat, head->nres);
 	LogPhase("validation rows", &phase);
-	StoreDriftNull(req, &set, model_id);
+	StoreDriftNull(req, set, model_id);
 	LogPhase("drift null", &phase);
 
-	LogRunMetrics(run_id, fold, folds, &pooled);
+	LogRunMetrics(run_id, "", head->fold, folds, &head->pooled);
+	if (req->nhorizons > 1)
+		for (int h = 0; h < req->nhorizons; h++)
+			LogRunMetrics(run_id, psprintf("h%d_", heads[h].horizon), heads[h].fold, folds,
+						  &heads[h].pooled);
 	args[0] = Int64GetDatum(run_id);
 	args[1] = Int32GetDatum(out.version);
 	rc = SPI_execute_with_args("UPDATE stockml.runs SET status = 'finished', finished_at = clock_timestamp(),"
@@ -1343,4 +1622,12 @@ stockml_train(PG_FUNCTION_ARGS)
 	values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(out.metrics));
 	values[3] = BoolGetDatum(out.deployed);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/* 0.2.0's train(..., horizons): the same function, reading argument 8 */
+PG_FUNCTION_INFO_V1(stockml_train_0_2);
+Datum
+stockml_train_0_2(PG_FUNCTION_ARGS)
+{
+	return stockml_train(fcinfo);
 }

@@ -582,6 +582,7 @@ DECLARE
     names   text[] := stockml.job_models('forecast', args, ARRAY['model_name', 'models', 'symbols']);
     symbols text[];
     n       bigint;
+    nfailed bigint;
     parts   text[] := '{}';
 BEGIN
     IF args ? 'symbols' THEN
@@ -593,8 +594,12 @@ BEGIN
         symbols := ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols'));
     END IF;
     FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
-        SELECT count(*) INTO n FROM stockml.forecast(names[i], symbols);
-        parts := parts || format('%s: %s forecast%s', names[i], n, CASE WHEN n = 1 THEN '' ELSE 's' END);
+        SELECT count(*) FILTER (WHERE f.status = 'ok'), count(*) FILTER (WHERE f.status <> 'ok')
+          INTO n, nfailed FROM stockml.forecast(names[i], symbols) f;
+        parts := parts || format('%s: %s forecast%s%s', names[i], n, CASE WHEN n = 1 THEN '' ELSE 's' END,
+                                 CASE WHEN nfailed > 0 THEN format(', %s symbol%s failed (see the WARNING)', nfailed,
+                                                                  CASE WHEN nfailed = 1 THEN '' ELSE 's' END)
+                                 ELSE '' END);
         PERFORM stockml.report_job_progress(i::float8 / cardinality(names));
     END LOOP;
     RETURN CASE WHEN cardinality(parts) = 0 THEN 'no model to forecast with' ELSE array_to_string(parts, '; ') END;

@@ -22,8 +22,14 @@ GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_shar
 -- reads, and its SQL is parameterised) -- not SECURITY DEFINER, whose per-call SET of
 -- search_path would cost batch predict(model, x) several times a bare scan.  EXECUTE is
 -- for the reader and stockml_admin rather than for PUBLIC.
-REVOKE EXECUTE ON FUNCTION stockml.predict(text, text), stockml.predict(text, float8[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION stockml.predict(text, text), stockml.predict(text, float8[])
+REVOKE EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
+                          stockml.predict(text, float8[], integer, text),
+                          stockml.predict_path(text, text, integer, text),
+                          stockml._resolve_version(text, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
+                          stockml.predict(text, float8[], integer, text),
+                          stockml.predict_path(text, text, integer, text),
+                          stockml._resolve_version(text, integer, text)
    TO stockml_reader, stockml_admin;
 -- total_return() reads prices as the owner too (the forecast views call it for the reader)
 REVOKE EXECUTE ON FUNCTION stockml.total_return(text, date, date) FROM PUBLIC;

@@ -4,12 +4,12 @@
 BEGIN;
 SELECT plan(30);
 
-SELECT has_function('stockml', 'train', ARRAY['text', 'text[]', 'text', 'integer', 'jsonb', 'text', 'date']);
-SELECT volatility_is('stockml', 'train', ARRAY['text', 'text[]', 'text', 'integer', 'jsonb', 'text', 'date'], 'volatile');
-SELECT has_function('stockml', 'predict', ARRAY['text', 'text']);
-SELECT has_function('stockml', 'predict', ARRAY['text', 'double precision[]']);
-SELECT volatility_is('stockml', 'predict', ARRAY['text', 'double precision[]'], 'stable');
-SELECT function_returns('stockml', 'forecast', ARRAY['text', 'text[]'], 'setof stockml.predictions');
+SELECT has_function('stockml', 'train', ARRAY['text', 'text[]', 'text', 'integer', 'jsonb', 'text', 'date', 'integer[]']);
+SELECT volatility_is('stockml', 'train', ARRAY['text', 'text[]', 'text', 'integer', 'jsonb', 'text', 'date', 'integer[]'], 'volatile');
+SELECT has_function('stockml', 'predict', ARRAY['text', 'text', 'integer', 'text']);
+SELECT has_function('stockml', 'predict', ARRAY['text', 'double precision[]', 'integer', 'text']);
+SELECT volatility_is('stockml', 'predict', ARRAY['text', 'double precision[]', 'integer', 'text'], 'stable');
+SELECT function_returns('stockml', 'forecast', ARRAY['text', 'text[]', 'integer', 'text'], 'setof stockml.forecast_result');
 SELECT function_returns('stockml', 'deploy', ARRAY['text', 'integer', 'text', 'text'], 'stockml.alias_history');
 SELECT function_returns('stockml', 'rollback', ARRAY['text', 'text', 'text'], 'stockml.alias_history');
 SELECT volatility_is('stockml', 'fit', ARRAY['text', 'double precision[]', 'double precision[]', 'jsonb'], 'immutable');
