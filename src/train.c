@@ -100,6 +100,7 @@ typedef struct TrainRequest
 	char	   *params_full;	/* defaults filled in, train's own included */
 	char	   *description;	/* params' "description", or NULL */
 	char	   *tags_json;		/* params' "tags" (a JSON array of strings), or NULL */
+	char	   *caller;			/* the role train() checked, named in the alias history */
 } TrainRequest;
 
 /* All training rows, ordered by (day, symbol) */
@@ -1165,7 +1166,7 @@ GateInstalled(void)
 {
 	bool		isnull;
 
-	if (SPI_execute("SELECT pg_catalog.to_regprocedure('stockml._deploy_gate(text, integer, boolean)') IS NOT NULL",
+	if (SPI_execute("SELECT pg_catalog.to_regprocedure('stockml._deploy_gate(text, integer, boolean, text)') IS NOT NULL",
 					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look for the deploy gate");
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -1204,25 +1205,25 @@ StoreVersionInfo(const TrainRequest *req, int32 version)
 }
 
 /*
- * The deploy gate (stockml._deploy_gate, sql/install/53_gate.sql) decides and
- * moves production; its decision and reason go into the version's metrics
- * under "gate", written as the owner of stockml.models (stockml_admin may
- * insert models, not rewrite them).  Returns whether it deployed.
+ * The deploy gate (stockml._deploy_gate, sql/install/53_gate.sql, the owner's
+ * only; we run as the owner here) decides and moves production in the
+ * caller's name; its decision and reason go into the version's metrics under
+ * "gate".  Returns whether it deployed.
  */
 static bool
 DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metrics)
 {
-	Datum		args[3];
+	Datum		args[4];
 	bool		isnull;
 	bool		deployed;
 	Datum		gate;
-	StockmlOwnerSwitch sw;
 
 	args[0] = CStringGetTextDatum(req->model_name);
 	args[1] = Int32GetDatum(version);
 	args[2] = BoolGetDatum(req->auto_deploy);
-	if (SPI_execute_with_args("SELECT deployed, gate FROM stockml._deploy_gate($1, $2, $3)",
-							  3, (Oid[]) {TEXTOID, INT4OID, BOOLOID}, args, NULL, false, 1) != SPI_OK_SELECT ||
+	args[3] = CStringGetTextDatum(req->caller);
+	if (SPI_execute_with_args("SELECT deployed, gate FROM stockml._deploy_gate($1, $2, $3, $4)",
+							  4, (Oid[]) {TEXTOID, INT4OID, BOOLOID, TEXTOID}, args, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not run the deploy gate");
 	deployed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -1231,13 +1232,11 @@ DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metric
 
 	args[0] = Int64GetDatum(model_id);
 	args[1] = gate;
-	StockmlBecomeOwner(&sw);
 	if (SPI_execute_with_args("UPDATE stockml.models SET metrics = metrics || jsonb_build_object('gate', $2::jsonb)"
 							  " WHERE id = $1 RETURNING metrics::text",
 							  2, (Oid[]) {INT8OID, JSONBOID}, args, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "could not record the deploy decision");
-	StockmlRestoreUser(&sw);
 	*metrics = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	return deployed;
 }
@@ -1443,17 +1442,20 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 					 head->test_days);
 
 	/*
-	 * One version number at a time per model name: its experiment's row,
-	 * locked as the owner (callers may not UPDATE experiments), FOR NO KEY
-	 * UPDATE so that the key-share locks of rows referencing it do not block.
-	 * An advisory lock would be anyone's to take.
+	 * The registry is written as the owner from here on (callers may read
+	 * it, not write it: nobody rewrites a run or moves an alias without its
+	 * history row).  One version number at a time per model name: its
+	 * experiment's row, locked FOR NO KEY UPDATE (the lock of
+	 * stockml._lock_model_name, src/registry.c) so that the key-share locks
+	 * of rows referencing it do not block.  Nobody else may UPDATE
+	 * experiments, so nobody can hold that lock first, as anyone could an
+	 * advisory lock.
 	 */
 	memset(nulls, ' ', sizeof(nulls));
 	args[0] = CStringGetTextDatum(req->model_name);
 	StockmlBecomeOwner(&sw);
 	rc = SPI_execute_with_args("SELECT FROM stockml.experiments WHERE name = $1 FOR NO KEY UPDATE",
 							   1, (Oid[]) {TEXTOID}, args, NULL, false, 0);
-	StockmlRestoreUser(&sw);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not lock the model name");
 
@@ -1520,6 +1522,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 							out.version, req->model_name),
 					 errhint("ALTER EXTENSION stockml UPDATE installs it; stockml.deploy() moves production by hand.")));
 	}
+	StockmlRestoreUser(&sw);
 	LogPhase("register", &phase);
 	StockmlReportJobProgress(1.0);
 	return out;
@@ -1540,6 +1543,7 @@ stockml_train(PG_FUNCTION_ARGS)
 	Datum		args[12];
 	bool		isnull;
 	MemoryContext work;
+	StockmlOwnerSwitch sw;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -1548,11 +1552,16 @@ stockml_train(PG_FUNCTION_ARGS)
 	StockmlRequireAdmin("train models");
 	/* a wrong call is an ERROR before any run exists */
 	ParseRequest(fcinfo, &req);
+	req.caller = GetUserNameFromId(GetUserId(), false);
 
+	/* the run and its experiment are written as the owner (see TrainAndRegister) */
 	SPI_connect();
-	if (SPI_execute("SELECT nextval(pg_get_serial_sequence('stockml.runs', 'id'))", false, 1) != SPI_OK_SELECT)
+	StockmlBecomeOwner(&sw);
+	if (SPI_execute("SELECT pg_catalog.nextval(pg_catalog.pg_get_serial_sequence('stockml.runs', 'id'))",
+					false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not draw a run id");
 	run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	StockmlRestoreUser(&sw);
 	SPI_finish();
 
 	work = AllocSetContextCreate(caller, "stockml train", ALLOCSET_DEFAULT_SIZES);
@@ -1561,6 +1570,7 @@ stockml_train(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		SPI_connect();
+		StockmlBecomeOwner(&sw);
 		args[0] = CStringGetTextDatum(req.model_name);
 		if (SPI_execute_with_args("INSERT INTO stockml.experiments (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
 								  1, (Oid[]) {TEXTOID}, args, NULL, false, 0) != SPI_OK_INSERT)
@@ -1581,6 +1591,7 @@ stockml_train(PG_FUNCTION_ARGS)
 									  TEXTOID, TIMESTAMPTZOID, INT8OID},
 								  args, req.has_train_end ? NULL : "     n   ", false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not create the run");
+		StockmlRestoreUser(&sw);
 
 		out = TrainAndRegister(&req, run_id);
 

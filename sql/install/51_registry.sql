@@ -193,26 +193,32 @@ SELECT m.name, m.version, m.algorithm,
 COMMENT ON VIEW stockml.model_versions IS
 'every model version with its aliases and walk-forward metrics beside the naive baseline''s';
 
+-- Alias moves: deploy() and rollback() check the caller (a superuser or a member of
+-- stockml_admin), then write as the owner through _set_alias / _rollback, which only the
+-- owner may execute (src/registry.c); callers may read these tables but not write them,
+-- so every move has its history row and the row names who made it.
 CREATE FUNCTION stockml.deploy(model_name text, version integer, alias text DEFAULT 'production',
                                reason text DEFAULT NULL)
 RETURNS stockml.alias_history
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    result stockml.alias_history;
-BEGIN
-    PERFORM stockml._set_alias(model_name, version, alias, 'deploy', coalesce(reason, 'deployed by hand'));
-    SELECT * INTO result FROM stockml.alias_history h
-     WHERE h.name = model_name AND h.alias = deploy.alias ORDER BY h.id DESC LIMIT 1;
-    RETURN result;
-END $$;
+AS 'MODULE_PATHNAME', 'stockml_deploy'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION stockml.deploy(text, integer, text, text) IS
 'point an alias (default production) at a version; logged in alias_history with who, when and why';
 
-CREATE FUNCTION stockml._set_alias(model_name text, version integer, alias text, action text, reason text)
+CREATE FUNCTION stockml._lock_model_name(model_name text)
 RETURNS void
+AS 'MODULE_PATHNAME', 'stockml_lock_model_name'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml._lock_model_name(text) IS
+'internal: lock the model name (its experiments row, as the owner) until the end of the transaction: alias moves, train()''s version numbering, version removal and monitor() of one name run one at a time';
+
+CREATE FUNCTION stockml._set_alias(model_name text, version integer, alias text, action text, reason text,
+                                   set_by text)
+RETURNS stockml.alias_history
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     previous integer;
+    result stockml.alias_history;
 BEGIN
     IF model_name IS NULL OR version IS NULL OR alias IS NULL THEN
         RAISE EXCEPTION 'model_name, version and alias must not be NULL'
@@ -227,21 +233,31 @@ BEGIN
                               THEN format('Aliases are lower case: use %L.', lower(alias))
                               ELSE 'For example ''production'' or ''staging''.' END;
     END IF;
-    PERFORM stockml._require_version(model_name, version);
     -- one alias move at a time per model name, so the history is a clean sequence
-    PERFORM pg_advisory_xact_lock(hashtext('stockml.model_aliases'), hashtext(model_name));
+    PERFORM stockml._lock_model_name(model_name);
+    PERFORM stockml._require_version(model_name, version);
     SELECT a.version INTO previous FROM stockml.model_aliases a
      WHERE a.name = model_name AND a.alias = _set_alias.alias;
     INSERT INTO stockml.model_aliases AS a (name, alias, version)
     VALUES (model_name, alias, version)
     ON CONFLICT ON CONSTRAINT model_aliases_pkey DO UPDATE SET version = excluded.version;
-    INSERT INTO stockml.alias_history (name, alias, version, previous_version, action, reason)
-    VALUES (model_name, alias, version, previous, action, reason);
+    INSERT INTO stockml.alias_history AS h (name, alias, version, previous_version, action, set_by, reason)
+    VALUES (model_name, alias, version, previous, action, set_by, reason)
+    RETURNING h.* INTO result;
+    RETURN result;
 END $$;
-COMMENT ON FUNCTION stockml._set_alias(text, integer, text, text, text) IS
-'internal: move an alias and append the history row (deploy, rollback and train use it)';
+COMMENT ON FUNCTION stockml._set_alias(text, integer, text, text, text, text) IS
+'internal, the owner''s only: move an alias and append its history row naming set_by (deploy, rollback, the deploy gate and a train job''s fallback_to_naive, src/registry.c, pass their checked caller)';
+REVOKE EXECUTE ON FUNCTION stockml._set_alias(text, integer, text, text, text, text) FROM PUBLIC;
 
 CREATE FUNCTION stockml.rollback(model_name text, alias text DEFAULT 'production', reason text DEFAULT NULL)
+RETURNS stockml.alias_history
+AS 'MODULE_PATHNAME', 'stockml_rollback'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.rollback(text, text, text) IS
+'move an alias back to the version it pointed to before its last deploy (repeatable: each call goes one further back)';
+
+CREATE FUNCTION stockml._rollback(model_name text, alias text, reason text, set_by text)
 RETURNS stockml.alias_history
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -249,11 +265,12 @@ DECLARE
     h record;
     target integer;
     current integer;
-    result stockml.alias_history;
 BEGIN
+    -- the history read below is the one the move appends to
+    PERFORM stockml._lock_model_name(model_name);
     -- replay the history: deploy and auto push a version, rollback pops one
     FOR h IN SELECT * FROM stockml.alias_history ah
-              WHERE ah.name = model_name AND ah.alias = rollback.alias ORDER BY ah.id LOOP
+              WHERE ah.name = model_name AND ah.alias = _rollback.alias ORDER BY ah.id LOOP
         IF h.action = 'rollback' THEN
             stack := stack[1:cardinality(stack) - 1];
         ELSE
@@ -261,7 +278,7 @@ BEGIN
         END IF;
     END LOOP;
     SELECT a.version INTO current FROM stockml.model_aliases a
-     WHERE a.name = model_name AND a.alias = rollback.alias;
+     WHERE a.name = model_name AND a.alias = _rollback.alias;
     IF current IS NULL THEN
         RAISE EXCEPTION 'model "%" has no alias "%"', model_name, alias
             USING ERRCODE = 'undefined_object',
@@ -274,14 +291,12 @@ BEGIN
                   HINT = 'stockml.deploy(name, version, alias) sets any version.';
     END IF;
     target := stack[cardinality(stack) - 1];
-    PERFORM stockml._set_alias(model_name, target, alias, 'rollback',
-                               coalesce(reason, format('rolled back from version %s', current)));
-    SELECT * INTO result FROM stockml.alias_history ah
-     WHERE ah.name = model_name AND ah.alias = rollback.alias ORDER BY ah.id DESC LIMIT 1;
-    RETURN result;
+    RETURN stockml._set_alias(model_name, target, alias, 'rollback',
+                              coalesce(reason, format('rolled back from version %s', current)), set_by);
 END $$;
-COMMENT ON FUNCTION stockml.rollback(text, text, text) IS
-'move an alias back to the version it pointed to before its last deploy (repeatable: each call goes one further back)';
+COMMENT ON FUNCTION stockml._rollback(text, text, text, text) IS
+'internal, the owner''s only: the work of rollback() for its checked caller set_by';
+REVOKE EXECUTE ON FUNCTION stockml._rollback(text, text, text, text) FROM PUBLIC;
 
 CREATE FUNCTION stockml.drop_model(model_name text)
 RETURNS integer
@@ -294,7 +309,7 @@ BEGIN
     IF model_name IS NULL THEN
         RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('stockml.model_aliases'), hashtext(model_name));
+    PERFORM stockml._lock_model_name(model_name);
     -- a name is known by its versions, or by its runs when none trained
     IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name)
        AND NOT EXISTS (SELECT FROM stockml.experiments e WHERE e.name = model_name) THEN

@@ -155,8 +155,7 @@ BEGIN
             ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols')),
             'naive', coalesce((args ->> 'horizon')::integer, 1), '{"auto_deploy": false}',
             coalesce(args ->> 'feature_set', 'default'), (args ->> 'train_end')::date);
-        PERFORM stockml._set_alias(n.model_name, n.version, 'production', 'auto',
-                                   format('fallback_to_naive: version %s %s', r.version, r.metrics -> 'gate' ->> 'reason'));
+        PERFORM stockml._fallback_to_naive(n.model_name, r.version, n.version);
         RETURN format('%s version %s, skill %s, %s; the naive version %s serves (fallback_to_naive)', r.model_name,
                       r.version, round((r.metrics ->> 'skill')::numeric, 4), r.metrics -> 'gate' ->> 'reason', n.version);
     END IF;
@@ -170,8 +169,21 @@ COMMENT ON FUNCTION stockml.run_job_train(bigint, jsonb) IS
 
 -- stockml_admin runs the model lifecycle: train (also as a job, e.g. a retrain monitor()
 -- enqueued), deploy, rollback, forecast.  Removing models (drop_model) stays with the owner.
-GRANT SELECT, INSERT ON stockml.experiments, stockml.run_metrics, stockml.models,
-                        stockml.alias_history TO stockml_admin;
-GRANT SELECT, INSERT, UPDATE ON stockml.runs, stockml.model_aliases, stockml.predictions TO stockml_admin;
-GRANT USAGE ON SEQUENCE stockml.runs_id_seq TO stockml_admin;
+-- The registry it reads but does not write: train() records runs, versions and metrics,
+-- deploy() / rollback() move aliases with their history, as the owner (src/train.c,
+-- src/registry.c), so nobody moves an alias without a history row or rewrites a run.
+GRANT SELECT ON stockml.experiments, stockml.runs, stockml.run_metrics, stockml.models,
+                stockml.model_aliases, stockml.alias_history TO stockml_admin;
+GRANT SELECT, INSERT, UPDATE ON stockml.predictions TO stockml_admin;
+-- (0.1.0 granted it USAGE on the run ids; an upgrade revokes it, leaving the same ACL as here)
+REVOKE USAGE ON SEQUENCE stockml.runs_id_seq FROM stockml_admin;
 GRANT SELECT ON stockml.feature_sets TO stockml_admin;
+
+-- a train job's fallback_to_naive: the automatic move, its rule checked on the runs train()
+-- wrote in this transaction (src/registry.c)
+CREATE FUNCTION stockml._fallback_to_naive(model_name text, rejected integer, naive integer)
+RETURNS stockml.alias_history
+AS 'MODULE_PATHNAME', 'stockml_fallback_to_naive'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml._fallback_to_naive(text, integer, integer) IS
+'internal, for run_job_train: move production to the naive version trained in this transaction after a version (rejected) trained in it too that does not beat the random walk (action auto, reason: fallback_to_naive and the rejected version''s gate reason, set_by: the caller); an ERROR otherwise';

@@ -26,7 +26,8 @@ COMMENT ON COLUMN stockml.validation_predictions.yhat IS 'the version''s predict
 COMMENT ON COLUMN stockml.validation_predictions.naive IS 'the random walk''s predicted log return (0)';
 COMMENT ON INDEX stockml.validation_predictions_pkey IS 'one prediction per version, symbol and day; serves joining two versions on the same rows';
 SELECT pg_catalog.pg_extension_config_dump('stockml.validation_predictions', '');
-GRANT SELECT, INSERT ON stockml.validation_predictions TO stockml_admin;
+-- written by train() as the owner
+GRANT SELECT ON stockml.validation_predictions TO stockml_admin;
 
 CREATE FUNCTION stockml.dm_test(d float8[], horizon integer DEFAULT 1,
                                 OUT n integer, OUT mean float8, OUT statistic float8,
@@ -138,7 +139,7 @@ COMMENT ON FUNCTION stockml.compare(text, integer, integer) IS
 -- train()'s deploy decision for a new version: production moves to it only when, on the
 -- same validation rows, it beats the random walk and the current production version by a
 -- one-sided Diebold-Mariano test at the policy's deploy_alpha, and its skill is above 0.
-CREATE FUNCTION stockml._deploy_gate(model_name text, version integer, auto_deploy boolean)
+CREATE FUNCTION stockml._deploy_gate(model_name text, version integer, auto_deploy boolean, set_by text)
 RETURNS TABLE (deployed boolean, gate jsonb)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -195,7 +196,7 @@ BEGIN
                        ELSE format(' and production version %s (p = %s over %s rows in common)',
                                    prod, round(p_prod::numeric, 4), n_prod) END
                || format(' at alpha %s', alpha);
-        PERFORM stockml._set_alias(model_name, version, 'production', 'auto', reason);
+        PERFORM stockml._set_alias(model_name, version, 'production', 'auto', reason, set_by);
     END IF;
     gate := jsonb_build_object(
         'deployed', deployed, 'reason', reason, 'alpha', alpha,
@@ -206,5 +207,6 @@ BEGIN
     RETURN NEXT;
 END
 $$;
-COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean) IS
-'internal, called by train(): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha; returns the decision and its reason';
+COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) IS
+'internal, the owner''s only (train() runs it as the owner for its checked caller set_by): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha; returns the decision and its reason';
+REVOKE EXECUTE ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) FROM PUBLIC;

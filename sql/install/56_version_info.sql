@@ -76,7 +76,7 @@ BEGIN
         RAISE EXCEPTION 'model_name and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     -- the lock _set_alias takes: no alias moves onto the version while it goes
-    PERFORM pg_advisory_xact_lock(hashtext('stockml.model_aliases'), hashtext(model_name));
+    PERFORM stockml._lock_model_name(model_name);
     PERFORM stockml._require_version(model_name, version);
     SELECT string_agg(a.alias, ', ' ORDER BY a.alias) INTO aliases
       FROM stockml.model_aliases a WHERE a.name = model_name AND a.version = delete_version.version;

@@ -17,7 +17,7 @@ COMMENT ON COLUMN stockml.drift_null.window_days IS 'the calendar days of each w
 COMMENT ON COLUMN stockml.drift_null.statistics IS 'one statistic per window, in window order: element b of every feature is the same window, which gives the null of the drifted share; NaN when a window had no finite value';
 COMMENT ON INDEX stockml.drift_null_pkey IS 'one null per version, feature and statistic';
 SELECT pg_catalog.pg_extension_config_dump('stockml.drift_null', '');
-GRANT SELECT, INSERT ON stockml.drift_null TO stockml_admin;
+GRANT SELECT ON stockml.drift_null TO stockml_admin;   -- written by train() as the owner
 
 CREATE FUNCTION stockml.drift_null_check(null_statistics float8[], statistic float8, alpha float8,
                                          OUT threshold float8, OUT p_value float8)

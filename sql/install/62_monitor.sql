@@ -310,8 +310,9 @@ BEGIN
         RAISE EXCEPTION 'window_days must be between 2 and 3660, not %', window_days
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- one monitor() per model at a time, so two runs never enqueue two retrains
-    PERFORM pg_advisory_xact_lock(hashtext('stockml.monitor'), hashtext(monitor.model_name));
+    -- one monitor() per model at a time, so two runs never enqueue two retrains: the
+    -- model name's row lock (src/registry.c), which no role but the owner can take
+    PERFORM stockml._lock_model_name(monitor.model_name);
 
     -- the production version, else the latest
     SELECT mo.* INTO m

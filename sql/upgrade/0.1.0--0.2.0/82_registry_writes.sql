@@ -1,0 +1,319 @@
+-- The registry is written only through deploy / rollback / train (issue 16 item 3): the
+-- roles keep SELECT on the registry tables, deploy(), rollback() and a train job's
+-- fallback_to_naive check the caller and move aliases as the owner through _set_alias /
+-- _rollback (the owner's only), and deploy, rollback, train, delete_version, drop_model
+-- and monitor serialise on the model name's experiments row instead of advisory locks
+-- anyone could take (src/registry.c; monitor's lock line is in 84_intervals.sql, which
+-- defines its final body).  The same as sql/install/.
+
+REVOKE INSERT ON stockml.experiments, stockml.run_metrics, stockml.models, stockml.alias_history,
+                 stockml.validation_predictions, stockml.drift_null FROM stockml_admin;
+REVOKE INSERT, UPDATE ON stockml.runs, stockml.model_aliases FROM stockml_admin;
+REVOKE USAGE ON SEQUENCE stockml.runs_id_seq FROM stockml_admin;
+
+DROP FUNCTION stockml._set_alias(text, integer, text, text, text);
+DROP FUNCTION stockml._deploy_gate(text, integer, boolean);
+
+CREATE OR REPLACE FUNCTION stockml.deploy(model_name text, version integer, alias text DEFAULT 'production',
+                               reason text DEFAULT NULL)
+RETURNS stockml.alias_history
+AS 'MODULE_PATHNAME', 'stockml_deploy'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.deploy(text, integer, text, text) IS
+'point an alias (default production) at a version; logged in alias_history with who, when and why';
+
+CREATE FUNCTION stockml._lock_model_name(model_name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stockml_lock_model_name'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml._lock_model_name(text) IS
+'internal: lock the model name (its experiments row, as the owner) until the end of the transaction: alias moves, train()''s version numbering, version removal and monitor() of one name run one at a time';
+
+CREATE FUNCTION stockml._set_alias(model_name text, version integer, alias text, action text, reason text,
+                                   set_by text)
+RETURNS stockml.alias_history
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    previous integer;
+    result stockml.alias_history;
+BEGIN
+    IF model_name IS NULL OR version IS NULL OR alias IS NULL THEN
+        RAISE EXCEPTION 'model_name, version and alias must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the format model_aliases_alias_format checks, refused before anything changes
+    IF alias !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid alias "%"', alias
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'An alias is 1 to 63 characters among a-z 0-9 _, starting with a lower-case letter.',
+                  HINT = CASE WHEN lower(alias) ~ '^[a-z][a-z0-9_]{0,62}$'
+                              THEN format('Aliases are lower case: use %L.', lower(alias))
+                              ELSE 'For example ''production'' or ''staging''.' END;
+    END IF;
+    -- one alias move at a time per model name, so the history is a clean sequence
+    PERFORM stockml._lock_model_name(model_name);
+    PERFORM stockml._require_version(model_name, version);
+    SELECT a.version INTO previous FROM stockml.model_aliases a
+     WHERE a.name = model_name AND a.alias = _set_alias.alias;
+    INSERT INTO stockml.model_aliases AS a (name, alias, version)
+    VALUES (model_name, alias, version)
+    ON CONFLICT ON CONSTRAINT model_aliases_pkey DO UPDATE SET version = excluded.version;
+    INSERT INTO stockml.alias_history AS h (name, alias, version, previous_version, action, set_by, reason)
+    VALUES (model_name, alias, version, previous, action, set_by, reason)
+    RETURNING h.* INTO result;
+    RETURN result;
+END $$;
+COMMENT ON FUNCTION stockml._set_alias(text, integer, text, text, text, text) IS
+'internal, the owner''s only: move an alias and append its history row naming set_by (deploy, rollback, the deploy gate and a train job''s fallback_to_naive, src/registry.c, pass their checked caller)';
+REVOKE EXECUTE ON FUNCTION stockml._set_alias(text, integer, text, text, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION stockml.rollback(model_name text, alias text DEFAULT 'production', reason text DEFAULT NULL)
+RETURNS stockml.alias_history
+AS 'MODULE_PATHNAME', 'stockml_rollback'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.rollback(text, text, text) IS
+'move an alias back to the version it pointed to before its last deploy (repeatable: each call goes one further back)';
+
+CREATE FUNCTION stockml._rollback(model_name text, alias text, reason text, set_by text)
+RETURNS stockml.alias_history
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    stack integer[] := '{}';
+    h record;
+    target integer;
+    current integer;
+BEGIN
+    -- the history read below is the one the move appends to
+    PERFORM stockml._lock_model_name(model_name);
+    -- replay the history: deploy and auto push a version, rollback pops one
+    FOR h IN SELECT * FROM stockml.alias_history ah
+              WHERE ah.name = model_name AND ah.alias = _rollback.alias ORDER BY ah.id LOOP
+        IF h.action = 'rollback' THEN
+            stack := stack[1:cardinality(stack) - 1];
+        ELSE
+            stack := stack || h.version;
+        END IF;
+    END LOOP;
+    SELECT a.version INTO current FROM stockml.model_aliases a
+     WHERE a.name = model_name AND a.alias = _rollback.alias;
+    IF current IS NULL THEN
+        RAISE EXCEPTION 'model "%" has no alias "%"', model_name, alias
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'stockml.deploy(name, version, alias) sets one.';
+    END IF;
+    IF cardinality(stack) < 2 THEN
+        RAISE EXCEPTION 'alias "%" of model "%" has no earlier version to roll back to', alias, model_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('It points to version %s, the first it was given.', current),
+                  HINT = 'stockml.deploy(name, version, alias) sets any version.';
+    END IF;
+    target := stack[cardinality(stack) - 1];
+    RETURN stockml._set_alias(model_name, target, alias, 'rollback',
+                              coalesce(reason, format('rolled back from version %s', current)), set_by);
+END $$;
+COMMENT ON FUNCTION stockml._rollback(text, text, text, text) IS
+'internal, the owner''s only: the work of rollback() for its checked caller set_by';
+REVOKE EXECUTE ON FUNCTION stockml._rollback(text, text, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION stockml.drop_model(model_name text)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+    job record;
+    named text[];
+BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM stockml._lock_model_name(model_name);
+    -- a name is known by its versions, or by its runs when none trained
+    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name)
+       AND NOT EXISTS (SELECT FROM stockml.experiments e WHERE e.name = model_name) THEN
+        RAISE EXCEPTION 'model "%" does not exist', model_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
+    END IF;
+    DELETE FROM stockml.model_aliases a WHERE a.name = model_name;
+    DELETE FROM stockml.models m WHERE m.name = model_name;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    DELETE FROM stockml.alias_history h WHERE h.name = model_name;
+    DELETE FROM stockml.experiments e WHERE e.name = model_name;
+    -- the caller's pipeline (stockml.schedule_pipeline) naming the model: scheduled again
+    -- without it, or removed when it named no other model
+    IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
+        SELECT j.schedule,
+               substring(j.command FROM 'pipeline_step\(''forecast'', ''(\{[^'']*\})''::text\[\]')::text[] AS models
+          INTO job
+          FROM cron.job j WHERE j.jobname = 'stockml-forecast' AND j.username = current_user;
+        IF job.models IS NOT NULL AND model_name = ANY (job.models) THEN
+            named := array_remove(job.models, model_name);
+            IF cardinality(named) = 0 THEN
+                PERFORM stockml.unschedule_pipeline();
+                RAISE NOTICE 'unscheduled the pipeline: it named only model "%"', model_name;
+            ELSE
+                PERFORM stockml.schedule_pipeline(job.schedule, named);
+                RAISE NOTICE 'the pipeline no longer names model "%"; it keeps %', model_name, array_to_string(named, ', ');
+            END IF;
+        END IF;
+    END IF;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION stockml.drop_model(text) IS
+'remove every version of a model with its aliases, alias history, runs and forecasts, and take it out of the caller''s pipeline; returns the number of versions removed (0 for a name with only failed runs); an unknown name is an ERROR';
+
+CREATE OR REPLACE FUNCTION stockml.delete_version(model_name text, version integer)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    aliases text;
+BEGIN
+    IF model_name IS NULL OR version IS NULL THEN
+        RAISE EXCEPTION 'model_name and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the lock _set_alias takes: no alias moves onto the version while it goes
+    PERFORM stockml._lock_model_name(model_name);
+    PERFORM stockml._require_version(model_name, version);
+    SELECT string_agg(a.alias, ', ' ORDER BY a.alias) INTO aliases
+      FROM stockml.model_aliases a WHERE a.name = model_name AND a.version = delete_version.version;
+    IF aliases IS NOT NULL THEN
+        RAISE EXCEPTION 'version % of model "%" is in use by alias %', version, model_name, aliases
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'An alias serves the version it points to; deleting it would leave the alias pointing at nothing.',
+                  HINT = 'Point the alias at another version first with stockml.deploy(), or remove the whole model with stockml.drop_model().';
+    END IF;
+    DELETE FROM stockml.models m WHERE m.name = model_name AND m.version = delete_version.version;
+    RETURN 1;
+END $$;
+COMMENT ON FUNCTION stockml.delete_version(text, integer) IS
+'remove one version of a model with its forecasts and validation predictions (refused while an alias points to it); its run and the alias history stay; returns 1';
+
+CREATE FUNCTION stockml._deploy_gate(model_name text, version integer, auto_deploy boolean, set_by text)
+RETURNS TABLE (deployed boolean, gate jsonb)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    alpha    float8;
+    skill    float8;
+    horizon  integer;
+    prod     integer;
+    prod_h   integer;
+    p_naive  float8;
+    d_naive  integer;
+    p_prod   float8;
+    n_prod   bigint;
+    reason   text;
+BEGIN
+    SELECT coalesce(max(p.deploy_alpha), 0.05) INTO alpha
+      FROM stockml.retrain_policies p WHERE p.model_name = _deploy_gate.model_name;
+    SELECT (m.metrics ->> 'skill')::float8, m.horizon INTO skill, horizon
+      FROM stockml.models m WHERE m.name = _deploy_gate.model_name AND m.version = _deploy_gate.version;
+    SELECT a.version, m.horizon INTO prod, prod_h
+      FROM stockml.model_aliases a JOIN stockml.models m ON m.name = a.name AND m.version = a.version
+     WHERE a.name = _deploy_gate.model_name AND a.alias = 'production';
+    SELECT c.p_b_better, c.n_days INTO p_naive, d_naive FROM stockml.compare(model_name, 0, version) c;
+    IF prod IS NOT NULL AND prod_h = horizon THEN
+        SELECT c.p_b_better, c.n_rows INTO p_prod, n_prod FROM stockml.compare(model_name, prod, version) c;
+    END IF;
+
+    reason := CASE
+        WHEN NOT auto_deploy THEN
+            'auto_deploy is false: production stays where it is'
+        WHEN skill IS NULL OR skill <= 0 THEN
+            format('not deployed: skill %s <= 0 (no better than the random walk)',
+                   coalesce(round(skill::numeric, 4)::text, 'undefined'))
+        WHEN p_naive IS NULL OR p_naive >= alpha THEN
+            format('not deployed: does not beat the random walk significantly (Diebold-Mariano p = %s >= %s over %s days)',
+                   coalesce(round(p_naive::numeric, 4)::text, 'undefined'), alpha, d_naive)
+        WHEN prod IS NULL THEN NULL
+        WHEN prod_h <> horizon THEN
+            format('not deployed: production version %s forecasts %s bars ahead, this version %s: compare by hand and deploy()',
+                   prod, prod_h, horizon)
+        WHEN n_prod = 0 THEN
+            format('not deployed: no validation rows in common with production version %s (trained before 0.2.0 or on other symbols): compare by hand and deploy()',
+                   prod)
+        WHEN p_prod IS NULL OR p_prod >= alpha THEN
+            format('not deployed: does not beat production version %s significantly (Diebold-Mariano p = %s >= %s over %s rows in common)',
+                   prod, coalesce(round(p_prod::numeric, 4)::text, 'undefined'), alpha, n_prod)
+        END;
+    deployed := auto_deploy AND reason IS NULL;
+    IF deployed THEN
+        reason := format('deployed: beats the random walk (Diebold-Mariano p = %s)', round(p_naive::numeric, 4))
+               || CASE WHEN prod IS NULL THEN '; no production version before'
+                       ELSE format(' and production version %s (p = %s over %s rows in common)',
+                                   prod, round(p_prod::numeric, 4), n_prod) END
+               || format(' at alpha %s', alpha);
+        PERFORM stockml._set_alias(model_name, version, 'production', 'auto', reason, set_by);
+    END IF;
+    gate := jsonb_build_object(
+        'deployed', deployed, 'reason', reason, 'alpha', alpha,
+        'loss', 'absolute error of the log return', 'skill', skill,
+        'p_vs_naive', p_naive, 'days_vs_naive', d_naive,
+        'production_version', prod, 'p_vs_production', p_prod,
+        'rows_vs_production', n_prod);
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) IS
+'internal, the owner''s only (train() runs it as the owner for its checked caller set_by): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha; returns the decision and its reason';
+REVOKE EXECUTE ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION stockml.run_job_train(job_id bigint, args jsonb)
+RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    n record;
+    unknown text;
+BEGIN
+    SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(args) k
+     WHERE k NOT IN ('model_name', 'symbols', 'algorithm', 'horizon', 'params', 'feature_set', 'train_end',
+                     'fallback_to_naive');
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown key in train job args: %', unknown
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Keys: model_name, symbols, algorithm, horizon, params, feature_set, train_end, fallback_to_naive.';
+    END IF;
+    IF jsonb_typeof(args -> 'symbols') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'train job args need "symbols", an array of symbols'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example {"model_name": "msft_ridge", "symbols": ["MSFT"]}.';
+    END IF;
+    SELECT * INTO r FROM stockml.train(
+        args ->> 'model_name',
+        ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols')),
+        coalesce(args ->> 'algorithm', 'ridge'),
+        coalesce((args ->> 'horizon')::integer, 1),
+        coalesce(args -> 'params', '{}'),
+        coalesce(args ->> 'feature_set', 'default'),
+        (args ->> 'train_end')::date);
+    -- no version beats the random walk: let the random walk serve
+    IF NOT r.deployed AND (args ->> 'fallback_to_naive')::boolean
+       AND (coalesce((r.metrics ->> 'skill')::float8, 0) <= 0
+            OR coalesce((r.metrics -> 'gate' ->> 'p_vs_naive')::float8, 1)
+               >= coalesce((r.metrics -> 'gate' ->> 'alpha')::float8, 0.05)) THEN
+        SELECT * INTO n FROM stockml.train(
+            args ->> 'model_name',
+            ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols')),
+            'naive', coalesce((args ->> 'horizon')::integer, 1), '{"auto_deploy": false}',
+            coalesce(args ->> 'feature_set', 'default'), (args ->> 'train_end')::date);
+        PERFORM stockml._fallback_to_naive(n.model_name, r.version, n.version);
+        RETURN format('%s version %s, skill %s, %s; the naive version %s serves (fallback_to_naive)', r.model_name,
+                      r.version, round((r.metrics ->> 'skill')::numeric, 4), r.metrics -> 'gate' ->> 'reason', n.version);
+    END IF;
+    RETURN format('%s version %s%s, skill %s%s', r.model_name, r.version,
+                  CASE WHEN r.deployed THEN ' (deployed to production)' ELSE '' END,
+                  round((r.metrics ->> 'skill')::numeric, 4),
+                  CASE WHEN r.deployed THEN '' ELSE ', ' || (r.metrics -> 'gate' ->> 'reason') END);
+END $$;
+COMMENT ON FUNCTION stockml.run_job_train(bigint, jsonb) IS
+'job kind train: args {"model_name", "symbols": [...], optional "algorithm", "horizon", "params", "feature_set", "train_end", "fallback_to_naive"}; returns the version trained and, when not deployed, why; with fallback_to_naive a version that does not beat the random walk makes a naive version serve';
+
+CREATE FUNCTION stockml._fallback_to_naive(model_name text, rejected integer, naive integer)
+RETURNS stockml.alias_history
+AS 'MODULE_PATHNAME', 'stockml_fallback_to_naive'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml._fallback_to_naive(text, integer, integer) IS
+'internal, for run_job_train: move production to the naive version trained in this transaction after a version (rejected) trained in it too that does not beat the random walk (action auto, reason: fallback_to_naive and the rejected version''s gate reason, set_by: the caller); an ERROR otherwise';
