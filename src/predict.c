@@ -240,7 +240,15 @@ ModelKeyFromArgs(FunctionCallInfo fcinfo, int argno, const char *name, ModelKey 
 						   PG_GETARG_INT32(argno), text_to_cstring(PG_GETARG_TEXT_PP(argno + 1)), name),
 				 errhint("Leave out one of them; with neither, the production alias serves.")));
 	if (has_version)
+	{
 		key->version = PG_GETARG_INT32(argno);
+		if (key->version < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("version must be 1 or more, not %d", key->version),
+					 errhint("SELECT version, aliases, skill FROM stockml.model_versions WHERE name = '%s' lists its versions.",
+							 name)));
+	}
 	else
 	{
 		char	   *alias = has_alias ? text_to_cstring(PG_GETARG_TEXT_PP(argno + 1)) : "production";

@@ -5,7 +5,7 @@
 -- predict_path() on the symbol's trading calendar; the format-2 blob; forecast() that
 -- records what it can and returns the symbols it could not, with the reason.
 BEGIN;
-SELECT plan(60);
+SELECT plan(61);
 
 \set csv `cat data/MSFT.csv`
 \set ref `cat test/reference/horizons_expected.csv`
@@ -138,6 +138,8 @@ SELECT throws_ok($$SELECT * FROM stockml.predict('tap_path', 'MSFT', version => 
                  'model "tap_path" has no version 7', 'unknown version');
 SELECT throws_ok($$SELECT stockml.predict('tap_path', '{1}'::float8[], version => 7)$$, '42704',
                  'model "tap_path" has no version 7', 'unknown version, batch');
+SELECT throws_ok($$SELECT * FROM stockml.predict('tap_path', 'MSFT', version => 0)$$, '22023',
+                 'version must be 1 or more, not 0', 'version 0');
 SELECT throws_ok($$SELECT * FROM stockml.predict('tap_path', 'MSFT', alias => 'canary')$$, '42704',
                  'model "tap_path" has no alias "canary"', 'unknown alias');
 SELECT throws_ok($$SELECT * FROM stockml.predict('tap_path', 'MSFT', version => 1, alias => 'staging')$$, '22023',
