@@ -17,6 +17,13 @@
  *		for (int i = 0; i < m->nrows; i++)
  *			use m->days[i], m->close[i], &m->x[i * m->nfeatures], m->y[i];
  * predict() takes the last row (its y is NaN: the future is not stored).
+ *
+ * A feature may read another symbol's bars ("symbol": "^GSPC"): its value on
+ * day t is the indicator over that symbol's own bars at its last bar on or
+ * before t; and calendar features read the symbol's trading calendar.  Both
+ * come in a FeatureInputs, loaded beside the bars:
+ *		FeatureInputs *in = FeatureInputsLoad(spec, "MSFT");
+ *		m = FeatureMatrixFromBars(spec, in, bars, nbars, NULL, NULL, 1);
  */
 #ifndef FEATURE_MATRIX_H
 #define FEATURE_MATRIX_H
@@ -46,8 +53,16 @@ typedef enum FeatureKind
 	FEAT_ATR,					/* atr(h, l, c, n) / c */
 	FEAT_ZSCORE,				/* zscore(c, n) */
 	FEAT_VOLUME_ZSCORE,			/* zscore(ln(1 + volume), n), volume NULL = 0 */
-	FEAT_RANGE					/* (h - l) / c */
+	FEAT_RANGE,					/* (h - l) / c */
+	FEAT_WEEKDAY,				/* ISO weekday of the day, 1 (Monday) .. 7 */
+	FEAT_DAYS_TO_MONTH_END,		/* trading days after the day up to the month's end */
+	FEAT_DAYS_SINCE_HOLIDAY		/* trading days since the last holiday, at most 250 */
 } FeatureKind;
+
+#define FEATURE_HOLIDAY_CAP 250
+
+/* A calendar feature: a function of the day and the symbol's calendar, no bars */
+#define FEATURE_KIND_IS_CALENDAR(k) ((k) >= FEAT_WEEKDAY)
 
 typedef struct FeatureDef
 {
@@ -55,6 +70,7 @@ typedef struct FeatureDef
 	FeatureKind kind;
 	IndicatorParams ind;		/* the indicator computing it (unused by range) */
 	int			first_row;		/* first bar (from 1) at which it is defined */
+	char		symbol[NAMEDATALEN];	/* another symbol whose bars it reads, or "" */
 } FeatureDef;
 
 /* A parsed and validated spec */
@@ -63,6 +79,7 @@ typedef struct FeatureSpec
 	int			nfeatures;
 	int			warmup;			/* first bar (from 1) at which all are defined */
 	FeatureDef *defs;
+	bool		needs_inputs;	/* some feature reads another symbol or the calendar */
 } FeatureSpec;
 
 /* One stored bar, as the features read it */
@@ -91,6 +108,20 @@ typedef struct FeatureMatrix
 	double	   *y;
 } FeatureMatrix;
 
+/*
+ * What a spec reads beside the symbol's own bars: for each feature j that names
+ * another symbol, that symbol's adjusted bars (exo_bars[j], exo_nbars[j], NULL
+ * otherwise, shared between features naming one symbol), and the symbol's
+ * calendar.  NULL for a spec that needs neither.
+ */
+typedef struct FeatureInputs
+{
+	int			calendar;		/* TradingCalendar of the symbol */
+	FeatureBar **exo_bars;
+	int		   *exo_nbars;
+	int		   *exo_calendar;	/* TradingCalendar of the other symbol */
+} FeatureInputs;
+
 /* ERROR (with what is wrong and a hint) unless spec is a valid spec */
 extern FeatureSpec *FeatureSpecParse(Jsonb *spec);
 
@@ -111,12 +142,27 @@ extern FeatureBar *FeatureBarsLoad(const char *symbol, int *nbars);
  * with start_day <= day <= end_day when those are not NULL.
  */
 extern FeatureMatrix *FeatureMatrixFromBars(const FeatureSpec *spec,
+											const FeatureInputs *inputs,
 											const FeatureBar *bars, int nbars,
 											const DateADT *start_day,
 											const DateADT *end_day,
 											int horizon);
 
-/* FeatureBarsLoad + FeatureMatrixFromBars */
+/*
+ * The other symbols' bars and the calendar the spec reads, for symbol (NULL
+ * when the spec reads neither); ERROR when another symbol has no bars
+ */
+extern FeatureInputs *FeatureInputsLoad(const FeatureSpec *spec, const char *symbol);
+
+/*
+ * ERROR unless every other symbol the spec reads has its bar of the last
+ * trading day (of its own calendar) on or before as_of: predict() must not
+ * carry a stale value forward.
+ */
+extern void FeatureInputsRequireCurrent(const FeatureSpec *spec, const FeatureInputs *inputs,
+										const char *symbol, DateADT as_of);
+
+/* FeatureBarsLoad + FeatureInputsLoad + FeatureMatrixFromBars */
 extern FeatureMatrix *FeatureMatrixCompute(const char *symbol, const FeatureSpec *spec,
 										   const DateADT *start_day,
 										   const DateADT *end_day, int horizon);

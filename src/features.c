@@ -23,6 +23,7 @@
 #include "utils/array.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -32,6 +33,7 @@
 #include "utils/tuplestore.h"
 
 #include "adjust.h"
+#include "calendar.h"
 #include "feature_matrix.h"
 #include "price_store.h"
 #include "roles.h"
@@ -66,11 +68,16 @@ static const FeatureKindInfo feature_kinds[] = {
 	{"zscore", FEAT_ZSCORE, IND_ZSCORE, FP_N, FP_N},
 	{"volume_zscore", FEAT_VOLUME_ZSCORE, IND_ZSCORE, FP_N, 0},
 	{"range", FEAT_RANGE, IND_SMA, 0, 0},	/* no indicator: IND_SMA unused */
+	/* calendar features: no indicator, no bars */
+	{"weekday", FEAT_WEEKDAY, IND_SMA, 0, 0},
+	{"days_to_month_end", FEAT_DAYS_TO_MONTH_END, IND_SMA, 0, 0},
+	{"days_since_holiday", FEAT_DAYS_SINCE_HOLIDAY, IND_SMA, 0, 0},
 };
 
 #define FEATURE_KINDS_HINT "Known indicators: log_return, momentum, volatility, sma_ratio, " \
-	"ema_ratio, rsi, macd, macd_signal, bb_pctb, atr, zscore, volume_zscore, range " \
-	"(see the README, section \"Feature sets\")."
+	"ema_ratio, rsi, macd, macd_signal, bb_pctb, atr, zscore, volume_zscore, range, " \
+	"and the calendar's weekday, days_to_month_end, days_since_holiday; \"symbol\" reads " \
+	"another symbol's bars (see the README, section \"Feature sets\")."
 
 typedef struct FeatureWhere
 {
@@ -165,6 +172,7 @@ ParseFeature(JsonbValue *obj, int index, FeatureDef *def)
 	JsonbIteratorToken tok;
 	char	   *name = NULL;
 	char	   *indicator = NULL;
+	char	   *symbol = NULL;
 	const FeatureKindInfo *info;
 	int			given = 0;
 	double		values[5] = {0};	/* n, k, fast, slow, signal */
@@ -206,11 +214,17 @@ ParseFeature(JsonbValue *obj, int index, FeatureDef *def)
 				SpecError(index, name, "\"description\" must be a string");
 			continue;
 		}
+		if (strcmp(key, "symbol") == 0)
+		{
+			if ((symbol = JsonbString(&v)) == NULL)
+				SpecError(index, name, "\"symbol\" must be a string");
+			continue;
+		}
 		for (p = 0; p < (int) lengthof(param_names); p++)
 			if (strcmp(key, param_names[p]) == 0)
 				break;
 		if (p == (int) lengthof(param_names))
-			SpecError(index, name, "unknown key \"%s\" (keys: name, indicator, description, n, k, fast, slow, signal)", key);
+			SpecError(index, name, "unknown key \"%s\" (keys: name, indicator, description, symbol, n, k, fast, slow, signal)", key);
 		else
 		{
 			bool		ok;
@@ -247,6 +261,15 @@ ParseFeature(JsonbValue *obj, int index, FeatureDef *def)
 					  param_names[p], INDICATOR_MAX_WINDOW);
 	}
 
+	if (symbol != NULL)
+	{
+		if (!SymbolIsValid(symbol))
+			SpecError(index, name, "\"symbol\" must be a symbol (1 to 32 of A-Z a-z 0-9 . ^ = _ -), e.g. \"^GSPC\"");
+		if (FEATURE_KIND_IS_CALENDAR(info->kind))
+			SpecError(index, name, "calendar feature %s takes no \"symbol\" (it reads the symbol's own calendar)",
+					  info->name);
+		strlcpy(def->symbol, symbol, NAMEDATALEN);
+	}
 	strlcpy(def->name, name, NAMEDATALEN);
 	def->kind = info->kind;
 	IndicatorParamsDefault(&def->ind, info->indicator);
@@ -268,7 +291,7 @@ ParseFeature(JsonbValue *obj, int index, FeatureDef *def)
 	if (given & FP_SIGNAL)
 		def->ind.signal = (int) values[4];
 
-	if (info->kind == FEAT_RANGE)
+	if (info->kind == FEAT_RANGE || FEATURE_KIND_IS_CALENDAR(info->kind))
 		def->first_row = 1;
 	else
 	{
@@ -287,6 +310,9 @@ ParseFeature(JsonbValue *obj, int index, FeatureDef *def)
 		if (info->kind == FEAT_VOLATILITY)
 			def->first_row++;
 	}
+	/* another symbol's warm-up is in its own bars: the matrix starts where it is defined */
+	if (def->symbol[0] != '\0')
+		def->first_row = 1;
 }
 
 FeatureSpec *
@@ -327,6 +353,7 @@ FeatureSpecParse(Jsonb *spec)
 	result = palloc(sizeof(FeatureSpec));
 	result->nfeatures = n;
 	result->warmup = 1;
+	result->needs_inputs = false;
 	result->defs = palloc0(sizeof(FeatureDef) * n);
 	for (int i = 0; i < n; i++)
 	{
@@ -337,6 +364,8 @@ FeatureSpecParse(Jsonb *spec)
 			if (strcmp(result->defs[j].name, result->defs[i].name) == 0)
 				SpecError(i, result->defs[i].name, "the name is already used by feature %d", j + 1);
 		result->warmup = Max(result->warmup, result->defs[i].first_row);
+		if (result->defs[i].symbol[0] != '\0' || FEATURE_KIND_IS_CALENDAR(result->defs[i].kind))
+			result->needs_inputs = true;
 		state_bytes = add_size(state_bytes, IndicatorSize(&result->defs[i].ind));
 	}
 	/* every feature keeps its window in memory while a matrix is computed */
@@ -623,8 +652,182 @@ FeatureBarsLoad(const char *symbol, int *nbars)
 	return bars;
 }
 
+/*
+ * Push bar b into feature def's indicator (ind, and ret for volatility's
+ * returns); *v is the feature's value when it returns true.  A calendar
+ * feature is filled in later (FillCalendar): 0 here.
+ */
+static pg_attribute_always_inline bool
+FeaturePush(const FeatureDef *def, Indicator *ind, Indicator *ret, const FeatureBar *b,
+			double lnc, double *v)
+{
+	bool		defined;
+
+	*v = 0.0;
+	switch (def->kind)
+	{
+		case FEAT_RANGE:
+			*v = (b->high - b->low) / b->close;
+			return true;
+		case FEAT_WEEKDAY:
+		case FEAT_DAYS_TO_MONTH_END:
+		case FEAT_DAYS_SINCE_HOLIDAY:
+			return true;
+		case FEAT_LOG_RETURN:
+			return IndicatorPushLog(ind, lnc, v);
+		case FEAT_VOLATILITY:
+			{
+				double		r;
+
+				return IndicatorPushLog(ret, lnc, &r) && IndicatorPush(ind, r, 0, 0, v);
+			}
+		case FEAT_VOLUME_ZSCORE:
+			return IndicatorPush(ind, log1p(Max(b->volume, 0.0)), 0, 0, v);
+		case FEAT_ATR:
+			defined = IndicatorPush(ind, b->close, b->high, b->low, v);
+			*v /= b->close;
+			return defined;
+		default:
+			defined = IndicatorPush(ind, b->close, 0, 0, v);
+			switch (def->kind)
+			{
+				case FEAT_SMA_RATIO:
+				case FEAT_EMA_RATIO:
+					*v = b->close / *v - 1.0;
+					break;
+				case FEAT_RSI:
+					*v /= 100.0;
+					break;
+				case FEAT_MACD:
+				case FEAT_MACD_SIGNAL:
+					*v /= b->close;
+					break;
+				default:
+					break;
+			}
+			return defined;
+	}
+}
+
+/* A feature's indicator (and volatility's returns), ready for the first bar */
+static void
+FeatureIndicatorsInit(const FeatureDef *def, Indicator **ind, Indicator **ret)
+{
+	*ind = NULL;
+	*ret = NULL;
+	if (def->kind == FEAT_RANGE || FEATURE_KIND_IS_CALENDAR(def->kind))
+		return;
+	*ind = palloc(IndicatorSize(&def->ind));
+	IndicatorInit(*ind, &def->ind);
+	if (def->kind == FEAT_VOLATILITY)
+	{
+		IndicatorParams rp;
+
+		IndicatorParamsDefault(&rp, IND_LOG_RETURN);
+		*ret = palloc(IndicatorSize(&rp));
+		IndicatorInit(*ret, &rp);
+	}
+}
+
+/*
+ * The values of feature def over another symbol's bars: value[k] at its bar k,
+ * defined from bar *first on (*first = nbars when never).
+ */
+static double *
+ExoSeries(const FeatureDef *def, const FeatureBar *bars, int nbars, int *first)
+{
+	double	   *value = palloc(mul_size(Max(nbars, 1), sizeof(double)));
+	Indicator  *ind;
+	Indicator  *ret;
+
+	FeatureIndicatorsInit(def, &ind, &ret);
+	*first = nbars;
+	for (int k = 0; k < nbars; k++)
+	{
+		if ((k & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (FeaturePush(def, ind, ret, &bars[k], log(bars[k].close), &value[k]) && *first == nbars)
+			*first = k;
+	}
+	return value;
+}
+
+/* ISO weekday, 1 (Monday) .. 7 */
+static int
+IsoWeekday(DateADT day)
+{
+	return (j2day(day + POSTGRES_EPOCH_JDATE) + 6) % 7 + 1;
+}
+
+/*
+ * The calendar features of the output rows (days[0 .. nrows), ascending):
+ * weekday; trading days after the day up to its month's last day; trading
+ * days in (h, day] where h is the last holiday (a Monday-to-Friday day the
+ * calendar does not trade) on or before the day, at most FEATURE_HOLIDAY_CAP.
+ * The last is kept while walking the days: every calendar day from 367 days
+ * before the first row is looked at once.
+ */
+static void
+FillCalendar(const FeatureSpec *spec, TradingCalendar cal, FeatureMatrix *m)
+{
+	int			nf = spec->nfeatures;
+	DateADT		walked = m->days[0] - 367;	/* days up to here are counted */
+	int			since = FEATURE_HOLIDAY_CAP;
+
+	for (int i = 0; i < m->nrows; i++)
+	{
+		DateADT		day = m->days[i];
+		double	   *row = &m->x[(Size) i * nf];
+		int			to_end = -1;
+
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (; walked < day; walked++)
+		{
+			DateADT		d = walked + 1;
+
+			if (CalendarIsTradingDay(cal, d))
+				since = Min(since + 1, FEATURE_HOLIDAY_CAP);
+			else if (IsoWeekday(d) <= 5)
+				since = 0;
+		}
+		for (int j = 0; j < nf; j++)
+		{
+			switch (spec->defs[j].kind)
+			{
+				case FEAT_WEEKDAY:
+					row[j] = IsoWeekday(day);
+					break;
+				case FEAT_DAYS_TO_MONTH_END:
+					if (to_end < 0)
+					{
+						int			y,
+									mo,
+									d;
+						DateADT		month_end;
+
+						j2date(day + POSTGRES_EPOCH_JDATE, &y, &mo, &d);
+						month_end = (mo == 12 ? date2j(y + 1, 1, 1) : date2j(y, mo + 1, 1)) -
+							POSTGRES_EPOCH_JDATE - 1;
+						to_end = 0;
+						for (DateADT t = day + 1; t <= month_end; t++)
+							to_end += CalendarIsTradingDay(cal, t) ? 1 : 0;
+					}
+					row[j] = to_end;
+					break;
+				case FEAT_DAYS_SINCE_HOLIDAY:
+					row[j] = since;
+					break;
+				default:
+					break;
+			}
+		}
+	}
+}
+
 FeatureMatrix *
-FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureBar *bars, int nbars,
+FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureInputs *inputs,
+					  const FeatureBar *bars, int nbars,
 					  const DateADT *start_day, const DateADT *end_day, int horizon)
 {
 	int			nf = spec->nfeatures;
@@ -633,14 +836,46 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureBar *bars, int nbars
 	int			nrows;
 	Indicator **ind = palloc0(sizeof(Indicator *) * nf);
 	Indicator **returns = palloc0(sizeof(Indicator *) * nf);
+	double	  **exo_value = NULL;
+	int		   *exo_at = NULL;
+	DateADT		exo_from = DATEVAL_NOBEGIN;	/* every other symbol's feature is defined */
 	FeatureMatrix *m = palloc0(sizeof(FeatureMatrix));
 
 	FeatureCheckHorizon(horizon);
+	if (spec->needs_inputs && inputs == NULL && nbars > 0)
+		elog(ERROR, "feature spec needs FeatureInputsLoad");
+
+	/* another symbol's features over its own bars, and from when they are known */
+	if (spec->needs_inputs && nbars > 0)
+	{
+		exo_value = palloc0(sizeof(double *) * nf);
+		exo_at = palloc0(sizeof(int) * nf);
+		for (int j = 0; j < nf; j++)
+		{
+			int			from;
+
+			if (spec->defs[j].symbol[0] == '\0')
+				continue;
+			exo_value[j] = ExoSeries(&spec->defs[j], inputs->exo_bars[j], inputs->exo_nbars[j], &from);
+			if (from == inputs->exo_nbars[j])
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+						 errmsg("feature \"%s\" is never defined: symbol \"%s\" has %d stored bar%s, too few for its indicator",
+								spec->defs[j].name, spec->defs[j].symbol, inputs->exo_nbars[j],
+								inputs->exo_nbars[j] == 1 ? "" : "s"),
+						 errhint("Load more history of \"%s\", e.g. SELECT stockml.ingest_yahoo('%s').",
+								 spec->defs[j].symbol, spec->defs[j].symbol)));
+			exo_from = Max(exo_from, inputs->exo_bars[j][from].day);
+			exo_at[j] = from;
+		}
+	}
 
 	/* the output rows are bars[first .. last] */
 	for (int t = spec->warmup - 1; t < nbars; t++)
 	{
 		if (start_day && bars[t].day < *start_day)
+			continue;
+		if (bars[t].day < exo_from)
 			continue;
 		if (end_day && bars[t].day > *end_day)
 			break;
@@ -659,22 +894,8 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureBar *bars, int nbars
 		return m;
 
 	for (int j = 0; j < nf; j++)
-	{
-		const FeatureDef *def = &spec->defs[j];
-
-		if (def->kind == FEAT_RANGE)
-			continue;
-		ind[j] = palloc(IndicatorSize(&def->ind));
-		IndicatorInit(ind[j], &def->ind);
-		if (def->kind == FEAT_VOLATILITY)
-		{
-			IndicatorParams rp;
-
-			IndicatorParamsDefault(&rp, IND_LOG_RETURN);
-			returns[j] = palloc(IndicatorSize(&rp));
-			IndicatorInit(returns[j], &rp);
-		}
-	}
+		if (spec->defs[j].symbol[0] == '\0')
+			FeatureIndicatorsInit(&spec->defs[j], &ind[j], &returns[j]);
 
 	/* warm-up reads every bar before the first output row, whatever start_day */
 	for (int t = 0; t <= last; t++)
@@ -690,53 +911,23 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureBar *bars, int nbars
 		for (int j = 0; j < nf; j++)
 		{
 			const FeatureDef *def = &spec->defs[j];
-			double		v = 0.0;
+			double		v;
 			bool		defined;
 
-			switch (def->kind)
+			if (exo_value && exo_value[j])
 			{
-				case FEAT_RANGE:
-					v = (b->high - b->low) / b->close;
-					defined = true;
-					break;
-				case FEAT_LOG_RETURN:
-					defined = IndicatorPushLog(ind[j], lnc, &v);
-					break;
-				case FEAT_VOLATILITY:
-					{
-						double		r;
+				/* the other symbol's value at its last bar on or before this day */
+				const FeatureBar *eb = inputs->exo_bars[j];
+				int			ne = inputs->exo_nbars[j];
 
-						defined = IndicatorPushLog(returns[j], lnc, &r) &&
-							IndicatorPush(ind[j], r, 0, 0, &v);
-					}
-					break;
-				case FEAT_VOLUME_ZSCORE:
-					defined = IndicatorPush(ind[j], log1p(Max(b->volume, 0.0)), 0, 0, &v);
-					break;
-				case FEAT_ATR:
-					defined = IndicatorPush(ind[j], b->close, b->high, b->low, &v);
-					v /= b->close;
-					break;
-				default:
-					defined = IndicatorPush(ind[j], b->close, 0, 0, &v);
-					switch (def->kind)
-					{
-						case FEAT_SMA_RATIO:
-						case FEAT_EMA_RATIO:
-							v = b->close / v - 1.0;
-							break;
-						case FEAT_RSI:
-							v /= 100.0;
-							break;
-						case FEAT_MACD:
-						case FEAT_MACD_SIGNAL:
-							v /= b->close;
-							break;
-						default:
-							break;
-					}
-					break;
+				if (!out)
+					continue;
+				while (exo_at[j] + 1 < ne && eb[exo_at[j] + 1].day <= b->day)
+					exo_at[j]++;
+				row[j] = exo_value[j][exo_at[j]];
+				continue;
 			}
+			defined = FeaturePush(def, ind[j], returns[j], b, lnc, &v);
 			if (out)
 			{
 				if (!defined)
@@ -754,7 +945,82 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureBar *bars, int nbars
 			m->y[i] = (t + horizon < nbars) ? log(bars[t + horizon].close / b->close) : NAN;
 		}
 	}
+	if (spec->needs_inputs)
+		FillCalendar(spec, (TradingCalendar) inputs->calendar, m);	/* nrows > 0 */
 	return m;
+}
+
+FeatureInputs *
+FeatureInputsLoad(const FeatureSpec *spec, const char *symbol)
+{
+	FeatureInputs *in;
+	bool		calendar = false;
+
+	if (!spec->needs_inputs)
+		return NULL;
+	in = palloc0(sizeof(FeatureInputs));
+	in->exo_bars = palloc0(sizeof(FeatureBar *) * spec->nfeatures);
+	in->exo_nbars = palloc0(sizeof(int) * spec->nfeatures);
+	in->exo_calendar = palloc0(sizeof(int) * spec->nfeatures);
+	for (int j = 0; j < spec->nfeatures; j++)
+	{
+		const FeatureDef *def = &spec->defs[j];
+		int			same = -1;
+
+		calendar |= FEATURE_KIND_IS_CALENDAR(def->kind);
+		if (def->symbol[0] == '\0')
+			continue;
+		for (int i = 0; i < j && same < 0; i++)
+			if (strcmp(spec->defs[i].symbol, def->symbol) == 0)
+				same = i;
+		if (same >= 0)
+		{
+			in->exo_bars[j] = in->exo_bars[same];
+			in->exo_nbars[j] = in->exo_nbars[same];
+			in->exo_calendar[j] = in->exo_calendar[same];
+			continue;
+		}
+		in->exo_bars[j] = FeatureBarsLoad(def->symbol, &in->exo_nbars[j]);
+		if (in->exo_nbars[j] == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("feature \"%s\" reads symbol \"%s\", which has no stored bars",
+							def->name, def->symbol),
+					 errhint("Load it first, e.g. SELECT stockml.ingest_yahoo('%s');", def->symbol)));
+		in->exo_calendar[j] = SymbolCalendar(def->symbol);
+	}
+	in->calendar = calendar ? SymbolCalendar(symbol) : CALENDAR_XNYS;
+	return in;
+}
+
+void
+FeatureInputsRequireCurrent(const FeatureSpec *spec, const FeatureInputs *inputs,
+							const char *symbol, DateADT as_of)
+{
+	if (inputs == NULL)
+		return;
+	for (int j = 0; j < spec->nfeatures; j++)
+	{
+		const FeatureDef *def = &spec->defs[j];
+		DateADT		latest;
+		DateADT		needed;
+
+		if (def->symbol[0] == '\0')
+			continue;
+		latest = inputs->exo_bars[j][inputs->exo_nbars[j] - 1].day;
+		/* its last trading day on or before as_of */
+		needed = CalendarAddTradingDays((TradingCalendar) inputs->exo_calendar[j], as_of + 1, -1);
+		if (latest < needed)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("feature \"%s\" needs the bar of symbol \"%s\" of %s, the latest bar of \"%s\"",
+							def->name, def->symbol,
+							DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(needed))),
+							symbol),
+					 errdetail("The latest stored bar of \"%s\" is of %s.", def->symbol,
+							   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(latest)))),
+					 errhint("Refresh it first: SELECT * FROM stockml.refresh(ARRAY['%s']);", def->symbol)));
+	}
 }
 
 FeatureMatrix *
@@ -767,7 +1033,8 @@ FeatureMatrixCompute(const char *symbol, const FeatureSpec *spec,
 
 	FeatureCheckHorizon(horizon);
 	bars = FeatureBarsLoad(symbol, &nbars);
-	m = FeatureMatrixFromBars(spec, bars, nbars, start_day, end_day, horizon);
+	m = FeatureMatrixFromBars(spec, FeatureInputsLoad(spec, symbol), bars, nbars,
+							  start_day, end_day, horizon);
 	pfree(bars);
 	return m;
 }
@@ -832,7 +1099,8 @@ FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_js
 	bars = FeatureBarsLoad(symbol, &nbars);
 	if (nbars == 0)
 		CheckSymbolKnown(symbol);
-	m = FeatureMatrixFromBars(spec, bars, nbars,
+	m = FeatureMatrixFromBars(spec, nbars > 0 ? FeatureInputsLoad(spec, symbol) : NULL,
+							  bars, nbars,
 							  PG_ARGISNULL(start_arg) ? NULL : &start_day,
 							  PG_ARGISNULL(end_arg) ? NULL : &end_day, horizon);
 

@@ -647,11 +647,13 @@ LastFeatureRow(const CachedModel *entry, const char *symbol,
 	FeatureMatrix *m;
 	int			nbars;
 	StockmlOwnerSwitch sw;
+	FeatureInputs *inputs;
 
 	ValidateSymbol(symbol);
 	StockmlBecomeOwner(&sw);
 	bars = FeatureBarsLoad(symbol, &nbars);
 	*cal = SymbolCalendar(symbol);
+	inputs = nbars > 0 ? FeatureInputsLoad(entry->spec, symbol) : NULL;
 	StockmlRestoreUser(&sw);
 	if (nbars < entry->spec->warmup)
 		ereport(ERROR,
@@ -660,7 +662,8 @@ LastFeatureRow(const CachedModel *entry, const char *symbol,
 						symbol, nbars, nbars == 1 ? "" : "s", entry->key.name, entry->spec->warmup),
 				 errdetail("The model's features are defined from the %dth bar on.", entry->spec->warmup),
 				 errhint("Load more history, e.g. SELECT stockml.ingest_yahoo('%s').", symbol)));
-	m = FeatureMatrixFromBars(entry->spec, bars, nbars, &bars[nbars - 1].day, NULL, 1);
+	FeatureInputsRequireCurrent(entry->spec, inputs, symbol, bars[nbars - 1].day);
+	m = FeatureMatrixFromBars(entry->spec, inputs, bars, nbars, &bars[nbars - 1].day, NULL, 1);
 	if (m->nrows != 1)
 		elog(ERROR, "expected one feature row for the last bar, got %d", m->nrows);
 	for (int j = 0; j < m->nfeatures; j++)

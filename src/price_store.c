@@ -20,22 +20,24 @@
 static int	CompareBarDays(const void *a, const void *b);
 static Datum BuildFloatArray(const PriceBar *bars, int nbars, size_t offset, bool null_if_nan);
 
-/* ERROR unless the symbol has the form DESIGN.md allows */
-void
-ValidateSymbol(const char *symbol)
+/* Whether the symbol has the form DESIGN.md allows */
+bool
+SymbolIsValid(const char *symbol)
 {
 	size_t		len = strlen(symbol);
 
 	for (const char *p = symbol; *p; p++)
-	{
 		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
 			  (*p >= '0' && *p <= '9') || strchr(".^=_-", *p) != NULL))
-		{
-			len = 0;
-			break;
-		}
-	}
-	if (len < 1 || len > 32)
+			return false;
+	return len >= 1 && len <= 32;
+}
+
+/* ERROR unless the symbol has the form DESIGN.md allows */
+void
+ValidateSymbol(const char *symbol)
+{
+	if (!SymbolIsValid(symbol))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid symbol \"%s\"", symbol),

@@ -39,6 +39,7 @@ typedef struct IngestCounts
 	int			ndays;
 } IngestCounts;
 
+extern bool SymbolIsValid(const char *symbol);
 extern void ValidateSymbol(const char *symbol);
 extern void IngestCountsInit(IngestCounts *counts);
 extern void IngestReject(IngestCounts *counts, const char *fmt,...) pg_attribute_printf(2, 3);

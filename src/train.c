@@ -652,7 +652,8 @@ LoadTrainSet(const TrainRequest *req, int horizon, TrainSet *set)
 		/* bars after train_end are not known at train_end: not even as targets */
 		while (req->has_train_end && nbars > 0 && bars[nbars - 1].day > req->train_end)
 			nbars--;
-		m = FeatureMatrixFromBars(req->spec, bars, nbars, NULL, NULL, horizon);
+		m = FeatureMatrixFromBars(req->spec, nbars > 0 ? FeatureInputsLoad(req->spec, req->symbols[s]) : NULL,
+								  bars, nbars, NULL, NULL, horizon);
 		sigma = palloc(sizeof(double) * Max(nbars, 1));
 		IntervalVolatility(bars, nbars, &volatility_scale, sigma);
 		MemoryContextSwitchTo(old);

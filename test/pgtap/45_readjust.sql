@@ -3,7 +3,7 @@
 -- on a 2:1 split (test/fixtures/mock_http.py, readjusting_history).  The first load is
 -- the history as seen on 2020-08-27 (old scale), refresh() sees it after the split.
 BEGIN;
-SELECT plan(25);
+SELECT plan(28);
 
 -- ---------------------------------------------------------------- Yahoo: a new split event
 SELECT is(status, 'ok', 'SPLIT up to 2020-08-27 loaded on the old scale')
@@ -69,6 +69,16 @@ SELECT ok(abs(predicted_close / actual_close - 1) < 0.1,
 
 -- a second refresh finds one scale: no re-adjustment
 SELECT is(error, NULL, 'the next refresh re-adjusts nothing') FROM stockml.refresh(ARRAY['SPLIT']);
+
+-- a re-adjustment whose full-history fetch fails stores nothing: one old scale stays
+SELECT is(status, 'ok', 'SPLITFAIL up to 2020-08-27') FROM stockml.ingest_yahoo('SPLITFAIL', '2020-01-01', '2020-08-27');
+CREATE TEMP TABLE fail_before AS SELECT day, close FROM stockml.prices WHERE symbol = 'SPLITFAIL';
+CREATE TEMP TABLE r4 AS SELECT * FROM stockml.refresh(ARRAY['SPLITFAIL']);
+SELECT ok(status = 'failed' AND error LIKE 're-adjustment needed (split 2:1 on 2020-08-31), but storing the full history failed: %; nothing stored, the stored bars keep their scale',
+          'failed full fetch: ' || error) FROM r4;
+SELECT is((SELECT count(*) FROM (SELECT day, close FROM stockml.prices WHERE symbol = 'SPLITFAIL') p
+                FULL JOIN fail_before b USING (day) WHERE p.close IS DISTINCT FROM b.close)::int, 0,
+          'its stored bars are unchanged');
 
 -- ------------------------------------------------- Stooq: no event, the overlap disagrees
 SELECT is(status, 'ok', 'split.us up to 2020-08-27 from Stooq') FROM stockml.ingest_stooq('split.us', '2020-01-01', '2020-08-27');
