@@ -99,18 +99,22 @@ SELECT pg_temp.wait_job(:refresh_id, '{done,failed}');
 SELECT status, attempts, result, error FROM stockml.jobs WHERE id = :refresh_id;
 SELECT symbol, status, rows_inserted FROM stockml.ingest_log WHERE symbol IN ('NOEVT', 'NOPE') ORDER BY symbol;
 SELECT count(*) FROM stockml.prices WHERE symbol = 'NOEVT';
--- every symbol failed: the job fails (and would be retried); bad args fail too
+-- every symbol failed: the job fails (and would be retried), its attempt kept
 SET stockml.job_max_attempts = 1;
 SELECT stockml.submit('refresh', '{"symbols": ["NOPE"]}') AS refresh_id \gset
 SELECT pg_temp.wait_job(:refresh_id, '{done,failed}');
 SELECT status, attempts, result, error FROM stockml.jobs WHERE id = :refresh_id;
-SELECT stockml.submit('refresh', '{"symbols": "NOEVT"}') AS refresh_id \gset
-SELECT pg_temp.wait_job(:refresh_id, '{done,failed}');
-SELECT status, attempts, result, error FROM stockml.jobs WHERE id = :refresh_id;
+SELECT attempt, status, finished_at >= started_at AS ended, worker_pid > 0 AS has_pid, error
+  FROM stockml.job_attempts WHERE job_id = :refresh_id;
+-- bad args are refused by submit(), through the kind's checker: nothing is queued
+SELECT stockml.submit('refresh', '{"symbols": "NOEVT"}');
+SELECT count(*) FROM stockml.jobs WHERE args -> 'symbols' = '"NOEVT"';
 RESET stockml.job_max_attempts;
 DELETE FROM stockml.symbols WHERE symbol = 'NOEVT';
 DELETE FROM stockml.ingest_log WHERE symbol IN ('NOEVT', 'NOPE');
 DELETE FROM stockml.jobs WHERE kind = 'refresh';
+-- their attempts went with them
+SELECT count(*) FROM stockml.job_attempts a WHERE NOT EXISTS (SELECT FROM stockml.jobs j WHERE j.id = a.job_id);
 
 -- only superusers and stockml_admin members submit; only they or the submitter cancel
 CREATE ROLE stockml_regress_user;

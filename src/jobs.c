@@ -58,6 +58,8 @@ static void JobsShmemRequest(void);
 static void JobsShmemStartup(void);
 static void JobsXactCallback(XactEvent event, void *arg);
 static void ValidateKind(const char *kind);
+static void CheckJobArgs(const char *kind, Datum args);
+static void WarnIfNotServed(int64 id);
 
 void
 StockmlJobsInit(void)
@@ -223,7 +225,47 @@ ValidateKind(const char *kind)
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown job kind \"%s\"", kind),
 			 errdetail("Known kinds: %s.", known.data),
-			 errhint("A kind K exists when a function stockml.run_job_K(job_id bigint, args jsonb) does.")));
+			 errhint("A kind K exists when a function stockml.run_job_K(job_id bigint, args jsonb) does; submit() first runs its checker stockml.check_job_K(args jsonb) when there is one.")));
+}
+
+/*
+ * Run the kind's checker stockml.check_job_<kind>(jsonb), when it has one, as
+ * the caller: the job runs the same function before its work, so submit()
+ * refuses (naming the bad key, symbol or parameter) what the job would.
+ */
+static void
+CheckJobArgs(const char *kind, Datum args)
+{
+	List	   *names = list_make2(makeString("stockml"),
+								   makeString(psprintf("check_job_%s", kind)));
+	Oid			checker = LookupFuncName(names, 1, (Oid[]) {JSONBOID}, true);
+
+	if (OidIsValid(checker))
+		(void) OidFunctionCall1(checker, args);
+}
+
+/*
+ * WARNING when no worker will run the job: stockml is not preloaded, or its
+ * worker serves another database (stockml.database).
+ */
+static void
+WarnIfNotServed(int64 id)
+{
+	const char *here = get_database_name(MyDatabaseId);
+
+	if (StockmlJobs == NULL)
+		ereport(WARNING,
+				(errmsg("job %lld queued, but no stockml worker runs in this server", (long long) id),
+				 errdetail("stockml is not in shared_preload_libraries, so nothing runs stockml.jobs."),
+				 errhint("Add stockml to shared_preload_libraries, set stockml.database = '%s' in postgresql.conf, and restart the server.",
+						 here)));
+	else if (stockml_database == NULL || strcmp(stockml_database, here) != 0)
+		ereport(WARNING,
+				(errmsg("job %lld queued in database \"%s\", but the stockml worker serves database \"%s\"",
+						(long long) id, here, stockml_database ? stockml_database : ""),
+				 errdetail("One worker serves the one database named by stockml.database; jobs queued elsewhere wait."),
+				 errhint("Set stockml.database = '%s' in postgresql.conf and restart the server, or submit from database \"%s\".",
+						 here, stockml_database ? stockml_database : "")));
 }
 
 /*
@@ -249,6 +291,7 @@ stockml_submit(PG_FUNCTION_ARGS)
 
 	StockmlRequireAdmin("submit stockml jobs");
 	ValidateKind(kind);
+	CheckJobArgs(kind, args);
 
 	/*
 	 * A job runs as the role in submitted_by, so nobody but this function
@@ -273,12 +316,7 @@ stockml_submit(PG_FUNCTION_ARGS)
 	StockmlRestoreUser(&sw);
 
 	pending_wakeups++;
-	if (StockmlJobs == NULL)
-		ereport(NOTICE,
-				(errmsg("job %lld queued, but no stockml worker runs in this server",
-						(long long) id),
-				 errhint("Add stockml to shared_preload_libraries, set stockml.database = '%s', and restart.",
-						 get_database_name(MyDatabaseId))));
+	WarnIfNotServed(id);
 	PG_RETURN_INT64(id);
 }
 

@@ -10,12 +10,16 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
 
 #include "price_store.h"
+
+PG_FUNCTION_INFO_V1(stockml_check_symbols);
 
 static int	CompareBarDays(const void *a, const void *b);
 static Datum BuildFloatArray(const PriceBar *bars, int nbars, size_t offset, bool null_if_nan);
@@ -43,6 +47,32 @@ ValidateSymbol(const char *symbol)
 				 errmsg("invalid symbol \"%s\"", symbol),
 				 errdetail("A symbol is 1 to 32 characters among A-Z a-z 0-9 . ^ = _ -."),
 				 errhint("Use the ticker as the source spells it, e.g. 'MSFT', '^GSPC' or 'msft.us'.")));
+}
+
+/*
+ * stockml.check_symbols(symbols text[]) RETURNS void: ValidateSymbol for
+ * each element, NULLs refused; for the SQL checkers of job arguments.
+ */
+Datum
+stockml_check_symbols(PG_FUNCTION_ARGS)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if ((i & 0xFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("symbols must not contain NULL")));
+		ValidateSymbol(TextDatumGetCString(elems[i]));
+	}
+	PG_RETURN_VOID();
 }
 
 void

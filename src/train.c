@@ -65,6 +65,7 @@
 #include "train.h"
 
 PG_FUNCTION_INFO_V1(stockml_train);
+PG_FUNCTION_INFO_V1(stockml_train_check);
 
 #define MIN_TEST_DAYS 5
 #define MAX_FOLDS 50
@@ -1527,6 +1528,22 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	LogPhase("register", &phase);
 	StockmlReportJobProgress(1.0);
 	return out;
+}
+
+/*
+ * stockml.train_check(...train's arguments...) RETURNS void: the checks
+ * train() makes of its arguments (ParseRequest, the same code), without
+ * training; the train job's checker calls it so that submit() refuses what
+ * the job would.
+ */
+Datum
+stockml_train_check(PG_FUNCTION_ARGS)
+{
+	TrainRequest req;
+
+	StockmlRequireAdmin("train models");
+	ParseRequest(fcinfo, &req);
+	PG_RETURN_VOID();
 }
 
 Datum

@@ -20,6 +20,11 @@
  * pids have been reused since.  No lock any other role could take (advisory
  * locks are anyone's) is held across a job, so nobody can stall the queue.
  *
+ * Each attempt gets its row in stockml.job_attempts when it is claimed, and
+ * its end (done, failed, cancelled, or interrupted when the requeue finds
+ * its worker gone) with its error in the same transaction that records the
+ * job's.
+ *
  * A job worker that stops with an error (it could not claim or record a
  * job) is started again after a backoff that doubles up to a minute, so a
  * broken queue costs a log line every minute, not thousands.
@@ -452,7 +457,8 @@ RequeueInterruptedJobs(void)
 							   "   WHERE j.status = 'running'"
 							   "     AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_get_activity(coalesce(j.worker_pid, 0)) a"
 							   "                      WHERE a.pid = j.worker_pid AND a.backend_start = j.worker_started_at)"
-							   "   FOR UPDATE OF j SKIP LOCKED)"
+							   "   FOR UPDATE OF j SKIP LOCKED),"
+							   " requeued AS ("
 							   " UPDATE stockml.jobs j"
 							   "   SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,"
 							   "       finished_at = CASE WHEN attempts >= max_attempts THEN pg_catalog.now() END,"
@@ -462,11 +468,16 @@ RequeueInterruptedJobs(void)
 							   "       error = pg_catalog.format('interrupted: the worker running attempt %s of %s stopped"
 							   " (server crash or restart, or pg_terminate_backend)', attempts, max_attempts)"
 							   "  FROM lost WHERE j.id = lost.id"
-							   " RETURNING j.id, j.kind, j.args, j.started_at, j.error",
+							   " RETURNING j.id, j.kind, j.args, j.started_at, j.error, j.attempts),"
+							   " attempt AS ("
+							   " UPDATE stockml.job_attempts a"
+							   "   SET status = 'interrupted', finished_at = pg_catalog.now(), error = r.error"
+							   "  FROM requeued r WHERE a.job_id = r.id AND a.attempt = r.attempts AND a.finished_at IS NULL)"
+							   " SELECT id, kind, args, started_at, error FROM requeued",
 							   1, (Oid[]) {INT4OID},
 							   (Datum[]) {Int32GetDatum(stockml_job_retry_delay_ms)},
 							   NULL, false, 0);
-	if (rc != SPI_OK_UPDATE_RETURNING)
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not requeue interrupted jobs: %s", SPI_result_code_string(rc));
 	n = SPI_processed;
 	if (n > 0)
@@ -557,17 +568,25 @@ ClaimJob(ClaimedJob *job, MemoryContext cxt)
 							   "WITH next AS ("
 							   "  SELECT id FROM stockml.jobs"
 							   "   WHERE status = 'queued' AND run_after <= pg_catalog.clock_timestamp()"
-							   "   ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+							   "   ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED),"
+							   " claimed AS ("
 							   " UPDATE stockml.jobs j"
 							   "    SET status = 'running', attempts = attempts + 1, started_at = pg_catalog.now(),"
 							   "        finished_at = NULL, worker_pid = pg_catalog.pg_backend_pid(),"
 							   "        worker_started_at = $1, progress = 0"
 							   "   FROM next WHERE j.id = next.id"
-							   " RETURNING j.id, j.kind, j.args::pg_catalog.text, j.submitted_by::pg_catalog.oid, j.attempts,"
-							   "           j.max_attempts",
+							   " RETURNING j.id, j.kind, j.args::pg_catalog.text AS args, j.submitted_by::pg_catalog.oid AS owner,"
+							   "           j.attempts, j.max_attempts),"
+							   " attempt AS ("
+							   " INSERT INTO stockml.job_attempts (job_id, attempt, started_at, worker_pid)"
+							   " SELECT id, attempts, pg_catalog.now(), pg_catalog.pg_backend_pid() FROM claimed"
+							   " ON CONFLICT ON CONSTRAINT job_attempts_job_attempt DO UPDATE"
+							   "   SET status = 'running', started_at = excluded.started_at, finished_at = NULL,"
+							   "       worker_pid = excluded.worker_pid, error = NULL)"
+							   " SELECT id, kind, args, owner, attempts, max_attempts FROM claimed",
 							   1, (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(MyStartTimestamp)},
 							   NULL, false, 1);
-	if (rc != SPI_OK_UPDATE_RETURNING)
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not claim a job: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 1)
 	{
@@ -726,8 +745,8 @@ RecordOutcome(ClaimedJob *job, const char *result, const char *error, bool cance
 			  bool final)
 {
 	const char *status;
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	int			rc;
 
 	if (error == NULL)
@@ -755,7 +774,13 @@ RecordOutcome(ClaimedJob *job, const char *result, const char *error, bool cance
 	values[3] = error ? CStringGetTextDatum(error) : (Datum) 0;
 	nulls[3] = error ? ' ' : 'n';
 	values[4] = Float8GetDatum(RetryDelayMs(job->attempts) / 1000.0);
-	rc = SPI_execute_with_args("UPDATE stockml.jobs"
+	values[5] = Int32GetDatum(job->attempts);
+	rc = SPI_execute_with_args("WITH attempt AS ("
+							   " UPDATE stockml.job_attempts"
+							   "    SET status = CASE $2 WHEN 'queued' THEN 'failed' ELSE $2 END,"
+							   "        finished_at = pg_catalog.now(), error = $4"
+							   "  WHERE job_id = $1 AND attempt = $6)"
+							   " UPDATE stockml.jobs"
 							   "   SET status = $2, result = $3, error = coalesce($4, error),"
 							   "       worker_pid = NULL, worker_started_at = NULL,"
 							   "       progress = CASE WHEN $2 = 'done' THEN 1 ELSE progress END,"
@@ -763,7 +788,7 @@ RecordOutcome(ClaimedJob *job, const char *result, const char *error, bool cance
 							   "       run_after = CASE WHEN $2 = 'queued'"
 							   "                   THEN pg_catalog.now() + pg_catalog.make_interval(secs => $5) ELSE run_after END"
 							   " WHERE id = $1",
-							   5, (Oid[]) {INT8OID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID},
+							   6, (Oid[]) {INT8OID, TEXTOID, TEXTOID, TEXTOID, FLOAT8OID, INT4OID},
 							   values, nulls, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not record job outcome: %s", SPI_result_code_string(rc));

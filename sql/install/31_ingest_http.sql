@@ -45,6 +45,27 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10;
 COMMENT ON FUNCTION stockml.refresh(text[]) IS
 'fetch, in parallel, the days missing since each symbol''s last stored day (the active watchlist whose source is yahoo or stooq, or the given symbols: one whose source is local, e.g. csv, gets a failed row); one ingest_log row per symbol, failed ones included';
 
+CREATE FUNCTION stockml.check_symbols(symbols text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'stockml_check_symbols'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.check_symbols(text[]) IS
+'internal: ERROR naming the first symbol that is NULL or not 1 to 32 characters among A-Z a-z 0-9 . ^ = _ -';
+
+-- The checker of job kind refresh: submit() runs it before queuing, the job before its work.
+CREATE FUNCTION stockml.check_job_refresh(args jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM stockml.job_check_keys('refresh', args, ARRAY['symbols']);
+    PERFORM stockml.check_symbols(stockml.job_symbols('refresh', args));
+END
+$$;
+COMMENT ON FUNCTION stockml.check_job_refresh(jsonb) IS
+'checker of job kind refresh (run by submit() and by the job): args {"symbols": [...]} or {}; ERROR naming a bad key or symbol';
+
 CREATE FUNCTION stockml.run_job_refresh(job_id bigint, args jsonb)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -57,15 +78,8 @@ DECLARE
     failed bigint;
     first_error text;
 BEGIN
-    IF args ? 'symbols' AND jsonb_typeof(args->'symbols') <> 'null' THEN
-        IF jsonb_typeof(args->'symbols') <> 'array' THEN
-            RAISE EXCEPTION 'args.symbols of a refresh job must be an array of symbols, not a %',
-                            jsonb_typeof(args->'symbols')
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'For example: stockml.submit(''refresh'', ''{"symbols": ["MSFT"]}'').';
-        END IF;
-        symbols := ARRAY(SELECT jsonb_array_elements_text(args->'symbols'));
-    END IF;
+    PERFORM stockml.check_job_refresh(args);
+    symbols := stockml.job_symbols('refresh', args);
     SELECT format('%s symbols: %s ok, %s partial, %s failed; %s rows inserted, %s updated',
                   count(*), count(*) FILTER (WHERE status = 'ok'),
                   count(*) FILTER (WHERE status = 'partial'), count(*) FILTER (WHERE status = 'failed'),
@@ -82,6 +96,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.run_job_refresh(bigint, jsonb) IS
-'job kind refresh: args {"symbols": [...]} (optional; default the active watchlist); returns a summary; fails (and is retried) only when every symbol failed';
+'job kind refresh: args {"symbols": [...]} (optional; default the active watchlist), checked by stockml.check_job_refresh; returns a summary; fails (and is retried) only when every symbol failed';
 
 GRANT SELECT, INSERT, UPDATE ON stockml.corporate_actions TO stockml_admin;

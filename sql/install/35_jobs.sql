@@ -29,18 +29,103 @@ COMMENT ON COLUMN stockml.jobs.worker_pid IS 'pid of the worker running the job 
 COMMENT ON COLUMN stockml.jobs.worker_started_at IS 'backend start of worker_pid: a running job whose pid and start time match no backend lost its worker (pids are reused)';
 COMMENT ON COLUMN stockml.jobs.run_after IS 'not started before this time (retry backoff)';
 COMMENT ON COLUMN stockml.jobs.result IS 'what run_job_K returned, as text';
-COMMENT ON COLUMN stockml.jobs.error IS 'error of the last failed attempt (kept when a retry succeeds)';
+COMMENT ON COLUMN stockml.jobs.error IS 'error of the last failed attempt (kept when a retry succeeds); every attempt''s in stockml.job_attempts';
 COMMENT ON INDEX stockml.jobs_queued_idx IS 'serves the worker''s claim of the next due job';
 -- the queue's history is the user's data (pg_dump keeps it, and the ids continue)
 SELECT pg_catalog.pg_extension_config_dump('stockml.jobs', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.jobs', 'id')::regclass, '');
+
+-- Every attempt of every job, written by the workers: the error of each failed one, not only
+-- the last.  No foreign key to stockml.jobs: pg_restore loads extension tables in name order,
+-- job_attempts before jobs; a trigger deletes a job's attempts with it.
+CREATE TABLE stockml.job_attempts (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id      bigint NOT NULL,
+    attempt     integer NOT NULL CONSTRAINT job_attempts_attempt CHECK (attempt >= 1),
+    status      text NOT NULL DEFAULT 'running'
+                CONSTRAINT job_attempts_status CHECK (status IN ('running', 'done', 'failed', 'cancelled', 'interrupted')),
+    started_at  timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    worker_pid  integer,
+    error       text,
+    CONSTRAINT job_attempts_job_attempt UNIQUE (job_id, attempt)
+);
+COMMENT ON TABLE stockml.job_attempts IS 'every run of a job (stockml.jobs.attempts of them): when it started and ended, its worker and its error';
+COMMENT ON COLUMN stockml.job_attempts.attempt IS '1 for the first run, 2 for the first retry, ...';
+COMMENT ON COLUMN stockml.job_attempts.status IS 'running, done, failed (retried if attempts remain), cancelled, interrupted (its worker stopped: crash, restart, pg_terminate_backend)';
+COMMENT ON COLUMN stockml.job_attempts.error IS 'the attempt''s error, NULL when it succeeded';
+SELECT pg_catalog.pg_extension_config_dump('stockml.job_attempts', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.job_attempts', 'id')::regclass, '');
+-- a job's attempts go with it (what a foreign key would do; job_attempts_job_attempt serves it)
+CREATE FUNCTION stockml.jobs_delete_attempts() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM stockml.job_attempts a WHERE a.job_id = OLD.id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION stockml.jobs_delete_attempts() IS
+'trigger: delete the attempts of a deleted job';
+CREATE TRIGGER jobs_delete_attempts AFTER DELETE ON stockml.jobs
+    FOR EACH ROW EXECUTE FUNCTION stockml.jobs_delete_attempts();
+
+-- ERROR unless args is a JSON object whose keys are all in allowed: the first check of every
+-- job kind's checker (stockml.check_job_K).
+CREATE FUNCTION stockml.job_check_keys(kind text, args jsonb, allowed text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    unknown text;
+BEGIN
+    IF jsonb_typeof(args) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'the args of a % job must be a JSON object, not %', kind, coalesce(jsonb_typeof(args), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Keys: ' || array_to_string(allowed, ', ') || '.';
+    END IF;
+    SELECT string_agg(k, ', ' ORDER BY k) INTO unknown FROM jsonb_object_keys(args) k WHERE k <> ALL (allowed);
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown key in % job args: %', kind, unknown
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Keys: ' || array_to_string(allowed, ', ') || '.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stockml.job_check_keys(text, jsonb, text[]) IS
+'internal: ERROR unless a job''s args are a JSON object with only the allowed keys';
+
+-- The symbols a job's args name ("symbols": [...]), NULL when they name none; ERROR unless an
+-- array of strings.
+CREATE FUNCTION stockml.job_symbols(kind text, args jsonb)
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF jsonb_typeof(args -> 'symbols') IS NULL OR jsonb_typeof(args -> 'symbols') = 'null' THEN
+        RETURN NULL;
+    END IF;
+    IF jsonb_typeof(args -> 'symbols') <> 'array'
+       OR EXISTS (SELECT FROM jsonb_array_elements(args -> 'symbols') e WHERE jsonb_typeof(e) <> 'string') THEN
+        RAISE EXCEPTION '"symbols" of a % job must be an array of symbols, not %', kind, args -> 'symbols'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('For example: stockml.submit(%L, ''{"symbols": ["MSFT"]}'').', kind);
+    END IF;
+    RETURN ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols'));
+END
+$$;
+COMMENT ON FUNCTION stockml.job_symbols(text, jsonb) IS
+'internal: the symbols of a job''s args ("symbols", an array of strings), NULL when absent; ERROR on anything else';
 
 CREATE FUNCTION stockml.submit(kind text, args jsonb DEFAULT '{}')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'stockml_submit'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION stockml.submit(text, jsonb) IS
-'queue a job of a kind K for which stockml.run_job_K(bigint, jsonb) exists; wakes the worker at commit; returns the job id';
+'queue a job of a kind K for which stockml.run_job_K(bigint, jsonb) exists, after its checker stockml.check_job_K(jsonb) (when there is one) accepted the args; wakes the worker at commit (WARNING when no worker serves this database); returns the job id';
 
 CREATE FUNCTION stockml.cancel_job(id bigint)
 RETURNS boolean
@@ -76,3 +161,4 @@ COMMENT ON VIEW stockml.job_status IS 'stockml.jobs with the live progress of ru
 -- read-only: a job runs as its submitted_by, which only submit() may set
 GRANT SELECT ON stockml.jobs TO stockml_admin;
 GRANT SELECT ON stockml.job_status TO stockml_admin;
+GRANT SELECT ON stockml.job_attempts TO stockml_admin;

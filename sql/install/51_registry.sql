@@ -322,25 +322,23 @@ BEGIN
     GET DIAGNOSTICS n = ROW_COUNT;
     DELETE FROM stockml.alias_history h WHERE h.name = model_name;
     DELETE FROM stockml.experiments e WHERE e.name = model_name;
-    -- the caller's pipeline (stockml.schedule_pipeline) naming the model: scheduled again
-    -- without it, or removed when it named no other model
+    -- the caller's pipelines (stockml.schedule_pipeline) naming the model: each scheduled
+    -- again without it, or removed when it named no other model
     IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
-        SELECT j.schedule,
-               substring(j.command FROM 'pipeline_step\(''forecast'', ''(\{[^'']*\})''::text\[\]')::text[] AS models
-          INTO job
-          FROM cron.job j WHERE j.jobname = 'stockml-forecast' AND j.username = current_user;
-        IF job.models IS NOT NULL AND model_name = ANY (job.models) THEN
+        FOR job IN SELECT p.name, p.schedule, p.models FROM stockml.pipelines() p
+                    WHERE model_name = ANY (p.models) ORDER BY p.name LOOP
             named := array_remove(job.models, model_name);
             IF cardinality(named) = 0 THEN
-                PERFORM stockml.unschedule_pipeline();
-                RAISE NOTICE 'unscheduled the pipeline: it named only model "%"', model_name;
+                PERFORM stockml.unschedule_pipeline(job.name);
+                RAISE NOTICE 'unscheduled pipeline "%": it named only model "%"', job.name, model_name;
             ELSE
-                PERFORM stockml.schedule_pipeline(job.schedule, named);
-                RAISE NOTICE 'the pipeline no longer names model "%"; it keeps %', model_name, array_to_string(named, ', ');
+                PERFORM stockml.schedule_pipeline(job.name, job.schedule, named);
+                RAISE NOTICE 'pipeline "%" no longer names model "%"; it keeps %', job.name, model_name,
+                             array_to_string(named, ', ');
             END IF;
-        END IF;
+        END LOOP;
     END IF;
     RETURN n;
 END $$;
 COMMENT ON FUNCTION stockml.drop_model(text) IS
-'remove every version of a model with its aliases, alias history, runs and forecasts, and take it out of the caller''s pipeline; returns the number of versions removed (0 for a name with only failed runs); an unknown name is an ERROR';
+'remove every version of a model with its aliases, alias history, runs and forecasts, and take it out of each of the caller''s pipelines naming it; returns the number of versions removed (0 for a name with only failed runs); an unknown name is an ERROR';

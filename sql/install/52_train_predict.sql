@@ -116,27 +116,71 @@ END $$;
 COMMENT ON FUNCTION stockml.forecast(text, text[], integer, text) IS
 'predict each symbol (default: the version''s own) with one version (version => N, alias => name, default production) and record it in stockml.predictions (a repeat on the same as_of day replaces the row); returns a row per symbol: status ok with the recorded row, or status failed with the error (a WARNING lists them), so one symbol without history does not stop the batch';
 
+CREATE FUNCTION stockml.train_check(model_name text, symbols text[], algorithm text DEFAULT 'ridge',
+                                    horizon integer DEFAULT 1, params jsonb DEFAULT '{}',
+                                    feature_set text DEFAULT 'default', train_end date DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stockml_train_check'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.train_check(text, text[], text, integer, jsonb, text, date) IS
+'the checks train() makes of its arguments (model name, symbols known, algorithm, horizon, each parameter, feature set, train_end), without training: ERROR naming what is wrong';
+
+-- The checker of job kind train: submit() runs it before queuing, the job before its work.
+CREATE FUNCTION stockml.check_job_train(args jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key text;
+    want text;
+BEGIN
+    PERFORM stockml.job_check_keys('train', args, ARRAY['model_name', 'symbols', 'algorithm', 'horizon', 'params',
+                                                        'feature_set', 'train_end', 'fallback_to_naive']);
+    IF jsonb_typeof(args -> 'model_name') IS DISTINCT FROM 'string'
+       OR jsonb_typeof(args -> 'symbols') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'train job args need "model_name", a string, and "symbols", an array of symbols'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example {"model_name": "msft_ridge", "symbols": ["MSFT"]}.';
+    END IF;
+    FOR key, want IN VALUES ('algorithm', 'string'), ('horizon', 'number'), ('params', 'object'),
+                            ('feature_set', 'string'), ('train_end', 'string'), ('fallback_to_naive', 'boolean') LOOP
+        IF args ? key AND jsonb_typeof(args -> key) NOT IN (want, 'null') THEN
+            RAISE EXCEPTION '"%" of a train job must be a JSON %, not %', key, want, args -> key
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'For example {"model_name": "m", "symbols": ["MSFT"], "algorithm": "ridge", "horizon": 1, '
+                             '"params": {"alpha": 1}, "feature_set": "default", "train_end": "2024-06-28"}.';
+        END IF;
+    END LOOP;
+    BEGIN
+        PERFORM (args ->> 'horizon')::integer, (args ->> 'train_end')::date;
+    EXCEPTION WHEN data_exception THEN
+        RAISE EXCEPTION 'train job args: "horizon" must be a whole number and "train_end" a date, not % and %',
+                        coalesce(args ->> 'horizon', 'NULL'), coalesce(args ->> 'train_end', 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example "horizon": 5, "train_end": "2024-06-28".';
+    END;
+    PERFORM stockml.train_check(
+        args ->> 'model_name',
+        ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols')),
+        coalesce(args ->> 'algorithm', 'ridge'),
+        coalesce((args ->> 'horizon')::integer, 1),
+        coalesce(args -> 'params', '{}'),
+        coalesce(args ->> 'feature_set', 'default'),
+        (args ->> 'train_end')::date);
+END
+$$;
+COMMENT ON FUNCTION stockml.check_job_train(jsonb) IS
+'checker of job kind train (run by submit() and by the job): the keys and their JSON types, then stockml.train_check (unknown symbol, algorithm, parameter, feature set, ...)';
+
 CREATE FUNCTION stockml.run_job_train(job_id bigint, args jsonb)
 RETURNS text
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r record;
     n record;
-    unknown text;
 BEGIN
-    SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(args) k
-     WHERE k NOT IN ('model_name', 'symbols', 'algorithm', 'horizon', 'params', 'feature_set', 'train_end',
-                     'fallback_to_naive');
-    IF unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown key in train job args: %', unknown
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Keys: model_name, symbols, algorithm, horizon, params, feature_set, train_end, fallback_to_naive.';
-    END IF;
-    IF jsonb_typeof(args -> 'symbols') IS DISTINCT FROM 'array' THEN
-        RAISE EXCEPTION 'train job args need "symbols", an array of symbols'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example {"model_name": "msft_ridge", "symbols": ["MSFT"]}.';
-    END IF;
+    PERFORM stockml.check_job_train(args);
     SELECT * INTO r FROM stockml.train(
         args ->> 'model_name',
         ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols')),
@@ -165,7 +209,7 @@ BEGIN
                   CASE WHEN r.deployed THEN '' ELSE ', ' || (r.metrics -> 'gate' ->> 'reason') END);
 END $$;
 COMMENT ON FUNCTION stockml.run_job_train(bigint, jsonb) IS
-'job kind train: args {"model_name", "symbols": [...], optional "algorithm", "horizon", "params", "feature_set", "train_end", "fallback_to_naive"}; returns the version trained and, when not deployed, why; with fallback_to_naive a version that does not beat the random walk makes a naive version serve';
+'job kind train: args {"model_name", "symbols": [...], optional "algorithm", "horizon", "params", "feature_set", "train_end", "fallback_to_naive"}, checked by stockml.check_job_train; returns the version trained and, when not deployed, why; with fallback_to_naive a version that does not beat the random walk makes a naive version serve';
 
 -- stockml_admin runs the model lifecycle: train (also as a job, e.g. a retrain monitor()
 -- enqueued), deploy, rollback, forecast.  Removing models (drop_model) stays with the owner.

@@ -526,19 +526,18 @@ RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    unknown text;
 BEGIN
-    SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(args) k WHERE k <> ALL (allowed);
-    IF unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown key in % job args: %', kind, unknown
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Keys: ' || array_to_string(allowed, ', ') || '.';
-    END IF;
-    IF args ? 'models' AND jsonb_typeof(args -> 'models') <> 'array' THEN
+    PERFORM stockml.job_check_keys(kind, args, allowed);
+    IF args ? 'models' AND (jsonb_typeof(args -> 'models') <> 'array'
+       OR EXISTS (SELECT FROM jsonb_array_elements(args -> 'models') e WHERE jsonb_typeof(e) <> 'string')) THEN
         RAISE EXCEPTION '"models" of a % job must be an array of model names', kind
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = format('For example: stockml.submit(%L, ''{"models": ["msft_ridge"]}'').', kind);
+    END IF;
+    IF args ? 'model_name' AND jsonb_typeof(args -> 'model_name') <> 'string' THEN
+        RAISE EXCEPTION '"model_name" of a % job must be a string', kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('For example: stockml.submit(%L, ''{"model_name": "msft_ridge"}'').', kind);
     END IF;
     IF args ? 'model_name' THEN
         RETURN ARRAY[args ->> 'model_name'];
@@ -551,16 +550,76 @@ $$;
 COMMENT ON FUNCTION stockml.job_models(text, jsonb, text[]) IS
 'internal: the models a monitor or forecast job names ("model_name" or "models"; default every model with a production version), refusing unknown keys';
 
+-- ERROR naming the models that do not exist (or, with production, have no production version)
+CREATE FUNCTION stockml.job_check_models(kind text, names text[], production boolean)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing text;
+BEGIN
+    SELECT string_agg(quote_literal(n), ', ' ORDER BY n) INTO missing FROM unnest(names) n
+     WHERE NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = n);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'the % job names no model: % does not exist', kind, missing
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
+    END IF;
+    IF production THEN
+        SELECT string_agg(quote_literal(n), ', ' ORDER BY n) INTO missing FROM unnest(names) n
+         WHERE NOT EXISTS (SELECT FROM stockml.model_aliases a WHERE a.name = n AND a.alias = 'production');
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'the % job names a model without a production version: %', kind, missing
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'stockml.deploy(name, version) sets one.';
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stockml.job_check_models(text, text[], boolean) IS
+'internal: ERROR naming the models of a job that do not exist (or, with production, have no production version)';
+
+-- The checker of job kind monitor: submit() runs it before queuing, the job before its work.
+CREATE FUNCTION stockml.check_job_monitor(args jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    days integer;
+BEGIN
+    PERFORM stockml.job_check_models('monitor', stockml.job_models('monitor', args, ARRAY['model_name', 'models', 'window_days']),
+                                     false);
+    IF args ? 'window_days' AND jsonb_typeof(args -> 'window_days') <> 'null' THEN
+        BEGIN
+            days := (args ->> 'window_days')::integer;
+        EXCEPTION WHEN data_exception THEN
+            days := NULL;
+        END;
+        IF jsonb_typeof(args -> 'window_days') <> 'number' OR days IS NULL OR days NOT BETWEEN 2 AND 3660 THEN
+            RAISE EXCEPTION '"window_days" of a monitor job must be a whole number from 2 to 3660, not %', args -> 'window_days'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Leave it out for the retrain policy''s window (stockml.retrain_policies.window_days).';
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stockml.check_job_monitor(jsonb) IS
+'checker of job kind monitor (run by submit() and by the job): keys, models that exist, window_days';
+
 CREATE FUNCTION stockml.run_job_monitor(job_id bigint, args jsonb)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    names text[] := stockml.job_models('monitor', args, ARRAY['model_name', 'models', 'window_days']);
+    names text[];
     r     record;
     parts text[] := '{}';
 BEGIN
+    PERFORM stockml.check_job_monitor(args);
+    names := stockml.job_models('monitor', args, ARRAY['model_name', 'models', 'window_days']);
     FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
         SELECT * INTO r FROM stockml.monitor(names[i], (args ->> 'window_days')::integer);
         parts := parts || format('%s v%s: %s of %s features drifted, skill %s%s', r.model, r.version,
@@ -572,7 +631,31 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.run_job_monitor(bigint, jsonb) IS
-'job kind monitor: args {"model_name": ..} or {"models": [..]} (default every model with a production version), optional "window_days"; returns a summary per model';
+'job kind monitor: args {"model_name": ..} or {"models": [..]} (default every model with a production version), optional "window_days", checked by stockml.check_job_monitor; returns a summary per model';
+
+-- The checker of job kind forecast: submit() runs it before queuing, the job before its work.
+CREATE FUNCTION stockml.check_job_forecast(args jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing text;
+BEGIN
+    PERFORM stockml.job_check_models('forecast', stockml.job_models('forecast', args, ARRAY['model_name', 'models', 'symbols']),
+                                     true);
+    SELECT string_agg(s, ', ' ORDER BY s) INTO missing
+      FROM (SELECT DISTINCT s FROM unnest(stockml.job_symbols('forecast', args)) s
+             WHERE NOT EXISTS (SELECT FROM stockml.symbols y WHERE y.symbol = s) ORDER BY s LIMIT 10) u;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown symbol in forecast job args: %', missing
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Load its prices first (stockml.ingest_yahoo, ingest_stooq or ingest_csv), or leave "symbols" out for the model''s own.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stockml.check_job_forecast(jsonb) IS
+'checker of job kind forecast (run by submit() and by the job): keys, models with a production version, symbols that exist';
 
 CREATE FUNCTION stockml.run_job_forecast(job_id bigint, args jsonb)
 RETURNS text
@@ -580,20 +663,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    names   text[] := stockml.job_models('forecast', args, ARRAY['model_name', 'models', 'symbols']);
+    names   text[];
     symbols text[];
     n       bigint;
     nfailed bigint;
     parts   text[] := '{}';
 BEGIN
-    IF args ? 'symbols' THEN
-        IF jsonb_typeof(args -> 'symbols') <> 'array' THEN
-            RAISE EXCEPTION '"symbols" of a forecast job must be an array of symbols'
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'For example: stockml.submit(''forecast'', ''{"model_name": "msft_ridge", "symbols": ["MSFT"]}'').';
-        END IF;
-        symbols := ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols'));
-    END IF;
+    PERFORM stockml.check_job_forecast(args);
+    names := stockml.job_models('forecast', args, ARRAY['model_name', 'models', 'symbols']);
+    symbols := stockml.job_symbols('forecast', args);
     FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
         SELECT count(*) FILTER (WHERE f.status = 'ok'), count(*) FILTER (WHERE f.status <> 'ok')
           INTO n, nfailed FROM stockml.forecast(names[i], symbols) f;
@@ -607,4 +685,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.run_job_forecast(bigint, jsonb) IS
-'job kind forecast: args {"model_name": ..} or {"models": [..]} (default every model with a production version), optional "symbols"; returns the forecasts made per model';
+'job kind forecast: args {"model_name": ..} or {"models": [..]} (default every model with a production version), optional "symbols", checked by stockml.check_job_forecast; returns the forecasts made per model';

@@ -89,6 +89,11 @@ sub check_retried
 		"SELECT attempts, result, error LIKE 'interrupted: the worker running attempt 1 of 3 stopped%'"
 		  . " FROM stockml.jobs WHERE id = $id");
 	is($row, '2|finished on attempt 2|t', "$what: second attempt, the interruption recorded");
+	is($node->safe_psql('stockml_jobs', qq{
+		SELECT string_agg(attempt || ' ' || status || ' ' || (finished_at >= started_at)
+		                  || ' ' || coalesce(error LIKE 'interrupted: %', false), ', ' ORDER BY attempt)
+		  FROM stockml.job_attempts WHERE job_id = $id}),
+		'1 interrupted true true, 2 done true false', "$what: both attempts kept in job_attempts");
 }
 
 # 2. progress is visible to other sessions; pg_terminate_backend of the job worker
@@ -118,6 +123,50 @@ ok(wait_status($id, 'cancelled'), 'cancelled job marked cancelled');
 sleep 1;
 is($node->safe_psql('stockml_jobs', "SELECT status, attempts FROM stockml.jobs WHERE id = $id"),
 	'cancelled|1', 'cancelled job not retried');
+
+is($node->safe_psql('stockml_jobs', "SELECT attempt, status FROM stockml.job_attempts WHERE job_id = $id"),
+	'1|cancelled', 'the cancelled attempt kept as cancelled');
+
+# 5a. every failed attempt keeps its own error, with its worker's pid
+$node->safe_psql('stockml_jobs', q{
+CREATE FUNCTION stockml.run_job_flaky(job_id bigint, args jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE n int;
+BEGIN
+    SELECT attempts INTO n FROM stockml.jobs WHERE id = job_id;
+    IF n < 3 THEN
+        RAISE EXCEPTION 'flaky failure number %', n;
+    END IF;
+    RETURN 'ok on attempt ' || n;
+END $$;
+COMMENT ON FUNCTION stockml.run_job_flaky(bigint, jsonb) IS 'test job';
+});
+$id = $node->safe_psql('stockml_jobs', q{SELECT stockml.submit('flaky')});
+ok(wait_status($id, 'done'), 'a job failing twice is done on its third attempt');
+is($node->safe_psql('stockml_jobs', qq{
+	SELECT string_agg(attempt || ' ' || status || ' ' || coalesce(error, '-') || ' ' || (worker_pid > 0),
+	                  ', ' ORDER BY attempt)
+	  FROM stockml.job_attempts WHERE job_id = $id}),
+	'1 failed flaky failure number 1 true, 2 failed flaky failure number 2 true, 3 done - true',
+	'job_attempts keeps each attempt with its own error');
+is($node->safe_psql('stockml_jobs', "SELECT attempts, error FROM stockml.jobs WHERE id = $id"),
+	'3|flaky failure number 2', 'stockml.jobs keeps the last error, as before');
+
+# 5a'. submit() checks the args with the kind's checker before queuing, as the job would
+my ($rc, $out, $err) = $node->psql('stockml_jobs',
+	q{SELECT stockml.submit('refresh', '{"symbols": ["MSFT"], "start": "2024-01-01"}')});
+like($err, qr/unknown key in refresh job args: start/, 'submit refuses a bad key');
+is($node->safe_psql('stockml_jobs', "SELECT count(*) FROM stockml.jobs WHERE args ? 'start'"), '0',
+	'... and queues nothing');
+
+# 5a''. submit() in a database the worker does not serve warns, naming the setting
+$node->safe_psql('postgres', 'CREATE EXTENSION stockml');
+($rc, $out, $err) = $node->psql('postgres', q{SELECT stockml.submit('refresh', '{"symbols": ["MSFT"]}')});
+like($err, qr/WARNING:  job \d+ queued in database "postgres", but the stockml worker serves database "stockml_jobs".*HINT:  Set stockml.database = 'postgres' in postgresql.conf and restart the server/s,
+	'submit warns when the worker serves another database');
+($rc, $out, $err) = $node->psql('stockml_jobs', q{SELECT stockml.submit('flaky')});
+unlike($err, qr/WARNING/, '... and not in the database it serves');
+$node->safe_psql('postgres', 'DROP EXTENSION stockml');
 
 # 5b. a SIGINT that cancel_job() did not send for the running job (as when its
 # cancel of the previous job arrives late) leaves the job alone
@@ -161,8 +210,9 @@ ok(wait_status($id, 'done'), 'jobs run in the recreated database');
 is($node->safe_psql('stockml_jobs', "SELECT result FROM stockml.jobs WHERE id = $id"), 'again',
 	'its result');
 
-# the only errors logged are the terminations this test caused
-my @errors = grep { /\b(ERROR|FATAL|PANIC):/ && !/terminating (background worker "[^"]+"|connection) due to administrator command/ }
+# the only errors logged are the terminations and the refused submit this test caused
+my @errors = grep { /\b(ERROR|FATAL|PANIC):/ && !/terminating (background worker "[^"]+"|connection) due to administrator command/
+	  && !/ERROR:  unknown key in refresh job args: start/ }
   split /\n/, slurp_file($node->logfile);
 is(scalar(@errors), 0, 'no other ERROR or FATAL in the server log') or diag(join("\n", @errors));
 
