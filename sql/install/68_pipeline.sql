@@ -121,7 +121,8 @@ $$;
 COMMENT ON FUNCTION stockml.pipeline_job_name(text, text) IS
 'the pg_cron job name of a pipeline''s step: stockml-<pipeline>-<step>, stockml-<step> for the pipeline "default"';
 
--- One step's work; failed lists what did not work ('SYMBOL: error' or 'model (error)').
+-- One step's work; failed lists what did not work ('SYMBOL: error', 'model SYMBOL (error)' for a
+-- symbol forecast() could not forecast, 'model (error)').
 CREATE FUNCTION stockml._pipeline_step(pipeline text, step text, models text[], wait_for_previous boolean,
                                        timeout interval, OUT summary text, OUT failed text[])
 RETURNS record
@@ -162,12 +163,14 @@ BEGIN
     END IF;
     names := coalesce(models, ARRAY(SELECT DISTINCT a.name FROM stockml.model_aliases a
                                      WHERE a.alias = 'production' ORDER BY 1));
-    -- one model's failure (a WARNING in the server log) does not stop the others
+    -- one model's failure (a WARNING in the server log) does not stop the others; forecast()
+    -- records the symbols it can and returns the others with their error
     n := 0;
     FOREACH m IN ARRAY names LOOP
         BEGIN
             IF step = 'forecast' THEN
-                PERFORM stockml.forecast(m);
+                failed := failed || ARRAY(SELECT format('%s %s (%s)', m, f.symbol, f.error)
+                                            FROM stockml.forecast(m) f WHERE f.status <> 'ok' ORDER BY f.symbol);
             ELSE
                 PERFORM stockml.monitor(m);
             END IF;

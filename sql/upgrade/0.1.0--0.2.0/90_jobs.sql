@@ -394,14 +394,19 @@ DECLARE
     names   text[];
     symbols text[];
     n       bigint;
+    nfailed bigint;
     parts   text[] := '{}';
 BEGIN
     PERFORM stockml.check_job_forecast(args);
     names := stockml.job_models('forecast', args, ARRAY['model_name', 'models', 'symbols']);
     symbols := stockml.job_symbols('forecast', args);
     FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
-        SELECT count(*) INTO n FROM stockml.forecast(names[i], symbols);
-        parts := parts || format('%s: %s forecast%s', names[i], n, CASE WHEN n = 1 THEN '' ELSE 's' END);
+        SELECT count(*) FILTER (WHERE f.status = 'ok'), count(*) FILTER (WHERE f.status <> 'ok')
+          INTO n, nfailed FROM stockml.forecast(names[i], symbols) f;
+        parts := parts || format('%s: %s forecast%s%s', names[i], n, CASE WHEN n = 1 THEN '' ELSE 's' END,
+                                 CASE WHEN nfailed > 0 THEN format(', %s symbol%s failed (see the WARNING)', nfailed,
+                                                                  CASE WHEN nfailed = 1 THEN '' ELSE 's' END)
+                                 ELSE '' END);
         PERFORM stockml.report_job_progress(i::float8 / cardinality(names));
     END LOOP;
     RETURN CASE WHEN cardinality(parts) = 0 THEN 'no model to forecast with' ELSE array_to_string(parts, '; ') END;
@@ -434,7 +439,8 @@ $$;
 COMMENT ON FUNCTION stockml.pipeline_job_name(text, text) IS
 'the pg_cron job name of a pipeline''s step: stockml-<pipeline>-<step>, stockml-<step> for the pipeline "default"';
 
--- One step's work; failed lists what did not work ('SYMBOL: error' or 'model (error)').
+-- One step's work; failed lists what did not work ('SYMBOL: error', 'model SYMBOL (error)' for a
+-- symbol forecast() could not forecast, 'model (error)').
 CREATE OR REPLACE FUNCTION stockml._pipeline_step(pipeline text, step text, models text[], wait_for_previous boolean,
                                        timeout interval, OUT summary text, OUT failed text[])
 RETURNS record
@@ -475,12 +481,14 @@ BEGIN
     END IF;
     names := coalesce(models, ARRAY(SELECT DISTINCT a.name FROM stockml.model_aliases a
                                      WHERE a.alias = 'production' ORDER BY 1));
-    -- one model's failure (a WARNING in the server log) does not stop the others
+    -- one model's failure (a WARNING in the server log) does not stop the others; forecast()
+    -- records the symbols it can and returns the others with their error
     n := 0;
     FOREACH m IN ARRAY names LOOP
         BEGIN
             IF step = 'forecast' THEN
-                PERFORM stockml.forecast(m);
+                failed := failed || ARRAY(SELECT format('%s %s (%s)', m, f.symbol, f.error)
+                                            FROM stockml.forecast(m) f WHERE f.status <> 'ok' ORDER BY f.symbol);
             ELSE
                 PERFORM stockml.monitor(m);
             END IF;
