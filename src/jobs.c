@@ -1,9 +1,11 @@
 /*
  * jobs.c — the job queue's SQL API and the state it shares with the workers.
  *
- * stockml.submit(kind, args) queues a row in stockml.jobs and, once the
- * submitting transaction commits, wakes the launcher through its latch
- * (src/worker.c).  Running jobs live in shared-memory slots, one per job
+ * stockml.submit(kind, args) runs the kind's checker stockml.check_job_<kind>
+ * (when it has one; the job runs it too), queues a row in stockml.jobs and,
+ * once the submitting transaction commits, wakes the launcher through its
+ * latch (src/worker.c); a WARNING says so when no worker serves this
+ * database.  Running jobs live in shared-memory slots, one per job
  * worker, holding the worker's pid and the progress the job reports; that is
  * how progress and cancel reach a job whose own transaction has not
  * committed.  Without shared_preload_libraries there is no shared state:
