@@ -234,8 +234,7 @@ BEGIN
             ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols')),
             'naive', coalesce((args ->> 'horizon')::integer, 1), '{"auto_deploy": false}',
             coalesce(args ->> 'feature_set', 'default'), (args ->> 'train_end')::date);
-        PERFORM stockml._set_alias(n.model_name, n.version, 'production', 'auto',
-                                   format('fallback_to_naive: version %s %s', r.version, r.metrics -> 'gate' ->> 'reason'));
+        PERFORM stockml._fallback_to_naive(n.model_name, r.version, n.version);
         RETURN format('%s version %s, skill %s, %s; the naive version %s serves (fallback_to_naive)', r.model_name,
                       r.version, round((r.metrics ->> 'skill')::numeric, 4), r.metrics -> 'gate' ->> 'reason', n.version);
     END IF;
@@ -677,7 +676,7 @@ BEGIN
     IF model_name IS NULL THEN
         RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('stockml.model_aliases'), hashtext(model_name));
+    PERFORM stockml._lock_model_name(model_name);
     -- a name is known by its versions, or by its runs when none trained
     IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name)
        AND NOT EXISTS (SELECT FROM stockml.experiments e WHERE e.name = model_name) THEN
