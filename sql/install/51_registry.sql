@@ -211,6 +211,9 @@ AS 'MODULE_PATHNAME', 'stockml_lock_model_name'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION stockml._lock_model_name(text) IS
 'internal: lock the model name (its experiments row, as the owner) until the end of the transaction: alias moves, train()''s version numbering, version removal and monitor() of one name run one at a time';
+-- for the functions of the roles that change models (it checks the caller too)
+REVOKE EXECUTE ON FUNCTION stockml._lock_model_name(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._lock_model_name(text) TO stockml_admin;
 
 CREATE FUNCTION stockml._set_alias(model_name text, version integer, alias text, action text, reason text,
                                    set_by text)

@@ -231,3 +231,5 @@ AS 'MODULE_PATHNAME', 'stockml_fallback_to_naive'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION stockml._fallback_to_naive(text, integer, integer) IS
 'internal, for run_job_train: move production to the naive version trained in this transaction after a version (rejected) trained in it too that does not beat the random walk (action auto, reason: fallback_to_naive and the rejected version''s gate reason, set_by: the caller); an ERROR otherwise';
+REVOKE EXECUTE ON FUNCTION stockml._fallback_to_naive(text, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._fallback_to_naive(text, integer, integer) TO stockml_admin;

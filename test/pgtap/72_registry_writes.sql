@@ -7,7 +7,7 @@
 -- the history; a reader may not deploy or roll back.  The per-model lock is a row that
 -- no role but the owner can lock (test/isolation/specs/registry_locks.spec: two sessions).
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 
 -- a seeded random walk
 SELECT setseed(0.42);
@@ -106,8 +106,10 @@ SELECT throws_ok($$SELECT * FROM stockml.deploy('rwm', 2)$$, '42501', 'permissio
                  'reader: no deploy()');
 SELECT throws_ok($$SELECT * FROM stockml.rollback('rwm')$$, '42501', 'permission denied to roll back models',
                  'reader: no rollback()');
-SELECT throws_ok($$SELECT stockml._lock_model_name('rwm')$$, '42501', 'permission denied to change models',
+SELECT throws_ok($$SELECT stockml._lock_model_name('rwm')$$, '42501', 'permission denied for function _lock_model_name',
                  'reader: cannot take the model''s lock');
+SELECT throws_ok($$SELECT stockml._fallback_to_naive('rwm', 3, 4)$$, '42501',
+                 'permission denied for function _fallback_to_naive', 'reader: no automatic move either');
 RESET ROLE;
 SET ROLE rw_nobody;
 SELECT throws_ok($$SELECT * FROM stockml.deploy('rwm', 2)$$, '42501', 'permission denied to deploy models',

@@ -28,6 +28,9 @@ AS 'MODULE_PATHNAME', 'stockml_lock_model_name'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION stockml._lock_model_name(text) IS
 'internal: lock the model name (its experiments row, as the owner) until the end of the transaction: alias moves, train()''s version numbering, version removal and monitor() of one name run one at a time';
+-- for the functions of the roles that change models (it checks the caller too)
+REVOKE EXECUTE ON FUNCTION stockml._lock_model_name(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._lock_model_name(text) TO stockml_admin;
 
 CREATE FUNCTION stockml._set_alias(model_name text, version integer, alias text, action text, reason text,
                                    set_by text)
@@ -317,3 +320,5 @@ AS 'MODULE_PATHNAME', 'stockml_fallback_to_naive'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION stockml._fallback_to_naive(text, integer, integer) IS
 'internal, for run_job_train: move production to the naive version trained in this transaction after a version (rejected) trained in it too that does not beat the random walk (action auto, reason: fallback_to_naive and the rejected version''s gate reason, set_by: the caller); an ERROR otherwise';
+REVOKE EXECUTE ON FUNCTION stockml._fallback_to_naive(text, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._fallback_to_naive(text, integer, integer) TO stockml_admin;
