@@ -2,12 +2,13 @@
 -- test/reference/intervals.py (numpy; it wrote intervals_series.csv and intervals_expected.csv),
 -- naive models trained on the first half, then one bar a day: forecast() -> the bar arrives.
 -- Out-of-sample coverage of the 90 % interval overall, for a calm and a volatile symbol of one
--- pooled model, and in the calm and the volatile half of a GARCH(1,1) series; the same
--- quantile, bounds and coverage counts as numpy; versions without scaled residuals keep the
--- fixed width; the coverage rule of the retrain policy (binomial test against scipy).
+-- pooled model, and in the calm and the volatile half of a GARCH(1,1) series (and 5 bars ahead
+-- on it: sigma_t sqrt(5)); the same quantile, bounds and coverage counts as numpy; versions
+-- without scaled residuals keep the fixed width; the coverage rule of the retrain policy
+-- (binomial test against scipy).
 -- Run from the repository's root (test/run.sh does).
 BEGIN;
-SELECT plan(36);
+SELECT plan(40);
 
 CREATE TEMP TABLE series (symbol text, i int, close float8, sigma float8);
 \copy series FROM 'test/reference/intervals_series.csv' WITH (FORMAT csv, HEADER true)
@@ -32,6 +33,9 @@ SELECT is(version, 1, 'a naive model pooled over a calm and a volatile symbol')
   FROM stockml.train('iv_pooled', ARRAY['IVCALM', 'IVWILD'], 'naive', feature_set => 'iv_ret1');
 SELECT is(version, 1, 'a naive model of a GARCH(1,1) series')
   FROM stockml.train('iv_garch', ARRAY['IVGARCH'], 'naive', feature_set => 'iv_ret1');
+SELECT is(version, 1, 'the same, 5 bars ahead')
+  FROM stockml.train('iv_garch5', ARRAY['IVGARCH'], 'naive', 5, feature_set => 'iv_ret1');
+SELECT stockml.deploy('iv_garch5', 1, reason => 'the interval test');
 SELECT stockml.deploy('iv_pooled', 1, reason => 'the interval test');
 SELECT stockml.deploy('iv_garch', 1, reason => 'the interval test');
 
@@ -45,6 +49,8 @@ SELECT is((reference ->> 'n_scaled')::bigint,
   FROM stockml.models WHERE name = 'iv_pooled';
 SELECT is((reference ->> 'n_scaled')::float8, pg_temp.ex('garch', 'n_scaled'), 'garch: likewise')
   FROM stockml.models WHERE name = 'iv_garch';
+SELECT is((reference ->> 'n_scaled')::float8, pg_temp.ex('garch5', 'n_scaled'), 'garch, 5 bars ahead: likewise')
+  FROM stockml.models WHERE name = 'iv_garch5';
 SELECT is(reference -> 'interval', '{"scale": "ewma", "lambda": 0.94, "seed_returns": 20}'::jsonb,
           'the volatility scale is stored with the version')
   FROM stockml.models WHERE name = 'iv_garch';
@@ -64,6 +70,7 @@ BEGIN
         END IF;
         IF t >= 1300 THEN
             PERFORM stockml.forecast('iv_garch');
+            PERFORM stockml.forecast('iv_garch5');
             INSERT INTO stockml.prices (symbol, day, open, high, low, close, volume)
             SELECT symbol, day, close, close, close, close, 1000 FROM bars WHERE symbol = 'IVGARCH' AND i = t;
         END IF;
@@ -99,6 +106,21 @@ SELECT is(count(*) FILTER (WHERE covered)::float8, pg_temp.ex(substr(symbol, 3),
   FROM goal GROUP BY symbol ORDER BY symbol;
 SELECT is((SELECT count(*) FILTER (WHERE covered) FROM garch WHERE calm_half)::float8,
           pg_temp.ex('GARCH', 'calm_covered'), 'GARCH: the same split into a calm and a volatile half');
+
+-- 5 bars ahead: the width is q sigma_t sqrt(5)
+CREATE TEMP TABLE realized5 AS
+SELECT b.i AS as_of_i, p.lower, p.upper, a.close BETWEEN p.lower AND p.upper AS covered
+  FROM stockml.predictions p
+  JOIN bars b ON b.symbol = p.symbol AND b.day = p.as_of
+  JOIN bars a ON a.symbol = p.symbol AND a.i = b.i + 5 AND a.day = p.target_day
+ WHERE p.model_name = 'iv_garch5';
+SELECT ok(abs(lower / pg_temp.ex('GARCH5', 'first_lower') - 1) < 1e-9 AND abs(upper / pg_temp.ex('GARCH5', 'first_upper') - 1) < 1e-9,
+          '5 bars ahead: the first interval is numpy''s, close exp(+-q sigma_t sqrt(5))')
+  FROM realized5 WHERE as_of_i = 1299;
+SELECT is(count(*) FILTER (WHERE covered)::float8, pg_temp.ex('GARCH5', 'covered'),
+          format('5 bars ahead: the same forecasts covered as numpy''s (%s of %s, %s %%)',
+                 count(*) FILTER (WHERE covered), count(*), round(100 * avg(covered::int), 1)))
+  FROM realized5;
 
 SELECT diag(format('%s: coverage %s %% of %s (the fixed width of 0.1.0: %s %%)', symbol,
                    round(100 * avg(covered::int), 1), count(*),
@@ -159,6 +181,7 @@ INSERT INTO stockml.retrain_policies (model_name, max_drift_share) VALUES ('iv_p
 SELECT throws_ok($$UPDATE stockml.retrain_policies SET min_coverage = 1 WHERE model_name = 'iv_pooled'$$, '23514', NULL,
                  'min_coverage must be inside (0, 1)');
 CREATE TEMP TABLE mon AS SELECT * FROM stockml.monitor('iv_pooled');
+SELECT diag('iv_pooled: ' || retrain_reason) FROM mon;
 SELECT matches(retrain_reason, '^coverage 0\.[0-9]+ < 0\.8 over [0-9]+ intervals \(binomial p = 0\.0000\)$',
                'realized coverage significantly below min_coverage: the coverage rule fires')
   FROM mon;

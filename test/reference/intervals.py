@@ -9,7 +9,7 @@ Series (weekdays, close only, rounded to 6 decimals; both sides read the rounded
   pooled: CALM and WILD, random walks with daily sigma 0.006 and 0.024, 2400 bars each,
           one naive model trained on both (the first 1200 bars);
   garch:  GARCH(1,1) log returns (omega 2e-6, alpha 0.10, beta 0.87), 2600 bars, a naive
-          model trained on the first 1300.
+          model trained on the first 1300, and one of horizon 5 (sigma_t sqrt(5)).
 The test's feature set is ret_1 alone, so the rows are bars 1 .. T-2 (0-based) and the
 walk-forward validation rows are the last 5 * floor((T - 2) / 6) of them per symbol (train()'s
 5 folds, TimeSeriesSplit's blocks).  The naive model predicts 0, so the residual is the
@@ -90,29 +90,30 @@ def simulate(seed):
     return out
 
 
-def calibrate(closes, train_bars):
-    """the scaled and plain scores of the validation rows of one model"""
+def calibrate(closes, train_bars, h=1):
+    """the scaled and plain scores of the validation rows of one model of horizon h"""
     scaled, plain = [], []
     for c in closes:
         sigma = ewma_sigma(c)
-        ndays = train_bars - 2
+        ndays = train_bars - 1 - h          # rows 1 .. train_bars - 1 - h have a target
         td = ndays // (FOLDS + 1)
         for i in range(1 + ndays - FOLDS * td, 1 + ndays):
-            y = math.log(c[i + 1] / c[i])
+            y = math.log(c[i + h] / c[i])
             plain.append(abs(y))
-            scaled.append(abs(y) / sigma[i])
+            scaled.append(abs(y) / (sigma[i] * math.sqrt(h)))
     return scaled, plain
 
 
-def walk(c, train_bars, q, q0, last):
+def walk(c, train_bars, q, q0, last, h=1):
     """out-of-sample forecasts on bars train_bars - 1 .. last: covered (scaled), covered (fixed)"""
     sigma = ewma_sigma(c)
     cov, cov0 = [], []
     for t in range(train_bars - 1, last + 1):
-        lo, hi = c[t] * math.exp(-q * sigma[t]), c[t] * math.exp(q * sigma[t])
+        w = q * sigma[t] * math.sqrt(h)
+        lo, hi = c[t] * math.exp(-w), c[t] * math.exp(w)
         lo0, hi0 = c[t] * math.exp(-q0), c[t] * math.exp(q0)
-        cov.append(lo <= c[t + 1] <= hi)
-        cov0.append(lo0 <= c[t + 1] <= hi0)
+        cov.append(lo <= c[t + h] <= hi)
+        cov0.append(lo0 <= c[t + h] <= hi0)
     return np.array(cov), np.array(cov0), sigma
 
 
@@ -144,6 +145,14 @@ def scenario(series):
                     "volatile_covered_fixed": int(cov0[~calm_half].sum()),
                     "first_half_n": half, "first_half_covered": int(cov[:half].sum()),
                     "second_half_n": len(cov) - half, "second_half_covered": int(cov[half:].sum())}
+    # the same series, 5 bars ahead: sigma_t sqrt(5)
+    scaled, plain = calibrate([g], 1300, 5)
+    q, q0 = conformal(scaled, LEVEL), conformal(plain, LEVEL)
+    cov, cov0, sigma = walk(g, 1300, q, q0, len(g) - 6, 5)
+    w = q * sigma[1299] * math.sqrt(5)
+    res["garch5"] = {"n_scaled": len(scaled), "q": q, "q0": q0}
+    res["GARCH5"] = {"n": len(cov), "covered": int(cov.sum()), "covered_fixed": int(cov0.sum()),
+                     "first_lower": g[1299] * math.exp(-w), "first_upper": g[1299] * math.exp(w)}
     return res
 
 
@@ -157,10 +166,12 @@ def seeds(n):
                      g["covered"] / g["n"], g["calm_covered"] / g["calm_n"],
                      g["volatile_covered"] / g["volatile_n"], g["calm_covered_fixed"] / g["calm_n"],
                      g["volatile_covered_fixed"] / g["volatile_n"],
-                     g["first_half_covered"] / g["first_half_n"], g["second_half_covered"] / g["second_half_n"]])
+                     g["first_half_covered"] / g["first_half_n"], g["second_half_covered"] / g["second_half_n"],
+                     r["GARCH5"]["covered"] / r["GARCH5"]["n"], r["GARCH5"]["covered_fixed"] / r["GARCH5"]["n"]])
     a = 100 * np.array(rows)
     names = ["pooled", "CALM", "WILD", "CALM fixed", "WILD fixed", "GARCH", "GARCH calm half",
-             "GARCH volatile half", "calm half fixed", "volatile half fixed", "GARCH 1st half", "GARCH 2nd half"]
+             "GARCH volatile half", "calm half fixed", "volatile half fixed", "GARCH 1st half", "GARCH 2nd half",
+             "GARCH 5 bars ahead", "... fixed width"]
     print("%-20s %6s %6s %6s %6s" % ("coverage %", "mean", "min", "max", "sd"))
     for j, name in enumerate(names):
         print("%-20s %6.1f %6.1f %6.1f %6.1f" % (name, a[:, j].mean(), a[:, j].min(), a[:, j].max(), a[:, j].std()))
