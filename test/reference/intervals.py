@@ -156,10 +156,30 @@ def scenario(series):
     return res
 
 
+def rule_alarms(cov, window=42, step=21, bound=0.8, alpha=0.05):
+    """windows of `window` one-bar forecasts (60 calendar days) where the coverage rule fires"""
+    fired = total = 0
+    for a in range(0, len(cov) - window + 1, step):
+        k = int(cov[a:a + window].sum())
+        total += 1
+        fired += k < bound * window and stats.binom.cdf(k, window, bound) < alpha
+    return fired, total
+
+
 def seeds(n):
     rows = []
+    alarms = [0, 0]
     for seed in range(n):
-        r = scenario(simulate(seed))
+        series = simulate(seed)
+        r = scenario(series)
+        for sym, train_bars, cal in (("CALM", 1200, ["CALM", "WILD"]), ("WILD", 1200, ["CALM", "WILD"]),
+                                     ("GARCH", 1300, ["GARCH"])):
+            scaled, plain = calibrate([series[c][0] for c in cal], train_bars)
+            c = series[sym][0]
+            cov, _, _ = walk(c, train_bars, conformal(scaled, LEVEL), conformal(plain, LEVEL), len(c) - 2)
+            f, t = rule_alarms(cov)
+            alarms[0] += f
+            alarms[1] += t
         c, w, g = r["CALM"], r["WILD"], r["GARCH"]
         rows.append([(c["covered"] + w["covered"]) / (c["n"] + w["n"]), c["covered"] / c["n"],
                      w["covered"] / w["n"], c["covered_fixed"] / c["n"], w["covered_fixed"] / w["n"],
@@ -175,6 +195,8 @@ def seeds(n):
     print("%-20s %6s %6s %6s %6s" % ("coverage %", "mean", "min", "max", "sd"))
     for j, name in enumerate(names):
         print("%-20s %6.1f %6.1f %6.1f %6.1f" % (name, a[:, j].mean(), a[:, j].min(), a[:, j].max(), a[:, j].std()))
+    print("coverage rule (min_coverage 0.8, alpha 0.05, 42-forecast windows every 21): fires in %d of %d"
+          " windows (%.1f %%)" % (alarms[0], alarms[1], 100.0 * alarms[0] / alarms[1]))
 
 
 def main():
