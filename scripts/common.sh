@@ -7,7 +7,7 @@
 STOCKML_PACKAGES="postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
  postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libcurl4-openssl-dev libopenblas-dev liblapacke-dev make gcc
  libipc-run-perl python3 python3-numpy python3-pandas python3-scipy python3-sklearn
- python3-psycopg2 python3-fastapi python3-uvicorn python3-yaml python3-matplotlib"
+ python3-psycopg2 python3-fastapi python3-uvicorn python3-yaml python3-matplotlib python3-xgboost"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

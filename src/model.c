@@ -22,6 +22,7 @@ static const ModelAlgorithm *const algorithms[] = {
 	&model_naive,
 	&model_ridge,
 	&model_elastic_net,
+	&model_gbt,
 };
 
 static void AlgorithmNames(StringInfo buf);
@@ -136,6 +137,26 @@ ModelParseParams(const ModelAlgorithm *alg, Jsonb *params,
 					 errdetail("Parameters of %s: %s.", alg->name, names.data),
 					 extra_keys ? errhint("train() also takes: folds, auto_deploy, reference_rows.") : 0));
 		}
+		if (spec->keyword &&
+			((v.type == jbvNull && strcmp(spec->keyword, "null") == 0) ||
+			 (v.type == jbvString && strlen(spec->keyword) == (size_t) v.val.string.len &&
+			  memcmp(spec->keyword, v.val.string.val, v.val.string.len) == 0)))
+		{
+			values[idx] = spec->keyword_value;
+			continue;
+		}
+		if (spec->type == MODEL_PARAM_BOOL)
+		{
+			if (v.type != jbvBool)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("parameter \"%s\" must be true or false%s%s%s", key,
+								spec->keyword ? " or \"" : "", spec->keyword ? spec->keyword : "",
+								spec->keyword ? "\"" : ""),
+						 errhint("%s", spec->help)));
+			values[idx] = v.val.boolean ? 1 : 0;
+			continue;
+		}
 		if (v.type != jbvNumeric)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -168,14 +189,33 @@ ModelParamsToJson(const ModelAlgorithm *alg, const double *values)
 	appendStringInfoChar(&buf, '{');
 	for (int i = 0; i < alg->nparams; i++)
 	{
-		appendStringInfo(&buf, "%s\"%s\": ", i > 0 ? ", " : "", alg->params[i].name);
-		if (alg->params[i].type == MODEL_PARAM_INT)
+		const ModelParamSpec *spec = &alg->params[i];
+
+		appendStringInfo(&buf, "%s\"%s\": ", i > 0 ? ", " : "", spec->name);
+		if (spec->keyword && values[i] == spec->keyword_value)
+			appendStringInfoString(&buf, strcmp(spec->keyword, "null") == 0 ? "null" :
+								   psprintf("\"%s\"", spec->keyword));
+		else if (spec->type == MODEL_PARAM_BOOL)
+			appendStringInfoString(&buf, values[i] != 0 ? "true" : "false");
+		else if (spec->type == MODEL_PARAM_INT)
 			appendStringInfo(&buf, "%lld", (long long) values[i]);
 		else
 			appendStringInfoString(&buf, float8out_internal(values[i]));
 	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
+}
+
+/* Whether value is one a parameter can hold (for the decoder) */
+bool
+ModelParamValid(const ModelParamSpec *spec, double value)
+{
+	if (spec->keyword && value == spec->keyword_value)
+		return true;
+	if (spec->type == MODEL_PARAM_BOOL)
+		return value == 0 || value == 1;
+	return value >= spec->min && value <= spec->max &&
+		(spec->type != MODEL_PARAM_INT || value == floor(value));
 }
 
 Model *
@@ -288,7 +328,8 @@ ModelFit(Model *model, const ModelTrainData *data)
 	}
 	else
 	{
-		ModelStandardization(data, model->mean, model->scale);
+		if (!model->algorithm->raw_features)
+			ModelStandardization(data, model->mean, model->scale);
 		model->algorithm->fit(model, data);
 		ModelPrepare(model);
 		CheckFitFinite(model);
@@ -366,7 +407,10 @@ ModelPrepare(Model *model)
 		model->coef_raw[j] = model->coef[j] / model->scale[j];
 }
 
-/* Predict from one raw feature vector; work holds n_features doubles */
+/*
+ * Predict from one raw feature vector; work holds n_features doubles (unused
+ * by raw-feature algorithms)
+ */
 double
 ModelPredict(const Model *model, const double *x, double *work)
 {
@@ -378,6 +422,8 @@ ModelPredict(const Model *model, const double *x, double *work)
 			s += model->coef_raw[j] * (x[j] - model->mean[j]);
 		return s;
 	}
+	if (model->algorithm->raw_features)
+		return model->algorithm->predict(model, x);
 	for (int j = 0; j < model->n_features; j++)
 		work[j] = (x[j] - model->mean[j]) / model->scale[j];
 	return model->algorithm->predict(model, work);
@@ -408,4 +454,12 @@ LinearReadPayload(Model *model, ModelReader *reader)
 	model->intercept = ModelReadFloat8(reader);
 	for (int j = 0; j < model->n_features; j++)
 		model->coef[j] = ModelReadFloat8(reader);
+}
+
+/* A linear model's importance: its coefficients on standardized features */
+const char *
+LinearImportance(const Model *model, double *out)
+{
+	memcpy(out, model->coef, sizeof(double) * model->n_features);
+	return "standardized_coefficient";
 }

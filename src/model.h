@@ -26,14 +26,15 @@
  * statement_timeout still act within about one.
  */
 #define MODEL_MAX_FIT_FEATURES	512
-#define MODEL_MAX_PARAMS	8
+#define MODEL_MAX_PARAMS	16
 #define MODEL_MAX_HEADS		64	/* horizons of one model (train's horizons) */
 #define MODEL_MAX_HORIZON	10000	/* bars ahead; FEATURE_MAX_HORIZON too */
 
 typedef enum ModelParamType
 {
 	MODEL_PARAM_REAL,
-	MODEL_PARAM_INT
+	MODEL_PARAM_INT,
+	MODEL_PARAM_BOOL			/* JSON true or false, stored as 1 or 0 */
 } ModelParamType;
 
 /* One parameter an algorithm accepts, with its allowed range and default */
@@ -45,6 +46,13 @@ typedef struct ModelParamSpec
 	double		max;
 	double		default_value;
 	const char *help;			/* what the range means, for errhint */
+	/*
+	 * A JSON keyword also accepted, stored as keyword_value (outside
+	 * [min, max]): "null" for JSON null (max_depth: none), or a string such as
+	 * "auto".  NULL when the parameter takes numbers (or booleans) only.
+	 */
+	const char *keyword;
+	double		keyword_value;
 } ModelParamSpec;
 
 /* Rows to fit on: row-major n x p features and n targets (log returns) */
@@ -108,10 +116,20 @@ typedef struct ModelAlgorithm
 	 */
 	void		(*fit_summary) (Model *model, const struct LinearSummary *summary);
 	void		(*fit) (Model *model, const ModelTrainData *data);
+	/*
+	 * raw_features: fit and predict see the raw features (mean 0, scale 1 are
+	 * kept), for algorithms that standardisation does not change (trees).
+	 */
+	bool		raw_features;
 	/* predict from one standardized vector (n_features values) */
 	double		(*predict) (const Model *model, const double *z);
 	void		(*write_payload) (const Model *model, StringInfo buf);
 	void		(*read_payload) (Model *model, ModelReader *reader);
+	/*
+	 * per-feature importance into out (n_features values); returns how it
+	 * is measured ("standardized_coefficient", "split_gain")
+	 */
+	const char *(*importance) (const Model *model, double *out);
 } ModelAlgorithm;
 
 /* model.c */
@@ -127,11 +145,13 @@ extern bool ModelArithmeticFinite(const Model *model);
 extern void ModelPrepare(Model *model);
 extern double ModelPredict(const Model *model, const double *x, double *work);
 extern void ModelStandardization(const ModelTrainData *data, double *mean, double *scale);
+extern bool ModelParamValid(const ModelParamSpec *spec, double value);
 
 /* shared by linear algorithms */
 extern void LinearWritePayload(const Model *model, StringInfo buf);
 extern void LinearReadPayload(Model *model, ModelReader *reader);
 extern double LinearPredict(const Model *model, const double *z);
+extern const char *LinearImportance(const Model *model, double *out);
 
 /* model_io.c: the bytea format */
 extern bytea *ModelSerialize(const Model *model);
@@ -147,5 +167,6 @@ extern uint32 ModelReadUint32(ModelReader *reader);
 extern const ModelAlgorithm model_naive;
 extern const ModelAlgorithm model_ridge;
 extern const ModelAlgorithm model_elastic_net;
+extern const ModelAlgorithm model_gbt;
 
 #endif							/* MODEL_H */

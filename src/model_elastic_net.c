@@ -147,4 +147,5 @@ const ModelAlgorithm model_elastic_net = {
 	.predict = LinearPredict,
 	.write_payload = LinearWritePayload,
 	.read_payload = LinearReadPayload,
+	.importance = LinearImportance,
 };

@@ -271,7 +271,7 @@ ReadHeadBody(const unsigned char *data, size_t end, size_t *pos)
 		const ModelParamSpec *spec = &alg->params[i];
 
 		model->params[i] = ModelReadFloat8(&reader);
-		if (model->params[i] < spec->min || model->params[i] > spec->max)
+		if (!ModelParamValid(spec, model->params[i]))
 			BlobError("A parameter is out of its range.");
 	}
 	/* the payload reader sees exactly the payload */

@@ -12,6 +12,7 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -25,6 +26,7 @@
 PG_FUNCTION_INFO_V1(stockml_fit);
 PG_FUNCTION_INFO_V1(stockml_model_predict);
 PG_FUNCTION_INFO_V1(stockml_model_describe);
+PG_FUNCTION_INFO_V1(stockml_model_importance);
 
 /* Per-call-site cache of the last deserialized blob */
 typedef struct BlobCache
@@ -201,4 +203,30 @@ stockml_model_describe(PG_FUNCTION_ARGS)
 		appendStringInfoString(&buf, "]}");
 	}
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/* One row per feature (1-based position): its importance and how it is measured */
+Datum
+stockml_model_importance(PG_FUNCTION_ARGS)
+{
+	Model	   *model = ModelDeserialize(PG_GETARG_BYTEA_PP(0));
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	double	   *imp = palloc(sizeof(double) * model->n_features);
+	const char *method;
+
+	if (model->algorithm->importance == NULL)
+		elog(ERROR, "algorithm %s has no feature importance", model->algorithm->name);
+	method = model->algorithm->importance(model, imp);
+	InitMaterializedSRF(fcinfo, 0);
+	for (int j = 0; j < model->n_features; j++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = Int32GetDatum(j + 1);
+		values[1] = Float8GetDatum(imp[j]);
+		values[2] = CStringGetTextDatum(method);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

@@ -28,4 +28,5 @@ const ModelAlgorithm model_naive = {
 	.predict = LinearPredict,
 	.write_payload = LinearWritePayload,
 	.read_payload = LinearReadPayload,
+	.importance = LinearImportance,
 };

@@ -39,4 +39,5 @@ const ModelAlgorithm model_ridge = {
 	.predict = LinearPredict,
 	.write_payload = LinearWritePayload,
 	.read_payload = LinearReadPayload,
+	.importance = LinearImportance,
 };
