@@ -277,6 +277,14 @@ CalendarIsTradingDay(TradingCalendar cal, DateADT day)
  * The n-th trading day after day (n > 0), before it (n < 0), or day itself
  * when it trades and else the next trading day (n = 0).
  */
+/* The first day the calendar knows (DATEVAL_NOBEGIN: every day) */
+DateADT
+CalendarFirstDay(TradingCalendar cal)
+{
+	return cal == CALENDAR_XNYS ? date2j(XNYS_FIRST_YEAR, 1, 1) - POSTGRES_EPOCH_JDATE :
+		DATEVAL_NOBEGIN;
+}
+
 DateADT
 CalendarAddTradingDays(TradingCalendar cal, DateADT day, int n)
 {

@@ -19,6 +19,7 @@ typedef enum TradingCalendar
 extern TradingCalendar CalendarLookup(const char *name);
 extern const char *CalendarName(TradingCalendar cal);
 extern const char *CalendarForExchange(const char *exchange);
+extern DateADT CalendarFirstDay(TradingCalendar cal);
 extern bool CalendarIsTradingDay(TradingCalendar cal, DateADT day);
 extern DateADT CalendarAddTradingDays(TradingCalendar cal, DateADT day, int n);
 extern TradingCalendar SymbolCalendar(const char *symbol);

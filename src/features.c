@@ -771,7 +771,9 @@ static void
 FillCalendar(const FeatureSpec *spec, TradingCalendar cal, FeatureMatrix *m)
 {
 	int			nf = spec->nfeatures;
-	DateADT		walked = m->days[0] - 367;	/* days up to here are counted */
+	/* days up to here are counted; the calendar's first day is the furthest back */
+	DateADT		known = CalendarFirstDay(cal);
+	DateADT		walked = DATE_IS_NOBEGIN(known) ? m->days[0] - 367 : Max(m->days[0] - 367, known - 1);
 	int			since = FEATURE_HOLIDAY_CAP;
 
 	for (int i = 0; i < m->nrows; i++)

@@ -3,7 +3,7 @@
 -- symbol's value at its last bar on or before the day), and calendar features of the symbol's
 -- calendar, checked against test/reference/calendar_features.py.
 BEGIN;
-SELECT plan(21);
+SELECT plan(22);
 
 INSERT INTO stockml.symbols (symbol) VALUES ('EXOS'), ('^EXO'), ('CALS');
 -- EXOS: 300 XNYS trading days from 2023-01-03
@@ -110,6 +110,14 @@ SELECT ok((SELECT count(DISTINCT x[3]) FROM cal_x) > 50 AND (SELECT max(x[2]) FR
 INSERT INTO stockml.symbols (symbol) VALUES ('EXEMPTY');
 SELECT is((SELECT count(*) FROM stockml.features_spec('EXEMPTY', (SELECT spec FROM spec)))::int, 0,
           'a symbol without bars: no rows');
+
+-- bars from XNYS's first day on: the holiday walk does not look before the calendar's start
+INSERT INTO stockml.symbols (symbol) VALUES ('OLD');
+INSERT INTO stockml.prices (symbol, day, open, high, low, close, volume)
+SELECT 'OLD', d, 10, 10, 10, 10, 0 FROM generate_series('1900-01-02'::date, '1900-01-12', '1 day') d
+ WHERE extract(isodow FROM d) < 6;
+SELECT is((SELECT count(*) FROM stockml.features_spec('OLD', '{"features": [{"name": "h", "indicator": "days_since_holiday"}]}'))::int,
+          9, 'calendar features of bars from 1900-01-02 on');
 
 -- bad specs
 SELECT throws_ok($$SELECT * FROM stockml.features_spec('EXOS', '{"features": [{"name": "a", "indicator": "log_return", "symbol": "^NONE"}]}')$$,
