@@ -5,6 +5,8 @@
 #   make demo       set up everything and run the demo   (scripts/demo.sh)
 #   make test       set up everything and run every test (test/run.sh)
 #   make test-ubsan pg_regress and pgTAP against a UBSan build (test/run.sh)
+#   make bench      every benchmark, each on its own throwaway cluster, one table of
+#                   ratios in bench/RESULTS.md (bench/run.sh; BENCH_QUICK=1 for a smaller run)
 
 EXTENSION    = stockml
 EXTVERSION   = 0.2.0
@@ -52,7 +54,7 @@ $(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
 
 $(OBJS): $(wildcard src/*.h)
 
-.PHONY: demo test test-ubsan
+.PHONY: demo test test-ubsan bench
 demo:
 	bash scripts/demo.sh
 
@@ -61,3 +63,6 @@ test:
 
 test-ubsan:
 	STOCKML_SANITIZE=undefined bash test/run.sh
+
+bench:
+	bash bench/run.sh

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Benchmark: stockml.ks_test + stockml.wasserstein against scipy on the same 2 x 1 M samples.
 
+    BENCH_ONLY=drift make bench     (a throwaway cluster of its own: bench/run.sh)
     PGHOST=... PGPORT=... PGDATABASE=... /usr/bin/python3 bench/drift.py [n]
 
-Needs a database with stockml installed (the `make demo` cluster will do:
-PGHOST=/tmp/stockml-demo PGPORT=54329 PGDATABASE=stockml).  Both samples are
+Needs a database with stockml installed.  Both samples are
 built by the same integer Weyl generator on both sides (test/reference/drift.py),
 so PostgreSQL and scipy see identical doubles; the results are compared too.
 Times are best of 3; stockml's is measured inside the server (clock_timestamp
@@ -21,6 +21,8 @@ from scipy import stats
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "reference"))
 from drift import weyl  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results import record  # noqa: E402
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 A, B, SHIFT = 2654435761, 2246822519, 0.001
@@ -70,3 +72,7 @@ same = (abs(stat - ks.statistic) <= 1e-12 and abs(p - ks.pvalue) <= 1e-9 * max(k
         and abs(w - wd) <= 1e-9 * wd)
 print(f"same results: {same}")
 print(f"ratio stockml / scipy: {best_pg / best_py:.2f} (below 1 means stockml is faster)")
+
+# --- the row of `make bench` (bench/results.py) -------------------------------------------
+record("drift", f"ks_test + wasserstein on 2 x {n} samples", best_pg, best_py, "s",
+       "scipy.stats.ks_2samp + wasserstein_distance on numpy arrays already built")

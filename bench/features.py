@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Timings behind bench/features.sh (connects with the PG* environment).
+"""Timings of the features benchmark of `make bench` (bench/run.sh; connects with the PG* environment).
 
 Usage: features.py SYMBOLS DAYS.  Generates SYMBOLS x DAYS bars of a seeded
 geometric random walk with SQL, then times, each on the same rows:
@@ -21,7 +21,6 @@ import os
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 import psycopg2
 
@@ -30,6 +29,8 @@ sys.path.insert(0, here)
 sys.path.insert(0, os.path.join(here, "..", "test", "reference"))
 import indicators  # noqa: E402  (the reference implementation of the default set)
 from synthetic import generate_bars  # noqa: E402
+from results import record  # noqa: E402
+from pandas_features import vectorised_features  # noqa: E402
 
 SYMBOLS = int(sys.argv[1]) if len(sys.argv) > 1 else 500
 DAYS = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
@@ -160,37 +161,8 @@ def pandas_per_symbol():
 
 
 def pandas_vectorised():
-    """The same 16 features the way a pandas user writes them for speed: grouped
-    shift/rolling/ewm over all symbols at once, pandas' own (unseeded) EWMs."""
-    df = fetch_bars()
-    sym = df["symbol"]
-    c, h, lo = df["Close"], df["High"], df["Low"]
-    g = c.groupby(sym, sort=False)
-
-    def roll(x, n, f, **kw):
-        return getattr(x.groupby(sym, sort=False).rolling(n), f)(**kw).reset_index(level=0, drop=True)
-
-    def ewm(x, **kw):
-        return x.groupby(sym, sort=False).ewm(adjust=False, **kw).mean().reset_index(level=0, drop=True)
-
-    prev = g.shift(1)
-    r1 = np.log(c / prev)
-    d = c - prev
-    up, down = ewm(d.clip(lower=0), alpha=1 / 14), ewm((-d).clip(lower=0), alpha=1 / 14)
-    macd = ewm(c, span=12) - ewm(c, span=26)
-    mid, sd = roll(c, 20, "mean"), roll(c, 20, "std", ddof=0)
-    tr = np.maximum(h, prev) - np.minimum(lo, prev)
-    lv = np.log1p(df["Volume"].fillna(0))
-    feat = pd.DataFrame({
-        "ret_1": r1, "ret_2": np.log(c / g.shift(2)), "ret_5": np.log(c / g.shift(5)),
-        "ret_20": np.log(c / g.shift(20)), "mom_10": c / g.shift(10) - 1,
-        "vol_5": roll(r1, 5, "std"), "vol_20": roll(r1, 20, "std"),
-        "rsi_14": up / (up + down), "macd": macd / c, "macd_signal": ewm(macd, span=9) / c,
-        "bb_pctb_20": (c - (mid - 2 * sd)) / (4 * sd), "atr_14": ewm(tr, alpha=1 / 14) / c,
-        "sma_ratio_10": c / roll(c, 10, "mean") - 1, "sma_ratio_50": c / roll(c, 50, "mean") - 1,
-        "volume_z_20": (lv - roll(lv, 20, "mean")) / roll(lv, 20, "std"),
-        "range": (h - lo) / c, "y": np.log(g.shift(-1) / c),
-    })
+    """The same 16 features vectorised over all symbols at once (bench/pandas_features.py)."""
+    feat = vectorised_features(fetch_bars())
     return int(feat["sma_ratio_50"].notna().sum())
 
 
@@ -239,3 +211,16 @@ print(f"  features() / bare ordered scan                     {ratio(t_feat, t_sc
 print(f"  window aggregates (16) / bare ordered scan         {ratio(t_aggs, t_scan)}")
 print(f"  one built-in sum() OVER w / bare ordered scan      {ratio(t_builtin, t_scan)}"
       "   (the WindowAgg node's own cost)")
+
+# --- the rows of `make bench` (bench/results.py): wall seconds, same run, same rows ----------
+size = f"{SYMBOLS} x {DAYS} bars"
+record("features", f"default feature set, {size}: features()", t_feat[0], t_pandas[0], "s",
+       "psycopg2 fetch + pandas, the faster of per-symbol reference code and vectorised grouped "
+       "rolling/ewm over all symbols at once", cpu=(t_feat[1], t_pandas[1]))
+record("features", f"default set as 16 window aggregates, {size}", t_aggs[0], t_pandas[0], "s",
+       "the same faster pandas, end to end", cpu=(t_aggs[1], t_pandas[1]))
+record("features", f"SQL-expressible subset (12 features), {size}: stockml aggregates", t_sub_stockml[0],
+       t_sub_sql[0], "s", "plain SQL window functions (lag, avg/stddev OVER ROWS n PRECEDING)",
+       cpu=(t_sub_stockml[1], t_sub_sql[1]))
+record("features", f"features(), {size}", t_feat[0], t_scan[0], "s",
+       "bare ordered scan of the same bars (SELECT ... ORDER BY symbol, day)", cpu=(t_feat[1], t_scan[1]))

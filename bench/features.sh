@@ -8,10 +8,6 @@
 #   bash bench/features.sh                       500 x 5000 bars
 #   BENCH_SYMBOLS=50 bash bench/features.sh      a quicker, smaller run
 #   (BENCH_DAYS, BENCH_REPEAT: days per symbol, runs per timed query)
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-. "$root/scripts/common.sh"
-
-reexec_as_postgres bench "$root" bench/features.sh BENCH_SYMBOLS BENCH_DAYS BENCH_REPEAT
-bench_cluster "$root"
-/usr/bin/python3 "$root/bench/features.py" "${BENCH_SYMBOLS:-500}" "${BENCH_DAYS:-5000}"
+# Now one benchmark of `make bench` (bench/run.sh), which runs it on its own throwaway
+# cluster and adds its rows to the table of bench/RESULTS.md.
+exec env BENCH_ONLY=features bash "$(dirname "$0")/run.sh"

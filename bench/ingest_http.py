@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Benchmark: prices over HTTP against the mock server (test/fixtures/mock_http.py).
 
-    bash bench/ingest_http.sh           (a throwaway cluster of its own)
+    BENCH_ONLY=ingest_http make bench   (a throwaway cluster of its own: bench/run.sh)
     PGHOST=... PGPORT=... PGDATABASE=... /usr/bin/python3 bench/ingest_http.py
 
 Needs a database with stockml installed and a superuser connection.  Starts the
@@ -28,11 +28,14 @@ import urllib.request
 
 import psycopg2
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results import record  # noqa: E402
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-NBARS = 10000
-NSYMBOLS = 200
+NBARS = int(os.environ.get("BENCH_HTTP_BARS", "10000"))
+NSYMBOLS = int(os.environ.get("BENCH_HTTP_SYMBOLS", "200"))
 LATENCY_MS = 50
-REPEAT = 3
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 
 
 def start_mock(tmp):
@@ -119,6 +122,10 @@ def main():
         print("refresh %d symbols, %d ms latency: sequential %.2f s, http_concurrency = 8 %.2f s, "
               "ratio %.3f (target <= 0.25)" % (NSYMBOLS, LATENCY_MS, best[1], best[8], best[8] / best[1]))
 
+        record("ingest_http", f"ingest_yahoo of {NBARS} bars from the mock server", best_http, best_copy, "s",
+               "COPY of the same rows from a CSV file into stockml.prices (no HTTP, no parsing of JSON)")
+        record("ingest_http", f"refresh() of {NSYMBOLS} symbols, {LATENCY_MS} ms latency each, http_concurrency = 8",
+               best[8], best[1], "s", "the same refresh() with http_concurrency = 1 (sequential fetches)")
         cur.execute("DELETE FROM stockml.symbols WHERE symbol = 'BENCH_COPY' OR symbol LIKE 'GEN%%'"
                     " OR symbol LIKE 'LAT%%'")
         cur.execute("DELETE FROM stockml.ingest_log WHERE symbol LIKE 'GEN%%' OR symbol LIKE 'LAT%%'")

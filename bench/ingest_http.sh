@@ -5,10 +5,6 @@
 # each ratio measured in the same run on a throwaway cluster (private
 # installation, as test/run.sh does).  Not part of `make test`; about a minute.
 #   bash bench/ingest_http.sh
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-. "$root/scripts/common.sh"
-
-reexec_as_postgres bench "$root" bench/ingest_http.sh
-bench_cluster "$root"
-/usr/bin/python3 "$root/bench/ingest_http.py"
+# Now one benchmark of `make bench` (bench/run.sh), which runs it on its own throwaway
+# cluster and adds its rows to the table of bench/RESULTS.md.
+exec env BENCH_ONLY=ingest_http bash "$(dirname "$0")/run.sh"

@@ -1,19 +1,23 @@
 #!/usr/bin/python3
-"""Timings behind bench/models.sh (connects with the PG* environment).
+"""Timings of the models benchmark of `make bench` (bench/run.sh; connects with the PG* environment).
 
 Usage: models.py SYMBOLS DAYS.  On SYMBOLS x DAYS bars of a seeded geometric
 random walk (bench/synthetic.py; reused when already loaded):
 
   training   stockml.train(ridge, 5 walk-forward folds, refit) over every symbol,
-             against psycopg2 -> pandas default features (test/reference/
-             indicators.py) -> the same folds with scikit-learn StandardScaler +
-             Ridge -> refit, end to end; both skills are printed (they agree)
+             against psycopg2 -> pandas default features -> the same folds with
+             scikit-learn StandardScaler + Ridge -> refit, end to end, two ways: the
+             features by the per-symbol reference code (test/reference/indicators.py,
+             the same numbers as stockml: both skills are printed, they agree) and
+             vectorised over all symbols (bench/pandas_features.py, the fast way a
+             pandas user writes them); the faster of the two is the baseline
   memory     peak anonymous memory of the training backend (RssAnon of
              /proc/PID/status, sampled every 2 ms) above its level before,
              against the size of the float8 feature matrix (rows x features x 8)
   predict    stockml.predict(model, symbol) under pgbench (2 clients, random
              symbols) against a FastAPI + scikit-learn endpoint serving the same
-             model (bench/models_api.py, uvicorn with 2 workers, 2 client threads)
+             model (bench/models_api.py, uvicorn with 2 workers, 2 client threads;
+             the model cached in each worker, only the tail of the bars read)
   batch      SELECT sum(stockml.predict(model, x)) over 1 M stored feature rows
              against a bare scan of the same rows (SELECT sum(x[1])), and count(*)
 
@@ -39,6 +43,8 @@ sys.path.insert(0, os.path.join(here, "..", "test", "reference"))
 import indicators  # noqa: E402
 sys.path.insert(0, here)
 from synthetic import generate_bars  # noqa: E402
+from results import record  # noqa: E402
+from pandas_features import vectorised_features  # noqa: E402
 
 SYMBOLS = int(sys.argv[1]) if len(sys.argv) > 1 else 500
 DAYS = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
@@ -72,7 +78,7 @@ generate_bars(cur, SYMBOLS, DAYS)
 nbars = q("SELECT count(*) FROM stockml.prices WHERE source = 'bench'")[0][0]
 symbols = [r[0] for r in q("SELECT symbol FROM stockml.symbols WHERE source = 'bench' ORDER BY symbol")]
 print(f"{nbars} bars ({len(symbols)} symbols)")
-q("SELECT stockml.drop_model('bench_ridge')")
+q("SELECT stockml.drop_model(name) FROM stockml.models WHERE name = 'bench_ridge' GROUP BY name")
 
 # --- training ---------------------------------------------------------------------------
 train_conn = psycopg2.connect("")
@@ -141,7 +147,7 @@ print(f"stockml.train: {t_train:.2f} s ({cpu_train:.2f} s CPU), {metrics['n_trai
 py_cpu = [0.0]
 
 
-def python_train():
+def python_train(vectorised=False):
     pconn = psycopg2.connect("")
     pcur = pconn.cursor()
     pcur.execute("SELECT pg_backend_pid()")
@@ -151,13 +157,22 @@ def python_train():
                      WHERE symbol = ANY(%s) ORDER BY symbol, day""", (symbols,))
     bars = pd.DataFrame(pcur.fetchall(), columns=["Symbol", "Date", "High", "Low", "Close", "Volume"])
     bars["Date"] = pd.to_datetime(bars["Date"])
-    frames = []
-    for sym, b in bars.groupby("Symbol", sort=True):
-        f = indicators.default_features(b.reset_index(drop=True)).iloc[indicators.DEFAULT_WARMUP - 1:]
-        f["close"] = b["Close"].to_numpy()[indicators.DEFAULT_WARMUP - 1:]
-        f["symbol"] = sym
-        frames.append(f)
-    feat = pd.concat(frames).dropna()
+    if vectorised:
+        for col in ("High", "Low", "Close", "Volume"):
+            bars[col] = bars[col].astype(float)
+        f = vectorised_features(bars.rename(columns={"Symbol": "symbol"}))
+        f.insert(0, "day", bars["Date"])
+        f["close"] = bars["Close"]
+        f["symbol"] = bars["Symbol"]
+        feat = f.dropna()
+    else:
+        frames = []
+        for sym, b in bars.groupby("Symbol", sort=True):
+            f = indicators.default_features(b.reset_index(drop=True)).iloc[indicators.DEFAULT_WARMUP - 1:]
+            f["close"] = b["Close"].to_numpy()[indicators.DEFAULT_WARMUP - 1:]
+            f["symbol"] = sym
+            frames.append(f)
+        feat = pd.concat(frames).dropna()
     feat = feat.sort_values(["day", "symbol"], kind="stable")
     x = feat.iloc[:, 1:17].to_numpy()
     y = feat["y"].to_numpy()
@@ -181,8 +196,15 @@ def python_train():
     return 1 - np.concatenate(err).mean() / np.concatenate(naive).mean(), len(y)
 
 
-t_py, (py_skill, py_rows) = best_of(python_train, repeat=1)
-print(f"psycopg2 + pandas + scikit-learn: {t_py:.2f} s ({py_cpu[0]:.2f} s CPU), {py_rows} rows, skill {py_skill:.6g}")
+t_py_ref, (py_skill, py_rows) = best_of(python_train, repeat=1)
+print(f"psycopg2 + pandas (reference code) + scikit-learn: {t_py_ref:.2f} s ({py_cpu[0]:.2f} s CPU), "
+      f"{py_rows} rows, skill {py_skill:.6g}")
+py_cpu_ref = py_cpu[0]
+t_py_vec, (py_skill_vec, py_rows_vec) = best_of(lambda: python_train(vectorised=True), repeat=1)
+print(f"psycopg2 + pandas (vectorised) + scikit-learn: {t_py_vec:.2f} s ({py_cpu[0]:.2f} s CPU), "
+      f"{py_rows_vec} rows, skill {py_skill_vec:.6g} (unseeded EWMs: not the same features)")
+t_py = min(t_py_ref, t_py_vec)
+py_cpu[0] = min(py_cpu_ref, py_cpu[0])
 
 # --- predict(model, symbol): pgbench against FastAPI + scikit-learn ----------------------
 q("SELECT stockml.deploy('bench_ridge', %s, reason => 'bench')", (version,))
@@ -261,3 +283,16 @@ print(f"  batch predict(model, x) / bare scan sum(x[1])          {t_batch / t_sc
 print(f"  batch predict(model, x) / count(*), which reads no value {t_batch / t_count:6.2f}x")
 print(f"  peak training memory / float8 feature matrix           {mem_ratio:6.2f}x           (target <= 1.5)")
 print(f"  skills agree: stockml {stockml_skill:.9f}, scikit-learn {py_skill:.9f}")
+
+# --- the rows of `make bench` (bench/results.py) ------------------------------------------
+size = f"{SYMBOLS} x {DAYS} bars"
+record("models", f"ridge training (5 walk-forward folds + refit), {size}", t_train, t_py, "s",
+       "psycopg2 + pandas features (the faster of reference code and vectorised) + scikit-learn "
+       "StandardScaler + Ridge, same folds", cpu=(cpu_train, py_cpu[0]))
+record("models", "predict(model, symbol), 2 clients", tps, rps, "req/s",
+       "FastAPI + scikit-learn (uvicorn, 2 workers, model cached, tail read of the bars)",
+       higher_is_better=True)
+record("models", f"batch predict(model, x) over {rows} stored feature rows", t_batch, t_scan, "s",
+       "bare scan of the same rows (SELECT sum(x[1]))")
+record("models", "peak training memory (MB)", peak_mb, matrix_bytes / 2**20, "MB",
+       "the float8 feature matrix it trains on (rows x 16 x 8 bytes)")

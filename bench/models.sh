@@ -13,11 +13,6 @@
 #   bash bench/models.sh                        500 x 5000 bars
 #   BENCH_SYMBOLS=50 bash bench/models.sh       a quicker, smaller run
 #   (BENCH_DAYS, BENCH_REPEAT, BENCH_SECONDS: days per symbol, timed runs, pgbench seconds)
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-. "$root/scripts/common.sh"
-
-reexec_as_postgres bench "$root" bench/models.sh BENCH_SYMBOLS BENCH_DAYS BENCH_REPEAT BENCH_SECONDS
-bench_cluster "$root"
-BENCH_BINDIR=$bindir BENCH_TMP=$bench_tmp \
-	/usr/bin/python3 "$root/bench/models.py" "${BENCH_SYMBOLS:-500}" "${BENCH_DAYS:-5000}"
+# Now one benchmark of `make bench` (bench/run.sh), which runs it on its own throwaway
+# cluster and adds its rows to the table of bench/RESULTS.md.
+exec env BENCH_ONLY=models bash "$(dirname "$0")/run.sh"

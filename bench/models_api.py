@@ -2,11 +2,17 @@
 """The Python serving stack bench/models.py compares predict() with: FastAPI +
 scikit-learn, serving the same model.
 
-GET /predict/{symbol} reads the symbol's bars from PostgreSQL (psycopg2), computes
-the default feature set with pandas (test/reference/indicators.py), and predicts
-the next close with a scikit-learn StandardScaler + Ridge pipeline whose
-parameters are those of the stockml model named in BENCH_MODEL (read once at
-start-up through stockml.model_describe), so both sides serve the same model.
+GET /predict/{symbol} reads the tail of the symbol's bars from PostgreSQL
+(psycopg2: the last BENCH_TAIL bars, default 400, with ORDER BY day DESC LIMIT on
+the primary key), computes the default feature set with pandas
+(test/reference/indicators.py), and predicts the next close with a scikit-learn
+StandardScaler + Ridge pipeline whose parameters are those of the stockml model
+named in BENCH_MODEL, read once at start-up through stockml.model_describe and
+cached in the process, so both sides serve the same model.  This is the best
+reasonable version of the Python service: no per-request model load, no full
+history read.  400 bars are eight times the longest window (50); the SMA seed of
+the EWM features (span 26 at most) weighs about 1e-12 after them, so the
+prediction equals the full-history one to float precision.
 
     BENCH_MODEL=bench_ridge PGHOST=... uvicorn --app-dir bench models_api:app
 """
@@ -26,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import indicators  # noqa: E402
 
 MODEL = os.environ.get("BENCH_MODEL", "bench_ridge")
+TAIL = int(os.environ.get("BENCH_TAIL", "400"))
 local = threading.local()
 
 
@@ -62,8 +69,8 @@ app = FastAPI()
 def predict(symbol: str):
     cur = connection().cursor()
     cur.execute("""SELECT day, high, low, close, volume FROM stockml.prices
-                    WHERE symbol = %s ORDER BY day""", (symbol,))
-    rows = cur.fetchall()
+                    WHERE symbol = %s ORDER BY day DESC LIMIT %s""", (symbol, TAIL))
+    rows = cur.fetchall()[::-1]
     if len(rows) < indicators.DEFAULT_WARMUP:
         raise HTTPException(status_code=404, detail="not enough bars")
     bars = pd.DataFrame(rows, columns=["Date", "High", "Low", "Close", "Volume"])

@@ -2,16 +2,22 @@
 """Benchmark: monitor() of a 20-feature model over a 250-day window, against one
 features() call over the same days.
 
+    BENCH_ONLY=monitor make bench   (a throwaway cluster of its own: bench/run.sh)
     PGHOST=... PGPORT=... PGDATABASE=... /usr/bin/python3 bench/monitor.py
 
-Needs a database with stockml installed, as a superuser (the `make demo` cluster will
-do: PGHOST=/tmp/stockml-demo PGPORT=54329 PGDATABASE=stockml).  Everything it creates
+Needs a database with stockml installed, as a superuser.  Everything it creates
 (symbol BENCHMON, feature set bench20, model bench_monitor) is made inside a
 transaction that is rolled back.  The model is a ridge on 20 features trained on 1 500
 synthetic weekdays (reference sample: 1 000 rows), the window holds 250 weekdays and
 250 realized forecasts.  Times are best of 5, measured inside the server.
 """
+import os
+import sys
+
 import psycopg2
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results import record  # noqa: E402
 
 SETUP = r"""
 SELECT setseed(0.3);
@@ -107,3 +113,9 @@ print(f"train() with the drift null: {train_with * 1000:.0f} ms, without: {train
       f"ratio {train_with / train_without:.2f}   "
       f"(target: at most 1.5: {'yes' if train_with <= 1.5 * train_without else 'NO'})")
 print(f"ratio monitor / features: {best_m / best_f:.1f}   (target: monitor under 1 s: {'yes' if best_m < 1 else 'NO'})")
+
+# --- the rows of `make bench` (bench/results.py) ------------------------------------------
+record("monitor", f"monitor() of a {nfeat}-feature ridge over {rows} bars", best_m, best_f, "s",
+       "one features() call over the same window (what monitor() must read at least)")
+record("monitor", "train() with the drift null kept", train_with, train_without, "s",
+       "the same train() without the drift null (table renamed away)")
