@@ -26,6 +26,7 @@ COMMENT ON TABLE stockml.job_attempts IS 'every run of a job (stockml.jobs.attem
 COMMENT ON COLUMN stockml.job_attempts.attempt IS '1 for the first run, 2 for the first retry, ...';
 COMMENT ON COLUMN stockml.job_attempts.status IS 'running, done, failed (retried if attempts remain), cancelled, interrupted (its worker stopped: crash, restart, pg_terminate_backend)';
 COMMENT ON COLUMN stockml.job_attempts.error IS 'the attempt''s error, NULL when it succeeded';
+COMMENT ON INDEX stockml.job_attempts_job_attempt IS 'one row per attempt of a job; serves the worker''s update of its attempt and the delete of a job''s attempts';
 SELECT pg_catalog.pg_extension_config_dump('stockml.job_attempts', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.job_attempts', 'id')::regclass, '');
 -- a job's attempts go with it (what a foreign key would do; job_attempts_job_attempt serves it)
