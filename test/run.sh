@@ -10,10 +10,12 @@
 #   TAP (perl)      test/t/*.pl with PostgreSQL::Test::Cluster (when present)
 #   upgrade         0.1.0 -> current: same predictions, same catalog (test/upgrade/)
 #   dump            pg_dump -Fc / pg_restore of the demo's database: same rows, ids continue (test/dump/)
+#   citus           a coordinator and two workers with Citus (test/citus/): skipped,
+#                   saying so, when Citus is not installed
 #   grafana         the provisioning files against Grafana's documented options, and
 #                   every dashboard query, as stockml_reader, on the demo's data
 # STOCKML_SUITES="regress pgtap upgrade" runs only the suites named (regress,
-# pgtap, isolation, tap, upgrade, dump, grafana); unset, all of them.
+# pgtap, isolation, tap, upgrade, dump, citus, grafana); unset, all of them.
 # STOCKML_SANITIZE=undefined (`make test-ubsan`) builds stockml with
 # -fsanitize=undefined (no recovery: the first report aborts the backend) and runs
 # pg_regress and pgTAP; any sanitizer report fails the run.  With "address" in the
@@ -57,6 +59,7 @@ port=$(free_port)
 export PGHOST=$tmp PGPORT=$port PGUSER=postgres
 export STOCKML_TEST_TMP=$tmp
 failures=()
+skipped=()
 want() { [ -z "${STOCKML_SUITES:-}" ] || [[ " $STOCKML_SUITES " == *" $1 "* ]]; }
 cleanup() {
 	stop_cluster "$bindir" "$tmp/data"
@@ -120,6 +123,12 @@ fi
 if want dump; then
 	say "dump and restore"
 	bash test/dump/run.sh "$bindir" || failures+=(dump)
+fi
+
+if want citus; then
+	say "citus (coordinator and two workers)"
+	bash test/citus/run.sh "$bindir" | tee "$tmp/citus.log" || failures+=(citus)
+	grep -q '^SKIPPED' "$tmp/citus.log" && skipped+=("citus: $(sed -n 's/^SKIPPED the citus suite: //p' "$tmp/citus.log")")
 fi
 
 if want isolation && ls test/isolation/specs/*.spec >/dev/null 2>&1; then
@@ -203,6 +212,9 @@ if [ -n "${STOCKML_SANITIZE:-}" ]; then
 	fi
 fi
 
+for s in "${skipped[@]}"; do
+	say "skipped $s"
+done
 if [ ${#failures[@]} -gt 0 ]; then
 	say "FAILED: ${failures[*]} (logs in $tmp)"
 	exit 1
