@@ -34,6 +34,7 @@
 
 #include "adjust.h"
 #include "calendar.h"
+#include "distributed.h"
 #include "feature_matrix.h"
 #include "price_store.h"
 #include "roles.h"
@@ -519,7 +520,8 @@ LoadAdjustedCloses(const char *symbol, FeatureBar *bars, int nbars)
  * ordered index scan, no query.  NULL when the table is not as expected (no
  * such key, other column types), has row-level security for this user, or the
  * user lacks table-wide SELECT: LoadBarsSpi then does it with every check a
- * query makes.
+ * query makes.  NULL too when the table is a Citus table: on a coordinator it
+ * is a shell whose rows live on the workers, which only a query reaches.
  */
 static FeatureBar *
 LoadBarsDirect(const char *symbol, int *nbars)
@@ -544,7 +546,8 @@ LoadBarsDirect(const char *symbol, int *nbars)
 
 	if (!OidIsValid(relid) ||
 		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
-		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED ||
+		RelationIsCitusTable(relid))
 		return NULL;
 	for (int i = 0; i < 7; i++)
 	{

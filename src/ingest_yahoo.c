@@ -636,18 +636,20 @@ StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz, DateADT star
 							   " ON CONFLICT (symbol, day, kind) DO UPDATE"
 							   "    SET amount = excluded.amount, numerator = excluded.numerator,"
 							   "        denominator = excluded.denominator, source = excluded.source,"
-							   "        ingested_at = now()"
+							   "        ingested_at = $8"
 							   "  WHERE (c.amount, c.numerator, c.denominator) IS DISTINCT FROM"
 							   "        (excluded.amount, excluded.numerator, excluded.denominator)",
-							   7, (Oid[]) {TEXTOID, DATEARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID,
-							   FLOAT8ARRAYOID, FLOAT8ARRAYOID, TEXTOID},
+							   8, (Oid[]) {TEXTOID, DATEARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID,
+							   FLOAT8ARRAYOID, FLOAT8ARRAYOID, TEXTOID, TIMESTAMPTZOID},
 							   (Datum[]) {CStringGetTextDatum(symbol),
 								   PointerGetDatum(construct_array(days, n, DATEOID, sizeof(DateADT), true, TYPALIGN_INT)),
 								   PointerGetDatum(construct_array(kinds, n, TEXTOID, -1, false, TYPALIGN_INT)),
 								   PointerGetDatum(construct_md_array(amounts, amount_nulls, 1, dims, lbs, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
 								   PointerGetDatum(construct_md_array(nums, ratio_nulls, 1, dims, lbs, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
 								   PointerGetDatum(construct_md_array(dens, ratio_nulls, 1, dims, lbs, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
-							   CStringGetTextDatum(YahooSource.name)},
+							   CStringGetTextDatum(YahooSource.name),
+							   /* now(): Citus refuses non-IMMUTABLE functions in DO UPDATE SET */
+							   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())},
 							   NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not store corporate actions: %s", SPI_result_code_string(rc));

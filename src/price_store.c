@@ -219,7 +219,7 @@ StorePriceBars(const char *symbol, const char *source,
 		"     SET open = excluded.open, high = excluded.high, low = excluded.low,"
 		"         close = excluded.close,"
 		"         adj_close = coalesce(excluded.adj_close, p.adj_close),"
-		"         volume = excluded.volume, source = excluded.source, ingested_at = now()"
+		"         volume = excluded.volume, source = excluded.source, ingested_at = $10"
 		"   WHERE (p.open, p.high, p.low, p.close, p.volume,"
 		"          coalesce(excluded.adj_close, p.adj_close))"
 		"         IS DISTINCT FROM"
@@ -228,9 +228,9 @@ StorePriceBars(const char *symbol, const char *source,
 		"  RETURNING (xmax = 0) AS inserted)"
 		" SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
 		"   FROM changed";
-	Oid			argtypes[9] = {TEXTOID, DATEARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
-	FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, INT8ARRAYOID, TEXTOID};
-	Datum		args[9];
+	Oid			argtypes[10] = {TEXTOID, DATEARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
+	FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		args[10];
 	Datum	   *days;
 	Datum	   *volumes;
 	bool	   *volume_nulls;
@@ -274,6 +274,8 @@ StorePriceBars(const char *symbol, const char *source,
 												 INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
 												 TYPALIGN_DOUBLE));
 	args[8] = CStringGetTextDatum(source);
+	/* now(), as a parameter: Citus refuses non-IMMUTABLE functions in DO UPDATE SET */
+	args[9] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -285,7 +287,7 @@ StorePriceBars(const char *symbol, const char *source,
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not add symbol: %s", SPI_result_code_string(rc));
 
-	rc = SPI_execute_with_args(upsert, 9, argtypes, args, NULL, false, 0);
+	rc = SPI_execute_with_args(upsert, 10, argtypes, args, NULL, false, 0);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not store prices: %s", SPI_result_code_string(rc));
 	counts->inserted += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],

@@ -568,8 +568,9 @@ CheckSymbolsKnown(TrainRequest *req)
 
 	SPI_connect();
 	/* the first ten unknown ones, the first of them quoted for the hint, how many */
-	rc = SPI_execute_with_args("WITH u AS (SELECT DISTINCT s FROM unnest($1::text[]) s"
-							   " WHERE NOT EXISTS (SELECT FROM stockml.symbols y WHERE y.symbol = s))"
+	/* EXCEPT, not a correlated NOT EXISTS over unnest: Citus refuses that */
+	rc = SPI_execute_with_args("WITH u AS (SELECT s FROM unnest($1::text[]) s"
+							   " EXCEPT SELECT y.symbol FROM stockml.symbols y WHERE y.symbol = ANY ($1::text[]))"
 							   " SELECT (SELECT string_agg(s, ', ' ORDER BY s) FROM (SELECT s FROM u ORDER BY s LIMIT 10) f)"
 							   "   || CASE WHEN count(*) > 10 THEN format(' and %s more', count(*) - 10) ELSE '' END,"
 							   " quote_literal(min(s)) FROM u",
