@@ -1,8 +1,9 @@
 /*
- * feature_matrix.h — feature specifications and the leakage-safe feature
- * matrix of one symbol, for stockml.features() (src/features.c) and for C
- * callers (training, predict) that need a symbol's matrix for a spec without
- * going through SQL text.  (Not "features.h": -Isrc would shadow glibc's
+ * feature_matrix.h — feature specifications (read by src/feature_spec.c) and
+ * the leakage-safe feature matrix of one symbol (src/feature_matrix.c, over
+ * the bars src/features.c reads), for stockml.features() and for C callers
+ * (training, predict) that need a symbol's matrix for a spec without going
+ * through SQL text.  (Not "features.h": -Isrc would shadow glibc's
  * <features.h>.)
  *
  * A spec is jsonb of the form

@@ -1,0 +1,327 @@
+/*
+ * feature_matrix.c — the feature matrix of a spec over a symbol's bars,
+ * computed in one ordered pass with the kernels of indicators.c: row t uses
+ * the bars up to t only (another symbol's at its last bar on or before the
+ * day), calendar features in the symbol's trading days, y the log return
+ * over the horizon.  Reading the bars is features.c, the spec feature_spec.c.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "miscadmin.h"
+#include "utils/datetime.h"
+
+#include "calendar.h"
+#include "feature_matrix.h"
+
+
+void
+FeatureCheckHorizon(int horizon)
+{
+	if (horizon < 1 || horizon > FEATURE_MAX_HORIZON)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon must be between 1 and %d bars, not %d", FEATURE_MAX_HORIZON, horizon),
+				 errhint("horizon => 1 predicts the next stored bar's close.")));
+}
+
+/*
+ * Push bar b into feature def's indicator (ind, and ret for volatility's
+ * returns); *v is the feature's value when it returns true.  A calendar
+ * feature is filled in later (FillCalendar): 0 here.
+ */
+static pg_attribute_always_inline bool
+FeaturePush(const FeatureDef *def, Indicator *ind, Indicator *ret, const FeatureBar *b,
+			double lnc, double *v)
+{
+	bool		defined;
+
+	*v = 0.0;
+	switch (def->kind)
+	{
+		case FEAT_RANGE:
+			*v = (b->high - b->low) / b->close;
+			return true;
+		case FEAT_WEEKDAY:
+		case FEAT_DAYS_TO_MONTH_END:
+		case FEAT_DAYS_SINCE_HOLIDAY:
+			return true;
+		case FEAT_LOG_RETURN:
+			return IndicatorPushLog(ind, lnc, v);
+		case FEAT_VOLATILITY:
+			{
+				double		r;
+
+				return IndicatorPushLog(ret, lnc, &r) && IndicatorPush(ind, r, 0, 0, v);
+			}
+		case FEAT_VOLUME_ZSCORE:
+			return IndicatorPush(ind, log1p(Max(b->volume, 0.0)), 0, 0, v);
+		case FEAT_ATR:
+			defined = IndicatorPush(ind, b->close, b->high, b->low, v);
+			*v /= b->close;
+			return defined;
+		default:
+			defined = IndicatorPush(ind, b->close, 0, 0, v);
+			switch (def->kind)
+			{
+				case FEAT_SMA_RATIO:
+				case FEAT_EMA_RATIO:
+					*v = b->close / *v - 1.0;
+					break;
+				case FEAT_RSI:
+					*v /= 100.0;
+					break;
+				case FEAT_MACD:
+				case FEAT_MACD_SIGNAL:
+					*v /= b->close;
+					break;
+				default:
+					break;
+			}
+			return defined;
+	}
+}
+
+/* A feature's indicator (and volatility's returns), ready for the first bar */
+static void
+FeatureIndicatorsInit(const FeatureDef *def, Indicator **ind, Indicator **ret)
+{
+	*ind = NULL;
+	*ret = NULL;
+	if (def->kind == FEAT_RANGE || FEATURE_KIND_IS_CALENDAR(def->kind))
+		return;
+	*ind = palloc(IndicatorSize(&def->ind));
+	IndicatorInit(*ind, &def->ind);
+	if (def->kind == FEAT_VOLATILITY)
+	{
+		IndicatorParams rp;
+
+		IndicatorParamsDefault(&rp, IND_LOG_RETURN);
+		*ret = palloc(IndicatorSize(&rp));
+		IndicatorInit(*ret, &rp);
+	}
+}
+
+/*
+ * The values of feature def over another symbol's bars: value[k] at its bar k,
+ * defined from bar *first on (*first = nbars when never).
+ */
+static double *
+ExoSeries(const FeatureDef *def, const FeatureBar *bars, int nbars, int *first)
+{
+	double	   *value = palloc(mul_size(Max(nbars, 1), sizeof(double)));
+	Indicator  *ind;
+	Indicator  *ret;
+
+	FeatureIndicatorsInit(def, &ind, &ret);
+	*first = nbars;
+	for (int k = 0; k < nbars; k++)
+	{
+		if ((k & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (FeaturePush(def, ind, ret, &bars[k], log(bars[k].close), &value[k]) && *first == nbars)
+			*first = k;
+	}
+	return value;
+}
+
+/* ISO weekday, 1 (Monday) .. 7 */
+static int
+IsoWeekday(DateADT day)
+{
+	return (j2day(day + POSTGRES_EPOCH_JDATE) + 6) % 7 + 1;
+}
+
+/*
+ * The calendar features of the output rows (days[0 .. nrows), ascending):
+ * weekday; trading days after the day up to its month's last day; trading
+ * days in (h, day] where h is the last holiday (a Monday-to-Friday day the
+ * calendar does not trade) on or before the day, at most FEATURE_HOLIDAY_CAP.
+ * The last is kept while walking the days: every calendar day from 367 days
+ * before the first row is looked at once.
+ */
+static void
+FillCalendar(const FeatureSpec *spec, TradingCalendar cal, FeatureMatrix *m)
+{
+	int			nf = spec->nfeatures;
+	/* days up to here are counted; the calendar's first day is the furthest back */
+	DateADT		known = CalendarFirstDay(cal);
+	DateADT		walked = DATE_IS_NOBEGIN(known) ? m->days[0] - 367 : Max(m->days[0] - 367, known - 1);
+	int			since = FEATURE_HOLIDAY_CAP;
+
+	for (int i = 0; i < m->nrows; i++)
+	{
+		DateADT		day = m->days[i];
+		double	   *row = &m->x[(Size) i * nf];
+		int			to_end = -1;
+
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (; walked < day; walked++)
+		{
+			DateADT		d = walked + 1;
+
+			if (CalendarIsTradingDay(cal, d))
+				since = Min(since + 1, FEATURE_HOLIDAY_CAP);
+			else if (IsoWeekday(d) <= 5)
+				since = 0;
+		}
+		for (int j = 0; j < nf; j++)
+		{
+			switch (spec->defs[j].kind)
+			{
+				case FEAT_WEEKDAY:
+					row[j] = IsoWeekday(day);
+					break;
+				case FEAT_DAYS_TO_MONTH_END:
+					if (to_end < 0)
+					{
+						int			y,
+									mo,
+									d;
+						DateADT		month_end;
+
+						j2date(day + POSTGRES_EPOCH_JDATE, &y, &mo, &d);
+						month_end = (mo == 12 ? date2j(y + 1, 1, 1) : date2j(y, mo + 1, 1)) -
+							POSTGRES_EPOCH_JDATE - 1;
+						to_end = 0;
+						for (DateADT t = day + 1; t <= month_end; t++)
+							to_end += CalendarIsTradingDay(cal, t) ? 1 : 0;
+					}
+					row[j] = to_end;
+					break;
+				case FEAT_DAYS_SINCE_HOLIDAY:
+					row[j] = since;
+					break;
+				default:
+					break;
+			}
+		}
+	}
+}
+
+FeatureMatrix *
+FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureInputs *inputs,
+					  const FeatureBar *bars, int nbars,
+					  const DateADT *start_day, const DateADT *end_day, int horizon)
+{
+	int			nf = spec->nfeatures;
+	int			first = -1;
+	int			last = -1;
+	int			nrows;
+	Indicator **ind = palloc0(sizeof(Indicator *) * nf);
+	Indicator **returns = palloc0(sizeof(Indicator *) * nf);
+	double	  **exo_value = NULL;
+	int		   *exo_at = NULL;
+	DateADT		exo_from = DATEVAL_NOBEGIN;	/* every other symbol's feature is defined */
+	FeatureMatrix *m = palloc0(sizeof(FeatureMatrix));
+
+	FeatureCheckHorizon(horizon);
+	if (spec->needs_inputs && inputs == NULL && nbars > 0)
+		elog(ERROR, "feature spec needs FeatureInputsLoad");
+
+	/* another symbol's features over its own bars, and from when they are known */
+	if (spec->needs_inputs && nbars > 0)
+	{
+		exo_value = palloc0(sizeof(double *) * nf);
+		exo_at = palloc0(sizeof(int) * nf);
+		for (int j = 0; j < nf; j++)
+		{
+			int			from;
+
+			if (spec->defs[j].symbol[0] == '\0')
+				continue;
+			exo_value[j] = ExoSeries(&spec->defs[j], inputs->exo_bars[j], inputs->exo_nbars[j], &from);
+			if (from == inputs->exo_nbars[j])
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+						 errmsg("feature \"%s\" is never defined: symbol \"%s\" has %d stored bar%s, too few for its indicator",
+								spec->defs[j].name, spec->defs[j].symbol, inputs->exo_nbars[j],
+								inputs->exo_nbars[j] == 1 ? "" : "s"),
+						 errhint("Load more history of \"%s\", e.g. SELECT stockml.ingest_yahoo('%s').",
+								 spec->defs[j].symbol, spec->defs[j].symbol)));
+			exo_from = Max(exo_from, inputs->exo_bars[j][from].day);
+			exo_at[j] = from;
+		}
+	}
+
+	/* the output rows are bars[first .. last] */
+	for (int t = spec->warmup - 1; t < nbars; t++)
+	{
+		if (start_day && bars[t].day < *start_day)
+			continue;
+		if (bars[t].day < exo_from)
+			continue;
+		if (end_day && bars[t].day > *end_day)
+			break;
+		if (first < 0)
+			first = t;
+		last = t;
+	}
+	nrows = (first < 0) ? 0 : last - first + 1;
+	m->nrows = nrows;
+	m->nfeatures = nf;
+	m->days = palloc(mul_size(Max(nrows, 1), sizeof(DateADT)));
+	m->close = palloc(mul_size(Max(nrows, 1), sizeof(double)));
+	m->y = palloc(mul_size(Max(nrows, 1), sizeof(double)));
+	m->x = palloc(mul_size(mul_size(Max(nrows, 1), nf), sizeof(double)));
+	if (nrows == 0)
+		return m;
+
+	for (int j = 0; j < nf; j++)
+		if (spec->defs[j].symbol[0] == '\0')
+			FeatureIndicatorsInit(&spec->defs[j], &ind[j], &returns[j]);
+
+	/* warm-up reads every bar before the first output row, whatever start_day */
+	for (int t = 0; t <= last; t++)
+	{
+		const FeatureBar *b = &bars[t];
+		double		lnc = log(b->close);
+		bool		out = (t >= first);
+		double	   *row = out ? &m->x[(Size) (t - first) * nf] : NULL;
+
+		if ((t & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+
+		for (int j = 0; j < nf; j++)
+		{
+			const FeatureDef *def = &spec->defs[j];
+			double		v;
+			bool		defined;
+
+			if (exo_value && exo_value[j])
+			{
+				/* the other symbol's value at its last bar on or before this day */
+				const FeatureBar *eb = inputs->exo_bars[j];
+				int			ne = inputs->exo_nbars[j];
+
+				if (!out)
+					continue;
+				while (exo_at[j] + 1 < ne && eb[exo_at[j] + 1].day <= b->day)
+					exo_at[j]++;
+				row[j] = exo_value[j][exo_at[j]];
+				continue;
+			}
+			defined = FeaturePush(def, ind[j], returns[j], b, lnc, &v);
+			if (out)
+			{
+				if (!defined)
+					elog(ERROR, "feature \"%s\" undefined at bar %d after its warm-up of %d bars",
+						 def->name, t + 1, spec->warmup);
+				row[j] = v;
+			}
+		}
+		if (out)
+		{
+			int			i = t - first;
+
+			m->days[i] = b->day;
+			m->close[i] = b->close;
+			m->y[i] = (t + horizon < nbars) ? log(bars[t + horizon].close / b->close) : NAN;
+		}
+	}
+	if (spec->needs_inputs)
+		FillCalendar(spec, (TradingCalendar) inputs->calendar, m);	/* nrows > 0 */
+	return m;
+}
