@@ -33,6 +33,9 @@ import psycopg2
 import xgboost as xgb
 from sklearn.ensemble import HistGradientBoostingRegressor
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results import record  # noqa: E402
+
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
 TEST_ROWS = 200000
 P = 16
@@ -209,3 +212,16 @@ print(f"  held-out MSE: stockml gbt / HGBR (mean)    {mse_all / mse_hgbr:6.3f}  
       f"HGBR's own draws {min(hgbr_mse) / mse_hgbr:.3f} .. {max(hgbr_mse) / mse_hgbr:.3f})")
 print(f"  held-out MSE: stockml gbt / XGBoost        {mse_all / mse_xgb:6.3f}")
 print(f"  batch predict(model, x) / bare scan        {t_batch / t_scan:6.2f}x wall, {c_batch / c_scan:6.2f}x CPU   (target <= 3)")
+
+# --- the rows of `make bench` (bench/results.py): same run, same matrix, one thread each -------
+size = f"{ROWS} x {P}"
+record("gbt", f"gbt fit, 100 trees, {size}", t_ours, t_hgbr, "s",
+       "scikit-learn HistGradientBoostingRegressor, same parameters, numpy arrays in memory, 1 thread",
+       cpu=(c_ours, c_hgbr))
+record("gbt", f"gbt fit, 100 trees, {size}", t_ours, t_xgb, "s",
+       "XGBoost XGBRegressor(tree_method=hist, lossguide, same leaves/bins/rate), numpy arrays in memory, 1 thread",
+       cpu=(c_ours, c_xgb))
+record("gbt", f"gbt held-out MSE, {TEST_ROWS} rows", mse_all, mse_xgb, "MSE",
+       "XGBoost's held-out MSE on the same rows (HGBR's mean: see the benchmark's output)")
+record("gbt", f"batch predict(model, x) over {TEST_ROWS} held-out rows", t_batch, t_scan, "s",
+       "bare scan of the same rows (SELECT sum(x[1]))", cpu=(c_batch, c_scan))

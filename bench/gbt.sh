@@ -10,12 +10,8 @@
 # of `make test`.
 #   bash bench/gbt.sh                     1 000 000 x 16
 #   BENCH_QUICK=1 bash bench/gbt.sh       100 000 x 16
-#   (BENCH_ROWS, BENCH_REPEAT: rows, timed runs)
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-. "$root/scripts/common.sh"
-
-reexec_as_postgres bench "$root" bench/gbt.sh BENCH_QUICK BENCH_ROWS BENCH_REPEAT BENCH_PERF BENCH_PERF_OUT
-bench_cluster "$root"
-OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 BENCH_TMP=$bench_tmp \
-	/usr/bin/python3 "$root/bench/gbt.py" "${BENCH_ROWS:-$([ -n "${BENCH_QUICK:-}" ] && echo 100000 || echo 1000000)}"
+#   (BENCH_ROWS, BENCH_REPEAT: rows, timed runs; BENCH_PERF=fit|batch: a perf profile)
+# Now one benchmark of `make bench` (bench/run.sh), which runs it on its own throwaway
+# cluster with one thread (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1) and adds its rows to
+# the table of bench/RESULTS.md.
+exec env BENCH_ONLY=gbt bash "$(dirname "$0")/run.sh"

@@ -108,15 +108,13 @@ by side, seconds apart, under the same load.
     if failed:
         md += f"\nBenchmarks that failed in this run (no rows): {', '.join(failed)}.\n"
     md += """
-Not measured: XGBoost. stockml has no gradient-boosted trees yet (its algorithms are naive,
-ridge and elastic_net), so there is nothing to set beside XGBoost's `XGBRegressor`; the training
-row above is ridge against scikit-learn's `Ridge`.
-
 How each baseline is written — the best reasonable version of the Python stack, stated in its
 code: the pandas features are the faster of the per-symbol reference code and a version
 vectorised over all symbols with grouped `rolling`/`ewm` (bench/pandas_features.py); the
 FastAPI service keeps the model in memory from start-up and reads only the last 400 bars of a
-symbol (bench/models_api.py); scipy gets numpy arrays already built; COPY reads a ready CSV file.
+symbol (bench/models_api.py); scikit-learn's and XGBoost's boosted trees get numpy arrays
+already in memory and one thread, as stockml's gbt has (bench/gbt.py); scipy gets numpy arrays
+already built; COPY reads a ready CSV file.
 """
     if md_path != "-":
         with open(md_path, "w") as f:

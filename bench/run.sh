@@ -8,14 +8,15 @@
 #   BENCH_QUICK=1 make bench           smaller sizes (40 x 2 000; about 5 minutes)
 #   BENCH_ONLY="features drift" make bench   only those benchmarks (table printed, RESULTS.md kept)
 # The benchmarks: features (bench/features.py), models (models.py, models_api.py),
-# ingest_http (ingest_http.py), drift (drift.py), monitor (monitor.py).  Sizes can be
-# set one by one: BENCH_SYMBOLS, BENCH_DAYS, BENCH_REPEAT, BENCH_SECONDS,
-# BENCH_BATCH_ROWS, BENCH_HTTP_BARS, BENCH_HTTP_SYMBOLS, BENCH_DRIFT_N.
+# gbt (gbt.py, one thread), ingest_http (ingest_http.py), drift (drift.py), monitor
+# (monitor.py).  Sizes can be set one by one: BENCH_SYMBOLS, BENCH_DAYS, BENCH_REPEAT,
+# BENCH_SECONDS, BENCH_BATCH_ROWS, BENCH_ROWS (gbt), BENCH_HTTP_BARS,
+# BENCH_HTTP_SYMBOLS, BENCH_DRIFT_N.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
 pass_on=(BENCH_QUICK BENCH_ONLY BENCH_OUT BENCH_SYMBOLS BENCH_DAYS BENCH_REPEAT BENCH_SECONDS
-	BENCH_BATCH_ROWS BENCH_HTTP_BARS BENCH_HTTP_SYMBOLS BENCH_DRIFT_N)
+	BENCH_BATCH_ROWS BENCH_HTTP_BARS BENCH_HTTP_SYMBOLS BENCH_DRIFT_N BENCH_ROWS BENCH_PERF BENCH_PERF_OUT)
 
 # As root: run as postgres in a copy of the tree (PostgreSQL refuses root), then copy
 # the RESULTS.md it wrote back into this tree.
@@ -41,14 +42,16 @@ if [ -n "${BENCH_QUICK:-}" ]; then
 	export BENCH_BATCH_ROWS=${BENCH_BATCH_ROWS:-200000} BENCH_HTTP_BARS=${BENCH_HTTP_BARS:-5000}
 	export BENCH_HTTP_SYMBOLS=${BENCH_HTTP_SYMBOLS:-50}
 	drift_n=${BENCH_DRIFT_N:-200000}
+	gbt_rows=${BENCH_ROWS:-100000}
 else
 	symbols=${BENCH_SYMBOLS:-500} days=${BENCH_DAYS:-5000}
 	drift_n=${BENCH_DRIFT_N:-1000000}
+	gbt_rows=${BENCH_ROWS:-1000000}
 fi
 py=/usr/bin/python3 # Debian's, with the packages of scripts/common.sh
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 failed=()
-for b in ${BENCH_ONLY:-features models ingest_http drift monitor}; do
+for b in ${BENCH_ONLY:-features models gbt ingest_http drift monitor}; do
 	say "benchmark $b"
 	set +e
 	(
@@ -58,10 +61,11 @@ for b in ${BENCH_ONLY:-features models ingest_http drift monitor}; do
 		case $b in
 		features) "$py" "$root/bench/features.py" "$symbols" "$days" ;;
 		models) "$py" "$root/bench/models.py" "$symbols" "$days" ;;
+		gbt) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$py" "$root/bench/gbt.py" "$gbt_rows" ;;
 		ingest_http) "$py" "$root/bench/ingest_http.py" ;;
 		drift) "$py" "$root/bench/drift.py" "$drift_n" ;;
 		monitor) "$py" "$root/bench/monitor.py" ;;
-		*) echo "unknown benchmark $b (features, models, ingest_http, drift, monitor)" >&2; exit 1 ;;
+		*) echo "unknown benchmark $b (features, models, gbt, ingest_http, drift, monitor)" >&2; exit 1 ;;
 		esac
 	)
 	rc=$?
@@ -75,6 +79,6 @@ say "results"
 md=$out/RESULTS.md
 [ -z "${BENCH_ONLY:-}" ] || md=-
 "$py" "$root/bench/report.py" "$results" "$md" \
-	"${BENCH_QUICK:+quick run (BENCH_QUICK=1): }$symbols symbols x $days days, drift samples 2 x $drift_n" \
+	"${BENCH_QUICK:+quick run (BENCH_QUICK=1): }$symbols symbols x $days days, gbt $gbt_rows x 16, drift samples 2 x $drift_n" \
 	"$started" "${failed[*]:-}"
 [ ${#failed[@]} -eq 0 ] || { echo "benchmarks that failed: ${failed[*]}" >&2; exit 1; }
