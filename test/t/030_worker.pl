@@ -164,8 +164,10 @@ $node->safe_psql('postgres', 'CREATE EXTENSION stockml');
 ($rc, $out, $err) = $node->psql('postgres', q{SELECT stockml.submit('refresh', '{"symbols": ["MSFT"]}')});
 like($err, qr/WARNING:  job \d+ queued in database "postgres", but the stockml worker serves database "stockml_jobs".*HINT:  Set stockml.database = 'postgres' in postgresql.conf and restart the server/s,
 	'submit warns when the worker serves another database');
-($rc, $out, $err) = $node->psql('stockml_jobs', q{SELECT stockml.submit('flaky')});
+($rc, $out, $err) = $node->psql('stockml_jobs', q{SELECT stockml.submit('slow', '{"always": true, "ticks": 1}')});
 unlike($err, qr/WARNING/, '... and not in the database it serves');
+# done before section 7 drops the database: no retry may be pending then
+ok(wait_status($out, 'done'), '... where it runs');
 $node->safe_psql('postgres', 'DROP EXTENSION stockml');
 
 # 5b. a SIGINT that cancel_job() did not send for the running job (as when its
