@@ -5,7 +5,7 @@
 -- predict_path() on the symbol's trading calendar; the format-2 blob; forecast() that
 -- records what it can and returns the symbols it could not, with the reason.
 BEGIN;
-SELECT plan(61);
+SELECT plan(65);
 
 \set csv `cat data/MSFT.csv`
 \set ref `cat test/reference/horizons_expected.csv`
@@ -165,6 +165,17 @@ SELECT is((SELECT (metrics -> 'heads' -> '3' ->> 'mae')::float8 FROM stockml.tra
                   '{"alpha": 10, "auto_deploy": false, "horizons": [1, 3]}')),
           (SELECT (metrics -> 'heads' -> '3' ->> 'mae')::float8 FROM stockml.models WHERE name = 'tap_path' AND version = 1),
           'params => {"horizons": [...]} trains the same head');
+
+-- heads of a non-linear algorithm: gradient-boosted trees, the primary head as trees of its horizon alone
+SELECT is((SELECT version FROM stockml.train('tap_gbt', ARRAY['MSFT'], 'gbt', 3, '{"auto_deploy": false}',
+                                             horizons => ARRAY[1, 3])), 1, 'train two gbt heads');
+SELECT is((SELECT version FROM stockml.train('tap_gbt3', ARRAY['MSFT'], 'gbt', 3, '{"auto_deploy": false}')), 1,
+          'train one gbt head of horizon 3');
+SELECT is((SELECT array_agg(horizon || ':' || (target_day - as_of)) FROM stockml.predict_path('tap_gbt', 'MSFT', version => 1)),
+          ARRAY['1:1', '3:5'], 'predict_path of the gbt heads: Friday, then Tuesday');
+SELECT is((SELECT predicted_close FROM stockml.predict_path('tap_gbt', 'MSFT', version => 1) WHERE horizon = 3),
+          (SELECT predicted_close FROM stockml.predict('tap_gbt3', 'MSFT', version => 1)),
+          'the gbt head of horizon 3 forecasts as the gbt model of horizon 3');
 
 -- forecast(): one symbol without history and one unknown do not stop the batch
 INSERT INTO stockml.symbols (symbol) VALUES ('SHORT');
