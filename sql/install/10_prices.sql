@@ -21,7 +21,7 @@ COMMENT ON COLUMN stockml.symbols.calendar IS 'trading calendar of the symbol (s
 COMMENT ON COLUMN stockml.symbols.active IS 'false keeps the history but leaves the symbol out of refresh()';
 
 CREATE TABLE stockml.prices (
-    symbol      text NOT NULL REFERENCES stockml.symbols (symbol) ON UPDATE CASCADE ON DELETE CASCADE,
+    symbol      text NOT NULL REFERENCES stockml.symbols (symbol) ON DELETE CASCADE,
     day         date NOT NULL CONSTRAINT prices_day_finite CHECK (isfinite(day)),
     open        float8 NOT NULL,
     high        float8 NOT NULL,

@@ -1,7 +1,7 @@
 -- Prices over HTTP (src/http_client.c, ingest_http.c, ingest_yahoo.c, ingest_stooq.c, refresh.c).
 
 CREATE TABLE stockml.corporate_actions (
-    symbol      text NOT NULL REFERENCES stockml.symbols (symbol) ON UPDATE CASCADE ON DELETE CASCADE,
+    symbol      text NOT NULL REFERENCES stockml.symbols (symbol) ON DELETE CASCADE,
     day         date NOT NULL,
     kind        text NOT NULL CONSTRAINT corporate_actions_kind CHECK (kind IN ('dividend', 'split')),
     amount      float8 CONSTRAINT corporate_actions_amount CHECK (amount >= 0 AND amount < 'Infinity'::float8),

@@ -4,7 +4,9 @@
 # message saying how to install it when it is not).  It starts a coordinator
 # and two workers on loopback (three throwaway clusters, citus preloaded first,
 # nodes reaching each other through the unix socket directory), creates citus
-# and stockml on the coordinator and checks it reached the workers.
+# and stockml on the coordinator, and then runs test/citus/checks.sh against
+# it, which compares every answer with a single node (test/run.sh's cluster:
+# PGHOST/PGPORT/PGUSER set) fed the same data.
 set -euo pipefail
 bindir=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,3 +60,5 @@ for n in w1 w2; do
 done
 echo "ok - citus, a coordinator and 2 workers; stockml on all three"
 
+CITUS_BINDIR=$bindir CITUS_HOST=$sock CITUS_PORT=${port[coord]} CITUS_DB=$db CITUS_OUT=$out \
+	bash "$here/checks.sh"
