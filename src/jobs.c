@@ -66,12 +66,19 @@ static void WarnIfNotServed(int64 id);
 void
 StockmlJobsInit(void)
 {
-	DefineCustomStringVariable("stockml.database",
-							   "Database whose stockml.jobs the background worker runs.",
-							   "Needs stockml in shared_preload_libraries; the worker connects "
-							   "only while there is work, so the database can be dropped.",
-							   &stockml_database, "postgres",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/*
+	 * A PGC_POSTMASTER setting can only be defined while shared_preload_libraries
+	 * loads (PostgreSQL raises FATAL otherwise): loaded later, by CREATE EXTENSION or
+	 * a function call, stockml runs without its worker, stockml_database stays NULL,
+	 * and submit() says so.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("stockml.database",
+								   "Database whose stockml.jobs the background worker runs.",
+								   "Needs stockml in shared_preload_libraries; the worker connects "
+								   "only while there is work, so the database can be dropped.",
+								   &stockml_database, "postgres",
+								   PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("stockml.max_workers",
 							"Jobs that may run at the same time, each in its own background worker.",
 							"Each takes one of max_worker_processes.",
