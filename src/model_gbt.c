@@ -7,8 +7,10 @@
  * most GBT_BIN_SUBSAMPLE rows (every k-th row; scikit-learn draws 200 000 at
  * random): the midpoints between distinct values when there are at most
  * max_bins of them, else the midpoint-method percentiles at 100 i / max_bins.
- * Each row becomes a row of p bytes (row-major, so the rows of a node are
- * read one contiguous run each).  A tree grows best-first (leaf-wise): the
+ * Each row becomes a row of p bytes (padded to 8), and the rows are kept
+ * partitioned by node (bins, gradient, prediction and target moved together
+ * when a node splits, stably), so a node's histogram is one sequential pass
+ * over its run of rows.  A tree grows best-first (leaf-wise): the
  * leaf whose best split gains most is split next, until max_leaf_nodes
  * leaves, max_depth, min_samples_leaf or no positive gain stop it.  A node's
  * histogram (per feature and bin: sum of gradients and count; the hessian of
@@ -135,7 +137,7 @@ typedef struct HistBin
 /* A node while a tree grows */
 typedef struct GrowNode
 {
-	uint32		start;			/* its rows: rows[start .. end) */
+	uint32		start;			/* its rows: start .. end - 1 of GbtFit's arrays */
 	uint32		end;
 	int			depth;
 	double		sum_g;
@@ -158,10 +160,21 @@ typedef struct GbtFit
 {
 	int			p;
 	uint32		n;				/* training rows (the held-out tail excluded) */
-	const uint8 *binned;		/* n x p, row-major */
-	const float *grad;
-	uint32	   *rows;			/* partition of row indices by node */
-	uint32	   *tmp;
+	int			stride;			/* bytes of a binned row: p rounded up to 8 */
+	/*
+	 * The rows themselves are kept partitioned by node, so that every node's
+	 * rows are one contiguous run [start, end) of each array: its bins, its
+	 * gradient, its prediction so far and its target move together.
+	 */
+	uint8	   *binned;			/* n x stride */
+	float	   *grad;
+	double	   *raw;
+	double	   *y;
+	/* where SplitNode puts the right child's rows before copying them back */
+	uint8	   *tmp_binned;
+	float	   *tmp_grad;
+	double	   *tmp_raw;
+	double	   *tmp_y;
 	int			nbins_max;		/* histogram stride */
 	const int  *nbins;			/* per feature: bins holding values */
 	double	   *const *edges;	/* per feature: nbins - 1 thresholds */
@@ -187,7 +200,7 @@ static int	CompareDouble(const void *a, const void *b);
 static int	BinEdges(const ModelTrainData *data, uint32 nrows, int feature, int max_bins,
 					 double *sorted, double *edges);
 static void BinRows(const ModelTrainData *data, uint32 nrows, int *nbins,
-					double *const *edges, uint8 *binned);
+					double *const *edges, uint8 *binned, int stride);
 static HistBin *HistGet(GbtFit *f);
 static void HistRelease(GbtFit *f, HistBin *h);
 static void HistBuild(GbtFit *f, const GrowNode *node, HistBin *hist);
@@ -274,14 +287,14 @@ BinEdges(const ModelTrainData *data, uint32 nrows, int feature, int max_bins,
 /* bin of x: the number of thresholds below it (x <= edges[b] is bin b) */
 static void
 BinRows(const ModelTrainData *data, uint32 nrows, int *nbins,
-		double *const *edges, uint8 *binned)
+		double *const *edges, uint8 *binned, int stride)
 {
 	int			p = data->p;
 
 	for (uint32 i = 0; i < nrows; i++)
 	{
 		const double *xr = data->x + (uint64) i * p;
-		uint8	   *br = binned + (uint64) i * p;
+		uint8	   *br = binned + (uint64) i * stride;
 
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
@@ -321,39 +334,20 @@ HistRelease(GbtFit *f, HistBin *h)
 		f->free_hists[f->nfree++] = h;
 }
 
-/* The histogram of a node's rows, from scratch */
+/* The histogram of a node's rows, from scratch: one pass over its run */
 static void
 HistBuild(GbtFit *f, const GrowNode *node, HistBin *hist)
 {
 	int			p = f->p;
 	int			nb = f->nbins_max;
-	const uint8 *binned = f->binned;
+	int			stride = f->stride;
+	const uint8 *b = f->binned + (Size) node->start * stride;
 	const float *grad = f->grad;
 
 	memset(hist, 0, f->hist_bytes);
-	if (node->start == 0 && node->end == f->n)
+	for (uint32 k = node->start; k < node->end; k++, b += stride)
 	{
-		/* the root: every row in order, no indirection */
-		for (uint32 r = 0; r < f->n; r++)
-		{
-			const uint8 *b = binned + (uint64) r * p;
-			double		g = grad[r];
-
-			for (int j = 0; j < p; j++)
-			{
-				HistBin    *h = hist + j * nb + b[j];
-
-				h->g += g;
-				h->n++;
-			}
-		}
-		return;
-	}
-	for (uint32 k = node->start; k < node->end; k++)
-	{
-		uint32		r = f->rows[k];
-		const uint8 *b = binned + (uint64) r * p;
-		double		g = grad[r];
+		double		g = grad[k];
 
 		for (int j = 0; j < p; j++)
 		{
@@ -432,7 +426,8 @@ FindSplit(GbtFit *f, GrowNode *node, bool is_root)
 static void
 SplitNode(GbtFit *f, GrowNode *node)
 {
-	int			p = f->p;
+	int			stride = f->stride;
+	int			words = stride / 8;
 	int			feat = node->feature;
 	int			bin = node->bin;
 	uint32		nl = 0,
@@ -443,17 +438,43 @@ SplitNode(GbtFit *f, GrowNode *node)
 	double		l2 = f->l2;
 
 	CHECK_FOR_INTERRUPTS();
+	/* stable: the left rows move down in place, the right ones through tmp */
 	for (uint32 k = node->start; k < node->end; k++)
 	{
-		uint32		row = f->rows[k];
+		uint64	   *src = (uint64 *) (f->binned + (Size) k * stride);
 
-		if (f->binned[(uint64) row * p + feat] <= bin)
-			f->rows[node->start + nl++] = row;
+		if (((uint8 *) src)[feat] <= bin)
+		{
+			uint32		d = node->start + nl++;
+
+			if (d != k)
+			{
+				uint64	   *dst = (uint64 *) (f->binned + (Size) d * stride);
+
+				for (int w = 0; w < words; w++)
+					dst[w] = src[w];
+				f->grad[d] = f->grad[k];
+				f->raw[d] = f->raw[k];
+				f->y[d] = f->y[k];
+			}
+		}
 		else
-			f->tmp[nr++] = row;
+		{
+			uint64	   *dst = (uint64 *) (f->tmp_binned + (Size) nr * stride);
+
+			for (int w = 0; w < words; w++)
+				dst[w] = src[w];
+			f->tmp_grad[nr] = f->grad[k];
+			f->tmp_raw[nr] = f->raw[k];
+			f->tmp_y[nr] = f->y[k];
+			nr++;
+		}
 	}
 	Assert(nl == node->left_n);
-	memcpy(f->rows + node->start + nl, f->tmp, sizeof(uint32) * nr);
+	memcpy(f->binned + (Size) (node->start + nl) * stride, f->tmp_binned, (Size) nr * stride);
+	memcpy(f->grad + node->start + nl, f->tmp_grad, sizeof(float) * nr);
+	memcpy(f->raw + node->start + nl, f->tmp_raw, sizeof(double) * nr);
+	memcpy(f->y + node->start + nl, f->tmp_y, sizeof(double) * nr);
 
 	/* importance: the gain with the parent's own term for every node */
 	f->importance[feat] += node->left_g * node->left_g / ((double) nl + l2) +
@@ -489,10 +510,7 @@ GrowTree(GbtFit *f)
 	double		sum_g = 0;
 
 	for (uint32 i = 0; i < f->n; i++)
-	{
-		f->rows[i] = i;
 		sum_g += f->grad[i];
-	}
 	memset(root, 0, sizeof(GrowNode));
 	root->start = 0;
 	root->end = f->n;
@@ -710,12 +728,13 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 		edges[j] = palloc(sizeof(double) * GBT_MAX_BINS);
 		nbins[j] = BinEdges(data, n_train, j, max_bins, sorted, edges[j]) + 1;
 	}
-	binned = MemoryContextAllocHuge(fit_cxt, mul_size((Size) n_train, (Size) p));
-	BinRows(data, n_train, nbins, edges, binned);
-
 	memset(&f, 0, sizeof(f));
 	f.p = p;
 	f.n = n_train;
+	f.stride = (p + 7) & ~7;
+	binned = MemoryContextAllocExtended(fit_cxt, mul_size((Size) n_train, (Size) f.stride),
+										MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	BinRows(data, n_train, nbins, edges, binned, f.stride);
 	f.binned = binned;
 	f.nbins = nbins;
 	f.edges = edges;
@@ -736,11 +755,16 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 	f.free_hists = palloc(sizeof(HistBin *) * (f.max_leaves + 2));
 	max_nodes = 2 * f.max_leaves - 1;
 	f.grow = palloc(sizeof(GrowNode) * max_nodes);
-	f.rows = MemoryContextAllocHuge(fit_cxt, sizeof(uint32) * (Size) n_train);
-	f.tmp = MemoryContextAllocHuge(fit_cxt, sizeof(uint32) * (Size) n_train);
+	f.tmp_binned = MemoryContextAllocHuge(fit_cxt, mul_size((Size) n_train, (Size) f.stride));
+	f.tmp_grad = MemoryContextAllocHuge(fit_cxt, sizeof(float) * (Size) n_train);
+	f.tmp_raw = MemoryContextAllocHuge(fit_cxt, sizeof(double) * (Size) n_train);
+	f.tmp_y = MemoryContextAllocHuge(fit_cxt, sizeof(double) * (Size) n_train);
 	grad = MemoryContextAllocHuge(fit_cxt, sizeof(float) * (Size) n_train);
 	f.grad = grad;
 	raw = MemoryContextAllocHuge(fit_cxt, sizeof(double) * (Size) n_train);
+	f.raw = raw;
+	f.y = MemoryContextAllocHuge(fit_cxt, sizeof(double) * (Size) n_train);
+	memcpy(f.y, data->y, sizeof(double) * (Size) n_train);
 	f.importance = palloc0(sizeof(double) * p);
 	trees = palloc(sizeof(GbtNode *) * max_iter);
 	tree_nodes = palloc(sizeof(int) * max_iter);
@@ -771,8 +795,9 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 		GbtNode    *tree;
 
 		CHECK_FOR_INTERRUPTS();
+		/* in the rows' current order (the last tree's partition) */
 		for (uint32 i = 0; i < n_train; i++)
-			grad[i] = (float) (raw[i] - data->y[i]);
+			grad[i] = (float) (raw[i] - f.y[i]);
 		GrowTree(&f);
 
 		/* shrink, store, and move the training predictions leaf by leaf */
@@ -795,7 +820,7 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 				tree[k].value = v;
 				tree[k].left = 0;
 				for (uint32 q = g->start; q < g->end; q++)
-					raw[f.rows[q]] += v;
+					raw[q] += v;
 			}
 			HistRelease(&f, g->hist);
 			g->hist = NULL;
