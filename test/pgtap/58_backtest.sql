@@ -1,0 +1,164 @@
+-- Backtest (issue 10 item 5): backtest()'s metrics equal numpy's (test/reference/backtest.py
+-- wrote backtest_rows.csv, the validation rows of a made-up version, and backtest_expected.csv)
+-- to 1e-9; ridge trained on four seeded random walks has a Sharpe indistinguishable from 0, on
+-- AR(1) returns (phi 0.4) a clearly positive one, which costs lower; the ERRORs; the Grafana view
+-- backtest_equity; the reader role may call both.
+-- Run from the repository's root (test/run.sh does).
+BEGIN;
+SELECT plan(32);
+
+CREATE TEMP TABLE series (symbol text, i int, close float8);
+\copy series FROM 'test/reference/backtest_series.csv' WITH (FORMAT csv, HEADER true)
+CREATE TEMP TABLE vrows (symbol text, i int, y float8, yhat float8);
+\copy vrows FROM 'test/reference/backtest_rows.csv' WITH (FORMAT csv, HEADER true)
+CREATE TEMP TABLE expected (strategy text, cost_bps float8, symbol text, metric text, value float8);
+\copy expected FROM 'test/reference/backtest_expected.csv' WITH (FORMAT csv, HEADER true)
+-- bar i of the CSVs is the i-th weekday from Monday 2010-01-04
+CREATE FUNCTION pg_temp.day_of(i int) RETURNS date LANGUAGE sql AS
+$$ SELECT DATE '2010-01-04' + (i / 5) * 7 + i % 5 $$;
+
+INSERT INTO stockml.symbols (symbol, calendar)
+SELECT DISTINCT symbol, 'weekdays' FROM series;
+INSERT INTO stockml.feature_sets (name, spec)
+VALUES ('bt_ret', '{"features": [{"name": "ret_1", "indicator": "log_return", "k": 1},
+                                 {"name": "ret_5", "indicator": "log_return", "k": 5}]}');
+INSERT INTO stockml.prices (symbol, day, open, high, low, close, volume)
+SELECT symbol, pg_temp.day_of(i), close, close, close, close, 1000 FROM series;
+
+SELECT is(version, 1, 'ridge pooled over four random walks')
+  FROM stockml.train('bt_rw', ARRAY['RW1', 'RW2', 'RW3', 'RW4'], 'ridge', feature_set => 'bt_ret');
+SELECT is(version, 1, 'ridge on AR(1) returns')
+  FROM stockml.train('bt_ar', ARRAY['AR1'], 'ridge', feature_set => 'bt_ret');
+
+-- 1. the metrics equal numpy's on the made-up version's validation rows
+INSERT INTO stockml.models (name, version, algorithm, symbols, horizon, feature_set, feature_spec, params,
+                            metrics, train_start, train_end, n_rows, reference, model)
+SELECT 'bt_ref', 1, algorithm, ARRAY['BTA', 'BTB', 'BTC'], 1, feature_set, feature_spec, params,
+       metrics, train_start, train_end, n_rows, reference, model
+  FROM stockml.models WHERE name = 'bt_ar' AND version = 1;
+INSERT INTO stockml.validation_predictions (model_id, model_name, model_version, fold, symbol, day,
+                                            target_day, close, y, yhat)
+SELECT m.id, 'bt_ref', 1, 1, r.symbol, pg_temp.day_of(r.i), pg_temp.day_of(r.i + 1), 100, r.y, r.yhat
+  FROM vrows r, stockml.models m WHERE m.name = 'bt_ref';
+CREATE FUNCTION pg_temp.mismatches(s text, c float8) RETURNS text LANGUAGE sql AS $$
+SELECT coalesce(string_agg(format('%s %s: %s, numpy %s', e.symbol, e.metric, got.value, e.value), '; '), 'none')
+  FROM expected e
+  LEFT JOIN (SELECT b.symbol, kv.key AS metric, kv.value::float8 AS value
+               FROM stockml.backtest('bt_ref', cost_bps => c, strategy => s, version => 1) b,
+                    jsonb_each_text(to_jsonb(b) - 'symbol' - 'first_day' - 'last_day') kv) got
+    ON got.symbol = e.symbol AND got.metric = e.metric
+ WHERE e.strategy = s AND e.cost_bps = c AND e.metric <> 'buy_and_hold_days'
+   AND (got.value IS NULL OR abs(got.value - e.value) > 1e-9 * greatest(1, abs(e.value)))
+$$;
+SELECT is(pg_temp.mismatches('long_short', 5), 'none', 'long_short at 5 bps: every metric of every symbol and ''all'' equals numpy''s to 1e-9');
+SELECT is(pg_temp.mismatches('long_flat', 0), 'none', 'long_flat at 0 bps: likewise');
+SELECT is(pg_temp.mismatches('long_short', 25), 'none', 'long_short at 25 bps: likewise');
+SELECT is((SELECT count(*)::int FROM expected WHERE metric <> 'buy_and_hold_days'),
+          3 * 4 * 14, '... 14 metrics of 3 symbols and ''all'' in 3 cases compared');
+SELECT is(array_agg(symbol ORDER BY ordinality), ARRAY['BTA', 'BTB', 'BTC', 'all'], 'one row per symbol, then ''all''')
+  FROM stockml.backtest('bt_ref', version => 1) WITH ORDINALITY AS t(symbol);
+SELECT is((SELECT array_agg(symbol ORDER BY symbol) FROM stockml.backtest('bt_ref', ARRAY['BTB'], version => 1)),
+          ARRAY['BTB', 'all'], 'symbols: only those, and ''all'' of them');
+SELECT ok((SELECT b.sharpe = a.sharpe AND b.days = a.days
+             FROM stockml.backtest('bt_ref', ARRAY['BTB'], version => 1) b,
+                  stockml.backtest('bt_ref', ARRAY['BTB'], version => 1) a
+            WHERE b.symbol = 'all' AND a.symbol = 'BTB'),
+          '... ''all'' of one symbol is that symbol');
+
+-- 2. random walks: the Sharpe is indistinguishable from 0 (|Sharpe| < 2 / sqrt(years))
+SELECT cmp_ok((SELECT min(days) FROM stockml.backtest('bt_rw', version => 1)), '>', 500,
+              'random walks: more than 500 out-of-sample days a symbol');
+SELECT is((SELECT coalesce(string_agg(format('%s %s', symbol, round(sharpe::numeric, 2)), ', '), 'none')
+             FROM stockml.backtest('bt_rw', version => 1)
+            WHERE NOT abs(sharpe) < 2 / sqrt(days / 252.0)),
+          'none', 'random walks: every symbol''s and ''all''''s Sharpe within 2 / sqrt(years) of 0');
+SELECT is((SELECT coalesce(string_agg(format('%s %s', symbol, round(sharpe::numeric, 2)), ', '), 'none')
+             FROM stockml.backtest('bt_rw', cost_bps => 0, strategy => 'long_flat', version => 1)
+            WHERE NOT abs(sharpe - buy_and_hold_sharpe) < 2 * 2 / sqrt(days / 252.0)),
+          'none', 'random walks, long_flat without costs: no better than buy-and-hold beyond noise');
+-- a t-test across the four walks: the mean Sharpe over its standard error
+SELECT cmp_ok((SELECT abs(avg(sharpe) / (stddev_samp(sharpe) / 2))
+                 FROM stockml.backtest('bt_rw', cost_bps => 0, version => 1) WHERE symbol <> 'all'),
+              '<', 3.182::float8, 'random walks: the mean Sharpe of the four is not different from 0 (t, 3 df, 5 %)');
+
+SELECT diag(format('%s: %s days, Sharpe %s, buy-and-hold %s, hit rate %s', symbol, days, round(sharpe::numeric, 3),
+                   round(buy_and_hold_sharpe::numeric, 3), round(hit_rate::numeric, 3)))
+  FROM stockml.backtest('bt_rw', version => 1);
+
+-- 3. AR(1) returns: the edge is found, costs lower it
+SELECT cmp_ok(sharpe, '>', (4 / sqrt(days / 252.0))::float8, 'AR(1): the Sharpe is clearly positive (> 4 / sqrt(years))')
+  FROM stockml.backtest('bt_ar', version => 1) WHERE symbol = 'AR1';
+SELECT cmp_ok(hit_rate, '>', 0.55::float8, 'AR(1): more than 55 % of the days in the market are right')
+  FROM stockml.backtest('bt_ar', version => 1) WHERE symbol = 'AR1';
+SELECT ok(sharpe > buy_and_hold_sharpe AND total_return > buy_and_hold_total_return,
+          'AR(1): beats buy-and-hold')
+  FROM stockml.backtest('bt_ar', version => 1) WHERE symbol = 'AR1';
+SELECT is((SELECT array_agg(b.sharpe ORDER BY c.c DESC) = array_agg(b.sharpe ORDER BY b.sharpe)
+                  AND count(DISTINCT b.sharpe) = 5
+             FROM unnest(ARRAY[0, 5, 20, 50, 100]::float8[]) AS c(c),
+                  stockml.backtest('bt_ar', cost_bps => c.c, version => 1) b WHERE b.symbol = 'AR1'),
+          true, 'AR(1): the Sharpe falls strictly as cost_bps rises (0, 5, 20, 50, 100)');
+SELECT ok(a.total_return - b.total_return > 0 AND a.turnover = b.turnover,
+          'costs lower the total return, not the trades')
+  FROM stockml.backtest('bt_ar', cost_bps => 0, version => 1) a,
+       stockml.backtest('bt_ar', cost_bps => 20, version => 1) b
+ WHERE a.symbol = 'AR1' AND b.symbol = 'AR1';
+SELECT ok(f.turnover < s.turnover AND f.hit_rate IS NOT NULL,
+          'long_flat trades less than long_short (no reversals)')
+  FROM stockml.backtest('bt_ar', strategy => 'long_flat', version => 1) f,
+       stockml.backtest('bt_ar', version => 1) s
+ WHERE f.symbol = 'AR1' AND s.symbol = 'AR1';
+
+SELECT diag(format('AR1 at %s bps %s: Sharpe %s, total return %s, buy-and-hold Sharpe %s, hit rate %s, turnover %s, max drawdown %s',
+                   c.c, s.s, round(b.sharpe::numeric, 3), round(b.total_return::numeric, 3),
+                   round(b.buy_and_hold_sharpe::numeric, 3), round(b.hit_rate::numeric, 3),
+                   round(b.turnover::numeric, 3), round(b.max_drawdown::numeric, 3)))
+  FROM unnest(ARRAY[0, 5, 20, 50, 100]::float8[]) AS c(c), unnest(ARRAY['long_short', 'long_flat']) AS s(s),
+       stockml.backtest('bt_ar', cost_bps => c.c, strategy => s.s, version => 1) b WHERE b.symbol = 'AR1';
+
+-- 4. ERRORs
+SELECT throws_ok($$SELECT * FROM stockml.backtest('bt_none')$$, '42704', 'model "bt_none" does not exist',
+                 'unknown model');
+SELECT throws_ok($$SELECT * FROM stockml.backtest('bt_ar', version => 7)$$, '42704', 'model "bt_ar" has no version 7',
+                 'unknown version');
+SELECT throws_ok($$SELECT * FROM stockml.backtest('bt_ref', ARRAY['BTA', 'NOPE'], version => 1)$$, '42704',
+                 'version 1 of model "bt_ref" has no validation predictions of NOPE', 'unknown symbol');
+SELECT throws_ok($$SELECT * FROM stockml.backtest('bt_ar', strategy => 'short_only', version => 1)$$, '22023',
+                 'unknown strategy "short_only"', 'unknown strategy');
+SELECT throws_ok($$SELECT * FROM stockml.backtest('bt_ar', cost_bps => -1, version => 1)$$, '22023',
+                 'cost_bps must be a finite number >= 0, not -1', 'negative cost');
+SELECT throws_ok($$SELECT * FROM stockml.backtest('bt_ar', cost_bps => 'NaN', version => 1)$$, '22023',
+                 'cost_bps must be a finite number >= 0, not NaN', 'NaN cost');
+INSERT INTO stockml.models (name, version, algorithm, symbols, horizon, feature_set, feature_spec, params,
+                            metrics, train_start, train_end, n_rows, reference, model)
+SELECT name, v, algorithm, symbols, h, feature_set, feature_spec, params,
+       metrics, train_start, train_end, n_rows, reference, model
+  FROM stockml.models, (VALUES (2, 1), (3, 5)) AS t(v, h) WHERE name = 'bt_ar' AND version = 1;
+SELECT throws_ok($$SELECT * FROM stockml.backtest('bt_ar', version => 2)$$, '55000',
+                 'version 2 of model "bt_ar" has no validation predictions', 'a version without validation rows');
+SELECT throws_like($$SELECT * FROM stockml.backtest('bt_ar', version => 3)$$,
+                   '%forecasts 5 bars ahead: backtest() needs a horizon-1 version', 'a horizon-5 version');
+SELECT throws_ok($$SELECT * FROM stockml.backtest('bt_ref')$$, '55000',
+                 'model "bt_ref" has no production version', 'no production version');
+
+-- 5. the view, for the production version; the reader role
+SELECT stockml.deploy('bt_ar', 1, reason => 'the backtest test')
+ WHERE NOT EXISTS (SELECT FROM stockml.model_aliases WHERE name = 'bt_ar' AND alias = 'production' AND version = 1);
+SELECT is((SELECT array_agg(DISTINCT symbol ORDER BY symbol) FROM stockml.backtest_equity WHERE model = 'bt_ar'),
+          ARRAY['AR1', 'all'], 'backtest_equity: the production version''s curve, per symbol and ''all''');
+SELECT ok(abs(e.equity - 1 - b.total_return) < 1e-12
+          AND abs(e.buy_and_hold_equity - 1 - b.buy_and_hold_total_return) < 1e-12
+          AND e.time = (b.last_day::timestamp AT TIME ZONE 'UTC'),
+          '... its last point is backtest()''s total return (long_short, 5 bps), time = the day at 00:00 UTC')
+  FROM stockml.backtest('bt_ar') b,
+       (SELECT * FROM stockml.backtest_equity WHERE model = 'bt_ar' AND symbol = 'AR1' ORDER BY time DESC LIMIT 1) e
+ WHERE b.symbol = 'AR1';
+SET LOCAL ROLE stockml_reader;
+SELECT cmp_ok((SELECT count(*)::int FROM stockml.backtest_equity WHERE model = 'bt_ar'), '>', 500,
+              'stockml_reader reads backtest_equity');
+SELECT is((SELECT days FROM stockml.backtest('bt_ar') WHERE symbol = 'AR1') > 500, true,
+          'stockml_reader calls backtest()');
+RESET ROLE;
+
+SELECT * FROM finish();
+ROLLBACK;
