@@ -7,6 +7,7 @@
 #   make test-ubsan pg_regress and pgTAP against a UBSan build (test/run.sh)
 #   make bench      every benchmark, each on its own throwaway cluster, one table of
 #                   ratios in bench/RESULTS.md (bench/run.sh; BENCH_QUICK=1 for a smaller run)
+#   make fuzz       the libFuzzer targets, FUZZ_SECONDS (600) each, with coverage (test/fuzz/)
 
 EXTENSION    = stockml
 EXTVERSION   = 0.2.0
@@ -35,7 +36,7 @@ PG_CPPFLAGS  = -Isrc
 PG_CFLAGS    = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers $(STOCKML_CFLAGS)
 SHLIB_LINK   = -lcurl -lopenblas -llapacke -lm $(STOCKML_LDFLAGS)
 
-EXTRA_CLEAN  = tmp_check results regression.diffs regression.out
+EXTRA_CLEAN  = tmp_check results regression.diffs regression.out test/fuzz/build
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
@@ -54,7 +55,7 @@ $(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
 
 $(OBJS): $(wildcard src/*.h)
 
-.PHONY: demo test test-ubsan bench
+.PHONY: demo test test-ubsan bench fuzz
 demo:
 	bash scripts/demo.sh
 
@@ -66,3 +67,7 @@ test-ubsan:
 
 bench:
 	bash bench/run.sh
+
+FUZZ_SECONDS ?= 600
+fuzz:
+	bash test/fuzz/run.sh --seconds $(FUZZ_SECONDS) --coverage

@@ -3,11 +3,13 @@
 # test runner (test/run.sh): Debian packages, running as the unprivileged
 # server account, and throwaway clusters with stockml and pg_cron preloaded.
 
-# Debian packages stockml needs to build, run its demo and run its tests.
+# Debian packages stockml needs to build, run its demo and run its tests
+# (clang, its libFuzzer runtime and llvm-cov for the fuzz targets of test/fuzz/).
 STOCKML_PACKAGES="postgresql-15 postgresql-client-15 postgresql-server-dev-15 postgresql-15-cron
  postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl libcurl4-openssl-dev libopenblas-dev liblapacke-dev make gcc
  libipc-run-perl python3 python3-numpy python3-pandas python3-scipy python3-sklearn
- python3-psycopg2 python3-fastapi python3-uvicorn python3-yaml python3-matplotlib python3-xgboost"
+ python3-psycopg2 python3-fastapi python3-uvicorn python3-yaml python3-matplotlib python3-xgboost
+ clang libclang-rt-14-dev llvm-14"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -103,8 +105,9 @@ reexec_as_postgres() {
 	done
 	install_deps
 	work=$(mktemp -d "/tmp/stockml-$name.XXXXXX")
-	cp -a "$root/." "$work/"
-	rm -rf "$work/tmp_check" "$work/tmp_bench"
+	# not the build products of earlier runs (a fuzzer may be growing test/fuzz/build meanwhile)
+	tar -C "$root" --exclude=./tmp_check --exclude=./tmp_bench --exclude=./test/fuzz/build -cf - . |
+		tar -C "$work" -xf -
 	chown -R postgres:postgres "$work"
 	say "running as user postgres in $work"
 	exec runuser -u postgres -- env "${envs[@]}" bash "$work/$script"

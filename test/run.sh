@@ -12,10 +12,12 @@
 #   dump            pg_dump -Fc / pg_restore of the demo's database: same rows, ids continue (test/dump/)
 #   citus           a coordinator and two workers with Citus (test/citus/): skipped,
 #                   saying so, when Citus is not installed
+#   fuzz            the libFuzzer targets of test/fuzz/ (Yahoo chart JSON, CSV, model blobs,
+#                   feature specs), STOCKML_FUZZ_SECONDS (20) each; `make fuzz` runs them longer
 #   grafana         the provisioning files against Grafana's documented options, and
 #                   every dashboard query, as stockml_reader, on the demo's data
 # STOCKML_SUITES="regress pgtap upgrade" runs only the suites named (regress,
-# pgtap, isolation, tap, upgrade, dump, citus, grafana); unset, all of them.
+# pgtap, isolation, tap, upgrade, dump, citus, fuzz, grafana); unset, all of them.
 # STOCKML_SANITIZE=undefined (`make test-ubsan`) builds stockml with
 # -fsanitize=undefined (no recovery: the first report aborts the backend) and runs
 # pg_regress and pgTAP; any sanitizer report fails the run.  With "address" in the
@@ -31,7 +33,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
 
-reexec_as_postgres test "$root" test/run.sh STOCKML_CFLAGS STOCKML_SANITIZE STOCKML_SUITES STOCKML_REGRESS STOCKML_PGTAP STOCKML_TAP
+reexec_as_postgres test "$root" test/run.sh STOCKML_CFLAGS STOCKML_SANITIZE STOCKML_SUITES STOCKML_REGRESS STOCKML_PGTAP STOCKML_TAP STOCKML_FUZZ_SECONDS
 install_deps
 cd "$root"
 
@@ -129,6 +131,11 @@ if want citus; then
 	say "citus (coordinator and two workers)"
 	bash test/citus/run.sh "$bindir" | tee "$tmp/citus.log" || failures+=(citus)
 	grep -q '^SKIPPED' "$tmp/citus.log" && skipped+=("citus: $(sed -n 's/^SKIPPED the citus suite: //p' "$tmp/citus.log")")
+fi
+
+if want fuzz; then
+	say "fuzz (libFuzzer with ASan and UBSan, ${STOCKML_FUZZ_SECONDS:-20} s a target)"
+	bash test/fuzz/run.sh --seconds "${STOCKML_FUZZ_SECONDS:-20}" || failures+=(fuzz)
 fi
 
 if want isolation && ls test/isolation/specs/*.spec >/dev/null 2>&1; then

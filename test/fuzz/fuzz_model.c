@@ -1,0 +1,84 @@
+/*
+ * fuzz_model.c — libFuzzer target: the model bytea decoder (src/model_io.c,
+ * formats 1 and 2, with the algorithms of src/model*.c), which every
+ * predict(), deploy() and model_describe() runs on stored blobs.
+ *
+ * Each input is decoded twice: as it is (almost always refused at the
+ * checksum) and with its last four bytes replaced by the right CRC-32C, so
+ * the fuzzer reaches the checks behind the checksum.  A blob that decodes
+ * must encode back to the same bytes, and each head predict finite numbers
+ * at x = 0 and x = mean, as ModelArithmeticFinite() promises.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "port/pg_crc32c.h"
+
+#include "model.h"
+
+#include "fuzz.h"
+
+int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
+
+static void
+Decode(void *arg)
+{
+	bytea	   *blob = arg;
+	ModelHeads *heads = ModelDeserializeHeads(blob);
+	bytea	   *again = ModelSerializeHeads(heads);
+
+	if (VARSIZE(again) != VARSIZE(blob) ||
+		memcmp(VARDATA(again), VARDATA(blob), VARSIZE(blob) - VARHDRSZ) != 0)
+		FuzzFail("a decoded model encodes to other bytes (%u vs %u)",
+				 (unsigned) VARSIZE(again), (unsigned) VARSIZE(blob));
+	for (int h = 0; h < heads->nheads; h++)
+	{
+		Model	   *model = heads->models[h];
+		double	   *x = palloc0(sizeof(double) * model->n_features);
+		double	   *work = palloc(sizeof(double) * model->n_features);
+		double		y = ModelPredict(model, x, work);
+
+		if (!isfinite(y))
+			FuzzFail("head %d of a decoded model predicts %g at x = 0", h, y);
+		memcpy(x, model->mean, sizeof(double) * model->n_features);
+		y = ModelPredict(model, x, work);
+		if (!isfinite(y))
+			FuzzFail("head %d of a decoded model predicts %g at x = mean", h, y);
+	}
+	/* the one-head reader the SQL functions use */
+	if (heads->nheads == 1)
+		(void) ModelDeserialize(blob);
+}
+
+static bytea *
+Blob(const uint8 *data, size_t size, bool fix_crc)
+{
+	bytea	   *blob = palloc(VARHDRSZ + size);
+
+	SET_VARSIZE(blob, VARHDRSZ + size);
+	memcpy(VARDATA(blob), data, size);
+	if (fix_crc)
+	{
+		unsigned char *b = (unsigned char *) VARDATA(blob);
+		pg_crc32c	crc;
+
+		INIT_CRC32C(crc);
+		COMP_CRC32C(crc, b, size - 4);
+		FIN_CRC32C(crc);
+		for (int i = 0; i < 4; i++)
+			b[size - 4 + i] = (crc >> (8 * i)) & 0xFF;
+	}
+	return blob;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
+{
+	/* a bytea has at most 1 GB; the fuzzer's inputs are far smaller */
+	FuzzCall(Decode, Blob(data, size, false));
+	if (size >= 4)
+		FuzzCall(Decode, Blob(data, size, true));
+	FuzzReset();
+	return 0;
+}
