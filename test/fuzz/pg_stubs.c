@@ -195,6 +195,12 @@ MemoryContextAllocZero(MemoryContext context, Size size)
 }
 
 void *
+MemoryContextAllocExtended(MemoryContext context, Size size, int flags)
+{
+	return ChunkAlloc(context, size, flags);
+}
+
+void *
 MemoryContextAllocHuge(MemoryContext context, Size size)
 {
 	return ChunkAlloc(context, size, MCXT_ALLOC_HUGE);
