@@ -98,6 +98,20 @@ else
 	cat "$out/predict.citus" "$out/predict.single"
 fi
 
+# 5. deploy, forecast (the ledger stays on the coordinator): the same as one node.
+# (monitor() is refused by Citus, "cannot push down this subquery": not fixed yet, issue 11)
+fc_sql="SELECT action FROM stockml.deploy('cm', 1, reason => 'citus test');
+SELECT status, symbol, as_of, target_day, predicted_close, lower, upper FROM stockml.forecast('cm', ARRAY['MSFT', 'MSFB']) ORDER BY symbol;
+SELECT symbol, as_of, target_day, predicted_close FROM stockml.predictions ORDER BY symbol;"
+coord -At <<<"$fc_sql" >"$out/forecast.citus" 2>&1
+single -At <<<"$fc_sql" >"$out/forecast.single" 2>&1
+if ! grep -q ERROR "$out/forecast.single" && /usr/bin/python3 "$here/same_json.py" "$out/forecast.citus" "$out/forecast.single" 1e-9; then
+	ok "deploy, forecast(MSFT, MSFB) and its ledger rows: the same on Citus as on one node"
+else
+	notok "deploy/forecast differ (citus, then single):"
+	cat "$out/forecast.citus" "$out/forecast.single"
+fi
+
 "$bindir/dropdb" stockml_citus_single
 if [ "$fails" -gt 0 ]; then
 	echo "citus: $fails check(s) failed (logs in $out)"
