@@ -138,7 +138,7 @@ REVOKE EXECUTE ON FUNCTION stockml.backtest(text, text[], float8, text, integer)
 GRANT EXECUTE ON FUNCTION stockml.backtest(text, text[], float8, text, integer) TO stockml_reader, stockml_admin;
 
 CREATE VIEW stockml.backtest_equity AS
-SELECT m.name AS model, m.version, c.symbol, (c.day::timestamp AT TIME ZONE 'UTC') AS time,
+SELECT (c.day::timestamp AT TIME ZONE 'UTC') AS time, m.name AS model, m.version, c.symbol,
        c.equity, c.buy_and_hold_equity, c.drawdown
   FROM stockml.model_aliases a
   JOIN stockml.models m ON m.name = a.name AND m.version = a.version
