@@ -5,6 +5,7 @@
 #   make demo       set up everything and run the demo   (scripts/demo.sh)
 #   make test       set up everything and run every test (test/run.sh)
 #   make test-ubsan pg_regress and pgTAP against a UBSan build (test/run.sh)
+#   make test-valgrind pg_regress and pgTAP with the server under valgrind (test/run.sh)
 #   make bench      every benchmark, each on its own throwaway cluster, one table of
 #                   ratios in bench/RESULTS.md (bench/run.sh; BENCH_QUICK=1 for a smaller run)
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (600) each, with coverage (test/fuzz/)
@@ -55,7 +56,7 @@ $(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
 
 $(OBJS): $(wildcard src/*.h)
 
-.PHONY: demo test test-ubsan bench fuzz
+.PHONY: demo test test-ubsan test-valgrind bench fuzz
 demo:
 	bash scripts/demo.sh
 
@@ -64,6 +65,9 @@ test:
 
 test-ubsan:
 	STOCKML_SANITIZE=undefined bash test/run.sh
+
+test-valgrind:
+	STOCKML_VALGRIND=1 bash test/run.sh
 
 bench:
 	bash bench/run.sh

@@ -142,10 +142,11 @@ CONF
 
 # STOCKML_SERVER_ENV (e.g. "LD_PRELOAD=... ASAN_OPTIONS=...") is the server's
 # environment on top of ours: the sanitizer run (test/run.sh, STOCKML_SANITIZE) uses it.
+# STOCKML_START_TIMEOUT: seconds pg_ctl waits for the server (60; the valgrind run more).
 start_cluster() { # BINDIR DATADIR
 	local server_env
 	read -r -a server_env <<<"${STOCKML_SERVER_ENV:-}"
-	env "${server_env[@]}" "$1/pg_ctl" -D "$2" -l "$2/server.log" -w -t 60 start >/dev/null || {
+	env "${server_env[@]}" "$1/pg_ctl" -D "$2" -l "$2/server.log" -w -t "${STOCKML_START_TIMEOUT:-60}" start >/dev/null || {
 		tail -n 30 "$2/server.log" >&2
 		return 1
 	}
@@ -153,6 +154,6 @@ start_cluster() { # BINDIR DATADIR
 
 stop_cluster() { # BINDIR DATADIR
 	if [ -f "$2/postmaster.pid" ]; then
-		"$1/pg_ctl" -D "$2" -m fast -w stop >/dev/null 2>&1 || true
+		"$1/pg_ctl" -D "$2" -m fast -w -t "${STOCKML_START_TIMEOUT:-60}" stop >/dev/null 2>&1 || true
 	fi
 }

@@ -24,6 +24,12 @@
 # list the server also gets libasan preloaded, as PostgreSQL's docs describe; on
 # Debian 12 that server hangs before main() can log (a glibc _nl_state_lock
 # deadlock in bindtextdomain), so ASan is not part of CI yet.
+# STOCKML_VALGRIND=1 (`make test-valgrind`) runs pg_regress and pgTAP with the
+# server under valgrind memcheck (test/valgrind/run-postgres wraps the private
+# installation's postgres; suppressions for PostgreSQL's own known reports in
+# test/valgrind/postgres.supp, each with its reason); a report whose stack passes
+# through stockml.so fails the run, every other report is listed.  Slow: see
+# doc/testing.md for how long it takes.
 # STOCKML_REGRESS="train models", STOCKML_PGTAP="50_models" and
 # STOCKML_TAP="035_worker_security" narrow pg_regress, pgTAP and the perl TAP
 # tests to the tests named.
@@ -33,13 +39,16 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
 
-reexec_as_postgres test "$root" test/run.sh STOCKML_CFLAGS STOCKML_SANITIZE STOCKML_SUITES STOCKML_REGRESS STOCKML_PGTAP STOCKML_TAP STOCKML_FUZZ_SECONDS
+reexec_as_postgres test "$root" test/run.sh STOCKML_CFLAGS STOCKML_SANITIZE STOCKML_VALGRIND STOCKML_SUITES STOCKML_REGRESS STOCKML_PGTAP STOCKML_TAP STOCKML_FUZZ_SECONDS
 install_deps
 cd "$root"
 
 if [ -n "${STOCKML_SANITIZE:-}" ]; then
 	san="-fsanitize=$STOCKML_SANITIZE -fno-sanitize-recover=all -fno-omit-frame-pointer"
 	export STOCKML_CFLAGS="${STOCKML_CFLAGS:-} $san" STOCKML_LDFLAGS="$san"
+	export STOCKML_SUITES=${STOCKML_SUITES:-regress pgtap}
+fi
+if [ -n "${STOCKML_VALGRIND:-}" ]; then
 	export STOCKML_SUITES=${STOCKML_SUITES:-regress pgtap}
 fi
 
@@ -92,6 +101,19 @@ fi
 say "throwaway cluster on port $port (socket in $tmp)"
 init_cluster "$bindir" "$tmp/data" "$port" "$tmp" contrib_regression \
 	test/postgresql.conf "$tmp/fixtures.conf"
+if [ -n "${STOCKML_VALGRIND:-}" ]; then
+	# after initdb (which need not run under valgrind): from here on every start of
+	# this installation's postgres is valgrind's
+	valgrind_started=$(date +%s)
+	mkdir -p "$tmp/valgrind"
+	mv "$bindir/postgres" "$bindir/postgres.bin"
+	sed -e "s|@BIN@|$bindir/postgres.bin|" -e "s|@LOGDIR@|$tmp/valgrind|" \
+		-e "s|@SUPP@|$root/test/valgrind/postgres.supp|" test/valgrind/run-postgres >"$bindir/postgres"
+	chmod +x "$bindir/postgres"
+	# the server under valgrind starts and stops some 30 times slower (start_cluster,
+	# stop_cluster)
+	STOCKML_START_TIMEOUT=600
+fi
 start_cluster "$bindir" "$tmp/data"
 
 if want regress; then
@@ -217,6 +239,12 @@ if [ -n "${STOCKML_SANITIZE:-}" ]; then
 	else
 		echo "none (-fsanitize=$STOCKML_SANITIZE over: ${STOCKML_SUITES})"
 	fi
+fi
+
+if [ -n "${STOCKML_VALGRIND:-}" ]; then
+	stop_cluster "$bindir" "$tmp/data"
+	say "valgrind reports ($(( ($(date +%s) - valgrind_started) / 60 )) minutes under valgrind)"
+	bash test/valgrind/summary.sh "$tmp/valgrind" "$root" || failures+=(valgrind)
 fi
 
 for s in "${skipped[@]}"; do
