@@ -66,7 +66,7 @@ typedef struct FeatureWhere
 } FeatureWhere;
 
 static void FeatureErrorContext(void *arg);
-static void SpecError(int index, const char *name, const char *fmt,...) pg_attribute_printf(3, 4);
+static void SpecError(int index, const char *name, const char *fmt,...) pg_attribute_printf(3, 4) pg_attribute_noreturn();
 static const FeatureKindInfo *LookupFeatureKind(const char *name);
 static char *JsonbString(JsonbValue *v);
 static double JsonbNumber(JsonbValue *v, bool *ok);
@@ -172,8 +172,8 @@ ParseFeature(JsonbValue *obj, int index, FeatureDef *def)
 		if (tok != WJB_KEY)
 			continue;
 		key = pnstrdup(v.val.string.val, v.val.string.len);
-		tok = JsonbIteratorNext(&it, &v, true);
-		Assert(tok == WJB_VALUE);
+		if (JsonbIteratorNext(&it, &v, true) != WJB_VALUE)
+			elog(ERROR, "feature spec key \"%s\" has no value", key);
 		if (strcmp(key, "name") == 0)
 			continue;
 		if (strcmp(key, "indicator") == 0)
