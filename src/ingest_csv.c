@@ -74,7 +74,7 @@ NextLine(char **cursor)
 	}
 	else
 		*cursor = line + strlen(line);
-	if (end > line && end[-1] == '\r')
+	if (end != NULL && end > line && end[-1] == '\r')
 		end[-1] = '\0';
 	else if (!end && *line && line[strlen(line) - 1] == '\r')
 		line[strlen(line) - 1] = '\0';
