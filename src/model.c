@@ -111,7 +111,8 @@ ModelParseParams(const ModelAlgorithm *alg, Jsonb *params,
 			key = pnstrdup(v.val.string.val, v.val.string.len);
 			continue;
 		}
-		if (tok != WJB_VALUE)
+		/* a value follows its key (the root is an object): key is set */
+		if (tok != WJB_VALUE || key == NULL)
 			continue;
 
 		for (int i = 0; i < alg->nparams; i++)
