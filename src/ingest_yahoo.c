@@ -232,7 +232,7 @@ FindAction(ChartParse *p, const char *key, bool split)
 		p->too_large = true;
 		return NULL;
 	}
-	if (p->nactions == p->actions_cap)
+	if (p->actions == NULL || p->nactions == p->actions_cap)
 	{
 		p->actions_cap = Max(16, p->actions_cap * 2);
 		p->actions = p->actions ? repalloc(p->actions, sizeof(CorporateAction) * p->actions_cap) :
