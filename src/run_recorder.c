@@ -130,7 +130,7 @@ RecordFailedRun(const FailedRun *run)
 	sh->started_at = run->started_at;
 	sh->done = false;
 	for (int i = 0; i < 6; i++)
-		strcpy(sh->data + offsets[i], strings[i]);
+		strlcpy(sh->data + offsets[i], strings[i], size - offsetof(RecorderShared, data) - offsets[i]);
 	sh->model_name = offsets[0];
 	sh->algorithm = offsets[1];
 	sh->symbols = offsets[2];
