@@ -61,7 +61,7 @@ typedef struct RefValue
 
 static int	PolicyWindowDays(const char *model_name);
 static int64 FirstReferenceAtOrAfter(int64 row, int64 rows, int64 n);
-static double NullQuantile(double *sorted, int n, double alpha);
+static double NullQuantile(const double *sorted, int n, double alpha);
 
 /* The monitoring window of the model's retrain policy (60 days without one) */
 static int
@@ -250,7 +250,7 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
  * alpha; Infinity (never exceeded) when n is too small for alpha.
  */
 static double
-NullQuantile(double *sorted, int n, double alpha)
+NullQuantile(const double *sorted, int n, double alpha)
 {
 	double		k = ceil((1.0 - alpha) * (n + 1) - 1e-9);
 
