@@ -9,6 +9,8 @@
 #   make bench      every benchmark, each on its own throwaway cluster, one table of
 #                   ratios in bench/RESULTS.md (bench/run.sh; BENCH_QUICK=1 for a smaller run)
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (600) each, with coverage (test/fuzz/)
+#   make lint       flake8, shellcheck, cppcheck, clang-tidy, gcc -fanalyzer (scripts/lint.sh)
+#   make format     clang-format the C sources; make check-format fails on unformatted C
 
 EXTENSION    = stockml
 EXTVERSION   = 0.2.0
@@ -56,7 +58,7 @@ $(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
 
 $(OBJS): $(wildcard src/*.h)
 
-.PHONY: demo test test-ubsan test-valgrind bench fuzz
+.PHONY: demo test test-ubsan test-valgrind bench fuzz lint format check-format
 demo:
 	bash scripts/demo.sh
 
@@ -75,3 +77,12 @@ bench:
 FUZZ_SECONDS ?= 600
 fuzz:
 	bash test/fuzz/run.sh --seconds $(FUZZ_SECONDS) --coverage
+
+lint:
+	bash scripts/lint.sh lint
+
+format:
+	bash scripts/lint.sh format
+
+check-format:
+	bash scripts/lint.sh check-format

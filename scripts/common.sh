@@ -10,6 +10,10 @@ STOCKML_PACKAGES="postgresql-15 postgresql-client-15 postgresql-server-dev-15 po
  libipc-run-perl python3 python3-numpy python3-pandas python3-scipy python3-sklearn
  python3-psycopg2 python3-fastapi python3-uvicorn python3-yaml python3-matplotlib python3-xgboost
  clang libclang-rt-14-dev llvm-14"
+# ... and those `make lint`, `make format` and `make check-format` need (scripts/lint.sh).
+# shellcheck disable=SC2034 # read by scripts/lint.sh, which sources this file
+STOCKML_LINT_PACKAGES="clang-format clang-tidy cppcheck shellcheck python3-flake8
+ postgresql-server-dev-15 libcurl4-openssl-dev libopenblas-dev liblapacke-dev make gcc"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
