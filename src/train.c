@@ -1263,6 +1263,7 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 	Model	   *model;
 	ModelTrainData data;
 	RawQr		qr;
+	const bool	linear = req->alg->fit_summary != NULL;
 	int64		known = 0;		/* leading rows whose targets end before a test block */
 	DateADT		known_max = DATEVAL_NOBEGIN;	/* their latest target day */
 	double		horizon_scale = sqrt((double) horizon);
@@ -1300,7 +1301,7 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 	data.y = set->y;
 	data.p = p;
 	/* linear algorithms: one streaming QR, fitted at each fold's end */
-	if (req->alg->fit_summary)
+	if (linear)
 		LinalgQrInit(&qr, p);
 	for (int k = 0; k < folds; k++)
 	{
@@ -1329,7 +1330,7 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 					 errhint("Train the symbols whose bars have gaps separately, or use fewer folds.")));
 		model = ModelCreate(req->alg, p, req->values);
 		data.n = train_rows;
-		if (req->alg->fit_summary)
+		if (linear)
 		{
 			LinalgQrAdd(&qr, &data, qr.n, train_rows);
 			ModelFitFromQr(model, &qr);
@@ -1365,7 +1366,7 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 	/* the model itself, on every row */
 	model = ModelCreate(req->alg, p, req->values);
 	data.n = set->n;
-	if (req->alg->fit_summary)
+	if (linear)
 	{
 		LinalgQrAdd(&qr, &data, qr.n, set->n);
 		ModelFitFromQr(model, &qr);
