@@ -55,8 +55,6 @@ def q(sql, args=None):
     return cur.fetchall() if cur.description else None
 
 
-
-
 def cpu_now():
     """CPU seconds of this process plus the backend's (utime + stime from /proc)."""
     with open(f"/proc/{BACKEND}/stat") as f:
@@ -174,7 +172,8 @@ q("SELECT stockml.drop_model('bench_gbt')") if q("SELECT 1 FROM stockml.models W
 q("""INSERT INTO stockml.models (name, version, algorithm, symbols, horizon, feature_set, feature_spec, params,
                                  metrics, train_start, train_end, n_rows, reference, model)
      SELECT 'bench_gbt', 1, 'gbt', '{BENCH}', 1, 'bench',
-            jsonb_build_object('features', (SELECT jsonb_agg(jsonb_build_object('name', 'r' || k, 'indicator', 'log_return', 'k', k))
+            jsonb_build_object('features', (SELECT jsonb_agg(jsonb_build_object('name', 'r' || k,
+                                                                                 'indicator', 'log_return', 'k', k))
                                               FROM generate_series(1, %s) k)),
             %s, '{}', '2000-01-01', '2000-01-01', %s, '{}', model FROM bench_gbt_model""",
   (P, params_json, ROWS))
@@ -183,7 +182,7 @@ mse_all = q("SELECT avg((stockml.predict('bench_gbt', x) - y) ^ 2) FROM bench_gb
 q("SELECT sum(x[1]) FROM bench_gbt_test")
 t_scan, c_scan, _ = best_of(lambda: q("SELECT sum(x[1]) FROM bench_gbt_test"), repeat=max(REPEAT, 5))
 t_batch, c_batch, _ = best_of(lambda: q("SELECT sum(stockml.predict('bench_gbt', x)) FROM bench_gbt_test"),
-                     repeat=max(REPEAT, 5))
+                              repeat=max(REPEAT, 5))
 if os.environ.get("BENCH_PERF"):
     # perf profile of the backend: BENCH_PERF=fit or BENCH_PERF=batch, into $BENCH_PERF_OUT (/tmp/gbt_perf.data)
     import subprocess
@@ -206,12 +205,15 @@ print(f"batch over {TEST_ROWS} rows: predict(model, x) {t_batch:.3f} s, bare sca
 
 print()
 print("ratios (same run, same data, one thread each)")
-print(f"  fit: stockml gbt / scikit-learn HGBR       {t_ours / t_hgbr:6.2f}x wall, {c_ours / c_hgbr:6.2f}x CPU   (target <= 1.5)")
-print(f"  fit: stockml gbt / XGBoost hist            {t_ours / t_xgb:6.2f}x wall, {c_ours / c_xgb:6.2f}x CPU   (target <= 1.0)")
+print(f"  fit: stockml gbt / scikit-learn HGBR       {t_ours / t_hgbr:6.2f}x wall, {c_ours / c_hgbr:6.2f}x CPU"
+      "   (target <= 1.5)")
+print(f"  fit: stockml gbt / XGBoost hist            {t_ours / t_xgb:6.2f}x wall, {c_ours / c_xgb:6.2f}x CPU"
+      "   (target <= 1.0)")
 print(f"  held-out MSE: stockml gbt / HGBR (mean)    {mse_all / mse_hgbr:6.3f}    (target within 3 %; "
       f"HGBR's own draws {min(hgbr_mse) / mse_hgbr:.3f} .. {max(hgbr_mse) / mse_hgbr:.3f})")
 print(f"  held-out MSE: stockml gbt / XGBoost        {mse_all / mse_xgb:6.3f}")
-print(f"  batch predict(model, x) / bare scan        {t_batch / t_scan:6.2f}x wall, {c_batch / c_scan:6.2f}x CPU   (target <= 3)")
+print(f"  batch predict(model, x) / bare scan        {t_batch / t_scan:6.2f}x wall, {c_batch / c_scan:6.2f}x CPU"
+      "   (target <= 3)")
 
 # --- the rows of `make bench` (bench/results.py): same run, same matrix, one thread each -------
 size = f"{ROWS} x {P}"
