@@ -6,6 +6,7 @@
 #   make test       set up everything and run every test (test/run.sh)
 #   make test-ubsan pg_regress and pgTAP against a UBSan build (test/run.sh)
 #   make test-valgrind pg_regress and pgTAP with the server under valgrind (test/run.sh)
+#   make test-asan  pg_regress and pgTAP against an ASan+UBSan build, libasan preloaded
 #   make bench      every benchmark, each on its own throwaway cluster, one table of
 #                   ratios in bench/RESULTS.md (bench/run.sh; BENCH_QUICK=1 for a smaller run)
 #   make fuzz       the libFuzzer targets, FUZZ_SECONDS (600) each, with coverage (test/fuzz/)
@@ -58,7 +59,7 @@ $(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
 
 $(OBJS): $(wildcard src/*.h)
 
-.PHONY: demo test test-ubsan test-valgrind bench fuzz lint format check-format
+.PHONY: demo test test-ubsan test-valgrind test-asan bench fuzz lint format check-format
 demo:
 	bash scripts/demo.sh
 
@@ -70,6 +71,9 @@ test-ubsan:
 
 test-valgrind:
 	STOCKML_VALGRIND=1 bash test/run.sh
+
+test-asan:
+	STOCKML_SANITIZE=address,undefined bash test/run.sh
 
 bench:
 	bash bench/run.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/lint.sh — the mechanical checks (issue 14), run by make:
-#   make format         clang-format -i on the C sources (.clang-format)
+#   make format         clang-format -i on the C sources (.clang-format): src/, test/fuzz/, test/sanitizer/
 #   make check-format   fails, listing the C files clang-format would change
 #   make lint           flake8, shellcheck, cppcheck, clang-tidy and a gcc -fanalyzer
 #                       build, each on the whole tree; fails if any finds something
@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
 cd "$root"
 
-c_files() { ls src/*.c src/*.h test/fuzz/*.c 2>/dev/null || true; }
+c_files() { ls src/*.c src/*.h test/fuzz/*.c test/sanitizer/*.c 2>/dev/null || true; }
 shell_files() {
 	{ ls scripts/*.sh bench/*.sh 2>/dev/null; find test -name '*.sh'; echo .ci/run; } | sort -u
 }

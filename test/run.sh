@@ -21,9 +21,9 @@
 # STOCKML_SANITIZE=undefined (`make test-ubsan`) builds stockml with
 # -fsanitize=undefined (no recovery: the first report aborts the backend) and runs
 # pg_regress and pgTAP; any sanitizer report fails the run.  With "address" in the
-# list the server also gets libasan preloaded, as PostgreSQL's docs describe; on
-# Debian 12 that server hangs before main() can log (a glibc _nl_state_lock
-# deadlock in bindtextdomain), so ASan is not part of CI yet.
+# list (`make test-asan`: address,undefined) the server also gets libasan
+# preloaded, as PostgreSQL's docs describe, with test/sanitizer/asan_preinit.c
+# after it (without it Debian 12's postgres hangs in bindtextdomain before main).
 # STOCKML_VALGRIND=1 (`make test-valgrind`) runs pg_regress and pgTAP with the
 # server under valgrind memcheck (test/valgrind/run-postgres wraps the private
 # installation's postgres; suppressions for PostgreSQL's own known reports in
@@ -93,8 +93,13 @@ if [ -n "${STOCKML_SANITIZE:-}" ]; then
 	# forks without exec: no leak check
 	mkdir -p "$tmp/sanitizer"
 	STOCKML_SERVER_ENV="UBSAN_OPTIONS=print_stacktrace=1:log_path=$tmp/sanitizer/report"
-	[[ $STOCKML_SANITIZE == *address* ]] &&
-		STOCKML_SERVER_ENV+=" LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$tmp/sanitizer/report"
+	if [[ $STOCKML_SANITIZE == *address* ]]; then
+		# libasan first, then a bindtextdomain() that starts ASan before glibc's gettext
+		# lock is held (without it Debian's postgres hangs before main: see the file)
+		gcc -Wall -Wextra -Werror -O2 -shared -fPIC -o "$tmp/asan_preinit.so" test/sanitizer/asan_preinit.c -ldl
+		STOCKML_SERVER_ENV+=" LD_PRELOAD=$(gcc -print-file-name=libasan.so):$tmp/asan_preinit.so"
+		STOCKML_SERVER_ENV+=" ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$tmp/sanitizer/report"
+	fi
 	export STOCKML_SERVER_ENV
 fi
 
