@@ -110,8 +110,6 @@ IntervalAppendOrderStatistics(StringInfo buf, double *values, int64 n)
 	appendStringInfoChar(buf, '[');
 	for (int k = 0; k < kept; k++)
 	{
-		/* cppcheck-suppress knownConditionTrueFalse
-		 * (it follows n from 0 in a caller and takes kept for 0) */
 		int64		i = kept > 1 ? (int64) k * (n - 1) / (kept - 1) : 0;
 
 		appendStringInfo(buf, "%s%s", k > 0 ? ", " : "", float8out_internal(values[i]));
