@@ -199,7 +199,7 @@ static const char *GbtImportance(const Model *model, double *out);
 static int	CompareDouble(const void *a, const void *b);
 static int	BinEdges(const ModelTrainData *data, uint32 nrows, int feature, int max_bins,
 					 double *sorted, double *edges);
-static void BinRows(const ModelTrainData *data, uint32 nrows, int *nbins,
+static void BinRows(const ModelTrainData *data, uint32 nrows, const int *nbins,
 					double *const *edges, uint8 *binned, int stride);
 static HistBin *HistGet(GbtFit *f);
 static void HistRelease(GbtFit *f, HistBin *h);
@@ -286,7 +286,7 @@ BinEdges(const ModelTrainData *data, uint32 nrows, int feature, int max_bins,
 
 /* bin of x: the number of thresholds below it (x <= edges[b] is bin b) */
 static void
-BinRows(const ModelTrainData *data, uint32 nrows, int *nbins,
+BinRows(const ModelTrainData *data, uint32 nrows, const int *nbins,
 		double *const *edges, uint8 *binned, int stride)
 {
 	int			p = data->p;
