@@ -743,6 +743,9 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 	for (int h = 0; h < entry->nheads; h++)
 		if (entry->heads[h].horizon == entry->horizon)
 			head = &entry->heads[h];
+	if (head == NULL)
+		elog(ERROR, "version %d of \"%s\" has no head for its horizon %d",
+			 entry->version, name, entry->horizon);
 
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = DateADTGetDatum(as_of);
