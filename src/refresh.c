@@ -335,7 +335,7 @@ stockml_refresh(PG_FUNCTION_ARGS)
 	/* the second round: the full histories of the re-adjusted symbols */
 	nrequests = 0;
 	for (int i = 0; i < state.ntargets; i++)
-		if (targets[i].readjust)
+		if (targets[i].readjust && targets[i].source != NULL)
 		{
 			targets[i].request.url = targets[i].source->url(targets[i].symbol, DATEVAL_NOBEGIN,
 															state.end);
