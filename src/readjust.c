@@ -411,7 +411,7 @@ ReadjustStoreFullHistory(const PriceSource *source, const char *symbol,
 	forecasts = RescaleLedger(symbol, old, nold, ratio);
 	return psprintf("re-adjusted: %s; full history re-fetched, %lld bars rewritten, %lld new"
 					"%s%s",
-					reason, (long long) (counts->updated + rescaled), (long long) counts->inserted,
+					reason, (long long) counts->updated + (long long) rescaled, (long long) counts->inserted,
 					rescaled > 0 ? psprintf(", %lld stored bars the provider no longer sends re-scaled like their neighbours",
 											(long long) rescaled) : "",
 					forecasts > 0 ? psprintf(", %lld forecasts put on the new scale", (long long) forecasts) : "");
