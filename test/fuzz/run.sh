@@ -47,7 +47,7 @@ for t in "${targets[@]}"; do
 	[ "$seconds" -gt 0 ] || continue
 	mkdir -p "$build/corpus/$t"
 	log=$build/logs/$t.log
-	echo "fuzz_$t: ${seconds}s from $(ls "$here/corpus/$t" | wc -l) seeds (log: $log)"
+	echo "fuzz_$t: ${seconds}s from $(find "$here/corpus/$t" -mindepth 1 -maxdepth 1 | wc -l) seeds (log: $log)"
 	if ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		"$build/fuzz_$t" "${opts[@]}" -artifact_prefix="$build/crashes/$t-" \
 		"$build/corpus/$t" "$here/corpus/$t" >"$log" 2>&1; then
@@ -75,9 +75,11 @@ if [ -n "$coverage" ]; then
 			"$build/corpus/$t" "$here/corpus/$t" >"$build/logs/$t.cov.log" 2>&1 || true
 		"$profdata" merge -sparse "$prof"/*.profraw -o "$prof/merged.profdata"
 		srcs=$(make -s -C "$here" --no-print-directory print-sources TARGET="$t")
-		echo "--- line coverage of fuzz_$t's corpus ($(ls "$build/corpus/$t" "$here/corpus/$t" | wc -l) inputs)"
+		echo "--- line coverage of fuzz_$t's corpus ($(find "$build/corpus/$t" "$here/corpus/$t" -mindepth 1 -maxdepth 1 | wc -l) inputs)"
+		cov_sources=()
+		for s in $srcs; do cov_sources+=("$here/../../src/$s.c"); done
 		"$llvmcov" report "$build/cov/fuzz_$t" -instr-profile="$prof/merged.profdata" \
-			$(for s in $srcs; do echo "$here/../../src/$s.c"; done) |
+			"${cov_sources[@]}" |
 			awk '$1 ~ /src\/[a-z_]+\.c$/ {
 				sub(/.*\/src\//, "src/", $1)
 				printf "  %-24s %5d lines %5d missed  %s\n", $1, $8, $9, $10 }'
