@@ -30,10 +30,10 @@ PG_FUNCTION_INFO_V1(stockml_total_return);
 
 typedef struct CorporateEvent
 {
-	DateADT		day;
-	bool		split;
-	double		amount;			/* dividend per share */
-	double		ratio;			/* numerator / denominator of a split */
+	DateADT day;
+	bool	split;
+	double	amount; /* dividend per share */
+	double	ratio;	/* numerator / denominator of a split */
 } CorporateEvent;
 
 static CorporateEvent *LoadEvents(const char *symbol, DateADT after, DateADT upto, int *nevents);
@@ -42,11 +42,11 @@ static CorporateEvent *LoadEvents(const char *symbol, DateADT after, DateADT upt
 static CorporateEvent *
 LoadEvents(const char *symbol, DateADT after, DateADT upto, int *nevents)
 {
-	static SPIPlanPtr plan = NULL;
-	MemoryContext caller = CurrentMemoryContext;
-	CorporateEvent *events;
-	Datum		args[3];
-	int			rc;
+	static SPIPlanPtr  plan = NULL;
+	MemoryContext	   caller = CurrentMemoryContext;
+	CorporateEvent	  *events;
+	Datum			   args[3];
+	int				   rc;
 	StockmlOwnerSwitch sw;
 
 	/* as the owner: the adjustment must not depend on the caller's privileges */
@@ -55,11 +55,11 @@ LoadEvents(const char *symbol, DateADT after, DateADT upto, int *nevents)
 		elog(ERROR, "SPI_connect failed");
 	if (plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare("SELECT day, kind = 'split', amount, numerator / denominator"
-									"  FROM stockml.corporate_actions"
-									" WHERE symbol = $1 AND day > $2 AND day <= $3"
-									" ORDER BY day, kind",
-									3, (Oid[]) {TEXTOID, DATEOID, DATEOID});
+		SPIPlanPtr p = SPI_prepare("SELECT day, kind = 'split', amount, numerator / denominator"
+								   "  FROM stockml.corporate_actions"
+								   " WHERE symbol = $1 AND day > $2 AND day <= $3"
+								   " ORDER BY day, kind",
+								   3, (Oid[]) {TEXTOID, DATEOID, DATEOID});
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -76,10 +76,10 @@ LoadEvents(const char *symbol, DateADT after, DateADT upto, int *nevents)
 	events = MemoryContextAlloc(caller, sizeof(CorporateEvent) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		v;
+		HeapTuple tup = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		bool	  isnull;
+		Datum	  v;
 
 		events[i].day = DatumGetDateADT(SPI_getbinval(tup, desc, 1, &isnull));
 		events[i].split = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
@@ -98,9 +98,9 @@ PriceAdjustFactors(const char *symbol, const AdjustInput *bars, int nbars,
 				   double *price, double *volume)
 {
 	CorporateEvent *events = NULL;
-	int			nevents = 0;
-	int			e;
-	bool		need_events = false;
+	int				nevents = 0;
+	int				e;
+	bool			need_events = false;
 
 	if (nbars == 0)
 		return;
@@ -117,8 +117,8 @@ PriceAdjustFactors(const char *symbol, const AdjustInput *bars, int nbars,
 	{
 		const AdjustInput *a = &bars[t];
 		const AdjustInput *b = &bars[t + 1];
-		double		step = 1.0;
-		double		vstep = 1.0;
+		double			   step = 1.0;
+		double			   vstep = 1.0;
 
 		/* the events in (a->day, b->day]; later ones were passed already */
 		for (; e >= 0 && events[e].day > b->day; e--)
@@ -140,8 +140,8 @@ PriceAdjustFactors(const char *symbol, const AdjustInput *bars, int nbars,
 				}
 				else if (events[e].amount >= a->close)
 				{
-					char	   *day = DatumGetCString(DirectFunctionCall1(date_out,
-																		  DateADTGetDatum(events[e].day)));
+					char *day = DatumGetCString(DirectFunctionCall1(date_out,
+																	DateADTGetDatum(events[e].day)));
 
 					ereport(ERROR,
 							(errcode(ERRCODE_DATA_EXCEPTION),
@@ -170,19 +170,19 @@ PriceAdjustFactors(const char *symbol, const AdjustInput *bars, int nbars,
 Datum
 stockml_total_return(PG_FUNCTION_ARGS)
 {
-	char	   *symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	DateADT		from = PG_GETARG_DATEADT(1);
-	DateADT		to = PG_GETARG_DATEADT(2);
-	bool		reversed = from > to;
+	char			  *symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	DateADT			   from = PG_GETARG_DATEADT(1);
+	DateADT			   to = PG_GETARG_DATEADT(2);
+	bool			   reversed = from > to;
 	StockmlOwnerSwitch sw;
-	AdjustInput *bars;
-	double	   *factor;
-	int			nbars;
-	double		ratio;
+	AdjustInput		  *bars;
+	double			  *factor;
+	int				   nbars;
+	double			   ratio;
 
 	if (reversed)
 	{
-		DateADT		tmp = from;
+		DateADT tmp = from;
 
 		from = to;
 		to = tmp;
@@ -195,15 +195,15 @@ stockml_total_return(PG_FUNCTION_ARGS)
 							  " WHERE symbol = $1 AND day >= $2 AND day <= $3 ORDER BY day",
 							  3, (Oid[]) {TEXTOID, DATEOID, DATEOID},
 							  (Datum[]) {CStringGetTextDatum(symbol), DateADTGetDatum(from),
-							  DateADTGetDatum(to)},
+										 DateADTGetDatum(to)},
 							  NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading stockml.prices failed");
 	nbars = (int) SPI_processed;
 	bars = palloc(sizeof(AdjustInput) * Max(nbars, 1));
 	for (int i = 0; i < nbars; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		bool		isnull;
+		HeapTuple tup = SPI_tuptable->vals[i];
+		bool	  isnull;
 
 		bars[i].day = DatumGetDateADT(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 		bars[i].close = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));

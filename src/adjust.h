@@ -14,9 +14,9 @@
 /* What one bar contributes to the adjustment */
 typedef struct AdjustInput
 {
-	DateADT		day;
-	double		close;			/* as stored (raw) */
-	double		adj_close;		/* NaN when NULL */
+	DateADT day;
+	double	close;	   /* as stored (raw) */
+	double	adj_close; /* NaN when NULL */
 } AdjustInput;
 
 /*
@@ -28,4 +28,4 @@ typedef struct AdjustInput
 extern void PriceAdjustFactors(const char *symbol, const AdjustInput *bars, int nbars,
 							   double *price, double *volume);
 
-#endif							/* STOCKML_ADJUST_H */
+#endif /* STOCKML_ADJUST_H */

@@ -34,24 +34,24 @@ PG_FUNCTION_INFO_V1(stockml_symbol_calendar);
 /* The first year XNYS's rules are written for */
 #define XNYS_FIRST_YEAR 1900
 
-static DateADT MakeDay(int y, int m, int d);
-static int	DayOfWeek(DateADT day);
-static DateADT NthWeekday(int y, int m, int dow, int n);
-static DateADT LastWeekday(int y, int m, int dow);
-static DateADT Easter(int y);
-static bool ObservedOn(DateADT day, int y, int m, int d, bool saturday_to_friday);
-static bool XnysHoliday(DateADT day);
+static DateADT		   MakeDay(int y, int m, int d);
+static int			   DayOfWeek(DateADT day);
+static DateADT		   NthWeekday(int y, int m, int dow, int n);
+static DateADT		   LastWeekday(int y, int m, int dow);
+static DateADT		   Easter(int y);
+static bool			   ObservedOn(DateADT day, int y, int m, int d, bool saturday_to_friday);
+static bool			   XnysHoliday(DateADT day);
 static TradingCalendar CalendarArg(FunctionCallInfo fcinfo, int argno);
 
 static const struct
 {
-	const char *name;
+	const char	   *name;
 	TradingCalendar cal;
-}			calendars[] =
-{
-	{"XNYS", CALENDAR_XNYS},
-	{"weekdays", CALENDAR_WEEKDAYS},
-	{"24x7", CALENDAR_24X7},
+} calendars[] =
+	{
+		{"XNYS", CALENDAR_XNYS},
+		{"weekdays", CALENDAR_WEEKDAYS},
+		{"24x7", CALENDAR_24X7},
 };
 
 /*
@@ -61,22 +61,26 @@ static const struct
  */
 static const struct
 {
-	int			y,
-				m,
-				d;
-}			xnys_closures[] =
-{
-	{1972, 12, 28},				/* Truman */
-	{1973, 1, 25},				/* Johnson */
-	{1977, 7, 14},				/* New York City blackout */
-	{1985, 9, 27},				/* hurricane Gloria */
-	{1994, 4, 27},				/* Nixon */
-	{2001, 9, 11}, {2001, 9, 12}, {2001, 9, 13}, {2001, 9, 14},	/* 9/11 */
-	{2004, 6, 11},				/* Reagan */
-	{2007, 1, 2},				/* Ford */
-	{2012, 10, 29}, {2012, 10, 30},	/* hurricane Sandy */
-	{2018, 12, 5},				/* G. H. W. Bush */
-	{2025, 1, 9},				/* Carter */
+	int y,
+		m,
+		d;
+} xnys_closures[] =
+	{
+		{1972, 12, 28}, /* Truman */
+		{1973, 1, 25},	/* Johnson */
+		{1977, 7, 14},	/* New York City blackout */
+		{1985, 9, 27},	/* hurricane Gloria */
+		{1994, 4, 27},	/* Nixon */
+		{2001, 9, 11},
+		{2001, 9, 12},
+		{2001, 9, 13},
+		{2001, 9, 14}, /* 9/11 */
+		{2004, 6, 11}, /* Reagan */
+		{2007, 1, 2},  /* Ford */
+		{2012, 10, 29},
+		{2012, 10, 30}, /* hurricane Sandy */
+		{2018, 12, 5},	/* G. H. W. Bush */
+		{2025, 1, 9},	/* Carter */
 };
 
 /*
@@ -88,18 +92,31 @@ static const struct
 {
 	const char *exchange;
 	const char *calendar;
-}			exchange_calendars[] =
-{
-	{"NYQ", "XNYS"}, {"NYSE", "XNYS"},	/* NYSE */
-	{"NMS", "XNYS"}, {"NGM", "XNYS"}, {"NCM", "XNYS"}, {"NAS", "XNYS"},	/* Nasdaq */
-	{"NASDAQ", "XNYS"}, {"NasdaqGS", "XNYS"}, {"NasdaqGM", "XNYS"}, {"NasdaqCM", "XNYS"},
-	{"NIM", "XNYS"},			/* Nasdaq indexes (^IXIC) */
-	{"ASE", "XNYS"}, {"AMEX", "XNYS"}, {"NYSEArca", "XNYS"}, {"PCX", "XNYS"},	/* American, Arca */
-	{"BTS", "XNYS"}, {"BATS", "XNYS"},	/* Cboe BZX */
-	{"SNP", "XNYS"}, {"DJI", "XNYS"},	/* S&P and Dow Jones indexes */
-	{"PNK", "XNYS"}, {"OQB", "XNYS"}, {"OQX", "XNYS"},	/* OTC markets */
-	{"CCY", "weekdays"},		/* currencies (EURUSD=X) */
-	{"CCC", "24x7"},			/* crypto (BTC-USD) */
+} exchange_calendars[] =
+	{
+		{"NYQ", "XNYS"}, {"NYSE", "XNYS"}, /* NYSE */
+		{"NMS", "XNYS"},
+		{"NGM", "XNYS"},
+		{"NCM", "XNYS"},
+		{"NAS", "XNYS"}, /* Nasdaq */
+		{"NASDAQ", "XNYS"},
+		{"NasdaqGS", "XNYS"},
+		{"NasdaqGM", "XNYS"},
+		{"NasdaqCM", "XNYS"},
+		{"NIM", "XNYS"}, /* Nasdaq indexes (^IXIC) */
+		{"ASE", "XNYS"},
+		{"AMEX", "XNYS"},
+		{"NYSEArca", "XNYS"},
+		{"PCX", "XNYS"}, /* American, Arca */
+		{"BTS", "XNYS"},
+		{"BATS", "XNYS"}, /* Cboe BZX */
+		{"SNP", "XNYS"},
+		{"DJI", "XNYS"}, /* S&P and Dow Jones indexes */
+		{"PNK", "XNYS"},
+		{"OQB", "XNYS"},
+		{"OQX", "XNYS"},	 /* OTC markets */
+		{"CCY", "weekdays"}, /* currencies (EURUSD=X) */
+		{"CCC", "24x7"},	 /* crypto (BTC-USD) */
 };
 
 static DateADT
@@ -119,7 +136,7 @@ DayOfWeek(DateADT day)
 static DateADT
 NthWeekday(int y, int m, int dow, int n)
 {
-	DateADT		first = MakeDay(y, m, 1);
+	DateADT first = MakeDay(y, m, 1);
 
 	return first + (dow - DayOfWeek(first) + 7) % 7 + 7 * (n - 1);
 }
@@ -127,7 +144,7 @@ NthWeekday(int y, int m, int dow, int n)
 static DateADT
 LastWeekday(int y, int m, int dow)
 {
-	DateADT		last = (m == 12 ? MakeDay(y + 1, 1, 1) : MakeDay(y, m + 1, 1)) - 1;
+	DateADT last = (m == 12 ? MakeDay(y + 1, 1, 1) : MakeDay(y, m + 1, 1)) - 1;
 
 	return last - (DayOfWeek(last) - dow + 7) % 7;
 }
@@ -136,18 +153,18 @@ LastWeekday(int y, int m, int dow)
 static DateADT
 Easter(int y)
 {
-	int			a = y % 19,
-				b = y / 100,
-				c = y % 100,
-				d = b / 4,
-				e = b % 4,
-				f = (b + 8) / 25,
-				g = (b - f + 1) / 3,
-				h = (19 * a + b - d - g + 15) % 30,
-				i = c / 4,
-				k = c % 4,
-				l = (32 + 2 * e + 2 * i - h - k) % 7,
-				m = (a + 11 * h + 22 * l) / 451;
+	int a = y % 19,
+		b = y / 100,
+		c = y % 100,
+		d = b / 4,
+		e = b % 4,
+		f = (b + 8) / 25,
+		g = (b - f + 1) / 3,
+		h = (19 * a + b - d - g + 15) % 30,
+		i = c / 4,
+		k = c % 4,
+		l = (32 + 2 * e + 2 * i - h - k) % 7,
+		m = (a + 11 * h + 22 * l) / 451;
 
 	return MakeDay(y, (h + l - 7 * m + 114) / 31, (h + l - 7 * m + 114) % 31 + 1);
 }
@@ -156,7 +173,7 @@ Easter(int y)
 static bool
 ObservedOn(DateADT day, int y, int m, int d, bool saturday_to_friday)
 {
-	DateADT		h = MakeDay(y, m, d);
+	DateADT h = MakeDay(y, m, d);
 
 	switch (DayOfWeek(h))
 	{
@@ -173,9 +190,9 @@ ObservedOn(DateADT day, int y, int m, int d, bool saturday_to_friday)
 static bool
 XnysHoliday(DateADT day)
 {
-	int			y,
-				m,
-				d;
+	int y,
+		m,
+		d;
 
 	j2date(day + POSTGRES_EPOCH_JDATE, &y, &m, &d);
 	if (y < XNYS_FIRST_YEAR)
@@ -192,7 +209,7 @@ XnysHoliday(DateADT day)
 	{
 		case 1:
 			return ObservedOn(day, y, 1, 1, false) ||
-				(y >= 1998 && day == NthWeekday(y, 1, 1, 3));
+				   (y >= 1998 && day == NthWeekday(y, 1, 1, 3));
 		case 2:
 			return day == NthWeekday(y, 2, 1, 3);
 		case 3:
@@ -258,7 +275,7 @@ CalendarForExchange(const char *exchange)
 bool
 CalendarIsTradingDay(TradingCalendar cal, DateADT day)
 {
-	int			dow;
+	int dow;
 
 	if (DATE_NOT_FINITE(day))
 		ereport(ERROR,
@@ -282,14 +299,14 @@ DateADT
 CalendarFirstDay(TradingCalendar cal)
 {
 	return cal == CALENDAR_XNYS ? date2j(XNYS_FIRST_YEAR, 1, 1) - POSTGRES_EPOCH_JDATE :
-		DATEVAL_NOBEGIN;
+								  DATEVAL_NOBEGIN;
 }
 
 DateADT
 CalendarAddTradingDays(TradingCalendar cal, DateADT day, int n)
 {
-	int			step = n < 0 ? -1 : 1;
-	int64		left = n < 0 ? -(int64) n : n;
+	int	  step = n < 0 ? -1 : 1;
+	int64 left = n < 0 ? -(int64) n : n;
 
 	if (n == 0)
 	{
@@ -297,7 +314,7 @@ CalendarAddTradingDays(TradingCalendar cal, DateADT day, int n)
 			day++;
 		return day;
 	}
-	(void) CalendarIsTradingDay(cal, day);	/* checks day is finite */
+	(void) CalendarIsTradingDay(cal, day); /* checks day is finite */
 	while (left > 0)
 	{
 		day += step;
@@ -322,12 +339,12 @@ CalendarAddTradingDays(TradingCalendar cal, DateADT day, int n)
 TradingCalendar
 SymbolCalendar(const char *symbol)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(symbol)};
-	Oid			relid = get_relname_relid("symbols", get_namespace_oid("stockml", false));
+	Oid				argtypes[1] = {TEXTOID};
+	Datum			values[1] = {CStringGetTextDatum(symbol)};
+	Oid				relid = get_relname_relid("symbols", get_namespace_oid("stockml", false));
 	TradingCalendar cal;
-	char	   *own;
-	char	   *exchange;
+	char		   *own;
+	char		   *exchange;
 
 	/*
 	 * An extension still at 0.1.0 (not yet ALTER EXTENSION ... UPDATE) has
@@ -380,7 +397,7 @@ Datum
 stockml_exchange_calendar(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(CalendarForExchange(PG_ARGISNULL(0) ? NULL :
-														 text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+																		   text_to_cstring(PG_GETARG_TEXT_PP(0)))));
 }
 
 /* symbol_calendar(symbol) */

@@ -11,17 +11,17 @@
 
 typedef enum TradingCalendar
 {
-	CALENDAR_XNYS,				/* NYSE / Nasdaq */
-	CALENDAR_WEEKDAYS,			/* Monday to Friday (currencies) */
-	CALENDAR_24X7				/* every day (crypto) */
+	CALENDAR_XNYS,	   /* NYSE / Nasdaq */
+	CALENDAR_WEEKDAYS, /* Monday to Friday (currencies) */
+	CALENDAR_24X7	   /* every day (crypto) */
 } TradingCalendar;
 
 extern TradingCalendar CalendarLookup(const char *name);
-extern const char *CalendarName(TradingCalendar cal);
-extern const char *CalendarForExchange(const char *exchange);
-extern DateADT CalendarFirstDay(TradingCalendar cal);
-extern bool CalendarIsTradingDay(TradingCalendar cal, DateADT day);
-extern DateADT CalendarAddTradingDays(TradingCalendar cal, DateADT day, int n);
+extern const char	  *CalendarName(TradingCalendar cal);
+extern const char	  *CalendarForExchange(const char *exchange);
+extern DateADT		   CalendarFirstDay(TradingCalendar cal);
+extern bool			   CalendarIsTradingDay(TradingCalendar cal, DateADT day);
+extern DateADT		   CalendarAddTradingDays(TradingCalendar cal, DateADT day, int n);
 extern TradingCalendar SymbolCalendar(const char *symbol);
 
 #endif

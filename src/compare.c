@@ -43,7 +43,7 @@ DirectionHit(double predicted_move, double realized_move)
 Datum
 stockml_direction_hit(PG_FUNCTION_ARGS)
 {
-	int			hit = DirectionHit(PG_GETARG_FLOAT8(0), PG_GETARG_FLOAT8(1));
+	int hit = DirectionHit(PG_GETARG_FLOAT8(0), PG_GETARG_FLOAT8(1));
 
 	if (hit < 0)
 		PG_RETURN_NULL();
@@ -54,7 +54,7 @@ stockml_direction_hit(PG_FUNCTION_ARGS)
 int
 DmLag(int n, int horizon)
 {
-	int			lag = (int) floor(4.0 * pow(n / 100.0, 2.0 / 9.0));
+	int lag = (int) floor(4.0 * pow(n / 100.0, 2.0 / 9.0));
 
 	lag = Max(lag, horizon - 1);
 	return Min(lag, Max(n - 1, 0));
@@ -70,9 +70,9 @@ DmLag(int n, int horizon)
 void
 DmTest(const double *d, int n, int horizon, DmResult *r)
 {
-	double		mean = 0;
-	double		scale = 0;
-	double		s;
+	double mean = 0;
+	double scale = 0;
+	double s;
 
 	r->n = n;
 	r->lag = DmLag(n, horizon);
@@ -95,7 +95,7 @@ DmTest(const double *d, int n, int horizon, DmResult *r)
 	s /= n;
 	for (int k = 1; k <= r->lag; k++)
 	{
-		double		g = 0;
+		double g = 0;
 
 		for (int t = k; t < n; t++)
 			g += (d[t] - mean) * (d[t - k] - mean);
@@ -118,16 +118,16 @@ DmTest(const double *d, int n, int horizon, DmResult *r)
 Datum
 stockml_dm_test(PG_FUNCTION_ARGS)
 {
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int			horizon = PG_ARGISNULL(1) ? 1 : PG_GETARG_INT32(1);
-	double	   *d;
-	DmResult	r;
-	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		isnull[5] = {false, false, false, false, false};
+	ArrayType *arr;
+	Datum	  *elems;
+	bool	  *nulls;
+	int		   n;
+	int		   horizon = PG_ARGISNULL(1) ? 1 : PG_GETARG_INT32(1);
+	double	  *d;
+	DmResult   r;
+	TupleDesc  tupdesc;
+	Datum	   values[5];
+	bool	   isnull[5] = {false, false, false, false, false};
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");

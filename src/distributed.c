@@ -23,10 +23,10 @@
 
 #include "distributed.h"
 
-static Oid	cached_relid = InvalidOid;
+static Oid				  cached_relid = InvalidOid;
 static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-static bool cached_answer = false;
-static bool callback_registered = false;
+static bool				  cached_answer = false;
+static bool				  callback_registered = false;
 
 static void
 ForgetCitusTable(Datum arg, Oid relid)

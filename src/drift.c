@@ -57,15 +57,15 @@
 
 typedef struct Sample
 {
-	double	   *v;				/* sorted, finite */
-	int			n;
+	double *v; /* sorted, finite */
+	int		n;
 } Sample;
 
 typedef struct BinnedShares
 {
-	double	   *ref;
-	double	   *cur;
-	int			nbins;
+	double *ref;
+	double *cur;
+	int		nbins;
 } BinnedShares;
 
 PG_FUNCTION_INFO_V1(stockml_ks_test);
@@ -75,27 +75,27 @@ PG_FUNCTION_INFO_V1(stockml_kl_div);
 PG_FUNCTION_INFO_V1(stockml_jensen_shannon);
 PG_FUNCTION_INFO_V1(stockml_drift_test);
 
-static void SortInterruptible(double *v, int n);
-static Sample SampleFromArray(ArrayType *array, const char *argname);
-static double KsStatistic(const Sample *a, const Sample *b);
-static double KsPValue(int n1, int n2, double *d);
-static double ProbOutsideSquare(int n, int h);
-static double OuterProbInside(int m, int n, int g, int h);
-static double KolmogorovSf(int n, double x);
-static double KolmogorovCdfDurbin(int n, double d);
-static double KolmogorovCdfPomeranz(int n, double x);
-static double KolmogorovCdfPelzGood(int n, double x);
-static double SmirnovSf(int n, double x);
-static double Wasserstein(const Sample *ref, const Sample *cur);
-static void CheckSpan(const Sample *ref, const Sample *cur);
-static double PopulationSd(const Sample *s);
-static double NormedWasserstein(const Sample *ref, const Sample *cur);
+static void			SortInterruptible(double *v, int n);
+static Sample		SampleFromArray(ArrayType *array, const char *argname);
+static double		KsStatistic(const Sample *a, const Sample *b);
+static double		KsPValue(int n1, int n2, double *d);
+static double		ProbOutsideSquare(int n, int h);
+static double		OuterProbInside(int m, int n, int g, int h);
+static double		KolmogorovSf(int n, double x);
+static double		KolmogorovCdfDurbin(int n, double d);
+static double		KolmogorovCdfPomeranz(int n, double x);
+static double		KolmogorovCdfPelzGood(int n, double x);
+static double		SmirnovSf(int n, double x);
+static double		Wasserstein(const Sample *ref, const Sample *cur);
+static void			CheckSpan(const Sample *ref, const Sample *cur);
+static double		PopulationSd(const Sample *s);
+static double		NormedWasserstein(const Sample *ref, const Sample *cur);
 static BinnedShares BinSamples(const Sample *ref, const Sample *cur);
-static double Psi(const BinnedShares *b);
-static double KlDiv(const BinnedShares *b);
-static double JensenShannon(const BinnedShares *b);
-static Datum BinnedStatistic(FunctionCallInfo fcinfo, double (*statistic) (const BinnedShares *));
-static int64 Gcd(int64 a, int64 b);
+static double		Psi(const BinnedShares *b);
+static double		KlDiv(const BinnedShares *b);
+static double		JensenShannon(const BinnedShares *b);
+static Datum		BinnedStatistic(FunctionCallInfo fcinfo, double (*statistic)(const BinnedShares *));
+static int64		Gcd(int64 a, int64 b);
 
 /* runs sorted between interrupt checks: a few milliseconds each */
 #define SORT_RUN 65536
@@ -108,8 +108,8 @@ static int64 Gcd(int64 a, int64 b);
 static void
 SortInterruptible(double *v, int n)
 {
-	double	   *src = v;
-	double	   *dst;
+	double *src = v;
+	double *dst;
 
 	for (int lo = 0; lo < n; lo += SORT_RUN)
 	{
@@ -121,14 +121,14 @@ SortInterruptible(double *v, int n)
 	dst = palloc(sizeof(double) * n);
 	for (int64 width = SORT_RUN; width < n; width *= 2)
 	{
-		double	   *t;
+		double *t;
 
 		for (int64 lo = 0; lo < n; lo += 2 * width)
 		{
-			int64		mid = Min(lo + width, (int64) n);
-			int64		hi = Min(lo + 2 * width, (int64) n);
-			int64		i = lo,
-						j = mid;
+			int64 mid = Min(lo + width, (int64) n);
+			int64 hi = Min(lo + 2 * width, (int64) n);
+			int64 i = lo,
+				  j = mid;
 
 			for (int64 k = lo; k < hi; k++)
 			{
@@ -160,8 +160,8 @@ SortInterruptible(double *v, int n)
 static Sample
 SampleFromArray(ArrayType *array, const char *argname)
 {
-	Sample		s;
-	int			nitems;
+	Sample s;
+	int	   nitems;
 
 	if (ARR_ELEMTYPE(array) != FLOAT8OID)
 		elog(ERROR, "%s is not a float8 array", argname);
@@ -171,8 +171,7 @@ SampleFromArray(ArrayType *array, const char *argname)
 	if (!ARR_HASNULL(array))
 	{
 		/* ARR_DATA_PTR without its signed/unsigned ?: (-Wsign-compare) */
-		const double *data = (const double *)
-			((const char *) array + ARR_OVERHEAD_NONULLS(ARR_NDIM(array)));
+		const double *data = (const double *) ((const char *) array + ARR_OVERHEAD_NONULLS(ARR_NDIM(array)));
 
 		for (int i = 0; i < nitems; i++)
 			if (isfinite(data[i]))
@@ -180,15 +179,15 @@ SampleFromArray(ArrayType *array, const char *argname)
 	}
 	else
 	{
-		Datum	   *elems;
-		bool	   *nulls;
-		int			nelems;
+		Datum *elems;
+		bool  *nulls;
+		int	   nelems;
 
 		deconstruct_array(array, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
 						  TYPALIGN_DOUBLE, &elems, &nulls, &nelems);
 		for (int i = 0; i < nelems; i++)
 		{
-			double		x;
+			double x;
 
 			if (nulls[i])
 				continue;
@@ -215,7 +214,7 @@ Gcd(int64 a, int64 b)
 {
 	while (b != 0)
 	{
-		int64		t = a % b;
+		int64 t = a % b;
 
 		a = b;
 		b = t;
@@ -231,15 +230,15 @@ Gcd(int64 a, int64 b)
 static double
 KsStatistic(const Sample *a, const Sample *b)
 {
-	int			i = 0,
-				j = 0;
-	double		maxdiff = 0.0,
-				mindiff = 0.0;
+	int i = 0,
+		j = 0;
+	double maxdiff = 0.0,
+		   mindiff = 0.0;
 
 	while (i < a->n || j < b->n)
 	{
-		double		x;
-		double		diff;
+		double x;
+		double diff;
 
 		if (j >= b->n || (i < a->n && a->v[i] <= b->v[j]))
 			x = a->v[i];
@@ -267,13 +266,13 @@ KsStatistic(const Sample *a, const Sample *b)
 static double
 KsPValue(int n1, int n2, double *d)
 {
-	double		prob = NAN;
+	double prob = NAN;
 
 	if (Max(n1, n2) <= KS_MAX_EXACT_N)
 	{
-		int64		g = Gcd(n1, n2);
-		int64		lcm = (n1 / g) * (int64) n2;
-		int64		h = (int64) rint(*d * lcm);
+		int64 g = Gcd(n1, n2);
+		int64 lcm = (n1 / g) * (int64) n2;
+		int64 h = (int64) rint(*d * lcm);
 
 		*d = (double) h / lcm;
 		if (h == 0)
@@ -288,9 +287,9 @@ KsPValue(int n1, int n2, double *d)
 	}
 	if (isnan(prob))
 	{
-		double		m = Max(n1, n2);
-		double		n = Min(n1, n2);
-		double		en = m * n / (m + n);
+		double m = Max(n1, n2);
+		double n = Min(n1, n2);
+		double en = m * n / (m + n);
 
 		/* rint: round half to even, as numpy.round */
 		prob = KolmogorovSf((int) rint(en), *d);
@@ -305,11 +304,11 @@ KsPValue(int n1, int n2, double *d)
 static double
 ProbOutsideSquare(int n, int h)
 {
-	double		p = 0.0;
+	double p = 0.0;
 
 	for (int64 k = n / h; k >= 0; k--)
 	{
-		double		p1 = 1.0;
+		double p1 = 1.0;
 
 		for (int64 j = 0; j < h; j++)
 			p1 = (double) (n - k * h - j) * p1 / (double) (n + k * h + j + 1);
@@ -326,18 +325,18 @@ ProbOutsideSquare(int n, int h)
 static double
 OuterProbInside(int m, int n, int g, int h)
 {
-	int64		mg,
-				ng;
-	int64		minj,
-				maxj,
-				curlen,
-				lenA;
-	double	   *A;
-	double		result;
+	int64 mg,
+		ng;
+	int64 minj,
+		maxj,
+		curlen,
+		lenA;
+	double *A;
+	double	result;
 
 	if (m < n)
 	{
-		int			t = m;
+		int t = m;
 
 		m = n;
 		n = t;
@@ -354,9 +353,9 @@ OuterProbInside(int m, int n, int g, int h)
 
 	for (int64 i = 1; i <= m; i++)
 	{
-		int64		lastminj = minj,
-					lastlen = curlen;
-		double		val;
+		int64 lastminj = minj,
+			  lastlen = curlen;
+		double val;
 
 		CHECK_FOR_INTERRUPTS();
 		minj = Max((int64) floor((double) (ng * i - h) / mg) + 1, 0);
@@ -370,7 +369,7 @@ OuterProbInside(int m, int n, int g, int h)
 		val = (minj == 0) ? 0.0 : 1.0;
 		for (int64 jj = 0; jj < maxj - minj; jj++)
 		{
-			int64		j = jj + minj;
+			int64 j = jj + minj;
 
 			val = (A[jj + minj - lastminj] * i + val * j) / (double) (i + j);
 			A[jj] = val;
@@ -392,10 +391,9 @@ LogFactorialOverPower(int n)
 		-2.955065359477124183e-2, 6.4102564102564102564e-3,
 		-1.9175269175269175269e-3, 8.4175084175084175084e-4,
 		-5.952380952380952381e-4, 7.9365079365079365079e-4,
-		-2.7777777777777777778e-3, 8.3333333333333333333e-2
-	};
-	double		rn = 1.0 / n;
-	double		poly = 0.0;
+		-2.7777777777777777778e-3, 8.3333333333333333333e-2};
+	double rn = 1.0 / n;
+	double poly = 0.0;
 
 	for (int i = 0; i < (int) lengthof(coeffs); i++)
 		poly = poly * (rn / n) + coeffs[i];
@@ -410,9 +408,9 @@ LogFactorialOverPower(int n)
 static double
 KolmogorovSf(int n, double x)
 {
-	double		t = n * x;
-	double		nxx;
-	double		cdf;
+	double t = n * x;
+	double nxx;
+	double cdf;
 
 	if (n <= 0)
 		return NAN;
@@ -422,7 +420,7 @@ KolmogorovSf(int n, double x)
 		return 1.0;
 	if (t <= 1.0)
 	{
-		double		prob;
+		double prob;
 
 		/* Ruben-Gambino: 1/2n <= x <= 1/n */
 		if (t <= 0.5)
@@ -472,7 +470,7 @@ MatMul(const double *a, const double *b, double *c, int k)
 	for (int i = 0; i < k; i++)
 		for (int l = 0; l < k; l++)
 		{
-			double		ail = a[i * k + l];
+			double ail = a[i * k + l];
 
 			if (ail == 0.0)
 				continue;
@@ -489,20 +487,20 @@ static double
 KolmogorovCdfDurbin(int n, double d)
 {
 	const double scale = ldexp(1.0, 128);
-	double		nd = n * d;
-	int			k,
-				m;
-	double		h,
-				fac,
-				p,
-				tt;
-	double	   *H,
-			   *P,
-			   *T,
-			   *v,
-			   *w;
-	int			expnt = 0,
-				Hexpnt = 0;
+	double		 nd = n * d;
+	int			 k,
+		m;
+	double h,
+		fac,
+		p,
+		tt;
+	double *H,
+		*P,
+		*T,
+		*v,
+		*w;
+	int expnt = 0,
+		Hexpnt = 0;
 
 	if (d >= 1.0)
 		return 1.0;
@@ -540,7 +538,7 @@ KolmogorovCdfDurbin(int n, double d)
 
 	for (int nn = n; nn > 0; nn /= 2)
 	{
-		double	   *swap;
+		double *swap;
 
 		CHECK_FOR_INTERRUPTS();
 		if (nn % 2)
@@ -587,8 +585,8 @@ KolmogorovCdfDurbin(int n, double d)
 static void
 PomeranzBounds(int i, int n, int ll, int ceilf, int roundf, int *j1, int *j2)
 {
-	int			a,
-				b;
+	int a,
+		b;
 
 	if (i == 0)
 	{
@@ -597,7 +595,7 @@ PomeranzBounds(int i, int n, int ll, int ceilf, int roundf, int *j1, int *j2)
 	}
 	else
 	{
-		int			half = (i + 1) / 2;
+		int half = (i + 1) / 2;
 
 		if ((i + 1) % 2 == 0)
 		{
@@ -627,24 +625,24 @@ static double
 KolmogorovCdfPomeranz(int n, double x)
 {
 	const double scale = ldexp(1.0, 128);
-	double		t = n * x;
-	int			ll = (int) floor(t);
-	double		f = t - ll;
-	double		g = Min(f, 1.0 - f);
-	int			ceilf = f > 0 ? 1 : 0;
-	int			roundf = f > 0.5 ? 1 : 0;
-	int			npwrs = 2 * (ll + 1);
-	double	   *gpower = palloc(sizeof(double) * npwrs);
-	double	   *twogpower = palloc(sizeof(double) * npwrs);
-	double	   *onem2gpower = palloc(sizeof(double) * npwrs);
-	double	   *V0 = palloc0(sizeof(double) * npwrs);
-	double	   *V1 = palloc0(sizeof(double) * npwrs);
-	int			V0s = 0,
-				V1s = 0;
-	int			j1,
-				j2;
-	int			expnt = 0;
-	double		ans;
+	double		 t = n * x;
+	int			 ll = (int) floor(t);
+	double		 f = t - ll;
+	double		 g = Min(f, 1.0 - f);
+	int			 ceilf = f > 0 ? 1 : 0;
+	int			 roundf = f > 0.5 ? 1 : 0;
+	int			 npwrs = 2 * (ll + 1);
+	double		*gpower = palloc(sizeof(double) * npwrs);
+	double		*twogpower = palloc(sizeof(double) * npwrs);
+	double		*onem2gpower = palloc(sizeof(double) * npwrs);
+	double		*V0 = palloc0(sizeof(double) * npwrs);
+	double		*V1 = palloc0(sizeof(double) * npwrs);
+	int			 V0s = 0,
+		V1s = 0;
+	int j1,
+		j2;
+	int	   expnt = 0;
+	double ans;
 
 	gpower[0] = twogpower[0] = onem2gpower[0] = 1.0;
 	for (int m = 1; m < npwrs; m++)
@@ -657,11 +655,11 @@ KolmogorovCdfPomeranz(int n, double x)
 	PomeranzBounds(0, n, ll, ceilf, roundf, &j1, &j2);
 	for (int i = 1; i < 2 * n + 2; i++)
 	{
-		int			k1 = j1;
-		double	   *swap = V0;
-		int			swaps = V0s;
+		int			  k1 = j1;
+		double		 *swap = V0;
+		int			  swaps = V0s;
 		const double *pwrs;
-		int			ln2;
+		int			  ln2;
 
 		V0 = V1;
 		V1 = swap;
@@ -676,20 +674,20 @@ KolmogorovCdfPomeranz(int n, double x)
 		ln2 = j2 - k1 + 1;
 		if (ln2 > 0)
 		{
-			int			conv_start = j1 - k1;
-			int			conv_len = j2 - j1 + 1;
-			int			base = k1 - V0s;
-			double		vmax = 0.0;
+			int	   conv_start = j1 - k1;
+			int	   conv_len = j2 - j1 + 1;
+			int	   base = k1 - V0s;
+			double vmax = 0.0;
 
 			/* the needed slice of the full convolution of V0[base..] with pwrs */
 			for (int c = 0; c < conv_len; c++)
 			{
-				int			idx = conv_start + c;
-				double		sum = 0.0;
+				int	   idx = conv_start + c;
+				double sum = 0.0;
 
 				for (int a = Max(0, idx - (ln2 - 1)); a <= Min(idx, ln2 - 1); a++)
 				{
-					int			vi = base + a;
+					int vi = base + a;
 
 					if (vi >= 0 && vi < npwrs)
 						sum += V0[vi] * pwrs[idx - a];
@@ -734,29 +732,29 @@ static double
 KolmogorovCdfPelzGood(int n, double x)
 {
 	const double pi2 = M_PI * M_PI,
-				pi4 = pi2 * pi2,
-				pi6 = pi4 * pi2,
-				sqrt2pi = sqrt(2 * M_PI);
-	double		z,
-				z2,
-				z3,
-				z4,
-				z6,
-				q,
-				qlog;
-	double		k1a,
-				k1b,
-				k2a,
-				k2b,
-				k2c,
-				k3a,
-				k3b,
-				k3c,
-				k3d;
-	double		K[4] = {0, 0, 0, 0};
-	double		k2extra = 0.0,
-				k3extra = 0.0;
-	int			maxk;
+				 pi4 = pi2 * pi2,
+				 pi6 = pi4 * pi2,
+				 sqrt2pi = sqrt(2 * M_PI);
+	double z,
+		z2,
+		z3,
+		z4,
+		z6,
+		q,
+		qlog;
+	double k1a,
+		k1b,
+		k2a,
+		k2b,
+		k2c,
+		k3a,
+		k3b,
+		k3c,
+		k3d;
+	double K[4] = {0, 0, 0, 0};
+	double k2extra = 0.0,
+		   k3extra = 0.0;
+	int maxk;
 
 	if (x <= 0.0)
 		return 0.0;
@@ -785,11 +783,11 @@ KolmogorovCdfPelzGood(int n, double x)
 	maxk = (int) ceil(16 * z / M_PI);
 	for (int k = maxk; k > 0; k--)
 	{
-		double		m = 2 * k - 1;
-		double		m2 = m * m,
-					m4 = m2 * m2,
-					m6 = m4 * m2;
-		double		qpower = pow(q, 8 * k);
+		double m = 2 * k - 1;
+		double m2 = m * m,
+			   m4 = m2 * m2,
+			   m6 = m4 * m2;
+		double qpower = pow(q, 8 * k);
 
 		K[0] = K[0] * qpower + 1.0;
 		K[1] = K[1] * qpower + (k1a + k1b * m2);
@@ -806,9 +804,9 @@ KolmogorovCdfPelzGood(int n, double x)
 	q = exp(-pi2 / 2 / z2);
 	for (int k = maxk; k > 0; k--)
 	{
-		double		k2 = (double) k * k;
-		double		qp = pow(q, k2);
-		double		kpi = M_PI * k;
+		double k2 = (double) k * k;
+		double qp = pow(q, k2);
+		double kpi = M_PI * k;
 
 		k2extra += k2 * qp;
 		k3extra += (sqrt(3.0) * z + kpi) * (sqrt(3.0) * z - kpi) * k2 * qp;
@@ -828,9 +826,9 @@ KolmogorovCdfPelzGood(int n, double x)
 static double
 SmirnovSf(int n, double x)
 {
-	int			last;
-	double		sum = 0.0;
-	double		lgn1;
+	int	   last;
+	double sum = 0.0;
+	double lgn1;
 
 	if (x <= 0.0)
 		return 1.0;
@@ -842,16 +840,15 @@ SmirnovSf(int n, double x)
 	lgn1 = lgamma(n + 1.0);
 	for (int v = 0; v <= last; v++)
 	{
-		double		evn = x + (double) v / n;
-		double		omevn = 1.0 - evn;
-		double		lt;
+		double evn = x + (double) v / n;
+		double omevn = 1.0 - evn;
+		double lt;
 
 		if ((v & 0xffff) == 0)
 			CHECK_FOR_INTERRUPTS();
 		if (omevn <= 0.0)
 			continue;
-		lt = lgn1 - lgamma(v + 1.0) - lgamma((double) (n - v) + 1.0)
-			+ (v - 1) * log(evn) + (n - v) * log1p(-evn);
+		lt = lgn1 - lgamma(v + 1.0) - lgamma((double) (n - v) + 1.0) + (v - 1) * log(evn) + (n - v) * log1p(-evn);
 		if (lt > -745)
 			sum += exp(lt);
 	}
@@ -865,15 +862,15 @@ SmirnovSf(int n, double x)
 static double
 Wasserstein(const Sample *ref, const Sample *cur)
 {
-	int			i = 0,
-				j = 0;
-	double		sum = 0.0;
-	double		x;
+	int i = 0,
+		j = 0;
+	double sum = 0.0;
+	double x;
 
 	x = Min(ref->v[0], cur->v[0]);
 	while (i < ref->n || j < cur->n)
 	{
-		double		next;
+		double next;
 
 		while (i < ref->n && ref->v[i] == x)
 			i++;
@@ -899,7 +896,7 @@ Wasserstein(const Sample *ref, const Sample *cur)
 static double
 NormedWasserstein(const Sample *ref, const Sample *cur)
 {
-	double		sd;
+	double sd;
 
 	CheckSpan(ref, cur);
 	sd = PopulationSd(ref);
@@ -919,8 +916,8 @@ NormedWasserstein(const Sample *ref, const Sample *cur)
 static void
 CheckSpan(const Sample *ref, const Sample *cur)
 {
-	double		lo = Min(ref->v[0], cur->v[0]);
-	double		hi = Max(ref->v[ref->n - 1], cur->v[cur->n - 1]);
+	double lo = Min(ref->v[0], cur->v[0]);
+	double hi = Max(ref->v[ref->n - 1], cur->v[cur->n - 1]);
 
 	if (!isfinite(hi - lo))
 		ereport(ERROR,
@@ -933,8 +930,8 @@ CheckSpan(const Sample *ref, const Sample *cur)
 static double
 PopulationSd(const Sample *s)
 {
-	double		mean = 0.0,
-				ss = 0.0;
+	double mean = 0.0,
+		   ss = 0.0;
 
 	for (int i = 0; i < s->n; i++)
 		mean += s->v[i];
@@ -948,12 +945,12 @@ PopulationSd(const Sample *s)
 static int
 SearchSorted(const double *v, int n, double x, bool right)
 {
-	int			lo = 0,
-				hi = n;
+	int lo = 0,
+		hi = n;
 
 	while (lo < hi)
 	{
-		int			mid = lo + (hi - lo) / 2;
+		int mid = lo + (hi - lo) / 2;
 
 		if (right ? v[mid] <= x : v[mid] < x)
 			lo = mid + 1;
@@ -971,7 +968,7 @@ SearchSorted(const double *v, int n, double x, bool right)
 static void
 FillEmptyShares(double *share, int nbins)
 {
-	double		smallest = INFINITY;
+	double smallest = INFINITY;
 
 	for (int i = 0; i < nbins; i++)
 		if (share[i] != 0.0 && share[i] < smallest)
@@ -995,7 +992,7 @@ static BinnedShares
 BinSamples(const Sample *ref, const Sample *cur)
 {
 	BinnedShares b;
-	int			distinct = 1;
+	int			 distinct = 1;
 
 	for (int i = 1; i < ref->n && distinct <= DRIFT_MAX_DISCRETE_VALUES; i++)
 		if (ref->v[i] != ref->v[i - 1])
@@ -1004,11 +1001,11 @@ BinSamples(const Sample *ref, const Sample *cur)
 	CheckSpan(ref, cur);
 	if (distinct > DRIFT_MAX_DISCRETE_VALUES)
 	{
-		double		lo = Min(ref->v[0], cur->v[0]);
-		double		hi = Max(ref->v[ref->n - 1], cur->v[cur->n - 1]);
-		double		width = (hi - lo) / (log2((double) ref->n + cur->n) + 1.0);
-		double		step;
-		double	   *edges;
+		double	lo = Min(ref->v[0], cur->v[0]);
+		double	hi = Max(ref->v[ref->n - 1], cur->v[cur->n - 1]);
+		double	width = (hi - lo) / (log2((double) ref->n + cur->n) + 1.0);
+		double	step;
+		double *edges;
 
 		/* lo < hi: the reference alone has more than 20 distinct values */
 		b.nbins = (int) ceil((hi - lo) / width);
@@ -1022,14 +1019,12 @@ BinSamples(const Sample *ref, const Sample *cur)
 		for (int s = 0; s < 2; s++)
 		{
 			const Sample *smp = s == 0 ? ref : cur;
-			double	   *share = s == 0 ? b.ref : b.cur;
-			int			prev = SearchSorted(smp->v, smp->n, edges[0], false);
+			double		 *share = s == 0 ? b.ref : b.cur;
+			int			  prev = SearchSorted(smp->v, smp->n, edges[0], false);
 
 			for (int i = 0; i < b.nbins; i++)
 			{
-				int			upto = (i == b.nbins - 1)
-					? SearchSorted(smp->v, smp->n, edges[i + 1], true)
-					: SearchSorted(smp->v, smp->n, edges[i + 1], false);
+				int upto = (i == b.nbins - 1) ? SearchSorted(smp->v, smp->n, edges[i + 1], true) : SearchSorted(smp->v, smp->n, edges[i + 1], false);
 
 				share[i] = (double) (upto - prev) / smp->n;
 				prev = upto;
@@ -1039,17 +1034,17 @@ BinSamples(const Sample *ref, const Sample *cur)
 	}
 	else
 	{
-		int			i = 0,
-					j = 0;
+		int i = 0,
+			j = 0;
 
 		b.nbins = 0;
 		b.ref = palloc(sizeof(double) * (ref->n + cur->n));
 		b.cur = palloc(sizeof(double) * (ref->n + cur->n));
 		while (i < ref->n || j < cur->n)
 		{
-			double		x;
-			int			ci = 0,
-						cj = 0;
+			double x;
+			int	   ci = 0,
+				cj = 0;
 
 			if (j >= cur->n || (i < ref->n && ref->v[i] <= cur->v[j]))
 				x = ref->v[i];
@@ -1073,7 +1068,7 @@ BinSamples(const Sample *ref, const Sample *cur)
 static double
 Psi(const BinnedShares *b)
 {
-	double		sum = 0.0;
+	double sum = 0.0;
 
 	for (int i = 0; i < b->nbins; i++)
 		sum += (b->ref[i] - b->cur[i]) * log(b->ref[i] / b->cur[i]);
@@ -1084,9 +1079,9 @@ Psi(const BinnedShares *b)
 static double
 KlDiv(const BinnedShares *b)
 {
-	double		sr = 0.0,
-				sc = 0.0,
-				sum = 0.0;
+	double sr = 0.0,
+		   sc = 0.0,
+		   sum = 0.0;
 
 	for (int i = 0; i < b->nbins; i++)
 	{
@@ -1095,8 +1090,8 @@ KlDiv(const BinnedShares *b)
 	}
 	for (int i = 0; i < b->nbins; i++)
 	{
-		double		p = b->ref[i] / sr,
-					q = b->cur[i] / sc;
+		double p = b->ref[i] / sr,
+			   q = b->cur[i] / sc;
 
 		if (p > 0)
 			sum += p * log(p / q);
@@ -1111,10 +1106,10 @@ KlDiv(const BinnedShares *b)
 static double
 JensenShannon(const BinnedShares *b)
 {
-	double		sr = 0.0,
-				sc = 0.0,
-				left = 0.0,
-				right = 0.0;
+	double sr = 0.0,
+		   sc = 0.0,
+		   left = 0.0,
+		   right = 0.0;
 
 	for (int i = 0; i < b->nbins; i++)
 	{
@@ -1123,9 +1118,9 @@ JensenShannon(const BinnedShares *b)
 	}
 	for (int i = 0; i < b->nbins; i++)
 	{
-		double		p = b->ref[i] / sr,
-					q = b->cur[i] / sc,
-					m = (p + q) / 2.0;
+		double p = b->ref[i] / sr,
+			   q = b->cur[i] / sc,
+			   m = (p + q) / 2.0;
 
 		if (p > 0)
 			left += p * log(p / m);
@@ -1136,15 +1131,14 @@ JensenShannon(const BinnedShares *b)
 }
 
 const char *const DriftMethodNames[DRIFT_NMETHODS] = {
-	"ks", "wasserstein", "psi", "kl_div", "jensen_shannon"
-};
+	"ks", "wasserstein", "psi", "kl_div", "jensen_shannon"};
 
 void
 DriftStatistics(const double *ref, int nref, const double *cur, int ncur, double *out)
 {
-	Sample		r = {(double *) ref, nref};
-	Sample		c = {(double *) cur, ncur};
-	BinnedShares b = BinSamples(&r, &c);	/* once for the three binned ones */
+	Sample		 r = {(double *) ref, nref};
+	Sample		 c = {(double *) cur, ncur};
+	BinnedShares b = BinSamples(&r, &c); /* once for the three binned ones */
 
 	out[DRIFT_KS] = KsStatistic(&r, &c);
 	out[DRIFT_WASSERSTEIN] = NormedWasserstein(&r, &c);
@@ -1158,12 +1152,12 @@ DriftStatistics(const double *ref, int nref, const double *cur, int ncur, double
 Datum
 stockml_ks_test(PG_FUNCTION_ARGS)
 {
-	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
-	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
-	TupleDesc	tupdesc;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
-	double		d;
+	Sample	  ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
+	Sample	  cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
+	TupleDesc tupdesc;
+	Datum	  values[2];
+	bool	  nulls[2] = {false, false};
+	double	  d;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -1176,18 +1170,18 @@ stockml_ks_test(PG_FUNCTION_ARGS)
 Datum
 stockml_wasserstein(PG_FUNCTION_ARGS)
 {
-	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
-	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
+	Sample ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
+	Sample cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
 
 	PG_RETURN_FLOAT8(NormedWasserstein(&ref, &cur));
 }
 
 /* One binned statistic of the two float8[] arguments */
 static Datum
-BinnedStatistic(FunctionCallInfo fcinfo, double (*statistic) (const BinnedShares *))
+BinnedStatistic(FunctionCallInfo fcinfo, double (*statistic)(const BinnedShares *))
 {
-	Sample		ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
-	Sample		cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
+	Sample		 ref = SampleFromArray(PG_GETARG_ARRAYTYPE_P(0), "reference");
+	Sample		 cur = SampleFromArray(PG_GETARG_ARRAYTYPE_P(1), "current");
 	BinnedShares b = BinSamples(&ref, &cur);
 
 	PG_RETURN_FLOAT8(statistic(&b));
@@ -1221,8 +1215,8 @@ stockml_jensen_shannon(PG_FUNCTION_ARGS)
 Datum
 stockml_drift_test(PG_FUNCTION_ARGS)
 {
-	Sample		ref,
-				cur;
+	Sample ref,
+		cur;
 	const char *method;
 	double		statistic;
 	double		p_value = NAN;
@@ -1258,7 +1252,8 @@ stockml_drift_test(PG_FUNCTION_ARGS)
 		{
 			BinnedShares b = BinSamples(&ref, &cur);
 
-			statistic = method[0] == 'p' ? Psi(&b) : method[0] == 'k' ? KlDiv(&b) : JensenShannon(&b);
+			statistic = method[0] == 'p' ? Psi(&b) : method[0] == 'k' ? KlDiv(&b) :
+																		JensenShannon(&b);
 		}
 		else
 			ereport(ERROR,

@@ -11,7 +11,7 @@
 
 typedef enum DriftMethod
 {
-	DRIFT_KS,					/* the KS statistic D */
+	DRIFT_KS, /* the KS statistic D */
 	DRIFT_WASSERSTEIN,
 	DRIFT_PSI,
 	DRIFT_KL_DIV,
@@ -44,14 +44,14 @@ ReferenceRowIndex(int64 k, int64 rows, int64 n)
 /* What the empirical null of a new version is computed from (train.c's set) */
 typedef struct DriftNullInput
 {
-	const double *x;			/* n x p, row-major, rows ordered by day */
-	int64		n;
-	int			p;
-	const char *const *names;	/* p feature names */
-	int			ndays;
-	const int64 *day_start;		/* ndays + 1: first row of each distinct day */
-	const DateADT *days;		/* the distinct days */
-	int64		reference_rows; /* rows of the reference (ReferenceRowIndex) */
+	const double	  *x; /* n x p, row-major, rows ordered by day */
+	int64			   n;
+	int				   p;
+	const char *const *names; /* p feature names */
+	int				   ndays;
+	const int64		  *day_start;	   /* ndays + 1: first row of each distinct day */
+	const DateADT	  *days;		   /* the distinct days */
+	int64			   reference_rows; /* rows of the reference (ReferenceRowIndex) */
 } DriftNullInput;
 
 /*
@@ -60,6 +60,6 @@ typedef struct DriftNullInput
  * such table, i.e. is still at 0.1.0, or the training period is shorter than
  * one monitoring window).  Returns the number of windows drawn.
  */
-extern int	DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in);
+extern int DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in);
 
-#endif							/* DRIFT_H */
+#endif /* DRIFT_H */

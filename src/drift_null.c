@@ -39,8 +39,8 @@ PG_FUNCTION_INFO_V1(stockml_drift_null_check);
 
 typedef struct RefValue
 {
-	double		v;
-	int64		k;				/* its position in the reference sample */
+	double v;
+	int64  k; /* its position in the reference sample */
 } RefValue;
 
 #define ST_SORT SortRefValues
@@ -59,23 +59,23 @@ typedef struct RefValue
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-static int	PolicyWindowDays(const char *model_name);
-static int64 FirstReferenceAtOrAfter(int64 row, int64 rows, int64 n);
+static int	  PolicyWindowDays(const char *model_name);
+static int64  FirstReferenceAtOrAfter(int64 row, int64 rows, int64 n);
 static double NullQuantile(const double *sorted, int n, double alpha);
 
 /* The monitoring window of the model's retrain policy (60 days without one) */
 static int
 PolicyWindowDays(const char *model_name)
 {
-	Datum		arg = CStringGetTextDatum(model_name);
-	bool		isnull;
+	Datum arg = CStringGetTextDatum(model_name);
+	bool  isnull;
 
 	if (SPI_execute_with_args("SELECT window_days FROM stockml.retrain_policies WHERE model_name = $1",
 							  1, (Oid[]) {TEXTOID}, &arg, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the retrain policy");
 	if (SPI_processed == 1)
 	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 		if (!isnull)
 			return DatumGetInt32(d);
@@ -87,12 +87,12 @@ PolicyWindowDays(const char *model_name)
 static int64
 FirstReferenceAtOrAfter(int64 row, int64 rows, int64 n)
 {
-	int64		lo = 0,
-				hi = rows;
+	int64 lo = 0,
+		  hi = rows;
 
 	while (lo < hi)
 	{
-		int64		mid = lo + (hi - lo) / 2;
+		int64 mid = lo + (hi - lo) / 2;
 
 		if (ReferenceRowIndex(mid, rows, n) < row)
 			lo = mid + 1;
@@ -105,24 +105,24 @@ FirstReferenceAtOrAfter(int64 row, int64 rows, int64 n)
 int
 DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 {
-	int			window_days;
-	int			last_start;
-	int			nwin = DRIFT_NULL_WINDOWS;
-	int64	   *win_from,
-			   *win_to,
-			   *k_from,
-			   *k_to;
-	int64		rows = Min(in->reference_rows, in->n);
-	RefValue   *ref;
-	double	   *refsub;
-	double	   *cur;
-	double	   *stats;
-	double		one[DRIFT_NMETHODS];
+	int	   window_days;
+	int	   last_start;
+	int	   nwin = DRIFT_NULL_WINDOWS;
+	int64 *win_from,
+		*win_to,
+		*k_from,
+		*k_to;
+	int64		  rows = Min(in->reference_rows, in->n);
+	RefValue	 *ref;
+	double		 *refsub;
+	double		 *cur;
+	double		 *stats;
+	double		  one[DRIFT_NMETHODS];
 	pg_prng_state rng;
-	SPIPlanPtr	plan;
+	SPIPlanPtr	  plan;
 	MemoryContext per_window;
 	MemoryContext old;
-	bool		isnull;
+	bool		  isnull;
 
 	if (SPI_execute("SELECT pg_catalog.to_regclass('stockml.drift_null') IS NOT NULL", true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look for stockml.drift_null");
@@ -155,8 +155,8 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	pg_prng_seed(&rng, DRIFT_NULL_SEED);
 	for (int b = 0; b < nwin; b++)
 	{
-		int			s = (int) pg_prng_uint64_range(&rng, 0, (uint64) last_start);
-		int			e = s;
+		int s = (int) pg_prng_uint64_range(&rng, 0, (uint64) last_start);
+		int e = s;
 
 		while (e < in->ndays && in->days[e] <= in->days[s] + window_days - 1)
 			e++;
@@ -179,11 +179,11 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	per_window = AllocSetContextCreate(CurrentMemoryContext, "stockml drift null", ALLOCSET_DEFAULT_SIZES);
 	for (int j = 0; j < in->p; j++)
 	{
-		int64		nref = 0;
+		int64 nref = 0;
 
 		for (int64 k = 0; k < rows; k++)
 		{
-			double		v = in->x[ReferenceRowIndex(k, rows, in->n) * in->p + j];
+			double v = in->x[ReferenceRowIndex(k, rows, in->n) * in->p + j];
 
 			if (isfinite(v))
 			{
@@ -195,13 +195,13 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 		SortRefValues(ref, nref);
 		for (int b = 0; b < nwin; b++)
 		{
-			int			ncur = 0;
-			int			nsub = 0;
+			int ncur = 0;
+			int nsub = 0;
 
 			CHECK_FOR_INTERRUPTS();
 			for (int64 i = win_from[b]; i < win_to[b]; i++)
 			{
-				double		v = in->x[i * in->p + j];
+				double v = in->x[i * in->p + j];
 
 				if (isfinite(v))
 					cur[ncur++] = v;
@@ -222,8 +222,8 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 		}
 		for (int m = 0; m < DRIFT_NMETHODS; m++)
 		{
-			Datum	   *elems = palloc(sizeof(Datum) * nwin);
-			Datum		args[5];
+			Datum *elems = palloc(sizeof(Datum) * nwin);
+			Datum  args[5];
 
 			for (int b = 0; b < nwin; b++)
 				elems[b] = Float8GetDatum(stats[m * nwin + b]);
@@ -252,7 +252,7 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 static double
 NullQuantile(const double *sorted, int n, double alpha)
 {
-	double		k = ceil((1.0 - alpha) * (n + 1) - 1e-9);
+	double k = ceil((1.0 - alpha) * (n + 1) - 1e-9);
 
 	if (n == 0 || k > n)
 		return INFINITY;
@@ -269,16 +269,16 @@ NullQuantile(const double *sorted, int n, double alpha)
 Datum
 stockml_drift_null_check(PG_FUNCTION_ARGS)
 {
-	ArrayType  *array;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			nelems;
-	double	   *v;
-	int			n = 0;
-	double		alpha;
-	TupleDesc	tupdesc;
-	Datum		values[2];
-	bool		rnulls[2] = {false, false};
+	ArrayType *array;
+	Datum	  *elems;
+	bool	  *nulls;
+	int		   nelems;
+	double	  *v;
+	int		   n = 0;
+	double	   alpha;
+	TupleDesc  tupdesc;
+	Datum	   values[2];
+	bool	   rnulls[2] = {false, false};
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -303,8 +303,8 @@ stockml_drift_null_check(PG_FUNCTION_ARGS)
 		rnulls[1] = true;
 	else
 	{
-		double		s = PG_GETARG_FLOAT8(1);
-		int			below = 0;
+		double s = PG_GETARG_FLOAT8(1);
+		int	   below = 0;
 
 		while (below < n && v[below] < s)
 			below++;

@@ -35,7 +35,7 @@ static pg_attribute_always_inline bool
 FeaturePush(const FeatureDef *def, Indicator *ind, Indicator *ret, const FeatureBar *b,
 			double lnc, double *v)
 {
-	bool		defined;
+	bool defined;
 
 	*v = 0.0;
 	switch (def->kind)
@@ -50,11 +50,11 @@ FeaturePush(const FeatureDef *def, Indicator *ind, Indicator *ret, const Feature
 		case FEAT_LOG_RETURN:
 			return IndicatorPushLog(ind, lnc, v);
 		case FEAT_VOLATILITY:
-			{
-				double		r;
+		{
+			double r;
 
-				return IndicatorPushLog(ret, lnc, &r) && IndicatorPush(ind, r, 0, 0, v);
-			}
+			return IndicatorPushLog(ret, lnc, &r) && IndicatorPush(ind, r, 0, 0, v);
+		}
 		case FEAT_VOLUME_ZSCORE:
 			return IndicatorPush(ind, log1p(Max(b->volume, 0.0)), 0, 0, v);
 		case FEAT_ATR:
@@ -110,9 +110,9 @@ FeatureIndicatorsInit(const FeatureDef *def, Indicator **ind, Indicator **ret)
 static double *
 ExoSeries(const FeatureDef *def, const FeatureBar *bars, int nbars, int *first)
 {
-	double	   *value = palloc(mul_size(Max(nbars, 1), sizeof(double)));
-	Indicator  *ind;
-	Indicator  *ret;
+	double	  *value = palloc(mul_size(Max(nbars, 1), sizeof(double)));
+	Indicator *ind;
+	Indicator *ret;
 
 	FeatureIndicatorsInit(def, &ind, &ret);
 	*first = nbars;
@@ -144,23 +144,23 @@ IsoWeekday(DateADT day)
 static void
 FillCalendar(const FeatureSpec *spec, TradingCalendar cal, FeatureMatrix *m)
 {
-	int			nf = spec->nfeatures;
+	int nf = spec->nfeatures;
 	/* days up to here are counted; the calendar's first day is the furthest back */
-	DateADT		known = CalendarFirstDay(cal);
-	DateADT		walked = DATE_IS_NOBEGIN(known) ? m->days[0] - 367 : Max(m->days[0] - 367, known - 1);
-	int			since = FEATURE_HOLIDAY_CAP;
+	DateADT known = CalendarFirstDay(cal);
+	DateADT walked = DATE_IS_NOBEGIN(known) ? m->days[0] - 367 : Max(m->days[0] - 367, known - 1);
+	int		since = FEATURE_HOLIDAY_CAP;
 
 	for (int i = 0; i < m->nrows; i++)
 	{
-		DateADT		day = m->days[i];
-		double	   *row = &m->x[(Size) i * nf];
-		int			to_end = -1;
+		DateADT day = m->days[i];
+		double *row = &m->x[(Size) i * nf];
+		int		to_end = -1;
 
 		if ((i & 255) == 0)
 			CHECK_FOR_INTERRUPTS();
 		for (; walked < day; walked++)
 		{
-			DateADT		d = walked + 1;
+			DateADT d = walked + 1;
 
 			if (CalendarIsTradingDay(cal, d))
 				since = Min(since + 1, FEATURE_HOLIDAY_CAP);
@@ -177,14 +177,14 @@ FillCalendar(const FeatureSpec *spec, TradingCalendar cal, FeatureMatrix *m)
 				case FEAT_DAYS_TO_MONTH_END:
 					if (to_end < 0)
 					{
-						int			y,
-									mo,
-									d;
-						DateADT		month_end;
+						int y,
+							mo,
+							d;
+						DateADT month_end;
 
 						j2date(day + POSTGRES_EPOCH_JDATE, &y, &mo, &d);
 						month_end = (mo == 12 ? date2j(y + 1, 1, 1) : date2j(y, mo + 1, 1)) -
-							POSTGRES_EPOCH_JDATE - 1;
+									POSTGRES_EPOCH_JDATE - 1;
 						to_end = 0;
 						for (DateADT t = day + 1; t <= month_end; t++)
 							to_end += CalendarIsTradingDay(cal, t) ? 1 : 0;
@@ -206,15 +206,15 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureInputs *inputs,
 					  const FeatureBar *bars, int nbars,
 					  const DateADT *start_day, const DateADT *end_day, int horizon)
 {
-	int			nf = spec->nfeatures;
-	int			first = -1;
-	int			last = -1;
-	int			nrows;
-	Indicator **ind = palloc0(sizeof(Indicator *) * nf);
-	Indicator **returns = palloc0(sizeof(Indicator *) * nf);
-	double	  **exo_value = NULL;
-	int		   *exo_at = NULL;
-	DateADT		exo_from = DATEVAL_NOBEGIN;	/* every other symbol's feature is defined */
+	int			   nf = spec->nfeatures;
+	int			   first = -1;
+	int			   last = -1;
+	int			   nrows;
+	Indicator	 **ind = palloc0(sizeof(Indicator *) * nf);
+	Indicator	 **returns = palloc0(sizeof(Indicator *) * nf);
+	double		 **exo_value = NULL;
+	int			  *exo_at = NULL;
+	DateADT		   exo_from = DATEVAL_NOBEGIN; /* every other symbol's feature is defined */
 	FeatureMatrix *m = palloc0(sizeof(FeatureMatrix));
 
 	FeatureCheckHorizon(horizon);
@@ -228,7 +228,7 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureInputs *inputs,
 		exo_at = palloc0(sizeof(int) * nf);
 		for (int j = 0; j < nf; j++)
 		{
-			int			from;
+			int from;
 
 			if (spec->defs[j].symbol[0] == '\0')
 				continue;
@@ -277,9 +277,9 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureInputs *inputs,
 	for (int t = 0; t <= last; t++)
 	{
 		const FeatureBar *b = &bars[t];
-		double		lnc = log(b->close);
-		bool		out = (t >= first);
-		double	   *row = out ? &m->x[(Size) (t - first) * nf] : NULL;
+		double			  lnc = log(b->close);
+		bool			  out = (t >= first);
+		double			 *row = out ? &m->x[(Size) (t - first) * nf] : NULL;
 
 		if ((t & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
@@ -287,14 +287,14 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureInputs *inputs,
 		for (int j = 0; j < nf; j++)
 		{
 			const FeatureDef *def = &spec->defs[j];
-			double		v;
-			bool		defined;
+			double			  v;
+			bool			  defined;
 
 			if (exo_value && exo_value[j])
 			{
 				/* the other symbol's value at its last bar on or before this day */
 				const FeatureBar *eb = inputs->exo_bars[j];
-				int			ne = inputs->exo_nbars[j];
+				int				  ne = inputs->exo_nbars[j];
 
 				if (!out)
 					continue;
@@ -314,7 +314,7 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureInputs *inputs,
 		}
 		if (out)
 		{
-			int			i = t - first;
+			int i = t - first;
 
 			m->days[i] = b->day;
 			m->close[i] = b->close;
@@ -322,6 +322,6 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureInputs *inputs,
 		}
 	}
 	if (spec->needs_inputs)
-		FillCalendar(spec, (TradingCalendar) inputs->calendar, m);	/* nrows > 0 */
+		FillCalendar(spec, (TradingCalendar) inputs->calendar, m); /* nrows > 0 */
 	return m;
 }

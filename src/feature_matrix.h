@@ -36,28 +36,28 @@
 
 #include "indicators.h"
 
-#define FEATURE_MAX_COUNT	1000	/* features in one spec */
-#define FEATURE_MAX_HORIZON 10000	/* bars ahead for y */
-#define FEATURE_MAX_STATE_BYTES (16 * 1024 * 1024)	/* all windows of a spec */
+#define FEATURE_MAX_COUNT 1000					   /* features in one spec */
+#define FEATURE_MAX_HORIZON 10000				   /* bars ahead for y */
+#define FEATURE_MAX_STATE_BYTES (16 * 1024 * 1024) /* all windows of a spec */
 
 typedef enum FeatureKind
 {
-	FEAT_LOG_RETURN,			/* ln(c / c[k before]) */
-	FEAT_MOMENTUM,				/* c / c[n before] - 1 */
-	FEAT_VOLATILITY,			/* sample σ of the last n one-bar log returns */
-	FEAT_SMA_RATIO,				/* c / sma(c, n) - 1 */
-	FEAT_EMA_RATIO,				/* c / ema(c, n) - 1 */
-	FEAT_RSI,					/* rsi(c, n) / 100 */
-	FEAT_MACD,					/* macd(c, fast, slow) / c */
-	FEAT_MACD_SIGNAL,			/* macd_signal(c, fast, slow, signal) / c */
-	FEAT_BB_PCTB,				/* bb_pctb(c, n, k) */
-	FEAT_ATR,					/* atr(h, l, c, n) / c */
-	FEAT_ZSCORE,				/* zscore(c, n) */
-	FEAT_VOLUME_ZSCORE,			/* zscore(ln(1 + volume), n), volume NULL = 0 */
-	FEAT_RANGE,					/* (h - l) / c */
-	FEAT_WEEKDAY,				/* ISO weekday of the day, 1 (Monday) .. 7 */
-	FEAT_DAYS_TO_MONTH_END,		/* trading days after the day up to the month's end */
-	FEAT_DAYS_SINCE_HOLIDAY		/* trading days since the last holiday, at most 250 */
+	FEAT_LOG_RETURN,		/* ln(c / c[k before]) */
+	FEAT_MOMENTUM,			/* c / c[n before] - 1 */
+	FEAT_VOLATILITY,		/* sample σ of the last n one-bar log returns */
+	FEAT_SMA_RATIO,			/* c / sma(c, n) - 1 */
+	FEAT_EMA_RATIO,			/* c / ema(c, n) - 1 */
+	FEAT_RSI,				/* rsi(c, n) / 100 */
+	FEAT_MACD,				/* macd(c, fast, slow) / c */
+	FEAT_MACD_SIGNAL,		/* macd_signal(c, fast, slow, signal) / c */
+	FEAT_BB_PCTB,			/* bb_pctb(c, n, k) */
+	FEAT_ATR,				/* atr(h, l, c, n) / c */
+	FEAT_ZSCORE,			/* zscore(c, n) */
+	FEAT_VOLUME_ZSCORE,		/* zscore(ln(1 + volume), n), volume NULL = 0 */
+	FEAT_RANGE,				/* (h - l) / c */
+	FEAT_WEEKDAY,			/* ISO weekday of the day, 1 (Monday) .. 7 */
+	FEAT_DAYS_TO_MONTH_END, /* trading days after the day up to the month's end */
+	FEAT_DAYS_SINCE_HOLIDAY /* trading days since the last holiday, at most 250 */
 } FeatureKind;
 
 #define FEATURE_HOLIDAY_CAP 250
@@ -67,31 +67,31 @@ typedef enum FeatureKind
 
 typedef struct FeatureDef
 {
-	char		name[NAMEDATALEN];
-	FeatureKind kind;
-	IndicatorParams ind;		/* the indicator computing it (unused by range) */
-	int			first_row;		/* first bar (from 1) at which it is defined */
-	char		symbol[NAMEDATALEN];	/* another symbol whose bars it reads, or "" */
+	char			name[NAMEDATALEN];
+	FeatureKind		kind;
+	IndicatorParams ind;				 /* the indicator computing it (unused by range) */
+	int				first_row;			 /* first bar (from 1) at which it is defined */
+	char			symbol[NAMEDATALEN]; /* another symbol whose bars it reads, or "" */
 } FeatureDef;
 
 /* A parsed and validated spec */
 typedef struct FeatureSpec
 {
 	int			nfeatures;
-	int			warmup;			/* first bar (from 1) at which all are defined */
+	int			warmup; /* first bar (from 1) at which all are defined */
 	FeatureDef *defs;
-	bool		needs_inputs;	/* some feature reads another symbol or the calendar */
+	bool		needs_inputs; /* some feature reads another symbol or the calendar */
 } FeatureSpec;
 
 /* One stored bar, as the features read it */
 typedef struct FeatureBar
 {
-	DateADT		day;
-	double		high;
-	double		low;
-	double		close;
-	double		volume;			/* 0 when NULL */
-	double		adj_close;		/* as stored, NaN when NULL (prices above are adjusted) */
+	DateADT day;
+	double	high;
+	double	low;
+	double	close;
+	double	volume;	   /* 0 when NULL */
+	double	adj_close; /* as stored, NaN when NULL (prices above are adjusted) */
 } FeatureBar;
 
 /*
@@ -101,12 +101,12 @@ typedef struct FeatureBar
  */
 typedef struct FeatureMatrix
 {
-	int			nrows;
-	int			nfeatures;
-	DateADT    *days;
-	double	   *close;
-	double	   *x;
-	double	   *y;
+	int		 nrows;
+	int		 nfeatures;
+	DateADT *days;
+	double	*close;
+	double	*x;
+	double	*y;
 } FeatureMatrix;
 
 /*
@@ -117,10 +117,10 @@ typedef struct FeatureMatrix
  */
 typedef struct FeatureInputs
 {
-	int			calendar;		/* TradingCalendar of the symbol */
+	int			 calendar; /* TradingCalendar of the symbol */
 	FeatureBar **exo_bars;
-	int		   *exo_nbars;
-	int		   *exo_calendar;	/* TradingCalendar of the other symbol */
+	int			*exo_nbars;
+	int			*exo_calendar; /* TradingCalendar of the other symbol */
 } FeatureInputs;
 
 /* ERROR (with what is wrong and a hint) unless spec is a valid spec */
@@ -142,12 +142,12 @@ extern FeatureBar *FeatureBarsLoad(const char *symbol, int *nbars);
  * The matrix over bars (ordered by day): rows from the spec's warm-up on, and
  * with start_day <= day <= end_day when those are not NULL.
  */
-extern FeatureMatrix *FeatureMatrixFromBars(const FeatureSpec *spec,
+extern FeatureMatrix *FeatureMatrixFromBars(const FeatureSpec	*spec,
 											const FeatureInputs *inputs,
 											const FeatureBar *bars, int nbars,
 											const DateADT *start_day,
 											const DateADT *end_day,
-											int horizon);
+											int			   horizon);
 
 /*
  * The other symbols' bars and the calendar the spec reads, for symbol (NULL
@@ -168,4 +168,4 @@ extern FeatureMatrix *FeatureMatrixCompute(const char *symbol, const FeatureSpec
 										   const DateADT *start_day,
 										   const DateADT *end_day, int horizon);
 
-#endif							/* FEATURE_MATRIX_H */
+#endif /* FEATURE_MATRIX_H */

@@ -19,19 +19,19 @@
 
 
 /* Which parameters a feature kind takes */
-#define FP_N		0x01
-#define FP_K		0x02		/* log_return: lag; bb_pctb: band width */
-#define FP_FAST		0x04
-#define FP_SLOW		0x08
-#define FP_SIGNAL	0x10
+#define FP_N 0x01
+#define FP_K 0x02 /* log_return: lag; bb_pctb: band width */
+#define FP_FAST 0x04
+#define FP_SLOW 0x08
+#define FP_SIGNAL 0x10
 
 typedef struct FeatureKindInfo
 {
-	const char *name;
-	FeatureKind kind;
+	const char	 *name;
+	FeatureKind	  kind;
 	IndicatorKind indicator;
-	int			params;			/* FP_* it accepts */
-	int			required;		/* FP_* it needs */
+	int			  params;	/* FP_* it accepts */
+	int			  required; /* FP_* it needs */
 } FeatureKindInfo;
 
 static const FeatureKindInfo feature_kinds[] = {
@@ -47,17 +47,17 @@ static const FeatureKindInfo feature_kinds[] = {
 	{"atr", FEAT_ATR, IND_ATR, FP_N, 0},
 	{"zscore", FEAT_ZSCORE, IND_ZSCORE, FP_N, FP_N},
 	{"volume_zscore", FEAT_VOLUME_ZSCORE, IND_ZSCORE, FP_N, 0},
-	{"range", FEAT_RANGE, IND_SMA, 0, 0},	/* no indicator: IND_SMA unused */
+	{"range", FEAT_RANGE, IND_SMA, 0, 0}, /* no indicator: IND_SMA unused */
 	/* calendar features: no indicator, no bars */
 	{"weekday", FEAT_WEEKDAY, IND_SMA, 0, 0},
 	{"days_to_month_end", FEAT_DAYS_TO_MONTH_END, IND_SMA, 0, 0},
 	{"days_since_holiday", FEAT_DAYS_SINCE_HOLIDAY, IND_SMA, 0, 0},
 };
 
-#define FEATURE_KINDS_HINT "Known indicators: log_return, momentum, volatility, sma_ratio, " \
-	"ema_ratio, rsi, macd, macd_signal, bb_pctb, atr, zscore, volume_zscore, range, " \
-	"and the calendar's weekday, days_to_month_end, days_since_holiday; \"symbol\" reads " \
-	"another symbol's bars (see the README, section \"Feature sets\")."
+#define FEATURE_KINDS_HINT "Known indicators: log_return, momentum, volatility, sma_ratio, "                      \
+						   "ema_ratio, rsi, macd, macd_signal, bb_pctb, atr, zscore, volume_zscore, range, "      \
+						   "and the calendar's weekday, days_to_month_end, days_since_holiday; \"symbol\" reads " \
+						   "another symbol's bars (see the README, section \"Feature sets\")."
 
 typedef struct FeatureWhere
 {
@@ -65,20 +65,20 @@ typedef struct FeatureWhere
 	const char *name;
 } FeatureWhere;
 
-static void FeatureErrorContext(void *arg);
-static void SpecError(int index, const char *name, const char *fmt,...) pg_attribute_printf(3, 4) pg_attribute_noreturn();
+static void					  FeatureErrorContext(void *arg);
+static void					  SpecError(int index, const char *name, const char *fmt, ...) pg_attribute_printf(3, 4) pg_attribute_noreturn();
 static const FeatureKindInfo *LookupFeatureKind(const char *name);
-static char *JsonbString(JsonbValue *v);
-static double JsonbNumber(JsonbValue *v, bool *ok);
-static void ParseFeature(JsonbValue *obj, int index, FeatureDef *def);
+static char					 *JsonbString(JsonbValue *v);
+static double				  JsonbNumber(JsonbValue *v, bool *ok);
+static void					  ParseFeature(JsonbValue *obj, int index, FeatureDef *def);
 
 
 static void
-SpecError(int index, const char *name, const char *fmt,...)
+SpecError(int index, const char *name, const char *fmt, ...)
 {
-	char		buf[512];
-	va_list		args;
-	int			len;
+	char	buf[512];
+	va_list args;
+	int		len;
 
 	va_start(args, fmt);
 	len = vsnprintf(buf, sizeof(buf), fmt, args);
@@ -141,15 +141,15 @@ JsonbNumber(JsonbValue *v, bool *ok)
 static void
 ParseFeature(JsonbValue *obj, int index, FeatureDef *def)
 {
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	char	   *name = NULL;
-	char	   *indicator = NULL;
-	char	   *symbol = NULL;
-	const FeatureKindInfo *info;
-	int			given = 0;
-	double		values[5] = {0};	/* n, k, fast, slow, signal */
+	JsonbIterator			*it;
+	JsonbValue				 v;
+	JsonbIteratorToken		 tok;
+	char					*name = NULL;
+	char					*indicator = NULL;
+	char					*symbol = NULL;
+	const FeatureKindInfo	*info;
+	int						 given = 0;
+	double					 values[5] = {0}; /* n, k, fast, slow, signal */
 	static const char *const param_names[] = {"n", "k", "fast", "slow", "signal"};
 
 	if (obj->type != jbvBinary || !JsonContainerIsObject(obj->val.binary.data))
@@ -166,8 +166,8 @@ ParseFeature(JsonbValue *obj, int index, FeatureDef *def)
 	it = JsonbIteratorInit(obj->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
-		char	   *key;
-		int			p;
+		char *key;
+		int	  p;
 
 		if (tok != WJB_KEY)
 			continue;
@@ -201,7 +201,7 @@ ParseFeature(JsonbValue *obj, int index, FeatureDef *def)
 			SpecError(index, name, "unknown key \"%s\" (keys: name, indicator, description, symbol, n, k, fast, slow, signal)", key);
 		else
 		{
-			bool		ok;
+			bool ok;
 
 			values[p] = JsonbNumber(&v, &ok);
 			if (!ok)
@@ -271,7 +271,7 @@ ParseFeature(JsonbValue *obj, int index, FeatureDef *def)
 	{
 		/* the indicator's own message says what is wrong; say where */
 		ErrorContextCallback where;
-		FeatureWhere fw = {index, name};
+		FeatureWhere		 fw = {index, name};
 
 		where.callback = FeatureErrorContext;
 		where.arg = &fw;
@@ -293,16 +293,16 @@ FeatureSpec *
 FeatureSpecParse(Jsonb *spec)
 {
 	FeatureSpec *result;
-	JsonbValue *features;
-	int			n;
-	Size		state_bytes = 0;
+	JsonbValue	*features;
+	int			 n;
+	Size		 state_bytes = 0;
 
 	if (!JB_ROOT_IS_OBJECT(spec) || JB_ROOT_IS_SCALAR(spec))
 		SpecError(-1, NULL, "not a JSON object");
 	/* the only keys: "features" and an optional "description" */
 	{
-		JsonbIterator *it = JsonbIteratorInit(&spec->root);
-		JsonbValue	v;
+		JsonbIterator	  *it = JsonbIteratorInit(&spec->root);
+		JsonbValue		   v;
 		JsonbIteratorToken tok;
 
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)

@@ -39,22 +39,22 @@
 #include "price_store.h"
 #include "roles.h"
 
-static void FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_jsonb,
-								 int start_arg, int end_arg, int horizon);
-static void CheckSymbolKnown(const char *symbol);
+static void		   FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_jsonb,
+										int start_arg, int end_arg, int horizon);
+static void		   CheckSymbolKnown(const char *symbol);
 static FeatureBar *LoadBarsSpi(const char *symbol, int *nbars);
 static FeatureBar *LoadBarsDirect(const char *symbol, int *nbars);
-static char *RequiredText(FunctionCallInfo fcinfo, int arg, const char *what);
-static int	RequiredHorizon(FunctionCallInfo fcinfo, int arg);
+static char		  *RequiredText(FunctionCallInfo fcinfo, int arg, const char *what);
+static int		   RequiredHorizon(FunctionCallInfo fcinfo, int arg);
 
 Jsonb *
 FeatureSetSpec(const char *name)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-	Jsonb	   *result = NULL;
+	Oid			  argtypes[1] = {TEXTOID};
+	Datum		  values[1];
+	Jsonb		 *result = NULL;
 	MemoryContext caller = CurrentMemoryContext;
-	int			rc;
+	int			  rc;
 
 	values[0] = CStringGetTextDatum(name);
 	SPI_connect();
@@ -64,8 +64,8 @@ FeatureSetSpec(const char *name)
 		elog(ERROR, "reading stockml.feature_sets failed: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 1)
 	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		bool  isnull;
+		Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 		if (!isnull)
 		{
@@ -91,18 +91,19 @@ static FeatureBar *
 LoadBarsSpi(const char *symbol, int *nbars)
 {
 	static SPIPlanPtr plan = NULL;
-	Datum		values[1];
-	FeatureBar *bars;
-	MemoryContext caller = CurrentMemoryContext;
-	int			rc;
+	Datum			  values[1];
+	FeatureBar		 *bars;
+	MemoryContext	  caller = CurrentMemoryContext;
+	int				  rc;
 
 	values[0] = CStringGetTextDatum(symbol);
 	SPI_connect();
 	if (plan == NULL)
 	{
-		Oid			argtypes[1] = {TEXTOID};
-		SPIPlanPtr	p = SPI_prepare("SELECT day, high, low, close, volume::float8 FROM stockml.prices "
-									"WHERE symbol = $1 ORDER BY day", 1, argtypes);
+		Oid		   argtypes[1] = {TEXTOID};
+		SPIPlanPtr p = SPI_prepare("SELECT day, high, low, close, volume::float8 FROM stockml.prices "
+								   "WHERE symbol = $1 ORDER BY day",
+								   1, argtypes);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -117,10 +118,10 @@ LoadBarsSpi(const char *symbol, int *nbars)
 	bars = MemoryContextAlloc(caller, mul_size(Max(SPI_processed, 1), sizeof(FeatureBar)));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		vol;
+		HeapTuple tup = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		bool	  isnull;
+		Datum	  vol;
 
 		bars[i].day = DatumGetDateADT(SPI_getbinval(tup, desc, 1, &isnull));
 		bars[i].high = DatumGetFloat8(SPI_getbinval(tup, desc, 2, &isnull));
@@ -146,7 +147,7 @@ static void
 LoadAdjustedCloses(const char *symbol, FeatureBar *bars, int nbars)
 {
 	StockmlOwnerSwitch sw;
-	int			t = 0;
+	int				   t = 0;
 
 	if (nbars == 0)
 		return;
@@ -160,9 +161,9 @@ LoadAdjustedCloses(const char *symbol, FeatureBar *bars, int nbars)
 		elog(ERROR, "reading stockml.prices failed");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		bool		isnull;
-		DateADT		day = DatumGetDateADT(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		HeapTuple tup = SPI_tuptable->vals[i];
+		bool	  isnull;
+		DateADT	  day = DatumGetDateADT(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 
 		while (t < nbars && bars[t].day < day)
 			t++;
@@ -184,23 +185,23 @@ LoadAdjustedCloses(const char *symbol, FeatureBar *bars, int nbars)
 static FeatureBar *
 LoadBarsDirect(const char *symbol, int *nbars)
 {
-	Oid			relid = get_relname_relid("prices", get_namespace_oid("stockml", false));
+	Oid						 relid = get_relname_relid("prices", get_namespace_oid("stockml", false));
 	static const char *const columns[] = {"symbol", "day", "high", "low", "close", "volume",
-	"adj_close"};
-	static const Oid types[] = {TEXTOID, DATEOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID,
-	FLOAT8OID};
-	AttrNumber	att[7];
-	AttrNumber	maxatt = 0;
-	Relation	rel;
-	Relation	idx;
-	Oid			pk;
-	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	ScanKeyData key;
-	Snapshot	snapshot;
-	FeatureBar *bars;
-	int			n = 0;
-	int			size = 1024;
+										  "adj_close"};
+	static const Oid		 types[] = {TEXTOID, DATEOID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT8OID,
+										FLOAT8OID};
+	AttrNumber				 att[7];
+	AttrNumber				 maxatt = 0;
+	Relation				 rel;
+	Relation				 idx;
+	Oid						 pk;
+	IndexScanDesc			 scan;
+	TupleTableSlot			*slot;
+	ScanKeyData				 key;
+	Snapshot				 snapshot;
+	FeatureBar				*bars;
+	int						 n = 0;
+	int						 size = 1024;
 
 	if (!OidIsValid(relid) ||
 		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
@@ -262,9 +263,9 @@ LoadBarsDirect(const char *symbol, int *nbars)
 		b->low = DatumGetFloat8(slot->tts_values[att[3] - 1]);
 		b->close = DatumGetFloat8(slot->tts_values[att[4] - 1]);
 		b->volume = slot->tts_isnull[att[5] - 1] ? 0.0 :
-			(double) DatumGetInt64(slot->tts_values[att[5] - 1]);
+												   (double) DatumGetInt64(slot->tts_values[att[5] - 1]);
 		b->adj_close = slot->tts_isnull[att[6] - 1] ? NAN :
-			DatumGetFloat8(slot->tts_values[att[6] - 1]);
+													  DatumGetFloat8(slot->tts_values[att[6] - 1]);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	index_endscan(scan);
@@ -281,10 +282,10 @@ LoadBarsDirect(const char *symbol, int *nbars)
 FeatureBar *
 FeatureBarsLoad(const char *symbol, int *nbars)
 {
-	FeatureBar *bars = LoadBarsDirect(symbol, nbars);
+	FeatureBar	*bars = LoadBarsDirect(symbol, nbars);
 	AdjustInput *in;
-	double	   *price;
-	double	   *volume;
+	double		*price;
+	double		*volume;
 
 	if (bars == NULL)
 		bars = LoadBarsSpi(symbol, nbars);
@@ -317,7 +318,7 @@ FeatureInputs *
 FeatureInputsLoad(const FeatureSpec *spec, const char *symbol)
 {
 	FeatureInputs *in;
-	bool		calendar = false;
+	bool		   calendar = false;
 
 	if (!spec->needs_inputs)
 		return NULL;
@@ -328,7 +329,7 @@ FeatureInputsLoad(const FeatureSpec *spec, const char *symbol)
 	for (int j = 0; j < spec->nfeatures; j++)
 	{
 		const FeatureDef *def = &spec->defs[j];
-		int			same = -1;
+		int				  same = -1;
 
 		calendar |= FEATURE_KIND_IS_CALENDAR(def->kind);
 		if (def->symbol[0] == '\0')
@@ -365,8 +366,8 @@ FeatureInputsRequireCurrent(const FeatureSpec *spec, const FeatureInputs *inputs
 	for (int j = 0; j < spec->nfeatures; j++)
 	{
 		const FeatureDef *def = &spec->defs[j];
-		DateADT		latest;
-		DateADT		needed;
+		DateADT			  latest;
+		DateADT			  needed;
 
 		if (def->symbol[0] == '\0')
 			continue;
@@ -390,8 +391,8 @@ FeatureMatrix *
 FeatureMatrixCompute(const char *symbol, const FeatureSpec *spec,
 					 const DateADT *start_day, const DateADT *end_day, int horizon)
 {
-	int			nbars;
-	FeatureBar *bars;
+	int			   nbars;
+	FeatureBar	  *bars;
 	FeatureMatrix *m;
 
 	FeatureCheckHorizon(horizon);
@@ -407,9 +408,9 @@ FeatureMatrixCompute(const char *symbol, const FeatureSpec *spec,
 static void
 CheckSymbolKnown(const char *symbol)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1];
-	bool		known;
+	Oid	  argtypes[1] = {TEXTOID};
+	Datum values[1];
+	bool  known;
 
 	values[0] = CStringGetTextDatum(symbol);
 	SPI_connect();
@@ -430,15 +431,15 @@ FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_js
 					 int start_arg, int end_arg, int horizon)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	FeatureSpec *spec;
+	FeatureSpec	  *spec;
 	FeatureMatrix *m;
-	DateADT		start_day,
-				end_day;
-	ArrayType  *x;
-	Size		xsize;
-	Datum		symbol_datum;
-	int			nbars;
-	FeatureBar *bars;
+	DateADT		   start_day,
+		end_day;
+	ArrayType	 *x;
+	Size		  xsize;
+	Datum		  symbol_datum;
+	int			  nbars;
+	FeatureBar	 *bars;
 	MemoryContext work;
 	MemoryContext caller;
 
@@ -486,8 +487,8 @@ FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_js
 
 	for (int i = 0; i < m->nrows; i++)
 	{
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
+		Datum values[5];
+		bool  nulls[5] = {false, false, false, false, false};
 
 		memcpy((char *) x + ARR_OVERHEAD_NONULLS(1), &m->x[(Size) i * m->nfeatures], m->nfeatures * sizeof(float8));
 		values[0] = symbol_datum;
@@ -536,12 +537,12 @@ RequiredHorizon(FunctionCallInfo fcinfo, int arg)
 static bool
 FeaturesReadAsOwner(void)
 {
-	Oid			reader = get_role_oid(STOCKML_READER_ROLE, true);
-	Oid			prices = get_relname_relid("prices", get_namespace_oid("stockml", false));
+	Oid reader = get_role_oid(STOCKML_READER_ROLE, true);
+	Oid prices = get_relname_relid("prices", get_namespace_oid("stockml", false));
 
 	return OidIsValid(reader) && OidIsValid(prices) &&
-		has_privs_of_role(GetUserId(), reader) &&
-		pg_class_aclcheck(prices, GetUserId(), ACL_SELECT) != ACLCHECK_OK;
+		   has_privs_of_role(GetUserId(), reader) &&
+		   pg_class_aclcheck(prices, GetUserId(), ACL_SELECT) != ACLCHECK_OK;
 }
 
 /* features(symbol, start_day, end_day, feature_set, horizon) */
@@ -549,10 +550,10 @@ PG_FUNCTION_INFO_V1(stockml_features);
 Datum
 stockml_features(PG_FUNCTION_ARGS)
 {
-	char	   *symbol = RequiredText(fcinfo, 0, "symbol");
-	char	   *set = RequiredText(fcinfo, 3, "feature_set");
-	int			horizon = RequiredHorizon(fcinfo, 4);
-	bool		as_owner = FeaturesReadAsOwner();
+	char			  *symbol = RequiredText(fcinfo, 0, "symbol");
+	char			  *set = RequiredText(fcinfo, 3, "feature_set");
+	int				   horizon = RequiredHorizon(fcinfo, 4);
+	bool			   as_owner = FeaturesReadAsOwner();
 	StockmlOwnerSwitch sw;
 
 	/* an ERROR in between is undone by the (sub)transaction's abort */
@@ -569,8 +570,8 @@ PG_FUNCTION_INFO_V1(stockml_features_spec);
 Datum
 stockml_features_spec(PG_FUNCTION_ARGS)
 {
-	char	   *symbol = RequiredText(fcinfo, 0, "symbol");
-	int			horizon = RequiredHorizon(fcinfo, 4);
+	char *symbol = RequiredText(fcinfo, 0, "symbol");
+	int	  horizon = RequiredHorizon(fcinfo, 4);
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -578,8 +579,8 @@ stockml_features_spec(PG_FUNCTION_ARGS)
 				 errmsg("spec must not be NULL"),
 				 errhint("Pass a spec, e.g. (SELECT spec FROM stockml.feature_sets WHERE name = 'default').")));
 	{
-		Jsonb	   *spec = PG_GETARG_JSONB_P(1);
-		bool		as_owner = FeaturesReadAsOwner();
+		Jsonb			  *spec = PG_GETARG_JSONB_P(1);
+		bool			   as_owner = FeaturesReadAsOwner();
 		StockmlOwnerSwitch sw;
 
 		if (as_owner)
@@ -597,7 +598,7 @@ Datum
 stockml_feature_names(PG_FUNCTION_ARGS)
 {
 	FeatureSpec *spec = FeatureSpecParse(PG_GETARG_JSONB_P(0));
-	Datum	   *names = palloc(sizeof(Datum) * spec->nfeatures);
+	Datum		*names = palloc(sizeof(Datum) * spec->nfeatures);
 
 	for (int i = 0; i < spec->nfeatures; i++)
 		names[i] = CStringGetTextDatum(spec->defs[i].name);

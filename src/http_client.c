@@ -40,25 +40,25 @@
 
 typedef enum TransferState
 {
-	TRANSFER_PENDING,			/* not started, or waiting for a retry */
-	TRANSFER_ACTIVE,			/* in the multi handle */
+	TRANSFER_PENDING, /* not started, or waiting for a retry */
+	TRANSFER_ACTIVE,  /* in the multi handle */
 	TRANSFER_DONE
 } TransferState;
 
 struct HttpTransfer
 {
 	TransferState state;
-	CURL	   *easy;
-	char	   *url;			/* current URL (after redirects) */
-	int			redirects;
-	TimestampTz retry_at;
+	CURL		 *easy;
+	char		 *url; /* current URL (after redirects) */
+	int			  redirects;
+	TimestampTz	  retry_at;
 	/* the body being received, grown by WriteBody in http_cxt */
-	char	   *buf;
-	size_t		len;
-	size_t		cap;
-	bool		too_large;
-	bool		out_of_memory;
-	char		errbuf[CURL_ERROR_SIZE];
+	char  *buf;
+	size_t len;
+	size_t cap;
+	bool   too_large;
+	bool   out_of_memory;
+	char   errbuf[CURL_ERROR_SIZE];
 };
 
 typedef enum TransferVerdict
@@ -68,27 +68,27 @@ typedef enum TransferVerdict
 	VERDICT_REDIRECT
 } TransferVerdict;
 
-static int	http_timeout_ms = 30000;
-static int	http_retries = 3;
-static int	http_retry_delay_ms = 500;
-static int	max_response_bytes = 50 * 1024 * 1024;
+static int	 http_timeout_ms = 30000;
+static int	 http_retries = 3;
+static int	 http_retry_delay_ms = 500;
+static int	 max_response_bytes = 50 * 1024 * 1024;
 static char *http_user_agent = NULL;
 static char *allowed_hosts = NULL;
-int			stockml_http_concurrency = 8;
+int			 stockml_http_concurrency = 8;
 
-static MemoryContext http_cxt = NULL;	/* of the HttpFetchAll running now */
-static bool curl_ready = false;
+static MemoryContext http_cxt = NULL; /* of the HttpFetchAll running now */
+static bool			 curl_ready = false;
 
-static bool UrlProblem(const char *url, char **problem);
-static size_t WriteBody(char *data, size_t size, size_t nmemb, void *userdata);
-static int	AbortOnInterrupt(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
-							 curl_off_t ultotal, curl_off_t ulnow);
-static void StartTransfer(CURLM *multi, HttpRequest *request);
+static bool			   UrlProblem(const char *url, char **problem);
+static size_t		   WriteBody(char *data, size_t size, size_t nmemb, void *userdata);
+static int			   AbortOnInterrupt(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+										curl_off_t ultotal, curl_off_t ulnow);
+static void			   StartTransfer(CURLM *multi, HttpRequest *request);
 static TransferVerdict JudgeTransfer(HttpRequest *request, CURLcode code);
-static void FinishTransfer(HttpRequest *request, MemoryContext result_cxt);
-static double BackoffMs(int attempt);
-static void RunTransfers(CURLM *multi, HttpRequest **requests, int nrequests, int concurrency,
-						 HttpDoneCallback done, void *arg, MemoryContext result_cxt);
+static void			   FinishTransfer(HttpRequest *request, MemoryContext result_cxt);
+static double		   BackoffMs(int attempt);
+static void			   RunTransfers(CURLM *multi, HttpRequest **requests, int nrequests, int concurrency,
+									HttpDoneCallback done, void *arg, MemoryContext result_cxt);
 
 
 /*
@@ -162,12 +162,12 @@ StockmlHttpInit(void)
 static bool
 UrlProblem(const char *url, char **problem)
 {
-	CURLU	   *parsed = curl_url();
-	char	   *scheme = NULL;
-	char	   *host = NULL;
-	bool		bad = true;
+	CURLU *parsed = curl_url();
+	char  *scheme = NULL;
+	char  *host = NULL;
+	bool   bad = true;
 
-	size_t		scheme_len = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	size_t scheme_len = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
 
 	if (parsed == NULL)
 		elog(ERROR, "out of memory in curl_url");
@@ -176,18 +176,18 @@ UrlProblem(const char *url, char **problem)
 		!((scheme_len == 4 && pg_strncasecmp(url, "http", 4) == 0) ||
 		  (scheme_len == 5 && pg_strncasecmp(url, "https", 5) == 0)))
 		*problem = scheme_len > 0 && url[scheme_len] == ':' ?
-			psprintf("scheme \"%.*s\" is not allowed (only http and https are)", (int) Min(scheme_len, 20), url) :
-			psprintf("\"%.40s\" does not start with http:// or https://", url);
+					   psprintf("scheme \"%.*s\" is not allowed (only http and https are)", (int) Min(scheme_len, 20), url) :
+					   psprintf("\"%.40s\" does not start with http:// or https://", url);
 	else if (curl_url_set(parsed, CURLUPART_URL, url, 0) != CURLUE_OK ||
-		curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-		curl_url_get(parsed, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+			 curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+			 curl_url_get(parsed, CURLUPART_HOST, &host, 0) != CURLUE_OK)
 		*problem = psprintf("\"%s\" is not a valid URL", url);
 	else if (pg_strcasecmp(scheme, "http") != 0 && pg_strcasecmp(scheme, "https") != 0)
 		*problem = psprintf("scheme \"%s\" is not allowed (only http and https are)", scheme);
 	else
 	{
-		char	   *list = pstrdup(allowed_hosts ? allowed_hosts : "");
-		char	   *save = NULL;
+		char *list = pstrdup(allowed_hosts ? allowed_hosts : "");
+		char *save = NULL;
 
 		for (char *h = strtok_r(list, ", \t", &save); h && bad; h = strtok_r(NULL, ", \t", &save))
 			bad = pg_strcasecmp(h, host) != 0;
@@ -205,7 +205,7 @@ UrlProblem(const char *url, char **problem)
 void
 HttpCheckUrl(const char *url)
 {
-	char	   *problem;
+	char *problem;
 
 	if (UrlProblem(url, &problem))
 		ereport(ERROR,
@@ -239,7 +239,7 @@ static size_t
 WriteBody(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	HttpTransfer *t = (HttpTransfer *) userdata;
-	size_t		n = size * nmemb;
+	size_t		  n = size * nmemb;
 
 	if (t->len + n > (size_t) max_response_bytes)
 	{
@@ -248,8 +248,8 @@ WriteBody(char *data, size_t size, size_t nmemb, void *userdata)
 	}
 	if (t->len + n + 1 > t->cap)
 	{
-		size_t		cap = Max(Max(t->cap * 2, t->len + n + 1), 16384);
-		char	   *grown;
+		size_t cap = Max(Max(t->cap * 2, t->len + n + 1), 16384);
+		char  *grown;
 
 		cap = Min(cap, (size_t) max_response_bytes + 1);
 		grown = MemoryContextAllocExtended(http_cxt, cap, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
@@ -282,7 +282,7 @@ AbortOnInterrupt(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 static double
 BackoffMs(int attempt)
 {
-	double		delay = http_retry_delay_ms * pow(2.0, Max(attempt - 1, 0));
+	double delay = http_retry_delay_ms * pow(2.0, Max(attempt - 1, 0));
 
 	return Min(delay, 60000.0) * (0.5 + pg_prng_double(&pg_global_prng_state));
 }
@@ -291,7 +291,7 @@ static void
 StartTransfer(CURLM *multi, HttpRequest *request)
 {
 	HttpTransfer *t = request->transfer;
-	CURL	   *easy;
+	CURL		 *easy;
 
 	if (t->easy)
 		curl_easy_cleanup(t->easy);
@@ -306,11 +306,11 @@ StartTransfer(CURLM *multi, HttpRequest *request)
 	curl_easy_setopt(easy, CURLOPT_URL, t->url);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);	/* by hand, checked */
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L); /* by hand, checked */
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) http_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) Min(http_timeout_ms, 10000));
-	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");	/* whatever libcurl decodes */
+	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, ""); /* whatever libcurl decodes */
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, http_user_agent);
 	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) max_response_bytes);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, WriteBody);
@@ -330,8 +330,8 @@ static TransferVerdict
 JudgeTransfer(HttpRequest *request, CURLcode code)
 {
 	HttpTransfer *t = request->transfer;
-	bool		retryable = false;
-	double		delay_ms;
+	bool		  retryable = false;
+	double		  delay_ms;
 
 	request->error = NULL;
 	request->failure = HTTP_FAILURE_NONE;
@@ -339,12 +339,12 @@ JudgeTransfer(HttpRequest *request, CURLcode code)
 	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &request->status);
 	if (code == CURLE_OK)
 	{
-		curl_off_t	retry_after = 0;
+		curl_off_t retry_after = 0;
 
 		if (request->status >= 300 && request->status < 400 && request->status != 304)
 		{
-			char	   *location = NULL;
-			char	   *problem;
+			char *location = NULL;
+			char *problem;
 
 			curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &location);
 			if (location == NULL)
@@ -447,15 +447,15 @@ static void
 RunTransfers(CURLM *multi, HttpRequest **requests, int nrequests, int concurrency,
 			 HttpDoneCallback done, void *arg, MemoryContext result_cxt)
 {
-	int			started = 0;
-	int			finished = 0;
-	int			active = 0;
+	int started = 0;
+	int finished = 0;
+	int active = 0;
 
 	while (finished < nrequests)
 	{
 		TimestampTz now = GetCurrentTimestamp();
 		TimestampTz next_retry = 0;
-		CURLMsg    *msg;
+		CURLMsg	   *msg;
 		int			left;
 		int			running;
 		long		wait_ms = HTTP_POLL_MS;
@@ -495,7 +495,7 @@ RunTransfers(CURLM *multi, HttpRequest **requests, int nrequests, int concurrenc
 			switch (JudgeTransfer(r, msg->data.result))
 			{
 				case VERDICT_REDIRECT:
-					r->attempts--;	/* a redirect hop is not another attempt */
+					r->attempts--; /* a redirect hop is not another attempt */
 					StartTransfer(multi, r);
 					active++;
 					break;
@@ -521,7 +521,8 @@ RunTransfers(CURLM *multi, HttpRequest **requests, int nrequests, int concurrenc
 
 		if (next_retry != 0)
 			wait_ms = Min(wait_ms, Max(TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-																	   next_retry), 0));
+																	   next_retry),
+									   0));
 		if (active > 0)
 			curl_multi_poll(multi, NULL, 0, (int) wait_ms, NULL);
 		else if (wait_ms > 0)
@@ -545,7 +546,7 @@ HttpFetchAll(HttpRequest **requests, int nrequests, int concurrency,
 			 HttpDoneCallback done, void *arg)
 {
 	MemoryContext result_cxt = CurrentMemoryContext;
-	CURLM	   *volatile multi = NULL;
+	CURLM *volatile multi = NULL;
 
 	for (int i = 0; i < nrequests; i++)
 		HttpCheckUrl(requests[i]->url);

@@ -21,19 +21,19 @@
 
 #include "indicators.h"
 
-static void RollingInit(RollingWindow *w, int n, double *buf);
-static void RollingPush(RollingWindow *w, double x);
-static void RollingExact(RollingWindow *w);
-static bool RollingVariance(const RollingWindow *w, int ddof, double *var);
-static bool LagPush(RollingWindow *w, double x, double *old);
-static void EmaInit(EmaState *e, int n);
-static bool EmaPush(EmaState *e, double x);
-static void WilderInit(WilderState *s, int n);
-static bool WilderPush(WilderState *s, double up, double down);
-static void CheckWindow(const char *what, int n, int min);
+static void	 RollingInit(RollingWindow *w, int n, double *buf);
+static void	 RollingPush(RollingWindow *w, double x);
+static void	 RollingExact(RollingWindow *w);
+static bool	 RollingVariance(const RollingWindow *w, int ddof, double *var);
+static bool	 LagPush(RollingWindow *w, double x, double *old);
+static void	 EmaInit(EmaState *e, int n);
+static bool	 EmaPush(EmaState *e, double x);
+static void	 WilderInit(WilderState *s, int n);
+static bool	 WilderPush(WilderState *s, double up, double down);
+static void	 CheckWindow(const char *what, int n, int min);
 static Datum IndicatorTransition(FunctionCallInfo fcinfo, IndicatorKind kind);
-static void CheckWindowFrame(FunctionCallInfo fcinfo, IndicatorKind kind);
-static int	IntArg(FunctionCallInfo fcinfo, int i, IndicatorKind kind, const char *what);
+static void	 CheckWindowFrame(FunctionCallInfo fcinfo, IndicatorKind kind);
+static int	 IntArg(FunctionCallInfo fcinfo, int i, IndicatorKind kind, const char *what);
 
 /* ---------------------------------------------------------------- kernels */
 
@@ -56,7 +56,7 @@ RollingPush(RollingWindow *w, double x)
 {
 	if (w->count < w->n)
 	{
-		double		delta = x - w->mean;
+		double delta = x - w->mean;
 
 		w->buf[w->pos] = x;
 		w->count++;
@@ -65,8 +65,8 @@ RollingPush(RollingWindow *w, double x)
 	}
 	else
 	{
-		double		old = w->buf[w->pos];
-		double		mean = w->mean + (x - old) / w->n;
+		double old = w->buf[w->pos];
+		double mean = w->mean + (x - old) / w->n;
 
 		w->buf[w->pos] = x;
 		w->m2 += (x - old) * (x - mean + old - w->mean);
@@ -91,16 +91,16 @@ RollingPush(RollingWindow *w, double x)
 static void
 RollingExact(RollingWindow *w)
 {
-	double		sum = 0.0;
-	double		m2 = 0.0;
-	double		mean;
+	double sum = 0.0;
+	double m2 = 0.0;
+	double mean;
 
 	for (int i = 0; i < w->count; i++)
 		sum += w->buf[i];
 	mean = sum / w->count;
 	for (int i = 0; i < w->count; i++)
 	{
-		double		d = w->buf[i] - mean;
+		double d = w->buf[i] - mean;
 
 		m2 += d * d;
 	}
@@ -126,7 +126,7 @@ RollingVariance(const RollingWindow *w, int ddof, double *var)
 static bool
 LagPush(RollingWindow *w, double x, double *old)
 {
-	bool		known = (w->count == w->n);
+	bool known = (w->count == w->n);
 
 	if (known)
 		*old = w->buf[w->pos];
@@ -257,8 +257,8 @@ CheckWindow(const char *what, int n, int min)
 				 errmsg("%s must be between %d and %d, not %d", what, min,
 						INDICATOR_MAX_WINDOW, n),
 				 min > 1 ?
-				 errhint("A sample standard deviation needs at least 2 values, e.g. stockml.rolling_std(close, 20).") :
-				 errhint("Pass the number of rows, e.g. stockml.sma(close, 20) OVER (PARTITION BY symbol ORDER BY day).")));
+					 errhint("A sample standard deviation needs at least 2 values, e.g. stockml.rolling_std(close, 20).") :
+					 errhint("Pass the number of rows, e.g. stockml.sma(close, 20) OVER (PARTITION BY symbol ORDER BY day).")));
 }
 
 /* ERROR with a hint unless the parameters make sense for the kind */
@@ -339,7 +339,7 @@ IndicatorFirstRow(const IndicatorParams *p)
 Size
 IndicatorSize(const IndicatorParams *p)
 {
-	int			slots;
+	int slots;
 
 	switch (p->kind)
 	{
@@ -391,8 +391,8 @@ bool
 IndicatorPush(Indicator *ind, double x, double high, double low, double *value)
 {
 	const IndicatorParams *p = &ind->p;
-	double		var;
-	double		old;
+	double				   var;
+	double				   old;
 
 	switch (p->kind)
 	{
@@ -410,45 +410,45 @@ IndicatorPush(Indicator *ind, double x, double high, double low, double *value)
 			return true;
 
 		case IND_RSI:
-			{
-				WilderState *s = &ind->wilder;
-				double		d;
+		{
+			WilderState *s = &ind->wilder;
+			double		 d;
 
-				if (!s->has_prev)
-				{
-					s->has_prev = true;
-					s->prev = x;
-					return false;
-				}
-				d = x - s->prev;
+			if (!s->has_prev)
+			{
+				s->has_prev = true;
 				s->prev = x;
-				if (!WilderPush(s, Max(d, 0.0), Max(-d, 0.0)))
-					return false;
-				/* no move at all over the smoothing: neither overbought nor oversold */
-				*value = (s->up + s->down > 0.0) ? 100.0 * s->up / (s->up + s->down) : 50.0;
-				return true;
+				return false;
 			}
+			d = x - s->prev;
+			s->prev = x;
+			if (!WilderPush(s, Max(d, 0.0), Max(-d, 0.0)))
+				return false;
+			/* no move at all over the smoothing: neither overbought nor oversold */
+			*value = (s->up + s->down > 0.0) ? 100.0 * s->up / (s->up + s->down) : 50.0;
+			return true;
+		}
 
 		case IND_MACD:
 		case IND_MACD_SIGNAL:
-			{
-				bool		fast = EmaPush(&ind->ema, x);
-				bool		slow = EmaPush(&ind->ema_slow, x);
-				double		macd;
+		{
+			bool   fast = EmaPush(&ind->ema, x);
+			bool   slow = EmaPush(&ind->ema_slow, x);
+			double macd;
 
-				if (!(fast && slow))
-					return false;
-				macd = ind->ema.value - ind->ema_slow.value;
-				if (p->kind == IND_MACD)
-				{
-					*value = macd;
-					return true;
-				}
-				if (!EmaPush(&ind->ema_signal, macd))
-					return false;
-				*value = ind->ema_signal.value;
+			if (!(fast && slow))
+				return false;
+			macd = ind->ema.value - ind->ema_slow.value;
+			if (p->kind == IND_MACD)
+			{
+				*value = macd;
 				return true;
 			}
+			if (!EmaPush(&ind->ema_signal, macd))
+				return false;
+			*value = ind->ema_signal.value;
+			return true;
+		}
 
 		case IND_BB_PCTB:
 			RollingPush(&ind->win, x);
@@ -459,30 +459,30 @@ IndicatorPush(Indicator *ind, double x, double high, double low, double *value)
 				*value = 0.5;
 			else
 			{
-				double		width = p->k * sqrt(var);
+				double width = p->k * sqrt(var);
 
 				*value = (x - (ind->win.mean - width)) / (2.0 * width);
 			}
 			return true;
 
 		case IND_ATR:
-			{
-				WilderState *s = &ind->wilder;
-				double		tr;
+		{
+			WilderState *s = &ind->wilder;
+			double		 tr;
 
-				if (!s->has_prev)
-				{
-					s->has_prev = true;
-					s->prev = x;
-					return false;
-				}
-				tr = Max(high, s->prev) - Min(low, s->prev);
+			if (!s->has_prev)
+			{
+				s->has_prev = true;
 				s->prev = x;
-				if (!WilderPush(s, tr, 0.0))
-					return false;
-				*value = s->up;
-				return true;
+				return false;
 			}
+			tr = Max(high, s->prev) - Min(low, s->prev);
+			s->prev = x;
+			if (!WilderPush(s, tr, 0.0))
+				return false;
+			*value = s->up;
+			return true;
+		}
 
 		case IND_ROLLING_STD:
 			RollingPush(&ind->win, x);
@@ -530,7 +530,7 @@ IndicatorPush(Indicator *ind, double x, double high, double low, double *value)
 bool
 IndicatorPushLog(Indicator *ind, double lnx, double *value)
 {
-	double		old;
+	double old;
 
 	Assert(ind->p.kind == IND_LOG_RETURN);
 	if (!LagPush(&ind->win, lnx, &old))
@@ -543,9 +543,9 @@ IndicatorPushLog(Indicator *ind, double lnx, double *value)
 
 typedef struct IndicatorAggState
 {
-	bool		defined;		/* value holds the indicator at the last row */
-	double		value;
-	Indicator	ind;			/* variable size: keep last */
+	bool	  defined; /* value holds the indicator at the last row */
+	double	  value;
+	Indicator ind; /* variable size: keep last */
 } IndicatorAggState;
 
 /*
@@ -557,7 +557,7 @@ static void
 CheckWindowFrame(FunctionCallInfo fcinfo, IndicatorKind kind)
 {
 	WindowAggState *winstate;
-	WindowAgg  *plan;
+	WindowAgg	   *plan;
 
 	if (fcinfo->context == NULL || !IsA(fcinfo->context, WindowAggState))
 		return;
@@ -598,14 +598,14 @@ IntArg(FunctionCallInfo fcinfo, int i, IndicatorKind kind, const char *what)
 static Datum
 IndicatorTransition(FunctionCallInfo fcinfo, IndicatorKind kind)
 {
-	MemoryContext aggcontext;
+	MemoryContext	   aggcontext;
 	IndicatorAggState *state;
-	IndicatorParams p;
-	int			nvalues = (kind == IND_ATR) ? 3 : 1;
-	int			nargs = PG_NARGS();
-	double		x,
-				high = 0.0,
-				low = 0.0;
+	IndicatorParams	   p;
+	int				   nvalues = (kind == IND_ATR) ? 3 : 1;
+	int				   nargs = PG_NARGS();
+	double			   x,
+		high = 0.0,
+		low = 0.0;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "stockml.%s_transfn called in non-aggregate context", IndicatorName(kind));
@@ -650,7 +650,7 @@ IndicatorTransition(FunctionCallInfo fcinfo, IndicatorKind kind)
 
 	if (PG_ARGISNULL(0))
 	{
-		Size		size;
+		Size size;
 
 		IndicatorCheckParams(&p);
 		CheckWindowFrame(fcinfo, kind);
@@ -687,16 +687,20 @@ IndicatorTransition(FunctionCallInfo fcinfo, IndicatorKind kind)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("stockml.%s input must be finite, got %g", IndicatorName(kind),
-						!isfinite(x) ? x : !isfinite(high) ? high : low),
+						!isfinite(x) ? x : !isfinite(high) ? high :
+															 low),
 				 errhint("Skip such rows with NULLIF(x, 'NaN') (NULL is a missing row).")));
 
 	state->defined = IndicatorPush(&state->ind, x, high, low, &state->value);
 	PG_RETURN_POINTER(state);
 }
 
-#define INDICATOR_TRANSFN(fn, kind) \
-PG_FUNCTION_INFO_V1(fn); \
-Datum fn(PG_FUNCTION_ARGS) { return IndicatorTransition(fcinfo, kind); }
+#define INDICATOR_TRANSFN(fn, kind)               \
+	PG_FUNCTION_INFO_V1(fn);                      \
+	Datum fn(PG_FUNCTION_ARGS)                    \
+	{                                             \
+		return IndicatorTransition(fcinfo, kind); \
+	}
 
 INDICATOR_TRANSFN(stockml_sma_transfn, IND_SMA)
 INDICATOR_TRANSFN(stockml_ema_transfn, IND_EMA)

@@ -44,66 +44,66 @@ typedef enum IndicatorKind
 typedef struct IndicatorParams
 {
 	IndicatorKind kind;
-	int			n;				/* window; the lag k for log_return */
-	int			fast;			/* macd, macd_signal */
-	int			slow;			/* macd, macd_signal */
-	int			signal;			/* macd_signal */
-	double		k;				/* bb_pctb: band width in σ */
+	int			  n;	  /* window; the lag k for log_return */
+	int			  fast;	  /* macd, macd_signal */
+	int			  slow;	  /* macd, macd_signal */
+	int			  signal; /* macd_signal */
+	double		  k;	  /* bb_pctb: band width in σ */
 } IndicatorParams;
 
 /* The last n values, their mean and sum of squared deviations (M2) */
 typedef struct RollingWindow
 {
-	int			n;
-	int			count;			/* values held, <= n */
-	int			pos;			/* next slot to write */
-	int			since_exact;	/* rolling updates since the last exact pass */
-	int			run_len;		/* how many of the latest values equal run_value */
-	double		run_value;
-	double		mean;
-	double		m2;
-	double	   *buf;
+	int		n;
+	int		count;		 /* values held, <= n */
+	int		pos;		 /* next slot to write */
+	int		since_exact; /* rolling updates since the last exact pass */
+	int		run_len;	 /* how many of the latest values equal run_value */
+	double	run_value;
+	double	mean;
+	double	m2;
+	double *buf;
 } RollingWindow;
 
 /* Exponential average seeded with the mean of the first n values */
 typedef struct EmaState
 {
-	int			n;
-	int			count;
-	double		alpha;
-	double		value;			/* the running sum until count reaches n */
+	int	   n;
+	int	   count;
+	double alpha;
+	double value; /* the running sum until count reaches n */
 } EmaState;
 
 /* Wilder smoothing of two series (gains/losses, true ranges) */
 typedef struct WilderState
 {
-	int			n;
-	int			count;
-	bool		has_prev;
-	double		prev;
-	double		up;				/* sums until count reaches n, then averages */
-	double		down;
+	int	   n;
+	int	   count;
+	bool   has_prev;
+	double prev;
+	double up; /* sums until count reaches n, then averages */
+	double down;
 } WilderState;
 
 typedef struct Indicator
 {
 	IndicatorParams p;
-	RollingWindow win;			/* sma, bb_pctb, rolling_std, zscore, log_return,
+	RollingWindow	win;		/* sma, bb_pctb, rolling_std, zscore, log_return,
 								 * momentum (as a lag buffer) */
-	EmaState	ema;			/* ema; the fast EMA of macd */
-	EmaState	ema_slow;		/* macd */
-	EmaState	ema_signal;		/* macd_signal */
-	WilderState wilder;			/* rsi, atr */
-	double		buf[FLEXIBLE_ARRAY_MEMBER];
+	EmaState		ema;		/* ema; the fast EMA of macd */
+	EmaState		ema_slow;	/* macd */
+	EmaState		ema_signal; /* macd_signal */
+	WilderState		wilder;		/* rsi, atr */
+	double			buf[FLEXIBLE_ARRAY_MEMBER];
 } Indicator;
 
 extern const char *IndicatorName(IndicatorKind kind);
-extern void IndicatorParamsDefault(IndicatorParams *p, IndicatorKind kind);
-extern void IndicatorCheckParams(const IndicatorParams *p);
-extern int	IndicatorFirstRow(const IndicatorParams *p);
-extern Size IndicatorSize(const IndicatorParams *p);
-extern void IndicatorInit(Indicator *ind, const IndicatorParams *p);
-extern bool IndicatorPush(Indicator *ind, double x, double high, double low, double *value);
-extern bool IndicatorPushLog(Indicator *ind, double lnx, double *value);
+extern void		   IndicatorParamsDefault(IndicatorParams *p, IndicatorKind kind);
+extern void		   IndicatorCheckParams(const IndicatorParams *p);
+extern int		   IndicatorFirstRow(const IndicatorParams *p);
+extern Size		   IndicatorSize(const IndicatorParams *p);
+extern void		   IndicatorInit(Indicator *ind, const IndicatorParams *p);
+extern bool		   IndicatorPush(Indicator *ind, double x, double high, double low, double *value);
+extern bool		   IndicatorPushLog(Indicator *ind, double lnx, double *value);
 
-#endif							/* INDICATORS_H */
+#endif /* INDICATORS_H */

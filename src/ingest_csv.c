@@ -24,21 +24,26 @@ PG_FUNCTION_INFO_V1(stockml_ingest_csv);
 
 enum CsvColumn
 {
-	COL_DATE, COL_OPEN, COL_HIGH, COL_LOW, COL_CLOSE, COL_ADJ_CLOSE, COL_VOLUME,
+	COL_DATE,
+	COL_OPEN,
+	COL_HIGH,
+	COL_LOW,
+	COL_CLOSE,
+	COL_ADJ_CLOSE,
+	COL_VOLUME,
 	NUM_CSV_COLUMNS
 };
 
 static const char *const csv_column_names[NUM_CSV_COLUMNS] = {
-	"date", "open", "high", "low", "close", "adj close", "volume"
-};
+	"date", "open", "high", "low", "close", "adj close", "volume"};
 
 #define MAX_CSV_FIELDS 32
 
 static char *NextLine(char **cursor);
-static int	SplitCsvLine(char *line, char **fields, int max_fields);
-static bool IsMissing(const char *cell);
-static bool ParseDate(const char *cell, const char *format, DateADT *day);
-static bool ParseNumber(const char *cell, double *value);
+static int	 SplitCsvLine(char *line, char **fields, int max_fields);
+static bool	 IsMissing(const char *cell);
+static bool	 ParseDate(const char *cell, const char *format, DateADT *day);
+static bool	 ParseNumber(const char *cell, double *value);
 static char *CellExcerpt(const char *cell);
 
 /* cells quoted in a rejection reason: at most this many bytes */
@@ -52,7 +57,7 @@ static char *CellExcerpt(const char *cell);
 static char *
 CellExcerpt(const char *cell)
 {
-	int			len = (int) strlen(cell);
+	int len = (int) strlen(cell);
 
 	return pnstrdup(cell, pg_mbcliplen(cell, len, Min(len, CELL_EXCERPT_BYTES)));
 }
@@ -61,8 +66,8 @@ CellExcerpt(const char *cell)
 static char *
 NextLine(char **cursor)
 {
-	char	   *line = *cursor;
-	char	   *end;
+	char *line = *cursor;
+	char *end;
 
 	if (line == NULL || *line == '\0')
 		return NULL;
@@ -89,13 +94,13 @@ NextLine(char **cursor)
 static int
 SplitCsvLine(char *line, char **fields, int max_fields)
 {
-	int			n = 0;
-	char	   *p = line;
+	int	  n = 0;
+	char *p = line;
 
 	for (;;)
 	{
-		char	   *out;
-		char	   *start;
+		char *out;
+		char *start;
 
 		if (n == max_fields)
 			return -1;
@@ -146,7 +151,7 @@ static bool
 IsMissing(const char *cell)
 {
 	return cell[0] == '\0' || pg_strcasecmp(cell, "null") == 0 ||
-		pg_strcasecmp(cell, "NA") == 0;
+		   pg_strcasecmp(cell, "NA") == 0;
 }
 
 /*
@@ -163,8 +168,9 @@ CheckDateFormat(const char *format)
 
 	for (int part = 0; part < 3 && ok; part++)
 	{
-		int			bit = strncmp(p, "YYYY", 4) == 0 ? 1 : strncmp(p, "MM", 2) == 0 ? 2 :
-			strncmp(p, "DD", 2) == 0 ? 4 : 0;
+		int bit = strncmp(p, "YYYY", 4) == 0 ? 1 : strncmp(p, "MM", 2) == 0 ? 2 :
+											   strncmp(p, "DD", 2) == 0		? 4 :
+																			  0;
 
 		if (bit == 0 || (seen & bit))
 			ok = false;
@@ -198,14 +204,15 @@ ParseDate(const char *cell, const char *format, DateADT *day)
 	const char *c = cell;
 	bool		separated = strlen(format) > 8;
 	int			y = 0,
-				m = 0,
-				d = 0;
+		m = 0,
+		d = 0;
 
 	while (*f)
 	{
-		int			width = strncmp(f, "YYYY", 4) == 0 ? 4 : 2;
-		int		   *target = width == 4 ? &y : f[0] == 'M' ? &m : &d;
-		int			ndigits = 0;
+		int	 width = strncmp(f, "YYYY", 4) == 0 ? 4 : 2;
+		int *target = width == 4 ? &y : f[0] == 'M' ? &m :
+													  &d;
+		int	 ndigits = 0;
 
 		*target = 0;
 		while (ndigits < width && *c >= '0' && *c <= '9')
@@ -233,7 +240,7 @@ ParseDate(const char *cell, const char *format, DateADT *day)
 static bool
 ParseNumber(const char *cell, double *value)
 {
-	char	   *end;
+	char *end;
 
 	errno = 0;
 	*value = strtod(cell, &end);
@@ -246,15 +253,15 @@ PriceBar *
 ParsePriceCsv(const char *symbol, const char *source, const char *csv,
 			  const char *date_format, int *nbars, IngestCounts *counts)
 {
-	char	   *text = pstrdup(csv);
-	char	   *cursor = text;
-	char	   *line;
-	char	   *fields[MAX_CSV_FIELDS];
-	int			position[NUM_CSV_COLUMNS];
-	int			nheader;
-	int			lineno = 1;
-	int			capacity = 256;
-	PriceBar   *bars = palloc(sizeof(PriceBar) * capacity);
+	char	 *text = pstrdup(csv);
+	char	 *cursor = text;
+	char	 *line;
+	char	 *fields[MAX_CSV_FIELDS];
+	int		  position[NUM_CSV_COLUMNS];
+	int		  nheader;
+	int		  lineno = 1;
+	int		  capacity = 256;
+	PriceBar *bars = palloc(sizeof(PriceBar) * capacity);
 
 	*nbars = 0;
 	if (date_format == NULL)
@@ -283,7 +290,7 @@ ParsePriceCsv(const char *symbol, const char *source, const char *csv,
 	if (nheader < 0 || position[COL_DATE] < 0 || position[COL_OPEN] < 0 ||
 		position[COL_HIGH] < 0 || position[COL_LOW] < 0 || position[COL_CLOSE] < 0)
 	{
-		char	   *shown = pnstrdup(csv, Min(strcspn(csv, "\r\n"), 80));
+		char *shown = pnstrdup(csv, Min(strcspn(csv, "\r\n"), 80));
 
 		/* do not echo binary junk into the message */
 		for (char *p = shown; *p; p++)
@@ -327,7 +334,8 @@ ParsePriceCsv(const char *symbol, const char *source, const char *csv,
 		{
 			const char *cell = fields[position[c]];
 			double	   *target = c == COL_OPEN ? &bar.open : c == COL_HIGH ? &bar.high :
-				c == COL_LOW ? &bar.low : &bar.close;
+														 c == COL_LOW	   ? &bar.low :
+																			 &bar.close;
 
 			if (IsMissing(cell))
 				problem = psprintf("%s is missing", csv_column_names[c]);
@@ -377,15 +385,15 @@ ParsePriceCsv(const char *symbol, const char *source, const char *csv,
 Datum
 stockml_ingest_csv(PG_FUNCTION_ARGS)
 {
-	TimestampTz started_at = GetCurrentTimestamp();
-	char	   *symbol;
-	char	   *csv;
-	char	   *source;
-	char	   *date_format = NULL;
-	bool		strict;
+	TimestampTz	 started_at = GetCurrentTimestamp();
+	char		*symbol;
+	char		*csv;
+	char		*source;
+	char		*date_format = NULL;
+	bool		 strict;
 	IngestCounts counts;
-	PriceBar   *bars;
-	int			nbars;
+	PriceBar	*bars;
+	int			 nbars;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,

@@ -19,4 +19,4 @@ extern PriceBar *ParsePriceCsv(const char *symbol, const char *source,
 /* ERROR unless date_format is a layout ParsePriceCsv reads ('MM/DD/YYYY', ...) */
 extern void CheckDateFormat(const char *date_format);
 
-#endif							/* INGEST_CSV_H */
+#endif /* INGEST_CSV_H */

@@ -19,8 +19,8 @@
 #include "roles.h"
 #include "stockml.h"
 
-char	   *yahoo_url = NULL;
-char	   *stooq_url = NULL;
+char *yahoo_url = NULL;
+char *stooq_url = NULL;
 
 void
 StockmlIngestHttpInit(void)
@@ -54,8 +54,8 @@ NetworkSourceByName(const char *name)
 char *
 BodyExcerpt(const char *body, size_t len, size_t max)
 {
-	char	   *shown;
-	size_t		n = 0;
+	char  *shown;
+	size_t n = 0;
 
 	while (len > 0 && (*body == ' ' || *body == '\n' || *body == '\r' || *body == '\t'))
 		body++, len--;
@@ -65,7 +65,8 @@ BodyExcerpt(const char *body, size_t len, size_t max)
 		unsigned char c = body[i];
 
 		shown[n++] = (c == '\n' || c == '\r' || c == '\t') ? ' ' :
-			(c < 0x20 || c >= 0x7f) ? '?' : c;
+					 (c < 0x20 || c >= 0x7f)			   ? '?' :
+															 c;
 	}
 	if (len > max)
 		memcpy(shown + n, "...", 3), n += 3;
@@ -80,28 +81,29 @@ BodyExcerpt(const char *body, size_t len, size_t max)
 void
 CheckHttpResponse(const PriceSource *source, const char *symbol, const HttpRequest *request)
 {
-	char	   *remote;
+	char *remote;
 
 	if (request->error)
 	{
-		bool		too_large = request->failure == HTTP_FAILURE_TOO_LARGE;
-		bool		refused = request->failure == HTTP_FAILURE_REFUSED;
-		bool		timeout = request->failure == HTTP_FAILURE_TIMEOUT;
+		bool too_large = request->failure == HTTP_FAILURE_TOO_LARGE;
+		bool refused = request->failure == HTTP_FAILURE_REFUSED;
+		bool timeout = request->failure == HTTP_FAILURE_TIMEOUT;
 
 		ereport(ERROR,
 				(errcode(too_large ? ERRCODE_PROGRAM_LIMIT_EXCEEDED :
-						 refused ? ERRCODE_INSUFFICIENT_PRIVILEGE : ERRCODE_CONNECTION_FAILURE),
+						 refused   ? ERRCODE_INSUFFICIENT_PRIVILEGE :
+									 ERRCODE_CONNECTION_FAILURE),
 				 errmsg("could not fetch prices for symbol \"%s\" from %s: %s",
 						symbol, source->label, request->error),
 				 request->status > 0 ? errdetail("Last HTTP status %ld, after %d attempt%s.",
 												 request->status, request->attempts,
 												 request->attempts == 1 ? "" : "s") :
-				 errdetail("No HTTP response, after %d attempt%s.", request->attempts,
-						   request->attempts == 1 ? "" : "s"),
+									   errdetail("No HTTP response, after %d attempt%s.", request->attempts,
+												 request->attempts == 1 ? "" : "s"),
 				 too_large ? errhint("A superuser can raise stockml.max_response_bytes, or fetch a shorter date range.") :
-				 refused ? errhint("A superuser can add the host to stockml.allowed_hosts if it is trusted.") :
-				 timeout ? errhint("Raise stockml.http_timeout_ms or stockml.http_retries, or try again later.") :
-				 errhint("Check that the server is reachable; stockml.http_retries sets how often to retry.")));
+				 refused   ? errhint("A superuser can add the host to stockml.allowed_hosts if it is trusted.") :
+				 timeout   ? errhint("Raise stockml.http_timeout_ms or stockml.http_retries, or try again later.") :
+							 errhint("Check that the server is reachable; stockml.http_retries sets how often to retry.")));
 	}
 	if (request->status == 200)
 		return;
@@ -110,13 +112,14 @@ CheckHttpResponse(const PriceSource *source, const char *symbol, const HttpReque
 	ereport(ERROR,
 			(errcode(request->status == 404 ? ERRCODE_NO_DATA_FOUND : ERRCODE_CONNECTION_EXCEPTION),
 			 request->status == 404 ?
-			 errmsg("%s has no data for symbol \"%s\" (HTTP 404)", source->label, symbol) :
-			 errmsg("could not fetch prices for symbol \"%s\" from %s: HTTP %ld",
-					symbol, source->label, request->status),
+				 errmsg("%s has no data for symbol \"%s\" (HTTP 404)", source->label, symbol) :
+				 errmsg("could not fetch prices for symbol \"%s\" from %s: HTTP %ld",
+						symbol, source->label, request->status),
 			 errdetail("%s says: %s", source->label, remote ? remote : "(empty body)"),
 			 request->status == 404 ? errhint("Check the symbol as %s spells it.", source->label) :
 			 request->status == 429 ? errhint("%s is rate limiting; try again later or lower stockml.http_concurrency.", source->label) :
-			 request->status >= 500 ? errhint("%s failed after %d attempts; try again later.", source->label, request->attempts) : 0));
+			 request->status >= 500 ? errhint("%s failed after %d attempts; try again later.", source->label, request->attempts) :
+									  0));
 }
 
 /*
@@ -126,11 +129,11 @@ CheckHttpResponse(const PriceSource *source, const char *symbol, const HttpReque
 Datum
 IngestOverHttp(FunctionCallInfo fcinfo, const PriceSource *source)
 {
-	TimestampTz started_at = GetCurrentTimestamp();
-	char	   *symbol;
-	DateADT		start = PG_ARGISNULL(1) ? DATEVAL_NOBEGIN : PG_GETARG_DATEADT(1);
-	DateADT		end = PG_ARGISNULL(2) ? GetSQLCurrentDate() : PG_GETARG_DATEADT(2);
-	HttpRequest request;
+	TimestampTz	 started_at = GetCurrentTimestamp();
+	char		*symbol;
+	DateADT		 start = PG_ARGISNULL(1) ? DATEVAL_NOBEGIN : PG_GETARG_DATEADT(1);
+	DateADT		 end = PG_ARGISNULL(2) ? GetSQLCurrentDate() : PG_GETARG_DATEADT(2);
+	HttpRequest	 request;
 	IngestCounts counts;
 
 	if (PG_ARGISNULL(0))

@@ -12,15 +12,15 @@
 
 typedef struct PriceSource
 {
-	const char *name;			/* ingest_log.source and symbols.source: "yahoo" */
-	const char *label;			/* in messages: "Yahoo" */
+	const char *name;  /* ingest_log.source and symbols.source: "yahoo" */
+	const char *label; /* in messages: "Yahoo" */
 	/* URL of the bars of [start, end]; start may be DATEVAL_NOBEGIN (all) */
-	char	   *(*url) (const char *symbol, DateADT start, DateADT end);
+	char *(*url)(const char *symbol, DateADT start, DateADT end);
 	/* parse a 200 body and store its bars within [start, end]; ERROR if unusable */
-	void		(*store) (const char *symbol, const char *body, size_t len,
-						  DateADT start, DateADT end, IngestCounts *counts);
+	void (*store)(const char *symbol, const char *body, size_t len,
+				  DateADT start, DateADT end, IngestCounts *counts);
 	/* the remote's own message in an error body, or NULL */
-	char	   *(*remote_message) (const char *body, size_t len);
+	char *(*remote_message)(const char *body, size_t len);
 } PriceSource;
 
 extern const PriceSource YahooSource;
@@ -30,9 +30,9 @@ extern char *yahoo_url;
 extern char *stooq_url;
 
 extern const PriceSource *NetworkSourceByName(const char *name);
-extern void CheckHttpResponse(const PriceSource *source, const char *symbol,
-							  const HttpRequest *request);
-extern char *BodyExcerpt(const char *body, size_t len, size_t max);
-extern Datum IngestOverHttp(FunctionCallInfo fcinfo, const PriceSource *source);
+extern void				  CheckHttpResponse(const PriceSource *source, const char *symbol,
+											const HttpRequest *request);
+extern char				 *BodyExcerpt(const char *body, size_t len, size_t max);
+extern Datum			  IngestOverHttp(FunctionCallInfo fcinfo, const PriceSource *source);
 
-#endif							/* STOCKML_INGEST_HTTP_H */
+#endif /* STOCKML_INGEST_HTTP_H */

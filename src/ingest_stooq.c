@@ -20,20 +20,19 @@
 PG_FUNCTION_INFO_V1(stockml_ingest_stooq);
 
 static char *StooqUrl(const char *symbol, DateADT start, DateADT end);
-static void StoreStooqCsv(const char *symbol, const char *body, size_t len,
-						  DateADT start, DateADT end, IngestCounts *counts);
+static void	 StoreStooqCsv(const char *symbol, const char *body, size_t len,
+						   DateADT start, DateADT end, IngestCounts *counts);
 static char *StooqRemoteMessage(const char *body, size_t len);
 
 const PriceSource StooqSource = {
-	"stooq", "Stooq", StooqUrl, StoreStooqCsv, StooqRemoteMessage
-};
+	"stooq", "Stooq", StooqUrl, StoreStooqCsv, StooqRemoteMessage};
 
 static char *
 YyyyMmDd(DateADT day)
 {
-	int			y,
-				m,
-				d;
+	int y,
+		m,
+		d;
 
 	j2date(day + POSTGRES_EPOCH_JDATE, &y, &m, &d);
 	return psprintf("%04d%02d%02d", y, m, d);
@@ -42,7 +41,7 @@ YyyyMmDd(DateADT day)
 static char *
 StooqUrl(const char *symbol, DateADT start, DateADT end)
 {
-	char	   *url = psprintf("%s/q/d/l/?s=%s&i=d", stooq_url, HttpEscape(symbol));
+	char *url = psprintf("%s/q/d/l/?s=%s&i=d", stooq_url, HttpEscape(symbol));
 
 	if (!DATE_IS_NOBEGIN(start))
 		url = psprintf("%s&d1=%s&d2=%s", url, YyyyMmDd(start), YyyyMmDd(end));
@@ -59,10 +58,10 @@ static void
 StoreStooqCsv(const char *symbol, const char *body, size_t len,
 			  DateADT start, DateADT end, IngestCounts *counts)
 {
-	PriceBar   *bars;
-	int			nbars;
-	int			kept = 0;
-	char	   *excerpt = BodyExcerpt(body, len, 40);
+	PriceBar *bars;
+	int		  nbars;
+	int		  kept = 0;
+	char	 *excerpt = BodyExcerpt(body, len, 40);
 
 	if (strcmp(excerpt, "No data") == 0 || len == 0)
 		ereport(ERROR,

@@ -44,77 +44,82 @@ PG_FUNCTION_INFO_V1(stockml_ingest_yahoo);
 /* the aligned per-bar arrays */
 enum ChartSeries
 {
-	S_TIMESTAMP, S_OPEN, S_HIGH, S_LOW, S_CLOSE, S_VOLUME, S_ADJCLOSE, NUM_SERIES
+	S_TIMESTAMP,
+	S_OPEN,
+	S_HIGH,
+	S_LOW,
+	S_CLOSE,
+	S_VOLUME,
+	S_ADJCLOSE,
+	NUM_SERIES
 };
 static const char *const series_names[NUM_SERIES] = {
-	"timestamp", "open", "high", "low", "close", "volume", "adjclose"
-};
+	"timestamp", "open", "high", "low", "close", "volume", "adjclose"};
 
 typedef struct Series
 {
-	double	   *values;			/* NaN where the element is null or not a number */
-	int			len;			/* highest index seen + 1 */
-	int			cap;
-	bool		present;
+	double *values; /* NaN where the element is null or not a number */
+	int		len;	/* highest index seen + 1 */
+	int		cap;
+	bool	present;
 } Series;
 
 typedef struct CorporateAction
 {
-	char	   *key;			/* the event's key in the object (a timestamp) */
-	bool		split;
-	double		date;
-	double		amount;
-	double		numerator;
-	double		denominator;
+	char  *key; /* the event's key in the object (a timestamp) */
+	bool   split;
+	double date;
+	double amount;
+	double numerator;
+	double denominator;
 } CorporateAction;
 
 typedef struct ChartParse
 {
-	int			depth;
+	int depth;
 	struct
 	{
-		bool		is_array;
-		char	   *key;		/* object: current field */
-		int			index;		/* array: current element */
-	}			frames[CHART_MAX_DEPTH];
-	bool		saw_chart;
-	bool		too_large;		/* over CHART_MAX_BARS or CHART_MAX_ACTIONS */
-	bool		result_null;
-	bool		saw_result;
-	char	   *error_code;
-	char	   *error_description;
-	char	   *timezone;
-	double		gmtoffset;
-	bool		has_gmtoffset;
-	char	   *currency;
-	char	   *exchange;
-	Series		series[NUM_SERIES];
+		bool  is_array;
+		char *key;	 /* object: current field */
+		int	  index; /* array: current element */
+	} frames[CHART_MAX_DEPTH];
+	bool			 saw_chart;
+	bool			 too_large; /* over CHART_MAX_BARS or CHART_MAX_ACTIONS */
+	bool			 result_null;
+	bool			 saw_result;
+	char			*error_code;
+	char			*error_description;
+	char			*timezone;
+	double			 gmtoffset;
+	bool			 has_gmtoffset;
+	char			*currency;
+	char			*exchange;
+	Series			 series[NUM_SERIES];
 	CorporateAction *actions;
-	int			nactions;
-	int			actions_cap;
+	int				 nactions;
+	int				 actions_cap;
 } ChartParse;
 
-static char *YahooUrl(const char *symbol, DateADT start, DateADT end);
-static void StoreYahooChart(const char *symbol, const char *body, size_t len,
-							DateADT start, DateADT end, IngestCounts *counts);
-static char *YahooRemoteMessage(const char *body, size_t len);
-static bool ParseChart(const char *body, size_t len, ChartParse *state, char **problem);
-static void ChartObjectStart(void *state);
-static void ChartArrayStart(void *state);
-static void ChartEnd(void *state);
-static void ChartField(void *state, char *fname, bool isnull);
-static void ChartElement(void *state, bool isnull);
-static void ChartScalar(void *state, char *token, JsonTokenType tokentype);
-static void SeriesSet(ChartParse *p, Series *s, int index, double value);
+static char			   *YahooUrl(const char *symbol, DateADT start, DateADT end);
+static void				StoreYahooChart(const char *symbol, const char *body, size_t len,
+										DateADT start, DateADT end, IngestCounts *counts);
+static char			   *YahooRemoteMessage(const char *body, size_t len);
+static bool				ParseChart(const char *body, size_t len, ChartParse *state, char **problem);
+static void				ChartObjectStart(void *state);
+static void				ChartArrayStart(void *state);
+static void				ChartEnd(void *state);
+static void				ChartField(void *state, char *fname, bool isnull);
+static void				ChartElement(void *state, bool isnull);
+static void				ChartScalar(void *state, char *token, JsonTokenType tokentype);
+static void				SeriesSet(ChartParse *p, Series *s, int index, double value);
 static CorporateAction *FindAction(ChartParse *p, const char *key, bool split);
-static bool TradingDay(double ts, pg_tz *tz, const ChartParse *p, DateADT *day);
-static void StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz,
-								  DateADT start, DateADT end);
-static void UpdateSymbolMeta(const char *symbol, const ChartParse *p);
+static bool				TradingDay(double ts, pg_tz *tz, const ChartParse *p, DateADT *day);
+static void				StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz,
+											  DateADT start, DateADT end);
+static void				UpdateSymbolMeta(const char *symbol, const ChartParse *p);
 
 const PriceSource YahooSource = {
-	"yahoo", "Yahoo", YahooUrl, StoreYahooChart, YahooRemoteMessage
-};
+	"yahoo", "Yahoo", YahooUrl, StoreYahooChart, YahooRemoteMessage};
 
 /*
  * The request asks for a day more on each side: a session's timestamp may
@@ -124,9 +129,9 @@ const PriceSource YahooSource = {
 static char *
 YahooUrl(const char *symbol, DateADT start, DateADT end)
 {
-	int64		period1 = DATE_IS_NOBEGIN(start) ? INT64CONST(-2208988800) :
-		((int64) start + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) - 1) * SECS_PER_DAY;
-	int64		period2 = ((int64) end + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) + 2) * SECS_PER_DAY;
+	int64 period1 = DATE_IS_NOBEGIN(start) ? INT64CONST(-2208988800) :
+											 ((int64) start + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) - 1) * SECS_PER_DAY;
+	int64 period2 = ((int64) end + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) + 2) * SECS_PER_DAY;
 
 	return psprintf("%s/v8/finance/chart/%s?period1=%lld&period2=%lld&interval=1d"
 					"&events=div%%7Csplit&includeAdjustedClose=true",
@@ -203,10 +208,10 @@ SeriesSet(ChartParse *p, Series *s, int index, double value)
 	}
 	if (index >= s->cap)
 	{
-		int			cap = Max(index + 1, Max(s->cap * 2, 256));
+		int cap = Max(index + 1, Max(s->cap * 2, 256));
 
 		s->values = s->values ? repalloc_huge(s->values, sizeof(double) * (Size) cap) :
-			palloc_extended(sizeof(double) * (Size) cap, MCXT_ALLOC_HUGE);
+								palloc_extended(sizeof(double) * (Size) cap, MCXT_ALLOC_HUGE);
 		for (int i = s->cap; i < cap; i++)
 			s->values[i] = NAN;
 		s->cap = cap;
@@ -236,20 +241,18 @@ FindAction(ChartParse *p, const char *key, bool split)
 	{
 		p->actions_cap = Max(16, p->actions_cap * 2);
 		p->actions = p->actions ? repalloc(p->actions, sizeof(CorporateAction) * p->actions_cap) :
-			palloc(sizeof(CorporateAction) * p->actions_cap);
+								  palloc(sizeof(CorporateAction) * p->actions_cap);
 	}
-	p->actions[p->nactions] = (CorporateAction)
-	{
-		pstrdup(key), split, NAN, NAN, NAN, NAN
-	};
+	p->actions[p->nactions] = (CorporateAction) {
+		pstrdup(key), split, NAN, NAN, NAN, NAN};
 	return &p->actions[p->nactions++];
 }
 
 static double
 NumberOrNaN(char *token, JsonTokenType tokentype)
 {
-	double		v;
-	char	   *end;
+	double v;
+	char  *end;
 
 	if (tokentype != JSON_TOKEN_NUMBER)
 		return NAN;
@@ -262,7 +265,7 @@ static void
 ChartScalar(void *state, char *token, JsonTokenType tokentype)
 {
 	ChartParse *p = state;
-	int			d = p->depth;	/* frames 0 .. d-1 hold the path */
+	int			d = p->depth; /* frames 0 .. d-1 hold the path */
 
 	if (d > CHART_MAX_DEPTH || d < 2 || !KEY_IS(p, 0, "chart"))
 		return;
@@ -307,7 +310,7 @@ ChartScalar(void *state, char *token, JsonTokenType tokentype)
 	else if (d == 8 && KEY_IS(p, 3, "indicators") && INDEX_IS(p, 5, 0) &&
 			 !FRAME(p, 6).is_array && FRAME(p, 7).is_array)
 	{
-		bool		quote = KEY_IS(p, 4, "quote");
+		bool quote = KEY_IS(p, 4, "quote");
 
 		if (!quote && !KEY_IS(p, 4, "adjclose"))
 			return;
@@ -321,8 +324,8 @@ ChartScalar(void *state, char *token, JsonTokenType tokentype)
 	else if (d == 7 && KEY_IS(p, 3, "events") && !FRAME(p, 4).is_array &&
 			 !FRAME(p, 5).is_array && !FRAME(p, 6).is_array)
 	{
-		bool		split = KEY_IS(p, 4, "splits");
-		const char *k = FRAME(p, 6).key;
+		bool			 split = KEY_IS(p, 4, "splits");
+		const char		*k = FRAME(p, 6).key;
 		CorporateAction *a;
 
 		if (!split && !KEY_IS(p, 4, "dividends"))
@@ -345,8 +348,8 @@ ChartScalar(void *state, char *token, JsonTokenType tokentype)
 static bool
 ParseChart(const char *body, size_t len, ChartParse *state, char **problem)
 {
-	JsonLexContext *lex;
-	JsonSemAction sem;
+	JsonLexContext	  *lex;
+	JsonSemAction	   sem;
 	JsonParseErrorType rc;
 
 	memset(state, 0, sizeof(ChartParse));
@@ -389,8 +392,8 @@ ParseChart(const char *body, size_t len, ChartParse *state, char **problem)
 static char *
 YahooRemoteMessage(const char *body, size_t len)
 {
-	ChartParse	p;
-	char	   *problem;
+	ChartParse p;
+	char	  *problem;
 
 	if (body == NULL || len == 0)
 		return NULL;
@@ -405,7 +408,7 @@ YahooRemoteMessage(const char *body, size_t len)
 static bool
 TradingDay(double ts, pg_tz *tz, const ChartParse *p, DateADT *day)
 {
-	pg_time_t	t;
+	pg_time_t	  t;
 	struct pg_tm *tm;
 
 	if (isnan(ts) || ts < -1e11 || ts > 1e11)
@@ -442,12 +445,12 @@ static void
 StoreYahooChart(const char *symbol, const char *body, size_t len,
 				DateADT start, DateADT end, IngestCounts *counts)
 {
-	ChartParse	p;
-	char	   *problem;
-	pg_tz	   *tz;
-	PriceBar   *bars;
-	int			nbars = 0;
-	int			n;
+	ChartParse p;
+	char	  *problem;
+	pg_tz	  *tz;
+	PriceBar  *bars;
+	int		   nbars = 0;
+	int		   n;
 
 	if (!ParseChart(body, len, &p, &problem))
 		ereport(ERROR,
@@ -465,10 +468,11 @@ StoreYahooChart(const char *symbol, const char *body, size_t len,
 		ereport(ERROR,
 				(errcode(p.saw_chart ? ERRCODE_NO_DATA_FOUND : ERRCODE_INVALID_JSON_TEXT),
 				 p.saw_chart ?
-				 errmsg("Yahoo returned no chart for symbol \"%s\" (HTTP 200)", symbol) :
-				 errmsg("response for symbol \"%s\" from Yahoo is not a chart (HTTP 200)", symbol),
+					 errmsg("Yahoo returned no chart for symbol \"%s\" (HTTP 200)", symbol) :
+					 errmsg("response for symbol \"%s\" from Yahoo is not a chart (HTTP 200)", symbol),
 				 errdetail("Yahoo says: %s", p.error_code || p.error_description ?
-						   YahooRemoteMessage(body, len) : BodyExcerpt(body, len, 120))));
+												 YahooRemoteMessage(body, len) :
+												 BodyExcerpt(body, len, 120))));
 
 	tz = ExchangeZone(&p);
 	if (p.timezone && tz == NULL)
@@ -501,9 +505,9 @@ StoreYahooChart(const char *symbol, const char *body, size_t len,
 				missing = series_names[s];
 		if (missing)
 		{
-			int			y,
-						m,
-						dd;
+			int y,
+				m,
+				dd;
 
 			j2date(bar.day + POSTGRES_EPOCH_JDATE, &y, &m, &dd);
 			IngestReject(counts, "bar %d (%04d-%02d-%02d): %s is null", i + 1, y, m, dd, missing);
@@ -538,8 +542,8 @@ StoreYahooChart(const char *symbol, const char *body, size_t len,
 
 typedef struct ActionRow
 {
-	DateADT		day;
-	int			order;			/* position in the body: the later one wins */
+	DateADT			 day;
+	int				 order; /* position in the body: the later one wins */
 	CorporateAction *action;
 } ActionRow;
 
@@ -563,19 +567,19 @@ CompareActionRows(const void *a, const void *b)
 static void
 StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz, DateADT start, DateADT end)
 {
-	ActionRow  *rows;
-	int			nrows = 0;
-	Datum	   *days;
-	Datum	   *kinds;
-	Datum	   *amounts;
-	Datum	   *nums;
-	Datum	   *dens;
-	bool	   *amount_nulls;
-	bool	   *ratio_nulls;
-	int			n = 0;
-	int			dims[1];
-	int			lbs[1] = {1};
-	int			rc;
+	ActionRow *rows;
+	int		   nrows = 0;
+	Datum	  *days;
+	Datum	  *kinds;
+	Datum	  *amounts;
+	Datum	  *nums;
+	Datum	  *dens;
+	bool	  *amount_nulls;
+	bool	  *ratio_nulls;
+	int		   n = 0;
+	int		   dims[1];
+	int		   lbs[1] = {1};
+	int		   rc;
 
 	if (p->nactions == 0)
 		return;
@@ -583,20 +587,18 @@ StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz, DateADT star
 	for (int i = 0; i < p->nactions; i++)
 	{
 		CorporateAction *a = &p->actions[i];
-		DateADT		day;
-		double		when = isnan(a->date) ? strtod(a->key, NULL) : a->date;
+		DateADT			 day;
+		double			 when = isnan(a->date) ? strtod(a->key, NULL) : a->date;
 
 		if (!TradingDay(when, tz, p, &day) ||
 			(!DATE_IS_NOBEGIN(start) && day < start) || day > end)
 			continue;
 		if (a->split ? !(a->numerator > 0 && a->denominator > 0 && isfinite(a->numerator) &&
 						 isfinite(a->denominator)) :
-			!(a->amount >= 0 && isfinite(a->amount)))
+					   !(a->amount >= 0 && isfinite(a->amount)))
 			continue;
-		rows[nrows++] = (ActionRow)
-		{
-			day, i, a
-		};
+		rows[nrows++] = (ActionRow) {
+			day, i, a};
 	}
 	qsort(rows, nrows, sizeof(ActionRow), CompareActionRows);
 
@@ -639,17 +641,16 @@ StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz, DateADT star
 							   "        ingested_at = $8"
 							   "  WHERE (c.amount, c.numerator, c.denominator) IS DISTINCT FROM"
 							   "        (excluded.amount, excluded.numerator, excluded.denominator)",
-							   8, (Oid[]) {TEXTOID, DATEARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID,
-							   FLOAT8ARRAYOID, FLOAT8ARRAYOID, TEXTOID, TIMESTAMPTZOID},
+							   8, (Oid[]) {TEXTOID, DATEARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, TEXTOID, TIMESTAMPTZOID},
 							   (Datum[]) {CStringGetTextDatum(symbol),
-								   PointerGetDatum(construct_array(days, n, DATEOID, sizeof(DateADT), true, TYPALIGN_INT)),
-								   PointerGetDatum(construct_array(kinds, n, TEXTOID, -1, false, TYPALIGN_INT)),
-								   PointerGetDatum(construct_md_array(amounts, amount_nulls, 1, dims, lbs, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
-								   PointerGetDatum(construct_md_array(nums, ratio_nulls, 1, dims, lbs, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
-								   PointerGetDatum(construct_md_array(dens, ratio_nulls, 1, dims, lbs, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
-							   CStringGetTextDatum(YahooSource.name),
-							   /* now(): Citus refuses non-IMMUTABLE functions in DO UPDATE SET */
-							   TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())},
+										  PointerGetDatum(construct_array(days, n, DATEOID, sizeof(DateADT), true, TYPALIGN_INT)),
+										  PointerGetDatum(construct_array(kinds, n, TEXTOID, -1, false, TYPALIGN_INT)),
+										  PointerGetDatum(construct_md_array(amounts, amount_nulls, 1, dims, lbs, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+										  PointerGetDatum(construct_md_array(nums, ratio_nulls, 1, dims, lbs, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+										  PointerGetDatum(construct_md_array(dens, ratio_nulls, 1, dims, lbs, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+										  CStringGetTextDatum(YahooSource.name),
+										  /* now(): Citus refuses non-IMMUTABLE functions in DO UPDATE SET */
+										  TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())},
 							   NULL, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not store corporate actions: %s", SPI_result_code_string(rc));
@@ -660,7 +661,7 @@ StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz, DateADT star
 static void
 UpdateSymbolMeta(const char *symbol, const ChartParse *p)
 {
-	int			rc;
+	int rc;
 
 	if (!p->timezone && !p->currency && !p->exchange)
 		return;
@@ -672,11 +673,11 @@ UpdateSymbolMeta(const char *symbol, const ChartParse *p)
 							   " WHERE symbol = $1 AND (timezone IS NULL OR currency IS NULL OR exchange IS NULL)",
 							   4, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID},
 							   (Datum[]) {CStringGetTextDatum(symbol),
-								   p->timezone ? CStringGetTextDatum(p->timezone) : (Datum) 0,
-								   p->currency ? CStringGetTextDatum(p->currency) : (Datum) 0,
-							   p->exchange ? CStringGetTextDatum(p->exchange) : (Datum) 0},
+										  p->timezone ? CStringGetTextDatum(p->timezone) : (Datum) 0,
+										  p->currency ? CStringGetTextDatum(p->currency) : (Datum) 0,
+										  p->exchange ? CStringGetTextDatum(p->exchange) : (Datum) 0},
 							   (char[]) {' ', p->timezone ? ' ' : 'n', p->currency ? ' ' : 'n',
-							   p->exchange ? ' ' : 'n'},
+										 p->exchange ? ' ' : 'n'},
 							   false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update symbol: %s", SPI_result_code_string(rc));

@@ -35,7 +35,8 @@ PG_FUNCTION_INFO_V1(stockml_coverage_test);
 /* sort_doubles(): an inlined-comparison sort of doubles (no NaN here) */
 #define ST_SORT sort_doubles
 #define ST_ELEMENT_TYPE double
-#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
+#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : \
+														   0)
 #define ST_SCOPE static
 #define ST_DECLARE
 #define ST_DEFINE
@@ -44,12 +45,12 @@ PG_FUNCTION_INFO_V1(stockml_coverage_test);
 void
 IntervalVolatility(const FeatureBar *bars, int nbars, const IntervalScale *scale, double *sigma)
 {
-	double		v = 0;
-	int			returns = 0;	/* one-bar returns seen since the last bad close */
+	double v = 0;
+	int	   returns = 0; /* one-bar returns seen since the last bad close */
 
 	for (int i = 0; i < nbars; i++)
 	{
-		double		r;
+		double r;
 
 		sigma[i] = NAN;
 		if (i == 0 || !(bars[i].close > 0) || !(bars[i - 1].close > 0) ||
@@ -83,9 +84,9 @@ IntervalVolatility(const FeatureBar *bars, int nbars, const IntervalScale *scale
 double
 IntervalQuantile(const double *kept, int nkept, int64 n, double level)
 {
-	int64		k;
-	double		pos;
-	int			lo;
+	int64  k;
+	double pos;
+	int	   lo;
 
 	if (level <= 0 || nkept == 0 || n < 1)
 		return NAN;
@@ -104,13 +105,13 @@ IntervalQuantile(const double *kept, int nkept, int64 n, double level)
 void
 IntervalAppendOrderStatistics(StringInfo buf, double *values, int64 n)
 {
-	int			kept = (int) Min(n, (int64) INTERVAL_KEPT);
+	int kept = (int) Min(n, (int64) INTERVAL_KEPT);
 
 	sort_doubles(values, n);
 	appendStringInfoChar(buf, '[');
 	for (int k = 0; k < kept; k++)
 	{
-		int64		i = kept > 1 ? (int64) k * (n - 1) / (kept - 1) : 0;
+		int64 i = kept > 1 ? (int64) k * (n - 1) / (kept - 1) : 0;
 
 		appendStringInfo(buf, "%s%s", k > 0 ? ", " : "", float8out_internal(values[i]));
 	}
@@ -121,10 +122,10 @@ IntervalAppendOrderStatistics(StringInfo buf, double *values, int64 n)
 double
 IntervalCoverageP(int64 covered, int64 n, double bound)
 {
-	double		lmax;
-	double		sum = 0;
-	double		lp,
-				lq;
+	double lmax;
+	double sum = 0;
+	double lp,
+		lq;
 
 	if (covered >= n || bound <= 0)
 		return 1;
@@ -134,14 +135,14 @@ IntervalCoverageP(int64 covered, int64 n, double bound)
 	lq = log1p(-bound);
 	/* the largest term is the one nearest the mode, at most covered */
 	{
-		int64		k = Min(covered, (int64) floor((n + 1) * bound));
+		int64 k = Min(covered, (int64) floor((n + 1) * bound));
 
 		lmax = lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0) + k * lp + (n - k) * lq;
 	}
 	for (int64 k = covered; k >= 0; k--)
 	{
-		double		lt = lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0) + k * lp + (n - k) * lq;
-		double		t = exp(lt - lmax);
+		double lt = lgamma(n + 1.0) - lgamma(k + 1.0) - lgamma(n - k + 1.0) + k * lp + (n - k) * lq;
+		double t = exp(lt - lmax);
 
 		sum += t;
 		/* the terms fall geometrically below the mode: stop when they no longer count */
@@ -157,9 +158,9 @@ IntervalCoverageP(int64 covered, int64 n, double bound)
 Datum
 stockml_coverage_test(PG_FUNCTION_ARGS)
 {
-	int64		covered = PG_GETARG_INT64(0);
-	int64		n = PG_GETARG_INT64(1);
-	double		bound = PG_GETARG_FLOAT8(2);
+	int64  covered = PG_GETARG_INT64(0);
+	int64  n = PG_GETARG_INT64(1);
+	double bound = PG_GETARG_FLOAT8(2);
 
 	if (n < 0 || covered < 0 || covered > n)
 		ereport(ERROR,

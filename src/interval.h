@@ -14,16 +14,16 @@
 #include "feature_matrix.h"
 
 /* RiskMetrics' EWMA of squared one-bar log returns, seeded with their mean */
-#define INTERVAL_EWMA_LAMBDA	0.94
-#define INTERVAL_EWMA_SEED		20	/* returns averaged for the first variance */
+#define INTERVAL_EWMA_LAMBDA 0.94
+#define INTERVAL_EWMA_SEED 20 /* returns averaged for the first variance */
 /* order statistics of a residual sample kept with a model */
-#define INTERVAL_KEPT			1000
+#define INTERVAL_KEPT 1000
 
 /* How a version scales its residuals (stored in models.reference -> 'interval') */
 typedef struct IntervalScale
 {
-	double		lambda;			/* EWMA decay, in (0, 1) */
-	int			seed;			/* returns in the seed variance, >= 1 */
+	double lambda; /* EWMA decay, in (0, 1) */
+	int	   seed;   /* returns in the seed variance, >= 1 */
 } IntervalScale;
 
 /*
@@ -43,4 +43,4 @@ extern void IntervalAppendOrderStatistics(StringInfo buf, double *values, int64 
 /* P(X <= covered) for X ~ Binomial(n, bound) */
 extern double IntervalCoverageP(int64 covered, int64 n, double bound);
 
-#endif							/* STOCKML_INTERVAL_H */
+#endif /* STOCKML_INTERVAL_H */

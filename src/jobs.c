@@ -44,15 +44,15 @@ PG_FUNCTION_INFO_V1(stockml_running_jobs);
 PG_FUNCTION_INFO_V1(stockml_report_job_progress);
 
 StockmlJobsShared *StockmlJobs = NULL;
-JobWorkerSlot *MyJobSlot = NULL;
+JobWorkerSlot	  *MyJobSlot = NULL;
 
-char	   *stockml_database = NULL;
-int			stockml_max_workers = 2;
-int			stockml_worker_naptime_ms = 60000;
-int			stockml_job_retry_delay_ms = 10000;
-int			stockml_job_max_attempts = 3;
+char *stockml_database = NULL;
+int	  stockml_max_workers = 2;
+int	  stockml_worker_naptime_ms = 60000;
+int	  stockml_job_retry_delay_ms = 10000;
+int	  stockml_job_max_attempts = 3;
 
-static int	pending_wakeups = 0;	/* jobs this transaction submitted */
+static int					   pending_wakeups = 0; /* jobs this transaction submitted */
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -123,7 +123,7 @@ JobsShmemRequest(void)
 static void
 JobsShmemStartup(void)
 {
-	bool		found;
+	bool found;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
@@ -141,7 +141,7 @@ JobsShmemStartup(void)
 void
 StockmlWakeLauncher(bool check)
 {
-	Latch	   *latch;
+	Latch *latch;
 
 	if (StockmlJobs == NULL)
 		return;
@@ -184,7 +184,7 @@ StockmlReportJobProgress(double fraction)
 int64
 StockmlCurrentJobId(void)
 {
-	int64		id;
+	int64 id;
 
 	if (MyJobSlot == NULL)
 		return 0;
@@ -198,17 +198,17 @@ StockmlCurrentJobId(void)
 static void
 ValidateKind(const char *kind)
 {
-	bool		well_formed = strlen(kind) >= 1 && strlen(kind) <= 40 &&
-		kind[0] >= 'a' && kind[0] <= 'z';
+	bool well_formed = strlen(kind) >= 1 && strlen(kind) <= 40 &&
+					   kind[0] >= 'a' && kind[0] <= 'z';
 	StringInfoData known;
-	int			rc;
+	int			   rc;
 
 	for (const char *p = kind; *p && well_formed; p++)
 		well_formed = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
 	if (well_formed)
 	{
-		List	   *names = list_make2(makeString("stockml"),
-									   makeString(psprintf("run_job_%s", kind)));
+		List *names = list_make2(makeString("stockml"),
+								 makeString(psprintf("run_job_%s", kind)));
 
 		if (OidIsValid(LookupFuncName(names, 2, (Oid[]) {INT8OID, JSONBOID}, true)))
 			return;
@@ -225,7 +225,7 @@ ValidateKind(const char *kind)
 					 true, 0);
 	if (rc == SPI_OK_SELECT && SPI_processed == 1)
 	{
-		char	   *list = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		char *list = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
 		appendStringInfoString(&known, list ? list : "(none)");
 	}
@@ -245,9 +245,9 @@ ValidateKind(const char *kind)
 static void
 CheckJobArgs(const char *kind, Datum args)
 {
-	List	   *names = list_make2(makeString("stockml"),
-								   makeString(psprintf("check_job_%s", kind)));
-	Oid			checker = LookupFuncName(names, 1, (Oid[]) {JSONBOID}, true);
+	List *names = list_make2(makeString("stockml"),
+							 makeString(psprintf("check_job_%s", kind)));
+	Oid	  checker = LookupFuncName(names, 1, (Oid[]) {JSONBOID}, true);
 
 	if (OidIsValid(checker))
 		(void) OidFunctionCall1(checker, args);
@@ -283,11 +283,11 @@ WarnIfNotServed(int64 id)
 Datum
 stockml_submit(PG_FUNCTION_ARGS)
 {
-	char	   *kind;
-	Datum		args;
-	int64		id;
-	bool		isnull;
-	int			rc;
+	char			  *kind;
+	Datum			   args;
+	int64			   id;
+	bool			   isnull;
+	int				   rc;
 	StockmlOwnerSwitch sw;
 
 	if (PG_ARGISNULL(0))
@@ -296,7 +296,7 @@ stockml_submit(PG_FUNCTION_ARGS)
 				 errmsg("job kind must not be NULL")));
 	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	args = PG_ARGISNULL(1) ? DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")) :
-		PG_GETARG_DATUM(1);
+							 PG_GETARG_DATUM(1);
 
 	StockmlRequireAdmin("submit stockml jobs");
 	ValidateKind(kind);
@@ -315,8 +315,8 @@ stockml_submit(PG_FUNCTION_ARGS)
 							   " VALUES ($1, $2, $3, $4::pg_catalog.regrole) RETURNING id",
 							   4, (Oid[]) {TEXTOID, JSONBOID, INT4OID, OIDOID},
 							   (Datum[]) {CStringGetTextDatum(kind), args,
-								   Int32GetDatum(stockml_job_max_attempts),
-							   ObjectIdGetDatum(sw.save_userid)},
+										  Int32GetDatum(stockml_job_max_attempts),
+										  ObjectIdGetDatum(sw.save_userid)},
 							   NULL, false, 1);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not queue job: %s", SPI_result_code_string(rc));
@@ -337,12 +337,12 @@ stockml_submit(PG_FUNCTION_ARGS)
 Datum
 stockml_cancel_job(PG_FUNCTION_ARGS)
 {
-	int64		id = PG_GETARG_INT64(0);
-	char	   *status;
-	Oid			owner;
-	bool		isnull;
-	int			rc;
-	pid_t		pid = 0;
+	int64			   id = PG_GETARG_INT64(0);
+	char			  *status;
+	Oid				   owner;
+	bool			   isnull;
+	int				   rc;
+	pid_t			   pid = 0;
 	StockmlOwnerSwitch sw;
 
 	/*
@@ -359,7 +359,7 @@ stockml_cancel_job(PG_FUNCTION_ARGS)
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read stockml.jobs: %s", SPI_result_code_string(rc));
 	owner = SPI_processed == 0 ? InvalidOid :
-		DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+								 DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (!StockmlIsAdmin(sw.save_userid) &&
 		(!OidIsValid(owner) || !has_privs_of_role(sw.save_userid, owner)))
 		ereport(ERROR,
@@ -385,7 +385,7 @@ stockml_cancel_job(PG_FUNCTION_ARGS)
 								   " error = 'cancelled by ' || $2 WHERE id = $1",
 								   2, (Oid[]) {INT8OID, TEXTOID},
 								   (Datum[]) {Int64GetDatum(id),
-								   CStringGetTextDatum(GetUserNameFromId(sw.save_userid, false))},
+											  CStringGetTextDatum(GetUserNameFromId(sw.save_userid, false))},
 								   NULL, false, 0);
 		if (rc != SPI_OK_UPDATE)
 			elog(ERROR, "could not cancel job: %s", SPI_result_code_string(rc));
@@ -449,8 +449,8 @@ stockml_running_jobs(PG_FUNCTION_ARGS)
 	for (int i = 0; i < STOCKML_MAX_JOB_WORKERS; i++)
 	{
 		JobWorkerSlot copy;
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
+		Datum		  values[4];
+		bool		  nulls[4] = {false, false, false, false};
 
 		SpinLockAcquire(&StockmlJobs->mutex);
 		copy = StockmlJobs->slots[i];

@@ -30,37 +30,37 @@ extern int64 StockmlCurrentJobId(void);
 
 typedef struct JobWorkerSlot
 {
-	bool		in_use;			/* assigned by the launcher */
-	bool		clean_exit;		/* the worker left nothing running */
-	bool		cancel_requested;	/* stockml.cancel_job() asked for job_id;
+	bool		in_use;			  /* assigned by the launcher */
+	bool		clean_exit;		  /* the worker left nothing running */
+	bool		cancel_requested; /* stockml.cancel_job() asked for job_id;
 									 * reset whenever job_id changes */
 	pid_t		pid;
-	int64		job_id;			/* 0 while not running a job */
+	int64		job_id; /* 0 while not running a job */
 	double		progress;
 	TimestampTz started_at;
 } JobWorkerSlot;
 
 typedef struct StockmlJobsShared
 {
-	slock_t		mutex;
-	pid_t		launcher_pid;
-	Latch	   *launcher_latch;
-	int			wake_requests;	/* jobs submitted since the launcher last looked */
-	bool		check_requested;	/* look at the queue even without new jobs */
-	TimestampTz next_due;		/* earliest retry a worker saw, or 0 */
+	slock_t		  mutex;
+	pid_t		  launcher_pid;
+	Latch		 *launcher_latch;
+	int			  wake_requests;   /* jobs submitted since the launcher last looked */
+	bool		  check_requested; /* look at the queue even without new jobs */
+	TimestampTz	  next_due;		   /* earliest retry a worker saw, or 0 */
 	JobWorkerSlot slots[STOCKML_MAX_JOB_WORKERS];
 } StockmlJobsShared;
 
-extern StockmlJobsShared *StockmlJobs;	/* NULL unless preloaded */
-extern JobWorkerSlot *MyJobSlot;	/* set in a job worker */
+extern StockmlJobsShared *StockmlJobs; /* NULL unless preloaded */
+extern JobWorkerSlot	 *MyJobSlot;   /* set in a job worker */
 
 extern char *stockml_database;
-extern int	stockml_max_workers;
-extern int	stockml_worker_naptime_ms;
-extern int	stockml_job_retry_delay_ms;
-extern int	stockml_job_max_attempts;
+extern int	 stockml_max_workers;
+extern int	 stockml_worker_naptime_ms;
+extern int	 stockml_job_retry_delay_ms;
+extern int	 stockml_job_max_attempts;
 
 extern void StockmlWakeLauncher(bool check);
 extern void StockmlRegisterLauncher(void);
 
-#endif							/* STOCKML_JOBS_H */
+#endif /* STOCKML_JOBS_H */

@@ -41,9 +41,9 @@ CheckLapack(lapack_int info, const char *routine)
 void
 LinalgQrInit(RawQr *qr, int p)
 {
-	int			c = p + 2;
-	int			lda = TSQR_BLOCK_ROWS + c;
-	double		wsize;
+	int	   c = p + 2;
+	int	   lda = TSQR_BLOCK_ROWS + c;
+	double wsize;
 
 	qr->p = p;
 	qr->c = c;
@@ -71,15 +71,15 @@ LinalgQrFree(RawQr *qr)
 void
 LinalgQrAdd(RawQr *qr, const ModelTrainData *data, int64 from, int64 to)
 {
-	int			p = qr->p;
-	int			c = qr->c;
+	int p = qr->p;
+	int c = qr->c;
 
 	for (int64 start = from; start < to; start += TSQR_BLOCK_ROWS)
 	{
-		int			rows = (int) Min((int64) TSQR_BLOCK_ROWS, to - start);
-		int			top = qr->have_r ? c : 0;
-		int			m = top + rows;
-		double	   *a = qr->a;
+		int		rows = (int) Min((int64) TSQR_BLOCK_ROWS, to - start);
+		int		top = qr->have_r ? c : 0;
+		int		m = top + rows;
+		double *a = qr->a;
 
 		CHECK_FOR_INTERRUPTS();
 		for (int j = 0; j < c; j++)
@@ -95,7 +95,8 @@ LinalgQrAdd(RawQr *qr, const ModelTrainData *data, int64 from, int64 to)
 			a[(p + 1) * m + top + k] = data->y[start + k];
 		}
 		CheckLapack(LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, m, c, a, m, qr->tau,
-										qr->work, qr->lwork), "dgeqrf");
+										qr->work, qr->lwork),
+					"dgeqrf");
 		memset(qr->r, 0, sizeof(double) * c * c);
 		for (int j = 0; j < c; j++)
 			for (int i = 0; i <= j && i < m; i++)
@@ -114,11 +115,11 @@ LinalgQrAdd(RawQr *qr, const ModelTrainData *data, int64 from, int64 to)
 void
 LinalgQrSummary(const RawQr *qr, double *mean, double *scale, LinearSummary *out)
 {
-	int			p = qr->p;
-	int			c = qr->c;
+	int			  p = qr->p;
+	int			  c = qr->c;
 	const double *r = qr->r;
-	double		n = (double) qr->n;
-	double		r00 = r[0];
+	double		  n = (double) qr->n;
+	double		  r00 = r[0];
 
 	out->p = p;
 	out->n = qr->n;
@@ -127,9 +128,9 @@ LinalgQrSummary(const RawQr *qr, double *mean, double *scale, LinearSummary *out
 	for (int j = 0; j < p; j++)
 	{
 		const double *col = r + (j + 1) * c;
-		double		ss = 0;
-		double		var;
-		double		bound;
+		double		  ss = 0;
+		double		  var;
+		double		  bound;
 
 		mean[j] = qr->n > 0 && r00 != 0 ? col[0] / r00 : 0;
 		for (int i = 1; i <= j + 1; i++)
@@ -153,17 +154,17 @@ LinalgQrSummary(const RawQr *qr, double *mean, double *scale, LinearSummary *out
 void
 LinalgRidgeSolve(const LinearSummary *s, double alpha, double *coef)
 {
-	int			p = s->p;
-	int			c = p + 1;
-	double	   *rz = palloc(sizeof(double) * Max(p * p, 1));
-	double	   *sv = palloc(sizeof(double) * Max(p, 1));
-	double	   *u = palloc(sizeof(double) * Max(p * p, 1));
-	double	   *vt = palloc(sizeof(double) * Max(p * p, 1));
-	double	   *utz = palloc(sizeof(double) * Max(p, 1));
-	double	   *work;
-	double		wsize;
-	lapack_int	lwork;
-	double		cutoff;
+	int		   p = s->p;
+	int		   c = p + 1;
+	double	  *rz = palloc(sizeof(double) * Max(p * p, 1));
+	double	  *sv = palloc(sizeof(double) * Max(p, 1));
+	double	  *u = palloc(sizeof(double) * Max(p * p, 1));
+	double	  *vt = palloc(sizeof(double) * Max(p * p, 1));
+	double	  *utz = palloc(sizeof(double) * Max(p, 1));
+	double	  *work;
+	double	   wsize;
+	lapack_int lwork;
+	double	   cutoff;
 
 	if (p == 0)
 		return;
@@ -172,16 +173,18 @@ LinalgRidgeSolve(const LinearSummary *s, double alpha, double *coef)
 			rz[j * p + i] = s->r[j * c + i];
 
 	CheckLapack(LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'A', 'A', p, p, rz, p, sv,
-									u, p, vt, p, &wsize, -1), "dgesvd");
+									u, p, vt, p, &wsize, -1),
+				"dgesvd");
 	lwork = (lapack_int) wsize;
 	work = palloc(sizeof(double) * Max(lwork, 1));
 	CheckLapack(LAPACKE_dgesvd_work(LAPACK_COL_MAJOR, 'A', 'A', p, p, rz, p, sv,
-									u, p, vt, p, work, lwork), "dgesvd");
+									u, p, vt, p, work, lwork),
+				"dgesvd");
 
 	cutoff = DBL_EPSILON * (double) Max(s->n, (int64) p) * sv[0];
 	for (int k = 0; k < p; k++)
 	{
-		double		d = 0;
+		double d = 0;
 
 		/* U' z, z = column p of R */
 		for (int i = 0; i < p; i++)
@@ -193,7 +196,7 @@ LinalgRidgeSolve(const LinearSummary *s, double alpha, double *coef)
 	}
 	for (int j = 0; j < p; j++)
 	{
-		double		w = 0;
+		double w = 0;
 
 		/* V = vt' : V[j, k] = vt[k, j] = vt[j * p + k] in column-major */
 		for (int k = 0; k < p; k++)
@@ -212,17 +215,17 @@ LinalgRidgeSolve(const LinearSummary *s, double alpha, double *coef)
 void
 LinalgGram(const LinearSummary *s, double *gram, double *q, double *y_norm2)
 {
-	int			p = s->p;
-	int			c = p + 1;
+	int			  p = s->p;
+	int			  c = p + 1;
 	const double *r = s->r;
-	double		yy = 0;
+	double		  yy = 0;
 
 	for (int j = 0; j < p; j++)
 	{
 		CHECK_FOR_INTERRUPTS();
 		for (int k = j; k < p; k++)
 		{
-			double		g = 0;
+			double g = 0;
 
 			for (int i = 0; i <= j; i++)
 				g += r[j * c + i] * r[k * c + i];

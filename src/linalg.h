@@ -18,10 +18,10 @@
  */
 typedef struct LinearSummary
 {
-	int			p;
-	int64		n;
-	double		ymean;
-	double	   *r;
+	int		p;
+	int64	n;
+	double	ymean;
+	double *r;
 } LinearSummary;
 
 /*
@@ -34,15 +34,15 @@ typedef struct LinearSummary
  */
 typedef struct RawQr
 {
-	int			p;
-	int			c;				/* p + 2 columns */
-	int64		n;				/* rows taken in */
-	bool		have_r;
-	double	   *r;				/* c x c upper triangular, column-major */
-	double	   *a;				/* (block + c) x c work matrix */
-	double	   *tau;
-	double	   *work;
-	int			lwork;
+	int		p;
+	int		c; /* p + 2 columns */
+	int64	n; /* rows taken in */
+	bool	have_r;
+	double *r; /* c x c upper triangular, column-major */
+	double *a; /* (block + c) x c work matrix */
+	double *tau;
+	double *work;
+	int		lwork;
 } RawQr;
 
 extern void LinalgQrInit(RawQr *qr, int p);
@@ -52,4 +52,4 @@ extern void LinalgQrFree(RawQr *qr);
 extern void LinalgRidgeSolve(const LinearSummary *s, double alpha, double *coef);
 extern void LinalgGram(const LinearSummary *s, double *gram, double *q, double *y_norm2);
 
-#endif							/* LINALG_H */
+#endif /* LINALG_H */

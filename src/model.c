@@ -83,10 +83,10 @@ void
 ModelParseParams(const ModelAlgorithm *alg, Jsonb *params,
 				 const char *const *extra_keys, double *values)
 {
-	JsonbIterator *it;
-	JsonbValue	v;
+	JsonbIterator	  *it;
+	JsonbValue		   v;
 	JsonbIteratorToken tok;
-	char	   *key = NULL;
+	char			  *key = NULL;
 
 	for (int i = 0; i < alg->nparams; i++)
 		values[i] = alg->params[i].default_value;
@@ -102,9 +102,9 @@ ModelParseParams(const ModelAlgorithm *alg, Jsonb *params,
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		const ModelParamSpec *spec = NULL;
-		int			idx = -1;
-		bool		extra = false;
-		double		d;
+		int					  idx = -1;
+		bool				  extra = false;
+		double				  d;
 
 		if (tok == WJB_KEY)
 		{
@@ -195,7 +195,7 @@ ModelParamsToJson(const ModelAlgorithm *alg, const double *values)
 		appendStringInfo(&buf, "%s\"%s\": ", i > 0 ? ", " : "", spec->name);
 		if (spec->keyword && values[i] == spec->keyword_value)
 			appendStringInfoString(&buf, strcmp(spec->keyword, "null") == 0 ? "null" :
-								   psprintf("\"%s\"", spec->keyword));
+																			  psprintf("\"%s\"", spec->keyword));
 		else if (spec->type == MODEL_PARAM_BOOL)
 			appendStringInfoString(&buf, values[i] != 0 ? "true" : "false");
 		else if (spec->type == MODEL_PARAM_INT)
@@ -216,13 +216,13 @@ ModelParamValid(const ModelParamSpec *spec, double value)
 	if (spec->type == MODEL_PARAM_BOOL)
 		return value == 0 || value == 1;
 	return value >= spec->min && value <= spec->max &&
-		(spec->type != MODEL_PARAM_INT || value == floor(value));
+		   (spec->type != MODEL_PARAM_INT || value == floor(value));
 }
 
 Model *
 ModelCreate(const ModelAlgorithm *alg, int n_features, const double *params)
 {
-	Model	   *model = palloc0(sizeof(Model));
+	Model *model = palloc0(sizeof(Model));
 
 	if (n_features < 1 || n_features > MODEL_MAX_FEATURES)
 		ereport(ERROR,
@@ -249,9 +249,9 @@ ModelCreate(const ModelAlgorithm *alg, int n_features, const double *params)
 void
 ModelStandardization(const ModelTrainData *data, double *mean, double *scale)
 {
-	int			p = data->p;
-	int64		n = data->n;
-	double	   *var = palloc0(sizeof(double) * p);
+	int		p = data->p;
+	int64	n = data->n;
+	double *var = palloc0(sizeof(double) * p);
 
 	memset(mean, 0, sizeof(double) * p);
 	for (int64 i = 0; i < n; i++)
@@ -273,16 +273,16 @@ ModelStandardization(const ModelTrainData *data, double *mean, double *scale)
 			CHECK_FOR_INTERRUPTS();
 		for (int j = 0; j < p; j++)
 		{
-			double		d = xr[j] - mean[j];
+			double d = xr[j] - mean[j];
 
 			var[j] += d * d;
 		}
 	}
 	for (int j = 0; j < p; j++)
 	{
-		double		v = n > 0 ? var[j] / n : 0;
-		double		bound = (double) n * DBL_EPSILON * v +
-			((double) n * mean[j] * DBL_EPSILON) * ((double) n * mean[j] * DBL_EPSILON);
+		double v = n > 0 ? var[j] / n : 0;
+		double bound = (double) n * DBL_EPSILON * v +
+					   ((double) n * mean[j] * DBL_EPSILON) * ((double) n * mean[j] * DBL_EPSILON);
 
 		scale[j] = (v <= bound || !isfinite(v)) ? 1.0 : sqrt(v);
 	}
@@ -320,7 +320,7 @@ ModelFit(Model *model, const ModelTrainData *data)
 					 errhint("Targets must be finite numbers.")));
 	if (model->algorithm->fit_summary)
 	{
-		RawQr		qr;
+		RawQr qr;
 
 		LinalgQrInit(&qr, data->p);
 		LinalgQrAdd(&qr, data, 0, data->n);
@@ -358,14 +358,14 @@ CheckFitFinite(const Model *model)
 bool
 ModelArithmeticFinite(const Model *model)
 {
-	double		bound;
+	double bound;
 
 	if (!isfinite(model->intercept))
 		return false;
 	bound = fabs(model->intercept);
 	for (int j = 0; j < model->n_features; j++)
 	{
-		double		c = model->coef_raw ? model->coef_raw[j] : model->coef[j] / model->scale[j];
+		double c = model->coef_raw ? model->coef_raw[j] : model->coef[j] / model->scale[j];
 
 		if (!isfinite(model->coef[j]) || !isfinite(model->mean[j]) ||
 			!isfinite(model->scale[j]) || !(model->scale[j] > 0) || !isfinite(c))
@@ -417,7 +417,7 @@ ModelPredict(const Model *model, const double *x, double *work)
 {
 	if (model->coef_raw)
 	{
-		double		s = model->intercept;
+		double s = model->intercept;
 
 		for (int j = 0; j < model->n_features; j++)
 			s += model->coef_raw[j] * (x[j] - model->mean[j]);
@@ -433,7 +433,7 @@ ModelPredict(const Model *model, const double *x, double *work)
 double
 LinearPredict(const Model *model, const double *z)
 {
-	double		s = model->intercept;
+	double s = model->intercept;
 
 	for (int j = 0; j < model->n_features; j++)
 		s += model->coef[j] * z[j];

@@ -21,40 +21,43 @@
 
 enum
 {
-	EN_ALPHA, EN_L1_RATIO, EN_MAX_ITER, EN_TOL
+	EN_ALPHA,
+	EN_L1_RATIO,
+	EN_MAX_ITER,
+	EN_TOL
 };
 
 static void ElasticNetFit(Model *model, const LinearSummary *summary);
 
 static const ModelParamSpec elastic_net_params[] = {
 	[EN_ALPHA] = {"alpha", MODEL_PARAM_REAL, 0, 1e300, 1.0,
-	"alpha multiplies the penalty: 0 or more (scikit-learn's ElasticNet alpha)."},
+				  "alpha multiplies the penalty: 0 or more (scikit-learn's ElasticNet alpha)."},
 	[EN_L1_RATIO] = {"l1_ratio", MODEL_PARAM_REAL, 0, 1, 0.5,
-	"l1_ratio is between 0 (ridge penalty) and 1 (lasso penalty)."},
+					 "l1_ratio is between 0 (ridge penalty) and 1 (lasso penalty)."},
 	[EN_MAX_ITER] = {"max_iter", MODEL_PARAM_INT, 1, 1e7, 1000,
-	"max_iter is a whole number of coordinate-descent sweeps, 1 to 10000000."},
+					 "max_iter is a whole number of coordinate-descent sweeps, 1 to 10000000."},
 	[EN_TOL] = {"tol", MODEL_PARAM_REAL, 0, 1, 1e-4,
-	"tol is the convergence tolerance, between 0 and 1 (relative to |y|^2)."},
+				"tol is the convergence tolerance, between 0 and 1 (relative to |y|^2)."},
 };
 
 static void
 ElasticNetFit(Model *model, const LinearSummary *summary)
 {
-	int			p = summary->p;
-	double		n = (double) summary->n;
-	double		alpha = model->params[EN_ALPHA] * model->params[EN_L1_RATIO] * n;
-	double		beta = model->params[EN_ALPHA] * (1 - model->params[EN_L1_RATIO]) * n;
-	int			max_iter = (int) model->params[EN_MAX_ITER];
-	double		d_w_tol = model->params[EN_TOL];
-	double		tol;
-	double	   *q = palloc(sizeof(double) * p);
-	double	   *gram = palloc(sizeof(double) * p * p);
-	double	   *h = palloc0(sizeof(double) * p);	/* gram . w */
-	double	   *w = model->coef;
-	double		y_norm2;
-	double		gap = 0;
-	bool		converged = false;
-	int			iter;
+	int		p = summary->p;
+	double	n = (double) summary->n;
+	double	alpha = model->params[EN_ALPHA] * model->params[EN_L1_RATIO] * n;
+	double	beta = model->params[EN_ALPHA] * (1 - model->params[EN_L1_RATIO]) * n;
+	int		max_iter = (int) model->params[EN_MAX_ITER];
+	double	d_w_tol = model->params[EN_TOL];
+	double	tol;
+	double *q = palloc(sizeof(double) * p);
+	double *gram = palloc(sizeof(double) * p * p);
+	double *h = palloc0(sizeof(double) * p); /* gram . w */
+	double *w = model->coef;
+	double	y_norm2;
+	double	gap = 0;
+	bool	converged = false;
+	int		iter;
 
 	LinalgGram(summary, gram, q, &y_norm2);
 	model->intercept = summary->ymean;
@@ -63,15 +66,15 @@ ElasticNetFit(Model *model, const LinearSummary *summary)
 
 	for (iter = 0; iter < max_iter; iter++)
 	{
-		double		w_max = 0;
-		double		d_w_max = 0;
+		double w_max = 0;
+		double d_w_max = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		for (int j = 0; j < p; j++)
 		{
 			const double *gj = gram + (size_t) j * p;
-			double		w_j = w[j];
-			double		tmp;
+			double		  w_j = w[j];
+			double		  tmp;
 
 			if (gj[j] == 0)
 				continue;
@@ -79,7 +82,9 @@ ElasticNetFit(Model *model, const LinearSummary *summary)
 				for (int k = 0; k < p; k++)
 					h[k] -= w_j * gj[k];
 			tmp = q[j] - h[j];
-			w[j] = (tmp > 0 ? 1 : tmp < 0 ? -1 : 0) * fmax(fabs(tmp) - alpha, 0) / (gj[j] + beta);
+			w[j] = (tmp > 0 ? 1 : tmp < 0 ? -1 :
+											0) *
+				   fmax(fabs(tmp) - alpha, 0) / (gj[j] + beta);
 			if (w[j] != 0)
 				for (int k = 0; k < p; k++)
 					h[k] += w[j] * gj[k];
@@ -88,17 +93,17 @@ ElasticNetFit(Model *model, const LinearSummary *summary)
 		}
 		if (w_max == 0 || d_w_max / w_max < d_w_tol || iter == max_iter - 1)
 		{
-			double		q_dot_w = 0,
-						dual_norm = 0,
-						wqw = 0,
-						w_norm2 = 0,
-						l1 = 0,
-						r_norm2,
-						cnst;
+			double q_dot_w = 0,
+				   dual_norm = 0,
+				   wqw = 0,
+				   w_norm2 = 0,
+				   l1 = 0,
+				   r_norm2,
+				   cnst;
 
 			for (int j = 0; j < p; j++)
 			{
-				double		xta = q[j] - h[j] - beta * w[j];
+				double xta = q[j] - h[j] - beta * w[j];
 
 				q_dot_w += w[j] * q[j];
 				dual_norm = fmax(dual_norm, fabs(xta));
@@ -118,7 +123,7 @@ ElasticNetFit(Model *model, const LinearSummary *summary)
 				gap = r_norm2;
 			}
 			gap += alpha * l1 - cnst * y_norm2 + cnst * q_dot_w +
-				0.5 * beta * (1 + cnst * cnst) * w_norm2;
+				   0.5 * beta * (1 + cnst * cnst) * w_norm2;
 			if (gap < tol)
 			{
 				converged = true;

@@ -53,42 +53,51 @@
 #define GBT_LEAF 0xFFFFFFFFu
 #define GBT_MAX_BINS 255
 #define GBT_BIN_SUBSAMPLE 200000
-#define GBT_EPS 1e-15			/* scikit-learn's guard in the node value */
-#define GBT_AUTO_ES_ROWS 10000	/* early_stopping "auto": on above this */
+#define GBT_EPS 1e-15		   /* scikit-learn's guard in the node value */
+#define GBT_AUTO_ES_ROWS 10000 /* early_stopping "auto": on above this */
 #define GBT_MAX_HIST_BYTES ((Size) 1024 * 1024 * 1024)
 
 enum
 {
-	GBT_MAX_ITER, GBT_LEARNING_RATE, GBT_MAX_LEAF_NODES, GBT_MAX_DEPTH,
-	GBT_MIN_SAMPLES_LEAF, GBT_L2, GBT_MAX_BINS_P, GBT_EARLY_STOPPING,
-	GBT_VALIDATION_FRACTION, GBT_N_ITER_NO_CHANGE, GBT_TOL, GBT_NPARAMS
+	GBT_MAX_ITER,
+	GBT_LEARNING_RATE,
+	GBT_MAX_LEAF_NODES,
+	GBT_MAX_DEPTH,
+	GBT_MIN_SAMPLES_LEAF,
+	GBT_L2,
+	GBT_MAX_BINS_P,
+	GBT_EARLY_STOPPING,
+	GBT_VALIDATION_FRACTION,
+	GBT_N_ITER_NO_CHANGE,
+	GBT_TOL,
+	GBT_NPARAMS
 };
 
 static const ModelParamSpec gbt_params[] = {
 	[GBT_MAX_ITER] = {"max_iter", MODEL_PARAM_INT, 1, 10000, 100,
-	"max_iter is the number of boosting iterations (trees), 1 to 10000."},
+					  "max_iter is the number of boosting iterations (trees), 1 to 10000."},
 	[GBT_LEARNING_RATE] = {"learning_rate", MODEL_PARAM_REAL, 0, 1e6, 0.1,
-	"learning_rate shrinks each tree's leaf values: more than 0 (0.1 by default)."},
+						   "learning_rate shrinks each tree's leaf values: more than 0 (0.1 by default)."},
 	[GBT_MAX_LEAF_NODES] = {"max_leaf_nodes", MODEL_PARAM_INT, 2, 4096, 31,
-	"max_leaf_nodes is the most leaves a tree has, 2 to 4096."},
+							"max_leaf_nodes is the most leaves a tree has, 2 to 4096."},
 	[GBT_MAX_DEPTH] = {"max_depth", MODEL_PARAM_INT, 1, 1000, 0,
-		"max_depth is the most edges from a tree's root to a leaf, 1 to 1000, or null (no limit).",
-	"null", 0},
+					   "max_depth is the most edges from a tree's root to a leaf, 1 to 1000, or null (no limit).",
+					   "null", 0},
 	[GBT_MIN_SAMPLES_LEAF] = {"min_samples_leaf", MODEL_PARAM_INT, 1, 1e9, 20,
-	"min_samples_leaf is the fewest rows in a leaf, 1 or more."},
+							  "min_samples_leaf is the fewest rows in a leaf, 1 or more."},
 	[GBT_L2] = {"l2_regularization", MODEL_PARAM_REAL, 0, 1e300, 0,
-	"l2_regularization is the L2 penalty on leaf values, 0 or more."},
+				"l2_regularization is the L2 penalty on leaf values, 0 or more."},
 	[GBT_MAX_BINS_P] = {"max_bins", MODEL_PARAM_INT, 2, GBT_MAX_BINS, 255,
-	"max_bins is the number of bins per feature, 2 to 255."},
+						"max_bins is the number of bins per feature, 2 to 255."},
 	[GBT_EARLY_STOPPING] = {"early_stopping", MODEL_PARAM_BOOL, 0, 1, -1,
-		"early_stopping is true, false or \"auto\" (on when fitting on more than 10000 rows).",
-	"auto", -1},
+							"early_stopping is true, false or \"auto\" (on when fitting on more than 10000 rows).",
+							"auto", -1},
 	[GBT_VALIDATION_FRACTION] = {"validation_fraction", MODEL_PARAM_REAL, 0, 1, 0.1,
-	"validation_fraction is the share of the most recent rows held out for early stopping, strictly between 0 and 1."},
+								 "validation_fraction is the share of the most recent rows held out for early stopping, strictly between 0 and 1."},
 	[GBT_N_ITER_NO_CHANGE] = {"n_iter_no_change", MODEL_PARAM_INT, 1, 10000, 10,
-	"n_iter_no_change is how many iterations without improvement stop early, 1 to 10000."},
+							  "n_iter_no_change is how many iterations without improvement stop early, 1 to 10000."},
 	[GBT_TOL] = {"tol", MODEL_PARAM_REAL, 0, 1e300, 1e-7,
-	"tol is the improvement of the held-out loss that counts, 0 or more."},
+				 "tol is the improvement of the held-out loss that counts, 0 or more."},
 };
 
 StaticAssertDecl(lengthof(gbt_params) == GBT_NPARAMS, "gbt parameter table");
@@ -97,9 +106,9 @@ StaticAssertDecl(GBT_NPARAMS <= MODEL_MAX_PARAMS, "gbt has too many parameters")
 /* A node as prediction walks it: 16 bytes, children adjacent */
 typedef struct GbtNode
 {
-	double		value;			/* threshold (x <= value goes left), or leaf value */
-	int32		feature;		/* -1 for a leaf */
-	uint32		left;			/* a split's left child; the right is left + 1 */
+	double value;	/* threshold (x <= value goes left), or leaf value */
+	int32  feature; /* -1 for a leaf */
+	uint32 left;	/* a split's left child; the right is left + 1 */
 } GbtNode;
 
 /*
@@ -112,108 +121,108 @@ typedef struct GbtNode
 
 typedef struct GbtWalk
 {
-	GbtNode    *nodes;			/* all trees, absolute child indices, then one leaf of 0 */
-	double	   *leaf_value;		/* per node (0 for a split) */
-	int		   *group_depth;	/* per group of GBT_LANES trees */
+	GbtNode *nodes;		  /* all trees, absolute child indices, then one leaf of 0 */
+	double	*leaf_value;  /* per node (0 for a split) */
+	int		*group_depth; /* per group of GBT_LANES trees */
 } GbtWalk;
 
 typedef struct GbtState
 {
-	int			ntrees;
-	uint32	   *tree_start;		/* ntrees + 1 offsets into nodes */
-	GbtNode    *nodes;
-	double	   *importance;		/* n_features: total split gain */
-	GbtWalk    *walk;
+	int		 ntrees;
+	uint32	*tree_start; /* ntrees + 1 offsets into nodes */
+	GbtNode *nodes;
+	double	*importance; /* n_features: total split gain */
+	GbtWalk *walk;
 } GbtState;
 
 /* One bin of a histogram: sum of gradients and row count */
 typedef struct HistBin
 {
-	double		g;
-	uint32		n;
-	uint32		pad;
+	double g;
+	uint32 n;
+	uint32 pad;
 } HistBin;
 
 /* A node while a tree grows */
 typedef struct GrowNode
 {
-	uint32		start;			/* its rows: start .. end - 1 of GbtFit's arrays */
-	uint32		end;
-	int			depth;
-	double		sum_g;
-	double		value;			/* -G / (H + l2 + eps), unshrunk */
-	HistBin    *hist;			/* while it may still be split */
-	bool		splittable;
+	uint32	 start; /* its rows: start .. end - 1 of GbtFit's arrays */
+	uint32	 end;
+	int		 depth;
+	double	 sum_g;
+	double	 value; /* -G / (H + l2 + eps), unshrunk */
+	HistBin *hist;	/* while it may still be split */
+	bool	 splittable;
 	/* its best split */
-	double		gain;
-	int			feature;
-	int			bin;
-	double		left_g;
-	uint32		left_n;
-	double		left_value;
-	double		right_value;
-	uint32		left;			/* its children, when split */
+	double gain;
+	int	   feature;
+	int	   bin;
+	double left_g;
+	uint32 left_n;
+	double left_value;
+	double right_value;
+	uint32 left; /* its children, when split */
 } GrowNode;
 
 /* Everything one fit works on */
 typedef struct GbtFit
 {
-	int			p;
-	uint32		n;				/* training rows (the held-out tail excluded) */
-	int			stride;			/* bytes of a binned row: p rounded up to 8 */
+	int	   p;
+	uint32 n;	   /* training rows (the held-out tail excluded) */
+	int	   stride; /* bytes of a binned row: p rounded up to 8 */
 	/*
 	 * The rows themselves are kept partitioned by node, so that every node's
 	 * rows are one contiguous run [start, end) of each array: its bins, its
 	 * gradient, its prediction so far and its target move together.
 	 */
-	uint8	   *binned;			/* n x stride */
-	float	   *grad;
-	double	   *raw;
-	double	   *y;
+	uint8  *binned; /* n x stride */
+	float  *grad;
+	double *raw;
+	double *y;
 	/* where SplitNode puts the right child's rows before copying them back */
-	uint8	   *tmp_binned;
-	float	   *tmp_grad;
-	double	   *tmp_raw;
-	double	   *tmp_y;
-	int			nbins_max;		/* histogram stride */
-	const int  *nbins;			/* per feature: bins holding values */
-	double	   *const *edges;	/* per feature: nbins - 1 thresholds */
-	Size		hist_bytes;
-	HistBin   **free_hists;
-	int			nfree;
-	int			max_leaves;
-	int			max_depth;		/* 0: none */
-	uint32		min_samples_leaf;
-	double		l2;
-	GrowNode   *grow;			/* up to 2 max_leaves - 1 */
-	int			ngrow;
-	double	   *importance;
+	uint8		  *tmp_binned;
+	float		  *tmp_grad;
+	double		  *tmp_raw;
+	double		  *tmp_y;
+	int			   nbins_max; /* histogram stride */
+	const int	  *nbins;	  /* per feature: bins holding values */
+	double *const *edges;	  /* per feature: nbins - 1 thresholds */
+	Size		   hist_bytes;
+	HistBin		 **free_hists;
+	int			   nfree;
+	int			   max_leaves;
+	int			   max_depth; /* 0: none */
+	uint32		   min_samples_leaf;
+	double		   l2;
+	GrowNode	  *grow; /* up to 2 max_leaves - 1 */
+	int			   ngrow;
+	double		  *importance;
 } GbtFit;
 
-static void GbtCheckParams(const double *params);
-static void GbtFitModel(Model *model, const ModelTrainData *data);
-static double GbtPredict(const Model *model, const double *x);
-static void GbtWritePayload(const Model *model, StringInfo buf);
-static void GbtReadPayload(Model *model, ModelReader *reader);
+static void		   GbtCheckParams(const double *params);
+static void		   GbtFitModel(Model *model, const ModelTrainData *data);
+static double	   GbtPredict(const Model *model, const double *x);
+static void		   GbtWritePayload(const Model *model, StringInfo buf);
+static void		   GbtReadPayload(Model *model, ModelReader *reader);
 static const char *GbtImportance(const Model *model, double *out);
-static int	CompareDouble(const void *a, const void *b);
-static int	BinEdges(const ModelTrainData *data, uint32 nrows, int feature, int max_bins,
-					 double *sorted, double *edges);
-static void BinRows(const ModelTrainData *data, uint32 nrows, const int *nbins,
-					double *const *edges, uint8 *binned, int stride);
-static HistBin *HistGet(GbtFit *f);
-static void HistRelease(GbtFit *f, HistBin *h);
-static void HistBuild(GbtFit *f, const GrowNode *node, HistBin *hist);
-static void FindSplit(GbtFit *f, GrowNode *node, bool is_root);
-static void SplitNode(GbtFit *f, GrowNode *node);
-static void GrowTree(GbtFit *f);
-static double TreePredict(const GbtNode *nodes, const double *x);
-static void BuildWalk(GbtState *state);
+static int		   CompareDouble(const void *a, const void *b);
+static int		   BinEdges(const ModelTrainData *data, uint32 nrows, int feature, int max_bins,
+							double *sorted, double *edges);
+static void		   BinRows(const ModelTrainData *data, uint32 nrows, const int *nbins,
+						   double *const *edges, uint8 *binned, int stride);
+static HistBin	  *HistGet(GbtFit *f);
+static void		   HistRelease(GbtFit *f, HistBin *h);
+static void		   HistBuild(GbtFit *f, const GrowNode *node, HistBin *hist);
+static void		   FindSplit(GbtFit *f, GrowNode *node, bool is_root);
+static void		   SplitNode(GbtFit *f, GrowNode *node);
+static void		   GrowTree(GbtFit *f);
+static double	   TreePredict(const GbtNode *nodes, const double *x);
+static void		   BuildWalk(GbtState *state);
 
 static void
 GbtCheckParams(const double *params)
 {
-	double		vf = params[GBT_VALIDATION_FRACTION];
+	double vf = params[GBT_VALIDATION_FRACTION];
 
 	if (!(params[GBT_LEARNING_RATE] > 0))
 		ereport(ERROR,
@@ -230,8 +239,8 @@ GbtCheckParams(const double *params)
 static int
 CompareDouble(const void *a, const void *b)
 {
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
+	double x = *(const double *) a;
+	double y = *(const double *) b;
 
 	return (x > y) - (x < y);
 }
@@ -245,12 +254,12 @@ static int
 BinEdges(const ModelTrainData *data, uint32 nrows, int feature, int max_bins,
 		 double *sorted, double *edges)
 {
-	uint32		m = Min(nrows, GBT_BIN_SUBSAMPLE);
-	uint32		ndistinct = 0;
+	uint32 m = Min(nrows, GBT_BIN_SUBSAMPLE);
+	uint32 ndistinct = 0;
 
 	for (uint32 i = 0; i < m; i++)
 	{
-		uint64		row = m == nrows ? i : (uint64) i * nrows / m;
+		uint64 row = m == nrows ? i : (uint64) i * nrows / m;
 
 		sorted[i] = data->x[row * data->p + feature];
 	}
@@ -260,7 +269,7 @@ BinEdges(const ModelTrainData *data, uint32 nrows, int feature, int max_bins,
 			ndistinct++;
 	if (ndistinct <= (uint32) max_bins)
 	{
-		int			e = 0;
+		int e = 0;
 
 		for (uint32 i = 1; i < m; i++)
 			if (sorted[i] != sorted[i - 1])
@@ -271,10 +280,10 @@ BinEdges(const ModelTrainData *data, uint32 nrows, int feature, int max_bins,
 	/* numpy's percentile(method="midpoint") over all m values */
 	for (int k = 1; k < max_bins; k++)
 	{
-		double		q = (k * (100.0 / max_bins)) / 100.0;
-		double		idx = (double) (m - 1) * q;
-		double		lo = floor(idx);
-		uint32		l = (uint32) lo;
+		double q = (k * (100.0 / max_bins)) / 100.0;
+		double idx = (double) (m - 1) * q;
+		double lo = floor(idx);
+		uint32 l = (uint32) lo;
 
 		if (idx == lo || l + 1 >= m)
 			edges[k - 1] = sorted[l];
@@ -289,25 +298,25 @@ static void
 BinRows(const ModelTrainData *data, uint32 nrows, const int *nbins,
 		double *const *edges, uint8 *binned, int stride)
 {
-	int			p = data->p;
+	int p = data->p;
 
 	for (uint32 i = 0; i < nrows; i++)
 	{
 		const double *xr = data->x + (uint64) i * p;
-		uint8	   *br = binned + (uint64) i * stride;
+		uint8		 *br = binned + (uint64) i * stride;
 
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 		for (int j = 0; j < p; j++)
 		{
 			const double *e = edges[j];
-			int			lo = 0,
-						hi = nbins[j] - 1;
-			double		v = xr[j];
+			int			  lo = 0,
+				hi = nbins[j] - 1;
+			double v = xr[j];
 
 			while (lo < hi)
 			{
-				int			mid = lo + (hi - lo - 1) / 2;
+				int mid = lo + (hi - lo - 1) / 2;
 
 				if (v <= e[mid])
 					hi = mid;
@@ -338,20 +347,20 @@ HistRelease(GbtFit *f, HistBin *h)
 static void
 HistBuild(GbtFit *f, const GrowNode *node, HistBin *hist)
 {
-	int			p = f->p;
-	int			nb = f->nbins_max;
-	int			stride = f->stride;
+	int			 p = f->p;
+	int			 nb = f->nbins_max;
+	int			 stride = f->stride;
 	const uint8 *b = f->binned + (Size) node->start * stride;
 	const float *grad = f->grad;
 
 	memset(hist, 0, f->hist_bytes);
 	for (uint32 k = node->start; k < node->end; k++, b += stride)
 	{
-		double		g = grad[k];
+		double g = grad[k];
 
 		for (int j = 0; j < p; j++)
 		{
-			HistBin    *h = hist + j * nb + b[j];
+			HistBin *h = hist + j * nb + b[j];
 
 			h->g += g;
 			h->n++;
@@ -367,27 +376,27 @@ HistBuild(GbtFit *f, const GrowNode *node, HistBin *hist)
 static void
 FindSplit(GbtFit *f, GrowNode *node, bool is_root)
 {
-	uint32		n = node->end - node->start;
-	double		sum_g = node->sum_g;
-	double		l2 = f->l2;
-	double		loss_node = is_root ? 0 : sum_g * node->value;
-	uint32		msl = f->min_samples_leaf;
-	double		best = -1;
+	uint32 n = node->end - node->start;
+	double sum_g = node->sum_g;
+	double l2 = f->l2;
+	double loss_node = is_root ? 0 : sum_g * node->value;
+	uint32 msl = f->min_samples_leaf;
+	double best = -1;
 
 	node->splittable = false;
 	for (int j = 0; j < f->p; j++)
 	{
 		const HistBin *h = node->hist + j * f->nbins_max;
-		double		gl = 0;
-		uint32		nl = 0;
+		double		   gl = 0;
+		uint32		   nl = 0;
 
 		for (int b = 0; b < f->nbins[j] - 1; b++)
 		{
-			uint32		nr;
-			double		gr,
-						vl,
-						vr,
-						gain;
+			uint32 nr;
+			double gr,
+				vl,
+				vr,
+				gain;
 
 			nl += h[b].n;
 			gl += h[b].g;
@@ -426,30 +435,30 @@ FindSplit(GbtFit *f, GrowNode *node, bool is_root)
 static void
 SplitNode(GbtFit *f, GrowNode *node)
 {
-	int			stride = f->stride;
-	int			words = stride / 8;
-	int			feat = node->feature;
-	int			bin = node->bin;
-	uint32		nl = 0,
-				nr = 0;
-	GrowNode   *l,
-			   *r;
-	uint32		parent_n = node->end - node->start;
-	double		l2 = f->l2;
+	int	   stride = f->stride;
+	int	   words = stride / 8;
+	int	   feat = node->feature;
+	int	   bin = node->bin;
+	uint32 nl = 0,
+		   nr = 0;
+	GrowNode *l,
+		*r;
+	uint32 parent_n = node->end - node->start;
+	double l2 = f->l2;
 
 	CHECK_FOR_INTERRUPTS();
 	/* stable: the left rows move down in place, the right ones through tmp */
 	for (uint32 k = node->start; k < node->end; k++)
 	{
-		uint64	   *src = (uint64 *) (f->binned + (Size) k * stride);
+		uint64 *src = (uint64 *) (f->binned + (Size) k * stride);
 
 		if (((uint8 *) src)[feat] <= bin)
 		{
-			uint32		d = node->start + nl++;
+			uint32 d = node->start + nl++;
 
 			if (d != k)
 			{
-				uint64	   *dst = (uint64 *) (f->binned + (Size) d * stride);
+				uint64 *dst = (uint64 *) (f->binned + (Size) d * stride);
 
 				for (int w = 0; w < words; w++)
 					dst[w] = src[w];
@@ -460,7 +469,7 @@ SplitNode(GbtFit *f, GrowNode *node)
 		}
 		else
 		{
-			uint64	   *dst = (uint64 *) (f->tmp_binned + (Size) nr * stride);
+			uint64 *dst = (uint64 *) (f->tmp_binned + (Size) nr * stride);
 
 			for (int w = 0; w < words; w++)
 				dst[w] = src[w];
@@ -478,8 +487,8 @@ SplitNode(GbtFit *f, GrowNode *node)
 
 	/* importance: the gain with the parent's own term for every node */
 	f->importance[feat] += node->left_g * node->left_g / ((double) nl + l2) +
-		(node->sum_g - node->left_g) * (node->sum_g - node->left_g) / ((double) nr + l2) -
-		node->sum_g * node->sum_g / ((double) parent_n + l2);
+						   (node->sum_g - node->left_g) * (node->sum_g - node->left_g) / ((double) nr + l2) -
+						   node->sum_g * node->sum_g / ((double) parent_n + l2);
 
 	node->left = f->ngrow;
 	l = &f->grow[f->ngrow++];
@@ -505,9 +514,9 @@ SplitNode(GbtFit *f, GrowNode *node)
 static void
 GrowTree(GbtFit *f)
 {
-	GrowNode   *root = &f->grow[0];
-	int			nleaves = 1;
-	double		sum_g = 0;
+	GrowNode *root = &f->grow[0];
+	int		  nleaves = 1;
+	double	  sum_g = 0;
 
 	for (uint32 i = 0; i < f->n; i++)
 		sum_g += f->grad[i];
@@ -530,13 +539,13 @@ GrowTree(GbtFit *f)
 
 	for (;;)
 	{
-		GrowNode   *best = NULL;
-		GrowNode   *l,
-				   *r,
-				   *small,
-				   *large;
-		bool		split_l,
-					split_r;
+		GrowNode *best = NULL;
+		GrowNode *l,
+			*r,
+			*small,
+			*large;
+		bool split_l,
+			split_r;
 
 		for (int i = 0; i < f->ngrow; i++)
 			if (f->grow[i].splittable && (best == NULL || f->grow[i].gain > best->gain))
@@ -604,7 +613,7 @@ GrowTree(GbtFit *f)
 static double
 TreePredict(const GbtNode *nodes, const double *x)
 {
-	uint32		i = 0;
+	uint32 i = 0;
 
 	while (nodes[i].feature >= 0)
 		i = nodes[i].left + (x[nodes[i].feature] > nodes[i].value);
@@ -615,24 +624,24 @@ TreePredict(const GbtNode *nodes, const double *x)
 static void
 BuildWalk(GbtState *state)
 {
-	int			nt = state->ntrees;
-	uint32		nnodes = state->tree_start[nt];
-	int			ngroups = (nt + GBT_LANES - 1) / GBT_LANES;
-	GbtWalk    *w = palloc(sizeof(GbtWalk));
-	int		   *depth = palloc0(sizeof(int) * (nnodes + 1));
+	int		 nt = state->ntrees;
+	uint32	 nnodes = state->tree_start[nt];
+	int		 ngroups = (nt + GBT_LANES - 1) / GBT_LANES;
+	GbtWalk *w = palloc(sizeof(GbtWalk));
+	int		*depth = palloc0(sizeof(int) * (nnodes + 1));
 
 	w->nodes = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(GbtNode) * ((Size) nnodes + 1));
 	w->leaf_value = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * ((Size) nnodes + 1));
 	w->group_depth = palloc0(sizeof(int) * Max(ngroups, 1));
 	for (int t = 0; t < nt; t++)
 	{
-		uint32		start = state->tree_start[t];
-		uint32		count = state->tree_start[t + 1] - start;
+		uint32 start = state->tree_start[t];
+		uint32 count = state->tree_start[t + 1] - start;
 
 		for (uint32 i = 0; i < count; i++)
 		{
 			const GbtNode *node = &state->nodes[start + i];
-			GbtNode    *out = &w->nodes[start + i];
+			GbtNode		  *out = &w->nodes[start + i];
 
 			if (node->feature < 0)
 			{
@@ -665,32 +674,32 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 {
 	const double *params = model->params;
 	MemoryContext fit_cxt,
-				old;
-	GbtFit		f;
-	GbtState   *state;
-	int			p = data->p;
-	int			max_iter = (int) params[GBT_MAX_ITER];
-	double		lr = params[GBT_LEARNING_RATE];
-	bool		early;
-	uint32		n_all,
-				n_train,
-				n_val = 0;
-	int			max_bins = (int) params[GBT_MAX_BINS_P];
-	int		   *nbins;
-	double	  **edges;
-	double	   *sorted;
-	uint8	   *binned;
-	float	   *grad;
-	double	   *raw;
-	double	   *raw_val = NULL;
-	double	   *scores = NULL;
-	double		baseline = 0;
-	int			nscores = 0;
-	int			ntrees = 0;
-	int			max_nodes;
-	GbtNode   **trees;
-	int		   *tree_nodes;
-	uint32		total_nodes = 0;
+		old;
+	GbtFit	  f;
+	GbtState *state;
+	int		  p = data->p;
+	int		  max_iter = (int) params[GBT_MAX_ITER];
+	double	  lr = params[GBT_LEARNING_RATE];
+	bool	  early;
+	uint32	  n_all,
+		n_train,
+		n_val = 0;
+	int		  max_bins = (int) params[GBT_MAX_BINS_P];
+	int		 *nbins;
+	double	**edges;
+	double	 *sorted;
+	uint8	 *binned;
+	float	 *grad;
+	double	 *raw;
+	double	 *raw_val = NULL;
+	double	 *scores = NULL;
+	double	  baseline = 0;
+	int		  nscores = 0;
+	int		  ntrees = 0;
+	int		  max_nodes;
+	GbtNode **trees;
+	int		 *tree_nodes;
+	uint32	  total_nodes = 0;
 
 	if (data->n > (int64) PG_UINT32_MAX - 1)
 		ereport(ERROR,
@@ -776,13 +785,13 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 		raw[i] = baseline;
 	if (early)
 	{
-		double		loss = 0;
+		double loss = 0;
 
 		raw_val = MemoryContextAllocHuge(fit_cxt, sizeof(double) * (Size) n_val);
 		scores = palloc(sizeof(double) * (max_iter + 1));
 		for (uint32 i = 0; i < n_val; i++)
 		{
-			double		d = data->y[n_train + i] - baseline;
+			double d = data->y[n_train + i] - baseline;
 
 			raw_val[i] = baseline;
 			loss += d * d;
@@ -792,7 +801,7 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 
 	for (int it = 0; it < max_iter; it++)
 	{
-		GbtNode    *tree;
+		GbtNode *tree;
 
 		CHECK_FOR_INTERRUPTS();
 		/* in the rows' current order (the last tree's partition) */
@@ -804,7 +813,7 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 		tree = palloc(sizeof(GbtNode) * f.ngrow);
 		for (int k = 0; k < f.ngrow; k++)
 		{
-			GrowNode   *g = &f.grow[k];
+			GrowNode *g = &f.grow[k];
 
 			if (g->left != 0)
 			{
@@ -814,7 +823,7 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 			}
 			else
 			{
-				double		v = lr * g->value;
+				double v = lr * g->value;
 
 				tree[k].feature = -1;
 				tree[k].value = v;
@@ -831,13 +840,13 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 
 		if (early)
 		{
-			double		loss = 0;
-			int			ref = (int) params[GBT_N_ITER_NO_CHANGE] + 1;
-			bool		improved = false;
+			double loss = 0;
+			int	   ref = (int) params[GBT_N_ITER_NO_CHANGE] + 1;
+			bool   improved = false;
 
 			for (uint32 i = 0; i < n_val; i++)
 			{
-				double		d;
+				double d;
 
 				raw_val[i] += TreePredict(tree, data->x + (uint64) (n_train + i) * p);
 				d = data->y[n_train + i] - raw_val[i];
@@ -881,20 +890,20 @@ static double
 GbtPredict(const Model *model, const double *x)
 {
 	const GbtState *state = model->state;
-	double		s = model->intercept;
+	double			s = model->intercept;
 
 	const GbtWalk *w = state->walk;
 	const GbtNode *nodes = w->nodes;
-	int			nt = state->ntrees;
-	uint32		pad = state->tree_start[nt];
+	int			   nt = state->ntrees;
+	uint32		   pad = state->tree_start[nt];
 
 	for (int j = 0; j < model->n_features; j++)
 		if (unlikely(isnan(x[j])))
 			return get_float8_nan();
 	for (int t0 = 0; t0 < nt; t0 += GBT_LANES)
 	{
-		uint32		idx[GBT_LANES];
-		int			lanes = Min(GBT_LANES, nt - t0);
+		uint32 idx[GBT_LANES];
+		int	   lanes = Min(GBT_LANES, nt - t0);
 
 		for (int k = 0; k < GBT_LANES; k++)
 			idx[k] = k < lanes ? state->tree_start[t0 + k] : pad;
@@ -923,8 +932,8 @@ GbtWritePayload(const Model *model, StringInfo buf)
 		ModelWriteFloat8(buf, state->importance[j]);
 	for (int t = 0; t < state->ntrees; t++)
 	{
-		uint32		start = state->tree_start[t];
-		uint32		count = state->tree_start[t + 1] - start;
+		uint32 start = state->tree_start[t];
+		uint32 count = state->tree_start[t + 1] - start;
 
 		ModelWriteUint32(buf, count);
 		for (uint32 k = 0; k < count; k++)
@@ -949,20 +958,20 @@ GbtWritePayload(const Model *model, StringInfo buf)
 static void
 GbtReadPayload(Model *model, ModelReader *reader)
 {
-	GbtState   *state = palloc(sizeof(GbtState));
-	uint32		version = ModelReadUint32(reader);
-	uint32		ntrees;
-	uint32		max_nodes = 2 * (uint32) model->params[GBT_MAX_LEAF_NODES] - 1;
-	uint32		total = 0;
-	Size		capacity;
-	uint8	   *parents;
-	double		bound;
+	GbtState *state = palloc(sizeof(GbtState));
+	uint32	  version = ModelReadUint32(reader);
+	uint32	  ntrees;
+	uint32	  max_nodes = 2 * (uint32) model->params[GBT_MAX_LEAF_NODES] - 1;
+	uint32	  total = 0;
+	Size	  capacity;
+	uint8	 *parents;
+	double	  bound;
 
-#define GBT_BAD(detail) ereport(ERROR, \
-		(errcode(ERRCODE_DATA_CORRUPTED), \
-		 errmsg("invalid stockml model"), \
-		 errdetail("%s", detail), \
-		 errhint("Use the model column of stockml.models as stored; retrain the model if the row is damaged.")))
+#define GBT_BAD(detail) ereport(ERROR,                            \
+								(errcode(ERRCODE_DATA_CORRUPTED), \
+								 errmsg("invalid stockml model"), \
+								 errdetail("%s", detail),         \
+								 errhint("Use the model column of stockml.models as stored; retrain the model if the row is damaged.")))
 
 	if (version != GBT_PAYLOAD_VERSION)
 		GBT_BAD("The gbt payload version is unknown to this stockml.");
@@ -986,8 +995,8 @@ GbtReadPayload(Model *model, ModelReader *reader)
 	bound = fabs(model->intercept);
 	for (uint32 t = 0; t < ntrees; t++)
 	{
-		uint32		count = ModelReadUint32(reader);
-		double		largest = 0;
+		uint32 count = ModelReadUint32(reader);
+		double largest = 0;
 
 		if (count < 1 || count > max_nodes || count % 2 == 0)
 			GBT_BAD("A gbt tree's node count is out of range.");
@@ -997,8 +1006,8 @@ GbtReadPayload(Model *model, ModelReader *reader)
 		memset(parents, 0, count);
 		for (uint32 k = 0; k < count; k++)
 		{
-			GbtNode    *node = &state->nodes[total + k];
-			uint32		feature = ModelReadUint32(reader);
+			GbtNode *node = &state->nodes[total + k];
+			uint32	 feature = ModelReadUint32(reader);
 
 			node->value = ModelReadFloat8(reader);
 			if (feature == GBT_LEAF)

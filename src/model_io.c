@@ -44,16 +44,16 @@
 #include "model.h"
 
 #define MODEL_MAGIC "SMLM"
-#define MODEL_FORMAT_VERSION 2		/* the newest this stockml reads */
-#define MODEL_HEADER_SIZE 20		/* format 1: magic, version and one head body's header */
+#define MODEL_FORMAT_VERSION 2 /* the newest this stockml reads */
+#define MODEL_HEADER_SIZE 20   /* format 1: magic, version and one head body's header */
 #define MODEL_HEAD_HEADER_SIZE 14
 #define MODEL_CRC_SIZE 4
 
-static void WriteUint16(StringInfo buf, uint16 value);
+static void	  WriteUint16(StringInfo buf, uint16 value);
 static uint16 GetUint16(const unsigned char *p);
 static uint32 GetUint32(const unsigned char *p);
-static void BlobError(const char *detail) pg_attribute_noreturn();
-static void WriteHeadBody(StringInfo buf, const Model *model, const StringInfoData *payload);
+static void	  BlobError(const char *detail) pg_attribute_noreturn();
+static void	  WriteHeadBody(StringInfo buf, const Model *model, const StringInfoData *payload);
 static Model *ReadHeadBody(const unsigned char *data, size_t end, size_t *pos);
 static bytea *FinishBlob(StringInfo buf);
 
@@ -76,7 +76,7 @@ ModelWriteUint32(StringInfo buf, uint32 value)
 void
 ModelWriteFloat8(StringInfo buf, double value)
 {
-	uint64		bits;
+	uint64		  bits;
 	unsigned char b[8];
 
 	memcpy(&bits, &value, 8);
@@ -110,7 +110,7 @@ BlobError(const char *detail)
 uint32
 ModelReadUint32(ModelReader *reader)
 {
-	uint32		v;
+	uint32 v;
 
 	if (reader->len - reader->pos < 4)
 		BlobError("The model payload ends early.");
@@ -123,8 +123,8 @@ ModelReadUint32(ModelReader *reader)
 double
 ModelReadFloat8(ModelReader *reader)
 {
-	uint64		bits = 0;
-	double		v;
+	uint64 bits = 0;
+	double v;
 
 	if (reader->len - reader->pos < 8)
 		BlobError("The model payload ends early.");
@@ -160,8 +160,8 @@ WriteHeadBody(StringInfo buf, const Model *model, const StringInfoData *payload)
 static bytea *
 FinishBlob(StringInfo buf)
 {
-	pg_crc32c	crc;
-	bytea	   *result;
+	pg_crc32c crc;
+	bytea	 *result;
 
 	INIT_CRC32C(crc);
 	COMP_CRC32C(crc, buf->data, buf->len);
@@ -180,7 +180,7 @@ ModelSerialize(const Model *model)
 {
 	StringInfoData buf;
 	StringInfoData payload;
-	bytea	   *result;
+	bytea		  *result;
 
 	initStringInfo(&payload);
 	model->algorithm->write_payload(model, &payload);
@@ -227,12 +227,12 @@ ModelSerializeHeads(const ModelHeads *heads)
 static Model *
 ReadHeadBody(const unsigned char *data, size_t end, size_t *pos)
 {
-	const unsigned char *h = data + *pos;
-	size_t		avail = end - *pos;
+	const unsigned char	 *h = data + *pos;
+	size_t				  avail = end - *pos;
 	const ModelAlgorithm *alg;
-	uint32		p,
-				k,
-				payload_len;
+	uint32				  p,
+		k,
+		payload_len;
 	size_t		expected;
 	ModelReader reader;
 	Model	   *model;
@@ -250,7 +250,7 @@ ReadHeadBody(const unsigned char *data, size_t end, size_t *pos)
 	if (k != (uint32) alg->nparams)
 		BlobError("The parameter count does not match the algorithm.");
 	expected = (size_t) MODEL_HEAD_HEADER_SIZE + 16 * (size_t) p + 8 * (size_t) k +
-		(size_t) payload_len;
+			   (size_t) payload_len;
 	if (payload_len > avail || expected > avail)
 		BlobError("The lengths recorded in the header do not add up to the value's size.");
 
@@ -290,12 +290,12 @@ ModelHeads *
 ModelDeserializeHeads(const bytea *blob)
 {
 	const unsigned char *data = (const unsigned char *) VARDATA_ANY(blob);
-	size_t		len = VARSIZE_ANY_EXHDR(blob);
-	size_t		end;
-	size_t		pos;
-	pg_crc32c	crc;
-	uint16		version;
-	ModelHeads *heads = palloc0(sizeof(ModelHeads));
+	size_t				 len = VARSIZE_ANY_EXHDR(blob);
+	size_t				 end;
+	size_t				 pos;
+	pg_crc32c			 crc;
+	uint16				 version;
+	ModelHeads			*heads = palloc0(sizeof(ModelHeads));
 
 	if (len == 0)
 		BlobError("The value is empty.");
@@ -334,7 +334,7 @@ ModelDeserializeHeads(const bytea *blob)
 	{
 		if (version > 1)
 		{
-			uint32		h;
+			uint32 h;
 
 			if (end - pos < 4)
 				BlobError("The value is shorter than a model header; it is truncated.");

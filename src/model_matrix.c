@@ -31,10 +31,10 @@ PG_FUNCTION_INFO_V1(stockml_model_importance);
 /* Per-call-site cache of the last deserialized blob */
 typedef struct BlobCache
 {
-	MemoryContext cxt;			/* holds everything below */
-	bytea	   *blob;
-	Model	   *model;
-	double	   *work;
+	MemoryContext cxt; /* holds everything below */
+	bytea		 *blob;
+	Model		 *model;
+	double		 *work;
 } BlobCache;
 
 static void AppendFloatArray(StringInfo buf, const double *v, int n);
@@ -70,23 +70,23 @@ FloatArrayValues(ArrayType *array, int ndim, const char *what, int *n, int *p)
 	/* ARR_DATA_PTR without its signed/unsigned mix, which -Wextra flags */
 	return (const double *) ((const char *) array +
 							 (ARR_HASNULL(array) ? (size_t) array->dataoffset :
-							  (size_t) ARR_OVERHEAD_NONULLS(ARR_NDIM(array))));
+												   (size_t) ARR_OVERHEAD_NONULLS(ARR_NDIM(array))));
 }
 
 Datum
 stockml_fit(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	ArrayType  *xa = PG_GETARG_ARRAYTYPE_P(1);
-	ArrayType  *ya = PG_GETARG_ARRAYTYPE_P(2);
-	Jsonb	   *params = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	char				 *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ArrayType			 *xa = PG_GETARG_ARRAYTYPE_P(1);
+	ArrayType			 *ya = PG_GETARG_ARRAYTYPE_P(2);
+	Jsonb				 *params = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 	const ModelAlgorithm *alg = ModelFindAlgorithm(name, false);
-	double		values[MODEL_MAX_PARAMS];
-	ModelTrainData data;
-	int			n,
-				p,
-				ny;
-	Model	   *model;
+	double				  values[MODEL_MAX_PARAMS];
+	ModelTrainData		  data;
+	int					  n,
+		p,
+		ny;
+	Model *model;
 
 	ModelParseParams(alg, params, NULL, values);
 	data.x = FloatArrayValues(xa, 2, "x", &n, &p);
@@ -110,11 +110,11 @@ stockml_fit(PG_FUNCTION_ARGS)
 Datum
 stockml_model_predict(PG_FUNCTION_ARGS)
 {
-	bytea	   *blob = PG_GETARG_BYTEA_PP(0);
-	ArrayType  *xa = PG_GETARG_ARRAYTYPE_P(1);
-	BlobCache  *cache = fcinfo->flinfo->fn_extra;
+	bytea		 *blob = PG_GETARG_BYTEA_PP(0);
+	ArrayType	 *xa = PG_GETARG_ARRAYTYPE_P(1);
+	BlobCache	 *cache = fcinfo->flinfo->fn_extra;
 	const double *x;
-	int			n;
+	int			  n;
 
 	if (cache == NULL)
 	{
@@ -144,7 +144,7 @@ stockml_model_predict(PG_FUNCTION_ARGS)
 				 errmsg("x has %d features but the model takes %d", n, cache->model->n_features),
 				 errhint("Pass the features in the order and number the model was trained with.")));
 	{
-		double		yhat = ModelPredict(cache->model, x, cache->work);
+		double yhat = ModelPredict(cache->model, x, cache->work);
 
 		if (unlikely(!isfinite(yhat)))
 			ereport(ERROR,
@@ -183,7 +183,7 @@ DescribeModel(StringInfo buf, const Model *model)
 Datum
 stockml_model_describe(PG_FUNCTION_ARGS)
 {
-	ModelHeads *heads = ModelDeserializeHeads(PG_GETARG_BYTEA_PP(0));
+	ModelHeads	  *heads = ModelDeserializeHeads(PG_GETARG_BYTEA_PP(0));
 	StringInfoData buf;
 
 	initStringInfo(&buf);
@@ -209,10 +209,10 @@ stockml_model_describe(PG_FUNCTION_ARGS)
 Datum
 stockml_model_importance(PG_FUNCTION_ARGS)
 {
-	Model	   *model = ModelDeserialize(PG_GETARG_BYTEA_PP(0));
+	Model		  *model = ModelDeserialize(PG_GETARG_BYTEA_PP(0));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	double	   *imp = palloc(sizeof(double) * model->n_features);
-	const char *method;
+	double		  *imp = palloc(sizeof(double) * model->n_features);
+	const char	  *method;
 
 	if (model->algorithm->importance == NULL)
 		elog(ERROR, "algorithm %s has no feature importance", model->algorithm->name);
@@ -220,8 +220,8 @@ stockml_model_importance(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	for (int j = 0; j < model->n_features; j++)
 	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
+		Datum values[3];
+		bool  nulls[3] = {false, false, false};
 
 		values[0] = Int32GetDatum(j + 1);
 		values[1] = Float8GetDatum(imp[j]);

@@ -11,4 +11,4 @@
 extern const double *FloatArrayValues(ArrayType *array, int ndim, const char *what,
 									  int *n, int *p);
 
-#endif							/* MODEL_MATRIX_H */
+#endif /* MODEL_MATRIX_H */

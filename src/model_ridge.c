@@ -18,7 +18,7 @@ static void RidgeFit(Model *model, const LinearSummary *summary);
 
 static const ModelParamSpec ridge_params[] = {
 	{"alpha", MODEL_PARAM_REAL, 0, 1e300, 1.0,
-	"alpha is the L2 penalty on standardized coefficients: 0 (ordinary least squares) or more."},
+	 "alpha is the L2 penalty on standardized coefficients: 0 (ordinary least squares) or more."},
 };
 
 static void

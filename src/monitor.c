@@ -17,8 +17,8 @@
 PG_FUNCTION_INFO_V1(stockml_reference_columns);
 
 static const JsonbValue *FindKey(JsonbContainer *container, const char *const *keys, JsonbValue *buf);
-static bool JsonbNumber(const JsonbValue *v, double *out);
-static Datum ColumnArray(const double *values, const bool *nulls, int n);
+static bool				 JsonbNumber(const JsonbValue *v, double *out);
+static Datum			 ColumnArray(const double *values, const bool *nulls, int n);
 
 /* The value of the first of keys present in an object container, or NULL */
 static const JsonbValue *
@@ -48,9 +48,9 @@ JsonbNumber(const JsonbValue *v, double *out)
 static Datum
 ColumnArray(const double *values, const bool *nulls, int n)
 {
-	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
+	Datum *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int	   dims[1] = {n};
+	int	   lbs[1] = {1};
 
 	for (int i = 0; i < n; i++)
 		elems[i] = Float8GetDatum(values[i]);
@@ -73,16 +73,16 @@ stockml_reference_columns(PG_FUNCTION_ARGS)
 {
 	static const char *const row_keys[] = {"sample", "rows", "x", NULL};
 	static const char *const name_keys[] = {"names", "features", "columns", NULL};
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Jsonb	   *reference;
-	ArrayType  *names_array;
-	Datum	   *names;
-	bool	   *name_nulls;
-	int			nnames;
-	JsonbValue	buf;
-	JsonbContainer *rows = NULL;
-	JsonbContainer *row_names = NULL;
-	int			nrows = 0;
+	ReturnSetInfo			*rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Jsonb					*reference;
+	ArrayType				*names_array;
+	Datum					*names;
+	bool					*name_nulls;
+	int						 nnames;
+	JsonbValue				 buf;
+	JsonbContainer			*rows = NULL;
+	JsonbContainer			*row_names = NULL;
+	int						 nrows = 0;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -116,12 +116,12 @@ stockml_reference_columns(PG_FUNCTION_ARGS)
 
 	for (int f = 0; f < nnames; f++)
 	{
-		char	   *name = name_nulls[f] ? NULL : TextDatumGetCString(names[f]);
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
-		double	   *column;
-		bool	   *column_nulls;
-		int			n = 0;
+		char   *name = name_nulls[f] ? NULL : TextDatumGetCString(names[f]);
+		Datum	values[3];
+		bool	nulls[3] = {false, false, false};
+		double *column;
+		bool   *column_nulls;
+		int		n = 0;
 
 		CHECK_FOR_INTERRUPTS();
 		values[0] = Int32GetDatum(f + 1);
@@ -131,11 +131,11 @@ stockml_reference_columns(PG_FUNCTION_ARGS)
 		if (rows != NULL)
 		{
 			/* the feature's position in the sample's own names, if it has them */
-			int			pos = row_names != NULL ? -1 : f;
+			int pos = row_names != NULL ? -1 : f;
 
 			if (row_names != NULL && name != NULL)
 			{
-				int			count = JsonContainerSize(row_names);
+				int count = JsonContainerSize(row_names);
 
 				for (int k = 0; k < count; k++)
 				{
@@ -175,11 +175,12 @@ stockml_reference_columns(PG_FUNCTION_ARGS)
 		{
 			JsonbValue	colbuf;
 			JsonbValue *col = name ? getKeyJsonValueFromContainer(&reference->root, name,
-																  strlen(name), &colbuf) : NULL;
+																  strlen(name), &colbuf) :
+									 NULL;
 
 			if (col != NULL && col->type == jbvBinary && JsonContainerIsArray(col->val.binary.data))
 			{
-				int			count = JsonContainerSize(col->val.binary.data);
+				int count = JsonContainerSize(col->val.binary.data);
 
 				column = palloc(sizeof(double) * Max(count, 1));
 				column_nulls = palloc(sizeof(bool) * Max(count, 1));

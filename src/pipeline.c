@@ -27,17 +27,17 @@ PG_FUNCTION_INFO_V1(stockml_run_pipeline_step);
 Datum
 stockml_run_pipeline_step(PG_FUNCTION_ARGS)
 {
-	CallContext *call = (CallContext *) fcinfo->context;
-	bool		nonatomic = call != NULL && IsA(call, CallContext) && !call->atomic;
+	CallContext	 *call = (CallContext *) fcinfo->context;
+	bool		  nonatomic = call != NULL && IsA(call, CallContext) && !call->atomic;
 	MemoryContext keep = nonatomic ? PortalContext : CurrentMemoryContext;
-	Datum		values[5];
-	char		nulls[5];
-	char	   *pipeline;
-	char	   *step;
-	char	   *summary = NULL;
-	char	   *failed = NULL;
-	int			nfailed = 0;
-	int			rc;
+	Datum		  values[5];
+	char		  nulls[5];
+	char		 *pipeline;
+	char		 *step;
+	char		 *summary = NULL;
+	char		 *failed = NULL;
+	int			  nfailed = 0;
+	int			  rc;
 
 	for (int i = 0; i < 5; i++)
 	{
@@ -57,12 +57,12 @@ stockml_run_pipeline_step(PG_FUNCTION_ARGS)
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not run the pipeline step: %s", SPI_result_code_string(rc));
 	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *s = SPI_getvalue(tup, desc, 1);
-		char	   *f = SPI_getvalue(tup, desc, 2);
-		bool		isnull;
-		Datum		n = SPI_getbinval(tup, desc, 3, &isnull);
+		HeapTuple tup = SPI_tuptable->vals[0];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		char	 *s = SPI_getvalue(tup, desc, 1);
+		char	 *f = SPI_getvalue(tup, desc, 2);
+		bool	  isnull;
+		Datum	  n = SPI_getbinval(tup, desc, 3, &isnull);
 
 		summary = s ? MemoryContextStrdup(keep, s) : "";
 		failed = f ? MemoryContextStrdup(keep, f) : "";
@@ -80,7 +80,7 @@ stockml_run_pipeline_step(PG_FUNCTION_ARGS)
 				 errmsg("stockml pipeline \"%s\": step %s failed for %d: %s",
 						pipeline, step, nfailed, failed),
 				 errdetail(nonatomic ? "%s; what succeeded is committed." :
-						   "%s; called inside a transaction block, so nothing of it is kept.",
+									   "%s; called inside a transaction block, so nothing of it is kept.",
 						   summary),
 				 errhint("stockml.ingest_log (refresh) and the server log (forecast, monitor) have the details; "
 						 "CALL stockml.run_pipeline_step(%s, %s) outside a transaction block runs the step again.",

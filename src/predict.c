@@ -69,89 +69,89 @@ PG_FUNCTION_INFO_V1(stockml_predict_path);
 PG_FUNCTION_INFO_V1(stockml_resolve_version);
 PG_FUNCTION_INFO_V1(stockml_models_changed);
 
-int			stockml_model_cache_size = 16;
-double		stockml_interval_level = 0.9;
+int	   stockml_model_cache_size = 16;
+double stockml_interval_level = 0.9;
 
 /* Which version: the one an alias points to, or a version by number (zero-filled: a hash key) */
 typedef struct ModelKey
 {
-	char		name[NAMEDATALEN];
-	char		alias[NAMEDATALEN];	/* "" when by version */
-	int32		version;		/* 0 when by alias */
+	char  name[NAMEDATALEN];
+	char  alias[NAMEDATALEN]; /* "" when by version */
+	int32 version;			  /* 0 when by alias */
 } ModelKey;
 
 /* One head of a version, with the residuals of its interval (see CachedModel) */
 typedef struct PathHead
 {
-	int			horizon;
-	Model	   *model;
-	double	   *abs_residuals;
-	int			nabs;
-	int64		n_residuals;
-	double	   *scaled_residuals;
-	int			nscaled;
-	int64		n_scaled;
+	int		horizon;
+	Model  *model;
+	double *abs_residuals;
+	int		nabs;
+	int64	n_residuals;
+	double *scaled_residuals;
+	int		nscaled;
+	int64	n_scaled;
 } PathHead;
 
 typedef struct CachedModel
 {
-	ModelKey	key;			/* hash key */
-	MemoryContext cxt;			/* everything below */
-	int64		model_id;
-	int32		version;
-	int			horizon;
-	Model	   *model;			/* the head of horizon (predict's) */
-	FeatureSpec *spec;
-	double	   *abs_residuals;	/* sorted order statistics of |log error| */
-	int			nabs;
-	int64		n_residuals;	/* how many out-of-sample errors they summarise */
+	ModelKey	  key; /* hash key */
+	MemoryContext cxt; /* everything below */
+	int64		  model_id;
+	int32		  version;
+	int			  horizon;
+	Model		 *model; /* the head of horizon (predict's) */
+	FeatureSpec	 *spec;
+	double		 *abs_residuals; /* sorted order statistics of |log error| */
+	int			  nabs;
+	int64		  n_residuals; /* how many out-of-sample errors they summarise */
 	/* versions of 0.2.0: the same of |log error| / (σ_t sqrt(h)), nscaled 0 when none */
-	double	   *scaled_residuals;
-	int			nscaled;
-	int64		n_scaled;
+	double		 *scaled_residuals;
+	int			  nscaled;
+	int64		  n_scaled;
 	IntervalScale scale;
-	double	   *work;			/* n_features scratch */
-	int			nheads;			/* predict_path's heads, ascending horizons */
-	PathHead   *heads;
-	uint64		last_used;
+	double		 *work;	  /* n_features scratch */
+	int			  nheads; /* predict_path's heads, ascending horizons */
+	PathHead	 *heads;
+	uint64		  last_used;
 } CachedModel;
 
 /* What a call site of predict(name, x) remembers between rows */
 typedef struct PredictCallCache
 {
-	uint64		generation;
+	uint64		 generation;
 	CachedModel *entry;
-	bool		key_is_constant;	/* the arguments naming the version cannot change between rows */
-	ModelKey	key;
+	bool		 key_is_constant; /* the arguments naming the version cannot change between rows */
+	ModelKey	 key;
 } PredictCallCache;
 
-static HTAB *model_cache = NULL;
+static HTAB			*model_cache = NULL;
 static MemoryContext model_cache_cxt = NULL;
-static uint64 cache_generation = 1;	/* moves whenever an entry may be gone */
-static bool cache_stale = false;
-static uint64 use_clock = 0;
-static Oid	aliases_relid = InvalidOid;
-static Oid	models_relid = InvalidOid;
-static bool callback_registered = false;
+static uint64		 cache_generation = 1; /* moves whenever an entry may be gone */
+static bool			 cache_stale = false;
+static uint64		 use_clock = 0;
+static Oid			 aliases_relid = InvalidOid;
+static Oid			 models_relid = InvalidOid;
+static bool			 callback_registered = false;
 /* a model loaded outside the cache (stale while loading, or cache size 0) */
 static CachedModel *uncached = NULL;
 
-static void ModelCacheCallback(Datum arg, Oid relid);
-static void FlushModelCache(void);
-static void EvictLeastRecentlyUsed(void);
-static void ModelKeyFromArgs(FunctionCallInfo fcinfo, int argno, const char *name, ModelKey *key);
-static CachedModel *LookupModel(const ModelKey *key);
-static void LoadModel(const ModelKey *key, CachedModel *entry);
-static void VersionNotFound(const ModelKey *key) pg_attribute_noreturn();
-static void LoadHeads(CachedModel *entry, ModelHeads *heads);
-static int	ReadOrderStatistics(Datum d, bool isnull, double **values);
-static double HalfWidth(const PathHead *head, double sigma);
+static void			 ModelCacheCallback(Datum arg, Oid relid);
+static void			 FlushModelCache(void);
+static void			 EvictLeastRecentlyUsed(void);
+static void			 ModelKeyFromArgs(FunctionCallInfo fcinfo, int argno, const char *name, ModelKey *key);
+static CachedModel	*LookupModel(const ModelKey *key);
+static void			 LoadModel(const ModelKey *key, CachedModel *entry);
+static void			 VersionNotFound(const ModelKey *key) pg_attribute_noreturn();
+static void			 LoadHeads(CachedModel *entry, ModelHeads *heads);
+static int			 ReadOrderStatistics(Datum d, bool isnull, double **values);
+static double		 HalfWidth(const PathHead *head, double sigma);
 static const double *LastFeatureRow(const CachedModel *entry, const char *symbol,
 									DateADT *as_of, double *close, double *sigma,
 									TradingCalendar *cal);
-static void HeadForecast(const CachedModel *entry, const PathHead *head, const char *symbol,
-						 double close, double sigma, const double *x, Datum *values, bool *nulls);
-static double ForecastPrice(double close, double log_return, const char *name, const char *symbol);
+static void			 HeadForecast(const CachedModel *entry, const PathHead *head, const char *symbol,
+								  double close, double sigma, const double *x, Datum *values, bool *nulls);
+static double		 ForecastPrice(double close, double log_return, const char *name, const char *symbol);
 
 void
 StockmlPredictInit(void)
@@ -203,8 +203,8 @@ static void
 EvictLeastRecentlyUsed(void)
 {
 	HASH_SEQ_STATUS seq;
-	CachedModel *e;
-	CachedModel *oldest = NULL;
+	CachedModel	   *e;
+	CachedModel	   *oldest = NULL;
 
 	hash_seq_init(&seq, model_cache);
 	while ((e = hash_seq_search(&seq)) != NULL)
@@ -225,8 +225,8 @@ EvictLeastRecentlyUsed(void)
 static void
 ModelKeyFromArgs(FunctionCallInfo fcinfo, int argno, const char *name, ModelKey *key)
 {
-	bool		has_version = PG_NARGS() > argno && !PG_ARGISNULL(argno);
-	bool		has_alias = PG_NARGS() > argno + 1 && !PG_ARGISNULL(argno + 1);
+	bool has_version = PG_NARGS() > argno && !PG_ARGISNULL(argno);
+	bool has_alias = PG_NARGS() > argno + 1 && !PG_ARGISNULL(argno + 1);
 
 	memset(key, 0, sizeof(ModelKey));
 	if (strlen(name) >= NAMEDATALEN)
@@ -251,7 +251,7 @@ ModelKeyFromArgs(FunctionCallInfo fcinfo, int argno, const char *name, ModelKey 
 	}
 	else
 	{
-		char	   *alias = has_alias ? text_to_cstring(PG_GETARG_TEXT_PP(argno + 1)) : "production";
+		char *alias = has_alias ? text_to_cstring(PG_GETARG_TEXT_PP(argno + 1)) : "production";
 
 		if (strlen(alias) >= NAMEDATALEN)
 			ereport(ERROR,
@@ -268,10 +268,10 @@ ModelKeyFromArgs(FunctionCallInfo fcinfo, int argno, const char *name, ModelKey 
 static void
 VersionNotFound(const ModelKey *key)
 {
-	Datum		args[2] = {CStringGetTextDatum(key->name), CStringGetTextDatum(key->alias)};
-	int			rc;
-	char	   *known;
-	bool		isnull;
+	Datum args[2] = {CStringGetTextDatum(key->name), CStringGetTextDatum(key->alias)};
+	int	  rc;
+	char *known;
+	bool  isnull;
 
 	rc = SPI_execute_with_args("SELECT string_agg(format('%s (version %s)', a.alias, a.version), ', ' ORDER BY a.alias)"
 							   " FROM stockml.model_aliases a WHERE a.name = $1"
@@ -310,9 +310,9 @@ VersionNotFound(const ModelKey *key)
 static int
 ReadOrderStatistics(Datum d, bool isnull, double **values)
 {
-	Jsonb	   *arr;
-	int			n;
-	int			kept = 0;
+	Jsonb *arr;
+	int	   n;
+	int	   kept = 0;
 
 	*values = NULL;
 	if (isnull)
@@ -341,14 +341,14 @@ ReadOrderStatistics(Datum d, bool isnull, double **values)
 static void
 LoadModel(const ModelKey *key, CachedModel *entry)
 {
-	Datum		args[2];
+	Datum		  args[2];
 	MemoryContext old;
-	bool		isnull;
-	int			rc;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	Datum		d;
-	ModelHeads *heads;
+	bool		  isnull;
+	int			  rc;
+	HeapTuple	  tup;
+	TupleDesc	  desc;
+	Datum		  d;
+	ModelHeads	 *heads;
 
 	SPI_connect();
 	args[0] = CStringGetTextDatum(key->name);
@@ -411,10 +411,10 @@ LoadModel(const ModelKey *key, CachedModel *entry)
 	d = SPI_getbinval(tup, desc, 9, &isnull);
 	entry->n_scaled = isnull ? entry->nscaled : DatumGetInt64(d);
 	{
-		bool		lnull,
-					snull;
-		Datum		ld = SPI_getbinval(tup, desc, 10, &lnull);
-		Datum		sd = SPI_getbinval(tup, desc, 11, &snull);
+		bool lnull,
+			snull;
+		Datum ld = SPI_getbinval(tup, desc, 10, &lnull);
+		Datum sd = SPI_getbinval(tup, desc, 11, &snull);
 
 		entry->scale.lambda = lnull ? NAN : DatumGetFloat8(ld);
 		entry->scale.seed = snull ? 0 : DatumGetInt32(sd);
@@ -442,7 +442,7 @@ LoadHeads(CachedModel *entry, ModelHeads *heads)
 	entry->model = NULL;
 	for (int h = 0; h < heads->nheads; h++)
 	{
-		PathHead   *head = &entry->heads[h];
+		PathHead *head = &entry->heads[h];
 
 		head->horizon = heads->nheads == 1 ? entry->horizon : heads->horizons[h];
 		head->model = heads->models[h];
@@ -465,7 +465,7 @@ LoadHeads(CachedModel *entry, ModelHeads *heads)
 				 errhint("Retrain the model.")));
 	if (heads->nheads > 1)
 	{
-		Datum		arg = Int64GetDatum(entry->model_id);
+		Datum		  arg = Int64GetDatum(entry->model_id);
 		MemoryContext cxt = CurrentMemoryContext;
 
 		if (SPI_execute_with_args("SELECT (h ->> 'horizon')::int, h -> 'abs_residuals', (h ->> 'n_residuals')::int8,"
@@ -478,15 +478,15 @@ LoadHeads(CachedModel *entry, ModelHeads *heads)
 		MemoryContextSwitchTo(cxt);
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			Datum		hd = SPI_getbinval(tup, desc, 1, &isnull);
+			HeapTuple tup = SPI_tuptable->vals[r];
+			TupleDesc desc = SPI_tuptable->tupdesc;
+			bool	  isnull;
+			Datum	  hd = SPI_getbinval(tup, desc, 1, &isnull);
 
 			for (int h = 0; !isnull && h < entry->nheads; h++)
 			{
-				PathHead   *head = &entry->heads[h];
-				Datum		n;
+				PathHead *head = &entry->heads[h];
+				Datum	  n;
 
 				if (head->horizon != DatumGetInt32(hd) || head->horizon == entry->horizon)
 					continue;
@@ -512,9 +512,9 @@ static CachedModel *
 LookupModel(const ModelKey *key)
 {
 	CachedModel *entry;
-	bool		found;
-	uint64		generation;
-	Oid			nsp;
+	bool		 found;
+	uint64		 generation;
+	Oid			 nsp;
 
 	if (!callback_registered)
 	{
@@ -541,7 +541,7 @@ LookupModel(const ModelKey *key)
 	}
 	if (model_cache == NULL)
 	{
-		HASHCTL		ctl;
+		HASHCTL ctl;
 
 		ctl.keysize = sizeof(ModelKey);
 		ctl.entrysize = sizeof(CachedModel);
@@ -607,8 +607,8 @@ HalfWidth(const PathHead *head, double sigma)
 {
 	if (head->nscaled > 0 && sigma > 0 && isfinite(sigma))
 	{
-		double		q = IntervalQuantile(head->scaled_residuals, head->nscaled,
-										 head->n_scaled, stockml_interval_level);
+		double q = IntervalQuantile(head->scaled_residuals, head->nscaled,
+									head->n_scaled, stockml_interval_level);
 
 		return q * sigma * sqrt((double) head->horizon);
 	}
@@ -620,7 +620,7 @@ HalfWidth(const PathHead *head, double sigma)
 static double
 ForecastPrice(double close, double log_return, const char *name, const char *symbol)
 {
-	double		price = close * exp(log_return);
+	double price = close * exp(log_return);
 
 	if (!isfinite(price) || !(price > 0))
 		ereport(ERROR,
@@ -643,11 +643,11 @@ static const double *
 LastFeatureRow(const CachedModel *entry, const char *symbol,
 			   DateADT *as_of, double *close, double *sigma, TradingCalendar *cal)
 {
-	FeatureBar *bars;
-	FeatureMatrix *m;
-	int			nbars;
+	FeatureBar		  *bars;
+	FeatureMatrix	  *m;
+	int				   nbars;
 	StockmlOwnerSwitch sw;
-	FeatureInputs *inputs;
+	FeatureInputs	  *inputs;
 
 	ValidateSymbol(symbol);
 	StockmlBecomeOwner(&sw);
@@ -678,7 +678,7 @@ LastFeatureRow(const CachedModel *entry, const char *symbol,
 	*sigma = NAN;
 	if (entry->nscaled > 0)
 	{
-		double	   *s = palloc(sizeof(double) * nbars);
+		double *s = palloc(sizeof(double) * nbars);
 
 		IntervalVolatility(bars, nbars, &entry->scale, s);
 		*sigma = s[nbars - 1];
@@ -717,19 +717,19 @@ HeadForecast(const CachedModel *entry, const PathHead *head, const char *symbol,
 Datum
 stockml_predict_symbol(PG_FUNCTION_ARGS)
 {
-	char	   *name;
-	char	   *symbol;
-	TupleDesc	tupdesc;
-	CachedModel *entry;
-	const double *x;
-	DateADT		as_of;
-	double		close;
-	double		sigma;
-	Datum		values[8];
-	bool		nulls[8] = {false, false, false, false, false, false, false, false};
+	char		   *name;
+	char		   *symbol;
+	TupleDesc		tupdesc;
+	CachedModel	   *entry;
+	const double   *x;
+	DateADT			as_of;
+	double			close;
+	double			sigma;
+	Datum			values[8];
+	bool			nulls[8] = {false, false, false, false, false, false, false, false};
 	TradingCalendar cal;
-	ModelKey	key;
-	PathHead   *head = NULL;
+	ModelKey		key;
+	PathHead	   *head = NULL;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
@@ -774,16 +774,16 @@ stockml_predict_symbol_0_2(PG_FUNCTION_ARGS)
 Datum
 stockml_predict_path(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *name;
-	char	   *symbol;
-	CachedModel *entry;
-	const double *x;
-	DateADT		as_of;
-	double		close;
-	double		sigma;
+	ReturnSetInfo  *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char		   *name;
+	char		   *symbol;
+	CachedModel	   *entry;
+	const double   *x;
+	DateADT			as_of;
+	double			close;
+	double			sigma;
 	TradingCalendar cal;
-	ModelKey	key;
+	ModelKey		key;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -798,8 +798,8 @@ stockml_predict_path(PG_FUNCTION_ARGS)
 	for (int h = 0; h < entry->nheads; h++)
 	{
 		const PathHead *head = &entry->heads[h];
-		Datum		values[9];
-		bool		nulls[9] = {false, false, false, false, false, false, false, false, false};
+		Datum			values[9];
+		bool			nulls[9] = {false, false, false, false, false, false, false, false, false};
 
 		values[0] = CStringGetTextDatum(symbol);
 		values[1] = DateADTGetDatum(as_of);
@@ -821,7 +821,7 @@ stockml_predict_path(PG_FUNCTION_ARGS)
 Datum
 stockml_resolve_version(PG_FUNCTION_ARGS)
 {
-	ModelKey	key;
+	ModelKey key;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -838,11 +838,11 @@ stockml_resolve_version(PG_FUNCTION_ARGS)
 Datum
 stockml_predict_vector(PG_FUNCTION_ARGS)
 {
-	text	   *name_text;
-	ArrayType  *xa;
+	text			 *name_text;
+	ArrayType		 *xa;
 	PredictCallCache *call = fcinfo->flinfo->fn_extra;
-	const double *x;
-	int			n;
+	const double	 *x;
+	int				  n;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
@@ -866,7 +866,7 @@ stockml_predict_vector(PG_FUNCTION_ARGS)
 	AcceptInvalidationMessages();
 	if (call->entry == NULL || call->generation != cache_generation || !call->key_is_constant)
 	{
-		ModelKey	key;
+		ModelKey key;
 
 		ModelKeyFromArgs(fcinfo, 2, text_to_cstring(name_text), &key);
 		if (call->entry == NULL || call->generation != cache_generation ||
@@ -886,7 +886,7 @@ stockml_predict_vector(PG_FUNCTION_ARGS)
 						call->entry->model->n_features),
 				 errhint("Pass x as stockml.features(symbol, feature_set => the model's feature_set) returns it.")));
 	{
-		double		yhat = ModelPredict(call->entry->model, x, call->entry->work);
+		double yhat = ModelPredict(call->entry->model, x, call->entry->work);
 
 		if (unlikely(!isfinite(yhat)))
 			ereport(ERROR,

@@ -21,14 +21,14 @@
 
 PG_FUNCTION_INFO_V1(stockml_check_symbols);
 
-static int	CompareBarDays(const void *a, const void *b);
+static int	 CompareBarDays(const void *a, const void *b);
 static Datum BuildFloatArray(const PriceBar *bars, int nbars, size_t offset, bool null_if_nan);
 
 /* Whether the symbol has the form DESIGN.md allows */
 bool
 SymbolIsValid(const char *symbol)
 {
-	size_t		len = strlen(symbol);
+	size_t len = strlen(symbol);
 
 	for (const char *p = symbol; *p; p++)
 		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
@@ -56,9 +56,9 @@ ValidateSymbol(const char *symbol)
 Datum
 stockml_check_symbols(PG_FUNCTION_ARGS)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
+	Datum *elems;
+	bool  *nulls;
+	int	   n;
 
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, &nulls, &n);
@@ -90,18 +90,18 @@ IngestCountsInit(IngestCounts *counts)
 
 /* Count one rejected row; describe it if it is among the first few */
 void
-IngestReject(IngestCounts *counts, const char *fmt,...)
+IngestReject(IngestCounts *counts, const char *fmt, ...)
 {
 	counts->rejected++;
 	if (counts->rejected <= INGEST_REASONS_SHOWN)
 	{
-		va_list		args;
+		va_list args;
 
 		if (counts->reasons.len > 0)
 			appendStringInfoString(&counts->reasons, "; ");
 		for (;;)
 		{
-			int			needed;
+			int needed;
 
 			va_start(args, fmt);
 			needed = appendStringInfoVA(&counts->reasons, fmt, args);
@@ -153,7 +153,7 @@ CompareBarDays(const void *a, const void *b)
 void
 RejectDuplicateDays(PriceBar *bars, int *nbars, IngestCounts *counts)
 {
-	int			kept = 0;
+	int kept = 0;
 
 	if (*nbars == 0)
 		return;
@@ -162,9 +162,9 @@ RejectDuplicateDays(PriceBar *bars, int *nbars, IngestCounts *counts)
 	{
 		if (kept > 0 && bars[kept - 1].day == bars[i].day)
 		{
-			int			y,
-						m,
-						d;
+			int y,
+				m,
+				d;
 
 			j2date(bars[i].day + POSTGRES_EPOCH_JDATE, &y, &m, &d);
 			IngestReject(counts, "line %d: duplicate day %04d-%02d-%02d (first given on line %d)",
@@ -179,14 +179,14 @@ RejectDuplicateDays(PriceBar *bars, int *nbars, IngestCounts *counts)
 static Datum
 BuildFloatArray(const PriceBar *bars, int nbars, size_t offset, bool null_if_nan)
 {
-	Datum	   *values = palloc(sizeof(Datum) * Max(nbars, 1));
-	bool	   *nulls = palloc(sizeof(bool) * Max(nbars, 1));
-	int			dims[1] = {nbars};
-	int			lbs[1] = {1};
+	Datum *values = palloc(sizeof(Datum) * Max(nbars, 1));
+	bool  *nulls = palloc(sizeof(bool) * Max(nbars, 1));
+	int	   dims[1] = {nbars};
+	int	   lbs[1] = {1};
 
 	for (int i = 0; i < nbars; i++)
 	{
-		double		v = *(const double *) ((const char *) &bars[i] + offset);
+		double v = *(const double *) ((const char *) &bars[i] + offset);
 
 		nulls[i] = null_if_nan && isnan(v);
 		values[i] = Float8GetDatum(v);
@@ -228,26 +228,26 @@ StorePriceBars(const char *symbol, const char *source,
 		"  RETURNING (xmax = 0) AS inserted)"
 		" SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)"
 		"   FROM changed";
-	Oid			argtypes[10] = {TEXTOID, DATEARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
-	FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID};
-	Datum		args[10];
-	Datum	   *days;
-	Datum	   *volumes;
-	bool	   *volume_nulls;
-	int			dims[1] = {nbars};
-	int			lbs[1] = {1};
-	bool		isnull;
-	int			rc;
+	Oid	   argtypes[10] = {TEXTOID, DATEARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
+						   FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID};
+	Datum  args[10];
+	Datum *days;
+	Datum *volumes;
+	bool  *volume_nulls;
+	int	   dims[1] = {nbars};
+	int	   lbs[1] = {1};
+	bool   isnull;
+	int	   rc;
 
 	if (nbars == 0)
 		return;
 	counts->accepted += nbars;
 	if (counts->keep_days)
 	{
-		Size		n = add_size(counts->ndays, nbars);
+		Size n = add_size(counts->ndays, nbars);
 
 		counts->days = counts->days ? repalloc_huge(counts->days, mul_size(n, sizeof(DateADT))) :
-			palloc_extended(mul_size(n, sizeof(DateADT)), MCXT_ALLOC_HUGE);
+									  palloc_extended(mul_size(n, sizeof(DateADT)), MCXT_ALLOC_HUGE);
 		for (int i = 0; i < nbars; i++)
 			counts->days[counts->ndays++] = bars[i].day;
 	}
@@ -336,13 +336,13 @@ InsertIngestLog(const char *symbol, const char *source, TimestampTz started_at,
 				const char *status, int http_status, const IngestCounts *counts,
 				const char *error)
 {
-	Oid			argtypes[9] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID,
-	INT8OID, INT8OID, INT8OID, TEXTOID};
-	Datum		args[9];
-	char		nulls[9];
+	Oid			   argtypes[9] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, INT4OID,
+								  INT8OID, INT8OID, INT8OID, TEXTOID};
+	Datum		   args[9];
+	char		   nulls[9];
 	StringInfoData message;
-	Datum		result;
-	int			rc;
+	Datum		   result;
+	int			   rc;
 
 	initStringInfo(&message);
 	if (error)

@@ -29,20 +29,20 @@
 #include "roles.h"
 #include "stockml.h"
 
-double		readjust_tolerance = 0.001;
+double readjust_tolerance = 0.001;
 
-static void QuerySymbolFrom(const char *sql, const char *symbol, DateADT from);
-static ReadjustBar *ReadBars(const char *symbol, DateADT from, int *nbars);
+static void			   QuerySymbolFrom(const char *sql, const char *symbol, DateADT from);
+static ReadjustBar	  *ReadBars(const char *symbol, DateADT from, int *nbars);
 static ReadjustAction *ReadActions(const char *symbol, DateADT from, int *nactions);
-static bool Differs(double stored, double fetched);
-static char *DayText(DateADT day);
-static char *NumberText(double v);
-static int	CompareDays(const void *a, const void *b);
-static int64 RescaleMissingBars(const char *symbol, const ReadjustBar *old, int nold,
-								const ReadjustBar *now, int nnow,
-								DateADT *fetched, int nfetched, double *ratio);
-static int64 RescaleLedger(const char *symbol, const ReadjustBar *old, int nold,
-						   const double *ratio);
+static bool			   Differs(double stored, double fetched);
+static char			  *DayText(DateADT day);
+static char			  *NumberText(double v);
+static int			   CompareDays(const void *a, const void *b);
+static int64		   RescaleMissingBars(const char *symbol, const ReadjustBar *old, int nold,
+										  const ReadjustBar *now, int nnow,
+										  DateADT *fetched, int nfetched, double *ratio);
+static int64		   RescaleLedger(const char *symbol, const ReadjustBar *old, int nold,
+									 const double *ratio);
 
 void
 StockmlReadjustInit(void)
@@ -74,18 +74,19 @@ static ReadjustBar *
 ReadBars(const char *symbol, DateADT from, int *nbars)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	ReadjustBar *bars;
+	ReadjustBar	 *bars;
 
 	QuerySymbolFrom("SELECT day, close, adj_close FROM stockml.prices"
-					" WHERE symbol = $1 AND day >= $2 ORDER BY day", symbol, from);
+					" WHERE symbol = $1 AND day >= $2 ORDER BY day",
+					symbol, from);
 	*nbars = (int) SPI_processed;
 	bars = MemoryContextAlloc(caller, mul_size(Max(*nbars, 1), sizeof(ReadjustBar)));
 	for (int i = 0; i < *nbars; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		adj;
+		HeapTuple tup = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		bool	  isnull;
+		Datum	  adj;
 
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
@@ -101,20 +102,21 @@ ReadBars(const char *symbol, DateADT from, int *nbars)
 static ReadjustAction *
 ReadActions(const char *symbol, DateADT from, int *nactions)
 {
-	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext	caller = CurrentMemoryContext;
 	ReadjustAction *actions;
 
 	QuerySymbolFrom("SELECT day, kind = 'split', coalesce(amount, 'NaN'),"
 					"       coalesce(numerator, 'NaN'), coalesce(denominator, 'NaN')"
 					"  FROM stockml.corporate_actions"
-					" WHERE symbol = $1 AND day >= $2 ORDER BY day, kind", symbol, from);
+					" WHERE symbol = $1 AND day >= $2 ORDER BY day, kind",
+					symbol, from);
 	*nactions = (int) SPI_processed;
 	actions = MemoryContextAlloc(caller, mul_size(Max(*nactions, 1), sizeof(ReadjustAction)));
 	for (int i = 0; i < *nactions; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
+		HeapTuple tup = SPI_tuptable->vals[i];
+		TupleDesc desc = SPI_tuptable->tupdesc;
+		bool	  isnull;
 
 		actions[i].day = DatumGetDateADT(SPI_getbinval(tup, desc, 1, &isnull));
 		actions[i].split = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
@@ -162,16 +164,16 @@ NumberText(double v)
 char *
 ReadjustReason(const char *symbol, const ReadjustSnapshot *before)
 {
-	StringInfoData reason;
-	int			nafter;
+	StringInfoData	reason;
+	int				nafter;
 	ReadjustAction *after;
-	ReadjustBar *now;
-	int			nnow;
-	int			k = 0;
-	int			last_compared;
+	ReadjustBar	   *now;
+	int				nnow;
+	int				k = 0;
+	int				last_compared;
 
 	if (before->nbars == 0)
-		return NULL;			/* nothing stored to be on another scale */
+		return NULL; /* nothing stored to be on another scale */
 	initStringInfo(&reason);
 
 	/* events the fetch stored that were not stored before, or changed */
@@ -179,15 +181,15 @@ ReadjustReason(const char *symbol, const ReadjustSnapshot *before)
 	for (int i = 0; i < nafter; i++)
 	{
 		const ReadjustAction *a = &after[i];
-		bool		known = false;
+		bool				  known = false;
 
 		for (int j = 0; j < before->nactions && !known; j++)
 		{
 			const ReadjustAction *b = &before->actions[j];
 
 			known = b->day == a->day && b->split == a->split &&
-				(a->split ? (b->numerator == a->numerator && b->denominator == a->denominator) :
-				 b->amount == a->amount);
+					(a->split ? (b->numerator == a->numerator && b->denominator == a->denominator) :
+								b->amount == a->amount);
 		}
 		if (known)
 			continue;
@@ -231,8 +233,8 @@ ReadjustReason(const char *symbol, const ReadjustSnapshot *before)
 static int
 CompareDays(const void *a, const void *b)
 {
-	DateADT		x = *(const DateADT *) a;
-	DateADT		y = *(const DateADT *) b;
+	DateADT x = *(const DateADT *) a;
+	DateADT y = *(const DateADT *) b;
 
 	return x < y ? -1 : (x > y);
 }
@@ -250,15 +252,15 @@ RescaleMissingBars(const char *symbol, const ReadjustBar *old, int nold,
 				   const ReadjustBar *now, int nnow,
 				   DateADT *fetched, int nfetched, double *ratio)
 {
-	double	   *adj_ratio = palloc(mul_size(Max(nold, 1), sizeof(double)));
-	bool	   *sent = palloc(mul_size(Max(nold, 1), sizeof(bool)));
-	Datum	   *days = palloc(mul_size(Max(nold, 1), sizeof(Datum)));
-	Datum	   *pr = palloc(mul_size(Max(nold, 1), sizeof(Datum)));
-	Datum	   *ar = palloc(mul_size(Max(nold, 1), sizeof(Datum)));
-	int			n = 0;
-	int			f = 0;
-	int			k = 0;
-	int			next;
+	double *adj_ratio = palloc(mul_size(Max(nold, 1), sizeof(double)));
+	bool   *sent = palloc(mul_size(Max(nold, 1), sizeof(bool)));
+	Datum  *days = palloc(mul_size(Max(nold, 1), sizeof(Datum)));
+	Datum  *pr = palloc(mul_size(Max(nold, 1), sizeof(Datum)));
+	Datum  *ar = palloc(mul_size(Max(nold, 1), sizeof(Datum)));
+	int		n = 0;
+	int		f = 0;
+	int		k = 0;
+	int		next;
 
 	qsort(fetched, nfetched, sizeof(DateADT), CompareDays);
 	for (int i = 0; i < nold; i++)
@@ -273,7 +275,8 @@ RescaleMissingBars(const char *symbol, const ReadjustBar *old, int nold,
 		{
 			ratio[i] = now[k].close / old[i].close;
 			adj_ratio[i] = (isnan(old[i].adj_close) || isnan(now[k].adj_close)) ?
-				ratio[i] : now[k].adj_close / old[i].adj_close;
+							   ratio[i] :
+							   now[k].adj_close / old[i].adj_close;
 		}
 	}
 
@@ -320,9 +323,9 @@ RescaleMissingBars(const char *symbol, const ReadjustBar *old, int nold,
 							  " WHERE p.symbol = $1 AND p.day = r.day",
 							  4, (Oid[]) {TEXTOID, DATEARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID},
 							  (Datum[]) {CStringGetTextDatum(symbol),
-								  PointerGetDatum(construct_array(days, n, DATEOID, sizeof(DateADT), true, TYPALIGN_INT)),
-								  PointerGetDatum(construct_array(pr, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
-							  PointerGetDatum(construct_array(ar, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))},
+										 PointerGetDatum(construct_array(days, n, DATEOID, sizeof(DateADT), true, TYPALIGN_INT)),
+										 PointerGetDatum(construct_array(pr, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE)),
+										 PointerGetDatum(construct_array(ar, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))},
 							  NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not re-scale stored bars");
 	SPI_finish();
@@ -339,10 +342,10 @@ RescaleMissingBars(const char *symbol, const ReadjustBar *old, int nold,
 static int64
 RescaleLedger(const char *symbol, const ReadjustBar *old, int nold, const double *ratio)
 {
-	Datum	   *days = palloc(mul_size(Max(nold, 1), sizeof(Datum)));
-	Datum	   *pr = palloc(mul_size(Max(nold, 1), sizeof(Datum)));
-	int			n = 0;
-	int64		done;
+	Datum			  *days = palloc(mul_size(Max(nold, 1), sizeof(Datum)));
+	Datum			  *pr = palloc(mul_size(Max(nold, 1), sizeof(Datum)));
+	int				   n = 0;
+	int64			   done;
 	StockmlOwnerSwitch sw;
 
 	for (int i = 0; i < nold; i++)
@@ -364,8 +367,8 @@ RescaleLedger(const char *symbol, const ReadjustBar *old, int nold, const double
 							  " WHERE l.symbol = $1 AND l.as_of = r.day",
 							  3, (Oid[]) {TEXTOID, DATEARRAYOID, FLOAT8ARRAYOID},
 							  (Datum[]) {CStringGetTextDatum(symbol),
-								  PointerGetDatum(construct_array(days, n, DATEOID, sizeof(DateADT), true, TYPALIGN_INT)),
-							  PointerGetDatum(construct_array(pr, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))},
+										 PointerGetDatum(construct_array(days, n, DATEOID, sizeof(DateADT), true, TYPALIGN_INT)),
+										 PointerGetDatum(construct_array(pr, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))},
 							  NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not re-scale the forecast ledger");
 	done = (int64) SPI_processed;
@@ -379,14 +382,14 @@ ReadjustStoreFullHistory(const PriceSource *source, const char *symbol,
 						 const char *body, size_t len, DateADT end,
 						 const char *reason, IngestCounts *counts)
 {
-	int			nold;
-	int			nnow;
+	int			 nold;
+	int			 nnow;
 	ReadjustBar *old = ReadBars(symbol, DATEVAL_NOBEGIN, &nold);
 	ReadjustBar *now;
-	double	   *ratio = palloc(mul_size(Max(nold, 1), sizeof(double)));
-	int64		rescaled;
-	int64		forecasts;
-	bool		common = false;
+	double		*ratio = palloc(mul_size(Max(nold, 1), sizeof(double)));
+	int64		 rescaled;
+	int64		 forecasts;
+	bool		 common = false;
 
 	counts->keep_days = true;
 	source->store(symbol, body, len, DATEVAL_NOBEGIN, end, counts);
@@ -413,6 +416,7 @@ ReadjustStoreFullHistory(const PriceSource *source, const char *symbol,
 					"%s%s",
 					reason, (long long) counts->updated + (long long) rescaled, (long long) counts->inserted,
 					rescaled > 0 ? psprintf(", %lld stored bars the provider no longer sends re-scaled like their neighbours",
-											(long long) rescaled) : "",
+											(long long) rescaled) :
+								   "",
 					forecasts > 0 ? psprintf(", %lld forecasts put on the new scale", (long long) forecasts) : "");
 }

@@ -17,27 +17,27 @@
 
 typedef struct ReadjustBar
 {
-	DateADT		day;
-	double		close;
-	double		adj_close;		/* NaN when NULL */
+	DateADT day;
+	double	close;
+	double	adj_close; /* NaN when NULL */
 } ReadjustBar;
 
 typedef struct ReadjustAction
 {
-	DateADT		day;
-	bool		split;
-	double		amount;			/* dividend */
-	double		numerator;		/* split */
-	double		denominator;
+	DateADT day;
+	bool	split;
+	double	amount;	   /* dividend */
+	double	numerator; /* split */
+	double	denominator;
 } ReadjustAction;
 
 /* A symbol's stored bars and corporate actions from a day on, before a fetch */
 typedef struct ReadjustSnapshot
 {
-	DateADT		from;
-	int			nbars;
-	ReadjustBar *bars;
-	int			nactions;
+	DateADT			from;
+	int				nbars;
+	ReadjustBar	   *bars;
+	int				nactions;
 	ReadjustAction *actions;
 } ReadjustSnapshot;
 
@@ -62,4 +62,4 @@ extern char *ReadjustStoreFullHistory(const PriceSource *source, const char *sym
 									  const char *body, size_t len, DateADT end,
 									  const char *reason, IngestCounts *counts);
 
-#endif							/* STOCKML_READJUST_H */
+#endif /* STOCKML_READJUST_H */

@@ -39,33 +39,33 @@ PG_FUNCTION_INFO_V1(stockml_refresh);
 
 typedef struct RefreshTarget
 {
-	HttpRequest request;		/* first: the done callback gets it back */
-	char	   *symbol;
-	const PriceSource *source;	/* NULL: not a network source (csv, ...) */
-	char	   *source_name;	/* symbols.source, NULL if unset */
-	DateADT		start;
-	TimestampTz started_at;
-	char	   *readjust;		/* why the full history is re-fetched, or NULL */
+	HttpRequest		   request; /* first: the done callback gets it back */
+	char			  *symbol;
+	const PriceSource *source;		/* NULL: not a network source (csv, ...) */
+	char			  *source_name; /* symbols.source, NULL if unset */
+	DateADT			   start;
+	TimestampTz		   started_at;
+	char			  *readjust; /* why the full history is re-fetched, or NULL */
 } RefreshTarget;
 
 typedef struct RefreshState
 {
 	ReturnSetInfo *rsinfo;
-	DateADT		end;
-	int			ntargets;
-	int			ndone;
-	MemoryContext per_symbol;
-	MemoryContext outer;		/* lives as long as the call */
+	DateADT		   end;
+	int			   ntargets;
+	int			   ndone;
+	MemoryContext  per_symbol;
+	MemoryContext  outer; /* lives as long as the call */
 } RefreshState;
 
-static int	refresh_overlap_days = 5;
+static int refresh_overlap_days = 5;
 
 static RefreshTarget *ReadTargets(ArrayType *symbols, int *ntargets);
-static void StoreOneResponse(HttpRequest *request, void *arg);
-static void LogFailure(RefreshState *state, RefreshTarget *target, HttpRequest *request,
-					   ErrorData *edata);
-static void EmitLogRow(RefreshState *state, Datum row);
-static void LogLocalSource(RefreshState *state, RefreshTarget *target);
+static void			  StoreOneResponse(HttpRequest *request, void *arg);
+static void			  LogFailure(RefreshState *state, RefreshTarget *target, HttpRequest *request,
+								 ErrorData *edata);
+static void			  EmitLogRow(RefreshState *state, Datum row);
+static void			  LogLocalSource(RefreshState *state, RefreshTarget *target);
 
 void
 StockmlRefreshInit(void)
@@ -85,15 +85,15 @@ StockmlRefreshInit(void)
 static RefreshTarget *
 ReadTargets(ArrayType *symbols, int *ntargets)
 {
-	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext  caller = CurrentMemoryContext;
 	RefreshTarget *targets;
-	int			rc;
+	int			   rc;
 
 	if (symbols != NULL)
 	{
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
+		Datum *elems;
+		bool  *nulls;
+		int	   n;
 
 		deconstruct_array(symbols, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
 		for (int i = 0; i < n; i++)
@@ -131,18 +131,18 @@ ReadTargets(ArrayType *symbols, int *ntargets)
 	targets = MemoryContextAllocZero(caller, sizeof(RefreshTarget) * Max(*ntargets, 1));
 	for (int i = 0; i < *ntargets; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Datum		last = SPI_getbinval(tup, desc, 3, &isnull);
+		HeapTuple	  tup = SPI_tuptable->vals[i];
+		TupleDesc	  desc = SPI_tuptable->tupdesc;
+		bool		  isnull;
+		Datum		  last = SPI_getbinval(tup, desc, 3, &isnull);
 		MemoryContext old = MemoryContextSwitchTo(caller);
-		char	   *source = SPI_getvalue(tup, desc, 2);
+		char		 *source = SPI_getvalue(tup, desc, 2);
 
 		targets[i].symbol = SPI_getvalue(tup, desc, 1);
 		targets[i].source_name = source;
 		targets[i].source = source == NULL ? &YahooSource : NetworkSourceByName(source);
 		targets[i].start = isnull ? DATEVAL_NOBEGIN :
-			DatumGetDateADT(last) - refresh_overlap_days;
+									DatumGetDateADT(last) - refresh_overlap_days;
 		targets[i].request.arg = &targets[i];
 		MemoryContextSwitchTo(old);
 	}
@@ -154,7 +154,7 @@ static void
 EmitLogRow(RefreshState *state, Datum row)
 {
 	HeapTupleHeader header = DatumGetHeapTupleHeader(row);
-	HeapTupleData tuple;
+	HeapTupleData	tuple;
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(header);
 	ItemPointerSetInvalid(&tuple.t_self);
@@ -172,9 +172,9 @@ static void
 LogLocalSource(RefreshState *state, RefreshTarget *target)
 {
 	IngestCounts none;
-	char	   *message = psprintf("symbol's source is \"%s\", not a network source; "
-								   "set stockml.symbols.source to 'yahoo' or 'stooq' to fetch it",
-								   target->source_name);
+	char		*message = psprintf("symbol's source is \"%s\", not a network source; "
+										   "set stockml.symbols.source to 'yahoo' or 'stooq' to fetch it",
+									target->source_name);
 
 	ereport(WARNING,
 			(errmsg("refresh of symbol \"%s\" skipped: its source is \"%s\"",
@@ -198,11 +198,11 @@ LogLocalSource(RefreshState *state, RefreshTarget *target)
 static void
 StoreOneResponse(HttpRequest *request, void *arg)
 {
-	RefreshState *state = arg;
+	RefreshState  *state = arg;
 	RefreshTarget *target = request->arg;
-	MemoryContext caller = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	bool		second_round = target->readjust != NULL;
+	MemoryContext  caller = CurrentMemoryContext;
+	ResourceOwner  owner = CurrentResourceOwner;
+	bool		   second_round = target->readjust != NULL;
 
 	MemoryContextReset(state->per_symbol);
 	BeginInternalSubTransaction(NULL);
@@ -210,8 +210,8 @@ StoreOneResponse(HttpRequest *request, void *arg)
 	PG_TRY();
 	{
 		IngestCounts counts;
-		char	   *message = NULL;
-		char	   *reason = NULL;
+		char		*message = NULL;
+		char		*reason = NULL;
 
 		CheckHttpResponse(target->source, target->symbol, request);
 		IngestCountsInit(&counts);
@@ -225,7 +225,7 @@ StoreOneResponse(HttpRequest *request, void *arg)
 		else
 		{
 			ReadjustSnapshot *before = DATE_IS_NOBEGIN(target->start) ? NULL :
-				ReadjustTake(target->symbol, target->start);
+																		ReadjustTake(target->symbol, target->start);
 
 			target->source->store(target->symbol, request->body, request->body_len,
 								  target->start, state->end, &counts);
@@ -271,14 +271,14 @@ static void
 LogFailure(RefreshState *state, RefreshTarget *target, HttpRequest *request, ErrorData *edata)
 {
 	IngestCounts none;
-	char	   *message;
+	char		*message;
 
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
 		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
 		ReThrowError(edata);
 
 	message = edata->detail ? psprintf("%s (%s)", edata->message, edata->detail) :
-		edata->message;
+							  edata->message;
 	if (target->readjust)
 		message = psprintf("re-adjustment needed (%s), but storing the full history failed: %s; "
 						   "nothing stored, the stored bars keep their scale",
@@ -299,12 +299,12 @@ LogFailure(RefreshState *state, RefreshTarget *target, HttpRequest *request, Err
 Datum
 stockml_refresh(PG_FUNCTION_ARGS)
 {
-	ArrayType  *symbols = PG_ARGISNULL(0) ? NULL : PG_GETARG_ARRAYTYPE_P(0);
-	RefreshState state;
+	ArrayType	  *symbols = PG_ARGISNULL(0) ? NULL : PG_GETARG_ARRAYTYPE_P(0);
+	RefreshState   state;
 	RefreshTarget *targets;
-	HttpRequest **requests;
-	int			nrequests;
-	TimestampTz now = GetCurrentTimestamp();
+	HttpRequest	 **requests;
+	int			   nrequests;
+	TimestampTz	   now = GetCurrentTimestamp();
 
 	StockmlRequireAdmin("fetch prices");
 	InitMaterializedSRF(fcinfo, 0);

@@ -50,8 +50,8 @@ MoveAsOwner(const char *what, const char *sql, int nargs, const Oid *types,
 			Datum *values, char *nulls)
 {
 	StockmlOwnerSwitch sw;
-	Datum		result;
-	bool		isnull;
+	Datum			   result;
+	bool			   isnull;
 
 	StockmlRequireAdmin(what);
 	/* the role whose privileges were checked: in a job, the submitter */
@@ -76,8 +76,8 @@ MoveAsOwner(const char *what, const char *sql, int nargs, const Oid *types,
 static Datum
 MoveArgsAsOwner(FunctionCallInfo fcinfo, const char *what, const char *sql, int nargs, const Oid *types)
 {
-	Datum		values[MAX_MOVE_ARGS];
-	char		nulls[MAX_MOVE_ARGS];
+	Datum values[MAX_MOVE_ARGS];
+	char  nulls[MAX_MOVE_ARGS];
 
 	Assert(nargs <= MAX_MOVE_ARGS && nargs - 1 == PG_NARGS());
 	for (int i = 0; i < nargs - 1; i++)
@@ -120,14 +120,14 @@ stockml_rollback(PG_FUNCTION_ARGS)
 Datum
 stockml_fallback_to_naive(PG_FUNCTION_ARGS)
 {
-	Datum		args[3];
-	Datum		values[4];
-	char		nulls[4];
-	bool		isnull;
-	bool		ok;
+	Datum			   args[3];
+	Datum			   values[4];
+	char			   nulls[4];
+	bool			   isnull;
+	bool			   ok;
 	StockmlOwnerSwitch sw;
-	TupleDesc	desc;
-	HeapTuple	row;
+	TupleDesc		   desc;
+	HeapTuple		   row;
 
 	StockmlRequireAdmin("deploy models");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -157,8 +157,8 @@ stockml_fallback_to_naive(PG_FUNCTION_ARGS)
 		desc = SPI_tuptable->tupdesc;
 		row = SPI_tuptable->vals[0];
 		ok = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(SPI_getbinval(row, desc, 1, &isnull))) &&
-			TransactionIdIsCurrentTransactionId(DatumGetTransactionId(SPI_getbinval(row, desc, 2, &isnull))) &&
-			DatumGetBool(SPI_getbinval(row, desc, 3, &isnull)) && !isnull;
+			 TransactionIdIsCurrentTransactionId(DatumGetTransactionId(SPI_getbinval(row, desc, 2, &isnull))) &&
+			 DatumGetBool(SPI_getbinval(row, desc, 3, &isnull)) && !isnull;
 	}
 	if (!ok)
 		ereport(ERROR,
@@ -188,7 +188,7 @@ stockml_fallback_to_naive(PG_FUNCTION_ARGS)
 Datum
 stockml_lock_model_name(PG_FUNCTION_ARGS)
 {
-	Datum		name;
+	Datum			   name;
 	StockmlOwnerSwitch sw;
 
 	StockmlRequireAdmin("change models");

@@ -22,7 +22,7 @@
 bool
 StockmlIsAdmin(Oid roleid)
 {
-	Oid			admin;
+	Oid admin;
 
 	if (superuser_arg(roleid))
 		return true;
@@ -47,9 +47,9 @@ StockmlRequireAdmin(const char *what)
 void
 StockmlBecomeOwner(StockmlOwnerSwitch *sw)
 {
-	Oid			nsp = get_namespace_oid("stockml", false);
-	HeapTuple	tup;
-	Oid			owner;
+	Oid		  nsp = get_namespace_oid("stockml", false);
+	HeapTuple tup;
+	Oid		  owner;
 
 	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
 	if (!HeapTupleIsValid(tup))
@@ -59,7 +59,7 @@ StockmlBecomeOwner(StockmlOwnerSwitch *sw)
 
 	GetUserIdAndSecContext(&sw->save_userid, &sw->save_sec_context);
 	SetUserIdAndSecContext(owner, sw->save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+									  SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	sw->save_nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", STOCKML_SAFE_SEARCH_PATH, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);

@@ -21,9 +21,9 @@ extern void StockmlRequireAdmin(const char *what);
  */
 typedef struct StockmlOwnerSwitch
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
+	Oid save_userid;
+	int save_sec_context;
+	int save_nestlevel;
 } StockmlOwnerSwitch;
 
 /* the only search_path privileged stockml code runs under */
@@ -40,4 +40,4 @@ extern void StockmlRestoreUser(StockmlOwnerSwitch *sw);
  */
 extern void StockmlPinSearchPath(void);
 
-#endif							/* STOCKML_ROLES_H */
+#endif /* STOCKML_ROLES_H */

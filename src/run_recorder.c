@@ -45,19 +45,19 @@ typedef struct RecorderShared
 	bool		has_train_end;
 	DateADT		train_end;
 	TimestampTz started_at;
-	bool		done;			/* set by the worker after its commit */
+	bool		done; /* set by the worker after its commit */
 	/* NUL-terminated strings in data[], at these offsets */
-	Size		model_name;
-	Size		algorithm;
-	Size		symbols;		/* a text[] literal */
-	Size		feature_set;
-	Size		params;
-	Size		error;
-	char		data[FLEXIBLE_ARRAY_MEMBER];
+	Size model_name;
+	Size algorithm;
+	Size symbols; /* a text[] literal */
+	Size feature_set;
+	Size params;
+	Size error;
+	char data[FLEXIBLE_ARRAY_MEMBER];
 } RecorderShared;
 
 static char *SymbolsLiteral(const FailedRun *run);
-static Oid	RunsOwner(void);
+static Oid	 RunsOwner(void);
 
 /*
  * The worker writes as the owner of stockml.runs: the caller may be a role
@@ -67,9 +67,9 @@ static Oid	RunsOwner(void);
 static Oid
 RunsOwner(void)
 {
-	Oid			relid = get_relname_relid("runs", get_namespace_oid("stockml", false));
-	HeapTuple	tup;
-	Oid			owner;
+	Oid		  relid = get_relname_relid("runs", get_namespace_oid("stockml", false));
+	HeapTuple tup;
+	Oid		  owner;
 
 	if (!OidIsValid(relid))
 		return GetUserId();
@@ -98,13 +98,13 @@ SymbolsLiteral(const FailedRun *run)
 void
 RecordFailedRun(const FailedRun *run)
 {
-	const char *strings[6];
-	Size		offsets[6];
-	Size		size = offsetof(RecorderShared, data);
-	char	   *error = pnstrdup(run->error ? run->error : "unknown error", RECORDER_MAX_ERROR);
-	dsm_segment *seg;
-	RecorderShared *sh;
-	BackgroundWorker worker;
+	const char			   *strings[6];
+	Size					offsets[6];
+	Size					size = offsetof(RecorderShared, data);
+	char				   *error = pnstrdup(run->error ? run->error : "unknown error", RECORDER_MAX_ERROR);
+	dsm_segment			   *seg;
+	RecorderShared		   *sh;
+	BackgroundWorker		worker;
 	BackgroundWorkerHandle *handle;
 
 	strings[0] = run->model_name;
@@ -169,12 +169,12 @@ RecordFailedRun(const FailedRun *run)
 void
 StockmlRunRecorderMain(Datum main_arg)
 {
-	dsm_segment *seg;
+	dsm_segment	   *seg;
 	RecorderShared *sh;
-	Datum		args[10];
-	Oid			types[10] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, DATEOID,
-	TEXTOID, TIMESTAMPTZOID, TEXTOID};
-	int			rc;
+	Datum			args[10];
+	Oid				types[10] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, DATEOID,
+								 TEXTOID, TIMESTAMPTZOID, TEXTOID};
+	int				rc;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();

@@ -16,9 +16,9 @@ PG_MODULE_MAGIC;
 /* OpenBLAS's own entry point; backends stay single-threaded by default */
 extern void openblas_set_num_threads(int num_threads);
 
-int			stockml_blas_threads = 1;
+int stockml_blas_threads = 1;
 
-void		_PG_init(void);
+void _PG_init(void);
 
 static void
 AssignBlasThreads(int newval, void *extra)
@@ -51,7 +51,7 @@ _PG_init(void)
 ErrorData *
 StockmlAbortSubTransaction(MemoryContext caller, ResourceOwner owner)
 {
-	ErrorData  *edata;
+	ErrorData *edata;
 
 	MemoryContextSwitchTo(caller);
 	edata = CopyErrorData();

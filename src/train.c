@@ -76,134 +76,134 @@ static const IntervalScale volatility_scale = {INTERVAL_EWMA_LAMBDA, INTERVAL_EW
 
 /* train()'s own keys in params, beside the algorithm's */
 static const char *const train_keys[] = {"folds", "auto_deploy", "reference_rows", "description", "tags",
-"horizons", NULL};
+										 "horizons", NULL};
 
 typedef struct TrainRequest
 {
-	char	   *model_name;
-	ArrayType  *symbols_array;
-	char	  **symbols;
-	int			nsymbols;
+	char				 *model_name;
+	ArrayType			 *symbols_array;
+	char				**symbols;
+	int					  nsymbols;
 	const ModelAlgorithm *alg;
-	double		values[MODEL_MAX_PARAMS];
-	int			horizon;		/* the primary head's */
-	int			nhorizons;		/* heads, horizon among them */
-	int		   *horizons;		/* ascending */
-	char	   *feature_set;
-	Jsonb	   *spec_jsonb;
-	FeatureSpec *spec;
-	bool		has_train_end;
-	DateADT		train_end;
-	int			folds;
-	bool		auto_deploy;
-	int			reference_rows;
-	char	   *params_text;	/* as given */
-	char	   *params_full;	/* defaults filled in, train's own included */
-	char	   *description;	/* params' "description", or NULL */
-	char	   *tags_json;		/* params' "tags" (a JSON array of strings), or NULL */
-	char	   *caller;			/* the role train() checked, named in the alias history */
+	double				  values[MODEL_MAX_PARAMS];
+	int					  horizon;	 /* the primary head's */
+	int					  nhorizons; /* heads, horizon among them */
+	int					 *horizons;	 /* ascending */
+	char				 *feature_set;
+	Jsonb				 *spec_jsonb;
+	FeatureSpec			 *spec;
+	bool				  has_train_end;
+	DateADT				  train_end;
+	int					  folds;
+	bool				  auto_deploy;
+	int					  reference_rows;
+	char				 *params_text; /* as given */
+	char				 *params_full; /* defaults filled in, train's own included */
+	char				 *description; /* params' "description", or NULL */
+	char				 *tags_json;   /* params' "tags" (a JSON array of strings), or NULL */
+	char				 *caller;	   /* the role train() checked, named in the alias history */
 } TrainRequest;
 
 /* All training rows, ordered by (day, symbol) */
 typedef struct TrainSet
 {
-	int64		n;
-	int			p;
-	double	   *x;				/* n x p, row-major */
-	double	   *y;
-	double	   *close;
-	double	   *sigma;			/* volatility known on the day (interval.c), NaN when none */
-	DateADT    *day;
-	DateADT    *target_day;		/* day of the bar y ends at */
-	int		   *sym;			/* index into the request's symbols */
-	int			ndays;
-	int64	   *day_start;		/* ndays + 1: first row of each distinct day */
-	DateADT    *days;
+	int64	 n;
+	int		 p;
+	double	*x; /* n x p, row-major */
+	double	*y;
+	double	*close;
+	double	*sigma; /* volatility known on the day (interval.c), NaN when none */
+	DateADT *day;
+	DateADT *target_day; /* day of the bar y ends at */
+	int		*sym;		 /* index into the request's symbols */
+	int		 ndays;
+	int64	*day_start; /* ndays + 1: first row of each distinct day */
+	DateADT *days;
 } TrainSet;
 
 /* Out-of-sample error accumulator for one model (model or naive) */
 typedef struct ErrorStats
 {
-	int64		n;
-	double		abs_sum;
-	double		sq_sum;
-	double		ape_sum;
-	int64		directed;		/* rows where prediction and move both have a direction */
-	int64		hits;
+	int64  n;
+	double abs_sum;
+	double sq_sum;
+	double ape_sum;
+	int64  directed; /* rows where prediction and move both have a direction */
+	int64  hits;
 } ErrorStats;
 
 typedef struct FoldResult
 {
-	int64		n_train;
-	ErrorStats	model;
-	ErrorStats	naive;
+	int64	   n_train;
+	ErrorStats model;
+	ErrorStats naive;
 } FoldResult;
 
 /* What walk-forward validation and the refit give for one head */
 typedef struct HeadResult
 {
 	int			horizon;
-	TrainSet	set;			/* set.x is freed after a non-primary head */
+	TrainSet	set; /* set.x is freed after a non-primary head */
 	int			test_days;
-	FoldResult *fold;			/* req->folds */
+	FoldResult *fold; /* req->folds */
 	FoldResult	pooled;
-	FoldResult *per_symbol;		/* pooled over the folds, one per symbol */
-	double	   *abs_res;		/* nres out-of-sample |log error| */
+	FoldResult *per_symbol; /* pooled over the folds, one per symbol */
+	double	   *abs_res;	/* nres out-of-sample |log error| */
 	int64		nres;
-	double	   *scaled_res;		/* |log error| / (σ_t sqrt(horizon)) where σ_t is known */
+	double	   *scaled_res; /* |log error| / (σ_t sqrt(horizon)) where σ_t is known */
 	int64		nscaled;
-	int64	   *vp_row;			/* the out-of-sample rows, their fold and prediction */
+	int64	   *vp_row; /* the out-of-sample rows, their fold and prediction */
 	int		   *vp_fold;
 	double	   *vp_yhat;
-	Model	   *model;			/* refit on every row */
+	Model	   *model; /* refit on every row */
 } HeadResult;
 
 typedef struct TrainOutcome
 {
-	int32		version;
-	char	   *metrics;
-	bool		deployed;
+	int32 version;
+	char *metrics;
+	bool  deployed;
 } TrainOutcome;
 
-static void ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req);
-static void ParseTrainParams(Jsonb *params, TrainRequest *req);
-static void ParseHorizons(FunctionCallInfo fcinfo, Jsonb *params, TrainRequest *req);
-static int	CompareInts(const void *a, const void *b);
-static void CheckSymbolsKnown(TrainRequest *req);
-static int	CompareSymbolRefs(const void *a, const void *b);
-static int	DropDuplicateSymbols(char **symbols, int n);
-static void LoadTrainSet(const TrainRequest *req, int horizon, TrainSet *set);
-static void SortByDay(TrainSet *set);
-static void IndexDays(TrainSet *set);
-static int	MinimumDays(int folds, int horizon, int p);
-static void LogPhase(const char *what, instr_time *since);
-static void StatsAdd(ErrorStats *s, double predicted, double actual, double yhat, double y);
-static void AppendStats(StringInfo buf, const char *prefix, const ErrorStats *s);
-static double StatsMae(const ErrorStats *s);
-static double StatsDirection(const ErrorStats *s);
-static void AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive);
-static void AppendSymbolSkills(StringInfo buf, const TrainRequest *req, const FoldResult *per_symbol);
-static char *BuildReference(const TrainRequest *req, const HeadResult *heads, int primary);
-static void AppendResiduals(StringInfo buf, const HeadResult *head);
-static void AppendHeadMetrics(StringInfo buf, const TrainRequest *req, const HeadResult *heads, int primary);
-static void TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
-					  double progress_from, double progress_span);
+static void			ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req);
+static void			ParseTrainParams(Jsonb *params, TrainRequest *req);
+static void			ParseHorizons(FunctionCallInfo fcinfo, Jsonb *params, TrainRequest *req);
+static int			CompareInts(const void *a, const void *b);
+static void			CheckSymbolsKnown(TrainRequest *req);
+static int			CompareSymbolRefs(const void *a, const void *b);
+static int			DropDuplicateSymbols(char **symbols, int n);
+static void			LoadTrainSet(const TrainRequest *req, int horizon, TrainSet *set);
+static void			SortByDay(TrainSet *set);
+static void			IndexDays(TrainSet *set);
+static int			MinimumDays(int folds, int horizon, int p);
+static void			LogPhase(const char *what, instr_time *since);
+static void			StatsAdd(ErrorStats *s, double predicted, double actual, double yhat, double y);
+static void			AppendStats(StringInfo buf, const char *prefix, const ErrorStats *s);
+static double		StatsMae(const ErrorStats *s);
+static double		StatsDirection(const ErrorStats *s);
+static void			AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive);
+static void			AppendSymbolSkills(StringInfo buf, const TrainRequest *req, const FoldResult *per_symbol);
+static char		   *BuildReference(const TrainRequest *req, const HeadResult *heads, int primary);
+static void			AppendResiduals(StringInfo buf, const HeadResult *head);
+static void			AppendHeadMetrics(StringInfo buf, const TrainRequest *req, const HeadResult *heads, int primary);
+static void			TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
+							  double progress_from, double progress_span);
 static TrainOutcome TrainAndRegister(TrainRequest *req, int64 run_id);
-static void StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id,
-								int32 version, const int64 *rows, const int *folds,
-								const double *yhat, int64 n);
-static void StoreDriftNull(const TrainRequest *req, const TrainSet *set, int64 model_id);
-static bool GateInstalled(void);
-static void StoreVersionInfo(const TrainRequest *req, int32 version);
-static bool DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metrics);
-static void LogRunMetrics(int64 run_id, const char *prefix, const FoldResult *folds, int nfolds,
-						  const FoldResult *pooled);
+static void			StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id,
+										int32 version, const int64 *rows, const int *folds,
+										const double *yhat, int64 n);
+static void			StoreDriftNull(const TrainRequest *req, const TrainSet *set, int64 model_id);
+static bool			GateInstalled(void);
+static void			StoreVersionInfo(const TrainRequest *req, int32 version);
+static bool			DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metrics);
+static void			LogRunMetrics(int64 run_id, const char *prefix, const FoldResult *folds, int nfolds,
+								  const FoldResult *pooled);
 
 /* ERROR unless the model name has the form the models table allows */
 void
 ValidateModelName(const char *name)
 {
-	size_t		len = strlen(name);
+	size_t len = strlen(name);
 
 	for (const char *p = name; *p; p++)
 		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
@@ -231,7 +231,7 @@ CompareSymbolRefs(const void *a, const void *b)
 {
 	const SymbolRef *x = a;
 	const SymbolRef *y = b;
-	int			c = strcmp(x->symbol, y->symbol);
+	int				 c = strcmp(x->symbol, y->symbol);
 
 	return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
@@ -243,9 +243,9 @@ CompareSymbolRefs(const void *a, const void *b)
 static int
 DropDuplicateSymbols(char **symbols, int n)
 {
-	SymbolRef  *refs = palloc(sizeof(SymbolRef) * Max(n, 1));
-	bool	   *dup = palloc0(sizeof(bool) * Max(n, 1));
-	int			kept = 0;
+	SymbolRef *refs = palloc(sizeof(SymbolRef) * Max(n, 1));
+	bool	  *dup = palloc0(sizeof(bool) * Max(n, 1));
+	int		   kept = 0;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -267,10 +267,10 @@ DropDuplicateSymbols(char **symbols, int n)
 static void
 ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int			nelems;
-	Jsonb	   *params;
+	Datum *elems;
+	bool  *nulls;
+	int	   nelems;
+	Jsonb *params;
 
 	for (int i = 0; i < 6; i++)
 		if (PG_ARGISNULL(i))
@@ -278,7 +278,7 @@ ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s must not be NULL",
 							(const char *[]) {"model_name", "symbols", "algorithm", "horizon",
-							"params", "feature_set"}[i])));
+											  "params", "feature_set"}[i])));
 	memset(req, 0, sizeof(TrainRequest));
 	req->model_name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	ValidateModelName(req->model_name);
@@ -313,7 +313,7 @@ ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
 	ModelParseParams(req->alg, params, train_keys, req->values);
 	ParseHorizons(fcinfo, params, req);
 	{
-		char	   *alg_json = ModelParamsToJson(req->alg, req->values);
+		char		  *alg_json = ModelParamsToJson(req->alg, req->values);
 		StringInfoData full;
 
 		initStringInfo(&full);
@@ -357,13 +357,14 @@ ParseTrainParams(Jsonb *params, TrainRequest *req)
 	req->auto_deploy = true;
 	req->reference_rows = 1000;
 	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
-		return;					/* ModelParseParams reports it */
+		return; /* ModelParseParams reports it */
 
 	v = getKeyJsonValueFromContainer(&params->root, "folds", 5, NULL);
 	if (v)
 	{
-		double		d = v->type == jbvNumeric ?
-			DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric))) : -1;
+		double d = v->type == jbvNumeric ?
+					   DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric))) :
+					   -1;
 
 		if (d < 2 || d > MAX_FOLDS || d != floor(d))
 			ereport(ERROR,
@@ -395,12 +396,12 @@ ParseTrainParams(Jsonb *params, TrainRequest *req)
 	v = getKeyJsonValueFromContainer(&params->root, "tags", 4, NULL);
 	if (v)
 	{
-		bool		ok = v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data);
+		bool ok = v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data);
 
 		if (ok)
 		{
-			JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
-			JsonbValue	e;
+			JsonbIterator	  *it = JsonbIteratorInit(v->val.binary.data);
+			JsonbValue		   e;
 			JsonbIteratorToken tok;
 
 			while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
@@ -417,8 +418,9 @@ ParseTrainParams(Jsonb *params, TrainRequest *req)
 	v = getKeyJsonValueFromContainer(&params->root, "reference_rows", 14, NULL);
 	if (v)
 	{
-		double		d = v->type == jbvNumeric ?
-			DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric))) : -1;
+		double d = v->type == jbvNumeric ?
+					   DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric))) :
+					   -1;
 
 		if (d < 0 || d > MAX_REFERENCE_ROWS || d != floor(d))
 			ereport(ERROR,
@@ -433,8 +435,8 @@ ParseTrainParams(Jsonb *params, TrainRequest *req)
 static int
 CompareInts(const void *a, const void *b)
 {
-	int			x = *(const int *) a;
-	int			y = *(const int *) b;
+	int x = *(const int *) a;
+	int y = *(const int *) b;
 
 	return (x > y) - (x < y);
 }
@@ -456,9 +458,9 @@ ParseHorizons(FunctionCallInfo fcinfo, Jsonb *params, TrainRequest *req)
 
 	if (PG_NARGS() > 7 && !PG_ARGISNULL(7))
 	{
-		ArrayType  *a = PG_GETARG_ARRAYTYPE_P(7);
-		Datum	   *elems;
-		bool	   *nulls;
+		ArrayType *a = PG_GETARG_ARRAYTYPE_P(7);
+		Datum	  *elems;
+		bool	  *nulls;
 
 		if (ARR_NDIM(a) > 1)
 			ereport(ERROR,
@@ -480,21 +482,22 @@ ParseHorizons(FunctionCallInfo fcinfo, Jsonb *params, TrainRequest *req)
 		v = getKeyJsonValueFromContainer(&params->root, "horizons", 8, NULL);
 	if (v)
 	{
-		bool		ok = v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data);
+		bool ok = v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data);
 
 		nparams = 0;
 		if (ok)
 		{
-			JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
-			JsonbValue	e;
+			JsonbIterator	  *it = JsonbIteratorInit(v->val.binary.data);
+			JsonbValue		   e;
 			JsonbIteratorToken tok;
 
 			from_params = palloc(sizeof(int) * Max(JsonContainerSize(v->val.binary.data), 1));
 			while (ok && (tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
 				if (tok == WJB_ELEM)
 				{
-					double		d = e.type == jbvNumeric ?
-						DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(e.val.numeric))) : NAN;
+					double d = e.type == jbvNumeric ?
+								   DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(e.val.numeric))) :
+								   NAN;
 
 					ok = d == floor(d) && d >= PG_INT32_MIN && d <= PG_INT32_MAX;
 					if (ok)
@@ -509,7 +512,7 @@ ParseHorizons(FunctionCallInfo fcinfo, Jsonb *params, TrainRequest *req)
 	}
 	if (given && nparams >= 0)
 	{
-		bool		same = ngiven == nparams;
+		bool same = ngiven == nparams;
 
 		qsort(given, ngiven, sizeof(int), CompareInts);
 		qsort(from_params, nparams, sizeof(int), CompareInts);
@@ -563,8 +566,8 @@ ParseHorizons(FunctionCallInfo fcinfo, Jsonb *params, TrainRequest *req)
 static void
 CheckSymbolsKnown(TrainRequest *req)
 {
-	Datum		arg = PointerGetDatum(req->symbols_array);
-	int			rc;
+	Datum arg = PointerGetDatum(req->symbols_array);
+	int	  rc;
 
 	SPI_connect();
 	/* the first ten unknown ones, the first of them quoted for the hint, how many */
@@ -578,12 +581,12 @@ CheckSymbolsKnown(TrainRequest *req)
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "checking symbols failed: %s", SPI_result_code_string(rc));
 	{
-		bool		isnull;
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		bool  isnull;
+		Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
 		if (!isnull)
 		{
-			char	   *first = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+			char *first = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -602,12 +605,12 @@ CheckSymbolsKnown(TrainRequest *req)
 static void
 LoadTrainSet(const TrainRequest *req, int horizon, TrainSet *set)
 {
-	int			p = req->spec->nfeatures;
-	int64		capacity = 0;
+	int			  p = req->spec->nfeatures;
+	int64		  capacity = 0;
 	MemoryContext per_symbol;
 	MemoryContext caller = CurrentMemoryContext;
-	Datum		args[2];
-	int			rc;
+	Datum		  args[2];
+	int			  rc;
 
 	/* an upper bound on the rows, so the matrix is allocated once */
 	args[0] = PointerGetDatum(req->symbols_array);
@@ -621,9 +624,9 @@ LoadTrainSet(const TrainRequest *req, int horizon, TrainSet *set)
 		elog(ERROR, "counting bars failed: %s", SPI_result_code_string(rc));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		bool		isnull;
-		int64		c = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-												  1, &isnull));
+		bool  isnull;
+		int64 c = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+											  1, &isnull));
 
 		capacity += Max(c - req->spec->warmup + 1, 0);
 	}
@@ -643,12 +646,12 @@ LoadTrainSet(const TrainRequest *req, int horizon, TrainSet *set)
 	per_symbol = AllocSetContextCreate(caller, "stockml train symbol", ALLOCSET_DEFAULT_SIZES);
 	for (int s = 0; s < req->nsymbols; s++)
 	{
-		MemoryContext old = MemoryContextSwitchTo(per_symbol);
-		int			nbars;
-		FeatureBar *bars = FeatureBarsLoad(req->symbols[s], &nbars);
+		MemoryContext  old = MemoryContextSwitchTo(per_symbol);
+		int			   nbars;
+		FeatureBar	  *bars = FeatureBarsLoad(req->symbols[s], &nbars);
 		FeatureMatrix *m;
-		double	   *sigma;
-		int			first = 0;	/* row i is bars[first + i] */
+		double		  *sigma;
+		int			   first = 0; /* row i is bars[first + i] */
 
 		CHECK_FOR_INTERRUPTS();
 		/* bars after train_end are not known at train_end: not even as targets */
@@ -664,7 +667,7 @@ LoadTrainSet(const TrainRequest *req, int horizon, TrainSet *set)
 		for (int i = 0; i < m->nrows; i++)
 		{
 			const double *xr = m->x + (int64) i * p;
-			bool		ok = isfinite(m->y[i]);
+			bool		  ok = isfinite(m->y[i]);
 
 			for (int j = 0; j < p && ok; j++)
 				ok = isfinite(xr[j]);
@@ -700,14 +703,14 @@ LoadTrainSet(const TrainRequest *req, int horizon, TrainSet *set)
 static void
 SortByDay(TrainSet *set)
 {
-	int64		n = set->n;
-	int			p = set->p;
-	DateADT		lo = PG_INT32_MAX,
-				hi = PG_INT32_MIN;
-	int64		range;
-	int64	   *next;
-	int64	   *dest;
-	double	   *tmp;
+	int64	n = set->n;
+	int		p = set->p;
+	DateADT lo = PG_INT32_MAX,
+			hi = PG_INT32_MIN;
+	int64	range;
+	int64  *next;
+	int64  *dest;
+	double *tmp;
 
 	for (int64 i = 0; i < n; i++)
 	{
@@ -730,7 +733,7 @@ SortByDay(TrainSet *set)
 		next[set->day[i] - lo]++;
 	for (int64 d = 0, pos = 0; d < range; d++)
 	{
-		int64		c = next[d];
+		int64 c = next[d];
 
 		next[d] = pos;
 		pos += c;
@@ -745,13 +748,13 @@ SortByDay(TrainSet *set)
 			CHECK_FOR_INTERRUPTS();
 		while (dest[i] != i)
 		{
-			int64		j = dest[i];
-			double		ty = set->y[j],
-						tc = set->close[j],
-						tv = set->sigma[j];
-			DateADT		td = set->day[j],
-						tt = set->target_day[j];
-			int			ts = set->sym[j];
+			int64  j = dest[i];
+			double ty = set->y[j],
+				   tc = set->close[j],
+				   tv = set->sigma[j];
+			DateADT td = set->day[j],
+					tt = set->target_day[j];
+			int ts = set->sym[j];
 
 			memcpy(tmp, set->x + j * p, sizeof(double) * p);
 			memcpy(set->x + j * p, set->x + i * p, sizeof(double) * p);
@@ -779,7 +782,7 @@ SortByDay(TrainSet *set)
 static void
 IndexDays(TrainSet *set)
 {
-	int			nd = 0;
+	int nd = 0;
 
 	for (int64 i = 0; i < set->n; i++)
 		if (i == 0 || set->day[i] != set->day[i - 1])
@@ -801,7 +804,7 @@ IndexDays(TrainSet *set)
 static void
 LogPhase(const char *what, instr_time *since)
 {
-	instr_time	now;
+	instr_time now;
 
 	INSTR_TIME_SET_CURRENT(now);
 	INSTR_TIME_SUBTRACT(now, *since);
@@ -818,7 +821,7 @@ MinimumDays(int folds, int horizon, int p)
 {
 	for (int m = 1;; m++)
 	{
-		int			test = m / (folds + 1);
+		int test = m / (folds + 1);
 
 		if (test >= MIN_TEST_DAYS && m - folds * test - horizon >= p + 2)
 			return m;
@@ -835,8 +838,8 @@ MinimumDays(int folds, int horizon, int p)
 static void
 StatsAdd(ErrorStats *s, double predicted, double actual, double yhat, double y)
 {
-	double		e = predicted - actual;
-	int			hit = DirectionHit(yhat, y);
+	double e = predicted - actual;
+	int	   hit = DirectionHit(yhat, y);
 
 	s->n++;
 	s->abs_sum += fabs(e);
@@ -865,9 +868,9 @@ StatsMae(const ErrorStats *s)
 static void
 AppendStats(StringInfo buf, const char *prefix, const ErrorStats *s)
 {
-	double		n = (double) Max(s->n, 1);
+	double n = (double) Max(s->n, 1);
 
-	double		da = StatsDirection(s);
+	double da = StatsDirection(s);
 
 	appendStringInfo(buf, "\"%smae\": %s, \"%srmse\": %s, \"%smape\": %s, \"%sdirectional_accuracy\": %s",
 					 prefix, float8out_internal(s->abs_sum / n),
@@ -879,7 +882,7 @@ AppendStats(StringInfo buf, const char *prefix, const ErrorStats *s)
 static void
 AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive)
 {
-	double		nm = StatsMae(naive);
+	double nm = StatsMae(naive);
 
 	if (nm > 0)
 		appendStringInfo(buf, "\"skill\": %s", float8out_internal(1 - StatsMae(model) / nm));
@@ -896,14 +899,14 @@ AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive)
 static void
 AppendSymbolSkills(StringInfo buf, const TrainRequest *req, const FoldResult *per_symbol)
 {
-	double		scaled = 0;
-	int64		n = 0;
+	double scaled = 0;
+	int64  n = 0;
 
 	appendStringInfoString(buf, ", \"symbols\": {");
 	for (int k = 0; k < req->nsymbols; k++)
 	{
 		const FoldResult *r = &per_symbol[k];
-		double		nm = StatsMae(&r->naive);
+		double			  nm = StatsMae(&r->naive);
 
 		if (nm > 0)
 		{
@@ -941,8 +944,8 @@ static char *
 BuildReference(const TrainRequest *req, const HeadResult *heads, int primary)
 {
 	const TrainSet *set = &heads[primary].set;
-	StringInfoData buf;
-	int64		rows = Min((int64) req->reference_rows, set->n);
+	StringInfoData	buf;
+	int64			rows = Min((int64) req->reference_rows, set->n);
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"names\": [");
@@ -954,7 +957,7 @@ BuildReference(const TrainRequest *req, const HeadResult *heads, int primary)
 	appendStringInfoString(&buf, "], \"rows\": [");
 	for (int64 k = 0; k < rows; k++)
 	{
-		int64		i = ReferenceRowIndex(k, rows, set->n);
+		int64 i = ReferenceRowIndex(k, rows, set->n);
 
 		appendStringInfoString(&buf, k > 0 ? ", [" : "[");
 		for (int j = 0; j < set->p; j++)
@@ -969,7 +972,7 @@ BuildReference(const TrainRequest *req, const HeadResult *heads, int primary)
 						 float8out_internal(volatility_scale.lambda), volatility_scale.seed);
 	if (req->nhorizons > 1)
 	{
-		bool		first = true;
+		bool first = true;
 
 		appendStringInfoString(&buf, ", \"heads\": [");
 		for (int h = 0; h < req->nhorizons; h++)
@@ -1020,8 +1023,7 @@ AppendHeadMetrics(StringInfo buf, const TrainRequest *req, const HeadResult *hea
 		AppendStats(buf, "naive_", &r->pooled.naive);
 		appendStringInfoString(buf, ", ");
 		AppendSkill(buf, &r->pooled.model, &r->pooled.naive);
-		appendStringInfo(buf, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT
-						 ", \"test_days\": %d, \"primary\": %s}", r->pooled.model.n, r->set.n,
+		appendStringInfo(buf, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT ", \"test_days\": %d, \"primary\": %s}", r->pooled.model.n, r->set.n,
 						 r->test_days, h == primary ? "true" : "false");
 	}
 	appendStringInfoChar(buf, '}');
@@ -1035,30 +1037,28 @@ LogRunMetrics(int64 run_id, const char *prefix, const FoldResult *folds, int nfo
 	static const char *const keys[] = {
 		"mae", "rmse", "mape", "directional_accuracy",
 		"naive_mae", "naive_rmse", "naive_mape", "naive_directional_accuracy",
-		"skill", "n_train", "n_test"
-	};
-	int			nk = lengthof(keys);
-	int			total = nk * (nfolds + 1);
-	Datum	   *kd = palloc(sizeof(Datum) * total);
-	Datum	   *sd = palloc(sizeof(Datum) * total);
-	Datum	   *vd = palloc(sizeof(Datum) * total);
-	bool	   *vn = palloc0(sizeof(bool) * total);
-	int			dims[1] = {total};
-	int			lbs[1] = {1};
-	Datum		args[4];
-	int			t = 0;
+		"skill", "n_train", "n_test"};
+	int	   nk = lengthof(keys);
+	int	   total = nk * (nfolds + 1);
+	Datum *kd = palloc(sizeof(Datum) * total);
+	Datum *sd = palloc(sizeof(Datum) * total);
+	Datum *vd = palloc(sizeof(Datum) * total);
+	bool  *vn = palloc0(sizeof(bool) * total);
+	int	   dims[1] = {total};
+	int	   lbs[1] = {1};
+	Datum  args[4];
+	int	   t = 0;
 
 	for (int f = 0; f <= nfolds; f++)
 	{
 		const FoldResult *r = f == 0 ? pooled : &folds[f - 1];
-		double		n = (double) Max(r->model.n, 1);
-		double		nm = StatsMae(&r->naive);
-		double		v[11] = {
-			r->model.abs_sum / n, sqrt(r->model.sq_sum / n), r->model.ape_sum / n, StatsDirection(&r->model),
-			r->naive.abs_sum / n, sqrt(r->naive.sq_sum / n), r->naive.ape_sum / n, StatsDirection(&r->naive),
-			nm > 0 ? 1 - StatsMae(&r->model) / nm : NAN,
-			(double) r->n_train, (double) r->model.n
-		};
+		double			  n = (double) Max(r->model.n, 1);
+		double			  nm = StatsMae(&r->naive);
+		double			  v[11] = {
+					   r->model.abs_sum / n, sqrt(r->model.sq_sum / n), r->model.ape_sum / n, StatsDirection(&r->model),
+					   r->naive.abs_sum / n, sqrt(r->naive.sq_sum / n), r->naive.ape_sum / n, StatsDirection(&r->naive),
+			   nm > 0 ? 1 - StatsMae(&r->model) / nm : NAN,
+					   (double) r->n_train, (double) r->model.n};
 
 		for (int k = 0; k < nk; k++, t++)
 		{
@@ -1089,15 +1089,15 @@ static void
 StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id, int32 version,
 					const int64 *rows, const int *folds, const double *yhat, int64 n)
 {
-	Datum	   *names = palloc(sizeof(Datum) * req->nsymbols);
-	Datum	   *sd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum	   *dd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum	   *td = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum	   *fd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum	   *cd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum	   *yd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum	   *hd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum		args[10];
+	Datum *names = palloc(sizeof(Datum) * req->nsymbols);
+	Datum *sd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum *dd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum *td = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum *fd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum *cd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum *yd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum *hd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum  args[10];
 
 	if (n > PG_INT32_MAX)
 		ereport(ERROR,
@@ -1108,7 +1108,7 @@ StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id
 		names[s] = CStringGetTextDatum(req->symbols[s]);
 	for (int64 k = 0; k < n; k++)
 	{
-		int64		i = rows[k];
+		int64 i = rows[k];
 
 		sd[k] = names[set->sym[i]];
 		dd[k] = DateADTGetDatum(set->day[i]);
@@ -1132,9 +1132,7 @@ StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id
 							  " fold, symbol, day, target_day, close, y, yhat)"
 							  " SELECT $1, $2, $3, t.* FROM unnest($4::int[], $5::text[], $6::date[], $7::date[],"
 							  " $8::float8[], $9::float8[], $10::float8[]) AS t",
-							  10, (Oid[]) {INT8OID, TEXTOID, INT4OID, INT4ARRAYOID, TEXTARRAYOID,
-								  DATEARRAYOID, DATEARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID,
-							  FLOAT8ARRAYOID},
+							  10, (Oid[]) {INT8OID, TEXTOID, INT4OID, INT4ARRAYOID, TEXTARRAYOID, DATEARRAYOID, DATEARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID},
 							  args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write the validation predictions");
 }
@@ -1144,7 +1142,7 @@ static void
 StoreDriftNull(const TrainRequest *req, const TrainSet *set, int64 model_id)
 {
 	DriftNullInput in;
-	const char **names = palloc(sizeof(char *) * Max(set->p, 1));
+	const char	 **names = palloc(sizeof(char *) * Max(set->p, 1));
 
 	for (int j = 0; j < set->p; j++)
 		names[j] = req->spec->defs[j].name;
@@ -1167,7 +1165,7 @@ StoreDriftNull(const TrainRequest *req, const TrainSet *set, int64 model_id)
 static bool
 GateInstalled(void)
 {
-	bool		isnull;
+	bool isnull;
 
 	if (SPI_execute("SELECT pg_catalog.to_regprocedure('stockml._deploy_gate(text, integer, boolean, text)') IS NOT NULL",
 					true, 1) != SPI_OK_SELECT)
@@ -1183,9 +1181,9 @@ GateInstalled(void)
 static void
 StoreVersionInfo(const TrainRequest *req, int32 version)
 {
-	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	bool		isnull;
+	Datum args[4];
+	char  nulls[4] = {' ', ' ', ' ', ' '};
+	bool  isnull;
 
 	if (SPI_execute("SELECT pg_catalog.to_regprocedure('stockml.set_version_info(text, integer, text, text[])') IS NOT NULL",
 					true, 1) != SPI_OK_SELECT)
@@ -1216,10 +1214,10 @@ StoreVersionInfo(const TrainRequest *req, int32 version)
 static bool
 DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metrics)
 {
-	Datum		args[4];
-	bool		isnull;
-	bool		deployed;
-	Datum		gate;
+	Datum args[4];
+	bool  isnull;
+	bool  deployed;
+	Datum gate;
 
 	args[0] = CStringGetTextDatum(req->model_name);
 	args[1] = Int32GetDatum(version);
@@ -1253,21 +1251,21 @@ static void
 TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 		  double progress_from, double progress_span)
 {
-	TrainSet   *set = &head->set;
-	int			p = req->spec->nfeatures;
-	int			folds = req->folds;
-	int			gap = horizon;
-	int			min_days = MinimumDays(folds, gap, p);
-	int			test_days;
-	double	   *work = palloc(sizeof(double) * p);
-	Model	   *model;
+	TrainSet	  *set = &head->set;
+	int			   p = req->spec->nfeatures;
+	int			   folds = req->folds;
+	int			   gap = horizon;
+	int			   min_days = MinimumDays(folds, gap, p);
+	int			   test_days;
+	double		  *work = palloc(sizeof(double) * p);
+	Model		  *model;
 	ModelTrainData data;
-	RawQr		qr;
-	const bool	linear = req->alg->fit_summary != NULL;
-	int64		known = 0;		/* leading rows whose targets end before a test block */
-	DateADT		known_max = DATEVAL_NOBEGIN;	/* their latest target day */
-	double		horizon_scale = sqrt((double) horizon);
-	instr_time	phase;
+	RawQr		   qr;
+	const bool	   linear = req->alg->fit_summary != NULL;
+	int64		   known = 0;					/* leading rows whose targets end before a test block */
+	DateADT		   known_max = DATEVAL_NOBEGIN; /* their latest target day */
+	double		   horizon_scale = sqrt((double) horizon);
+	instr_time	   phase;
 
 	INSTR_TIME_SET_CURRENT(phase);
 	memset(head, 0, sizeof(HeadResult));
@@ -1340,10 +1338,10 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 		fold->n_train = train_rows;
 		for (int64 i = test_from; i < test_to; i++)
 		{
-			double		yhat = ModelPredict(model, set->x + i * p, work);
-			double		close = set->close[i];
-			double		predicted = close * exp(yhat);
-			double		actual = close * exp(set->y[i]);
+			double yhat = ModelPredict(model, set->x + i * p, work);
+			double close = set->close[i];
+			double predicted = close * exp(yhat);
+			double actual = close * exp(set->y[i]);
 
 			StatsAdd(&fold->model, predicted, actual, yhat, set->y[i]);
 			StatsAdd(&fold->naive, close, actual, 0, set->y[i]);
@@ -1383,31 +1381,31 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 static TrainOutcome
 TrainAndRegister(TrainRequest *req, int64 run_id)
 {
-	HeadResult *heads = palloc0(sizeof(HeadResult) * req->nhorizons);
-	HeadResult *head;
-	TrainSet   *set;
-	int			primary = 0;
-	int			folds = req->folds;
-	int64		model_id;
-	bool		gate;
+	HeadResult		  *heads = palloc0(sizeof(HeadResult) * req->nhorizons);
+	HeadResult		  *head;
+	TrainSet		  *set;
+	int				   primary = 0;
+	int				   folds = req->folds;
+	int64			   model_id;
+	bool			   gate;
 	StockmlOwnerSwitch sw;
-	ModelHeads blob_heads;
-	bytea	   *blob;
-	char	   *reference;
-	StringInfoData metrics;
-	TrainOutcome out;
-	Datum		args[16];
-	char		nulls[16];
-	int			rc;
-	bool		isnull;
-	instr_time	phase;
+	ModelHeads		   blob_heads;
+	bytea			  *blob;
+	char			  *reference;
+	StringInfoData	   metrics;
+	TrainOutcome	   out;
+	Datum			   args[16];
+	char			   nulls[16];
+	int				   rc;
+	bool			   isnull;
+	instr_time		   phase;
 
 	while (req->horizons[primary] != req->horizon)
 		primary++;
 	/* the primary head first: its "too little history" is the version's */
 	for (int n = 0; n < req->nhorizons; n++)
 	{
-		int			h = n == 0 ? primary : (n <= primary ? n - 1 : n);
+		int h = n == 0 ? primary : (n <= primary ? n - 1 : n);
 
 		TrainHead(req, req->horizons[h], &heads[h],
 				  (double) n / req->nhorizons, 1.0 / req->nhorizons);
@@ -1441,8 +1439,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	AppendSymbolSkills(&metrics, req, head->per_symbol);
 	if (req->nhorizons > 1)
 		AppendHeadMetrics(&metrics, req, heads, primary);
-	appendStringInfo(&metrics, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT
-					 ", \"folds\": %d, \"test_days\": %d}", head->pooled.model.n, set->n, folds,
+	appendStringInfo(&metrics, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT ", \"folds\": %d, \"test_days\": %d}", head->pooled.model.n, set->n, folds,
 					 head->test_days);
 
 	/*
@@ -1463,7 +1460,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not lock the model name");
 
-	args[1] = Int32GetDatum(0);	/* version: computed in the statement */
+	args[1] = Int32GetDatum(0); /* version: computed in the statement */
 	args[2] = CStringGetTextDatum(req->alg->name);
 	args[3] = PointerGetDatum(req->symbols_array);
 	args[4] = Int32GetDatum(req->horizon);
@@ -1483,9 +1480,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 							   " SELECT $1, coalesce(max(version), 0) + 1, $3, $4, $5, $6, $7, $8::jsonb,"
 							   " $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15"
 							   " FROM stockml.models WHERE name = $1 RETURNING version, id",
-							   15, (Oid[]) {TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID,
-								   JSONBOID, TEXTOID, TEXTOID, DATEOID, DATEOID, INT8OID, TEXTOID,
-							   BYTEAOID, INT8OID},
+							   15, (Oid[]) {TEXTOID, INT4OID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, JSONBOID, TEXTOID, TEXTOID, DATEOID, DATEOID, INT8OID, TEXTOID, BYTEAOID, INT8OID},
 							   args, nulls, false, 0);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not store the model: %s", SPI_result_code_string(rc));
@@ -1551,18 +1546,18 @@ stockml_train_check(PG_FUNCTION_ARGS)
 Datum
 stockml_train(PG_FUNCTION_ARGS)
 {
-	TrainRequest req;
-	TupleDesc	tupdesc;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
-	MemoryContext caller = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	TimestampTz started_at = GetCurrentTimestamp();
-	int64		run_id;
-	TrainOutcome out;
-	Datum		args[12];
-	bool		isnull;
-	MemoryContext work;
+	TrainRequest	   req;
+	TupleDesc		   tupdesc;
+	Datum			   values[4];
+	bool			   nulls[4] = {false, false, false, false};
+	MemoryContext	   caller = CurrentMemoryContext;
+	ResourceOwner	   owner = CurrentResourceOwner;
+	TimestampTz		   started_at = GetCurrentTimestamp();
+	int64			   run_id;
+	TrainOutcome	   out;
+	Datum			   args[12];
+	bool			   isnull;
+	MemoryContext	   work;
 	StockmlOwnerSwitch sw;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -1607,8 +1602,7 @@ stockml_train(PG_FUNCTION_ARGS)
 								  " horizon, feature_set, train_end, params, status, started_at)"
 								  " SELECT $9, e.id, $1, $2, $3, $4, $5, $6, $7::jsonb, 'running', $8"
 								  " FROM stockml.experiments e WHERE e.name = $1",
-								  9, (Oid[]) {TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, DATEOID,
-									  TEXTOID, TIMESTAMPTZOID, INT8OID},
+								  9, (Oid[]) {TEXTOID, TEXTOID, TEXTARRAYOID, INT4OID, TEXTOID, DATEOID, TEXTOID, TIMESTAMPTZOID, INT8OID},
 								  args, req.has_train_end ? NULL : "     n   ", false, 0) != SPI_OK_INSERT)
 			elog(ERROR, "could not create the run");
 		StockmlRestoreUser(&sw);
@@ -1625,8 +1619,8 @@ stockml_train(PG_FUNCTION_ARGS)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-		FailedRun	failed;
+		ErrorData *edata;
+		FailedRun  failed;
 
 		edata = StockmlAbortSubTransaction(caller, owner);
 

@@ -22,14 +22,14 @@ typedef struct FailedRun
 	const char *feature_set;
 	bool		has_train_end;
 	DateADT		train_end;
-	const char *params;			/* jsonb text as given */
+	const char *params; /* jsonb text as given */
 	TimestampTz started_at;
 	const char *error;
 } FailedRun;
 
-extern void ValidateModelName(const char *name);
-extern void RecordFailedRun(const FailedRun *run);
+extern void				ValidateModelName(const char *name);
+extern void				RecordFailedRun(const FailedRun *run);
 extern PGDLLEXPORT void StockmlRunRecorderMain(Datum main_arg);
 
 
-#endif							/* TRAIN_H */
+#endif /* TRAIN_H */

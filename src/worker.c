@@ -69,38 +69,38 @@ PGDLLEXPORT void StockmlJobWorkerMain(Datum main_arg);
 
 typedef struct ClaimedJob
 {
-	int64		id;
-	char	   *kind;
-	char	   *args;
-	Oid			owner;
-	int			attempts;
-	int			max_attempts;
+	int64 id;
+	char *kind;
+	char *args;
+	Oid	  owner;
+	int	  attempts;
+	int	  max_attempts;
 } ClaimedJob;
 
 static BackgroundWorkerHandle *worker_handles[STOCKML_MAX_JOB_WORKERS];
-static volatile sig_atomic_t job_running = false;
+static volatile sig_atomic_t   job_running = false;
 
 /* launcher: job workers that stopped with an error in a row, and the backoff */
 #define WORKER_BACKOFF_FIRST_MS 250
 #define WORKER_BACKOFF_MAX_MS 60000
-static int	worker_failures = 0;
+static int		   worker_failures = 0;
 static TimestampTz restart_not_before = 0;
 
-static void LauncherShmemExit(int code, Datum arg);
-static Oid	FindDatabase(const char *name);
-static bool StartJobWorker(Oid dboid);
-static int	ReapJobWorkers(bool *need_check);
-static void JobWorkerSigint(SIGNAL_ARGS);
-static bool ExtensionReady(void);
-static void NoteWorkerExit(bool clean);
-static void RequeueInterruptedJobs(void);
-static void RecordInterruptedRun(int64 job_id, Datum args, Datum started_at, Datum error);
-static bool ClaimJob(ClaimedJob *job, MemoryContext cxt);
-static bool JobCancelRequested(void);
-static void RunJob(ClaimedJob *job, MemoryContext cxt);
-static void RecordOutcome(ClaimedJob *job, const char *result, const char *error,
-						  bool cancelled, bool final);
-static void ReportNextDue(void);
+static void	  LauncherShmemExit(int code, Datum arg);
+static Oid	  FindDatabase(const char *name);
+static bool	  StartJobWorker(Oid dboid);
+static int	  ReapJobWorkers(bool *need_check);
+static void	  JobWorkerSigint(SIGNAL_ARGS);
+static bool	  ExtensionReady(void);
+static void	  NoteWorkerExit(bool clean);
+static void	  RequeueInterruptedJobs(void);
+static void	  RecordInterruptedRun(int64 job_id, Datum args, Datum started_at, Datum error);
+static bool	  ClaimJob(ClaimedJob *job, MemoryContext cxt);
+static bool	  JobCancelRequested(void);
+static void	  RunJob(ClaimedJob *job, MemoryContext cxt);
+static void	  RecordOutcome(ClaimedJob *job, const char *result, const char *error,
+							bool cancelled, bool final);
+static void	  ReportNextDue(void);
 static double RetryDelayMs(int attempts);
 
 void
@@ -123,7 +123,7 @@ StockmlRegisterLauncher(void)
 static double
 RetryDelayMs(int attempts)
 {
-	double		delay = stockml_job_retry_delay_ms * pow(2.0, Max(attempts - 1, 0));
+	double delay = stockml_job_retry_delay_ms * pow(2.0, Max(attempts - 1, 0));
 
 	delay = Min(delay, 3600000.0);
 	return delay * (0.75 + 0.5 * pg_prng_double(&pg_global_prng_state));
@@ -142,10 +142,10 @@ LauncherShmemExit(int code, Datum arg)
 static Oid
 FindDatabase(const char *name)
 {
-	Relation	rel;
+	Relation	  rel;
 	TableScanDesc scan;
-	HeapTuple	tup;
-	Oid			result = InvalidOid;
+	HeapTuple	  tup;
+	Oid			  result = InvalidOid;
 
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
@@ -172,7 +172,7 @@ static bool
 StartJobWorker(Oid dboid)
 {
 	BackgroundWorker worker;
-	int			slot = -1;
+	int				 slot = -1;
 
 	SpinLockAcquire(&StockmlJobs->mutex);
 	for (int i = 0; i < STOCKML_MAX_JOB_WORKERS && slot < 0; i++)
@@ -222,12 +222,12 @@ StartJobWorker(Oid dboid)
 static int
 ReapJobWorkers(bool *need_check)
 {
-	int			running = 0;
+	int running = 0;
 
 	for (int i = 0; i < STOCKML_MAX_JOB_WORKERS; i++)
 	{
-		pid_t		pid;
-		bool		clean;
+		pid_t pid;
+		bool  clean;
 
 		if (worker_handles[i] == NULL)
 		{
@@ -235,8 +235,8 @@ ReapJobWorkers(bool *need_check)
 			 * A slot taken by a worker of an earlier launcher (this one
 			 * restarted after an error): free it once that worker is gone.
 			 */
-			bool		in_use;
-			bool		orphan_gone;
+			bool in_use;
+			bool orphan_gone;
 
 			SpinLockAcquire(&StockmlJobs->mutex);
 			in_use = StockmlJobs->slots[i].in_use;
@@ -279,7 +279,7 @@ ReapJobWorkers(bool *need_check)
 static void
 NoteWorkerExit(bool clean)
 {
-	double		delay_ms;
+	double delay_ms;
 
 	if (clean)
 	{
@@ -289,7 +289,7 @@ NoteWorkerExit(bool clean)
 	}
 	worker_failures++;
 	if (worker_failures < 2)
-		return;					/* a killed worker's job is retried at once */
+		return; /* a killed worker's job is retried at once */
 	delay_ms = Min(WORKER_BACKOFF_FIRST_MS * pow(2.0, Min(worker_failures - 2, 20)),
 				   (double) WORKER_BACKOFF_MAX_MS);
 	restart_not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), (int64) delay_ms);
@@ -301,7 +301,7 @@ NoteWorkerExit(bool clean)
 void
 StockmlLauncherMain(Datum main_arg)
 {
-	bool		need_check = true;	/* jobs may have been stranded by a restart */
+	bool		need_check = true; /* jobs may have been stranded by a restart */
 	TimestampTz next_poll;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -376,9 +376,9 @@ StockmlLauncherMain(Datum main_arg)
 			wanted = 1;
 		if (wanted > 0)
 		{
-			int			room = stockml_max_workers - running;
-			int			started = 0;
-			Oid			dboid = room > 0 ? FindDatabase(stockml_database) : InvalidOid;
+			int room = stockml_max_workers - running;
+			int started = 0;
+			Oid dboid = room > 0 ? FindDatabase(stockml_database) : InvalidOid;
 
 			/* a missing database is no error: it may be created later */
 			while (OidIsValid(dboid) && started < Min(wanted, room) && StartJobWorker(dboid))
@@ -411,7 +411,7 @@ StockmlLauncherMain(Datum main_arg)
 static void
 JobWorkerSigint(SIGNAL_ARGS)
 {
-	int			save_errno = errno;
+	int save_errno = errno;
 
 	if (job_running && MyJobSlot != NULL && MyJobSlot->cancel_requested)
 	{
@@ -425,7 +425,7 @@ JobWorkerSigint(SIGNAL_ARGS)
 static bool
 ExtensionReady(void)
 {
-	bool		ready;
+	bool ready;
 
 	StartTransactionCommand();
 	ready = OidIsValid(get_extension_oid("stockml", true));
@@ -442,8 +442,8 @@ ExtensionReady(void)
 static void
 RequeueInterruptedJobs(void)
 {
-	int			rc;
-	uint64		n;
+	int	   rc;
+	uint64 n;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -452,31 +452,31 @@ RequeueInterruptedJobs(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args(
-							   "WITH lost AS ("
-							   "  SELECT j.id FROM stockml.jobs j"
-							   "   WHERE j.status = 'running'"
-							   "     AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_get_activity(coalesce(j.worker_pid, 0)) a"
-							   "                      WHERE a.pid = j.worker_pid AND a.backend_start = j.worker_started_at)"
-							   "   FOR UPDATE OF j SKIP LOCKED),"
-							   " requeued AS ("
-							   " UPDATE stockml.jobs j"
-							   "   SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,"
-							   "       finished_at = CASE WHEN attempts >= max_attempts THEN pg_catalog.now() END,"
-							   "       run_after = pg_catalog.now() + pg_catalog.make_interval(secs => $1::pg_catalog.float8 / 1000"
-							   "                   * 2 ^ greatest(attempts - 1, 0) * (0.75 + 0.5 * pg_catalog.random())),"
-							   "       worker_pid = NULL, worker_started_at = NULL,"
-							   "       error = pg_catalog.format('interrupted: the worker running attempt %s of %s stopped"
-							   " (server crash or restart, or pg_terminate_backend)', attempts, max_attempts)"
-							   "  FROM lost WHERE j.id = lost.id"
-							   " RETURNING j.id, j.kind, j.args, j.started_at, j.error, j.attempts),"
-							   " attempt AS ("
-							   " UPDATE stockml.job_attempts a"
-							   "   SET status = 'interrupted', finished_at = pg_catalog.now(), error = r.error"
-							   "  FROM requeued r WHERE a.job_id = r.id AND a.attempt = r.attempts AND a.finished_at IS NULL)"
-							   " SELECT id, kind, args, started_at, error FROM requeued",
-							   1, (Oid[]) {INT4OID},
-							   (Datum[]) {Int32GetDatum(stockml_job_retry_delay_ms)},
-							   NULL, false, 0);
+		"WITH lost AS ("
+		"  SELECT j.id FROM stockml.jobs j"
+		"   WHERE j.status = 'running'"
+		"     AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_get_activity(coalesce(j.worker_pid, 0)) a"
+		"                      WHERE a.pid = j.worker_pid AND a.backend_start = j.worker_started_at)"
+		"   FOR UPDATE OF j SKIP LOCKED),"
+		" requeued AS ("
+		" UPDATE stockml.jobs j"
+		"   SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,"
+		"       finished_at = CASE WHEN attempts >= max_attempts THEN pg_catalog.now() END,"
+		"       run_after = pg_catalog.now() + pg_catalog.make_interval(secs => $1::pg_catalog.float8 / 1000"
+		"                   * 2 ^ greatest(attempts - 1, 0) * (0.75 + 0.5 * pg_catalog.random())),"
+		"       worker_pid = NULL, worker_started_at = NULL,"
+		"       error = pg_catalog.format('interrupted: the worker running attempt %s of %s stopped"
+		" (server crash or restart, or pg_terminate_backend)', attempts, max_attempts)"
+		"  FROM lost WHERE j.id = lost.id"
+		" RETURNING j.id, j.kind, j.args, j.started_at, j.error, j.attempts),"
+		" attempt AS ("
+		" UPDATE stockml.job_attempts a"
+		"   SET status = 'interrupted', finished_at = pg_catalog.now(), error = r.error"
+		"  FROM requeued r WHERE a.job_id = r.id AND a.attempt = r.attempts AND a.finished_at IS NULL)"
+		" SELECT id, kind, args, started_at, error FROM requeued",
+		1, (Oid[]) {INT4OID},
+		(Datum[]) {Int32GetDatum(stockml_job_retry_delay_ms)},
+		NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not requeue interrupted jobs: %s", SPI_result_code_string(rc));
 	n = SPI_processed;
@@ -487,9 +487,9 @@ RequeueInterruptedJobs(void)
 	for (uint64 i = 0; i < n; i++)
 	{
 		SPITupleTable *tt = SPI_tuptable;
-		HeapTuple	tup = tt->vals[i];
-		char	   *kind = SPI_getvalue(tup, tt->tupdesc, 2);
-		bool		isnull;
+		HeapTuple	   tup = tt->vals[i];
+		char		  *kind = SPI_getvalue(tup, tt->tupdesc, 2);
+		bool		   isnull;
 
 		if (strcmp(kind, "train") == 0)
 			RecordInterruptedRun(DatumGetInt64(SPI_getbinval(tup, tt->tupdesc, 1, &isnull)),
@@ -519,21 +519,21 @@ RecordInterruptedRun(int64 job_id, Datum args, Datum started_at, Datum error)
 	BeginInternalSubTransaction(NULL);
 	PG_TRY();
 	{
-		int			rc;
+		int rc;
 
 		rc = SPI_execute_with_args(
-								   "WITH e AS ("
-								   "  INSERT INTO stockml.experiments (name) VALUES ($1 ->> 'model_name')"
-								   "  ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id, name)"
-								   " INSERT INTO stockml.runs (experiment_id, model_name, algorithm, symbols, horizon,"
-								   "   feature_set, train_end, params, status, started_at, finished_at, error)"
-								   " SELECT e.id, e.name, coalesce($1 ->> 'algorithm', 'ridge'),"
-								   "   ARRAY(SELECT pg_catalog.jsonb_array_elements_text($1 -> 'symbols')),"
-								   "   coalesce(($1 ->> 'horizon')::pg_catalog.int4, 1),"
-								   "   coalesce($1 ->> 'feature_set', 'default'), ($1 ->> 'train_end')::pg_catalog.date,"
-								   "   coalesce($1 -> 'params', '{}'), 'failed', $2, pg_catalog.now(), $3 FROM e",
-								   3, (Oid[]) {JSONBOID, TIMESTAMPTZOID, TEXTOID},
-								   (Datum[]) {args, started_at, error}, NULL, false, 0);
+			"WITH e AS ("
+			"  INSERT INTO stockml.experiments (name) VALUES ($1 ->> 'model_name')"
+			"  ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id, name)"
+			" INSERT INTO stockml.runs (experiment_id, model_name, algorithm, symbols, horizon,"
+			"   feature_set, train_end, params, status, started_at, finished_at, error)"
+			" SELECT e.id, e.name, coalesce($1 ->> 'algorithm', 'ridge'),"
+			"   ARRAY(SELECT pg_catalog.jsonb_array_elements_text($1 -> 'symbols')),"
+			"   coalesce(($1 ->> 'horizon')::pg_catalog.int4, 1),"
+			"   coalesce($1 ->> 'feature_set', 'default'), ($1 ->> 'train_end')::pg_catalog.date,"
+			"   coalesce($1 -> 'params', '{}'), 'failed', $2, pg_catalog.now(), $3 FROM e",
+			3, (Oid[]) {JSONBOID, TIMESTAMPTZOID, TEXTOID},
+			(Datum[]) {args, started_at, error}, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "could not insert the run: %s", SPI_result_code_string(rc));
 		ReleaseCurrentSubTransaction();
@@ -542,7 +542,7 @@ RecordInterruptedRun(int64 job_id, Datum args, Datum started_at, Datum error)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata = StockmlAbortSubTransaction(cxt, owner);
+		ErrorData *edata = StockmlAbortSubTransaction(cxt, owner);
 
 		ereport(LOG,
 				(errmsg("stockml: no failed run recorded for interrupted train job %lld: %s",
@@ -555,8 +555,8 @@ RecordInterruptedRun(int64 job_id, Datum args, Datum started_at, Datum error)
 static bool
 ClaimJob(ClaimedJob *job, MemoryContext cxt)
 {
-	bool		found = false;
-	int			rc;
+	bool found = false;
+	int	 rc;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -565,35 +565,35 @@ ClaimJob(ClaimedJob *job, MemoryContext cxt)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args(
-							   "WITH next AS ("
-							   "  SELECT id FROM stockml.jobs"
-							   "   WHERE status = 'queued' AND run_after <= pg_catalog.clock_timestamp()"
-							   "   ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED),"
-							   " claimed AS ("
-							   " UPDATE stockml.jobs j"
-							   "    SET status = 'running', attempts = attempts + 1, started_at = pg_catalog.now(),"
-							   "        finished_at = NULL, worker_pid = pg_catalog.pg_backend_pid(),"
-							   "        worker_started_at = $1, progress = 0"
-							   "   FROM next WHERE j.id = next.id"
-							   " RETURNING j.id, j.kind, j.args::pg_catalog.text AS args, j.submitted_by::pg_catalog.oid AS owner,"
-							   "           j.attempts, j.max_attempts),"
-							   " attempt AS ("
-							   " INSERT INTO stockml.job_attempts (job_id, attempt, started_at, worker_pid)"
-							   " SELECT id, attempts, pg_catalog.now(), pg_catalog.pg_backend_pid() FROM claimed"
-							   " ON CONFLICT ON CONSTRAINT job_attempts_job_attempt DO UPDATE"
-							   "   SET status = 'running', started_at = excluded.started_at, finished_at = NULL,"
-							   "       worker_pid = excluded.worker_pid, error = NULL)"
-							   " SELECT id, kind, args, owner, attempts, max_attempts FROM claimed",
-							   1, (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(MyStartTimestamp)},
-							   NULL, false, 1);
+		"WITH next AS ("
+		"  SELECT id FROM stockml.jobs"
+		"   WHERE status = 'queued' AND run_after <= pg_catalog.clock_timestamp()"
+		"   ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED),"
+		" claimed AS ("
+		" UPDATE stockml.jobs j"
+		"    SET status = 'running', attempts = attempts + 1, started_at = pg_catalog.now(),"
+		"        finished_at = NULL, worker_pid = pg_catalog.pg_backend_pid(),"
+		"        worker_started_at = $1, progress = 0"
+		"   FROM next WHERE j.id = next.id"
+		" RETURNING j.id, j.kind, j.args::pg_catalog.text AS args, j.submitted_by::pg_catalog.oid AS owner,"
+		"           j.attempts, j.max_attempts),"
+		" attempt AS ("
+		" INSERT INTO stockml.job_attempts (job_id, attempt, started_at, worker_pid)"
+		" SELECT id, attempts, pg_catalog.now(), pg_catalog.pg_backend_pid() FROM claimed"
+		" ON CONFLICT ON CONSTRAINT job_attempts_job_attempt DO UPDATE"
+		"   SET status = 'running', started_at = excluded.started_at, finished_at = NULL,"
+		"       worker_pid = excluded.worker_pid, error = NULL)"
+		" SELECT id, kind, args, owner, attempts, max_attempts FROM claimed",
+		1, (Oid[]) {TIMESTAMPTZOID}, (Datum[]) {TimestampTzGetDatum(MyStartTimestamp)},
+		NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not claim a job: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 1)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
+		HeapTuple	  tup = SPI_tuptable->vals[0];
+		TupleDesc	  desc = SPI_tuptable->tupdesc;
 		MemoryContext old = MemoryContextSwitchTo(cxt);
-		bool		isnull;
+		bool		  isnull;
 
 		job->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		job->kind = SPI_getvalue(tup, desc, 2);
@@ -615,7 +615,7 @@ ClaimJob(ClaimedJob *job, MemoryContext cxt)
 static bool
 JobCancelRequested(void)
 {
-	bool		requested;
+	bool requested;
 
 	SpinLockAcquire(&StockmlJobs->mutex);
 	requested = MyJobSlot->cancel_requested;
@@ -627,13 +627,13 @@ JobCancelRequested(void)
 static void
 RunJob(ClaimedJob *job, MemoryContext cxt)
 {
-	char	   *volatile result = NULL;
-	char	   *volatile error = NULL;
+	char *volatile result = NULL;
+	char *volatile error = NULL;
 	volatile bool cancelled = false;
 	volatile bool final = false;
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
+	Oid			  save_userid;
+	int			  save_sec_context;
+	int			  save_nestlevel;
 
 	SpinLockAcquire(&StockmlJobs->mutex);
 	MyJobSlot->job_id = job->id;
@@ -650,8 +650,8 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 
 	PG_TRY();
 	{
-		char	   *sql;
-		int			rc;
+		char *sql;
+		int	  rc;
 
 		/* DROP ROLE does not see jobs.submitted_by: no retry will find it either */
 		if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(job->owner)))
@@ -699,7 +699,7 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 			elog(ERROR, "job function failed: %s", SPI_result_code_string(rc));
 		if (SPI_processed == 1)
 		{
-			char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			char *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
 			if (value)
 				result = MemoryContextStrdup(cxt, value);
@@ -712,7 +712,7 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData *edata;
 
 		job_running = false;
 		MemoryContextSwitchTo(cxt);
@@ -722,7 +722,7 @@ RunJob(ClaimedJob *job, MemoryContext cxt)
 		AbortCurrentTransaction();
 		QueryCancelPending = false;
 		error = edata->detail ? psprintf("%s (%s)", edata->message, edata->detail) :
-			pstrdup(edata->message);
+								pstrdup(edata->message);
 		cancelled = JobCancelRequested();
 	}
 	PG_END_TRY();
@@ -828,8 +828,8 @@ ReportNextDue(void)
 void
 StockmlJobWorkerMain(Datum main_arg)
 {
-	int			slot = DatumGetInt32(main_arg);
-	Oid			dboid;
+	int			  slot = DatumGetInt32(main_arg);
+	Oid			  dboid;
 	MemoryContext job_cxt;
 
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
@@ -853,7 +853,7 @@ StockmlJobWorkerMain(Datum main_arg)
 	/* the extension may not exist (yet) in this database: nothing to do */
 	if (ExtensionReady())
 	{
-		ClaimedJob	job;
+		ClaimedJob job;
 
 		RequeueInterruptedJobs();
 		for (;;)

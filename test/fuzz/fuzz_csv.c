@@ -21,15 +21,15 @@
 
 #include "fuzz.h"
 
-int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
 
 typedef struct CsvInput
 {
 	const char *csv;
-	const char *date_format;	/* NULL: the default */
+	const char *date_format; /* NULL: the default */
 	bool		strict;
-	int64		rejected;		/* out */
-	const char *body;			/* Stooq's */
+	int64		rejected; /* out */
+	const char *body;	  /* Stooq's */
 	size_t		len;
 } CsvInput;
 
@@ -53,10 +53,10 @@ CheckBars(const PriceBar *bars, int nbars, bool unique)
 static void
 IngestCsv(void *arg)
 {
-	CsvInput   *in = arg;
+	CsvInput	*in = arg;
 	IngestCounts counts;
-	PriceBar   *bars;
-	int			nbars;
+	PriceBar	*bars;
+	int			 nbars;
 
 	/* stockml_ingest_csv, between reading its arguments and the ingest_log row */
 	if (in->date_format)
@@ -77,11 +77,11 @@ IngestCsv(void *arg)
 static void
 StooqBody(void *arg)
 {
-	CsvInput   *in = arg;
+	CsvInput	*in = arg;
 	IngestCounts counts;
 
 	IngestCountsInit(&counts);
-	counts.keep_days = true;	/* as a re-adjustment stores it (readjust.c) */
+	counts.keep_days = true; /* as a re-adjustment stores it (readjust.c) */
 	StooqSource.store("FUZZ", in->body, in->len, DATEVAL_NOBEGIN,
 					  date2j(2099, 12, 31) - POSTGRES_EPOCH_JDATE, &counts);
 	ReportRejections("FUZZ", &counts, false);
@@ -96,8 +96,8 @@ IsText(const char *s)
 int
 LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 {
-	CsvInput	in;
-	char	   *input = FuzzCString(data, size);
+	CsvInput	 in;
+	char		*input = FuzzCString(data, size);
 	const uint8 *nul = memchr(data, '\0', size);
 
 	memset(&in, 0, sizeof(in));

@@ -20,7 +20,7 @@
 
 #include "fuzz.h"
 
-int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
 
 #define NBARS 300
 #define NEXO 400
@@ -32,11 +32,11 @@ static FeatureBar exo[NEXO];
 static void
 MakeBars(FeatureBar *b, int n, DateADT day, bool weekdays, uint32 seed)
 {
-	double		close = 50;
+	double close = 50;
 
 	for (int t = 0; t < n; t++, day++)
 	{
-		double		u;
+		double u;
 
 		while (weekdays && j2day(day + POSTGRES_EPOCH_JDATE) % 6 == 0)
 			day++;
@@ -78,18 +78,18 @@ Inputs(const FeatureSpec *spec)
 static void
 ParseAndCompute(void *arg)
 {
-	FeatureSpec *spec = FeatureSpecParse((Jsonb *) arg);
+	FeatureSpec	  *spec = FeatureSpecParse((Jsonb *) arg);
 	FeatureMatrix *m;
-	int			warmup = 1;
-	Size		state = 0;
-	bool		exogenous = false;
+	int			   warmup = 1;
+	Size		   state = 0;
+	bool		   exogenous = false;
 
 	if (spec->nfeatures < 1 || spec->nfeatures > FEATURE_MAX_COUNT)
 		FuzzFail("a spec of %d features was accepted", spec->nfeatures);
 	for (int i = 0; i < spec->nfeatures; i++)
 	{
 		const FeatureDef *def = &spec->defs[i];
-		size_t		len = strnlen(def->name, NAMEDATALEN);
+		size_t			  len = strnlen(def->name, NAMEDATALEN);
 
 		if (len < 1 || len >= NAMEDATALEN || strspn(def->name, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
 			FuzzFail("feature %d has the name \"%.*s\"", i + 1, (int) len, def->name);
@@ -119,7 +119,7 @@ ParseAndCompute(void *arg)
 int
 LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 {
-	Jsonb	   *spec;
+	Jsonb *spec;
 
 	if (bars[0].close == 0)
 	{

@@ -19,7 +19,7 @@
 
 #include "fuzz.h"
 
-int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
 
 static void
 Decode(void *arg)
@@ -34,10 +34,10 @@ Decode(void *arg)
 				 (unsigned) VARSIZE(again), (unsigned) VARSIZE(blob));
 	for (int h = 0; h < heads->nheads; h++)
 	{
-		Model	   *model = heads->models[h];
-		double	   *x = palloc0(sizeof(double) * model->n_features);
-		double	   *work = palloc(sizeof(double) * model->n_features);
-		double		y = ModelPredict(model, x, work);
+		Model  *model = heads->models[h];
+		double *x = palloc0(sizeof(double) * model->n_features);
+		double *work = palloc(sizeof(double) * model->n_features);
+		double	y = ModelPredict(model, x, work);
 
 		if (!isfinite(y))
 			FuzzFail("head %d of a decoded model predicts %g at x = 0", h, y);
@@ -54,14 +54,14 @@ Decode(void *arg)
 static bytea *
 Blob(const uint8 *data, size_t size, bool fix_crc)
 {
-	bytea	   *blob = palloc(VARHDRSZ + size);
+	bytea *blob = palloc(VARHDRSZ + size);
 
 	SET_VARSIZE(blob, VARHDRSZ + size);
 	memcpy(VARDATA(blob), data, size);
 	if (fix_crc)
 	{
 		unsigned char *b = (unsigned char *) VARDATA(blob);
-		pg_crc32c	crc;
+		pg_crc32c	   crc;
 
 		INIT_CRC32C(crc);
 		COMP_CRC32C(crc, b, size - 4);

@@ -15,7 +15,7 @@
 
 #include "fuzz.h"
 
-int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
 
 /* pg_parse_json's recursion: the server's check_stack_depth() stops it about here */
 #define SERVER_JSON_DEPTH 10000
@@ -29,7 +29,7 @@ typedef struct YahooInput
 static void
 StoreChart(void *arg)
 {
-	YahooInput *in = arg;
+	YahooInput	*in = arg;
 	IngestCounts counts;
 
 	IngestCountsInit(&counts);
@@ -55,7 +55,7 @@ RemoteMessage(void *arg)
 int
 LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 {
-	YahooInput	in;
+	YahooInput in;
 
 	in.body = FuzzCString(data, size);
 	in.len = size;

@@ -63,9 +63,9 @@
 /* ---------------------------------------------------------------- findings */
 
 void
-FuzzFail(const char *fmt,...)
+FuzzFail(const char *fmt, ...)
 {
-	va_list		args;
+	va_list args;
 
 	fprintf(stderr, "\n*** stockml fuzz finding: ");
 	va_start(args, fmt);
@@ -100,21 +100,21 @@ typedef struct Chunk
 {
 	struct Chunk *prev;
 	struct Chunk *next;
-	Size		size;
+	Size		  size;
 	MemoryContext context;
 } Chunk;
 
 #define FUZZ_MEMORY_LIMIT ((Size) 512 * 1024 * 1024)
 
-static Chunk chunks = {&chunks, &chunks, 0, NULL};
-static Size allocated = 0;
+static Chunk			 chunks = {&chunks, &chunks, 0, NULL};
+static Size				 allocated = 0;
 static MemoryContextData fuzz_context = {.type = T_AllocSetContext, .name = "fuzz"};
-MemoryContext CurrentMemoryContext = &fuzz_context;
+MemoryContext			 CurrentMemoryContext = &fuzz_context;
 
 static void *
 ChunkAlloc(MemoryContext context, Size size, int flags)
 {
-	Chunk	   *c;
+	Chunk *c;
 
 	if (!((flags & MCXT_ALLOC_HUGE) ? AllocHugeSizeIsValid(size) : AllocSizeIsValid(size)))
 		elog(ERROR, "invalid memory alloc request size %zu", size);
@@ -222,8 +222,8 @@ MemoryContextDelete(MemoryContext context)
 static void *
 ChunkRealloc(void *pointer, Size size, int flags)
 {
-	Chunk	   *old = ChunkOf(pointer);
-	void	   *p = ChunkAlloc(old->context, size, flags);
+	Chunk *old = ChunkOf(pointer);
+	void  *p = ChunkAlloc(old->context, size, flags);
 
 	memcpy(p, pointer, Min(size, old->size));
 	ChunkFree(old);
@@ -257,7 +257,7 @@ pstrdup(const char *in)
 char *
 pnstrdup(const char *in, Size len)
 {
-	char	   *out;
+	char *out;
 
 	len = strnlen(in, len);
 	out = palloc(len + 1);
@@ -269,7 +269,7 @@ pnstrdup(const char *in, Size len)
 char *
 FuzzCString(const uint8 *data, size_t size)
 {
-	char	   *s = palloc(size + 1);
+	char *s = palloc(size + 1);
 
 	memcpy(s, data, size);
 	s[size] = '\0';
@@ -280,7 +280,7 @@ FuzzCString(const uint8 *data, size_t size)
 Size
 add_size(Size s1, Size s2)
 {
-	Size		result = s1 + s2;
+	Size result = s1 + s2;
 
 	if (result < s1 || result < s2)
 		ereport(ERROR,
@@ -292,7 +292,7 @@ add_size(Size s1, Size s2)
 Size
 mul_size(Size s1, Size s2)
 {
-	Size		result;
+	Size result;
 
 	if (s1 == 0 || s2 == 0)
 		return 0;
@@ -316,27 +316,28 @@ ProcessInterrupts(void)
 
 typedef struct FuzzError
 {
-	int			elevel;
-	int			sqlstate;
-	StringInfoData text;		/* message, detail, hint and context lines */
+	int			   elevel;
+	int			   sqlstate;
+	StringInfoData text; /* message, detail, hint and context lines */
 } FuzzError;
 
 #define ERROR_DEPTH 5
-static FuzzError errors[ERROR_DEPTH];
-static int	error_depth = -1;
+static FuzzError   errors[ERROR_DEPTH];
+static int		   error_depth = -1;
 static sigjmp_buf *error_jump = NULL;
 
 static bool
 StartError(int elevel)
 {
-	FuzzError  *e;
+	FuzzError *e;
 
 	if (++error_depth >= ERROR_DEPTH)
 		FuzzFail("ereport nested more than %d deep", ERROR_DEPTH);
 	e = &errors[error_depth];
 	e->elevel = elevel;
-	e->sqlstate = elevel >= ERROR ? ERRCODE_INTERNAL_ERROR :
-		elevel == WARNING ? ERRCODE_WARNING : ERRCODE_SUCCESSFUL_COMPLETION;
+	e->sqlstate = elevel >= ERROR	? ERRCODE_INTERNAL_ERROR :
+				  elevel == WARNING ? ERRCODE_WARNING :
+									  ERRCODE_SUCCESSFUL_COMPLETION;
 	/* malloc'd, not palloc'd: it outlives FuzzReset */
 	if (e->text.data == NULL)
 	{
@@ -372,14 +373,14 @@ static void
 AddPart(const char *part, const char *fmt, va_list args)
 {
 	StringInfoData buf;
-	FuzzError  *e = &errors[error_depth];
-	size_t		n;
+	FuzzError	  *e = &errors[error_depth];
+	size_t		   n;
 
 	initStringInfo(&buf);
 	for (;;)
 	{
-		va_list		copy;
-		int			needed;
+		va_list copy;
+		int		needed;
 
 		va_copy(copy, args);
 		needed = appendStringInfoVA(&buf, fmt, copy);
@@ -399,17 +400,17 @@ AddPart(const char *part, const char *fmt, va_list args)
 	pfree(buf.data);
 }
 
-#define ERROR_PART(name, part) \
-int \
-name(const char *fmt,...) \
-{ \
-	va_list		args; \
-\
-	va_start(args, fmt); \
-	AddPart(part, fmt, args); \
-	va_end(args); \
-	return 0; \
-}
+#define ERROR_PART(name, part)    \
+	int                           \
+	name(const char *fmt, ...)    \
+	{                             \
+		va_list args;             \
+                                  \
+		va_start(args, fmt);      \
+		AddPart(part, fmt, args); \
+		va_end(args);             \
+		return 0;                 \
+	}
 
 ERROR_PART(errmsg, "message")
 ERROR_PART(errmsg_internal, "message")
@@ -426,7 +427,7 @@ set_errcontext_domain(const char *domain)
 void
 errfinish(const char *filename, int lineno, const char *funcname)
 {
-	FuzzError  *e = &errors[error_depth];
+	FuzzError *e = &errors[error_depth];
 
 	/* the server calls the context callbacks here, to add their lines */
 	for (ErrorContextCallback *c = error_context_stack; c; c = c->previous)
@@ -463,7 +464,7 @@ unpack_sql_state(int sql_state)
 }
 
 bool
-FuzzCall(void (*fn) (void *arg), void *arg)
+FuzzCall(void (*fn)(void *arg), void *arg)
 {
 	sigjmp_buf	jump;
 	sigjmp_buf *outer = error_jump;
@@ -515,11 +516,11 @@ pg_mblen(const char *mbstr)
 int
 pg_mbcliplen(const char *mbstr, int len, int limit)
 {
-	int			clen = 0;
+	int clen = 0;
 
 	while (len > 0 && *mbstr)
 	{
-		int			l = pg_mblen(mbstr);
+		int l = pg_mblen(mbstr);
 
 		if (clen + l > limit)
 			break;
@@ -535,7 +536,7 @@ pg_mbcliplen(const char *mbstr, int len, int limit)
 bool
 pg_verifymbstr(const char *mbstr, int len, bool noError)
 {
-	int			ok = pg_encoding_verifymbstr(FUZZ_DATABASE_ENCODING, mbstr, len);
+	int ok = pg_encoding_verifymbstr(FUZZ_DATABASE_ENCODING, mbstr, len);
 
 	if (ok == len)
 		return true;
@@ -549,17 +550,16 @@ pg_verifymbstr(const char *mbstr, int len, bool noError)
 
 /* ------------------------------------------------------- dates and zones */
 
-const int	day_tab[2][13] = {
+const int day_tab[2][13] = {
 	{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 0},
-	{31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 0}
-};
+	{31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 0}};
 
 /* datetime.c's Julian day arithmetic */
 int
 date2j(int y, int m, int d)
 {
-	int			julian;
-	int			century;
+	int julian;
+	int century;
 
 	if (m > 2)
 	{
@@ -584,7 +584,7 @@ j2date(int jd, int *year, int *month, int *day)
 	unsigned int julian;
 	unsigned int quad;
 	unsigned int extra;
-	int			y;
+	int			 y;
 
 	julian = jd;
 	julian += 32044;
@@ -615,13 +615,13 @@ j2day(int date)
 /* a zone is a name the C library finds in its tzdata */
 struct pg_tz
 {
-	char		name[TZ_STRLEN_MAX + 1];
+	char name[TZ_STRLEN_MAX + 1];
 };
 
 #define MAX_ZONES 64
-static pg_tz zones[MAX_ZONES];
-static int	nzones = 0;
-static const pg_tz *zone_set = NULL;	/* the zone TZ holds */
+static pg_tz		zones[MAX_ZONES];
+static int			nzones = 0;
+static const pg_tz *zone_set = NULL; /* the zone TZ holds */
 
 pg_tz *
 pg_tzset(const char *name)
@@ -663,8 +663,8 @@ ToPgTm(const struct tm *tm)
 struct pg_tm *
 pg_localtime(const pg_time_t *timep, const pg_tz *tz)
 {
-	time_t		t = (time_t) *timep;
-	struct tm	tm;
+	time_t	  t = (time_t) *timep;
+	struct tm tm;
 
 	if (zone_set != tz)
 	{
@@ -678,8 +678,8 @@ pg_localtime(const pg_time_t *timep, const pg_tz *tz)
 struct pg_tm *
 pg_gmtime(const pg_time_t *timep)
 {
-	time_t		t = (time_t) *timep;
-	struct tm	tm;
+	time_t	  t = (time_t) *timep;
+	struct tm tm;
 
 	return gmtime_r(&t, &tm) ? ToPgTm(&tm) : NULL;
 }
@@ -689,8 +689,8 @@ pg_gmtime(const pg_time_t *timep)
 text *
 cstring_to_text(const char *s)
 {
-	size_t		len = strlen(s);
-	text	   *t = palloc(len + VARHDRSZ);
+	size_t len = strlen(s);
+	text  *t = palloc(len + VARHDRSZ);
 
 	SET_VARSIZE(t, len + VARHDRSZ);
 	memcpy(VARDATA(t), s, len);
@@ -719,7 +719,7 @@ pg_detoast_datum(struct varlena *datum)
 static void
 CheckText(const char *what, Datum d)
 {
-	text	   *t = (text *) DatumGetPointer(d);
+	text *t = (text *) DatumGetPointer(d);
 
 	CheckUtf8(what, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
@@ -729,8 +729,8 @@ ArrayType *
 construct_md_array(Datum *elems, bool *nulls, int ndims, int *dims, int *lbs,
 				   Oid elmtype, int elmlen, bool elmbyval, char elmalign)
 {
-	int			n = ndims > 0 ? ArrayGetNItems(ndims, dims) : 0;
-	ArrayType  *a = palloc0(sizeof(ArrayType));
+	int			  n = ndims > 0 ? ArrayGetNItems(ndims, dims) : 0;
+	ArrayType	 *a = palloc0(sizeof(ArrayType));
 	volatile char sink = 0;
 
 	for (int i = 0; i < n; i++)
@@ -753,8 +753,8 @@ construct_md_array(Datum *elems, bool *nulls, int ndims, int *dims, int *lbs,
 ArrayType *
 construct_array(Datum *elems, int nelems, Oid elmtype, int elmlen, bool elmbyval, char elmalign)
 {
-	int			dims[1] = {nelems};
-	int			lbs[1] = {1};
+	int dims[1] = {nelems};
+	int lbs[1] = {1};
 
 	return construct_md_array(elems, NULL, 1, dims, lbs, elmtype, elmlen, elmbyval, elmalign);
 }
@@ -762,7 +762,7 @@ construct_array(Datum *elems, int nelems, Oid elmtype, int elmlen, bool elmbyval
 int
 ArrayGetNItems(int ndim, const int *dims)
 {
-	int64		n = 1;
+	int64 n = 1;
 
 	for (int i = 0; i < ndim; i++)
 	{
@@ -780,12 +780,12 @@ ArrayGetNItems(int ndim, const int *dims)
 /* ------------------------------------------------------------------- SPI */
 
 /* every statement succeeds; a SELECT returns one row of zeros */
-uint64		SPI_processed = 0;
-SPITupleTable *SPI_tuptable = NULL;
-int			SPI_result = 0;
-static int	spi_depth = 0;
+uint64				 SPI_processed = 0;
+SPITupleTable		*SPI_tuptable = NULL;
+int					 SPI_result = 0;
+static int			 spi_depth = 0;
 static HeapTupleData spi_row;
-static HeapTuple spi_rows[1] = {&spi_row};
+static HeapTuple	 spi_rows[1] = {&spi_row};
 static SPITupleTable spi_table = {.vals = spi_rows};
 
 int
@@ -908,12 +908,12 @@ json_errdetail(JsonParseErrorType error, JsonLexContext *lex)
 bool
 FuzzJsonTooDeep(const char *json, size_t len, int max_depth)
 {
-	int			depth = 0;
-	bool		in_string = false;
+	int	 depth = 0;
+	bool in_string = false;
 
 	for (size_t i = 0; i < len; i++)
 	{
-		char		c = json[i];
+		char c = json[i];
 
 		if (in_string)
 		{
@@ -939,33 +939,33 @@ FuzzJsonTooDeep(const char *json, size_t len, int max_depth)
  */
 typedef struct FakeNode
 {
-	enum jbvType type;			/* jbvNull .. jbvBool, jbvArray, jbvObject */
-	char	   *str;			/* jbvString: len bytes, no terminator */
-	int			len;
-	bool		boolean;
-	double	   *number;			/* jbvNumeric: what numeric_float8 gives */
-	int			n;				/* containers */
-	int			cap;
+	enum jbvType	  type; /* jbvNull .. jbvBool, jbvArray, jbvObject */
+	char			 *str;	/* jbvString: len bytes, no terminator */
+	int				  len;
+	bool			  boolean;
+	double			 *number; /* jbvNumeric: what numeric_float8 gives */
+	int				  n;	  /* containers */
+	int				  cap;
 	struct FakeNode **values;
-	struct FakeNode **keys;		/* objects: jbvString nodes */
-	char	   *pending_key;
-	JsonbContainer *container;
+	struct FakeNode **keys; /* objects: jbvString nodes */
+	char			 *pending_key;
+	JsonbContainer	 *container;
 } FakeNode;
 
 #define FAKE_MAX_DEPTH 1000
 
 typedef struct FakeBuilder
 {
-	FakeNode   *stack[FAKE_MAX_DEPTH + 1];
-	int			depth;
-	FakeNode   *root;
-	bool		refused;		/* what numeric_in would refuse */
+	FakeNode *stack[FAKE_MAX_DEPTH + 1];
+	int		  depth;
+	FakeNode *root;
+	bool	  refused; /* what numeric_in would refuse */
 } FakeBuilder;
 
 static FakeNode *
 NodeOf(const JsonbContainer *c)
 {
-	FakeNode   *n;
+	FakeNode *n;
 
 	memcpy(&n, (const char *) c + sizeof(uint32), sizeof(n));
 	return n;
@@ -984,8 +984,8 @@ ContainerOf(FakeNode *n)
 {
 	if (n->container == NULL)
 	{
-		char	   *c = palloc(sizeof(uint32) + sizeof(n));
-		uint32		header = HeaderOf(n);
+		char  *c = palloc(sizeof(uint32) + sizeof(n));
+		uint32 header = HeaderOf(n);
 
 		memcpy(c, &header, sizeof(header));
 		memcpy(c + sizeof(uint32), &n, sizeof(n));
@@ -997,7 +997,7 @@ ContainerOf(FakeNode *n)
 static FakeNode *
 NewNode(enum jbvType type)
 {
-	FakeNode   *n = palloc0(sizeof(FakeNode));
+	FakeNode *n = palloc0(sizeof(FakeNode));
 
 	n->type = type;
 	return n;
@@ -1006,7 +1006,7 @@ NewNode(enum jbvType type)
 static FakeNode *
 StringNode(const char *s)
 {
-	FakeNode   *n = NewNode(jbvString);
+	FakeNode *n = NewNode(jbvString);
 
 	n->len = strlen(s);
 	n->str = palloc(Max(n->len, 1));
@@ -1021,9 +1021,9 @@ AddMember(FakeNode *parent, FakeNode *key, FakeNode *value)
 	{
 		parent->cap = Max(8, parent->cap * 2);
 		parent->values = parent->values ? repalloc(parent->values, sizeof(FakeNode *) * parent->cap) :
-			palloc(sizeof(FakeNode *) * parent->cap);
+										  palloc(sizeof(FakeNode *) * parent->cap);
 		parent->keys = parent->keys ? repalloc(parent->keys, sizeof(FakeNode *) * parent->cap) :
-			palloc(sizeof(FakeNode *) * parent->cap);
+									  palloc(sizeof(FakeNode *) * parent->cap);
 	}
 	parent->keys[parent->n] = key;
 	parent->values[parent->n++] = value;
@@ -1032,7 +1032,7 @@ AddMember(FakeNode *parent, FakeNode *key, FakeNode *value)
 static void
 Attach(FakeBuilder *b, FakeNode *value)
 {
-	FakeNode   *parent;
+	FakeNode *parent;
 
 	if (b->depth == 0)
 	{
@@ -1055,12 +1055,12 @@ KeyCompare(const FakeNode *a, const FakeNode *b)
 static void
 FinishObject(FakeNode *o)
 {
-	int			n = 0;
+	int n = 0;
 
 	for (int i = 0; i < o->n; i++)
 	{
-		int			j;
-		int			pos;
+		int j;
+		int pos;
 
 		for (j = 0; j < n; j++)
 			if (KeyCompare(o->keys[j], o->keys[i]) == 0)
@@ -1073,8 +1073,8 @@ FinishObject(FakeNode *o)
 		for (pos = n; pos > 0 && KeyCompare(o->keys[pos - 1], o->keys[i]) > 0; pos--)
 			;
 		{
-			FakeNode   *k = o->keys[i];
-			FakeNode   *v = o->values[i];
+			FakeNode *k = o->keys[i];
+			FakeNode *v = o->values[i];
 
 			memmove(&o->keys[pos + 1], &o->keys[pos], sizeof(FakeNode *) * (n - pos));
 			memmove(&o->values[pos + 1], &o->values[pos], sizeof(FakeNode *) * (n - pos));
@@ -1089,7 +1089,7 @@ FinishObject(FakeNode *o)
 static void
 FakeStart(FakeBuilder *b, enum jbvType type)
 {
-	FakeNode   *n = NewNode(type);
+	FakeNode *n = NewNode(type);
 
 	if (b->refused)
 		return;
@@ -1138,7 +1138,7 @@ static void
 FakeScalar(void *state, char *token, JsonTokenType tokentype)
 {
 	FakeBuilder *b = state;
-	FakeNode   *n;
+	FakeNode	*n;
 
 	if (b->refused)
 		return;
@@ -1148,18 +1148,18 @@ FakeScalar(void *state, char *token, JsonTokenType tokentype)
 			n = StringNode(token);
 			break;
 		case JSON_TOKEN_NUMBER:
-			{
-				const char *e = strpbrk(token, "eE");
+		{
+			const char *e = strpbrk(token, "eE");
 
-				if (e && labs(strtol(e + 1, NULL, 10)) > 1000)
-					b->refused = true;
-				n = NewNode(jbvNumeric);
-				n->number = palloc(sizeof(double));
-				*n->number = strtod(token, NULL);
-				if (*n->number == 0)
-					*n->number = 0; /* numeric has no -0 */
-			}
-			break;
+			if (e && labs(strtol(e + 1, NULL, 10)) > 1000)
+				b->refused = true;
+			n = NewNode(jbvNumeric);
+			n->number = palloc(sizeof(double));
+			*n->number = strtod(token, NULL);
+			if (*n->number == 0)
+				*n->number = 0; /* numeric has no -0 */
+		}
+		break;
 		case JSON_TOKEN_TRUE:
 		case JSON_TOKEN_FALSE:
 			n = NewNode(jbvBool);
@@ -1175,12 +1175,12 @@ FakeScalar(void *state, char *token, JsonTokenType tokentype)
 Jsonb *
 FuzzJsonbFromText(const char *text, size_t len)
 {
-	FakeBuilder *b;
-	JsonSemAction sem;
+	FakeBuilder	   *b;
+	JsonSemAction	sem;
 	JsonLexContext *lex;
-	FakeNode   *root;
-	Jsonb	   *jb;
-	uint32		header;
+	FakeNode	   *root;
+	Jsonb		   *jb;
+	uint32			header;
 
 	if (pg_encoding_verifymbstr(FUZZ_DATABASE_ENCODING, text, len) != (int) len ||
 		strlen(text) != len || FuzzJsonTooDeep(text, len, FAKE_MAX_DEPTH))
@@ -1202,7 +1202,7 @@ FuzzJsonbFromText(const char *text, size_t len)
 	if (root->type != jbvObject && root->type != jbvArray)
 	{
 		/* a raw scalar is a one-element array flagged scalar */
-		FakeNode   *wrap = NewNode(jbvArray);
+		FakeNode *wrap = NewNode(jbvArray);
 
 		AddMember(wrap, NULL, root);
 		root = wrap;
@@ -1247,11 +1247,11 @@ SetValue(JsonbValue *v, FakeNode *n)
 
 typedef struct FakeIterator
 {
-	FakeNode   *node;
-	bool		scalar;
-	int			state;			/* 0 begin, 1 members, 2 end */
-	int			i;
-	bool		value_next;
+	FakeNode *node;
+	bool	  scalar;
+	int		  state; /* 0 begin, 1 members, 2 end */
+	int		  i;
+	bool	  value_next;
 } FakeIterator;
 
 JsonbIterator *
@@ -1268,8 +1268,8 @@ JsonbIteratorToken
 JsonbIteratorNext(JsonbIterator **itp, JsonbValue *val, bool skipNested)
 {
 	FakeIterator *it = (FakeIterator *) *itp;
-	FakeNode   *n;
-	bool		object;
+	FakeNode	 *n;
+	bool		  object;
 
 	if (it == NULL)
 		return WJB_DONE;
@@ -1313,7 +1313,7 @@ JsonbValue *
 getKeyJsonValueFromContainer(JsonbContainer *container, const char *keyVal, int keyLen,
 							 JsonbValue *res)
 {
-	FakeNode   *n;
+	FakeNode *n;
 
 	if (!(container->header & JB_FOBJECT))
 		return NULL;
@@ -1354,7 +1354,7 @@ numeric_float8_no_overflow(PG_FUNCTION_ARGS)
 Datum
 numeric_float8(PG_FUNCTION_ARGS)
 {
-	double		v = *(double *) PG_GETARG_POINTER(0);
+	double v = *(double *) PG_GETARG_POINTER(0);
 
 	if (isinf(v))
 		ereport(ERROR,
@@ -1367,12 +1367,12 @@ Datum
 DirectFunctionCall1Coll(PGFunction func, Oid collation, Datum arg1)
 {
 	LOCAL_FCINFO(fcinfo, 1);
-	Datum		result;
+	Datum result;
 
 	InitFunctionCallInfoData(*fcinfo, NULL, 1, collation, NULL, NULL);
 	fcinfo->args[0].value = arg1;
 	fcinfo->args[0].isnull = false;
-	result = (*func) (fcinfo);
+	result = (*func)(fcinfo);
 	if (fcinfo->isnull)
 		elog(ERROR, "function %p returned NULL", (void *) func);
 	return result;

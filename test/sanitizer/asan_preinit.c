@@ -16,20 +16,20 @@
 #include <dlfcn.h>
 #include <stdlib.h>
 
-char	   *bindtextdomain(const char *domainname, const char *dirname);
+char *bindtextdomain(const char *domainname, const char *dirname);
 
 char *
 bindtextdomain(const char *domainname, const char *dirname)
 {
-	static char *(*real_bindtextdomain) (const char *, const char *);
+	static char *(*real_bindtextdomain)(const char *, const char *);
 
 	if (real_bindtextdomain == NULL)
 	{
 		/* volatile: the compiler must not drop the malloc/free pair */
-		void	   *volatile p = malloc(1);
+		void *volatile p = malloc(1);
 
 		free(p);
-		real_bindtextdomain = (char *(*) (const char *, const char *)) dlsym(RTLD_NEXT, "bindtextdomain");
+		real_bindtextdomain = (char *(*) (const char *, const char *) ) dlsym(RTLD_NEXT, "bindtextdomain");
 		if (real_bindtextdomain == NULL)
 			abort();
 	}
