@@ -21,13 +21,17 @@ OBJS         = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # The install script of the current version is assembled from one file per concept
 # (sql/install/NN_*.sql), in file-name order, so each concept keeps its SQL next to
 # its C.  The upgrade script to it is assembled the same way from
-# sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/NN_*.sql.  Released scripts
-# (sql/stockml--0.1.0.sql, and every stockml--A--B.sql of an earlier release) are
-# committed files that are never edited again: see doc/upgrades.md.
+# sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/NN_*.sql.  Both assembled scripts are
+# committed too, so the tree shows what a user installs: `make` rewrites them when a
+# piece changes, `make check-sql` (run by make test) fails when a committed one differs
+# from its pieces.  Released scripts (sql/stockml--0.1.0.sql, and every
+# stockml--A--B.sql of an earlier release) are never edited again: see doc/upgrades.md.
 PREVVERSION  = 0.1.0
+INSTALL_SQL  = sql/$(EXTENSION)--$(EXTVERSION).sql
 UPGRADE      = sql/$(EXTENSION)--$(PREVVERSION)--$(EXTVERSION).sql
-DATA_built   = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADE)
-DATA         = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
+INSTALL_PIECES = $(sort $(wildcard sql/install/*.sql))
+UPGRADE_PIECES = $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
+DATA         = $(sort $(wildcard sql/$(EXTENSION)--*.sql) $(INSTALL_SQL) $(UPGRADE))
 
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS      := $(filter-out $(EXTENSION)--%,$(REGRESS))
@@ -51,11 +55,18 @@ all install installcheck:
 	@echo "PGXS not found: install postgresql-server-dev-15 (or run make demo / make test)" >&2; exit 1
 endif
 
-sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/install/*.sql))
+all: $(INSTALL_SQL) $(UPGRADE)
+
+$(INSTALL_SQL): $(INSTALL_PIECES)
 	cat $^ > $@
 
-$(UPGRADE): $(sort $(wildcard sql/upgrade/$(PREVVERSION)--$(EXTVERSION)/*.sql))
+$(UPGRADE): $(UPGRADE_PIECES)
 	cat $^ > $@
+
+.PHONY: check-sql
+check-sql:
+	@cat $(INSTALL_PIECES) | cmp -s - $(INSTALL_SQL) || { echo "$(INSTALL_SQL) differs from sql/install/*.sql: run make, then commit it" >&2; exit 1; }
+	@cat $(UPGRADE_PIECES) | cmp -s - $(UPGRADE) || { echo "$(UPGRADE) differs from its pieces: run make, then commit it" >&2; exit 1; }
 
 $(OBJS): $(wildcard src/*.h)
 

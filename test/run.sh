@@ -54,6 +54,8 @@ fi
 
 say "build"
 make -s clean >/dev/null
+# the committed install and upgrade scripts are the concatenations of their pieces
+make -s check-sql
 make -s 2>&1
 
 tmp=$root/tmp_check

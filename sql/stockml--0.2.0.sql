@@ -1,0 +1,3267 @@
+-- stockml extension script (current version), assembled by the Makefile from
+-- sql/install/*.sql in name order.  Released versions are frozen files:
+-- sql/stockml--0.1.0.sql; changes to SQL objects also go into the upgrade
+-- script pieces in sql/upgrade/ (doc/upgrades.md).
+\echo Use "CREATE EXTENSION stockml" to load this file. \quit
+
+CREATE SCHEMA stockml;
+COMMENT ON SCHEMA stockml IS 'stockml: prices, indicators, models and monitoring for stock-price prediction';
+-- Price store: the watchlist, daily bars and the log of every ingest.
+
+CREATE TABLE stockml.symbols (
+    symbol      text PRIMARY KEY
+                CONSTRAINT symbols_symbol_format CHECK (symbol ~ '^[A-Za-z0-9.^=_-]{1,32}$'),
+    name        text,
+    exchange    text,
+    currency    text,
+    timezone    text,
+    source      text,
+    active      boolean NOT NULL DEFAULT true,
+    added_at    timestamptz NOT NULL DEFAULT now(),
+    calendar    text
+                CONSTRAINT symbols_calendar CHECK (calendar IN ('XNYS', 'weekdays', '24x7'))
+);
+COMMENT ON TABLE stockml.symbols IS 'the watchlist: one row per instrument; refresh() fetches the active ones';
+COMMENT ON COLUMN stockml.symbols.symbol IS 'ticker as the source spells it (Yahoo: MSFT, ^GSPC, EURUSD=X; Stooq: msft.us); 1-32 of A-Z a-z 0-9 . ^ = _ -';
+COMMENT ON COLUMN stockml.symbols.timezone IS 'exchange time zone (IANA name) in which a bar''s trading day is read';
+COMMENT ON COLUMN stockml.symbols.source IS 'where refresh() fetches the symbol from: yahoo or stooq (NULL: yahoo); the source that first added it unless set by the user; csv or any other local source is never fetched by a bare refresh()';
+COMMENT ON COLUMN stockml.symbols.calendar IS 'trading calendar of the symbol (stockml.trading_calendars); NULL: the exchange''s (stockml.exchange_calendar), XNYS when no exchange is known';
+COMMENT ON COLUMN stockml.symbols.active IS 'false keeps the history but leaves the symbol out of refresh()';
+
+CREATE TABLE stockml.prices (
+    symbol      text NOT NULL REFERENCES stockml.symbols (symbol) ON DELETE CASCADE,
+    day         date NOT NULL CONSTRAINT prices_day_finite CHECK (isfinite(day)),
+    open        float8 NOT NULL,
+    high        float8 NOT NULL,
+    low         float8 NOT NULL,
+    close       float8 NOT NULL,
+    adj_close   float8,
+    volume      bigint CONSTRAINT prices_volume_nonnegative CHECK (volume >= 0),
+    source      text NOT NULL DEFAULT 'csv',
+    ingested_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (symbol, day),
+    -- 'Infinity' is above every finite float8 and NaN above 'Infinity' in PostgreSQL's
+    -- ordering, so "< 'Infinity'" refuses both.
+    CONSTRAINT prices_positive_finite CHECK (
+        low > 0 AND high < 'Infinity'::float8 AND
+        open < 'Infinity'::float8 AND close < 'Infinity'::float8),
+    CONSTRAINT prices_ohlc_order CHECK (
+        low <= open AND open <= high AND low <= close AND close <= high),
+    CONSTRAINT prices_adj_close_positive_finite CHECK (
+        adj_close > 0 AND adj_close < 'Infinity'::float8)
+);
+COMMENT ON TABLE stockml.prices IS 'daily OHLCV bars, one row per (symbol, day); re-ingesting a day updates it in place';
+COMMENT ON COLUMN stockml.prices.day IS 'trading day in the exchange''s own time zone';
+COMMENT ON COLUMN stockml.prices.adj_close IS 'close adjusted for splits and dividends when the source gives it, else NULL';
+COMMENT ON COLUMN stockml.prices.volume IS 'shares traded; NULL or 0 for indices and currencies';
+COMMENT ON COLUMN stockml.prices.source IS 'source of the last change to this bar';
+COMMENT ON COLUMN stockml.prices.ingested_at IS 'when this bar was last inserted or changed';
+COMMENT ON CONSTRAINT prices_positive_finite ON stockml.prices IS 'prices are finite and positive (low > 0 and low <= every price)';
+COMMENT ON CONSTRAINT prices_ohlc_order ON stockml.prices IS 'low <= open, close <= high';
+-- The primary key (symbol, day) is the index for per-symbol, time-ordered scans.
+
+CREATE TABLE stockml.ingest_log (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    symbol        text NOT NULL,
+    source        text NOT NULL,
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    finished_at   timestamptz,
+    status        text NOT NULL
+                  CONSTRAINT ingest_log_status CHECK (status IN ('running', 'ok', 'partial', 'failed')),
+    http_status   integer,
+    rows_inserted bigint NOT NULL DEFAULT 0,
+    rows_updated  bigint NOT NULL DEFAULT 0,
+    rows_rejected bigint NOT NULL DEFAULT 0,
+    error         text
+);
+CREATE INDEX ingest_log_symbol_started_idx ON stockml.ingest_log (symbol, started_at);
+COMMENT ON TABLE stockml.ingest_log IS 'one row per ingest or fetch, failed ones included';
+COMMENT ON COLUMN stockml.ingest_log.status IS 'ok: every row stored; partial: some rows rejected; failed: nothing stored, every row rejected or the fetch failed (see error)';
+COMMENT ON COLUMN stockml.ingest_log.http_status IS 'HTTP status of the last response, NULL for local input';
+COMMENT ON COLUMN stockml.ingest_log.rows_updated IS 'stored days whose values changed; unchanged days count nowhere';
+-- the watchlist, the bars and the log are the user's data: pg_dump keeps them, and the
+-- identity sequence with them (so ids continue after a restore)
+SELECT pg_catalog.pg_extension_config_dump('stockml.symbols', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.prices', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.ingest_log', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.ingest_log', 'id')::regclass, '');
+COMMENT ON COLUMN stockml.ingest_log.error IS 'why the fetch failed, or the first rejected rows and why; for a refresh that found the provider''s history re-adjusted (a new split or dividend, an overlap day that disagrees), what it did: ''re-adjusted: split 2:1 on 2020-08-31; full history re-fetched, ...''';
+COMMENT ON INDEX stockml.ingest_log_symbol_started_idx IS 'serves the latest ingests of a symbol';
+-- Total-return adjustment (src/adjust.c, doc/adjustment.md): features, targets, training,
+-- validation and monitoring read prices through it; the forecast ledger's realized side too.
+
+CREATE FUNCTION stockml.total_return(symbol text, from_day date, to_day date)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_total_return'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.total_return(text, date, date) IS
+'adjusted close on to_day / adjusted close on from_day (splits and cash dividends in between accounted for; both must be stored bars, else NULL): a forecast made on from_day is realized at close(from_day) * total_return';
+-- CSV ingest (src/ingest_csv.c).
+
+CREATE FUNCTION stockml.ingest_csv(symbol text, csv text, source text DEFAULT 'csv',
+                                   strict boolean DEFAULT false,
+                                   date_format text DEFAULT 'YYYY-MM-DD')
+RETURNS stockml.ingest_log
+AS 'MODULE_PATHNAME', 'stockml_ingest_csv'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.ingest_csv(text, text, text, boolean, text) IS
+'upsert Yahoo/Stooq-style daily CSV (Date,Open,High,Low,Close[,Adj Close],Volume) for one symbol, dates in date_format (YYYY-MM-DD, MM/DD/YYYY, DD.MM.YYYY, DD/MM/YYYY, ...); returns its ingest_log row, failed when every row is rejected';
+-- Roles (src/roles.c): stockml_admin may fetch over the network and queue jobs.
+-- Roles belong to the cluster, not to a database, so the role survives DROP EXTENSION
+-- and is created only if an earlier CREATE EXTENSION (in any database) has not done so.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'stockml_admin') THEN
+        CREATE ROLE stockml_admin NOLOGIN;
+        COMMENT ON ROLE stockml_admin IS 'stockml: may fetch prices over HTTP (allowed hosts only), refresh, and submit jobs';
+    END IF;
+END
+$$;
+GRANT USAGE ON SCHEMA stockml TO stockml_admin;
+GRANT SELECT, INSERT, UPDATE ON stockml.symbols, stockml.prices TO stockml_admin;
+GRANT SELECT, INSERT ON stockml.ingest_log TO stockml_admin;
+-- Prices over HTTP (src/http_client.c, ingest_http.c, ingest_yahoo.c, ingest_stooq.c, refresh.c).
+
+CREATE TABLE stockml.corporate_actions (
+    symbol      text NOT NULL REFERENCES stockml.symbols (symbol) ON DELETE CASCADE,
+    day         date NOT NULL,
+    kind        text NOT NULL CONSTRAINT corporate_actions_kind CHECK (kind IN ('dividend', 'split')),
+    amount      float8 CONSTRAINT corporate_actions_amount CHECK (amount >= 0 AND amount < 'Infinity'::float8),
+    numerator   float8 CONSTRAINT corporate_actions_numerator CHECK (numerator > 0 AND numerator < 'Infinity'::float8),
+    denominator float8 CONSTRAINT corporate_actions_denominator CHECK (denominator > 0 AND denominator < 'Infinity'::float8),
+    source      text NOT NULL,
+    ingested_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (symbol, day, kind),
+    CONSTRAINT corporate_actions_shape CHECK (
+        CASE kind WHEN 'dividend' THEN amount IS NOT NULL AND numerator IS NULL AND denominator IS NULL
+                  ELSE amount IS NULL AND numerator IS NOT NULL AND denominator IS NOT NULL END)
+);
+COMMENT ON TABLE stockml.corporate_actions IS 'dividends and splits reported by the source (Yahoo''s chart events), one row per (symbol, day, kind)';
+COMMENT ON COLUMN stockml.corporate_actions.day IS 'ex-date, as a trading day in the exchange''s time zone';
+COMMENT ON COLUMN stockml.corporate_actions.amount IS 'dividend per share, in the symbol''s currency (dividends only)';
+COMMENT ON COLUMN stockml.corporate_actions.numerator IS 'split ratio numerator: a 4:1 split is 4 / 1 (splits only)';
+COMMENT ON COLUMN stockml.corporate_actions.denominator IS 'split ratio denominator (splits only)';
+COMMENT ON CONSTRAINT corporate_actions_shape ON stockml.corporate_actions IS 'a dividend has an amount, a split a ratio, nothing else';
+SELECT pg_catalog.pg_extension_config_dump('stockml.corporate_actions', '');
+
+CREATE FUNCTION stockml.ingest_yahoo(symbol text, start_day date DEFAULT NULL,
+                                     end_day date DEFAULT current_date)
+RETURNS stockml.ingest_log
+AS 'MODULE_PATHNAME', 'stockml_ingest_yahoo'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.ingest_yahoo(text, date, date) IS
+'fetch daily bars (and dividends, splits) of [start_day, end_day] from Yahoo''s chart API and upsert them; returns the ingest_log row; an HTTP or body error is an ERROR and writes nothing';
+
+CREATE FUNCTION stockml.ingest_stooq(symbol text, start_day date DEFAULT NULL,
+                                     end_day date DEFAULT current_date)
+RETURNS stockml.ingest_log
+AS 'MODULE_PATHNAME', 'stockml_ingest_stooq'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.ingest_stooq(text, date, date) IS
+'fetch daily bars of [start_day, end_day] from Stooq''s CSV download (symbols like msft.us) and upsert them; returns the ingest_log row';
+
+CREATE FUNCTION stockml.refresh(symbols text[] DEFAULT NULL)
+RETURNS SETOF stockml.ingest_log
+AS 'MODULE_PATHNAME', 'stockml_refresh'
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 10;
+COMMENT ON FUNCTION stockml.refresh(text[]) IS
+'fetch, in parallel, the days missing since each symbol''s last stored day (the active watchlist whose source is yahoo or stooq, or the given symbols: one whose source is local, e.g. csv, gets a failed row); one ingest_log row per symbol, failed ones included';
+
+CREATE FUNCTION stockml.check_symbols(symbols text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'stockml_check_symbols'
+LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.check_symbols(text[]) IS
+'internal: ERROR naming the first symbol that is NULL or not 1 to 32 characters among A-Z a-z 0-9 . ^ = _ -';
+
+-- The checker of job kind refresh: submit() runs it before queuing, the job before its work.
+CREATE FUNCTION stockml.check_job_refresh(args jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM stockml.job_check_keys('refresh', args, ARRAY['symbols']);
+    PERFORM stockml.check_symbols(stockml.job_symbols('refresh', args));
+END
+$$;
+COMMENT ON FUNCTION stockml.check_job_refresh(jsonb) IS
+'checker of job kind refresh (run by submit() and by the job): args {"symbols": [...]} or {}; ERROR naming a bad key or symbol';
+
+CREATE FUNCTION stockml.run_job_refresh(job_id bigint, args jsonb)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    symbols text[];
+    summary text;
+    total bigint;
+    failed bigint;
+    first_error text;
+BEGIN
+    PERFORM stockml.check_job_refresh(args);
+    symbols := stockml.job_symbols('refresh', args);
+    SELECT format('%s symbols: %s ok, %s partial, %s failed; %s rows inserted, %s updated',
+                  count(*), count(*) FILTER (WHERE status = 'ok'),
+                  count(*) FILTER (WHERE status = 'partial'), count(*) FILTER (WHERE status = 'failed'),
+                  coalesce(sum(rows_inserted), 0), coalesce(sum(rows_updated), 0)),
+           count(*), count(*) FILTER (WHERE status = 'failed'),
+           min(symbol || ': ' || error) FILTER (WHERE status = 'failed')
+      INTO summary, total, failed, first_error
+      FROM stockml.refresh(symbols);
+    -- nothing worked (the network is down?): fail, so that the job is retried
+    IF total > 0 AND failed = total THEN
+        RAISE EXCEPTION 'refresh failed for all % symbols', total USING DETAIL = first_error;
+    END IF;
+    RETURN summary;
+END
+$$;
+COMMENT ON FUNCTION stockml.run_job_refresh(bigint, jsonb) IS
+'job kind refresh: args {"symbols": [...]} (optional; default the active watchlist), checked by stockml.check_job_refresh; returns a summary; fails (and is retried) only when every symbol failed';
+
+GRANT SELECT, INSERT, UPDATE ON stockml.corporate_actions TO stockml_admin;
+-- Job queue and background worker (src/jobs.c, src/worker.c).
+
+CREATE TABLE stockml.jobs (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kind          text NOT NULL CONSTRAINT jobs_kind_format CHECK (kind ~ '^[a-z][a-z0-9_]{0,39}$'),
+    args          jsonb NOT NULL DEFAULT '{}',
+    status        text NOT NULL DEFAULT 'queued'
+                  CONSTRAINT jobs_status CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    attempts      integer NOT NULL DEFAULT 0,
+    max_attempts  integer NOT NULL DEFAULT 3 CONSTRAINT jobs_max_attempts CHECK (max_attempts >= 1),
+    progress      float8 CONSTRAINT jobs_progress CHECK (progress >= 0 AND progress <= 1),
+    submitted_at  timestamptz NOT NULL DEFAULT now(),
+    submitted_by  regrole NOT NULL DEFAULT current_user::regrole,
+    run_after     timestamptz NOT NULL DEFAULT now(),
+    started_at    timestamptz,
+    finished_at   timestamptz,
+    worker_pid    integer,
+    result        text,
+    error         text,
+    worker_started_at timestamptz
+);
+CREATE INDEX jobs_queued_idx ON stockml.jobs (run_after, id) WHERE status = 'queued';
+COMMENT ON TABLE stockml.jobs IS 'the queue the background worker consumes: a job of kind K runs stockml.run_job_K(id, args) in its own transaction';
+COMMENT ON COLUMN stockml.jobs.status IS 'queued (waiting, also between retries), running, done, failed (after max_attempts), cancelled';
+COMMENT ON COLUMN stockml.jobs.attempts IS 'runs started so far, the current one included';
+COMMENT ON COLUMN stockml.jobs.progress IS 'fraction done when the job last finished; live value while running in stockml.job_status';
+COMMENT ON COLUMN stockml.jobs.submitted_by IS 'role the job runs as';
+COMMENT ON COLUMN stockml.jobs.worker_pid IS 'pid of the worker running the job (NULL when not running)';
+COMMENT ON COLUMN stockml.jobs.worker_started_at IS 'backend start of worker_pid: a running job whose pid and start time match no backend lost its worker (pids are reused)';
+COMMENT ON COLUMN stockml.jobs.run_after IS 'not started before this time (retry backoff)';
+COMMENT ON COLUMN stockml.jobs.result IS 'what run_job_K returned, as text';
+COMMENT ON COLUMN stockml.jobs.error IS 'error of the last failed attempt (kept when a retry succeeds); every attempt''s in stockml.job_attempts';
+COMMENT ON INDEX stockml.jobs_queued_idx IS 'serves the worker''s claim of the next due job';
+-- the queue's history is the user's data (pg_dump keeps it, and the ids continue)
+SELECT pg_catalog.pg_extension_config_dump('stockml.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.jobs', 'id')::regclass, '');
+
+-- Every attempt of every job, written by the workers: the error of each failed one, not only
+-- the last.  No foreign key to stockml.jobs: pg_restore loads extension tables in name order,
+-- job_attempts before jobs; a trigger deletes a job's attempts with it.
+CREATE TABLE stockml.job_attempts (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id      bigint NOT NULL,
+    attempt     integer NOT NULL CONSTRAINT job_attempts_attempt CHECK (attempt >= 1),
+    status      text NOT NULL DEFAULT 'running'
+                CONSTRAINT job_attempts_status CHECK (status IN ('running', 'done', 'failed', 'cancelled', 'interrupted')),
+    started_at  timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    worker_pid  integer,
+    error       text,
+    CONSTRAINT job_attempts_job_attempt UNIQUE (job_id, attempt)
+);
+COMMENT ON TABLE stockml.job_attempts IS 'every run of a job (stockml.jobs.attempts of them): when it started and ended, its worker and its error';
+COMMENT ON COLUMN stockml.job_attempts.attempt IS '1 for the first run, 2 for the first retry, ...';
+COMMENT ON COLUMN stockml.job_attempts.status IS 'running, done, failed (retried if attempts remain), cancelled, interrupted (its worker stopped: crash, restart, pg_terminate_backend)';
+COMMENT ON COLUMN stockml.job_attempts.error IS 'the attempt''s error, NULL when it succeeded';
+COMMENT ON INDEX stockml.job_attempts_job_attempt IS 'one row per attempt of a job; serves the worker''s update of its attempt and the delete of a job''s attempts';
+SELECT pg_catalog.pg_extension_config_dump('stockml.job_attempts', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.job_attempts', 'id')::regclass, '');
+-- a job's attempts go with it (what a foreign key would do; job_attempts_job_attempt serves it)
+CREATE FUNCTION stockml.jobs_delete_attempts() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM stockml.job_attempts a WHERE a.job_id = OLD.id;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION stockml.jobs_delete_attempts() IS
+'trigger: delete the attempts of a deleted job';
+CREATE TRIGGER jobs_delete_attempts AFTER DELETE ON stockml.jobs
+    FOR EACH ROW EXECUTE FUNCTION stockml.jobs_delete_attempts();
+
+-- ERROR unless args is a JSON object whose keys are all in allowed: the first check of every
+-- job kind's checker (stockml.check_job_K).
+CREATE FUNCTION stockml.job_check_keys(kind text, args jsonb, allowed text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    unknown text;
+BEGIN
+    IF jsonb_typeof(args) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'the args of a % job must be a JSON object, not %', kind, coalesce(jsonb_typeof(args), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Keys: ' || array_to_string(allowed, ', ') || '.';
+    END IF;
+    SELECT string_agg(k, ', ' ORDER BY k) INTO unknown FROM jsonb_object_keys(args) k WHERE k <> ALL (allowed);
+    IF unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown key in % job args: %', kind, unknown
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Keys: ' || array_to_string(allowed, ', ') || '.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stockml.job_check_keys(text, jsonb, text[]) IS
+'internal: ERROR unless a job''s args are a JSON object with only the allowed keys';
+
+-- The symbols a job's args name ("symbols": [...]), NULL when they name none; ERROR unless an
+-- array of strings.
+CREATE FUNCTION stockml.job_symbols(kind text, args jsonb)
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF jsonb_typeof(args -> 'symbols') IS NULL OR jsonb_typeof(args -> 'symbols') = 'null' THEN
+        RETURN NULL;
+    END IF;
+    IF jsonb_typeof(args -> 'symbols') <> 'array'
+       OR EXISTS (SELECT FROM jsonb_array_elements(args -> 'symbols') e WHERE jsonb_typeof(e) <> 'string') THEN
+        RAISE EXCEPTION '"symbols" of a % job must be an array of symbols, not %', kind, args -> 'symbols'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('For example: stockml.submit(%L, ''{"symbols": ["MSFT"]}'').', kind);
+    END IF;
+    RETURN ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols'));
+END
+$$;
+COMMENT ON FUNCTION stockml.job_symbols(text, jsonb) IS
+'internal: the symbols of a job''s args ("symbols", an array of strings), NULL when absent; ERROR on anything else';
+
+CREATE FUNCTION stockml.submit(kind text, args jsonb DEFAULT '{}')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stockml_submit'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.submit(text, jsonb) IS
+'queue a job of a kind K for which stockml.run_job_K(bigint, jsonb) exists, after its checker stockml.check_job_K(jsonb) (when there is one) accepted the args; wakes the worker at commit (WARNING when no worker serves this database); returns the job id';
+
+CREATE FUNCTION stockml.cancel_job(id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stockml_cancel_job'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.cancel_job(bigint) IS
+'cancel a queued job, or interrupt a running one (marked cancelled, not retried); false if it had finished';
+
+CREATE FUNCTION stockml.running_jobs(OUT job_id bigint, OUT pid integer, OUT progress float8,
+                                     OUT started_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'stockml_running_jobs'
+LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION stockml.running_jobs() IS
+'jobs the workers of this server run now, with their live progress (from shared memory)';
+
+CREATE FUNCTION stockml.report_job_progress(fraction float8)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stockml_report_job_progress'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION stockml.report_job_progress(float8) IS
+'report the running job''s progress (0..1), visible at once in stockml.job_status; no-op outside a job';
+
+CREATE VIEW stockml.job_status AS
+SELECT j.id, j.kind, j.args, j.status, j.attempts, j.max_attempts,
+       coalesce(r.progress, j.progress) AS progress,
+       j.submitted_at, j.submitted_by, j.run_after, j.started_at, j.finished_at,
+       coalesce(r.pid, j.worker_pid) AS worker_pid, j.result, j.error
+  FROM stockml.jobs j
+  LEFT JOIN stockml.running_jobs() r ON r.job_id = j.id;
+COMMENT ON VIEW stockml.job_status IS 'stockml.jobs with the live progress of running jobs';
+
+-- read-only: a job runs as its submitted_by, which only submit() may set
+GRANT SELECT ON stockml.jobs TO stockml_admin;
+GRANT SELECT ON stockml.job_status TO stockml_admin;
+GRANT SELECT ON stockml.job_attempts TO stockml_admin;
+-- Technical indicators as window aggregates (src/indicators.c).
+-- Each is used as stockml.f(...) OVER (PARTITION BY symbol ORDER BY day) with the
+-- default frame, or as an ordered aggregate stockml.f(x, n ORDER BY day) giving the
+-- value at the last row.  NULL until warmed up; a NULL input is a missing row.
+-- Transition functions are not strict (the state is internal and NULL inputs are
+-- skipped in C); every function is immutable and parallel safe.  There is no
+-- combine function: the indicators depend on row order.
+
+CREATE FUNCTION stockml.indicator_finalfn(internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_indicator_finalfn'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.indicator_finalfn(internal) IS
+'final function of the indicator aggregates: the value at the last row, NULL until warmed up (reads the state only)';
+
+CREATE FUNCTION stockml.sma_transfn(internal, float8, integer) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_sma_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.sma_transfn(internal, float8, integer) IS
+'transition function of stockml.sma(float8, integer)';
+CREATE AGGREGATE stockml.sma(x float8, n integer) (
+    SFUNC = stockml.sma_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.sma(float8, integer) IS
+'simple moving average of the last n values; NULL until n values';
+
+CREATE FUNCTION stockml.ema_transfn(internal, float8, integer) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_ema_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.ema_transfn(internal, float8, integer) IS
+'transition function of stockml.ema(float8, integer)';
+CREATE AGGREGATE stockml.ema(x float8, n integer) (
+    SFUNC = stockml.ema_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.ema(float8, integer) IS
+'exponential moving average, alpha = 2/(n+1), seeded with the SMA of the first n values; first value at row n';
+
+CREATE FUNCTION stockml.rsi_transfn(internal, float8) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_rsi_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.rsi_transfn(internal, float8) IS
+'transition function of stockml.rsi(float8)';
+CREATE AGGREGATE stockml.rsi(x float8) (
+    SFUNC = stockml.rsi_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.rsi(float8) IS
+'relative strength index over 14 rows (Wilder smoothing, seeded with the mean of the first 14 changes); first value at row 15';
+
+CREATE FUNCTION stockml.rsi_transfn(internal, float8, integer) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_rsi_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.rsi_transfn(internal, float8, integer) IS
+'transition function of stockml.rsi(float8, integer)';
+CREATE AGGREGATE stockml.rsi(x float8, n integer) (
+    SFUNC = stockml.rsi_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.rsi(float8, integer) IS
+'relative strength index over n rows: Wilder smoothing (alpha = 1/n) of gains and losses, seeded with the mean of the first n changes, 100*U/(U+D) (50 when U+D = 0); first value at row n+1';
+
+CREATE FUNCTION stockml.macd_transfn(internal, float8) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_macd_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.macd_transfn(internal, float8) IS
+'transition function of stockml.macd(float8)';
+CREATE AGGREGATE stockml.macd(x float8) (
+    SFUNC = stockml.macd_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.macd(float8) IS
+'MACD line ema(x,12) - ema(x,26); first value at row 26';
+
+CREATE FUNCTION stockml.macd_transfn(internal, float8, integer, integer) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_macd_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.macd_transfn(internal, float8, integer, integer) IS
+'transition function of stockml.macd(float8, integer, integer)';
+CREATE AGGREGATE stockml.macd(x float8, fast integer, slow integer) (
+    SFUNC = stockml.macd_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.macd(float8, integer, integer) IS
+'MACD line ema(x,fast) - ema(x,slow); first value at row slow';
+
+CREATE FUNCTION stockml.macd_signal_transfn(internal, float8) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_macd_signal_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.macd_signal_transfn(internal, float8) IS
+'transition function of stockml.macd_signal(float8)';
+CREATE AGGREGATE stockml.macd_signal(x float8) (
+    SFUNC = stockml.macd_signal_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.macd_signal(float8) IS
+'MACD signal line: ema(9) of macd(x,12,26) with SMA seeding; first value at row 34';
+
+CREATE FUNCTION stockml.macd_signal_transfn(internal, float8, integer, integer, integer) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_macd_signal_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.macd_signal_transfn(internal, float8, integer, integer, integer) IS
+'transition function of stockml.macd_signal(float8, integer, integer, integer)';
+CREATE AGGREGATE stockml.macd_signal(x float8, fast integer, slow integer, signal integer) (
+    SFUNC = stockml.macd_signal_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.macd_signal(float8, integer, integer, integer) IS
+'MACD signal line: ema(signal) of macd(x,fast,slow) with SMA seeding; first value at row slow+signal-1';
+
+CREATE FUNCTION stockml.bb_pctb_transfn(internal, float8) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_bb_pctb_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.bb_pctb_transfn(internal, float8) IS
+'transition function of stockml.bb_pctb(float8)';
+CREATE AGGREGATE stockml.bb_pctb(x float8) (
+    SFUNC = stockml.bb_pctb_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.bb_pctb(float8) IS
+'Bollinger %B over 20 rows with bands SMA +/- 2 population sigma; 0.5 when sigma = 0; first value at row 20';
+
+CREATE FUNCTION stockml.bb_pctb_transfn(internal, float8, integer) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_bb_pctb_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.bb_pctb_transfn(internal, float8, integer) IS
+'transition function of stockml.bb_pctb(float8, integer)';
+CREATE AGGREGATE stockml.bb_pctb(x float8, n integer) (
+    SFUNC = stockml.bb_pctb_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.bb_pctb(float8, integer) IS
+'Bollinger %B over n rows with bands SMA +/- 2 population sigma; 0.5 when sigma = 0; first value at row n';
+
+CREATE FUNCTION stockml.bb_pctb_transfn(internal, float8, integer, float8) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_bb_pctb_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.bb_pctb_transfn(internal, float8, integer, float8) IS
+'transition function of stockml.bb_pctb(float8, integer, float8)';
+CREATE AGGREGATE stockml.bb_pctb(x float8, n integer, k float8) (
+    SFUNC = stockml.bb_pctb_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.bb_pctb(float8, integer, float8) IS
+'Bollinger %B (x - lower)/(upper - lower) with bands SMA(n) +/- k population sigma; 0.5 when sigma = 0; first value at row n';
+
+CREATE FUNCTION stockml.atr_transfn(internal, float8, float8, float8) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_atr_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.atr_transfn(internal, float8, float8, float8) IS
+'transition function of stockml.atr(float8, float8, float8)';
+CREATE AGGREGATE stockml.atr(high float8, low float8, close float8) (
+    SFUNC = stockml.atr_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.atr(float8, float8, float8) IS
+'average true range (high, low, close) over 14 rows, Wilder-smoothed; first value at row 15';
+
+CREATE FUNCTION stockml.atr_transfn(internal, float8, float8, float8, integer) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_atr_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.atr_transfn(internal, float8, float8, float8, integer) IS
+'transition function of stockml.atr(float8, float8, float8, integer)';
+CREATE AGGREGATE stockml.atr(high float8, low float8, close float8, n integer) (
+    SFUNC = stockml.atr_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.atr(float8, float8, float8, integer) IS
+'average true range (high, low, close, n): max(H, C-1) - min(L, C-1), Wilder-smoothed, seeded with the mean of the first n true ranges; first value at row n+1';
+
+CREATE FUNCTION stockml.rolling_std_transfn(internal, float8, integer) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_rolling_std_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.rolling_std_transfn(internal, float8, integer) IS
+'transition function of stockml.rolling_std(float8, integer)';
+CREATE AGGREGATE stockml.rolling_std(x float8, n integer) (
+    SFUNC = stockml.rolling_std_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.rolling_std(float8, integer) IS
+'sample standard deviation (n-1) of the last n values (n >= 2); first value at row n';
+
+CREATE FUNCTION stockml.zscore_transfn(internal, float8, integer) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_zscore_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.zscore_transfn(internal, float8, integer) IS
+'transition function of stockml.zscore(float8, integer)';
+CREATE AGGREGATE stockml.zscore(x float8, n integer) (
+    SFUNC = stockml.zscore_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.zscore(float8, integer) IS
+'(x - sma(x,n)) / rolling_std(x,n), 0 when the window is constant (n >= 2); first value at row n';
+
+CREATE FUNCTION stockml.log_return_transfn(internal, float8) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_log_return_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.log_return_transfn(internal, float8) IS
+'transition function of stockml.log_return(float8)';
+CREATE AGGREGATE stockml.log_return(x float8) (
+    SFUNC = stockml.log_return_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.log_return(float8) IS
+'ln(x / previous x); first value at row 2';
+
+CREATE FUNCTION stockml.log_return_transfn(internal, float8, integer) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_log_return_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.log_return_transfn(internal, float8, integer) IS
+'transition function of stockml.log_return(float8, integer)';
+CREATE AGGREGATE stockml.log_return(x float8, k integer) (
+    SFUNC = stockml.log_return_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.log_return(float8, integer) IS
+'ln(x / x k rows before); x must be positive; first value at row k+1';
+
+CREATE FUNCTION stockml.momentum_transfn(internal, float8, integer) RETURNS internal
+AS 'MODULE_PATHNAME', 'stockml_momentum_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.momentum_transfn(internal, float8, integer) IS
+'transition function of stockml.momentum(float8, integer)';
+CREATE AGGREGATE stockml.momentum(x float8, n integer) (
+    SFUNC = stockml.momentum_transfn, STYPE = internal,
+    FINALFUNC = stockml.indicator_finalfn, FINALFUNC_MODIFY = READ_ONLY,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE stockml.momentum(float8, integer) IS
+'x / x n rows before - 1; first value at row n+1';
+-- Feature sets and the leakage-safe feature matrix (src/features.c).
+
+CREATE FUNCTION stockml.feature_spec_check(spec jsonb) RETURNS boolean
+AS 'MODULE_PATHNAME', 'stockml_feature_spec_check'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.feature_spec_check(jsonb) IS
+'true for a valid feature spec; otherwise an ERROR saying which feature is wrong and why (used by the CHECK on feature_sets)';
+
+CREATE FUNCTION stockml.feature_names(spec jsonb) RETURNS text[]
+AS 'MODULE_PATHNAME', 'stockml_feature_names'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.feature_names(jsonb) IS
+'the feature names of a spec, in the order of the x array of features()';
+
+CREATE FUNCTION stockml.feature_spec_warmup(spec jsonb) RETURNS integer
+AS 'MODULE_PATHNAME', 'stockml_feature_spec_warmup'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.feature_spec_warmup(jsonb) IS
+'the first stored bar (counting from 1) at which every feature of the spec is defined: features() starts there';
+
+CREATE TABLE stockml.feature_sets (
+    name        text PRIMARY KEY
+                CONSTRAINT feature_sets_name_format CHECK (name ~ '^[A-Za-z0-9_.-]{1,63}$'),
+    spec        jsonb NOT NULL
+                CONSTRAINT feature_sets_spec_valid CHECK (stockml.feature_spec_check(spec)),
+    description text,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE stockml.feature_sets IS 'named feature specifications read by features() and train(); a spec is checked when stored';
+COMMENT ON COLUMN stockml.feature_sets.spec IS '{"features": [{"name", "indicator", parameters n/k/fast/slow/signal, "description"}, ...]} (README, "Feature sets")';
+COMMENT ON CONSTRAINT feature_sets_spec_valid ON stockml.feature_sets IS 'refuses unknown indicators, unknown keys, bad parameters and repeated names';
+
+INSERT INTO stockml.feature_sets (name, description, spec) VALUES ('default',
+'16 scale-free daily features a practitioner starts from; defined from the 50th stored bar; needs no volume',
+$${"features": [
+  {"name": "ret_1",          "indicator": "log_return",    "k": 1,   "description": "log return over 1 bar"},
+  {"name": "ret_2",          "indicator": "log_return",    "k": 2,   "description": "log return over 2 bars"},
+  {"name": "ret_5",          "indicator": "log_return",    "k": 5,   "description": "log return over a week"},
+  {"name": "ret_20",         "indicator": "log_return",    "k": 20,  "description": "log return over a month"},
+  {"name": "mom_10",         "indicator": "momentum",      "n": 10,  "description": "close / close 10 bars before - 1"},
+  {"name": "vol_5",          "indicator": "volatility",    "n": 5,   "description": "sample sd of the last 5 one-bar log returns"},
+  {"name": "vol_20",         "indicator": "volatility",    "n": 20,  "description": "sample sd of the last 20 one-bar log returns"},
+  {"name": "rsi_14",         "indicator": "rsi",           "n": 14,  "description": "Wilder RSI(14) / 100"},
+  {"name": "macd",           "indicator": "macd",          "fast": 12, "slow": 26, "description": "MACD(12, 26) / close"},
+  {"name": "macd_signal",    "indicator": "macd_signal",   "fast": 12, "slow": 26, "signal": 9, "description": "MACD signal(9) / close"},
+  {"name": "bb_pctb_20",     "indicator": "bb_pctb",       "n": 20, "k": 2, "description": "Bollinger %B(20, 2)"},
+  {"name": "atr_14",         "indicator": "atr",           "n": 14,  "description": "ATR(14) / close"},
+  {"name": "sma_ratio_10",   "indicator": "sma_ratio",     "n": 10,  "description": "close / SMA(10) - 1"},
+  {"name": "sma_ratio_50",   "indicator": "sma_ratio",     "n": 50,  "description": "close / SMA(50) - 1"},
+  {"name": "volume_z_20",    "indicator": "volume_zscore", "n": 20,  "description": "z-score of ln(1 + volume) over 20 bars; 0 without volume"},
+  {"name": "range",          "indicator": "range",                   "description": "(high - low) / close"}
+]}$$);
+
+-- user-defined sets are the user's data: pg_dump keeps them, the built-in one comes from the script
+SELECT pg_catalog.pg_extension_config_dump('stockml.feature_sets', $$WHERE name <> 'default'$$);
+
+-- The built-in set belongs to the extension: features() and train() use it when no set is
+-- named, so it is neither changed nor deleted (copy it under another name instead).
+CREATE FUNCTION stockml.feature_sets_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' OR OLD.name = 'default' THEN
+        RAISE EXCEPTION 'the built-in feature set "default" cannot be %',
+                        CASE TG_OP WHEN 'UPDATE' THEN 'changed' ELSE 'deleted' END
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'features() and train() use it when no feature_set is named; it comes with the extension.',
+                  HINT = 'Change a copy: INSERT INTO stockml.feature_sets (name, spec) SELECT ''mine'', spec FROM stockml.feature_sets WHERE name = ''default''; '
+                      || CASE TG_OP WHEN 'TRUNCATE' THEN 'delete the other sets with DELETE FROM stockml.feature_sets WHERE name <> ''default''.'
+                                    ELSE 'then pass feature_set => ''mine''.' END;
+    END IF;
+    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+COMMENT ON FUNCTION stockml.feature_sets_guard() IS
+'trigger: refuses UPDATE and DELETE of the built-in feature set "default", and TRUNCATE of stockml.feature_sets';
+CREATE TRIGGER feature_sets_default_guard BEFORE UPDATE OR DELETE ON stockml.feature_sets
+    FOR EACH ROW EXECUTE FUNCTION stockml.feature_sets_guard();
+CREATE TRIGGER feature_sets_no_truncate BEFORE TRUNCATE ON stockml.feature_sets
+    FOR EACH STATEMENT EXECUTE FUNCTION stockml.feature_sets_guard();
+
+CREATE FUNCTION stockml.features(symbol text, start_day date DEFAULT NULL, end_day date DEFAULT NULL,
+                                 feature_set text DEFAULT 'default', horizon integer DEFAULT 1)
+RETURNS TABLE (symbol text, day date, close float8, x float8[], y float8)
+AS 'MODULE_PATHNAME', 'stockml_features'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.features(text, date, date, text, integer) IS
+'feature matrix of one symbol for a stored feature set: x at day t uses bars up to t only; y = ln(close[t+horizon]/close[t]) in stored bars, NULL at the end; rows from the warm-up on';
+
+CREATE FUNCTION stockml.features_spec(symbol text, spec jsonb, start_day date DEFAULT NULL,
+                                      end_day date DEFAULT NULL, horizon integer DEFAULT 1)
+RETURNS TABLE (symbol text, day date, close float8, x float8[], y float8)
+AS 'MODULE_PATHNAME', 'stockml_features_spec'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.features_spec(text, jsonb, date, date, integer) IS
+'features() for an explicit spec (e.g. the one stored with a model) instead of a named feature set';
+-- Models on matrices (src/model*.c, src/linalg.c): fit, evaluate and inspect the model
+-- bytea without the registry.  Algorithms: naive, ridge, elastic_net.
+
+CREATE FUNCTION stockml.fit(algorithm text, x float8[], y float8[], params jsonb DEFAULT '{}')
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'stockml_fit'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.fit(text, float8[], float8[], jsonb) IS
+'fit a model on a raw feature matrix x (2-D, one row per observation) and targets y; returns the model bytea (standardization included)';
+
+CREATE FUNCTION stockml.model_predict(model bytea, x float8[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_model_predict'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.model_predict(bytea, float8[]) IS
+'evaluate a model bytea on one raw feature vector; a damaged or foreign blob is an ERROR';
+
+CREATE FUNCTION stockml.model_describe(model bytea)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'stockml_model_describe'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.model_describe(bytea) IS
+'what a model bytea holds: algorithm, feature count, parameters, intercept, coefficients, standardization';
+-- Model registry and tracking (src/train.c, src/registry.c): experiments, runs and their
+-- metrics, versioned models, aliases with an append-only history, and the forecast ledger.
+
+CREATE TABLE stockml.experiments (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name        text NOT NULL UNIQUE,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON INDEX stockml.experiments_name_key IS 'one experiment per model name';
+COMMENT ON TABLE stockml.experiments IS 'one experiment per model name: the runs that trained (or tried to train) its versions';
+
+CREATE TABLE stockml.runs (
+    id            bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    experiment_id bigint NOT NULL REFERENCES stockml.experiments (id) ON DELETE CASCADE,
+    model_name    text NOT NULL,
+    algorithm     text NOT NULL,
+    symbols       text[] NOT NULL,
+    horizon       integer NOT NULL,
+    feature_set   text NOT NULL,
+    train_end     date,
+    params        jsonb NOT NULL,
+    status        text NOT NULL
+                  CONSTRAINT runs_status CHECK (status IN ('running', 'finished', 'failed')),
+    started_at    timestamptz NOT NULL,
+    finished_at   timestamptz,
+    error         text,
+    model_version integer
+);
+CREATE INDEX runs_experiment_idx ON stockml.runs (experiment_id, started_at);
+COMMENT ON TABLE stockml.runs IS 'one row per train() call: parameters, status, times and error; a failed run has no model';
+COMMENT ON COLUMN stockml.runs.id IS 'run id; a failed run keeps the id its train() call drew';
+COMMENT ON COLUMN stockml.runs.params IS 'the parameters as given to train()';
+COMMENT ON COLUMN stockml.runs.status IS 'running (only inside the training transaction), finished or failed';
+COMMENT ON COLUMN stockml.runs.error IS 'why the run failed (the ERROR train() raised)';
+COMMENT ON COLUMN stockml.runs.model_version IS 'the version the run produced (finished runs)';
+COMMENT ON INDEX stockml.runs_experiment_idx IS 'serves the runs of one model name in time order';
+
+CREATE TABLE stockml.run_metrics (
+    run_id      bigint NOT NULL REFERENCES stockml.runs (id) ON DELETE CASCADE,
+    key         text NOT NULL,
+    step        integer NOT NULL,
+    value       float8,
+    logged_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (run_id, key, step)
+);
+COMMENT ON TABLE stockml.run_metrics IS 'metrics of a run: step = walk-forward fold (1..folds); step 0 = all folds pooled';
+
+CREATE TABLE stockml.models (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name          text NOT NULL
+                  CONSTRAINT models_name_format CHECK (name ~ '^[A-Za-z0-9_.-]{1,63}$'),
+    version       integer NOT NULL CONSTRAINT models_version_positive CHECK (version > 0),
+    algorithm     text NOT NULL,
+    symbols       text[] NOT NULL,
+    horizon       integer NOT NULL
+                  CONSTRAINT models_horizon_range CHECK (horizon BETWEEN 1 AND 10000),
+    feature_set   text NOT NULL,
+    feature_spec  jsonb NOT NULL,
+    params        jsonb NOT NULL,
+    metrics       jsonb NOT NULL,
+    train_start   date NOT NULL,
+    train_end     date NOT NULL,
+    n_rows        bigint NOT NULL,
+    reference     jsonb NOT NULL,
+    model         bytea NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    run_id        bigint REFERENCES stockml.runs (id) ON DELETE SET NULL,
+    description   text,
+    tags          text[] NOT NULL DEFAULT '{}',
+    UNIQUE (name, version)
+);
+COMMENT ON INDEX stockml.models_name_version_key IS 'one row per version of a model name';
+COMMENT ON TABLE stockml.models IS 'trained models, one row per (name, version); the model itself is the bytea column';
+COMMENT ON COLUMN stockml.models.feature_spec IS 'the feature spec the model was trained with (a copy: predict() uses it, never the current feature set)';
+COMMENT ON COLUMN stockml.models.params IS 'algorithm parameters with defaults filled in, and train()''s own (folds, auto_deploy, reference_rows)';
+COMMENT ON COLUMN stockml.models.metrics IS 'walk-forward out-of-sample metrics: mae, rmse, mape, directional_accuracy, the same prefixed naive_, skill = 1 - mae/naive_mae, n_test, folds; gate: the deploy decision with its reason and p-values';
+COMMENT ON COLUMN stockml.models.train_start IS 'first day of the training rows';
+COMMENT ON COLUMN stockml.models.train_end IS 'last day of the training rows (their targets end at most at the train_end asked for)';
+COMMENT ON COLUMN stockml.models.reference IS '{"names": [...], "rows": [[...], ...], "abs_residuals": [...], "scaled_residuals": [...], "interval": {...}}: up to reference_rows training rows for drift, and quantiles of out-of-sample |log error| (fixed-width intervals) and of |log error| / (sigma sqrt(horizon)) (intervals that follow volatility)';
+COMMENT ON COLUMN stockml.models.description IS 'what the version is for, in words: train(params => {"description": ..}) or set_version_info()';
+COMMENT ON COLUMN stockml.models.tags IS 'labels of the version, sorted and distinct: train(params => {"tags": [..]}) or set_version_info()';
+COMMENT ON COLUMN stockml.models.model IS 'the model bytea (README, "The model format")';
+COMMENT ON CONSTRAINT models_name_format ON stockml.models IS 'model names are 1-63 of A-Z a-z 0-9 _ . -';
+
+CREATE TABLE stockml.model_aliases (
+    name        text NOT NULL,
+    alias       text NOT NULL CONSTRAINT model_aliases_alias_format CHECK (alias ~ '^[a-z][a-z0-9_]{0,62}$'),
+    version     integer NOT NULL,
+    PRIMARY KEY (name, alias),
+    FOREIGN KEY (name, version) REFERENCES stockml.models (name, version)
+);
+COMMENT ON TABLE stockml.model_aliases IS 'which version an alias (production, staging, ...) points to; moved by deploy(), rollback() and train()';
+
+CREATE TABLE stockml.alias_history (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name             text NOT NULL,
+    alias            text NOT NULL,
+    version          integer NOT NULL,
+    previous_version integer,
+    action           text NOT NULL CONSTRAINT alias_history_action CHECK (action IN ('deploy', 'auto', 'rollback')),
+    set_at           timestamptz NOT NULL DEFAULT now(),
+    set_by           text NOT NULL DEFAULT current_user,
+    reason           text
+);
+CREATE INDEX alias_history_name_idx ON stockml.alias_history (name, alias, id);
+COMMENT ON TABLE stockml.alias_history IS 'append-only log of every alias move: who, when, why; rows go only with drop_model()';
+COMMENT ON COLUMN stockml.alias_history.action IS 'deploy (by hand), auto (train() through the deploy gate) or rollback';
+COMMENT ON INDEX stockml.alias_history_name_idx IS 'serves the history of one alias in order';
+
+CREATE TABLE stockml.predictions (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model_id        bigint NOT NULL REFERENCES stockml.models (id) ON DELETE CASCADE,
+    model_name      text NOT NULL,
+    model_version   integer NOT NULL,
+    symbol          text NOT NULL,
+    as_of           date NOT NULL,
+    target_day      date NOT NULL,
+    predicted_close float8 NOT NULL,
+    lower           float8,
+    upper           float8,
+    made_at         timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (model_id, symbol, as_of)
+);
+CREATE INDEX predictions_symbol_target_idx ON stockml.predictions (symbol, target_day);
+COMMENT ON INDEX stockml.predictions_model_id_symbol_as_of_key IS 'one forecast per model version, symbol and as_of day: forecast() replaces a repeat';
+COMMENT ON TABLE stockml.predictions IS 'the forecast ledger written by forecast(): one row per model version, symbol and as_of day';
+COMMENT ON COLUMN stockml.predictions.as_of IS 'day of the last bar the forecast used';
+COMMENT ON COLUMN stockml.predictions.target_day IS 'the trading day forecast: horizon trading days after as_of in the symbol''s calendar (stockml.symbol_calendar)';
+COMMENT ON COLUMN stockml.predictions.lower IS 'lower end of the interval at stockml.interval_level, NULL when the model has no residuals';
+COMMENT ON INDEX stockml.predictions_symbol_target_idx IS 'joins forecasts with the realized bar (symbol, day)';
+
+-- registry rows are the user's data
+SELECT pg_catalog.pg_extension_config_dump('stockml.experiments', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.runs', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.run_metrics', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.models', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.model_aliases', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.alias_history', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.predictions', '');
+-- and so are their identity sequences: after a restore the next run, version, alias
+-- change and forecast get new ids
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.experiments', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.runs', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.models', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.alias_history', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.predictions', 'id')::regclass, '');
+
+-- alias_history is append-only while the model exists
+CREATE FUNCTION stockml.alias_history_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' OR EXISTS (SELECT FROM stockml.models m WHERE m.name = OLD.name) THEN
+        RAISE EXCEPTION 'stockml.alias_history is append-only'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Move an alias with stockml.deploy() or stockml.rollback(); stockml.drop_model() removes a model with its history.';
+    END IF;
+    RETURN OLD;
+END $$;
+COMMENT ON FUNCTION stockml.alias_history_guard() IS
+'trigger: refuses UPDATE of alias_history, and DELETE while a model of that name exists';
+CREATE TRIGGER alias_history_append_only BEFORE UPDATE OR DELETE ON stockml.alias_history
+    FOR EACH ROW EXECUTE FUNCTION stockml.alias_history_guard();
+
+-- every backend's model cache forgets what it knows when aliases or models change
+CREATE FUNCTION stockml.models_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'stockml_models_changed'
+LANGUAGE C;
+COMMENT ON FUNCTION stockml.models_changed() IS
+'trigger: sends a relcache invalidation at commit so every backend drops its cached models (predict)';
+CREATE TRIGGER model_aliases_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON stockml.model_aliases
+    FOR EACH STATEMENT EXECUTE FUNCTION stockml.models_changed();
+CREATE TRIGGER models_changed AFTER UPDATE OR DELETE OR TRUNCATE ON stockml.models
+    FOR EACH STATEMENT EXECUTE FUNCTION stockml.models_changed();
+
+-- versions with their metrics side by side
+CREATE VIEW stockml.model_versions AS
+SELECT m.name, m.version, m.algorithm,
+       coalesce((SELECT array_agg(a.alias ORDER BY a.alias) FROM stockml.model_aliases a
+                  WHERE a.name = m.name AND a.version = m.version), '{}') AS aliases,
+       m.symbols, m.horizon, m.feature_set, m.train_start, m.train_end, m.n_rows,
+       (m.metrics ->> 'skill')::float8 AS skill,
+       (m.metrics ->> 'mae')::float8 AS mae,
+       (m.metrics ->> 'naive_mae')::float8 AS naive_mae,
+       (m.metrics ->> 'rmse')::float8 AS rmse,
+       (m.metrics ->> 'naive_rmse')::float8 AS naive_rmse,
+       (m.metrics ->> 'mape')::float8 AS mape,
+       (m.metrics ->> 'naive_mape')::float8 AS naive_mape,
+       (m.metrics ->> 'directional_accuracy')::float8 AS directional_accuracy,
+       (m.metrics ->> 'naive_directional_accuracy')::float8 AS naive_directional_accuracy,
+       (m.metrics ->> 'n_test')::bigint AS n_test,
+       m.params, m.created_at, m.run_id, m.description, m.tags
+  FROM stockml.models m;
+COMMENT ON VIEW stockml.model_versions IS
+'every model version with its aliases and walk-forward metrics beside the naive baseline''s';
+
+-- Alias moves: deploy() and rollback() check the caller (a superuser or a member of
+-- stockml_admin), then write as the owner through _set_alias / _rollback, which only the
+-- owner may execute (src/registry.c); callers may read these tables but not write them,
+-- so every move has its history row and the row names who made it.
+CREATE FUNCTION stockml.deploy(model_name text, version integer, alias text DEFAULT 'production',
+                               reason text DEFAULT NULL)
+RETURNS stockml.alias_history
+AS 'MODULE_PATHNAME', 'stockml_deploy'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.deploy(text, integer, text, text) IS
+'point an alias (default production) at a version; logged in alias_history with who, when and why';
+
+CREATE FUNCTION stockml._lock_model_name(model_name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stockml_lock_model_name'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml._lock_model_name(text) IS
+'internal: lock the model name (its experiments row, as the owner) until the end of the transaction: alias moves, train()''s version numbering, version removal and monitor() of one name run one at a time';
+-- for the functions of the roles that change models (it checks the caller too)
+REVOKE EXECUTE ON FUNCTION stockml._lock_model_name(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._lock_model_name(text) TO stockml_admin;
+
+CREATE FUNCTION stockml._set_alias(model_name text, version integer, alias text, action text, reason text,
+                                   set_by text)
+RETURNS stockml.alias_history
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    previous integer;
+    result stockml.alias_history;
+BEGIN
+    IF model_name IS NULL OR version IS NULL OR alias IS NULL THEN
+        RAISE EXCEPTION 'model_name, version and alias must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the format model_aliases_alias_format checks, refused before anything changes
+    IF alias !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid alias "%"', alias
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'An alias is 1 to 63 characters among a-z 0-9 _, starting with a lower-case letter.',
+                  HINT = CASE WHEN lower(alias) ~ '^[a-z][a-z0-9_]{0,62}$'
+                              THEN format('Aliases are lower case: use %L.', lower(alias))
+                              ELSE 'For example ''production'' or ''staging''.' END;
+    END IF;
+    -- one alias move at a time per model name, so the history is a clean sequence
+    PERFORM stockml._lock_model_name(model_name);
+    PERFORM stockml._require_version(model_name, version);
+    SELECT a.version INTO previous FROM stockml.model_aliases a
+     WHERE a.name = model_name AND a.alias = _set_alias.alias;
+    INSERT INTO stockml.model_aliases AS a (name, alias, version)
+    VALUES (model_name, alias, version)
+    ON CONFLICT ON CONSTRAINT model_aliases_pkey DO UPDATE SET version = excluded.version;
+    INSERT INTO stockml.alias_history AS h (name, alias, version, previous_version, action, set_by, reason)
+    VALUES (model_name, alias, version, previous, action, set_by, reason)
+    RETURNING h.* INTO result;
+    RETURN result;
+END $$;
+COMMENT ON FUNCTION stockml._set_alias(text, integer, text, text, text, text) IS
+'internal, the owner''s only: move an alias and append its history row naming set_by (deploy, rollback, the deploy gate and a train job''s fallback_to_naive, src/registry.c, pass their checked caller)';
+REVOKE EXECUTE ON FUNCTION stockml._set_alias(text, integer, text, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION stockml.rollback(model_name text, alias text DEFAULT 'production', reason text DEFAULT NULL)
+RETURNS stockml.alias_history
+AS 'MODULE_PATHNAME', 'stockml_rollback'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.rollback(text, text, text) IS
+'move an alias back to the version it pointed to before its last deploy (repeatable: each call goes one further back)';
+
+CREATE FUNCTION stockml._rollback(model_name text, alias text, reason text, set_by text)
+RETURNS stockml.alias_history
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    stack integer[] := '{}';
+    h record;
+    target integer;
+    current integer;
+BEGIN
+    -- the history read below is the one the move appends to
+    PERFORM stockml._lock_model_name(model_name);
+    -- replay the history: deploy and auto push a version, rollback pops one
+    FOR h IN SELECT * FROM stockml.alias_history ah
+              WHERE ah.name = model_name AND ah.alias = _rollback.alias ORDER BY ah.id LOOP
+        IF h.action = 'rollback' THEN
+            stack := stack[1:cardinality(stack) - 1];
+        ELSE
+            stack := stack || h.version;
+        END IF;
+    END LOOP;
+    SELECT a.version INTO current FROM stockml.model_aliases a
+     WHERE a.name = model_name AND a.alias = _rollback.alias;
+    IF current IS NULL THEN
+        RAISE EXCEPTION 'model "%" has no alias "%"', model_name, alias
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'stockml.deploy(name, version, alias) sets one.';
+    END IF;
+    IF cardinality(stack) < 2 THEN
+        RAISE EXCEPTION 'alias "%" of model "%" has no earlier version to roll back to', alias, model_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('It points to version %s, the first it was given.', current),
+                  HINT = 'stockml.deploy(name, version, alias) sets any version.';
+    END IF;
+    target := stack[cardinality(stack) - 1];
+    RETURN stockml._set_alias(model_name, target, alias, 'rollback',
+                              coalesce(reason, format('rolled back from version %s', current)), set_by);
+END $$;
+COMMENT ON FUNCTION stockml._rollback(text, text, text, text) IS
+'internal, the owner''s only: the work of rollback() for its checked caller set_by';
+REVOKE EXECUTE ON FUNCTION stockml._rollback(text, text, text, text) FROM PUBLIC;
+
+CREATE FUNCTION stockml.drop_model(model_name text)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n integer;
+    job record;
+    named text[];
+BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM stockml._lock_model_name(model_name);
+    -- a name is known by its versions, or by its runs when none trained
+    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name)
+       AND NOT EXISTS (SELECT FROM stockml.experiments e WHERE e.name = model_name) THEN
+        RAISE EXCEPTION 'model "%" does not exist', model_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
+    END IF;
+    DELETE FROM stockml.model_aliases a WHERE a.name = model_name;
+    DELETE FROM stockml.models m WHERE m.name = model_name;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    DELETE FROM stockml.alias_history h WHERE h.name = model_name;
+    DELETE FROM stockml.experiments e WHERE e.name = model_name;
+    -- the caller's pipelines (stockml.schedule_pipeline) naming the model: each scheduled
+    -- again without it, or removed when it named no other model
+    IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
+        FOR job IN SELECT p.name, p.schedule, p.models FROM stockml.pipelines() p
+                    WHERE model_name = ANY (p.models) ORDER BY p.name LOOP
+            named := array_remove(job.models, model_name);
+            IF cardinality(named) = 0 THEN
+                PERFORM stockml.unschedule_pipeline(job.name);
+                RAISE NOTICE 'unscheduled pipeline "%": it named only model "%"', job.name, model_name;
+            ELSE
+                PERFORM stockml.schedule_pipeline(job.name, job.schedule, named);
+                RAISE NOTICE 'pipeline "%" no longer names model "%"; it keeps %', job.name, model_name,
+                             array_to_string(named, ', ');
+            END IF;
+        END LOOP;
+    END IF;
+    RETURN n;
+END $$;
+COMMENT ON FUNCTION stockml.drop_model(text) IS
+'remove every version of a model with its aliases, alias history, runs and forecasts, and take it out of each of the caller''s pipelines naming it; returns the number of versions removed (0 for a name with only failed runs); an unknown name is an ERROR';
+-- Training, prediction and forecasts (src/train.c, src/predict.c).
+
+CREATE FUNCTION stockml.train(model_name text, symbols text[], algorithm text DEFAULT 'ridge',
+                              horizon integer DEFAULT 1, params jsonb DEFAULT '{}',
+                              feature_set text DEFAULT 'default', train_end date DEFAULT NULL,
+                              horizons integer[] DEFAULT NULL,
+                              OUT model_name text, OUT version integer, OUT metrics jsonb,
+                              OUT deployed boolean)
+RETURNS record
+AS 'MODULE_PATHNAME', 'stockml_train_0_2'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.train(text, text[], text, integer, jsonb, text, date, integer[]) IS
+'train a new version: walk-forward folds (expanding window, gap = horizon), keep every out-of-sample prediction in validation_predictions, refit on all rows, register it with its run and metrics; production moves to it only through the deploy gate (metrics -> ''gate''): skill above 0 and a one-sided Diebold-Mariano p below the policy''s deploy_alpha against the random walk and the production version on the same rows. horizons (which must include horizon) trains one head per horizon into the version, each validated by its own folds with gap = its horizon (metrics -> ''heads''); horizon''s head is the one predict() serves, predict_path() serves them all';
+
+CREATE FUNCTION stockml.predict(model_name text, symbol text, version integer DEFAULT NULL,
+                                alias text DEFAULT NULL,
+                                OUT symbol text, OUT as_of date, OUT target_day date,
+                                OUT predicted_close float8, OUT lower float8, OUT upper float8,
+                                OUT model_version integer, OUT price_scale text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'stockml_predict_symbol_0_2'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.predict(text, text, integer, text) IS
+'a version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model on total-return-adjusted prices; the version is version => N, the one alias => name points to, or by default production (not both); predicted_close, lower and upper are on the price scale of as_of''s bar as quoted (price_scale = ''as_of''); NULL model_name or symbol gives NULL';
+
+CREATE FUNCTION stockml.predict(model_name text, x float8[], version integer DEFAULT NULL,
+                                alias text DEFAULT NULL)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_predict_vector_0_2'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.predict(text, float8[], integer, text) IS
+'a version''s predicted log return over its horizon for one raw feature vector (x of stockml.features), for batch use; version => N, alias => name or by default production; NULL model_name or x gives NULL';
+
+CREATE FUNCTION stockml.predict_path(model_name text, symbol text, version integer DEFAULT NULL,
+                                     alias text DEFAULT NULL)
+RETURNS TABLE (symbol text, as_of date, horizon integer, target_day date, predicted_close float8,
+               lower float8, upper float8, model_version integer, price_scale text)
+AS 'MODULE_PATHNAME', 'stockml_predict_path'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 5;
+COMMENT ON FUNCTION stockml.predict_path(text, text, integer, text) IS
+'one row per head of a version trained with horizons (ascending horizon): the close horizon trading days after the symbol''s last stored bar, with its interval, on the price scale of as_of (as predict()); a version of one head gives one row, predict()''s';
+
+CREATE FUNCTION stockml._resolve_version(model_name text, version integer DEFAULT NULL,
+                                         alias text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'stockml_resolve_version'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml._resolve_version(text, integer, text) IS
+'internal: the version predict() serves for these arguments (version, alias or production), with predict()''s errors; forecast() pins its batch to it';
+
+CREATE TYPE stockml.forecast_result AS (
+    id              bigint,
+    model_id        bigint,
+    model_name      text,
+    model_version   integer,
+    symbol          text,
+    as_of           date,
+    target_day      date,
+    predicted_close float8,
+    lower           float8,
+    upper           float8,
+    made_at         timestamptz,
+    status          text,
+    error           text
+);
+COMMENT ON TYPE stockml.forecast_result IS
+'a row of forecast(): the predictions row it recorded (status ok), or the symbol it could not forecast (status failed, error = why; the prediction columns NULL)';
+
+CREATE FUNCTION stockml.forecast(model_name text, symbols text[] DEFAULT NULL,
+                                 version integer DEFAULT NULL, alias text DEFAULT NULL)
+RETURNS SETOF stockml.forecast_result
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    -- the whole batch uses one version, even if the alias moves meanwhile
+    v integer := stockml._resolve_version(forecast.model_name, forecast.version, forecast.alias);
+    mid bigint;
+    s text;
+    p record;
+    r stockml.forecast_result;
+    msg text;
+    failed text[] := '{}';
+    n integer := 0;
+BEGIN
+    SELECT m.id, coalesce(forecast.symbols, m.symbols) INTO mid, symbols
+      FROM stockml.models m WHERE m.name = forecast.model_name AND m.version = v;
+    FOR s IN SELECT DISTINCT u FROM unnest(symbols) u ORDER BY 1 LOOP
+        n := n + 1;
+        BEGIN
+            SELECT * INTO p FROM stockml.predict(forecast.model_name, coalesce(s, ''), version => v);
+            INSERT INTO stockml.predictions AS t (model_id, model_name, model_version, symbol, as_of,
+                                                 target_day, predicted_close, lower, upper)
+            VALUES (mid, forecast.model_name, v, p.symbol, p.as_of, p.target_day, p.predicted_close,
+                    p.lower, p.upper)
+            ON CONFLICT ON CONSTRAINT predictions_model_id_symbol_as_of_key DO UPDATE
+               SET target_day = excluded.target_day, predicted_close = excluded.predicted_close,
+                   lower = excluded.lower, upper = excluded.upper, made_at = now()
+            RETURNING t.id, t.model_id, t.model_name, t.model_version, t.symbol, t.as_of, t.target_day,
+                      t.predicted_close, t.lower, t.upper, t.made_at, 'ok', NULL
+                 INTO r;
+        EXCEPTION WHEN OTHERS THEN
+            -- one symbol's failure (no history, a bad last bar) does not stop the others
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            r := ROW(NULL, mid, forecast.model_name, v, s, NULL, NULL, NULL, NULL, NULL, now(), 'failed', msg);
+            failed := failed || format('%s (%s)', coalesce(s, 'NULL'), msg);
+        END;
+        RETURN NEXT r;
+    END LOOP;
+    IF cardinality(failed) > 0 THEN
+        RAISE WARNING 'forecast of model "%" version %: % of % symbols failed: %', forecast.model_name, v,
+                      cardinality(failed), n,
+                      array_to_string(failed[1:10], '; ') || CASE WHEN cardinality(failed) > 10
+                          THEN format('; and %s more', cardinality(failed) - 10) ELSE '' END
+            USING HINT = 'The rows with status ''failed'' say why; the other symbols were recorded.';
+    END IF;
+END $$;
+COMMENT ON FUNCTION stockml.forecast(text, text[], integer, text) IS
+'predict each symbol (default: the version''s own) with one version (version => N, alias => name, default production) and record it in stockml.predictions (a repeat on the same as_of day replaces the row); returns a row per symbol: status ok with the recorded row, or status failed with the error (a WARNING lists them), so one symbol without history does not stop the batch';
+
+CREATE FUNCTION stockml.train_check(model_name text, symbols text[], algorithm text DEFAULT 'ridge',
+                                    horizon integer DEFAULT 1, params jsonb DEFAULT '{}',
+                                    feature_set text DEFAULT 'default', train_end date DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stockml_train_check'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml.train_check(text, text[], text, integer, jsonb, text, date) IS
+'the checks train() makes of its arguments (model name, symbols known, algorithm, horizon, each parameter, feature set, train_end), without training: ERROR naming what is wrong';
+
+-- The checker of job kind train: submit() runs it before queuing, the job before its work.
+CREATE FUNCTION stockml.check_job_train(args jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key text;
+    want text;
+BEGIN
+    PERFORM stockml.job_check_keys('train', args, ARRAY['model_name', 'symbols', 'algorithm', 'horizon', 'params',
+                                                        'feature_set', 'train_end', 'fallback_to_naive']);
+    IF jsonb_typeof(args -> 'model_name') IS DISTINCT FROM 'string'
+       OR jsonb_typeof(args -> 'symbols') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'train job args need "model_name", a string, and "symbols", an array of symbols'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example {"model_name": "msft_ridge", "symbols": ["MSFT"]}.';
+    END IF;
+    FOR key, want IN VALUES ('algorithm', 'string'), ('horizon', 'number'), ('params', 'object'),
+                            ('feature_set', 'string'), ('train_end', 'string'), ('fallback_to_naive', 'boolean') LOOP
+        IF args ? key AND jsonb_typeof(args -> key) NOT IN (want, 'null') THEN
+            RAISE EXCEPTION '"%" of a train job must be a JSON %, not %', key, want, args -> key
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'For example {"model_name": "m", "symbols": ["MSFT"], "algorithm": "ridge", "horizon": 1, '
+                             '"params": {"alpha": 1}, "feature_set": "default", "train_end": "2024-06-28"}.';
+        END IF;
+    END LOOP;
+    BEGIN
+        PERFORM (args ->> 'horizon')::integer, (args ->> 'train_end')::date;
+    EXCEPTION WHEN data_exception THEN
+        RAISE EXCEPTION 'train job args: "horizon" must be a whole number and "train_end" a date, not % and %',
+                        coalesce(args ->> 'horizon', 'NULL'), coalesce(args ->> 'train_end', 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example "horizon": 5, "train_end": "2024-06-28".';
+    END;
+    PERFORM stockml.train_check(
+        args ->> 'model_name',
+        ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols')),
+        coalesce(args ->> 'algorithm', 'ridge'),
+        coalesce((args ->> 'horizon')::integer, 1),
+        coalesce(args -> 'params', '{}'),
+        coalesce(args ->> 'feature_set', 'default'),
+        (args ->> 'train_end')::date);
+END
+$$;
+COMMENT ON FUNCTION stockml.check_job_train(jsonb) IS
+'checker of job kind train (run by submit() and by the job): the keys and their JSON types, then stockml.train_check (unknown symbol, algorithm, parameter, feature set, ...)';
+
+CREATE FUNCTION stockml.run_job_train(job_id bigint, args jsonb)
+RETURNS text
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r record;
+    n record;
+BEGIN
+    PERFORM stockml.check_job_train(args);
+    SELECT * INTO r FROM stockml.train(
+        args ->> 'model_name',
+        ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols')),
+        coalesce(args ->> 'algorithm', 'ridge'),
+        coalesce((args ->> 'horizon')::integer, 1),
+        coalesce(args -> 'params', '{}'),
+        coalesce(args ->> 'feature_set', 'default'),
+        (args ->> 'train_end')::date);
+    -- no version beats the random walk: let the random walk serve
+    IF NOT r.deployed AND (args ->> 'fallback_to_naive')::boolean
+       AND (coalesce((r.metrics ->> 'skill')::float8, 0) <= 0
+            OR coalesce((r.metrics -> 'gate' ->> 'p_vs_naive')::float8, 1)
+               >= coalesce((r.metrics -> 'gate' ->> 'alpha')::float8, 0.05)) THEN
+        SELECT * INTO n FROM stockml.train(
+            args ->> 'model_name',
+            ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols')),
+            'naive', coalesce((args ->> 'horizon')::integer, 1), '{"auto_deploy": false}',
+            coalesce(args ->> 'feature_set', 'default'), (args ->> 'train_end')::date);
+        PERFORM stockml._fallback_to_naive(n.model_name, r.version, n.version);
+        RETURN format('%s version %s, skill %s, %s; the naive version %s serves (fallback_to_naive)', r.model_name,
+                      r.version, round((r.metrics ->> 'skill')::numeric, 4), r.metrics -> 'gate' ->> 'reason', n.version);
+    END IF;
+    RETURN format('%s version %s%s, skill %s%s', r.model_name, r.version,
+                  CASE WHEN r.deployed THEN ' (deployed to production)' ELSE '' END,
+                  round((r.metrics ->> 'skill')::numeric, 4),
+                  CASE WHEN r.deployed THEN '' ELSE ', ' || (r.metrics -> 'gate' ->> 'reason') END);
+END $$;
+COMMENT ON FUNCTION stockml.run_job_train(bigint, jsonb) IS
+'job kind train: args {"model_name", "symbols": [...], optional "algorithm", "horizon", "params", "feature_set", "train_end", "fallback_to_naive"}, checked by stockml.check_job_train; returns the version trained and, when not deployed, why; with fallback_to_naive a version that does not beat the random walk makes a naive version serve';
+
+-- stockml_admin runs the model lifecycle: train (also as a job, e.g. a retrain monitor()
+-- enqueued), deploy, rollback, forecast.  Removing models (drop_model) stays with the owner.
+-- The registry it reads but does not write: train() records runs, versions and metrics,
+-- deploy() / rollback() move aliases with their history, as the owner (src/train.c,
+-- src/registry.c), so nobody moves an alias without a history row or rewrites a run.
+GRANT SELECT ON stockml.experiments, stockml.runs, stockml.run_metrics, stockml.models,
+                stockml.model_aliases, stockml.alias_history TO stockml_admin;
+GRANT SELECT, INSERT, UPDATE ON stockml.predictions TO stockml_admin;
+-- (0.1.0 granted it USAGE on the run ids; an upgrade revokes it, leaving the same ACL as here)
+REVOKE USAGE ON SEQUENCE stockml.runs_id_seq FROM stockml_admin;
+GRANT SELECT ON stockml.feature_sets TO stockml_admin;
+
+-- a train job's fallback_to_naive: the automatic move, its rule checked on the runs train()
+-- wrote in this transaction (src/registry.c)
+CREATE FUNCTION stockml._fallback_to_naive(model_name text, rejected integer, naive integer)
+RETURNS stockml.alias_history
+AS 'MODULE_PATHNAME', 'stockml_fallback_to_naive'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION stockml._fallback_to_naive(text, integer, integer) IS
+'internal, for run_job_train: move production to the naive version trained in this transaction after a version (rejected) trained in it too that does not beat the random walk (action auto, reason: fallback_to_naive and the rejected version''s gate reason, set_by: the caller); an ERROR otherwise';
+REVOKE EXECUTE ON FUNCTION stockml._fallback_to_naive(text, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._fallback_to_naive(text, integer, integer) TO stockml_admin;
+-- The deploy gate (champion / challenger): every out-of-sample walk-forward prediction
+-- train() made, row by row, so two versions are compared on the same rows by a
+-- Diebold-Mariano test (src/compare.c); compare() for users, _deploy_gate() for train().
+
+CREATE TABLE stockml.validation_predictions (
+    model_id      bigint NOT NULL REFERENCES stockml.models (id) ON DELETE CASCADE,
+    model_name    text NOT NULL,
+    model_version integer NOT NULL,
+    fold          integer NOT NULL,
+    symbol        text NOT NULL,
+    day           date NOT NULL,
+    target_day    date NOT NULL,
+    close         float8 NOT NULL,
+    y             float8 NOT NULL,
+    yhat          float8 NOT NULL,
+    naive         float8 NOT NULL DEFAULT 0,
+    PRIMARY KEY (model_id, symbol, day)
+);
+COMMENT ON TABLE stockml.validation_predictions IS 'every out-of-sample walk-forward prediction train() made, one row per version, symbol and day: the rows the deploy gate and compare() score';
+COMMENT ON COLUMN stockml.validation_predictions.fold IS 'the walk-forward test block (1 = the earliest)';
+COMMENT ON COLUMN stockml.validation_predictions.day IS 'the day of the features (the forecast''s as_of)';
+COMMENT ON COLUMN stockml.validation_predictions.target_day IS 'the day of the bar the target ends at (horizon bars of the symbol later)';
+COMMENT ON COLUMN stockml.validation_predictions.close IS 'the close on day: the predicted close is close * exp(yhat), the realized one close * exp(y)';
+COMMENT ON COLUMN stockml.validation_predictions.y IS 'the realized log return ln(close at target_day / close at day)';
+COMMENT ON COLUMN stockml.validation_predictions.yhat IS 'the version''s predicted log return, from a fit on the rows before the fold';
+COMMENT ON COLUMN stockml.validation_predictions.naive IS 'the random walk''s predicted log return (0)';
+COMMENT ON INDEX stockml.validation_predictions_pkey IS 'one prediction per version, symbol and day; serves joining two versions on the same rows';
+SELECT pg_catalog.pg_extension_config_dump('stockml.validation_predictions', '');
+-- written by train() as the owner
+GRANT SELECT ON stockml.validation_predictions TO stockml_admin;
+
+CREATE FUNCTION stockml.dm_test(d float8[], horizon integer DEFAULT 1,
+                                OUT n integer, OUT mean float8, OUT statistic float8,
+                                OUT hac_lag integer, OUT p_value float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'stockml_dm_test'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.dm_test(float8[], integer) IS
+'Diebold-Mariano test of a loss differential series d (loss of A - loss of B, one value per day in time order) with a Newey-West variance (Bartlett kernel, lag max(horizon - 1, floor(4 (n/100)^(2/9)))); p_value is one-sided, small when B''s loss is lower';
+
+CREATE FUNCTION stockml.direction_hit(predicted_move float8, realized_move float8)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stockml_direction_hit'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.direction_hit(float8, float8) IS
+'whether a predicted move has the sign of the realized move; NULL when either is 0 (no direction: left out of directional accuracy, so the naive forecast has none); train() counts with the same C function';
+
+-- Two versions of a model on the validation rows they share (version 0: the random walk on
+-- the other version's rows).  Loss: the absolute error of the log return, |y - yhat|
+-- (scale-free, about the relative error of the price), averaged over the symbols of a day.
+-- train() calls it on rows it inserted in the same transaction, which have no statistics yet:
+-- the planner takes each version for one row and would join them in a nested loop over
+-- model_id alone, n x n rows (0.2 s for 600); a hash or merge join is linear.
+CREATE FUNCTION stockml.compare(model text, version_a integer, version_b integer)
+RETURNS TABLE (model_name text, a integer, b integer, loss text,
+               n_rows bigint, n_days integer, mae_a float8, mae_b float8,
+               dm_statistic float8, hac_lag integer, p_b_better float8, p_a_better float8)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET enable_nestloop = off
+AS $$
+#variable_conflict use_variable
+DECLARE
+    id_a    bigint;
+    id_b    bigint;
+    h_a     integer;
+    h_b     integer;
+    agg     record;
+    dm      record;
+BEGIN
+    IF model IS NULL OR version_a IS NULL OR version_b IS NULL THEN
+        RAISE EXCEPTION 'model, version_a and version_b must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Version 0 stands for the random walk (the naive forecast).';
+    END IF;
+    IF version_a = 0 AND version_b = 0 THEN
+        RAISE EXCEPTION 'at most one of the versions may be 0 (the random walk)'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example stockml.compare(''msft_ridge'', 0, 3) compares version 3 with the random walk.';
+    END IF;
+    IF version_a <> 0 THEN
+        SELECT m.id, m.horizon INTO id_a, h_a FROM stockml.models m
+         WHERE m.name = model AND m.version = version_a;
+    END IF;
+    IF version_b <> 0 THEN
+        SELECT m.id, m.horizon INTO id_b, h_b FROM stockml.models m
+         WHERE m.name = model AND m.version = version_b;
+    END IF;
+    IF (version_a <> 0 AND id_a IS NULL) OR (version_b <> 0 AND id_b IS NULL) THEN
+        RAISE EXCEPTION 'model "%" has no version %', model,
+                        CASE WHEN version_a <> 0 AND id_a IS NULL THEN version_a ELSE version_b END
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
+    END IF;
+    IF h_a <> h_b THEN
+        RAISE EXCEPTION 'versions % and % of "%" forecast different horizons (% and % bars)',
+                        version_a, version_b, model, h_a, h_b
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Their validation rows have different targets.',
+                  HINT = 'Compare versions trained with the same horizon.';
+    END IF;
+
+    WITH rows AS (
+        SELECT pa.day, pa.y,
+               CASE WHEN version_a = 0 THEN pb.naive ELSE pa.yhat END AS fa,
+               CASE WHEN version_b = 0 THEN pa.naive ELSE pb.yhat END AS fb
+          FROM stockml.validation_predictions pa
+          JOIN stockml.validation_predictions pb ON pb.symbol = pa.symbol AND pb.day = pa.day
+         WHERE pa.model_id = coalesce(id_a, id_b) AND pb.model_id = coalesce(id_b, id_a)),
+    daily AS (
+        SELECT r.day, count(*) AS n, sum(abs(r.y - r.fa)) AS la, sum(abs(r.y - r.fb)) AS lb,
+               avg(abs(r.y - r.fa) - abs(r.y - r.fb)) AS d
+          FROM rows r GROUP BY r.day)
+    SELECT coalesce(sum(x.n), 0)::bigint AS n_rows, count(*)::integer AS n_days,
+           sum(x.la) / sum(x.n) AS mae_a, sum(x.lb) / sum(x.n) AS mae_b,
+           coalesce(array_agg(x.d ORDER BY x.day), '{}') AS d
+      INTO agg
+      FROM daily x;
+    SELECT * INTO dm FROM stockml.dm_test(agg.d, coalesce(h_a, h_b));
+
+    model_name := model;
+    a := version_a;
+    b := version_b;
+    loss := 'absolute error of the log return';
+    n_rows := agg.n_rows;
+    n_days := agg.n_days;
+    mae_a := agg.mae_a;
+    mae_b := agg.mae_b;
+    dm_statistic := dm.statistic;
+    hac_lag := dm.hac_lag;
+    p_b_better := dm.p_value;
+    p_a_better := 1 - dm.p_value;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stockml.compare(text, integer, integer) IS
+'compare two versions of a model on the walk-forward validation rows they share (version 0: the random walk): mean |log error| of each and a one-sided Diebold-Mariano test (Newey-West variance) each way';
+
+-- train()'s deploy decision for a new version: production moves to it only when, on the
+-- same validation rows, it beats the random walk and the current production version by a
+-- one-sided Diebold-Mariano test at the policy's deploy_alpha, and its skill is above 0.
+CREATE FUNCTION stockml._deploy_gate(model_name text, version integer, auto_deploy boolean, set_by text)
+RETURNS TABLE (deployed boolean, gate jsonb)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    alpha    float8;
+    skill    float8;
+    horizon  integer;
+    prod     integer;
+    prod_h   integer;
+    p_naive  float8;
+    d_naive  integer;
+    p_prod   float8;
+    n_prod   bigint;
+    reason   text;
+BEGIN
+    SELECT coalesce(max(p.deploy_alpha), 0.05) INTO alpha
+      FROM stockml.retrain_policies p WHERE p.model_name = _deploy_gate.model_name;
+    SELECT (m.metrics ->> 'skill')::float8, m.horizon INTO skill, horizon
+      FROM stockml.models m WHERE m.name = _deploy_gate.model_name AND m.version = _deploy_gate.version;
+    SELECT a.version, m.horizon INTO prod, prod_h
+      FROM stockml.model_aliases a JOIN stockml.models m ON m.name = a.name AND m.version = a.version
+     WHERE a.name = _deploy_gate.model_name AND a.alias = 'production';
+    SELECT c.p_b_better, c.n_days INTO p_naive, d_naive FROM stockml.compare(model_name, 0, version) c;
+    IF prod IS NOT NULL AND prod_h = horizon THEN
+        SELECT c.p_b_better, c.n_rows INTO p_prod, n_prod FROM stockml.compare(model_name, prod, version) c;
+    END IF;
+
+    reason := CASE
+        WHEN NOT auto_deploy THEN
+            'auto_deploy is false: production stays where it is'
+        WHEN skill IS NULL OR skill <= 0 THEN
+            format('not deployed: skill %s <= 0 (no better than the random walk)',
+                   coalesce(round(skill::numeric, 4)::text, 'undefined'))
+        WHEN p_naive IS NULL OR p_naive >= alpha THEN
+            format('not deployed: does not beat the random walk significantly (Diebold-Mariano p = %s >= %s over %s days)',
+                   coalesce(round(p_naive::numeric, 4)::text, 'undefined'), alpha, d_naive)
+        WHEN prod IS NULL THEN NULL
+        WHEN prod_h <> horizon THEN
+            format('not deployed: production version %s forecasts %s bars ahead, this version %s: compare by hand and deploy()',
+                   prod, prod_h, horizon)
+        WHEN n_prod = 0 THEN
+            format('not deployed: no validation rows in common with production version %s (trained before 0.2.0 or on other symbols): compare by hand and deploy()',
+                   prod)
+        WHEN p_prod IS NULL OR p_prod >= alpha THEN
+            format('not deployed: does not beat production version %s significantly (Diebold-Mariano p = %s >= %s over %s rows in common)',
+                   prod, coalesce(round(p_prod::numeric, 4)::text, 'undefined'), alpha, n_prod)
+        END;
+    deployed := auto_deploy AND reason IS NULL;
+    IF deployed THEN
+        reason := format('deployed: beats the random walk (Diebold-Mariano p = %s)', round(p_naive::numeric, 4))
+               || CASE WHEN prod IS NULL THEN '; no production version before'
+                       ELSE format(' and production version %s (p = %s over %s rows in common)',
+                                   prod, round(p_prod::numeric, 4), n_prod) END
+               || format(' at alpha %s', alpha);
+        PERFORM stockml._set_alias(model_name, version, 'production', 'auto', reason, set_by);
+    END IF;
+    gate := jsonb_build_object(
+        'deployed', deployed, 'reason', reason, 'alpha', alpha,
+        'loss', 'absolute error of the log return', 'skill', skill,
+        'p_vs_naive', p_naive, 'days_vs_naive', d_naive,
+        'production_version', prod, 'p_vs_production', p_prod,
+        'rows_vs_production', n_prod);
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) IS
+'internal, the owner''s only (train() runs it as the owner for its checked caller set_by): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha; returns the decision and its reason';
+REVOKE EXECUTE ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) FROM PUBLIC;
+-- Registry: a version's description and tags (set at train time through params, or later),
+-- and removing one version (sql/install/51_registry.sql has the tables).
+
+-- the tags as stored: sorted, distinct, each 1-64 characters without NULLs or blanks
+CREATE FUNCTION stockml._check_tags(tags text[])
+RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    bad text;
+BEGIN
+    IF tags IS NULL THEN
+        RETURN '{}';
+    END IF;
+    SELECT t INTO bad FROM unnest(tags) t
+     WHERE t IS NULL OR btrim(t) = '' OR length(t) > 64 OR t <> btrim(t) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'invalid tag %', coalesce(quote_literal(bad), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A tag is 1 to 64 characters, not NULL, without leading or trailing blanks.',
+                  HINT = 'For example ARRAY[''baseline'', ''ridge'', ''2024-q1''].';
+    END IF;
+    RETURN coalesce((SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(tags) t), '{}');
+END $$;
+COMMENT ON FUNCTION stockml._check_tags(text[]) IS
+'internal: tags as stored (sorted, distinct); ERROR on a NULL, blank, padded or over-long tag';
+
+CREATE FUNCTION stockml.set_version_info(model_name text, version integer,
+                                         description text DEFAULT NULL, tags text[] DEFAULT NULL)
+RETURNS SETOF stockml.model_versions
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+BEGIN
+    IF model_name IS NULL OR set_version_info.version IS NULL THEN
+        RAISE EXCEPTION 'model_name and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM stockml._require_version(model_name, set_version_info.version);
+    UPDATE stockml.models m
+       SET description = CASE WHEN set_version_info.description IS NULL THEN m.description
+                              ELSE nullif(set_version_info.description, '') END,
+           tags = CASE WHEN set_version_info.tags IS NULL THEN m.tags
+                       ELSE stockml._check_tags(set_version_info.tags) END
+     WHERE m.name = model_name AND m.version = set_version_info.version;
+    RETURN QUERY SELECT * FROM stockml.model_versions v
+                  WHERE v.name = model_name AND v.version = set_version_info.version;
+END $$;
+COMMENT ON FUNCTION stockml.set_version_info(text, integer, text, text[]) IS
+'set a version''s description and/or tags (NULL leaves one as it is; '''' clears the description, ''{}'' the tags); returns its model_versions row';
+
+-- ERROR unless the model has that version
+CREATE FUNCTION stockml._require_version(model_name text, version integer)
+RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name) THEN
+        RAISE EXCEPTION 'model "%" does not exist', model_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name AND m.version = _require_version.version) THEN
+        RAISE EXCEPTION 'model "%" has no version %', model_name, version
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('Its versions: %s.', (SELECT string_agg(m.version::text, ', ' ORDER BY m.version)
+                                                        FROM stockml.models m WHERE m.name = model_name));
+    END IF;
+END $$;
+COMMENT ON FUNCTION stockml._require_version(text, integer) IS
+'internal: ERROR naming the model''s versions unless it has this one';
+
+CREATE FUNCTION stockml.delete_version(model_name text, version integer)
+RETURNS integer
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    aliases text;
+BEGIN
+    IF model_name IS NULL OR version IS NULL THEN
+        RAISE EXCEPTION 'model_name and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- the lock _set_alias takes: no alias moves onto the version while it goes
+    PERFORM stockml._lock_model_name(model_name);
+    PERFORM stockml._require_version(model_name, version);
+    SELECT string_agg(a.alias, ', ' ORDER BY a.alias) INTO aliases
+      FROM stockml.model_aliases a WHERE a.name = model_name AND a.version = delete_version.version;
+    IF aliases IS NOT NULL THEN
+        RAISE EXCEPTION 'version % of model "%" is in use by alias %', version, model_name, aliases
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'An alias serves the version it points to; deleting it would leave the alias pointing at nothing.',
+                  HINT = 'Point the alias at another version first with stockml.deploy(), or remove the whole model with stockml.drop_model().';
+    END IF;
+    DELETE FROM stockml.models m WHERE m.name = model_name AND m.version = delete_version.version;
+    RETURN 1;
+END $$;
+COMMENT ON FUNCTION stockml.delete_version(text, integer) IS
+'remove one version of a model with its forecasts and validation predictions (refused while an alias points to it); its run and the alias history stay; returns 1';
+
+-- stockml_admin trains and so describes its versions; deleting stays with the owner, as
+-- drop_model does (both need DELETE on stockml.models)
+GRANT UPDATE (description, tags) ON stockml.models TO stockml_admin;
+-- Feature importance (src/model_matrix.c, each algorithm's importance): per feature of a
+-- model bytea, and per named feature of a registered version.
+
+CREATE FUNCTION stockml.model_importance(model bytea)
+RETURNS TABLE (feature integer, importance float8, method text)
+AS 'MODULE_PATHNAME', 'stockml_model_importance'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.model_importance(bytea) IS
+'per feature (1-based position) of a model bytea: its importance and the method (standardized_coefficient for linear models, split_gain for gbt)';
+
+CREATE FUNCTION stockml.feature_importance(model_name text, version integer DEFAULT NULL)
+RETURNS TABLE (feature text, importance float8, method text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v integer := feature_importance.version;
+BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF v IS NULL THEN
+        SELECT a.version INTO v FROM stockml.model_aliases a
+         WHERE a.name = model_name AND a.alias = 'production';
+        IF NOT FOUND THEN
+            PERFORM stockml._require_version(model_name,
+                                             (SELECT min(m.version) FROM stockml.models m WHERE m.name = model_name));
+            RAISE EXCEPTION 'model "%" has no production version', model_name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Pass the version: stockml.feature_importance(model_name, version).';
+        END IF;
+    ELSE
+        PERFORM stockml._require_version(model_name, v);
+    END IF;
+    RETURN QUERY
+    SELECT m.feature_spec -> 'features' -> (i.feature - 1) ->> 'name', i.importance, i.method
+      FROM stockml.models m, stockml.model_importance(m.model) i
+     WHERE m.name = model_name AND m.version = v
+     ORDER BY i.feature;
+END $$;
+COMMENT ON FUNCTION stockml.feature_importance(text, integer) IS
+'importance of each feature of a version (default: production), named by its feature spec: standardized coefficients of linear models, total split gain (training squared error removed) of gbt';
+-- Drift statistics (src/drift.c): each takes the reference sample and the current
+-- sample as float8[]; NULL, NaN and infinite elements are dropped.
+
+CREATE FUNCTION stockml.ks_test(ref float8[], cur float8[],
+                                OUT statistic float8, OUT p_value float8)
+AS 'MODULE_PATHNAME', 'stockml_ks_test'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.ks_test(float8[], float8[]) IS
+'two-sample Kolmogorov-Smirnov test: (statistic, p_value) as scipy.stats.ks_2samp (exact p-value up to 10000 values per sample, else asymptotic)';
+
+CREATE FUNCTION stockml.wasserstein(ref float8[], cur float8[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_wasserstein'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.wasserstein(float8[], float8[]) IS
+'1-D earth mover''s distance divided by max(population standard deviation of ref, 0.001), as Evidently''s wasserstein test';
+
+CREATE FUNCTION stockml.psi(ref float8[], cur float8[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_psi'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.psi(float8[], float8[]) IS
+'population stability index over Evidently''s bins (Sturges bins over both samples when ref has more than 20 distinct values, else one bin per value)';
+
+CREATE FUNCTION stockml.kl_div(ref float8[], cur float8[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_kl_div'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.kl_div(float8[], float8[]) IS
+'Kullback-Leibler divergence KL(ref || cur), natural log, over Evidently''s bins';
+
+CREATE FUNCTION stockml.jensen_shannon(ref float8[], cur float8[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_jensen_shannon'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.jensen_shannon(float8[], float8[]) IS
+'Jensen-Shannon distance (square root of the divergence, natural log) over Evidently''s bins, as scipy.spatial.distance.jensenshannon';
+
+CREATE FUNCTION stockml.drift_test(ref float8[], cur float8[],
+                                   method text DEFAULT 'auto', threshold float8 DEFAULT NULL,
+                                   OUT method text, OUT statistic float8, OUT p_value float8,
+                                   OUT threshold float8, OUT drifted boolean)
+AS 'MODULE_PATHNAME', 'stockml_drift_test'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.drift_test(float8[], float8[], text, float8) IS
+'one drift test with Evidently''s defaults: auto = ks when ref has at most 1000 values (drift when p < 0.05), else wasserstein (drift when >= 0.1); psi, kl_div, jensen_shannon drift at >= 0.1';
+-- Drift tests calibrated for autocorrelation (src/drift_null.c): the empirical null train()
+-- keeps per feature and statistic, and the check monitor() makes against it.
+
+CREATE TABLE stockml.drift_null (
+    model_id    bigint NOT NULL REFERENCES stockml.models (id) ON DELETE CASCADE,
+    feature     text NOT NULL,
+    method      text NOT NULL
+                CONSTRAINT drift_null_method
+                CHECK (method IN ('ks', 'wasserstein', 'psi', 'kl_div', 'jensen_shannon')),
+    window_days integer NOT NULL,
+    statistics  float8[] NOT NULL,
+    PRIMARY KEY (model_id, feature, method)
+);
+COMMENT ON TABLE stockml.drift_null IS 'per model version, feature and drift statistic: the statistic between the reference sample and 100 windows of the training period (consecutive days, as long as the monitoring window, drawn at seeded random offsets, their rows left out of the reference); monitor() flags a feature above the (1 - drift_alpha) quantile';
+COMMENT ON COLUMN stockml.drift_null.method IS 'ks (the KS statistic D), wasserstein, psi, kl_div or jensen_shannon, as drift_test() computes them';
+COMMENT ON COLUMN stockml.drift_null.window_days IS 'the calendar days of each window: the retrain policy''s window_days when the version was trained (60 without a policy); monitor() over another window length falls back to the fixed thresholds';
+COMMENT ON COLUMN stockml.drift_null.statistics IS 'one statistic per window, in window order: element b of every feature is the same window, which gives the null of the drifted share; NaN when a window had no finite value';
+COMMENT ON INDEX stockml.drift_null_pkey IS 'one null per version, feature and statistic';
+SELECT pg_catalog.pg_extension_config_dump('stockml.drift_null', '');
+GRANT SELECT ON stockml.drift_null TO stockml_admin;   -- written by train() as the owner
+
+CREATE FUNCTION stockml.drift_null_check(null_statistics float8[], statistic float8, alpha float8,
+                                         OUT threshold float8, OUT p_value float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'stockml_drift_null_check'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.drift_null_check(float8[], float8, float8) IS
+'a statistic against its empirical null: threshold = the k-th smallest finite null value, k = ceil((1 - alpha) (n + 1)) (Infinity when k > n), so a statistic from the null exceeds it with probability at most alpha; p_value = (1 + #{null >= statistic}) / (1 + n)';
+
+-- The null of the drifted share: for each window b of a version's null, the share of its
+-- features whose statistic b exceeds their own (1 - alpha) quantile; the limit is that
+-- share's own (1 - alpha) quantile.
+CREATE FUNCTION stockml.drift_share_limit(model_id bigint, method text, window_days integer, alpha float8)
+RETURNS float8
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT (stockml.drift_null_check(array_agg(w.share), NULL, $4)).threshold
+      FROM (SELECT b.b, avg((n.statistics[b.b] > q.threshold)::integer) AS share
+              FROM stockml.drift_null n
+             CROSS JOIN LATERAL stockml.drift_null_check(n.statistics, NULL, $4) q
+             CROSS JOIN LATERAL generate_subscripts(n.statistics, 1) b(b)
+             WHERE n.model_id = $1 AND n.method = $2 AND n.window_days = $3
+               AND n.statistics[b.b] <> 'NaN'::float8
+             GROUP BY b.b) w
+     HAVING count(*) > 0
+$$;
+COMMENT ON FUNCTION stockml.drift_share_limit(bigint, text, integer, float8) IS
+'the (1 - alpha) quantile of the drifted share''s null for a model version, method and window length: per window of stockml.drift_null, the share of features above their own (1 - alpha) quantile; NULL without a null';
+-- Monitoring: retrain policies, what monitor() measures (drift_metrics, performance_metrics)
+-- and the retrains it asks for (retrain_events).  monitor() and the monitor / forecast job
+-- kinds are PL/pgSQL over the C statistics of src/drift.c.
+
+CREATE TABLE stockml.retrain_policies (
+    model_name      text PRIMARY KEY,
+    window_days     integer NOT NULL DEFAULT 60
+                    CONSTRAINT retrain_policies_window_days CHECK (window_days BETWEEN 2 AND 3660),
+    drift_method    text NOT NULL DEFAULT 'auto'
+                    CONSTRAINT retrain_policies_drift_method
+                    CHECK (drift_method IN ('auto', 'ks', 'wasserstein', 'psi', 'kl_div', 'jensen_shannon')),
+    drift_threshold float8
+                    CONSTRAINT retrain_policies_drift_threshold
+                    CHECK (drift_threshold >= 0 AND drift_threshold < 'Infinity'::float8),
+    max_drift_share float8 DEFAULT 0.5
+                    CONSTRAINT retrain_policies_max_drift_share CHECK (max_drift_share BETWEEN 0 AND 1),
+    min_skill       float8 DEFAULT 0
+                    CONSTRAINT retrain_policies_min_skill CHECK (min_skill <= 1),
+    min_forecasts   integer NOT NULL DEFAULT 20
+                    CONSTRAINT retrain_policies_min_forecasts CHECK (min_forecasts >= 1),
+    max_model_age   interval DEFAULT '90 days'
+                    CONSTRAINT retrain_policies_max_model_age CHECK (max_model_age > '0'::interval),
+    enabled         boolean NOT NULL DEFAULT true,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    drift_alpha     float8 NOT NULL DEFAULT 0.05
+                    CONSTRAINT retrain_policies_drift_alpha CHECK (drift_alpha > 0 AND drift_alpha < 1),
+    deploy_alpha    float8 NOT NULL DEFAULT 0.05
+                    CONSTRAINT retrain_policies_deploy_alpha CHECK (deploy_alpha > 0 AND deploy_alpha < 1),
+    cooldown        integer NOT NULL DEFAULT 5
+                    CONSTRAINT retrain_policies_cooldown CHECK (cooldown BETWEEN 0 AND 10000),
+    skill_alpha     float8 NOT NULL DEFAULT 0.05
+                    CONSTRAINT retrain_policies_skill_alpha CHECK (skill_alpha > 0 AND skill_alpha < 1),
+    fallback_to_naive boolean NOT NULL DEFAULT false,
+    min_coverage    float8 DEFAULT 0.8
+                    CONSTRAINT retrain_policies_min_coverage CHECK (min_coverage > 0 AND min_coverage < 1)
+);
+COMMENT ON TABLE stockml.retrain_policies IS 'per model: how monitor() measures drift and when it enqueues a retrain; monitor() adds a row with the defaults for a model that has none';
+COMMENT ON COLUMN stockml.retrain_policies.window_days IS 'the recent window compared with the reference: the last window_days calendar days up to the latest stored bar';
+COMMENT ON COLUMN stockml.retrain_policies.drift_method IS 'auto (Evidently''s default: ks up to 1000 reference values, wasserstein above), ks, wasserstein, psi, kl_div or jensen_shannon';
+COMMENT ON COLUMN stockml.retrain_policies.drift_threshold IS 'versions without a drift null (trained by 0.1.0, or monitored over another window length) only: a feature drifts when p < threshold (ks) or statistic >= threshold (others); NULL: the method''s default (0.05 for ks, 0.1 for the others)';
+COMMENT ON COLUMN stockml.retrain_policies.max_drift_share IS 'NULL: never retrain for drift; else retrain when the share of drifted features exceeds the (1 - drift_alpha) quantile of its null (calibrated versions) or this value (versions without a drift null)';
+COMMENT ON COLUMN stockml.retrain_policies.min_skill IS 'retrain when the realized skill (1 - MAE/MAE_naive) of the monitored version''s own forecasts over the window is significantly below this (skill_alpha); NULL: never for skill';
+COMMENT ON COLUMN stockml.retrain_policies.min_forecasts IS 'realized forecasts of the monitored version itself the window must hold before min_skill is applied';
+COMMENT ON COLUMN stockml.retrain_policies.max_model_age IS 'retrain when the monitored version is older than this; NULL: never for age';
+COMMENT ON COLUMN stockml.retrain_policies.enabled IS 'false: monitor() still measures but never enqueues a retrain';
+COMMENT ON COLUMN stockml.retrain_policies.drift_alpha IS 'calibrated drift (versions trained with a drift null): a feature drifts when its statistic exceeds the (1 - drift_alpha) quantile of its null, and the drift-share rule retrains when the share exceeds the (1 - drift_alpha) quantile of the share''s own null';
+COMMENT ON COLUMN stockml.retrain_policies.cooldown IS 'trading days (bars of the model''s symbols) between two retrains of the model; doubled for each retrain since the last deployed one that did not deploy';
+COMMENT ON COLUMN stockml.retrain_policies.skill_alpha IS 'the skill rule fires only when a one-sided Diebold-Mariano test of the version''s own forecasts against min_skill gives p < skill_alpha; the coverage rule only when a one-sided binomial test against min_coverage does';
+COMMENT ON COLUMN stockml.retrain_policies.fallback_to_naive IS 'true: when a retrain the skill rule asked for does not deploy, a naive (random walk) version is trained and serves';
+COMMENT ON COLUMN stockml.retrain_policies.min_coverage IS 'retrain when the realized coverage of the monitored version''s own intervals over the window is significantly below this (a one-sided binomial test, stockml.coverage_test, p < skill_alpha, once min_forecasts of them are realized); keep it below stockml.interval_level; NULL: never for coverage';
+COMMENT ON COLUMN stockml.retrain_policies.deploy_alpha IS 'train() moves production to a new version only when a one-sided Diebold-Mariano test on the shared validation rows gives p < deploy_alpha against the random walk and against the production version';
+
+CREATE TABLE stockml.drift_metrics (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    measured_at   timestamptz NOT NULL DEFAULT now(),
+    model_name    text NOT NULL,
+    model_version integer NOT NULL,
+    feature       text NOT NULL,
+    method        text NOT NULL,
+    statistic     float8 NOT NULL,
+    p_value       float8,
+    threshold     float8 NOT NULL,
+    drifted       boolean NOT NULL,
+    n_reference   integer NOT NULL,
+    n_current     integer NOT NULL,
+    window_start  date NOT NULL,
+    window_end    date NOT NULL,
+    calibrated    boolean NOT NULL DEFAULT false,
+    null_threshold float8,
+    empirical_p   float8
+);
+CREATE INDEX drift_metrics_model_measured_idx ON stockml.drift_metrics (model_name, measured_at);
+COMMENT ON TABLE stockml.drift_metrics IS 'one row per feature per monitor() run: the reference sample of the model against the recent window';
+COMMENT ON COLUMN stockml.drift_metrics.p_value IS 'ks only; NULL for the distance-based tests';
+COMMENT ON COLUMN stockml.drift_metrics.statistic IS 'the raw statistic (ks: D)';
+COMMENT ON COLUMN stockml.drift_metrics.threshold IS 'the fixed threshold of the uncalibrated test (retrain_policies.drift_threshold or the method''s default)';
+COMMENT ON COLUMN stockml.drift_metrics.drifted IS 'calibrated: statistic > null_threshold; else ks: p_value < threshold, others: statistic >= threshold';
+COMMENT ON COLUMN stockml.drift_metrics.calibrated IS 'true when the version has a drift null for this feature, method and window length (stockml.drift_null); false: the fixed threshold decided (a version trained by 0.1.0)';
+COMMENT ON COLUMN stockml.drift_metrics.null_threshold IS 'the (1 - drift_alpha) quantile of the feature''s drift null; NULL when not calibrated';
+COMMENT ON COLUMN stockml.drift_metrics.empirical_p IS 'the share of the null at or above the statistic, (1 + #{null >= statistic}) / (1 + n); NULL when not calibrated';
+COMMENT ON INDEX stockml.drift_metrics_model_measured_idx IS 'serves a model''s drift over time';
+
+CREATE TABLE stockml.performance_metrics (
+    id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    measured_at          timestamptz NOT NULL DEFAULT now(),
+    model_name           text NOT NULL,
+    model_version        integer NOT NULL,
+    symbol               text,
+    window_start         date NOT NULL,
+    window_end           date NOT NULL,
+    n_forecasts          integer NOT NULL,
+    mae                  float8,
+    mae_naive            float8,
+    skill                float8,
+    directional_accuracy float8,
+    rmse                 float8,
+    coverage             float8
+);
+CREATE INDEX performance_metrics_model_measured_idx ON stockml.performance_metrics (model_name, measured_at);
+COMMENT ON TABLE stockml.performance_metrics IS 'realized accuracy of past forecasts (stockml.predictions joined with realized closes) per monitor() run: one row for all symbols (symbol NULL) and one per symbol';
+COMMENT ON COLUMN stockml.performance_metrics.model_version IS 'the version monitored; the forecasts scored are those of every version of the model whose target day lies in the window';
+COMMENT ON COLUMN stockml.performance_metrics.mae IS 'mean |predicted close - realized close|';
+COMMENT ON COLUMN stockml.performance_metrics.mae_naive IS 'the same for the naive forecast: the close at the forecast''s as_of day';
+COMMENT ON COLUMN stockml.performance_metrics.skill IS '1 - mae / mae_naive (NULL when mae_naive is 0)';
+COMMENT ON COLUMN stockml.performance_metrics.directional_accuracy IS 'share of forecasts whose move from the as_of close has the sign of the realized move, among those where both moved (stockml.direction_hit; NULL for the naive forecast, which never moves)';
+COMMENT ON COLUMN stockml.performance_metrics.coverage IS 'share of realized closes inside the forecast''s [lower, upper] interval';
+COMMENT ON INDEX stockml.performance_metrics_model_measured_idx IS 'serves a model''s accuracy over time';
+
+CREATE TABLE stockml.retrain_events (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    model_name    text NOT NULL,
+    model_version integer NOT NULL,
+    reason        text NOT NULL,
+    details       jsonb NOT NULL DEFAULT '{}',
+    job_id        bigint,
+    status        text NOT NULL DEFAULT 'queued'
+                  CONSTRAINT retrain_events_status
+                  CHECK (status IN ('queued', 'deployed', 'not_deployed', 'failed')),
+    new_version   integer,
+    resolved_at   timestamptz,
+    outcome       text
+);
+CREATE INDEX retrain_events_model_created_idx ON stockml.retrain_events (model_name, created_at);
+COMMENT ON TABLE stockml.retrain_events IS 'each retrain monitor() enqueued, why, and how it ended';
+COMMENT ON COLUMN stockml.retrain_events.model_version IS 'the version whose monitoring broke a limit';
+COMMENT ON COLUMN stockml.retrain_events.reason IS 'the broken limits, e.g. "drift share 0.75 > 0.5; skill -0.12 < 0"';
+COMMENT ON COLUMN stockml.retrain_events.details IS 'the measured values and the limits they broke';
+COMMENT ON COLUMN stockml.retrain_events.job_id IS 'the train job in stockml.jobs';
+COMMENT ON COLUMN stockml.retrain_events.status IS 'queued: job not finished; deployed: the new version became production; not_deployed: trained and recorded but it did not beat production; failed: the job failed';
+COMMENT ON COLUMN stockml.retrain_events.new_version IS 'the version the retrain trained';
+COMMENT ON COLUMN stockml.retrain_events.outcome IS 'why it ended so: the deploy gate''s reason, or the job''s error';
+COMMENT ON INDEX stockml.retrain_events_model_created_idx IS 'serves a model''s retrain history';
+
+-- policies and the monitoring history are the user's data: pg_dump keeps them, with
+-- the identity sequences (ids continue after a restore)
+SELECT pg_catalog.pg_extension_config_dump('stockml.retrain_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.drift_metrics', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.performance_metrics', '');
+SELECT pg_catalog.pg_extension_config_dump('stockml.retrain_events', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.drift_metrics', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.performance_metrics', 'id')::regclass, '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('stockml.retrain_events', 'id')::regclass, '');
+
+-- The reference sample kept with a model, one float8[] per feature in the order of names
+-- (src/monitor.c, one pass over the jsonb).  Reads what train() stores, {"names": [..],
+-- "rows": [[v, ..], ..], ..}, and also {"<feature>": [v, ..], ..}; "features"/"columns"
+-- and "sample"/"x" are read as synonyms of "rows", a bare array as rows.
+CREATE FUNCTION stockml.reference_columns(reference jsonb, names text[])
+RETURNS TABLE (ord integer, feature text, vals float8[])
+AS 'MODULE_PATHNAME', 'stockml_reference_columns'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.reference_columns(jsonb, text[]) IS
+'the reference sample kept with a model as one float8[] per named feature; reads {"names": [..], "rows": [[..]]} (what train() stores) or {"feature": [..]}';
+
+-- Realized accuracy of a model's forecasts whose target day lies in [from_day, to_day]:
+-- the latest forecast per (symbol, target day) of any version, joined with the closes.
+CREATE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
+                                          model_version integer DEFAULT NULL)
+RETURNS TABLE (symbol text, n_forecasts integer, mae float8, mae_naive float8, skill float8,
+               directional_accuracy float8, rmse float8, coverage float8)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH latest AS (
+        SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day,
+               p.predicted_close, p.lower, p.upper
+          FROM stockml.predictions p
+          JOIN stockml.models m ON m.id = p.model_id
+         WHERE m.name = forecast_accuracy.model_name
+           AND (forecast_accuracy.model_version IS NULL OR m.version = forecast_accuracy.model_version)
+           AND p.target_day BETWEEN from_day AND to_day
+         ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC),
+    -- the realized close on the price scale of as_of (what predict() reported on): the
+    -- close of as_of times the total return to the target day, so a split or a dividend
+    -- in between is no forecast error
+    realized AS (
+        SELECT l.*, b.close AS naive,
+               b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual
+          FROM latest l
+          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of),
+    scored AS (
+        SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
+               stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
+               r.actual BETWEEN r.lower AND r.upper AS covered
+          FROM realized r
+         WHERE r.actual IS NOT NULL)
+    SELECT s.symbol, count(*)::integer, avg(abs(s.err)), avg(abs(s.naive_err)),
+           1 - avg(abs(s.err)) / nullif(avg(abs(s.naive_err)), 0),
+           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8
+      FROM scored s
+     GROUP BY GROUPING SETS ((), (s.symbol))
+     ORDER BY s.symbol NULLS FIRST;
+END
+$$;
+COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date, integer) IS
+'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol';
+
+-- Finish the bookkeeping of retrains whose train job has ended.
+CREATE FUNCTION stockml.resolve_retrain_events(model_name text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    resolved integer;
+BEGIN
+    WITH ended AS (
+        SELECT e.id, j.status AS job_status, j.error AS job_error,
+               (SELECT min(m.version) FROM stockml.models m
+                 WHERE m.name = e.model_name
+                   AND m.version > coalesce((e.details ->> 'latest_version')::integer, e.model_version)) AS new_version
+          FROM stockml.retrain_events e
+          JOIN stockml.jobs j ON j.id = e.job_id
+         WHERE e.status = 'queued'
+           AND (resolve_retrain_events.model_name IS NULL OR e.model_name = resolve_retrain_events.model_name)
+           AND j.status IN ('done', 'failed', 'cancelled'))
+    UPDATE stockml.retrain_events e
+       SET status = CASE
+                      WHEN x.job_status <> 'done' OR x.new_version IS NULL THEN 'failed'
+                      WHEN EXISTS (SELECT FROM stockml.model_aliases a
+                                    WHERE a.name = e.model_name AND a.alias = 'production'
+                                      AND a.version = x.new_version) THEN 'deployed'
+                      ELSE 'not_deployed' END,
+           new_version = x.new_version,
+           resolved_at = now(),
+           outcome = CASE
+                       WHEN x.job_status <> 'done' THEN coalesce(x.job_error, 'the train job was ' || x.job_status)
+                       WHEN x.new_version IS NULL THEN 'the train job ended without a new version'
+                       ELSE (SELECT coalesce(mo.metrics -> 'gate' ->> 'reason', 'trained')
+                                    || CASE WHEN a.version > x.new_version
+                                            THEN format('; fallback_to_naive: version %s serves', a.version)
+                                            ELSE '' END
+                               FROM stockml.models mo
+                               LEFT JOIN stockml.model_aliases a ON a.name = mo.name AND a.alias = 'production'
+                              WHERE mo.name = e.model_name AND mo.version = x.new_version) END
+      FROM ended x
+     WHERE e.id = x.id;
+    GET DIAGNOSTICS resolved = ROW_COUNT;
+    RETURN resolved;
+END
+$$;
+COMMENT ON FUNCTION stockml.resolve_retrain_events(text) IS
+'mark retrain_events whose train job ended as deployed, not_deployed (trained, did not pass the deploy gate) or failed, with the outcome''s reason; a trigger on stockml.jobs calls it when a train job ends';
+
+CREATE FUNCTION stockml.jobs_resolve_retrains() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM stockml.resolve_retrain_events(NEW.args ->> 'model_name');
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION stockml.jobs_resolve_retrains() IS
+'trigger: when a train job ends (done, failed, cancelled), resolve the retrain events of its model';
+CREATE TRIGGER jobs_resolve_retrains AFTER UPDATE OF status ON stockml.jobs
+    FOR EACH ROW WHEN (NEW.kind = 'train' AND NEW.status IN ('done', 'failed', 'cancelled')
+                       AND OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION stockml.jobs_resolve_retrains();
+
+-- The coverage rule's evidence (src/interval.c): P(X <= covered), X ~ Binomial(n, bound).
+CREATE FUNCTION stockml.coverage_test(covered bigint, n bigint, bound float8)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_coverage_test'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.coverage_test(bigint, bigint, float8) IS
+'one-sided binomial test of a coverage: P(X <= covered) for X ~ Binomial(n, bound), small when covered of n is significantly below bound';
+
+CREATE FUNCTION stockml.monitor(model_name text, window_days integer DEFAULT NULL)
+RETURNS TABLE (model text, version integer, window_start date, window_end date,
+               features integer, drifted_features integer, drift_share float8,
+               n_forecasts integer, mae float8, skill float8, directional_accuracy float8,
+               retrain_reason text, retrain_job bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    m          record;
+    pol        stockml.retrain_policies;
+    names      text[];
+    last_day   date;
+    run_at     timestamptz := clock_timestamp();
+    perf       record;
+    reasons    text[] := '{}';
+    details    jsonb := '{}';
+    pending    bigint;
+    calibrated boolean;
+    share_limit float8;
+    skill_p    float8;
+    cov        record;
+    coverage_p float8;
+    last_ev    record;
+    since      integer;
+    misses     integer;
+    cool       integer;
+    new_bars   integer;
+    blocked    text;
+BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model name must not be NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF window_days IS NOT NULL AND window_days NOT BETWEEN 2 AND 3660 THEN
+        RAISE EXCEPTION 'window_days must be between 2 and 3660, not %', window_days
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- one monitor() per model at a time, so two runs never enqueue two retrains: the
+    -- model name's row lock (src/registry.c), which no role but the owner can take
+    PERFORM stockml._lock_model_name(monitor.model_name);
+
+    -- the production version, else the latest
+    SELECT mo.* INTO m
+      FROM stockml.models mo
+      LEFT JOIN stockml.model_aliases a
+             ON a.name = mo.name AND a.version = mo.version AND a.alias = 'production'
+     WHERE mo.name = monitor.model_name
+     ORDER BY (a.alias IS NOT NULL) DESC, mo.version DESC
+     LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', monitor.model_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Train it first, e.g. SELECT * FROM stockml.train(''' || monitor.model_name || ''', ARRAY[''MSFT'']).';
+    END IF;
+
+    INSERT INTO stockml.retrain_policies AS p (model_name) VALUES (m.name)
+    ON CONFLICT ON CONSTRAINT retrain_policies_pkey DO NOTHING;
+    SELECT p.* INTO pol FROM stockml.retrain_policies p WHERE p.model_name = m.name;
+    window_days := coalesce(window_days, pol.window_days);
+
+    SELECT max(pr.day) INTO last_day FROM stockml.prices pr WHERE pr.symbol = ANY (m.symbols);
+    IF last_day IS NULL THEN
+        RAISE EXCEPTION 'no prices stored for the symbols of model "%"', m.name
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'Symbols: ' || array_to_string(m.symbols, ', ') || '.',
+                  HINT = 'Load prices first: SELECT * FROM stockml.refresh().';
+    END IF;
+    model := m.name;
+    version := m.version;
+    window_end := last_day;
+    window_start := last_day - window_days + 1;
+
+    -- drift: each feature of the recent window against the model's reference sample, flagged
+    -- above the (1 - drift_alpha) quantile of its null when train() kept one (drift_null.c)
+    names := stockml.feature_names(m.feature_spec);
+    INSERT INTO stockml.drift_metrics
+           (measured_at, model_name, model_version, feature, method, statistic, p_value,
+            threshold, drifted, n_reference, n_current, window_start, window_end,
+            calibrated, null_threshold, empirical_p)
+    SELECT run_at, m.name, m.version, r.feature, t.method, t.statistic, t.p_value,
+           t.threshold, CASE WHEN q.threshold IS NULL THEN t.drifted ELSE t.statistic > q.threshold END,
+           (SELECT count(*) FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
+           (SELECT count(*) FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
+           monitor.window_start, monitor.window_end,
+           q.threshold IS NOT NULL, q.threshold, q.p_value
+      FROM stockml.reference_columns(m.reference, names) r
+      JOIN (SELECT i.ord, array_agg(f.x[i.ord]) AS vals
+              FROM unnest(m.symbols) s(symbol)
+             CROSS JOIN LATERAL stockml.features_spec(s.symbol, m.feature_spec,
+                                                     monitor.window_start, monitor.window_end) f
+             CROSS JOIN generate_series(1, cardinality(names)) i(ord)
+             GROUP BY i.ord) c ON c.ord = r.ord
+     CROSS JOIN LATERAL stockml.drift_test(r.vals, c.vals, pol.drift_method, pol.drift_threshold) t
+      LEFT JOIN stockml.drift_null n
+             ON n.model_id = m.id AND n.feature = r.feature AND n.method = t.method
+            AND n.window_days = monitor.window_days
+      LEFT JOIN LATERAL stockml.drift_null_check(n.statistics, t.statistic, pol.drift_alpha) q ON true
+     WHERE EXISTS (SELECT FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity')
+       AND EXISTS (SELECT FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity');
+    SELECT count(*), count(*) FILTER (WHERE d.drifted), bool_and(d.calibrated)
+      INTO features, drifted_features, calibrated
+      FROM stockml.drift_metrics d
+     WHERE d.model_name = m.name AND d.measured_at = run_at;
+    drift_share := CASE WHEN features > 0 THEN drifted_features::float8 / features END;
+    IF calibrated THEN
+        -- the drifted share's own null, from the same windows
+        share_limit := stockml.drift_share_limit(m.id, (SELECT d.method FROM stockml.drift_metrics d
+                                                         WHERE d.model_name = m.name AND d.measured_at = run_at
+                                                         LIMIT 1),
+                                                 window_days, pol.drift_alpha);
+    ELSIF features > 0 THEN
+        RAISE NOTICE 'version % of "%" has no drift null for a %-day window: drift uses the fixed thresholds',
+                     m.version, m.name, window_days
+            USING HINT = 'Versions trained by stockml 0.2.0 keep one for the policy''s window_days; retrain to calibrate the drift tests.';
+    END IF;
+
+    -- realized accuracy of past forecasts over the same window
+    INSERT INTO stockml.performance_metrics
+           (measured_at, model_name, model_version, symbol, window_start, window_end, n_forecasts,
+            mae, mae_naive, skill, directional_accuracy, rmse, coverage)
+    SELECT run_at, m.name, m.version, a.symbol, monitor.window_start, monitor.window_end,
+           a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage
+      FROM stockml.forecast_accuracy(m.name, monitor.window_start, monitor.window_end, m.version) a;
+    SELECT a.n_forecasts, a.mae, a.skill, a.directional_accuracy INTO perf
+      FROM stockml.performance_metrics a
+     WHERE a.model_name = m.name AND a.measured_at = run_at AND a.symbol IS NULL;
+    n_forecasts := coalesce(perf.n_forecasts, 0);
+    mae := perf.mae;
+    skill := perf.skill;
+    directional_accuracy := perf.directional_accuracy;
+
+    -- the retrain policy: rules on evidence, and what holds a retrain back
+    PERFORM stockml.resolve_retrain_events(m.name);
+    IF pol.max_drift_share IS NOT NULL AND calibrated AND drift_share > share_limit THEN
+        reasons := reasons || format('drift share %s > %s (the %s quantile of its null)', round(drift_share::numeric, 3),
+                                     round(share_limit::numeric, 3), 1 - pol.drift_alpha);
+    ELSIF pol.max_drift_share IS NOT NULL AND NOT calibrated AND drift_share > pol.max_drift_share THEN
+        reasons := reasons || format('drift share %s > %s', round(drift_share::numeric, 3), pol.max_drift_share);
+    END IF;
+    -- skill: the version's own forecasts significantly worse than min_skill, by a one-sided
+    -- Diebold-Mariano test of |log error| - (1 - min_skill) |naive log error| per target day
+    IF pol.min_skill IS NOT NULL AND n_forecasts >= pol.min_forecasts AND skill < pol.min_skill THEN
+        SELECT t.p_value INTO skill_p
+          FROM stockml.dm_test(ARRAY(
+                   SELECT avg(abs(ln(l.predicted_close / a.actual)) - (1 - pol.min_skill) * abs(ln(b.close / a.actual)))
+                     FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.predicted_close
+                             FROM stockml.predictions p
+                            WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
+                            ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
+                     JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
+                    CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
+                    WHERE l.predicted_close > 0 AND a.actual > 0 AND b.close > 0
+                    GROUP BY l.target_day ORDER BY l.target_day), m.horizon) t;
+        IF skill_p < pol.skill_alpha THEN
+            reasons := reasons || format('skill %s < %s over %s forecasts (Diebold-Mariano p = %s)',
+                                         round(skill::numeric, 3), pol.min_skill, n_forecasts, round(skill_p::numeric, 4));
+        END IF;
+    END IF;
+    -- coverage: the version's own realized intervals significantly below min_coverage, by a
+    -- one-sided binomial test; an h-step forecast overlaps h - 1 others, so h of them count as one
+    SELECT count(*)::integer AS n, count(*) FILTER (WHERE a.actual BETWEEN l.lower AND l.upper)::integer AS covered
+      INTO cov
+      FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.lower, p.upper
+              FROM stockml.predictions p
+             WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
+             ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
+      JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
+     CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
+     WHERE l.lower IS NOT NULL AND l.upper IS NOT NULL AND a.actual IS NOT NULL;
+    IF pol.min_coverage IS NOT NULL AND cov.n >= pol.min_forecasts AND cov.covered < pol.min_coverage * cov.n THEN
+        coverage_p := stockml.coverage_test(round(cov.covered::float8 / m.horizon)::bigint,
+                                            greatest(round(cov.n::float8 / m.horizon), 1)::bigint,
+                                            pol.min_coverage);
+        IF coverage_p < pol.skill_alpha THEN
+            reasons := reasons || format('coverage %s < %s over %s intervals (binomial p = %s)',
+                                         round(cov.covered::numeric / cov.n, 3), pol.min_coverage, cov.n,
+                                         round(coverage_p::numeric, 4));
+        END IF;
+    END IF;
+    IF pol.max_model_age IS NOT NULL AND run_at - m.created_at > pol.max_model_age THEN
+        reasons := reasons || format('model age %s > %s', date_trunc('second', run_at - m.created_at), pol.max_model_age);
+    END IF;
+    IF cardinality(reasons) > 0 THEN
+        retrain_reason := array_to_string(reasons, '; ');
+        SELECT e.job_id INTO pending FROM stockml.retrain_events e
+         WHERE e.model_name = m.name AND e.status = 'queued' ORDER BY e.id DESC LIMIT 1;
+        -- bars since the newest version's training: a retrain on the same bars makes the same model
+        SELECT count(DISTINCT pr.day)::integer - m.horizon INTO new_bars
+          FROM stockml.prices pr
+         WHERE pr.symbol = ANY (m.symbols)
+           AND pr.day > (SELECT max(mo.train_end) FROM stockml.models mo WHERE mo.name = m.name);
+        -- cooldown: trading days since the last retrain, doubled per retrain that did not deploy
+        SELECT e.* INTO last_ev FROM stockml.retrain_events e
+         WHERE e.model_name = m.name ORDER BY e.id DESC LIMIT 1;
+        IF FOUND THEN
+            SELECT count(DISTINCT pr.day)::integer INTO since
+              FROM stockml.prices pr
+             WHERE pr.symbol = ANY (m.symbols)
+               AND pr.day > coalesce((last_ev.details ->> 'window_end')::date, last_ev.created_at::date);
+            SELECT count(*)::integer INTO misses FROM stockml.retrain_events e
+             WHERE e.model_name = m.name AND e.status = 'not_deployed'
+               AND e.id > coalesce((SELECT max(x.id) FROM stockml.retrain_events x
+                                     WHERE x.model_name = m.name AND x.status = 'deployed'), 0);
+            cool := pol.cooldown * (2 ^ least(misses, 10))::integer;
+        END IF;
+        blocked := CASE
+            WHEN pending IS NOT NULL THEN format('retrain job %s already queued', pending)
+            WHEN NOT pol.enabled THEN 'policy disabled: no retrain'
+            WHEN new_bars <= 0 THEN 'no new bar since the latest version was trained: no retrain'
+            WHEN since < cool THEN format('cooldown: %s of %s trading days since the last retrain%s', since, cool,
+                                          CASE WHEN misses > 0 THEN format(', doubled for %s retrain%s that did not deploy',
+                                                                          misses, CASE WHEN misses = 1 THEN '' ELSE 's' END)
+                                               ELSE '' END)
+            WHEN n_forecasts = 0 AND EXISTS (SELECT FROM stockml.retrain_events e
+                                              WHERE e.model_name = m.name AND e.new_version = m.version)
+                THEN 'the version a retrain deployed has no realized forecast of its own yet'
+            END;
+        IF blocked IS NOT NULL THEN
+            retrain_reason := retrain_reason || ' (' || blocked || ')';
+        ELSE
+            details := jsonb_build_object(
+                'drift_share', drift_share, 'max_drift_share', pol.max_drift_share,
+                'drift_calibrated', calibrated, 'drift_share_limit', share_limit,
+                'skill', skill, 'min_skill', pol.min_skill, 'n_forecasts', n_forecasts,
+                'skill_p_value', skill_p, 'skill_alpha', pol.skill_alpha,
+                'coverage', cov.covered::float8 / nullif(cov.n, 0), 'n_intervals', cov.n,
+                'min_coverage', pol.min_coverage, 'coverage_p_value', coverage_p,
+                'model_age', (run_at - m.created_at)::text, 'max_model_age', pol.max_model_age::text,
+                'window_start', monitor.window_start, 'window_end', monitor.window_end,
+                'cooldown', cool, 'new_bars', new_bars,
+                'latest_version', (SELECT max(mo.version) FROM stockml.models mo WHERE mo.name = m.name));
+            retrain_job := stockml.submit('train', jsonb_build_object(
+                'model_name', m.name, 'symbols', to_jsonb(m.symbols), 'algorithm', m.algorithm,
+                'horizon', m.horizon, 'params', m.params, 'feature_set', m.feature_set)
+                || CASE WHEN pol.fallback_to_naive AND skill_p < pol.skill_alpha
+                        THEN '{"fallback_to_naive": true}'::jsonb ELSE '{}'::jsonb END);
+            INSERT INTO stockml.retrain_events (created_at, model_name, model_version, reason, details, job_id)
+            VALUES (run_at, m.name, m.version, retrain_reason, details, retrain_job);
+        END IF;
+    END IF;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stockml.monitor(text, integer) IS
+'compare the recent window of each feature with the model''s reference sample, score the monitored version''s own realized forecasts against the naive baseline, write drift_metrics and performance_metrics, and enqueue one train job when the retrain policy says so (not while one is queued, within the cooldown, or without a new bar)';
+
+-- The models a monitor or forecast job names: {"model_name": ..} or {"models": [..]}, else
+-- every model with a production version.
+CREATE FUNCTION stockml.job_models(kind text, args jsonb, allowed text[])
+RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM stockml.job_check_keys(kind, args, allowed);
+    IF args ? 'models' AND (jsonb_typeof(args -> 'models') <> 'array'
+       OR EXISTS (SELECT FROM jsonb_array_elements(args -> 'models') e WHERE jsonb_typeof(e) <> 'string')) THEN
+        RAISE EXCEPTION '"models" of a % job must be an array of model names', kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('For example: stockml.submit(%L, ''{"models": ["msft_ridge"]}'').', kind);
+    END IF;
+    IF args ? 'model_name' AND jsonb_typeof(args -> 'model_name') <> 'string' THEN
+        RAISE EXCEPTION '"model_name" of a % job must be a string', kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('For example: stockml.submit(%L, ''{"model_name": "msft_ridge"}'').', kind);
+    END IF;
+    IF args ? 'model_name' THEN
+        RETURN ARRAY[args ->> 'model_name'];
+    ELSIF args ? 'models' THEN
+        RETURN ARRAY(SELECT jsonb_array_elements_text(args -> 'models'));
+    END IF;
+    RETURN ARRAY(SELECT DISTINCT a.name FROM stockml.model_aliases a WHERE a.alias = 'production' ORDER BY 1);
+END
+$$;
+COMMENT ON FUNCTION stockml.job_models(text, jsonb, text[]) IS
+'internal: the models a monitor or forecast job names ("model_name" or "models"; default every model with a production version), refusing unknown keys';
+
+-- ERROR naming the models that do not exist (or, with production, have no production version)
+CREATE FUNCTION stockml.job_check_models(kind text, names text[], production boolean)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing text;
+BEGIN
+    SELECT string_agg(quote_literal(n), ', ' ORDER BY n) INTO missing FROM unnest(names) n
+     WHERE NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = n);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'the % job names no model: % does not exist', kind, missing
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
+    END IF;
+    IF production THEN
+        SELECT string_agg(quote_literal(n), ', ' ORDER BY n) INTO missing FROM unnest(names) n
+         WHERE NOT EXISTS (SELECT FROM stockml.model_aliases a WHERE a.name = n AND a.alias = 'production');
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'the % job names a model without a production version: %', kind, missing
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'stockml.deploy(name, version) sets one.';
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stockml.job_check_models(text, text[], boolean) IS
+'internal: ERROR naming the models of a job that do not exist (or, with production, have no production version)';
+
+-- The checker of job kind monitor: submit() runs it before queuing, the job before its work.
+CREATE FUNCTION stockml.check_job_monitor(args jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    days integer;
+BEGIN
+    PERFORM stockml.job_check_models('monitor', stockml.job_models('monitor', args, ARRAY['model_name', 'models', 'window_days']),
+                                     false);
+    IF args ? 'window_days' AND jsonb_typeof(args -> 'window_days') <> 'null' THEN
+        BEGIN
+            days := (args ->> 'window_days')::integer;
+        EXCEPTION WHEN data_exception THEN
+            days := NULL;
+        END;
+        IF jsonb_typeof(args -> 'window_days') <> 'number' OR days IS NULL OR days NOT BETWEEN 2 AND 3660 THEN
+            RAISE EXCEPTION '"window_days" of a monitor job must be a whole number from 2 to 3660, not %', args -> 'window_days'
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Leave it out for the retrain policy''s window (stockml.retrain_policies.window_days).';
+        END IF;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stockml.check_job_monitor(jsonb) IS
+'checker of job kind monitor (run by submit() and by the job): keys, models that exist, window_days';
+
+CREATE FUNCTION stockml.run_job_monitor(job_id bigint, args jsonb)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    names text[];
+    r     record;
+    parts text[] := '{}';
+BEGIN
+    PERFORM stockml.check_job_monitor(args);
+    names := stockml.job_models('monitor', args, ARRAY['model_name', 'models', 'window_days']);
+    FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
+        SELECT * INTO r FROM stockml.monitor(names[i], (args ->> 'window_days')::integer);
+        parts := parts || format('%s v%s: %s of %s features drifted, skill %s%s', r.model, r.version,
+                                 r.drifted_features, r.features, coalesce(round(r.skill::numeric, 3)::text, 'n/a'),
+                                 CASE WHEN r.retrain_job IS NOT NULL THEN format(', retrain job %s', r.retrain_job) ELSE '' END);
+        PERFORM stockml.report_job_progress(i::float8 / cardinality(names));
+    END LOOP;
+    RETURN CASE WHEN cardinality(parts) = 0 THEN 'no model to monitor' ELSE array_to_string(parts, '; ') END;
+END
+$$;
+COMMENT ON FUNCTION stockml.run_job_monitor(bigint, jsonb) IS
+'job kind monitor: args {"model_name": ..} or {"models": [..]} (default every model with a production version), optional "window_days", checked by stockml.check_job_monitor; returns a summary per model';
+
+-- The checker of job kind forecast: submit() runs it before queuing, the job before its work.
+CREATE FUNCTION stockml.check_job_forecast(args jsonb)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing text;
+BEGIN
+    PERFORM stockml.job_check_models('forecast', stockml.job_models('forecast', args, ARRAY['model_name', 'models', 'symbols']),
+                                     true);
+    SELECT string_agg(s, ', ' ORDER BY s) INTO missing
+      FROM (SELECT DISTINCT s FROM unnest(stockml.job_symbols('forecast', args)) s
+             WHERE NOT EXISTS (SELECT FROM stockml.symbols y WHERE y.symbol = s) ORDER BY s LIMIT 10) u;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown symbol in forecast job args: %', missing
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Load its prices first (stockml.ingest_yahoo, ingest_stooq or ingest_csv), or leave "symbols" out for the model''s own.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stockml.check_job_forecast(jsonb) IS
+'checker of job kind forecast (run by submit() and by the job): keys, models with a production version, symbols that exist';
+
+CREATE FUNCTION stockml.run_job_forecast(job_id bigint, args jsonb)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    names   text[];
+    symbols text[];
+    n       bigint;
+    nfailed bigint;
+    parts   text[] := '{}';
+BEGIN
+    PERFORM stockml.check_job_forecast(args);
+    names := stockml.job_models('forecast', args, ARRAY['model_name', 'models', 'symbols']);
+    symbols := stockml.job_symbols('forecast', args);
+    FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
+        SELECT count(*) FILTER (WHERE f.status = 'ok'), count(*) FILTER (WHERE f.status <> 'ok')
+          INTO n, nfailed FROM stockml.forecast(names[i], symbols) f;
+        parts := parts || format('%s: %s forecast%s%s', names[i], n, CASE WHEN n = 1 THEN '' ELSE 's' END,
+                                 CASE WHEN nfailed > 0 THEN format(', %s symbol%s failed (see the WARNING)', nfailed,
+                                                                  CASE WHEN nfailed = 1 THEN '' ELSE 's' END)
+                                 ELSE '' END);
+        PERFORM stockml.report_job_progress(i::float8 / cardinality(names));
+    END LOOP;
+    RETURN CASE WHEN cardinality(parts) = 0 THEN 'no model to forecast with' ELSE array_to_string(parts, '; ') END;
+END
+$$;
+COMMENT ON FUNCTION stockml.run_job_forecast(bigint, jsonb) IS
+'job kind forecast: args {"model_name": ..} or {"models": [..]} (default every model with a production version), optional "symbols", checked by stockml.check_job_forecast; returns the forecasts made per model';
+-- Views for Grafana: each has a `time` column (timestamptz; a trading day is its midnight
+-- UTC) and is ordered by it, one row per point.  The grafana/ dashboards read only these.
+
+CREATE VIEW stockml.price_history AS
+SELECT (p.day::timestamp AT TIME ZONE 'UTC') AS time, p.symbol, p.day,
+       p.open, p.high, p.low, p.close, p.adj_close, p.volume
+  FROM stockml.prices p
+ ORDER BY time, p.symbol;
+COMMENT ON VIEW stockml.price_history IS 'Grafana: daily bars, time = the trading day at 00:00 UTC';
+
+CREATE VIEW stockml.feature_drift AS
+SELECT d.measured_at AS time, d.model_name, d.model_version, d.feature, d.method,
+       d.statistic, d.p_value, d.threshold, d.drifted::integer AS drifted,
+       d.n_reference, d.n_current, d.window_start, d.window_end
+  FROM stockml.drift_metrics d
+ ORDER BY time, d.model_name, d.feature;
+COMMENT ON VIEW stockml.feature_drift IS 'Grafana: drift per feature per monitor() run (drifted as 0/1)';
+
+CREATE VIEW stockml.drift_share AS
+SELECT d.measured_at AS time, d.model_name, d.model_version,
+       count(*)::integer AS features,
+       (count(*) FILTER (WHERE d.drifted))::integer AS drifted_features,
+       (count(*) FILTER (WHERE d.drifted))::float8 / count(*) AS drift_share
+  FROM stockml.drift_metrics d
+ GROUP BY d.measured_at, d.model_name, d.model_version
+ ORDER BY time, d.model_name;
+COMMENT ON VIEW stockml.drift_share IS 'Grafana: share of drifted features per monitor() run';
+
+CREATE VIEW stockml.model_performance AS
+SELECT p.measured_at AS time, p.model_name, p.model_version, coalesce(p.symbol, 'all') AS symbol,
+       p.n_forecasts, p.mae, p.mae_naive, p.skill, p.directional_accuracy, p.rmse, p.coverage,
+       p.window_start, p.window_end
+  FROM stockml.performance_metrics p
+ ORDER BY time, p.model_name, symbol;
+COMMENT ON VIEW stockml.model_performance IS 'Grafana: realized MAE, skill against the naive forecast, directional accuracy and interval coverage per monitor() run (symbol ''all'' for every symbol together)';
+
+CREATE VIEW stockml.ingest_status AS
+SELECT l.started_at AS time, l.symbol, l.source, l.status,
+       (l.status IN ('ok', 'partial'))::integer AS succeeded,
+       l.http_status, l.rows_inserted, l.rows_updated, l.rows_rejected,
+       extract(epoch FROM l.finished_at - l.started_at) * 1000 AS duration_ms, l.error
+  FROM stockml.ingest_log l
+ ORDER BY time, l.id;
+COMMENT ON VIEW stockml.ingest_status IS 'Grafana: every ingest or fetch with its outcome (succeeded as 0/1) and duration';
+
+CREATE VIEW stockml.retrain_history AS
+SELECT e.created_at AS time, e.resolved_at AS time_end, e.model_name, e.model_version,
+       e.reason, e.status, e.job_id, e.new_version,
+       format('retrain %s v%s: %s (%s%s)', e.model_name, e.model_version, e.reason, e.status,
+              CASE WHEN e.new_version IS NOT NULL THEN ', v' || e.new_version ELSE '' END) AS text,
+       'retrain,' || e.status AS tags
+  FROM stockml.retrain_events e
+ ORDER BY time, e.id;
+COMMENT ON VIEW stockml.retrain_history IS 'Grafana annotations: each retrain monitor() enqueued (time, time_end, text, tags)';
+
+CREATE VIEW stockml.job_history AS
+SELECT j.submitted_at AS time, j.id, j.kind, j.status, j.attempts, j.progress,
+       (j.status = 'done')::integer AS succeeded, (j.status IN ('failed', 'cancelled'))::integer AS failed,
+       extract(epoch FROM coalesce(j.started_at, now()) - j.submitted_at) AS wait_s,
+       extract(epoch FROM coalesce(j.finished_at, now()) - j.started_at) AS run_s,
+       j.error
+  FROM stockml.jobs j
+ ORDER BY time, j.id;
+COMMENT ON VIEW stockml.job_history IS 'Grafana: every job with its status, seconds waited in the queue and run (succeeded/failed as 0/1)';
+-- Grafana views over the model registry (sql/install/51_registry.sql): forecasts beside
+-- the realized closes, and the model versions with their metrics.
+
+CREATE VIEW stockml.forecast_history AS
+SELECT (f.target_day::timestamp AT TIME ZONE 'UTC') AS time, f.symbol, f.model_name, f.model_version,
+       f.as_of, f.target_day, f.predicted_close, f.lower, f.upper,
+       r.actual_close, b.close AS naive_close,
+       f.predicted_close - r.actual_close AS error, f.made_at
+  FROM (SELECT DISTINCT ON (p.model_name, p.symbol, p.target_day) p.*
+          FROM stockml.predictions p
+         ORDER BY p.model_name, p.symbol, p.target_day, p.made_at DESC, p.id DESC) f
+  LEFT JOIN stockml.prices b ON b.symbol = f.symbol AND b.day = f.as_of
+  CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(f.symbol, f.as_of, f.target_day)
+                             AS actual_close) r
+ ORDER BY time, f.symbol, f.model_name;
+COMMENT ON VIEW stockml.forecast_history IS 'Grafana: the latest forecast of each model for each symbol and target day (time), with its interval, the realized close once known (total-return adjusted to the scale of as_of, like predicted_close) and the naive forecast (the close on as_of)';
+
+CREATE VIEW stockml.model_history AS
+SELECT v.created_at AS time, v.name, v.version, v.aliases, v.algorithm, v.symbols, v.horizon,
+       v.feature_set, v.train_start, v.train_end, v.n_rows, v.skill, v.mae, v.naive_mae, v.rmse,
+       v.directional_accuracy, v.naive_directional_accuracy, v.n_test, v.description, v.tags
+  FROM stockml.model_versions v
+ ORDER BY time, v.name, v.version;
+COMMENT ON VIEW stockml.model_history IS 'Grafana: every model version (time = when trained) with its aliases and walk-forward metrics beside the naive baseline''s';
+-- stockml_reader: what Grafana logs in as (through a LOGIN role that is a member).  It may
+-- read the Grafana views and call predict(), nothing else: no table, no model blob.  Roles belong to the
+-- cluster, not the database, so the role is created only when missing and outlives
+-- DROP EXTENSION (drop it by hand once no database uses it).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'stockml_reader') THEN
+        CREATE ROLE stockml_reader NOLOGIN;
+        COMMENT ON ROLE stockml_reader IS 'stockml: SELECT on the Grafana views of schema stockml and predict(), nothing else';
+    END IF;
+END
+$$;
+
+GRANT USAGE ON SCHEMA stockml TO stockml_reader;
+GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_share,
+                stockml.model_performance, stockml.ingest_status, stockml.retrain_history,
+                stockml.job_history, stockml.forecast_history, stockml.model_history
+   TO stockml_reader;
+
+-- predict() reads models, aliases and prices, which the reader may not: src/predict.c does
+-- those reads as the extension's owner (search_path pinned, security-restricted; it only
+-- reads, and its SQL is parameterised) -- not SECURITY DEFINER, whose per-call SET of
+-- search_path would cost batch predict(model, x) several times a bare scan.  EXECUTE is
+-- for the reader and stockml_admin rather than for PUBLIC.
+REVOKE EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
+                          stockml.predict(text, float8[], integer, text),
+                          stockml.predict_path(text, text, integer, text),
+                          stockml._resolve_version(text, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
+                          stockml.predict(text, float8[], integer, text),
+                          stockml.predict_path(text, text, integer, text),
+                          stockml._resolve_version(text, integer, text)
+   TO stockml_reader, stockml_admin;
+-- total_return() reads prices as the owner too (the forecast views call it for the reader)
+REVOKE EXECUTE ON FUNCTION stockml.total_return(text, date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.total_return(text, date, date) TO stockml_reader, stockml_admin;
+
+-- stockml_admin runs monitor() and manages the policies; monitor() reads the model, its
+-- aliases and its forecasts
+GRANT SELECT ON stockml.models, stockml.model_aliases, stockml.predictions TO stockml_admin;
+GRANT SELECT, INSERT ON stockml.drift_metrics, stockml.performance_metrics TO stockml_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON stockml.retrain_policies TO stockml_admin;
+GRANT SELECT, INSERT, UPDATE ON stockml.retrain_events TO stockml_admin;
+GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_share,
+                stockml.model_performance, stockml.ingest_status, stockml.retrain_history,
+                stockml.job_history, stockml.forecast_history, stockml.model_history
+   TO stockml_admin;
+-- Trading calendars (src/calendar.c): the days a market trades, for forecasts' target days.
+
+CREATE VIEW stockml.trading_calendars (calendar, description) AS
+VALUES ('XNYS', 'NYSE and Nasdaq: weekends, the NYSE holidays with their weekend observance, Good Friday, and NYSE''s one-off closures'),
+       ('weekdays', 'Monday to Friday: currencies, and exchanges whose holidays stockml does not know'),
+       ('24x7', 'every day: crypto');
+COMMENT ON VIEW stockml.trading_calendars IS 'the trading calendars is_trading_day(), next_trading_day() and stockml.symbols.calendar accept';
+GRANT SELECT ON stockml.trading_calendars TO stockml_admin;
+
+CREATE FUNCTION stockml.is_trading_day(calendar text, day date)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stockml_is_trading_day'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.is_trading_day(text, date) IS
+'whether the market of the calendar (XNYS, weekdays, 24x7) trades on day';
+
+CREATE FUNCTION stockml.next_trading_day(calendar text, day date, n integer DEFAULT 1)
+RETURNS date
+AS 'MODULE_PATHNAME', 'stockml_next_trading_day'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.next_trading_day(text, date, integer) IS
+'the n-th trading day of the calendar after day (n < 0: before it; n = 0: day itself if it trades, else the next trading day)';
+
+CREATE FUNCTION stockml.exchange_calendar(exchange text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'stockml_exchange_calendar'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.exchange_calendar(text) IS
+'the trading calendar of a Yahoo exchangeName: XNYS for US venues and indexes (NYQ, NMS, NGM, NCM, ASE, PCX, BTS, SNP, ...) and for NULL (no exchange known: CSV symbols), weekdays for CCY and unknown exchanges, 24x7 for CCC';
+
+CREATE FUNCTION stockml.symbol_calendar(symbol text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'stockml_symbol_calendar'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.symbol_calendar(text) IS
+'the trading calendar of a stored symbol: stockml.symbols.calendar, else its exchange''s (exchange_calendar)';
+-- Small views for Grafana's dashboard variables, units and the model-lifecycle dashboard
+-- (grafana/dashboards/lifecycle.json): they read the watchlist, the model registry and the
+-- alias history (a few rows each, by their primary keys), never the price history.
+
+CREATE VIEW stockml.symbol_info AS
+SELECT s.symbol, s.name, s.exchange, s.currency, s.timezone, s.active,
+       CASE WHEN s.currency IS NULL THEN 'none'
+            -- the currency units Grafana 10/11 have built in; other codes as a suffix
+            WHEN upper(s.currency) = ANY (ARRAY['USD', 'EUR', 'GBP', 'JPY', 'CHF', 'RUB', 'UAH', 'BRL', 'DKK',
+                                                'ISK', 'NOK', 'SEK', 'CZK', 'PLN', 'ZAR', 'INR', 'KRW', 'IDR',
+                                                'PHP', 'VND'])
+            THEN 'currency' || upper(s.currency)
+            ELSE 'suffix: ' || s.currency
+       END AS grafana_unit
+  FROM stockml.symbols s;
+COMMENT ON VIEW stockml.symbol_info IS 'Grafana: the watchlist (one row per symbol) with the Grafana unit of its currency (grafana_unit: currencyUSD, ..., "suffix: <code>" for other codes, none when the currency is unknown)';
+
+CREATE VIEW stockml.model_names AS
+SELECT m.name, count(*)::integer AS versions, max(m.version) AS latest_version,
+       min(m.created_at) AS first_trained, max(m.created_at) AS last_trained,
+       (SELECT a.version FROM stockml.model_aliases a WHERE a.name = m.name AND a.alias = 'production') AS production_version,
+       (SELECT l.symbols FROM stockml.models l WHERE l.name = m.name ORDER BY l.version DESC LIMIT 1) AS symbols
+  FROM stockml.models m
+ GROUP BY m.name;
+COMMENT ON VIEW stockml.model_names IS 'Grafana: one row per model name with its number of versions, latest and production version and the symbols of its latest version';
+
+CREATE VIEW stockml.alias_events AS
+SELECT h.set_at AS time, h.name AS model_name, h.alias, h.version, h.previous_version, h.action,
+       h.set_by, h.reason,
+       format('%s: %s -> v%s (%s%s)', h.alias,
+              coalesce('v' || h.previous_version, 'none'), h.version, h.action,
+              CASE WHEN h.reason IS NOT NULL THEN ', ' || h.reason ELSE '' END) AS text,
+       'alias,' || h.alias || ',' || h.action AS tags
+  FROM stockml.alias_history h
+ ORDER BY time, h.id;
+COMMENT ON VIEW stockml.alias_events IS 'Grafana annotations: every alias move (deploy, auto, rollback) with who and why (time, text, tags)';
+
+CREATE VIEW stockml.version_forecasts AS
+SELECT (f.target_day::timestamp AT TIME ZONE 'UTC') AS time, f.model_name, f.model_version, f.symbol,
+       f.as_of, f.target_day, f.predicted_close, f.lower, f.upper,
+       a.close AS actual_close, b.close AS naive_close,
+       abs(f.predicted_close - a.close) AS abs_error, abs(b.close - a.close) AS naive_abs_error, f.made_at
+  FROM (SELECT DISTINCT ON (p.model_name, p.model_version, p.symbol, p.target_day) p.*
+          FROM stockml.predictions p
+         ORDER BY p.model_name, p.model_version, p.symbol, p.target_day, p.made_at DESC, p.id DESC) f
+  LEFT JOIN stockml.prices a ON a.symbol = f.symbol AND a.day = f.target_day
+  LEFT JOIN stockml.prices b ON b.symbol = f.symbol AND b.day = f.as_of
+ ORDER BY time, f.symbol, f.model_name, f.model_version;
+COMMENT ON VIEW stockml.version_forecasts IS 'Grafana: the latest forecast of each model version for each symbol and target day (time), with its realized and the naive absolute error once the close is known; two versions forecasting the same days compare here';
+
+GRANT SELECT ON stockml.symbol_info, stockml.model_names, stockml.alias_events, stockml.version_forecasts
+   TO stockml_reader, stockml_admin;
+-- The daily pipelines on pg_cron: refresh -> forecast -> monitor, as three named pg_cron
+-- jobs on the same schedule.  pg_cron starts them together; each later step waits for
+-- the earlier step's run of the same tick (cron.job_run_details) before it starts.  A
+-- database holds several pipelines, each with its own name, schedule and models; the job
+-- names come from the pipeline's name (stockml-<name>-<step>; stockml-<step> for the
+-- pipeline "default").  A step that failed for some symbols or models stores what
+-- worked and ends with an ERROR (CALL stockml.run_pipeline_step, src/pipeline.c), so
+-- cron.job_run_details says failed.
+
+-- ERROR with the next step to take unless pg_cron is preloaded and installed here.
+CREATE FUNCTION stockml.require_pg_cron()
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    preloaded boolean;
+    cron_db   text;
+BEGIN
+    -- both settings are hidden from roles without pg_read_all_settings: then the
+    -- extension check below and pg_cron's own errors have to do
+    BEGIN
+        preloaded := current_setting('shared_preload_libraries') ~ '(^|[\s,])"?pg_cron"?($|[\s,])';
+        cron_db := current_setting('cron.database_name', true);
+    EXCEPTION WHEN insufficient_privilege THEN
+        preloaded := true;
+        cron_db := current_database();
+    END;
+    IF NOT preloaded THEN
+        RAISE EXCEPTION 'pg_cron is not loaded by this server'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The pipeline is scheduled by pg_cron, which runs only from shared_preload_libraries.',
+                  HINT = format('Install pg_cron (Debian: postgresql-15-cron), set shared_preload_libraries = ''pg_cron'' '
+                                '(with stockml if you preload it) and cron.database_name = %L in postgresql.conf, '
+                                'restart the server, then CREATE EXTENSION pg_cron.', current_database());
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron') THEN
+        IF cron_db IS DISTINCT FROM current_database() THEN
+            RAISE EXCEPTION 'pg_cron runs its jobs in database "%", not in "%"', cron_db, current_database()
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = format('Set cron.database_name = %L and restart, or schedule from database %L '
+                                    'with stockml installed there.', current_database(), cron_db);
+        END IF;
+        RAISE EXCEPTION 'extension "pg_cron" is not installed in this database'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'CREATE EXTENSION pg_cron;';
+    END IF;
+    IF NOT has_schema_privilege('cron', 'USAGE') THEN
+        RAISE EXCEPTION 'role "%" may not schedule pg_cron jobs', current_user
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The jobs run as the role that schedules them.',
+                  HINT = format('As a superuser: GRANT USAGE ON SCHEMA cron TO %I;', current_user);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION stockml.require_pg_cron() IS
+'internal: ERROR with a hint unless pg_cron is preloaded and installed in this database';
+
+-- Wait until the run of pg_cron job `job` that belongs to the tick started at `since` has
+-- ended; false when it never started or did not end in time.  Only runs that started within
+-- `grace` of `since` belong to the tick: a run of an earlier or later tick (a minute apart
+-- at the most frequent schedule) is never waited for.
+CREATE FUNCTION stockml.wait_for_cron_job(job text, since timestamptz, timeout interval)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id     bigint;
+    state  text;
+    -- pg_cron starts the jobs of one tick within a second or two of each other
+    grace  interval := '20 seconds';
+    limit_ timestamptz := since + least(coalesce(timeout, '30 minutes'), '1 day');
+BEGIN
+    SELECT j.jobid INTO id FROM cron.job j WHERE j.jobname = job AND j.username = current_user;
+    IF id IS NULL THEN
+        RETURN true;                -- not scheduled: nothing to wait for
+    END IF;
+    LOOP
+        SELECT d.status INTO state
+          FROM cron.job_run_details d
+         WHERE d.jobid = id AND d.start_time BETWEEN since - grace AND since + grace
+         ORDER BY abs(extract(epoch FROM d.start_time - since)) LIMIT 1;
+        IF state IN ('succeeded', 'failed') THEN
+            RETURN true;
+        END IF;
+        IF state IS NULL AND clock_timestamp() > since + grace THEN
+            RETURN false;           -- the earlier step did not run this tick
+        END IF;
+        IF clock_timestamp() > limit_ THEN
+            RETURN false;
+        END IF;
+        PERFORM pg_sleep(0.5);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION stockml.wait_for_cron_job(text, timestamptz, interval) IS
+'internal: wait for the run of a pg_cron job that started within 20 s of since to end, at most timeout (NULL: 30 minutes, capped at a day); false: it did not run or timed out';
+
+-- The pg_cron job name of a pipeline's step; ERROR on a malformed pipeline name.
+CREATE FUNCTION stockml.pipeline_job_name(pipeline text, step text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pipeline IS NULL OR pipeline !~ '^[a-z0-9][a-z0-9_]{0,39}$' THEN
+        RAISE EXCEPTION 'invalid pipeline name %', coalesce(quote_literal(pipeline), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A pipeline name is 1 to 40 characters among a-z 0-9 _, starting with a letter or digit.',
+                  HINT = 'For example ''nightly'' or ''us_close''.';
+    END IF;
+    IF step IS NULL OR step NOT IN ('refresh', 'forecast', 'monitor') THEN
+        RAISE EXCEPTION 'unknown pipeline step %', coalesce('"' || step || '"', 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The steps are refresh, forecast and monitor.';
+    END IF;
+    RETURN CASE WHEN pipeline = 'default' THEN 'stockml-' || step ELSE 'stockml-' || pipeline || '-' || step END;
+END
+$$;
+COMMENT ON FUNCTION stockml.pipeline_job_name(text, text) IS
+'the pg_cron job name of a pipeline''s step: stockml-<pipeline>-<step>, stockml-<step> for the pipeline "default"';
+
+-- One step's work; failed lists what did not work ('SYMBOL: error', 'model SYMBOL (error)' for a
+-- symbol forecast() could not forecast, 'model (error)').
+CREATE FUNCTION stockml._pipeline_step(pipeline text, step text, models text[], wait_for_previous boolean,
+                                       timeout interval, OUT summary text, OUT failed text[])
+RETURNS record
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    started   timestamptz := clock_timestamp();
+    previous  text;
+    names     text[];
+    n         integer;
+    m         text;
+    msg       text;
+BEGIN
+    PERFORM stockml.pipeline_job_name(pipeline, step);
+    IF wait_for_previous IS NULL OR timeout IS NULL OR timeout <= '0' OR timeout > '1 day' THEN
+        RAISE EXCEPTION 'pipeline_step needs wait_for_previous true or false and a timeout between 0 and 1 day'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('wait_for_previous = %s, timeout = %s',
+                                  coalesce(wait_for_previous::text, 'NULL'), coalesce(timeout::text, 'NULL')),
+                  HINT = 'Leave them out for the defaults (false, 30 minutes).';
+    END IF;
+    failed := '{}';
+    previous := CASE step WHEN 'forecast' THEN stockml.pipeline_job_name(pipeline, 'refresh')
+                          WHEN 'monitor' THEN stockml.pipeline_job_name(pipeline, 'forecast') END;
+    IF wait_for_previous AND previous IS NOT NULL AND EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron')
+       AND NOT stockml.wait_for_cron_job(previous, started, timeout) THEN
+        RAISE NOTICE 'stockml pipeline: % did not finish this run; % goes on with the data stored', previous, step;
+    END IF;
+
+    IF step = 'refresh' THEN
+        SELECT count(*), coalesce(array_agg(r.symbol || ': ' || coalesce(r.error, 'failed') ORDER BY r.symbol)
+                                  FILTER (WHERE r.status = 'failed'), '{}')
+          INTO n, failed
+          FROM stockml.refresh() r;
+        summary := format('refresh: %s symbols, %s failed', n, cardinality(failed));
+        RETURN;
+    END IF;
+    names := coalesce(models, ARRAY(SELECT DISTINCT a.name FROM stockml.model_aliases a
+                                     WHERE a.alias = 'production' ORDER BY 1));
+    -- one model's failure (a WARNING in the server log) does not stop the others; forecast()
+    -- records the symbols it can and returns the others with their error
+    n := 0;
+    FOREACH m IN ARRAY names LOOP
+        BEGIN
+            IF step = 'forecast' THEN
+                failed := failed || ARRAY(SELECT format('%s %s (%s)', m, f.symbol, f.error)
+                                            FROM stockml.forecast(m) f WHERE f.status <> 'ok' ORDER BY f.symbol);
+            ELSE
+                PERFORM stockml.monitor(m);
+            END IF;
+            n := n + 1;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            failed := failed || format('%s (%s)', m, msg);
+            RAISE WARNING 'stockml pipeline: % of model "%" failed: %', step, m, msg;
+        END;
+    END LOOP;
+    summary := format('%s: %s of %s models', step, n, cardinality(names));
+END
+$$;
+COMMENT ON FUNCTION stockml._pipeline_step(text, text, text[], boolean, interval) IS
+'internal: the work of one pipeline step (refresh every active symbol, or forecast/monitor each model); failed names what did not work';
+
+CREATE PROCEDURE stockml.run_pipeline_step(pipeline text, step text, models text[] DEFAULT NULL,
+                                           wait_for_previous boolean DEFAULT false,
+                                           timeout interval DEFAULT '30 minutes')
+AS 'MODULE_PATHNAME', 'stockml_run_pipeline_step'
+LANGUAGE C;
+COMMENT ON PROCEDURE stockml.run_pipeline_step(text, text, text[], boolean, interval) IS
+'one step of a pipeline, as its pg_cron job calls it: does the work, commits what worked, then ends with an ERROR naming the symbols or models that failed (so cron.job_run_details says failed); with wait_for_previous forecast and monitor first wait for the previous step''s pg_cron run of the same tick';
+
+CREATE FUNCTION stockml.pipeline_step(step text, models text[] DEFAULT NULL,
+                                      wait_for_previous boolean DEFAULT false,
+                                      timeout interval DEFAULT '30 minutes')
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    SELECT * INTO r FROM stockml._pipeline_step('default', step, models, wait_for_previous, timeout);
+    IF cardinality(r.failed) > 0 THEN
+        RAISE WARNING 'stockml pipeline: % failed for %: %', step, cardinality(r.failed), array_to_string(r.failed, '; ')
+            USING HINT = 'CALL stockml.run_pipeline_step(pipeline, step, ...) ends with an ERROR instead, after committing what worked.';
+    END IF;
+    RETURN r.summary || CASE WHEN cardinality(r.failed) > 0 THEN '; failed: ' || array_to_string(r.failed, '; ') ELSE '' END;
+END
+$$;
+COMMENT ON FUNCTION stockml.pipeline_step(text, text[], boolean, interval) IS
+'one step of the default pipeline (refresh, forecast or monitor; models NULL = every model with a production version), returning a summary (what failed too, with a WARNING); the pg_cron jobs call stockml.run_pipeline_step instead, which ends with an ERROR when something failed';
+
+-- The caller's pipelines, read from their pg_cron jobs: the forecast job's command names
+-- the models.
+CREATE FUNCTION stockml.pipelines()
+RETURNS TABLE (name text, schedule text, models text[], jobs text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM stockml.require_pg_cron();
+    RETURN QUERY
+    SELECT p.name, min(j.schedule),
+           min(substring(j.command FROM '''(\{[^'']*\})''::text\[\]'))
+               FILTER (WHERE j.jobname::text LIKE '%forecast')::text[],
+           array_agg(j.jobname::text ORDER BY array_position(ARRAY['refresh', 'forecast', 'monitor'], p.step))
+      FROM cron.job j,
+           LATERAL (SELECT coalesce(substring(j.jobname FROM '^stockml-(.+)-(refresh|forecast|monitor)$'), 'default') AS name,
+                           substring(j.jobname FROM '(refresh|forecast|monitor)$') AS step) p
+     WHERE j.username = current_user AND j.jobname ~ '^stockml-([a-z0-9][a-z0-9_]{0,39}-)?(refresh|forecast|monitor)$'
+     GROUP BY p.name
+     ORDER BY p.name;
+END
+$$;
+COMMENT ON FUNCTION stockml.pipelines() IS
+'the caller''s pipelines: name, schedule, models (NULL = every model with a production version) and their pg_cron job names';
+
+CREATE FUNCTION stockml.schedule_pipeline(name text, cron text, models text[] DEFAULT NULL)
+RETURNS TABLE (jobid bigint, jobname text, schedule text, command text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    missing text;
+    step text;
+    names text[];
+    models_sql text := CASE WHEN models IS NULL THEN 'NULL' ELSE quote_literal(models::text) || '::text[]' END;
+BEGIN
+    PERFORM stockml.require_pg_cron();
+    names := ARRAY[stockml.pipeline_job_name(name, 'refresh'), stockml.pipeline_job_name(name, 'forecast'),
+                   stockml.pipeline_job_name(name, 'monitor')];
+    IF cron IS NULL THEN
+        RAISE EXCEPTION 'cron schedule must not be NULL'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use a cron expression such as ''30 22 * * 1-5'' (22:30 GMT on weekdays: pg_cron 1.4 reads schedules in GMT).';
+    END IF;
+    IF models IS NOT NULL THEN
+        SELECT string_agg(m, ', ') INTO missing
+          FROM unnest(models) m WHERE NOT EXISTS (SELECT FROM stockml.models x WHERE x.name = m);
+    END IF;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'no model named %', missing
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Train the models first, or pass NULL to forecast and monitor every model with a production version.';
+    END IF;
+    -- cron.schedule replaces a job of the same name and user, so a second call updates
+    FOREACH step IN ARRAY ARRAY['refresh', 'forecast', 'monitor'] LOOP
+        BEGIN
+            PERFORM cron.schedule(stockml.pipeline_job_name(name, step), cron,
+                                  format('CALL stockml.run_pipeline_step(%L, %L%s)', name, step,
+                                         CASE WHEN step = 'refresh' THEN ''
+                                              ELSE format(', %s, wait_for_previous => true', models_sql) END));
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS missing = MESSAGE_TEXT;
+            IF missing NOT LIKE 'invalid schedule%' THEN
+                RAISE;
+            END IF;
+            RAISE EXCEPTION 'pg_cron refused the schedule %: %', quote_literal(cron), missing
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Five fields: minute hour day-of-month month day-of-week, e.g. ''30 22 * * 1-5'' '
+                             '(22:30 GMT on weekdays: pg_cron 1.4 reads schedules in GMT).';
+        END;
+    END LOOP;
+    RETURN QUERY
+    SELECT j.jobid, j.jobname::text, j.schedule, j.command
+      FROM cron.job j
+     WHERE j.jobname = ANY (names) AND j.username = current_user
+     ORDER BY array_position(names, j.jobname::text);
+END
+$$;
+COMMENT ON FUNCTION stockml.schedule_pipeline(text, text, text[]) IS
+'schedule the pipeline name (refresh -> forecast -> monitor) as pg_cron jobs stockml-<name>-refresh, -forecast, -monitor (idempotent: a second call updates them; other pipelines stay); models NULL = every model with a production version';
+
+CREATE FUNCTION stockml.schedule_pipeline(cron text DEFAULT '30 22 * * 1-5', models text[] DEFAULT NULL)
+RETURNS TABLE (jobid bigint, jobname text, schedule text, command text)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT * FROM stockml.schedule_pipeline('default', cron, models)
+$$;
+COMMENT ON FUNCTION stockml.schedule_pipeline(text, text[]) IS
+'schedule the pipeline "default" as pg_cron jobs stockml-refresh, stockml-forecast, stockml-monitor (idempotent: a second call updates them); models NULL = every model with a production version';
+
+CREATE FUNCTION stockml.unschedule_pipeline(name text)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n integer := 0;
+    j text;
+    names text[];
+BEGIN
+    PERFORM stockml.require_pg_cron();
+    names := ARRAY[stockml.pipeline_job_name(name, 'refresh'), stockml.pipeline_job_name(name, 'forecast'),
+                   stockml.pipeline_job_name(name, 'monitor')];
+    FOR j IN SELECT c.jobname FROM cron.job c WHERE c.jobname = ANY (names) AND c.username = current_user LOOP
+        PERFORM cron.unschedule(j);
+        n := n + 1;
+    END LOOP;
+    IF n = 0 AND name <> 'default' THEN
+        RAISE EXCEPTION 'no pipeline named "%"', name
+            USING ERRCODE = 'undefined_object',
+                  HINT = coalesce('Your pipelines: ' || (SELECT string_agg(p.name, ', ') FROM stockml.pipelines() p) || '.',
+                                  'You have no pipeline: stockml.schedule_pipeline(name, cron, models) makes one.');
+    END IF;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION stockml.unschedule_pipeline(text) IS
+'remove the pg_cron jobs of the caller''s pipeline name (an ERROR if it has none); returns how many were removed';
+
+CREATE FUNCTION stockml.unschedule_pipeline()
+RETURNS integer
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT stockml.unschedule_pipeline('default')
+$$;
+COMMENT ON FUNCTION stockml.unschedule_pipeline() IS
+'remove the pg_cron jobs of the pipeline "default"; returns how many were removed (0 when it was not scheduled)';
+-- Backtest (issue 10 item 5, doc/backtest.md): would a version's out-of-sample walk-forward
+-- forecasts (stockml.validation_predictions) have made money after costs?  One position a
+-- day from the sign of yhat, held over the day's 1-bar realized return, costs on every change
+-- of position; the same for buy-and-hold.  Horizon-1 versions only: a longer horizon's y spans
+-- several bars, so its rows overlap.  Both functions read the validation rows as the owner
+-- (SECURITY DEFINER, search_path pinned, read-only), so the reader role can call them and the
+-- Grafana view backtest_equity without reading a table.
+
+CREATE FUNCTION stockml._backtest_curves(model_id bigint, symbols text[], cost_bps float8, strategy text)
+RETURNS TABLE (symbol text, day date, held float8, strategy_return float8,
+               buy_and_hold_return float8, in_market integer, hits integer, ups integer,
+               trade float8, n integer, equity float8, buy_and_hold_equity float8,
+               drawdown float8, buy_and_hold_drawdown float8)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+WITH v AS (
+    SELECT v.symbol, v.day, v.y,
+           CASE WHEN v.yhat > 0 THEN 1::float8
+                WHEN v.yhat < 0 AND _backtest_curves.strategy = 'long_short' THEN -1::float8
+                ELSE 0::float8 END AS pos
+      FROM stockml.validation_predictions v
+     WHERE v.model_id = _backtest_curves.model_id
+       AND (_backtest_curves.symbols IS NULL OR v.symbol = ANY (_backtest_curves.symbols))
+), d AS (
+    SELECT v.symbol, v.day, v.y, v.pos,
+           abs(v.pos - coalesce(lag(v.pos) OVER w, 0)) AS trade,
+           v.pos * (exp(v.y) - 1) - _backtest_curves.cost_bps / 10000 * abs(v.pos - coalesce(lag(v.pos) OVER w, 0)) AS r,
+           exp(v.y) - 1 - CASE WHEN row_number() OVER w = 1 THEN _backtest_curves.cost_bps / 10000 ELSE 0 END AS bh_r
+      FROM v WINDOW w AS (PARTITION BY v.symbol ORDER BY v.day)
+), a AS (
+    SELECT d.symbol, d.day, d.pos, d.r, d.bh_r, (d.pos <> 0)::int AS in_market,
+           (d.pos * d.y > 0)::int AS hits, (d.y > 0)::int AS ups, d.trade, 1 AS n
+      FROM d
+    UNION ALL
+    -- the equal-weight book of the symbols that have a row that day
+    SELECT 'all', d.day, NULL, avg(d.r), avg(d.bh_r), sum((d.pos <> 0)::int)::int,
+           sum((d.pos * d.y > 0)::int)::int, sum((d.y > 0)::int)::int, sum(d.trade), count(*)::int
+      FROM d GROUP BY d.day
+), e AS (
+    -- a day that loses everything ruins the book: its equity stays 0
+    SELECT a.*,
+           CASE WHEN bool_or(1 + a.r <= 0) OVER c THEN 0::float8
+                ELSE exp(coalesce(sum(ln(1 + a.r)) FILTER (WHERE 1 + a.r > 0) OVER c, 0)) END AS eq,
+           CASE WHEN bool_or(1 + a.bh_r <= 0) OVER c THEN 0::float8
+                ELSE exp(coalesce(sum(ln(1 + a.bh_r)) FILTER (WHERE 1 + a.bh_r > 0) OVER c, 0)) END AS bh_eq
+      FROM a WINDOW c AS (PARTITION BY a.symbol ORDER BY a.day ROWS UNBOUNDED PRECEDING)
+)
+SELECT e.symbol, e.day, e.pos, e.r, e.bh_r, e.in_market, e.hits, e.ups, e.trade, e.n, e.eq, e.bh_eq,
+       1 - e.eq / greatest(1, max(e.eq) OVER c),
+       1 - e.bh_eq / greatest(1, max(e.bh_eq) OVER c)
+  FROM e WINDOW c AS (PARTITION BY e.symbol ORDER BY e.day ROWS UNBOUNDED PRECEDING)
+$$;
+COMMENT ON FUNCTION stockml._backtest_curves(bigint, text[], float8, text) IS
+'internal (backtest, backtest_equity): per symbol and day of a version''s validation rows, and for ''all'' (the equal-weight book of the symbols that have a row that day), the strategy''s and buy-and-hold''s daily simple return after costs, equity (starting at 1) and drawdown';
+REVOKE EXECUTE ON FUNCTION stockml._backtest_curves(bigint, text[], float8, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._backtest_curves(bigint, text[], float8, text) TO stockml_reader, stockml_admin;
+
+CREATE FUNCTION stockml.backtest(model_name text, symbols text[] DEFAULT NULL, cost_bps float8 DEFAULT 5,
+                                 strategy text DEFAULT 'long_short', version integer DEFAULT NULL)
+RETURNS TABLE (symbol text, first_day date, last_day date, days integer,
+               total_return float8, annual_return float8, annual_volatility float8, sharpe float8,
+               max_drawdown float8, hit_rate float8, turnover float8,
+               buy_and_hold_total_return float8, buy_and_hold_annual_return float8,
+               buy_and_hold_annual_volatility float8, buy_and_hold_sharpe float8,
+               buy_and_hold_max_drawdown float8, buy_and_hold_hit_rate float8)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v integer := backtest.version;
+    mid bigint;
+    h integer;
+    missing text;
+BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF strategy IS NULL OR strategy NOT IN ('long_short', 'long_flat') THEN
+        RAISE EXCEPTION 'unknown strategy "%"', strategy
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The strategies: long_short (long when yhat > 0, short when yhat < 0), long_flat (long when yhat > 0, else flat).';
+    END IF;
+    IF cost_bps IS NULL OR NOT (cost_bps >= 0 AND cost_bps < 'Infinity'::float8) THEN
+        RAISE EXCEPTION 'cost_bps must be a finite number >= 0, not %', coalesce(cost_bps::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'cost_bps is the cost of a trade in basis points of the position traded (5 = 0.05 %).';
+    END IF;
+    IF symbols IS NOT NULL AND (cardinality(symbols) = 0 OR array_position(symbols, NULL) IS NOT NULL) THEN
+        RAISE EXCEPTION 'symbols must be NULL (all of the version''s) or a non-empty list without NULLs'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v IS NULL THEN
+        v := stockml._resolve_version(model_name);     -- production, with predict()'s ERRORs
+    ELSE
+        PERFORM stockml._require_version(model_name, v);
+    END IF;
+    SELECT m.id, m.horizon INTO mid, h FROM stockml.models m WHERE m.name = model_name AND m.version = v;
+    IF h <> 1 THEN
+        RAISE EXCEPTION 'version % of model "%" forecasts % bars ahead: backtest() needs a horizon-1 version', v, model_name, h
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Its validation rows'' returns span several bars and overlap, so they do not make one position a day.',
+                  HINT = 'Train a horizon-1 version of the model: stockml.train(..., horizon => 1).';
+    END IF;
+    IF NOT EXISTS (SELECT FROM stockml.validation_predictions p WHERE p.model_id = mid) THEN
+        RAISE EXCEPTION 'version % of model "%" has no validation predictions', v, model_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'train() keeps its out-of-sample walk-forward predictions since stockml 0.2.0.',
+                  HINT = 'Retrain the model with stockml 0.2.0 and backtest the new version.';
+    END IF;
+    SELECT string_agg(s, ', ' ORDER BY s) INTO missing
+      FROM unnest(symbols) AS s
+     WHERE NOT EXISTS (SELECT FROM stockml.validation_predictions p WHERE p.model_id = mid AND p.symbol = s);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'version % of model "%" has no validation predictions of %', v, model_name, missing
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('Its symbols: %s.', (SELECT string_agg(DISTINCT p.symbol, ', ' ORDER BY p.symbol)
+                                                       FROM stockml.validation_predictions p WHERE p.model_id = mid));
+    END IF;
+    RETURN QUERY
+    SELECT c.symbol, min(c.day), max(c.day), count(*)::int,
+           (array_agg(c.equity ORDER BY c.day DESC))[1] - 1,
+           power((array_agg(c.equity ORDER BY c.day DESC))[1], 252.0::float8 / count(*)) - 1,
+           stddev_samp(c.strategy_return) * sqrt(252.0::float8),
+           avg(c.strategy_return) / nullif(stddev_samp(c.strategy_return), 0) * sqrt(252.0::float8),
+           max(c.drawdown),
+           sum(c.hits)::float8 / nullif(sum(c.in_market), 0),
+           sum(c.trade) / sum(c.n),
+           (array_agg(c.buy_and_hold_equity ORDER BY c.day DESC))[1] - 1,
+           power((array_agg(c.buy_and_hold_equity ORDER BY c.day DESC))[1], 252.0::float8 / count(*)) - 1,
+           stddev_samp(c.buy_and_hold_return) * sqrt(252.0::float8),
+           avg(c.buy_and_hold_return) / nullif(stddev_samp(c.buy_and_hold_return), 0) * sqrt(252.0::float8),
+           max(c.buy_and_hold_drawdown),
+           sum(c.ups)::float8 / sum(c.n)
+      FROM stockml._backtest_curves(mid, symbols, cost_bps, strategy) c
+     GROUP BY c.symbol
+     ORDER BY c.symbol = 'all', c.symbol;
+END $$;
+COMMENT ON FUNCTION stockml.backtest(text, text[], float8, text, integer) IS
+'trade a horizon-1 version''s (default: production) out-of-sample walk-forward forecasts: one position a day from the sign of yhat (long_short: +1/-1, long_flat: +1/0), the day''s simple return, cost_bps on every change of position; per symbol and ''all'' (equal weight): total and annualised (252 days) return, annualised volatility, Sharpe (no risk-free rate), max drawdown, hit rate (days in the market whose move the position got right), turnover (mean |change of position| a day), and the same for buy-and-hold; optimistic after a search or a choice among versions (doc/backtest.md)';
+REVOKE EXECUTE ON FUNCTION stockml.backtest(text, text[], float8, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.backtest(text, text[], float8, text, integer) TO stockml_reader, stockml_admin;
+
+CREATE VIEW stockml.backtest_equity AS
+SELECT (c.day::timestamp AT TIME ZONE 'UTC') AS time, m.name AS model, m.version, c.symbol,
+       c.equity, c.buy_and_hold_equity, c.drawdown
+  FROM stockml.model_aliases a
+  JOIN stockml.models m ON m.name = a.name AND m.version = a.version
+ CROSS JOIN LATERAL stockml._backtest_curves(m.id, NULL, 5, 'long_short') c
+ WHERE a.alias = 'production' AND m.horizon = 1
+ ORDER BY time, model, c.symbol;
+COMMENT ON VIEW stockml.backtest_equity IS
+'Grafana: the equity curve (starting at 1) and drawdown of each horizon-1 model''s production version traded as backtest() does by default (long_short, 5 bps), per symbol and ''all'', beside buy-and-hold''s equity; time = the trading day at 00:00 UTC';
+GRANT SELECT ON stockml.backtest_equity TO stockml_reader, stockml_admin;
+-- What the README's examples need of each role (test/pgtap/70_roles.sql runs them as each).
+-- stockml_admin reads every view the README shows and manages feature sets (the built-in
+-- "default" is guarded by a trigger, sql/install/45_features.sql).
+GRANT SELECT ON stockml.model_versions TO stockml_admin;
+GRANT INSERT, UPDATE, DELETE ON stockml.feature_sets TO stockml_admin;
+-- stockml_reader runs the batch prediction SELECT stockml.predict(model, x) FROM
+-- stockml.features(...) without reading a table: features() reads for it as the owner
+-- (src/features.c, FeaturesReadAsOwner).
+-- Citus (issue 11): stockml.distribute() spreads the per-symbol tables over a
+-- Citus cluster's workers (src/distributed.c keeps C readers correct on them).
+
+CREATE FUNCTION stockml.distribute(shard_count integer DEFAULT NULL)
+RETURNS TABLE (table_name regclass, placement text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+    is_coordinator boolean;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RAISE EXCEPTION 'stockml.distribute() needs the citus extension in this database'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Install Citus 13.2 for PostgreSQL 15 (Citus''s packages), put citus first in shared_preload_libraries, CREATE EXTENSION citus here and on each worker, add the workers with citus_add_node(), then call stockml.distribute() on the coordinator.';
+    END IF;
+    IF shard_count IS NOT NULL AND (shard_count OPERATOR(pg_catalog.<) 1 OR shard_count OPERATOR(pg_catalog.>) 64000) THEN
+        RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave it NULL for citus.shard_count (32 by default).';
+    END IF;
+    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO is_coordinator;
+    IF NOT is_coordinator THEN
+        RAISE EXCEPTION 'stockml.distribute() runs on the Citus coordinator, and this node is not it'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Connect to the coordinator (citus_set_coordinator_host() names it) and call it there.';
+    END IF;
+    -- symbols first (the others colocate with it and reference it), by symbol
+    FOR t IN SELECT v.rel, v.ord FROM (VALUES ('stockml.symbols'::pg_catalog.regclass, 1),
+                                              ('stockml.prices'::pg_catalog.regclass, 2),
+                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3)) v(rel, ord)
+             ORDER BY v.ord LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) t.rel) THEN
+            IF t.ord OPERATOR(pg_catalog.=) 1 THEN
+                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, shard_count => %s)',
+                                          t.rel, 'symbol', coalesce(shard_count::text, 'NULL'));
+            ELSE
+                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)',
+                                          t.rel, 'symbol', 'stockml.symbols');
+            END IF;
+        END IF;
+    END LOOP;
+    -- the rows copied to the shards stay in the coordinator's shell tables unless removed
+    FOR t IN SELECT v.rel FROM (VALUES ('stockml.corporate_actions'::pg_catalog.regclass, 1),
+                                       ('stockml.prices'::pg_catalog.regclass, 2),
+                                       ('stockml.symbols'::pg_catalog.regclass, 3)) v(rel, ord)
+             ORDER BY v.ord LOOP
+        EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', t.rel);
+    END LOOP;
+    RETURN QUERY
+        SELECT c.oid::pg_catalog.regclass,
+               CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
+                    WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' THEN 'distributed by ' OPERATOR(pg_catalog.||)
+                         pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+                    WHEN p.repmodel OPERATOR(pg_catalog.=) 't' THEN 'reference'
+                    ELSE 'citus local' END
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
+                AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'stockml')
+          LEFT JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid OPERATOR(pg_catalog.=) c.oid
+         WHERE c.relkind OPERATOR(pg_catalog.=) 'r'
+         ORDER BY c.relname;
+END
+$$;
+COMMENT ON FUNCTION stockml.distribute(integer) IS
+'on a Citus coordinator: distribute symbols, prices and corporate_actions by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
+REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;
