@@ -109,7 +109,7 @@ ParseAndCompute(void *arg)
 		FuzzFail("a spec whose windows need %zu bytes was accepted", state);
 
 	m = FeatureMatrixFromBars(spec, Inputs(spec), bars, NBARS, NULL, NULL, 1);
-	if (exogenous ? m->nrows > NBARS - spec->warmup + 1 : m->nrows != Max(0, NBARS - spec->warmup + 1))
+	if (exogenous ? m->nrows > Max(0, NBARS - spec->warmup + 1) : m->nrows != Max(0, NBARS - spec->warmup + 1))
 		FuzzFail("%d rows from %d bars and a warm-up of %d", m->nrows, NBARS, spec->warmup);
 	for (int i = 0; i < m->nrows * m->nfeatures; i++)
 		if (isnan(m->x[i]))
