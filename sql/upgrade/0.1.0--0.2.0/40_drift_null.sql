@@ -67,4 +67,4 @@ COMMENT ON FUNCTION stockml.drift_share_limit(bigint, text, integer, float8) IS
 'the (1 - alpha) quantile of the drifted share''s null for a model version, method and window length: per window of stockml.drift_null, the share of features above their own (1 - alpha) quantile; NULL without a null';
 
 -- monitor() itself, calibrated drift included, is defined once, in its final form, by
--- 50_gate_metrics.sql
+-- 84_intervals.sql
