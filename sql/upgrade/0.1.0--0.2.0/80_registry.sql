@@ -35,52 +35,7 @@ SELECT v.created_at AS time, v.name, v.version, v.aliases, v.algorithm, v.symbol
  ORDER BY time, v.name, v.version;
 COMMENT ON VIEW stockml.model_history IS 'Grafana: every model version (time = when trained) with its aliases and walk-forward metrics beside the naive baseline''s';
 
-CREATE OR REPLACE FUNCTION stockml.drop_model(model_name text)
-RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    n integer;
-    job record;
-    named text[];
-BEGIN
-    IF model_name IS NULL THEN
-        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('stockml.model_aliases'), hashtext(model_name));
-    -- a name is known by its versions, or by its runs when none trained
-    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name)
-       AND NOT EXISTS (SELECT FROM stockml.experiments e WHERE e.name = model_name) THEN
-        RAISE EXCEPTION 'model "%" does not exist', model_name
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
-    END IF;
-    DELETE FROM stockml.model_aliases a WHERE a.name = model_name;
-    DELETE FROM stockml.models m WHERE m.name = model_name;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    DELETE FROM stockml.alias_history h WHERE h.name = model_name;
-    DELETE FROM stockml.experiments e WHERE e.name = model_name;
-    -- the caller's pipeline (stockml.schedule_pipeline) naming the model: scheduled again
-    -- without it, or removed when it named no other model
-    IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
-        SELECT j.schedule,
-               substring(j.command FROM 'pipeline_step\(''forecast'', ''(\{[^'']*\})''::text\[\]')::text[] AS models
-          INTO job
-          FROM cron.job j WHERE j.jobname = 'stockml-forecast' AND j.username = current_user;
-        IF job.models IS NOT NULL AND model_name = ANY (job.models) THEN
-            named := array_remove(job.models, model_name);
-            IF cardinality(named) = 0 THEN
-                PERFORM stockml.unschedule_pipeline();
-                RAISE NOTICE 'unscheduled the pipeline: it named only model "%"', model_name;
-            ELSE
-                PERFORM stockml.schedule_pipeline(job.schedule, named);
-                RAISE NOTICE 'the pipeline no longer names model "%"; it keeps %', model_name, array_to_string(named, ', ');
-            END IF;
-        END IF;
-    END IF;
-    RETURN n;
-END $$;
-COMMENT ON FUNCTION stockml.drop_model(text) IS
-'remove every version of a model with its aliases, alias history, runs and forecasts, and take it out of the caller''s pipeline; returns the number of versions removed (0 for a name with only failed runs); an unknown name is an ERROR';
+-- drop_model() is defined once, in its final form, by 90_jobs.sql
 
 -- the tags as stored: sorted, distinct, each 1-64 characters without NULLs or blanks
 CREATE FUNCTION stockml._check_tags(tags text[])

@@ -118,52 +118,7 @@ COMMENT ON FUNCTION stockml._rollback(text, text, text, text) IS
 'internal, the owner''s only: the work of rollback() for its checked caller set_by';
 REVOKE EXECUTE ON FUNCTION stockml._rollback(text, text, text, text) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION stockml.drop_model(model_name text)
-RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    n integer;
-    job record;
-    named text[];
-BEGIN
-    IF model_name IS NULL THEN
-        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM stockml._lock_model_name(model_name);
-    -- a name is known by its versions, or by its runs when none trained
-    IF NOT EXISTS (SELECT FROM stockml.models m WHERE m.name = model_name)
-       AND NOT EXISTS (SELECT FROM stockml.experiments e WHERE e.name = model_name) THEN
-        RAISE EXCEPTION 'model "%" does not exist', model_name
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
-    END IF;
-    DELETE FROM stockml.model_aliases a WHERE a.name = model_name;
-    DELETE FROM stockml.models m WHERE m.name = model_name;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    DELETE FROM stockml.alias_history h WHERE h.name = model_name;
-    DELETE FROM stockml.experiments e WHERE e.name = model_name;
-    -- the caller's pipeline (stockml.schedule_pipeline) naming the model: scheduled again
-    -- without it, or removed when it named no other model
-    IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
-        SELECT j.schedule,
-               substring(j.command FROM 'pipeline_step\(''forecast'', ''(\{[^'']*\})''::text\[\]')::text[] AS models
-          INTO job
-          FROM cron.job j WHERE j.jobname = 'stockml-forecast' AND j.username = current_user;
-        IF job.models IS NOT NULL AND model_name = ANY (job.models) THEN
-            named := array_remove(job.models, model_name);
-            IF cardinality(named) = 0 THEN
-                PERFORM stockml.unschedule_pipeline();
-                RAISE NOTICE 'unscheduled the pipeline: it named only model "%"', model_name;
-            ELSE
-                PERFORM stockml.schedule_pipeline(job.schedule, named);
-                RAISE NOTICE 'the pipeline no longer names model "%"; it keeps %', model_name, array_to_string(named, ', ');
-            END IF;
-        END IF;
-    END IF;
-    RETURN n;
-END $$;
-COMMENT ON FUNCTION stockml.drop_model(text) IS
-'remove every version of a model with its aliases, alias history, runs and forecasts, and take it out of the caller''s pipeline; returns the number of versions removed (0 for a name with only failed runs); an unknown name is an ERROR';
+-- drop_model() is defined once, in its final form, by 90_jobs.sql
 
 CREATE OR REPLACE FUNCTION stockml.delete_version(model_name text, version integer)
 RETURNS integer
@@ -263,56 +218,7 @@ COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) IS
 'internal, the owner''s only (train() runs it as the owner for its checked caller set_by): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha; returns the decision and its reason';
 REVOKE EXECUTE ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION stockml.run_job_train(job_id bigint, args jsonb)
-RETURNS text
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    r record;
-    n record;
-    unknown text;
-BEGIN
-    SELECT string_agg(k, ', ') INTO unknown FROM jsonb_object_keys(args) k
-     WHERE k NOT IN ('model_name', 'symbols', 'algorithm', 'horizon', 'params', 'feature_set', 'train_end',
-                     'fallback_to_naive');
-    IF unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown key in train job args: %', unknown
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Keys: model_name, symbols, algorithm, horizon, params, feature_set, train_end, fallback_to_naive.';
-    END IF;
-    IF jsonb_typeof(args -> 'symbols') IS DISTINCT FROM 'array' THEN
-        RAISE EXCEPTION 'train job args need "symbols", an array of symbols'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example {"model_name": "msft_ridge", "symbols": ["MSFT"]}.';
-    END IF;
-    SELECT * INTO r FROM stockml.train(
-        args ->> 'model_name',
-        ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols')),
-        coalesce(args ->> 'algorithm', 'ridge'),
-        coalesce((args ->> 'horizon')::integer, 1),
-        coalesce(args -> 'params', '{}'),
-        coalesce(args ->> 'feature_set', 'default'),
-        (args ->> 'train_end')::date);
-    -- no version beats the random walk: let the random walk serve
-    IF NOT r.deployed AND (args ->> 'fallback_to_naive')::boolean
-       AND (coalesce((r.metrics ->> 'skill')::float8, 0) <= 0
-            OR coalesce((r.metrics -> 'gate' ->> 'p_vs_naive')::float8, 1)
-               >= coalesce((r.metrics -> 'gate' ->> 'alpha')::float8, 0.05)) THEN
-        SELECT * INTO n FROM stockml.train(
-            args ->> 'model_name',
-            ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols')),
-            'naive', coalesce((args ->> 'horizon')::integer, 1), '{"auto_deploy": false}',
-            coalesce(args ->> 'feature_set', 'default'), (args ->> 'train_end')::date);
-        PERFORM stockml._fallback_to_naive(n.model_name, r.version, n.version);
-        RETURN format('%s version %s, skill %s, %s; the naive version %s serves (fallback_to_naive)', r.model_name,
-                      r.version, round((r.metrics ->> 'skill')::numeric, 4), r.metrics -> 'gate' ->> 'reason', n.version);
-    END IF;
-    RETURN format('%s version %s%s, skill %s%s', r.model_name, r.version,
-                  CASE WHEN r.deployed THEN ' (deployed to production)' ELSE '' END,
-                  round((r.metrics ->> 'skill')::numeric, 4),
-                  CASE WHEN r.deployed THEN '' ELSE ', ' || (r.metrics -> 'gate' ->> 'reason') END);
-END $$;
-COMMENT ON FUNCTION stockml.run_job_train(bigint, jsonb) IS
-'job kind train: args {"model_name", "symbols": [...], optional "algorithm", "horizon", "params", "feature_set", "train_end", "fallback_to_naive"}; returns the version trained and, when not deployed, why; with fallback_to_naive a version that does not beat the random walk makes a naive version serve';
+-- run_job_train() is defined once, in its final form, by 90_jobs.sql
 
 CREATE FUNCTION stockml._fallback_to_naive(model_name text, rejected integer, naive integer)
 RETURNS stockml.alias_history
