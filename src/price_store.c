@@ -50,19 +50,19 @@ ValidateSymbol(const char *symbol)
 }
 
 /*
- * stockml.check_symbols(symbols text[]) RETURNS void: ValidateSymbol for
- * each element, NULLs refused; for the SQL checkers of job arguments.
+ * The symbols of a text[] argument as C strings, each checked by
+ * ValidateSymbol, NULLs refused; *n gets their count (0 for an empty array).
  */
-Datum
-stockml_check_symbols(PG_FUNCTION_ARGS)
+char **
+SymbolsFromArray(ArrayType *arr, int *n)
 {
 	Datum *elems;
 	bool  *nulls;
-	int	   n;
+	char **symbols;
 
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &n);
-	for (int i = 0; i < n; i++)
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
+	symbols = palloc(sizeof(char *) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
 	{
 		if ((i & 0xFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
@@ -70,8 +70,22 @@ stockml_check_symbols(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("symbols must not contain NULL")));
-		ValidateSymbol(TextDatumGetCString(elems[i]));
+		symbols[i] = TextDatumGetCString(elems[i]);
+		ValidateSymbol(symbols[i]);
 	}
+	return symbols;
+}
+
+/*
+ * stockml.check_symbols(symbols text[]) RETURNS void: SymbolsFromArray's
+ * checks; for the SQL checkers of job arguments.
+ */
+Datum
+stockml_check_symbols(PG_FUNCTION_ARGS)
+{
+	int n;
+
+	(void) SymbolsFromArray(PG_GETARG_ARRAYTYPE_P(0), &n);
 	PG_RETURN_VOID();
 }
 

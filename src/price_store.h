@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "utils/date.h"
 #include "utils/timestamp.h"
 
@@ -41,6 +42,7 @@ typedef struct IngestCounts
 
 extern bool		   SymbolIsValid(const char *symbol);
 extern void		   ValidateSymbol(const char *symbol);
+extern char		 **SymbolsFromArray(ArrayType *arr, int *n);
 extern void		   IngestCountsInit(IngestCounts *counts);
 extern void		   IngestReject(IngestCounts *counts, const char *fmt, ...) pg_attribute_printf(2, 3);
 extern const char *PriceBarProblem(const PriceBar *bar);

@@ -267,8 +267,6 @@ DropDuplicateSymbols(char **symbols, int n)
 static void
 ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
 {
-	Datum *elems;
-	bool  *nulls;
 	int	   nelems;
 	Jsonb *params;
 
@@ -284,24 +282,12 @@ ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
 	ValidateModelName(req->model_name);
 
 	req->symbols_array = PG_GETARG_ARRAYTYPE_P(1);
-	deconstruct_array(req->symbols_array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nelems);
+	req->symbols = SymbolsFromArray(req->symbols_array, &nelems);
 	if (nelems == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("symbols must name at least one symbol"),
 				 errhint("For example ARRAY['MSFT'].")));
-	req->symbols = palloc(sizeof(char *) * nelems);
-	for (int i = 0; i < nelems; i++)
-	{
-		if ((i & 0xFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("symbols must not contain NULL")));
-		req->symbols[i] = TextDatumGetCString(elems[i]);
-		ValidateSymbol(req->symbols[i]);
-	}
 	req->nsymbols = DropDuplicateSymbols(req->symbols, nelems);
 
 	req->alg = ModelFindAlgorithm(text_to_cstring(PG_GETARG_TEXT_PP(2)), false);
