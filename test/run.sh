@@ -216,7 +216,7 @@ grafana_demo() {
 	PGPORT=$1 "$bindir/psql" -X -q -d stockml -c 'CREATE ROLE grafana_check LOGIN IN ROLE stockml_reader'
 }
 # the provisioning files against the options Grafana 10/11 document (no database needed)
-/usr/bin/python3 test/grafana/check_provisioning.py --readme README.md \
+/usr/bin/python3 test/grafana/check_provisioning.py --readme doc/grafana.md \
 	--datasources grafana/provisioning/datasources/stockml.yaml \
 	--dashboards grafana/provisioning/dashboards/stockml.yaml grafana/dashboards/*.json ||
 	failures+=(grafana-provisioning)

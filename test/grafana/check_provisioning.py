@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Check Grafana provisioning files against the options Grafana 10 and 11 document.
 
-    check_provisioning.py --datasources FILE --dashboards FILE [--readme README.md] DASHBOARD.json ...
+    check_provisioning.py --datasources FILE --dashboards FILE [--readme doc/grafana.md] DASHBOARD.json ...
 
 No Grafana and no database needed.  The options come from Grafana's documentation:
 "Provision Grafana" (administration/provisioning: the data source and dashboard provider
@@ -21,7 +21,7 @@ of jsonData / secureJsonData fields and the TLS/SSL modes).  Checked:
   - every datasource reference of every dashboard (panels, targets, variables,
     annotations) names a provisioned data source by uid and type; dashboard uids unique;
     every /d/<uid> link of a dashboard names one of the dashboards;
-  - with --readme: the README's `docker run` mounts the dashboards at the provider's path.
+  - with --readme: the page's (doc/grafana.md) `docker run` mounts the dashboards at the provider's path.
 """
 import argparse
 import json
