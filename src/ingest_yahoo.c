@@ -20,10 +20,13 @@
 
 #include <math.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "mb/pg_wchar.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
@@ -93,6 +96,7 @@ typedef struct ChartParse
 	double			 gmtoffset;
 	bool			 has_gmtoffset;
 	char			*currency;
+	bool			 lossy; /* a character of a string had no equivalent in the database's encoding: '?' */
 	char			*exchange;
 	Series			 series[NUM_SERIES];
 	CorporateAction *actions;
@@ -344,6 +348,109 @@ ChartScalar(void *state, char *token, JsonTokenType tokentype)
 	}
 }
 
+/* Four hex digits at p (a JSON \u escape's) */
+static bool
+HexQuad(const char *p, unsigned int *value)
+{
+	*value = 0;
+	for (int k = 0; k < 4; k++)
+	{
+		if (!isxdigit((unsigned char) p[k]))
+			return false;
+		*value = *value * 16 + (unsigned int) (isdigit((unsigned char) p[k]) ? p[k] - '0' : (tolower((unsigned char) p[k]) - 'a' + 10));
+	}
+	return true;
+}
+
+/*
+ * One character (UTF-8, n bytes) in the database's encoding, or '?' when it has
+ * no equivalent there.
+ */
+static void
+AppendServerChar(StringInfo out, Oid proc, int enc, const char *c, int n, bool *lossy)
+{
+	unsigned char buf[MAX_CONVERSION_GROWTH * 4 + 1];
+
+	if (OidIsValid(proc) &&
+		pg_do_encoding_conversion_buf(proc, PG_UTF8, enc, (unsigned char *) c, n, buf, sizeof(buf), true) == n)
+		appendStringInfoString(out, (char *) buf);
+	else
+	{
+		appendStringInfoChar(out, '?');
+		*lossy = true;
+	}
+}
+
+/*
+ * A body (valid UTF-8) in a database whose encoding is not UTF8, as the same
+ * JSON in the database's encoding: every character beyond ASCII in a string,
+ * sent raw or as a \u escape, becomes that character in the database's encoding
+ * (or '?', and *lossy is set).  PostgreSQL's JSON lexer turns a \u escape into the database's
+ * encoding itself (and fails the whole body on one it cannot), but copies raw
+ * bytes as they are: without this, one text would mix two encodings.  The
+ * bytes outside strings and every escape of ASCII are copied: what was not JSON
+ * stays not JSON.
+ */
+static char *
+BodyToServer(const char *body, size_t len, bool *lossy)
+{
+	int			   enc = GetDatabaseEncoding();
+	Oid			   proc;
+	StringInfoData out;
+	bool		   in_string = false;
+	size_t		   i = 0;
+	unsigned int   cp;
+	uint32		   steps = 0;
+
+	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
+		return (char *) body;
+	proc = FindDefaultConversionProc(PG_UTF8, enc);
+	initStringInfo(&out);
+	while (i < len)
+	{
+		unsigned char c = body[i];
+
+		if ((++steps & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (c == '"')
+			in_string = !in_string;
+		if (in_string && c == '\\' && i + 5 < len && body[i + 1] == 'u' && HexQuad(body + i + 2, &cp) && cp >= 0x80)
+		{
+			size_t		  used = 6;
+			unsigned int  low;
+			unsigned char utf8[4];
+
+			if (cp >= 0xd800 && cp <= 0xdbff && i + 11 < len && body[i + 6] == '\\' && body[i + 7] == 'u' &&
+				HexQuad(body + i + 8, &low) && low >= 0xdc00 && low <= 0xdfff)
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00), used = 12;
+			if (cp < 0xd800 || cp > 0xdfff) /* a lone surrogate is the lexer's to refuse */
+			{
+				unicode_to_utf8((pg_wchar) cp, utf8);
+				AppendServerChar(&out, proc, enc, (char *) utf8, pg_utf_mblen(utf8), lossy);
+				i += used;
+				continue;
+			}
+		}
+		if (in_string && c == '\\' && i + 1 < len)
+		{
+			appendBinaryStringInfo(&out, body + i, 2); /* \" does not end the string */
+			i += 2;
+			continue;
+		}
+		if (in_string && IS_HIGHBIT_SET(c))
+		{
+			int n = pg_utf_mblen((const unsigned char *) body + i);
+
+			AppendServerChar(&out, proc, enc, body + i, n, lossy);
+			i += n;
+			continue;
+		}
+		appendStringInfoChar(&out, (char) c);
+		i++;
+	}
+	return out.data;
+}
+
 /* Walk the body; false with *problem set when it is not JSON at all */
 static bool
 ParseChart(const char *body, size_t len, ChartParse *state, char **problem)
@@ -378,7 +485,9 @@ ParseChart(const char *body, size_t len, ChartParse *state, char **problem)
 	sem.array_element_start = ChartElement;
 	sem.scalar = ChartScalar;
 
-	lex = makeJsonLexContextCstringLen((char *) body, (int) len, PG_UTF8, true);
+	body = BodyToServer(body, len, &state->lossy);
+	len = strlen(body);
+	lex = makeJsonLexContextCstringLen((char *) body, (int) len, GetDatabaseEncoding(), true);
 	rc = pg_parse_json(lex, &sem);
 	if (rc != JSON_SUCCESS)
 	{
@@ -657,13 +766,22 @@ StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz, DateADT star
 	SPI_finish();
 }
 
+/* A meta field, or NULL when a character of it was lost to the database's encoding */
+static char *
+MetaText(const ChartParse *p, char *s)
+{
+	return (s && p->lossy && strchr(s, '?')) ? NULL : s;
+}
+
 /* Fill the watchlist's empty timezone/currency/exchange from meta */
 static void
 UpdateSymbolMeta(const char *symbol, const ChartParse *p)
 {
-	int rc;
+	char *currency = MetaText(p, p->currency);
+	char *exchange = MetaText(p, p->exchange);
+	int	  rc;
 
-	if (!p->timezone && !p->currency && !p->exchange)
+	if (!p->timezone && !currency && !exchange)
 		return;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -674,10 +792,10 @@ UpdateSymbolMeta(const char *symbol, const ChartParse *p)
 							   4, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID},
 							   (Datum[]) {CStringGetTextDatum(symbol),
 										  p->timezone ? CStringGetTextDatum(p->timezone) : (Datum) 0,
-										  p->currency ? CStringGetTextDatum(p->currency) : (Datum) 0,
-										  p->exchange ? CStringGetTextDatum(p->exchange) : (Datum) 0},
-							   (char[]) {' ', p->timezone ? ' ' : 'n', p->currency ? ' ' : 'n',
-										 p->exchange ? ' ' : 'n'},
+										  currency ? CStringGetTextDatum(currency) : (Datum) 0,
+										  exchange ? CStringGetTextDatum(exchange) : (Datum) 0},
+							   (char[]) {' ', p->timezone ? ' ' : 'n', currency ? ' ' : 'n',
+										 exchange ? ' ' : 'n'},
 							   false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not update symbol: %s", SPI_result_code_string(rc));

@@ -500,6 +500,22 @@ GetDatabaseEncodingName(void)
 	return "UTF8";
 }
 
+/* ingest_yahoo.c converts Yahoo's text only when the database is not UTF8: never here */
+Oid
+FindDefaultConversionProc(int32 for_encoding, int32 to_encoding)
+{
+	FuzzFail("FindDefaultConversionProc called in a UTF8 database");
+	return InvalidOid;
+}
+
+int
+pg_do_encoding_conversion_buf(Oid proc, int src_encoding, int dest_encoding, unsigned char *src, int srclen,
+							  unsigned char *dest, int destlen, bool noError)
+{
+	FuzzFail("pg_do_encoding_conversion_buf called in a UTF8 database");
+	return 0;
+}
+
 int
 pg_database_encoding_max_length(void)
 {
