@@ -2682,3 +2682,11 @@ SELECT (c.day::timestamp AT TIME ZONE 'UTC') AS time, m.name AS model, m.version
 COMMENT ON VIEW stockml.backtest_equity IS
 'Grafana: the equity curve (starting at 1) and drawdown of each horizon-1 model''s production version traded as backtest() does by default (long_short, 5 bps), per symbol and ''all'', beside buy-and-hold''s equity; time = the trading day at 00:00 UTC';
 GRANT SELECT ON stockml.backtest_equity TO stockml_reader, stockml_admin;
+-- issue 10 item 2 (logistic, p_up): as sql/install/50_models.sql, ...
+
+CREATE FUNCTION stockml.model_p_up(model bytea, x float8[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_model_p_up'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.model_p_up(bytea, float8[]) IS
+'a classifier''s (logistic) probability that the target is above 0 (an up move) for one raw feature vector; a regressor''s bytea is an ERROR (its p_up needs the residuals train() keeps: predict(model_name, symbol))';

@@ -239,3 +239,19 @@ LinalgGram(const LinearSummary *s, double *gram, double *q, double *y_norm2)
 		yy += r[p * c + i] * r[p * c + i];
 	*y_norm2 = yy;
 }
+
+/*
+ * Solve A x = b for a symmetric positive definite n x n A (upper triangle,
+ * column-major; overwritten by its Cholesky factor), b overwritten by x.
+ * false when A is not positive definite.
+ */
+bool
+LinalgCholeskySolve(int n, double *a, double *b)
+{
+	lapack_int info = LAPACKE_dposv_work(LAPACK_COL_MAJOR, 'U', n, 1, a, n, b, n);
+
+	if (info > 0)
+		return false;
+	CheckLapack(info, "dposv");
+	return true;
+}

@@ -1,7 +1,8 @@
 /*
  * linalg.h — dense linear algebra for model fitting on top of LAPACK: a
- * one-pass, bounded-memory QR summary of a standardized design matrix, and
- * the ridge / Gram solutions computed from it.
+ * one-pass, bounded-memory QR summary of a standardized design matrix, the
+ * ridge / Gram solutions computed from it, and the Cholesky solve of the
+ * Newton steps of logistic regression.
  */
 #ifndef LINALG_H
 #define LINALG_H
@@ -50,6 +51,7 @@ extern void LinalgQrAdd(RawQr *qr, const ModelTrainData *data, int64 from, int64
 extern void LinalgQrSummary(const RawQr *qr, double *mean, double *scale, LinearSummary *out);
 extern void LinalgQrFree(RawQr *qr);
 extern void LinalgRidgeSolve(const LinearSummary *s, double alpha, double *coef);
+extern bool LinalgCholeskySolve(int n, double *a, double *b);
 extern void LinalgGram(const LinearSummary *s, double *gram, double *q, double *y_norm2);
 
 #endif /* LINALG_H */

@@ -23,6 +23,7 @@ static const ModelAlgorithm *const algorithms[] = {
 	&model_ridge,
 	&model_elastic_net,
 	&model_gbt,
+	&model_logistic,
 };
 
 static void AlgorithmNames(StringInfo buf);
@@ -428,6 +429,20 @@ ModelPredict(const Model *model, const double *x, double *work)
 	for (int j = 0; j < model->n_features; j++)
 		work[j] = (x[j] - model->mean[j]) / model->scale[j];
 	return model->algorithm->predict(model, work);
+}
+
+/*
+ * A classifier's P(up) from one raw feature vector (work as for
+ * ModelPredict); NaN for a regressor, whose P(up) needs its residuals
+ */
+double
+ModelProbabilityUp(const Model *model, const double *x, double *work)
+{
+	if (model->algorithm->probability == NULL)
+		return get_float8_nan();
+	for (int j = 0; j < model->n_features; j++)
+		work[j] = (x[j] - model->mean[j]) / model->scale[j];
+	return model->algorithm->probability(model, work);
 }
 
 double

@@ -123,6 +123,11 @@ typedef struct ModelAlgorithm
 	bool raw_features;
 	/* predict from one standardized vector (n_features values) */
 	double (*predict)(const Model *model, const double *z);
+	/*
+	 * classifiers: P(up) = P(y > 0) from one standardized vector; NULL for
+	 * regressors (their P(up) comes from the version's residuals: interval.c)
+	 */
+	double (*probability)(const Model *model, const double *z);
 	void (*write_payload)(const Model *model, StringInfo buf);
 	void (*read_payload)(Model *model, ModelReader *reader);
 	/*
@@ -144,6 +149,7 @@ extern void					 ModelFitFromQr(Model *model, const struct RawQr *qr);
 extern bool					 ModelArithmeticFinite(const Model *model);
 extern void					 ModelPrepare(Model *model);
 extern double				 ModelPredict(const Model *model, const double *x, double *work);
+extern double				 ModelProbabilityUp(const Model *model, const double *x, double *work);
 extern void					 ModelStandardization(const ModelTrainData *data, double *mean, double *scale);
 extern bool					 ModelParamValid(const ModelParamSpec *spec, double value);
 
@@ -168,5 +174,6 @@ extern const ModelAlgorithm model_naive;
 extern const ModelAlgorithm model_ridge;
 extern const ModelAlgorithm model_elastic_net;
 extern const ModelAlgorithm model_gbt;
+extern const ModelAlgorithm model_logistic;
 
 #endif /* MODEL_H */

@@ -1,7 +1,8 @@
 /*
  * model_matrix.c — models on matrices the caller passes directly, without
  * the registry: stockml.fit(algorithm, x, y, params) returns the model
- * bytea, stockml.model_predict(model, x) evaluates one, and
+ * bytea, stockml.model_predict(model, x) evaluates one (a classifier's
+ * probability: stockml.model_p_up(model, x)), and
  * stockml.model_describe(model) shows what a blob holds.  They serve users
  * who bring their own features, and the tests that compare the algorithms
  * with scikit-learn.
@@ -25,6 +26,7 @@
 
 PG_FUNCTION_INFO_V1(stockml_fit);
 PG_FUNCTION_INFO_V1(stockml_model_predict);
+PG_FUNCTION_INFO_V1(stockml_model_p_up);
 PG_FUNCTION_INFO_V1(stockml_model_describe);
 PG_FUNCTION_INFO_V1(stockml_model_importance);
 
@@ -37,8 +39,9 @@ typedef struct BlobCache
 	double		 *work;
 } BlobCache;
 
-static void AppendFloatArray(StringInfo buf, const double *v, int n);
-static void DescribeModel(StringInfo buf, const Model *model);
+static BlobCache *BlobModelAndX(FunctionCallInfo fcinfo, const double **x);
+static void		  AppendFloatArray(StringInfo buf, const double *v, int n);
+static void		  DescribeModel(StringInfo buf, const Model *model);
 
 /*
  * The values of a float8 array with no NULLs, checking its shape: ndim 1
@@ -107,14 +110,17 @@ stockml_fit(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(ModelSerialize(model));
 }
 
-Datum
-stockml_model_predict(PG_FUNCTION_ARGS)
+/*
+ * The model of blob and the raw feature vector x (checked against it),
+ * through the call site's cache of the last blob decoded
+ */
+static BlobCache *
+BlobModelAndX(FunctionCallInfo fcinfo, const double **x)
 {
-	bytea		 *blob = PG_GETARG_BYTEA_PP(0);
-	ArrayType	 *xa = PG_GETARG_ARRAYTYPE_P(1);
-	BlobCache	 *cache = fcinfo->flinfo->fn_extra;
-	const double *x;
-	int			  n;
+	bytea	  *blob = PG_GETARG_BYTEA_PP(0);
+	ArrayType *xa = PG_GETARG_ARRAYTYPE_P(1);
+	BlobCache *cache = fcinfo->flinfo->fn_extra;
+	int		   n;
 
 	if (cache == NULL)
 	{
@@ -137,22 +143,52 @@ stockml_model_predict(PG_FUNCTION_ARGS)
 		memcpy(cache->blob, blob, VARSIZE_ANY(blob));
 		MemoryContextSwitchTo(old);
 	}
-	x = FloatArrayValues(xa, 1, "x", &n, NULL);
+	*x = FloatArrayValues(xa, 1, "x", &n, NULL);
 	if (n != cache->model->n_features)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("x has %d features but the model takes %d", n, cache->model->n_features),
 				 errhint("Pass the features in the order and number the model was trained with.")));
-	{
-		double yhat = ModelPredict(cache->model, x, cache->work);
+	return cache;
+}
 
-		if (unlikely(!isfinite(yhat)))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("the model predicts %s for this x", float8out_internal(yhat)),
-					 errhint("Check x for extreme values.")));
-		PG_RETURN_FLOAT8(yhat);
-	}
+Datum
+stockml_model_predict(PG_FUNCTION_ARGS)
+{
+	const double *x;
+	BlobCache	 *cache = BlobModelAndX(fcinfo, &x);
+	double		  yhat = ModelPredict(cache->model, x, cache->work);
+
+	if (unlikely(!isfinite(yhat)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the model predicts %s for this x", float8out_internal(yhat)),
+				 errhint("Check x for extreme values.")));
+	PG_RETURN_FLOAT8(yhat);
+}
+
+/* model_p_up(model, x): a classifier's probability of an up move (y > 0) */
+Datum
+stockml_model_p_up(PG_FUNCTION_ARGS)
+{
+	const double *x;
+	BlobCache	 *cache = BlobModelAndX(fcinfo, &x);
+	double		  p;
+
+	if (cache->model->algorithm->probability == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("a %s model is not a classifier: a model bytea alone gives no probability of an up move",
+						cache->model->algorithm->name),
+				 errdetail("A regressor's p_up comes from the out-of-sample residuals train() keeps with a version."),
+				 errhint("Use stockml.predict(model_name, symbol), whose p_up column every version fills, or fit a 'logistic' model.")));
+	p = ModelProbabilityUp(cache->model, x, cache->work);
+	if (unlikely(isnan(p)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the model's probability is not a number for this x"),
+				 errhint("Check x for extreme values.")));
+	PG_RETURN_FLOAT8(p);
 }
 
 static void

@@ -7,7 +7,8 @@
  * checksum) and with its last four bytes replaced by the right CRC-32C, so
  * the fuzzer reaches the checks behind the checksum.  A blob that decodes
  * must encode back to the same bytes, and each head predict finite numbers
- * at x = 0 and x = mean, as ModelArithmeticFinite() promises.
+ * at x = 0 and x = mean, as ModelArithmeticFinite() promises (a
+ * classifier's P(up) between 0 and 1).
  */
 #include "postgres.h"
 
@@ -45,6 +46,14 @@ Decode(void *arg)
 		y = ModelPredict(model, x, work);
 		if (!isfinite(y))
 			FuzzFail("head %d of a decoded model predicts %g at x = mean", h, y);
+		/* a classifier's probability is one */
+		if (model->algorithm->probability)
+		{
+			double p = ModelProbabilityUp(model, x, work);
+
+			if (!(p >= 0 && p <= 1))
+				FuzzFail("head %d of a decoded classifier gives P(up) = %g at x = mean", h, p);
+		}
 	}
 	/* the one-head reader the SQL functions use */
 	if (heads->nheads == 1)

@@ -145,6 +145,12 @@ gbt_payload = (struct.pack("<Id", 1, 0.0005) + struct.pack("<I", 2) + struct.pac
                + struct.pack("<I", 5) + struct.pack("<IdI", 1, -0.1, 1) + struct.pack("<IdI", 0, 2.0, 3)
                + struct.pack("<Id", LEAF, 0.004) + struct.pack("<Id", LEAF, 0.001) + struct.pack("<Id", LEAF, -0.003))
 put("model", "gbt_2.bin", blob(4, [0.0, 1.0], [1.0, 2.0], GBT_DEFAULTS, 0, [], gbt_payload))
+# logistic (src/model_logistic.c): payload version, intercept, coefficients, mean |y|
+LOGISTIC_DEFAULTS = [1.0, 100, 1e-8]
+logistic_payload = struct.pack("<Iddd", 1, 0.2, 0.8, -0.3) + struct.pack("<d", 0.012)
+put("model", "logistic_2.bin", blob(5, [0.0, 500.0], [1.0, 80.0], LOGISTIC_DEFAULTS, 0, [], logistic_payload))
+put("model", "heads_logistic.bin", blob2((1, (5, [0.0, 500.0], [1.0, 80.0], LOGISTIC_DEFAULTS, 0, [], logistic_payload)),
+                                         (5, (2, [0.0, 500.0], [1.0, 80.0], [1.0], 0.001, [0.1, 0.2]))))
 put("model", "bad_crc.bin", blob(2, [0.0], [1.0], [1.0], 0.0, [1.0])[:-1] + b"\x00")
 put("model", "truncated.bin", blob(2, [0.0], [1.0], [1.0], 0.0, [1.0])[:30])
 

@@ -1499,6 +1499,13 @@ LAPACKE_dgeqrf_work(int matrix_layout, lapack_int m, lapack_int n, double *a, la
 }
 
 lapack_int
+LAPACKE_dposv_work(int matrix_layout, char uplo, lapack_int n, lapack_int nrhs, double *a,
+				   lapack_int lda, double *b, lapack_int ldb)
+{
+	Unreachable(__func__);
+}
+
+lapack_int
 LAPACKE_dgesvd_work(int matrix_layout, char jobu, char jobvt, lapack_int m, lapack_int n,
 					double *a, lapack_int lda, double *s, double *u, lapack_int ldu,
 					double *vt, lapack_int ldvt, double *superb, lapack_int lwork)

@@ -1,0 +1,115 @@
+-- logistic, the direction of the move (issue 10 item 2): probabilities against
+-- scikit-learn's LogisticRegression (test/reference/logistic_reference.py) to 1e-4,
+-- the log return it forecasts, parameters by scikit-learn's names, refusals,
+-- damaged blobs with a valid checksum refused, and no lookahead in train() on a
+-- random walk.
+BEGIN;
+SELECT plan(27);
+
+CREATE TEMP TABLE lr_train (set text, row int, x float8[], y float8);
+CREATE TEMP TABLE lr_test (set text, row int, x float8[], y float8);
+CREATE TEMP TABLE lr_expected (name text, set text, params jsonb, row int, p_up float8);
+\copy lr_train FROM 'test/reference/logistic_train.csv' WITH (FORMAT csv)
+\copy lr_test FROM 'test/reference/logistic_test.csv' WITH (FORMAT csv)
+\copy lr_expected FROM 'test/reference/logistic_expected.csv' WITH (FORMAT csv)
+
+-- one model per case, fitted on its set's training rows with the case's parameters
+CREATE TEMP TABLE lr_models AS
+SELECT c.name, c.set, stockml.fit('logistic', (SELECT array_agg(x ORDER BY row) FROM lr_train t WHERE t.set = c.set),
+                                  (SELECT array_agg(y ORDER BY row) FROM lr_train t WHERE t.set = c.set), c.params) AS model
+  FROM (SELECT DISTINCT name, set, params FROM lr_expected) c;
+CREATE TEMP TABLE lr_cmp AS
+SELECT e.name, e.row, e.p_up AS sk, stockml.model_p_up(m.model, t.x) AS ours,
+       stockml.model_predict(m.model, t.x) AS yhat
+  FROM lr_expected e JOIN lr_models m USING (name) JOIN lr_test t ON t.set = e.set AND t.row = e.row;
+
+SELECT is((SELECT count(*) FROM lr_cmp), 700::bigint, 'every reference probability is compared');
+SELECT ok(max(abs(ours - sk)) <= 1e-4, format('%s: p_up equals scikit-learn''s to 1e-4 (largest difference %s)', name, max(abs(ours - sk))))
+  FROM lr_cmp GROUP BY name ORDER BY name;
+SELECT ok((SELECT bool_and(ours > 0 AND ours < 1) FROM lr_cmp), 'probabilities lie strictly between 0 and 1');
+-- the log return forecast: (2 p - 1) times the mean |y| of the training rows
+SELECT ok((SELECT bool_and(abs(c.yhat - (2 * c.ours - 1) * a.m) <= 1e-15)
+             FROM lr_cmp c JOIN lr_expected e ON e.name = c.name AND e.row = c.row,
+                  LATERAL (SELECT avg(abs(y)) m FROM lr_train t WHERE t.set = e.set) a),
+          'model_predict is (2 p_up - 1) * mean |y| of the training rows');
+SELECT is((SELECT stockml.model_describe(model) -> 'params' FROM lr_models WHERE name = 'small_c001'),
+          '{"C": 0.01, "tol": 1e-8, "max_iter": 100}'::jsonb, 'the parameters, defaults included');
+-- the class is y > 0: labels 0/1 give the same probabilities as the returns they stand for
+SELECT ok((SELECT abs(stockml.model_p_up(stockml.fit('logistic', x, l), '{0.5, 480, 3}')
+                      - stockml.model_p_up(stockml.fit('logistic', x, y), '{0.5, 480, 3}')) < 1e-12
+             FROM (SELECT array_agg(x ORDER BY row) x, array_agg(y ORDER BY row) y,
+                          array_agg(CASE WHEN y > 0 THEN 1 ELSE 0 END::float8 ORDER BY row) l
+                     FROM lr_train WHERE set = 'small') s),
+          '0/1 labels and the returns they classify give the same model');
+
+-- refusals
+SELECT throws_ok($$SELECT stockml.fit('logistic', ARRAY[[1], [2], [3]]::float8[], ARRAY[0.1, 0.2, 0.3])$$,
+                 '22023', 'logistic regression needs targets of both classes: all 3 are above 0 (up)', 'one class only');
+SELECT throws_ok($$SELECT stockml.fit('logistic', ARRAY[[1], [2], [3]]::float8[], ARRAY[0, -0.2, 0])$$,
+                 '22023', 'logistic regression needs targets of both classes: all 3 are 0 or less (not up)', 'no up move');
+SELECT throws_ok($$SELECT stockml.fit('logistic', ARRAY[[1], [2], [3]]::float8[], ARRAY[1, -1, 1], '{"C": 0}')$$,
+                 '22023', 'parameter "C" of logistic cannot be 0', 'C must be positive');
+SELECT throws_ok($$SELECT stockml.fit('logistic', ARRAY[[1], [2], [3]]::float8[], ARRAY[1, -1, 1], '{"penalty": "l1"}')$$,
+                 '22023', 'unknown parameter "penalty" for algorithm "logistic"', 'an unknown parameter');
+SELECT throws_ok($$SELECT stockml.model_p_up(stockml.fit('ridge', ARRAY[[1], [2], [3]]::float8[], ARRAY[1, -1, 1]), '{1}')$$,
+                 '42809', NULL, 'a regressor''s bytea gives no probability');
+
+-- damaged blobs with a valid checksum: a logistic model of one feature is 92 bytes: header
+-- 20, mean 20, scale 28, 3 parameters 36..59, payload version 60, intercept 64, coefficient
+-- 72, mean |y| 80, checksum 88
+CREATE TEMP TABLE lr_one AS
+SELECT stockml.fit('logistic', ARRAY[[1], [2], [3], [4], [5]]::float8[], ARRAY[-0.01, 0.02, -0.01, 0.03, 0.01]) AS model;
+CREATE FUNCTION pg_temp.crc32c(b bytea) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    crc bigint := 4294967295;
+BEGIN
+    FOR i IN 0 .. length(b) - 1 LOOP
+        crc := crc # get_byte(b, i);
+        FOR k IN 1 .. 8 LOOP
+            crc := CASE WHEN crc & 1 = 1 THEN (crc >> 1) # 2197175160 ELSE crc >> 1 END;
+        END LOOP;
+    END LOOP;
+    RETURN crc # 4294967295;
+END
+$$;
+CREATE FUNCTION pg_temp.le(b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+    SELECT string_agg(substr(b, i, 1), ''::bytea ORDER BY i DESC) FROM generate_series(1, length(b)) i
+$$;
+CREATE FUNCTION pg_temp.damaged(off int, piece bytea) RETURNS bytea LANGUAGE sql AS $$
+    SELECT v || pg_temp.le(int4send(pg_temp.crc32c(v)::bit(32)::int4))
+      FROM (SELECT overlay(substr(model, 1, length(model) - 4) PLACING piece FROM off + 1) AS v FROM lr_one) s
+$$;
+SELECT is(length((SELECT model FROM lr_one)), 92, 'the one-feature blob has the documented size');
+SELECT is(pg_temp.damaged(0, ''), (SELECT model FROM lr_one), 'the test rebuilds the blob byte for byte (checksum included)');
+SELECT is(stockml.model_predict(pg_temp.damaged(80, pg_temp.le(float8send(0.5))), '{3}'),
+          (2 * stockml.model_p_up((SELECT model FROM lr_one), '{3}') - 1) * 0.5, 'a changed mean |y| (still valid) decodes and is used');
+SELECT throws_ok(format($$SELECT stockml.model_predict(%L::bytea, '{1}')$$, pg_temp.damaged(o, p)), 'XX001',
+                 'invalid stockml model', what)
+  FROM (VALUES (60, pg_temp.le(int4send(2)), 'an unknown payload version'),
+               (80, pg_temp.le(float8send(-1)), 'a negative mean |y|'),
+               (72, pg_temp.le(float8send('NaN')), 'a NaN coefficient'),
+               (36, pg_temp.le(float8send(0)), 'C = 0')) v(o, p, what);
+
+-- no lookahead: on a seeded random walk of 5000 weekdays (as 52_gbt.sql) logistic's
+-- out-of-sample directional accuracy is 50 +- 3 % and its skill at most 0.02, at horizons 1 and 5
+SELECT setseed(0.25);
+INSERT INTO stockml.symbols (symbol) VALUES ('LR_RW');
+INSERT INTO stockml.prices (symbol, day, open, high, low, close, volume)
+SELECT 'LR_RW', d, o, greatest(o, c) * 1.002, least(o, c) * 0.998, c, 1000000
+  FROM (SELECT d, coalesce(lag(c) OVER (ORDER BY i), c) AS o, c
+          FROM (SELECT i, DATE '2000-01-03' + ((i - 1) / 5) * 7 + (i - 1) % 5 AS d,
+                       100 * exp(sum(r) OVER (ORDER BY i)) AS c
+                  FROM (SELECT i, 0.01 * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()) AS r
+                          FROM generate_series(1, 5000) i) s) t) u;
+CREATE TEMP TABLE lr_rw AS
+SELECT h, t.* FROM unnest(ARRAY[1, 5]) h, LATERAL stockml.train('lr_rw', ARRAY['LR_RW'], 'logistic', h, '{"auto_deploy": false}') t;
+SELECT ok((metrics ->> 'directional_accuracy')::float8 BETWEEN 0.47 AND 0.53,
+          format('random walk, horizon %s: directional accuracy %s is 50 +- 3 %%', h, round((metrics ->> 'directional_accuracy')::numeric, 3)))
+  FROM lr_rw ORDER BY h;
+SELECT ok((metrics ->> 'skill')::float8 <= 0.02,
+          format('random walk, horizon %s: skill %s <= 0.02', h, round((metrics ->> 'skill')::numeric, 3)))
+  FROM lr_rw ORDER BY h;
+SELECT is((SELECT algorithm FROM stockml.models WHERE name = 'lr_rw' AND version = 1), 'logistic', 'train() registers a logistic version');
+
+SELECT * FROM finish();
+ROLLBACK;
