@@ -11,20 +11,38 @@
  * bandwidth rule of Newey and West (1994) covers dependence beyond that.  The
  * p-value is one-sided from the normal distribution: small when mean(d) > 0,
  * i.e. when B's loss is lower.  test/reference/dm.py is the same in numpy.
+ *
+ * Probability forecasts of an up move (a classifier's p_up) are scored by
+ * log loss, Brier score, AUC and accuracy as sklearn.metrics scores them
+ * (test/reference/logistic_reference.py): train() reports them, the deploy
+ * gate compares classifiers by log loss (stockml.log_loss, the same C).
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
+#include "utils/memutils.h"
 
 #include "compare.h"
 
 PG_FUNCTION_INFO_V1(stockml_dm_test);
 PG_FUNCTION_INFO_V1(stockml_direction_hit);
+PG_FUNCTION_INFO_V1(stockml_log_loss);
+PG_FUNCTION_INFO_V1(stockml_probability_scores);
+
+/* a row's probability and class, sorted by probability for the AUC */
+typedef struct ScoredRow
+{
+	double p;
+	bool   up;
+} ScoredRow;
+
+static int CompareScoredRows(const void *a, const void *b);
 
 /*
  * Whether a predicted move has the sign of the realized one: 1 a hit, 0 a
@@ -167,5 +185,147 @@ stockml_dm_test(PG_FUNCTION_ARGS)
 	isnull[1] = isnan(r.mean);
 	isnull[2] = isnan(r.statistic);
 	isnull[4] = isnan(r.p_value);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, isnull)));
+}
+
+/*
+ * -ln of the probability given to what happened (up: realized_move > 0),
+ * p clipped to [eps, 1 - eps] as sklearn's log_loss clips float64
+ */
+double
+LogLoss(double p_up, double realized_move)
+{
+	double p = Min(Max(p_up, DBL_EPSILON), 1 - DBL_EPSILON);
+
+	return realized_move > 0 ? -log(p) : -log1p(-p);
+}
+
+static int
+CompareScoredRows(const void *a, const void *b)
+{
+	double x = ((const ScoredRow *) a)->p;
+	double y = ((const ScoredRow *) b)->p;
+
+	return (x > y) - (x < y);
+}
+
+/* Log loss, Brier score, AUC (ranks, ties averaged) and accuracy of n forecasts */
+void
+ProbScoresCompute(const double *p_up, const double *y, int64 n, ProbScores *out)
+{
+	ScoredRow *rows = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(ScoredRow)));
+	double	   ll = 0,
+		   brier = 0,
+		   rank_sum = 0;
+	int64 hits = 0;
+
+	out->n = n;
+	out->n_up = 0;
+	for (int64 i = 0; i < n; i++)
+	{
+		bool up = y[i] > 0;
+
+		ll += LogLoss(p_up[i], y[i]);
+		brier += (p_up[i] - (up ? 1 : 0)) * (p_up[i] - (up ? 1 : 0));
+		hits += (p_up[i] > 0.5) == up;
+		out->n_up += up;
+		rows[i].p = p_up[i];
+		rows[i].up = up;
+	}
+	qsort(rows, n, sizeof(ScoredRow), CompareScoredRows);
+	for (int64 i = 0; i < n;)
+	{
+		int64 j = i;
+		int64 ups = 0;
+
+		while (j < n && rows[j].p == rows[i].p)
+			ups += rows[j++].up;
+		/* ranks i + 1 .. j share their mean */
+		rank_sum += ups * (i + 1 + j) / 2.0;
+		i = j;
+	}
+	out->log_loss = n > 0 ? ll / n : NAN;
+	out->brier = n > 0 ? brier / n : NAN;
+	out->accuracy = n > 0 ? (double) hits / n : NAN;
+	out->auc = out->n_up > 0 && out->n_up < n ?
+				   (rank_sum - out->n_up * (out->n_up + 1) / 2.0) / ((double) out->n_up * (n - out->n_up)) :
+				   NAN;
+	pfree(rows);
+}
+
+/* stockml.log_loss(p_up float8, realized_move float8) RETURNS float8 */
+Datum
+stockml_log_loss(PG_FUNCTION_ARGS)
+{
+	double p = PG_GETARG_FLOAT8(0);
+
+	if (!(p >= 0 && p <= 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("p_up must be a probability between 0 and 1, not %g", p)));
+	PG_RETURN_FLOAT8(LogLoss(p, PG_GETARG_FLOAT8(1)));
+}
+
+/*
+ * stockml.probability_scores(p_up float8[], realized_move float8[])
+ *   RETURNS (n bigint, up_share float8, log_loss float8, brier float8, auc float8, accuracy float8)
+ */
+Datum
+stockml_probability_scores(PG_FUNCTION_ARGS)
+{
+	ArrayType *pa;
+	ArrayType *ya;
+	Datum	  *pe,
+		*ye;
+	bool *pn,
+		*yn;
+	int n,
+		ny;
+	double *p,
+		*y;
+	ProbScores s;
+	TupleDesc  tupdesc;
+	Datum	   values[6];
+	bool	   isnull[6] = {false, false, false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	pa = PG_GETARG_ARRAYTYPE_P(0);
+	ya = PG_GETARG_ARRAYTYPE_P(1);
+	if (ARR_NDIM(pa) > 1 || ARR_NDIM(ya) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("p_up and realized_move must be one-dimensional arrays")));
+	deconstruct_array(pa, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &pe, &pn, &n);
+	deconstruct_array(ya, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &ye, &yn, &ny);
+	if (n != ny)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("p_up has %d values but realized_move %d", n, ny),
+				 errhint("Pass one realized move per probability.")));
+	p = palloc(sizeof(double) * Max(n, 1));
+	y = palloc(sizeof(double) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (pn[i] || yn[i] || !isfinite(DatumGetFloat8(ye[i])) ||
+			!(DatumGetFloat8(pe[i]) >= 0 && DatumGetFloat8(pe[i]) <= 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("row %d has %s", i + 1,
+							pn[i] || yn[i] ? "a NULL" : !isfinite(DatumGetFloat8(ye[i])) ? "a realized move that is not finite" :
+																						   "a p_up outside [0, 1]"),
+					 errhint("Every p_up is a probability, every realized move a finite number.")));
+		p[i] = DatumGetFloat8(pe[i]);
+		y[i] = DatumGetFloat8(ye[i]);
+	}
+	ProbScoresCompute(p, y, n, &s);
+	values[0] = Int64GetDatum(s.n);
+	values[1] = Float8GetDatum(n > 0 ? (double) s.n_up / n : NAN);
+	values[2] = Float8GetDatum(s.log_loss);
+	values[3] = Float8GetDatum(s.brier);
+	values[4] = Float8GetDatum(s.auc);
+	values[5] = Float8GetDatum(s.accuracy);
+	for (int i = 1; i < 6; i++)
+		isnull[i] = isnan(DatumGetFloat8(values[i]));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, isnull)));
 }

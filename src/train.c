@@ -137,6 +137,11 @@ typedef struct FoldResult
 	int64	   n_train;
 	ErrorStats model;
 	ErrorStats naive;
+	/* classifiers: the scores of p_up and of the base rate of the training rows */
+	bool	   has_prob;
+	ProbScores prob;
+	ProbScores base;
+	double	   base_rate; /* mean over the test rows of the base rate they were given */
 } FoldResult;
 
 /* What walk-forward validation and the refit give for one head */
@@ -155,7 +160,9 @@ typedef struct HeadResult
 	int64	   *vp_row; /* the out-of-sample rows, their fold and prediction */
 	int		   *vp_fold;
 	double	   *vp_yhat;
-	Model	   *model; /* refit on every row */
+	double	   *vp_p;	 /* classifiers: p_up, and the base rate of the fold's training rows */
+	double	   *vp_base; /* (NULL for regressors) */
+	Model	   *model;	 /* refit on every row */
 } HeadResult;
 
 typedef struct TrainOutcome
@@ -190,14 +197,15 @@ static void			TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 							  double progress_from, double progress_span);
 static TrainOutcome TrainAndRegister(TrainRequest *req, int64 run_id);
 static void			StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id,
-										int32 version, const int64 *rows, const int *folds,
-										const double *yhat, int64 n);
+										int32 version, const HeadResult *head);
 static void			StoreDriftNull(const TrainRequest *req, const TrainSet *set, int64 model_id);
 static bool			GateInstalled(void);
 static void			StoreVersionInfo(const TrainRequest *req, int32 version);
 static bool			DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metrics);
 static void			LogRunMetrics(int64 run_id, const char *prefix, const FoldResult *folds, int nfolds,
 								  const FoldResult *pooled);
+static void			ScoreProbabilities(const HeadResult *head, int64 from, int64 to, FoldResult *r);
+static void			AppendProbScores(StringInfo buf, const FoldResult *r);
 
 /* ERROR unless the model name has the form the models table allows */
 void
@@ -877,6 +885,47 @@ AppendSkill(StringInfo buf, const ErrorStats *model, const ErrorStats *naive)
 }
 
 /*
+ * A classifier's scores over the validation rows [from, to) of a head: its
+ * p_up, and the constant base rate of each fold's training rows (the
+ * classifier's naive baseline; its AUC is 0.5)
+ */
+static void
+ScoreProbabilities(const HeadResult *head, int64 from, int64 to, FoldResult *r)
+{
+	double *y = palloc(sizeof(double) * Max(to - from, 1));
+	double	base = 0;
+
+	for (int64 k = from; k < to; k++)
+	{
+		y[k - from] = head->set.y[head->vp_row[k]];
+		base += head->vp_base[k];
+	}
+	r->has_prob = true;
+	ProbScoresCompute(head->vp_p + from, y, to - from, &r->prob);
+	ProbScoresCompute(head->vp_base + from, y, to - from, &r->base);
+	r->base_rate = to > from ? base / (to - from) : NAN;
+	pfree(y);
+}
+
+/* , "log_loss": ..., "base_...": ..., "log_loss_skill": ... of a classifier (nothing for a regressor) */
+static void
+AppendProbScores(StringInfo buf, const FoldResult *r)
+{
+	const double			 v[] = {r->prob.log_loss, r->prob.brier, r->prob.auc, r->prob.accuracy,
+									r->base_rate, r->base.log_loss, r->base.brier, r->base.auc, r->base.accuracy,
+						r->prob.n > 0 ? (double) r->prob.n_up / r->prob.n : NAN,
+						r->base.log_loss > 0 ? 1 - r->prob.log_loss / r->base.log_loss : NAN};
+	static const char *const keys[] = {"log_loss", "brier", "auc", "accuracy", "base_rate", "base_log_loss",
+									   "base_brier", "base_auc", "base_accuracy", "up_share", "log_loss_skill"};
+
+	StaticAssertStmt(lengthof(v) == lengthof(keys), "one key per score");
+	if (!r->has_prob)
+		return;
+	for (int i = 0; i < (int) lengthof(keys); i++)
+		appendStringInfo(buf, ", \"%s\": %s", keys[i], isnan(v[i]) ? "null" : float8out_internal(v[i]));
+}
+
+/*
  * ", \"skill_scaled\": s, \"symbols\": {...}": each symbol's metrics, and a
  * pooled skill from scale-free errors (MASE-style): 1 - the mean over test
  * rows of |error| / the naive MAE of the row's symbol, so an expensive symbol
@@ -1009,6 +1058,7 @@ AppendHeadMetrics(StringInfo buf, const TrainRequest *req, const HeadResult *hea
 		AppendStats(buf, "naive_", &r->pooled.naive);
 		appendStringInfoString(buf, ", ");
 		AppendSkill(buf, &r->pooled.model, &r->pooled.naive);
+		AppendProbScores(buf, &r->pooled);
 		appendStringInfo(buf, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT ", \"test_days\": %d, \"primary\": %s}", r->pooled.model.n, r->set.n,
 						 r->test_days, h == primary ? "true" : "false");
 	}
@@ -1023,8 +1073,11 @@ LogRunMetrics(int64 run_id, const char *prefix, const FoldResult *folds, int nfo
 	static const char *const keys[] = {
 		"mae", "rmse", "mape", "directional_accuracy",
 		"naive_mae", "naive_rmse", "naive_mape", "naive_directional_accuracy",
-		"skill", "n_train", "n_test"};
-	int	   nk = lengthof(keys);
+		"skill", "n_train", "n_test",
+		/* classifiers only */
+		"log_loss", "brier", "auc", "accuracy", "base_rate",
+		"base_log_loss", "base_brier", "base_auc", "base_accuracy", "log_loss_skill"};
+	int	   nk = pooled->has_prob ? lengthof(keys) : 11;
 	int	   total = nk * (nfolds + 1);
 	Datum *kd = palloc(sizeof(Datum) * total);
 	Datum *sd = palloc(sizeof(Datum) * total);
@@ -1040,11 +1093,14 @@ LogRunMetrics(int64 run_id, const char *prefix, const FoldResult *folds, int nfo
 		const FoldResult *r = f == 0 ? pooled : &folds[f - 1];
 		double			  n = (double) Max(r->model.n, 1);
 		double			  nm = StatsMae(&r->naive);
-		double			  v[11] = {
+		double			  v[lengthof(keys)] = {
 					   r->model.abs_sum / n, sqrt(r->model.sq_sum / n), r->model.ape_sum / n, StatsDirection(&r->model),
 					   r->naive.abs_sum / n, sqrt(r->naive.sq_sum / n), r->naive.ape_sum / n, StatsDirection(&r->naive),
 			   nm > 0 ? 1 - StatsMae(&r->model) / nm : NAN,
-					   (double) r->n_train, (double) r->model.n};
+					   (double) r->n_train, (double) r->model.n,
+					   r->prob.log_loss, r->prob.brier, r->prob.auc, r->prob.accuracy, r->base_rate,
+					   r->base.log_loss, r->base.brier, r->base.auc, r->base.accuracy,
+			   r->base.log_loss > 0 ? 1 - r->prob.log_loss / r->base.log_loss : NAN};
 
 		for (int k = 0; k < nk; k++, t++)
 		{
@@ -1073,17 +1129,22 @@ LogRunMetrics(int64 run_id, const char *prefix, const FoldResult *folds, int nfo
  */
 static void
 StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id, int32 version,
-					const int64 *rows, const int *folds, const double *yhat, int64 n)
+					const HeadResult *head)
 {
-	Datum *names = palloc(sizeof(Datum) * req->nsymbols);
-	Datum *sd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum *dd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum *td = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum *fd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum *cd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum *yd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum *hd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
-	Datum  args[10];
+	const int64	 *rows = head->vp_row;
+	const int	 *folds = head->vp_fold;
+	const double *yhat = head->vp_yhat;
+	int64		  n = head->nres;
+	Datum		 *names = palloc(sizeof(Datum) * req->nsymbols);
+	Datum		 *sd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum		 *dd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum		 *td = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum		 *fd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum		 *cd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum		 *yd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum		 *hd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
+	Datum		  args[12];
+	char		  nulls[12];
 
 	if (n > PG_INT32_MAX)
 		ereport(ERROR,
@@ -1114,12 +1175,26 @@ StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id
 	args[7] = PointerGetDatum(construct_array(cd, (int) n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[8] = PointerGetDatum(construct_array(yd, (int) n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[9] = PointerGetDatum(construct_array(hd, (int) n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	/* a classifier's p_up and base rate; NULL for a regressor */
+	memset(nulls, ' ', sizeof(nulls));
+	nulls[10] = nulls[11] = head->vp_p ? ' ' : 'n';
+	args[10] = args[11] = (Datum) 0;
+	if (head->vp_p)
+	{
+		for (int64 k = 0; k < n; k++)
+		{
+			cd[k] = Float8GetDatum(head->vp_p[k]);
+			yd[k] = Float8GetDatum(head->vp_base[k]);
+		}
+		args[10] = PointerGetDatum(construct_array(cd, (int) n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		args[11] = PointerGetDatum(construct_array(yd, (int) n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	}
 	if (SPI_execute_with_args("INSERT INTO stockml.validation_predictions (model_id, model_name, model_version,"
-							  " fold, symbol, day, target_day, close, y, yhat)"
+							  " fold, symbol, day, target_day, close, y, yhat, p_up, base_p_up)"
 							  " SELECT $1, $2, $3, t.* FROM unnest($4::int[], $5::text[], $6::date[], $7::date[],"
-							  " $8::float8[], $9::float8[], $10::float8[]) AS t",
-							  10, (Oid[]) {INT8OID, TEXTOID, INT4OID, INT4ARRAYOID, TEXTARRAYOID, DATEARRAYOID, DATEARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID},
-							  args, NULL, false, 0) != SPI_OK_INSERT)
+							  " $8::float8[], $9::float8[], $10::float8[], $11::float8[], $12::float8[]) AS t",
+							  12, (Oid[]) {INT8OID, TEXTOID, INT4OID, INT4ARRAYOID, TEXTARRAYOID, DATEARRAYOID, DATEARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID},
+							  args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write the validation predictions");
 }
 
@@ -1248,6 +1323,10 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 	ModelTrainData data;
 	RawQr		   qr;
 	const bool	   linear = req->alg->fit_summary != NULL;
+	const bool	   classifier = req->alg->probability != NULL;
+	int64		  *fold_start; /* each fold's first validation row */
+	int64		   ups = 0;	   /* up moves among the first counted training rows */
+	int64		   counted = 0;
 	int64		   known = 0;					/* leading rows whose targets end before a test block */
 	DateADT		   known_max = DATEVAL_NOBEGIN; /* their latest target day */
 	double		   horizon_scale = sqrt((double) horizon);
@@ -1280,6 +1359,12 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 	head->vp_row = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set->n, 1), sizeof(int64)));
 	head->vp_fold = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set->n, 1), sizeof(int)));
 	head->vp_yhat = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set->n, 1), sizeof(double)));
+	if (classifier)
+	{
+		head->vp_p = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set->n, 1), sizeof(double)));
+		head->vp_base = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(set->n, 1), sizeof(double)));
+	}
+	fold_start = palloc(sizeof(int64) * (folds + 1));
 	head->per_symbol = palloc0(sizeof(FoldResult) * req->nsymbols);
 	data.x = set->x;
 	data.y = set->y;
@@ -1322,12 +1407,21 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 		else
 			ModelFit(model, &data);
 		fold->n_train = train_rows;
+		while (counted < train_rows)
+			ups += set->y[counted++] > 0;
+		fold_start[k] = head->nres;
 		for (int64 i = test_from; i < test_to; i++)
 		{
 			double yhat = ModelPredict(model, set->x + i * p, work);
 			double close = set->close[i];
 			double predicted = close * exp(yhat);
 			double actual = close * exp(set->y[i]);
+
+			if (classifier)
+			{
+				head->vp_p[head->nres] = ModelProbabilityUp(model, set->x + i * p, work);
+				head->vp_base[head->nres] = (double) ups / train_rows;
+			}
 
 			StatsAdd(&fold->model, predicted, actual, yhat, set->y[i]);
 			StatsAdd(&fold->naive, close, actual, 0, set->y[i]);
@@ -1345,6 +1439,14 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 		StockmlReportJobProgress(progress_from + progress_span * (k + 1) / (folds + 1));
 	}
 	head->pooled.n_train = set->n;
+	fold_start[folds] = head->nres;
+	if (classifier)
+	{
+		for (int k = 0; k < folds; k++)
+			ScoreProbabilities(head, fold_start[k], fold_start[k + 1], &head->fold[k]);
+		ScoreProbabilities(head, 0, head->nres, &head->pooled);
+	}
+	pfree(fold_start);
 	LogPhase("walk-forward folds", &phase);
 
 	/* the model itself, on every row */
@@ -1422,6 +1524,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	AppendStats(&metrics, "naive_", &head->pooled.naive);
 	appendStringInfoString(&metrics, ", ");
 	AppendSkill(&metrics, &head->pooled.model, &head->pooled.naive);
+	AppendProbScores(&metrics, &head->pooled);
 	AppendSymbolSkills(&metrics, req, head->per_symbol);
 	if (req->nhorizons > 1)
 		AppendHeadMetrics(&metrics, req, heads, primary);
@@ -1477,8 +1580,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 		StoreVersionInfo(req, out.version);
 	gate = GateInstalled();
 	if (gate)
-		StoreValidationRows(req, set, model_id, out.version, head->vp_row, head->vp_fold,
-							head->vp_yhat, head->nres);
+		StoreValidationRows(req, set, model_id, out.version, head);
 	LogPhase("validation rows", &phase);
 	StoreDriftNull(req, set, model_id);
 	LogPhase("drift null", &phase);

@@ -14,7 +14,9 @@ CREATE TABLE stockml.validation_predictions (
     y             float8 NOT NULL,
     yhat          float8 NOT NULL,
     naive         float8 NOT NULL DEFAULT 0,
-    PRIMARY KEY (model_id, symbol, day)
+    PRIMARY KEY (model_id, symbol, day),
+    p_up          float8 CHECK (p_up BETWEEN 0 AND 1),
+    base_p_up     float8 CHECK (base_p_up BETWEEN 0 AND 1)
 );
 COMMENT ON TABLE stockml.validation_predictions IS 'every out-of-sample walk-forward prediction train() made, one row per version, symbol and day: the rows the deploy gate and compare() score';
 COMMENT ON COLUMN stockml.validation_predictions.fold IS 'the walk-forward test block (1 = the earliest)';
@@ -24,6 +26,8 @@ COMMENT ON COLUMN stockml.validation_predictions.close IS 'the close on day: the
 COMMENT ON COLUMN stockml.validation_predictions.y IS 'the realized log return ln(close at target_day / close at day)';
 COMMENT ON COLUMN stockml.validation_predictions.yhat IS 'the version''s predicted log return, from a fit on the rows before the fold';
 COMMENT ON COLUMN stockml.validation_predictions.naive IS 'the random walk''s predicted log return (0)';
+COMMENT ON COLUMN stockml.validation_predictions.p_up IS 'a classifier''s (logistic) probability that y > 0, from the same fit as yhat; NULL for a regressor';
+COMMENT ON COLUMN stockml.validation_predictions.base_p_up IS 'a classifier''s baseline: the share of up moves (y > 0) among the fold''s training rows; NULL for a regressor';
 COMMENT ON INDEX stockml.validation_predictions_pkey IS 'one prediction per version, symbol and day; serves joining two versions on the same rows';
 SELECT pg_catalog.pg_extension_config_dump('stockml.validation_predictions', '');
 -- written by train() as the owner
@@ -44,6 +48,22 @@ AS 'MODULE_PATHNAME', 'stockml_direction_hit'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.direction_hit(float8, float8) IS
 'whether a predicted move has the sign of the realized move; NULL when either is 0 (no direction: left out of directional accuracy, so the naive forecast has none); train() counts with the same C function';
+
+CREATE FUNCTION stockml.log_loss(p_up float8, realized_move float8)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_log_loss'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.log_loss(float8, float8) IS
+'-ln of the probability a forecast gave to what happened: -ln p_up when realized_move > 0 (up), -ln(1 - p_up) otherwise, p_up clipped to [eps, 1 - eps] as sklearn''s log_loss; the deploy gate''s loss for classifiers, train() scores with the same C function';
+
+CREATE FUNCTION stockml.probability_scores(p_up float8[], realized_move float8[],
+                                           OUT n bigint, OUT up_share float8, OUT log_loss float8,
+                                           OUT brier float8, OUT auc float8, OUT accuracy float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'stockml_probability_scores'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.probability_scores(float8[], float8[]) IS
+'scores of probability forecasts of an up move (realized_move > 0), as sklearn.metrics: mean log loss, Brier score, AUC (ranks, ties half; NULL without both classes) and accuracy of (p_up > 0.5); up_share is the share of up moves; train() reports the same (C) for classifiers';
 
 -- Two versions of a model on the validation rows they share (version 0: the random walk on
 -- the other version's rows).  Loss: the absolute error of the log return, |y - yhat|

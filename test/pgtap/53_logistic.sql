@@ -4,7 +4,7 @@
 -- damaged blobs with a valid checksum refused, and no lookahead in train() on a
 -- random walk.
 BEGIN;
-SELECT plan(27);
+SELECT plan(40);
 
 CREATE TEMP TABLE lr_train (set text, row int, x float8[], y float8);
 CREATE TEMP TABLE lr_test (set text, row int, x float8[], y float8);
@@ -110,6 +110,52 @@ SELECT ok((metrics ->> 'skill')::float8 <= 0.02,
           format('random walk, horizon %s: skill %s <= 0.02', h, round((metrics ->> 'skill')::numeric, 3)))
   FROM lr_rw ORDER BY h;
 SELECT is((SELECT algorithm FROM stockml.models WHERE name = 'lr_rw' AND version = 1), 'logistic', 'train() registers a logistic version');
+
+
+-- train()'s classification metrics (a classifier only): the scores of the validation rows'
+-- p_up and of each fold's base rate, by the function checked against sklearn.metrics below
+CREATE TEMP TABLE lr_vs AS
+SELECT (stockml.probability_scores(array_agg(p_up), array_agg(y))).*,
+       (stockml.probability_scores(array_agg(base_p_up), array_agg(y))).log_loss AS base_log_loss,
+       (stockml.probability_scores(array_agg(base_p_up), array_agg(y))).accuracy AS base_accuracy,
+       avg(base_p_up) AS base_rate, count(p_up) AS n_p
+  FROM stockml.validation_predictions WHERE model_name = 'lr_rw' AND model_version = 1;
+SELECT is((SELECT n_p FROM lr_vs), (SELECT (metrics ->> 'n_test')::bigint FROM lr_rw WHERE h = 1),
+          'every validation row of a classifier keeps its p_up');
+SELECT ok((SELECT bool_and(abs((r.metrics ->> k)::float8 - v) <= 1e-12)
+             FROM lr_rw r, lr_vs s,
+                  LATERAL (VALUES ('log_loss', s.log_loss), ('brier', s.brier), ('auc', s.auc), ('accuracy', s.accuracy),
+                                  ('up_share', s.up_share), ('base_rate', s.base_rate),
+                                  ('base_log_loss', s.base_log_loss), ('base_accuracy', s.base_accuracy),
+                                  ('log_loss_skill', 1 - s.log_loss / s.base_log_loss)) m(k, v)
+            WHERE r.h = 1),
+          'train''s log loss, Brier score, AUC, accuracy and the base rate''s are those of its validation rows');
+SELECT is((SELECT count(*) FROM stockml.run_metrics m JOIN stockml.runs r ON r.id = m.run_id
+            WHERE r.model_name = 'lr_rw' AND r.model_version = 1 AND m.key IN ('log_loss', 'brier', 'auc', 'accuracy', 'base_log_loss', 'log_loss_skill')),
+          6::bigint * 6, 'run_metrics has the classification metrics, pooled and per fold');
+SELECT ok((SELECT (metrics ->> 'accuracy')::float8 BETWEEN 0.47 AND 0.53 AND (metrics ->> 'auc')::float8 BETWEEN 0.47 AND 0.53
+                  AND (metrics ->> 'log_loss_skill')::float8 <= 0.01 FROM lr_rw WHERE h = 1),
+          'random walk: accuracy and AUC 50 +- 3 %, no log-loss skill');
+SELECT lives_ok($$SELECT stockml.train('lr_rw_ridge', ARRAY['LR_RW'], 'ridge', 1, '{"auto_deploy": false}')$$, 'a ridge version');
+SELECT ok((SELECT count(p_up) = 0 AND count(*) > 0 AND NOT (SELECT metrics ? 'log_loss' FROM stockml.models WHERE name = 'lr_rw_ridge')
+             FROM stockml.validation_predictions WHERE model_name = 'lr_rw_ridge'),
+          'a regressor''s validation rows have no p_up, its metrics no log loss');
+
+-- the scores against sklearn.metrics (log_loss, brier_score_loss, roc_auc_score, accuracy_score)
+CREATE TEMP TABLE lr_metrics (name text, row int, p float8, y float8, log_loss float8, brier float8, auc float8, accuracy float8);
+\copy lr_metrics FROM 'test/reference/logistic_metrics.csv' WITH (FORMAT csv)
+SELECT ok(abs(s.log_loss - m.log_loss) <= 1e-12 AND abs(s.brier - m.brier) <= 1e-12
+          AND abs(s.auc - m.auc) <= 1e-12 AND abs(s.accuracy - m.accuracy) <= 1e-12,
+          format('%s: log loss, Brier, AUC and accuracy equal sklearn.metrics''s (%s, %s, %s, %s)', m.name,
+                 round(s.log_loss::numeric, 6), round(s.brier::numeric, 6), round(s.auc::numeric, 6), round(s.accuracy::numeric, 6)))
+  FROM (SELECT name, min(log_loss) log_loss, min(brier) brier, min(auc) auc, min(accuracy) accuracy,
+               stockml.probability_scores(array_agg(p ORDER BY row), array_agg(y ORDER BY row)) s
+          FROM lr_metrics GROUP BY name) m, LATERAL (SELECT (m.s).*) s
+ ORDER BY m.name;
+SELECT is((SELECT auc FROM stockml.probability_scores('{0.2, 0.7}', '{0.1, 0.3}')), NULL, 'no AUC without both classes');
+SELECT throws_ok($$SELECT stockml.probability_scores('{0.2, 1.5}', '{0.1, -0.3}')$$, '22000', 'row 2 has a p_up outside [0, 1]', 'a p_up outside [0, 1]');
+SELECT is(stockml.log_loss(0.8, 0.01), -ln(0.8::float8), 'log loss of an up move');
+SELECT is(stockml.log_loss(0.8, 0), -ln(1 - 0.8::float8), 'a move of 0 is not up');
 
 SELECT * FROM finish();
 ROLLBACK;
