@@ -2713,3 +2713,90 @@ ALTER TABLE stockml.validation_predictions
     ADD COLUMN base_p_up float8 CHECK (base_p_up BETWEEN 0 AND 1);
 COMMENT ON COLUMN stockml.validation_predictions.p_up IS 'a classifier''s (logistic) probability that y > 0, from the same fit as yhat; NULL for a regressor';
 COMMENT ON COLUMN stockml.validation_predictions.base_p_up IS 'a classifier''s baseline: the share of up moves (y > 0) among the fold''s training rows; NULL for a regressor';
+-- issue 10 items 3 and 4 (hyperparameter search, permutation importance): as
+-- sql/install/51_registry.sql (runs.parent_run_id, the trials of a search) and
+-- sql/install/57_importance.sql (model_permutation_importance; feature_importance gains
+-- importance_method and becomes callable by stockml_reader).
+
+ALTER TABLE stockml.runs ADD COLUMN parent_run_id bigint;
+CREATE INDEX runs_parent_idx ON stockml.runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
+COMMENT ON INDEX stockml.runs_parent_idx IS 'serves the trials of a search';
+COMMENT ON COLUMN stockml.runs.parent_run_id IS 'a search trial: the train() run that searched (its params hold the lists or ranges); NULL for a train() run; no foreign key (a self-reference makes pg_dump warn that the data may not restore): trials share their search''s experiment, so dropping the model drops them too';
+
+DROP FUNCTION stockml.feature_importance(text, integer);
+CREATE FUNCTION stockml.model_permutation_importance(model bytea, x float8[], y float8[],
+                                                     n_repeats integer DEFAULT 5, seed bigint DEFAULT 0)
+RETURNS TABLE (feature integer, importance float8, std float8)
+AS 'MODULE_PATHNAME', 'stockml_model_permutation_importance'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.model_permutation_importance(bytea, float8[], float8[], integer, bigint) IS
+'permutation importance of a model bytea on rows x (one per row) and targets y: per feature (1-based), the mean growth of the loss (absolute error of the log return for regressors) over n_repeats seeded shuffles of its column, and its population standard deviation, as sklearn.inspection.permutation_importance';
+
+-- SECURITY DEFINER (search_path pinned, read-only): the reader role (Grafana) may see the
+-- importances without reading stockml.models or a model blob.
+CREATE FUNCTION stockml.feature_importance(model_name text, version integer DEFAULT NULL,
+                                           importance_method text DEFAULT NULL)
+RETURNS TABLE (feature text, importance float8, method text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v integer := feature_importance.version;
+    perm jsonb;
+    own text;
+BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF importance_method IS NOT NULL
+       AND importance_method NOT IN ('standardized_coefficient', 'split_gain', 'permutation') THEN
+        RAISE EXCEPTION 'unknown importance method "%"', importance_method
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use ''permutation'', or NULL for the model''s own: standardized_coefficient (linear models), split_gain (gbt).';
+    END IF;
+    IF v IS NULL THEN
+        SELECT a.version INTO v FROM stockml.model_aliases a
+         WHERE a.name = model_name AND a.alias = 'production';
+        IF NOT FOUND THEN
+            PERFORM stockml._require_version(model_name,
+                                             (SELECT min(m.version) FROM stockml.models m WHERE m.name = model_name));
+            RAISE EXCEPTION 'model "%" has no production version', model_name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Pass the version: stockml.feature_importance(model_name, version).';
+        END IF;
+    ELSE
+        PERFORM stockml._require_version(model_name, v);
+    END IF;
+    IF importance_method = 'permutation' THEN
+        SELECT m.metrics -> 'permutation_importance' INTO perm
+          FROM stockml.models m WHERE m.name = model_name AND m.version = v;
+        IF perm IS NULL THEN
+            RAISE EXCEPTION 'version % of "%" has no permutation importance', v, model_name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'train() measures it on the last walk-forward fold unless params say "permutation_repeats": 0; versions trained before stockml 0.2.0 have none.',
+                      HINT = 'Train a new version (params => ''{"permutation_repeats": 5}''), or ask for the model''s own importance (importance_method NULL).';
+        END IF;
+        RETURN QUERY
+        SELECT m.feature_spec -> 'features' -> (i.k - 1)::int ->> 'name', i.value::float8, 'permutation'::text
+          FROM stockml.models m,
+               jsonb_array_elements_text(perm -> 'importance') WITH ORDINALITY AS i(value, k)
+         WHERE m.name = model_name AND m.version = v
+         ORDER BY i.k;
+        RETURN;
+    END IF;
+    SELECT i.method INTO own
+      FROM stockml.models m, stockml.model_importance(m.model) i
+     WHERE m.name = model_name AND m.version = v LIMIT 1;
+    IF importance_method IS NOT NULL AND importance_method IS DISTINCT FROM own THEN
+        RAISE EXCEPTION 'version % of "%" measures its own importance by %, not %', v, model_name, own, importance_method
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass importance_method => NULL for it, or ''permutation''.';
+    END IF;
+    RETURN QUERY
+    SELECT m.feature_spec -> 'features' -> (i.feature - 1) ->> 'name', i.importance, i.method
+      FROM stockml.models m, stockml.model_importance(m.model) i
+     WHERE m.name = model_name AND m.version = v
+     ORDER BY i.feature;
+END $$;
+COMMENT ON FUNCTION stockml.feature_importance(text, integer, text) IS
+'importance of each feature of a version (default: production), named by its feature spec: by default the model''s own (standardized coefficients of linear models, total split gain of gbt); importance_method ''permutation'': the growth of the out-of-sample loss when the feature is shuffled, on the last walk-forward fold (train() measured it)';
+REVOKE EXECUTE ON FUNCTION stockml.feature_importance(text, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.feature_importance(text, integer, text) TO stockml_reader, stockml_admin;

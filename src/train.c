@@ -59,8 +59,10 @@
 #include "jobs.h"
 #include "linalg.h"
 #include "model.h"
+#include "permutation.h"
 #include "price_store.h"
 #include "roles.h"
+#include "search.h"
 #include "stockml.h"
 #include "train.h"
 
@@ -70,13 +72,19 @@ PG_FUNCTION_INFO_V1(stockml_train_check);
 #define MIN_TEST_DAYS 5
 #define MAX_FOLDS 50
 #define MAX_REFERENCE_ROWS 100000
+#define TRAIN_PERMUTATION_REPEATS 5 /* scikit-learn's n_repeats */
+
+/* train()'s keys that take one value (tags and horizons are lists by nature) */
+static const char *const single_keys[] = {"folds", "auto_deploy", "reference_rows", "description",
+										  "seed", "permutation_repeats"};
 
 /* the volatility scale of the intervals this stockml trains */
 static const IntervalScale volatility_scale = {INTERVAL_EWMA_LAMBDA, INTERVAL_EWMA_SEED};
 
 /* train()'s own keys in params, beside the algorithm's */
 static const char *const train_keys[] = {"folds", "auto_deploy", "reference_rows", "description", "tags",
-										 "horizons", NULL};
+										 "horizons", "seed", "permutation_repeats", "search", "n_iter",
+										 NULL};
 
 typedef struct TrainRequest
 {
@@ -97,11 +105,17 @@ typedef struct TrainRequest
 	int					  folds;
 	bool				  auto_deploy;
 	int					  reference_rows;
-	char				 *params_text; /* as given */
-	char				 *params_full; /* defaults filled in, train's own included */
-	char				 *description; /* params' "description", or NULL */
-	char				 *tags_json;   /* params' "tags" (a JSON array of strings), or NULL */
-	char				 *caller;	   /* the role train() checked, named in the alias history */
+	char				 *params_text;		   /* as given */
+	char				 *params_full;		   /* defaults filled in, train's own included */
+	char				 *description;		   /* params' "description", or NULL */
+	char				 *tags_json;		   /* params' "tags" (a JSON array of strings), or NULL */
+	char				 *caller;			   /* the role train() checked, named in the alias history */
+	int64				  seed;				   /* of the random search and the permutations */
+	int					  permutation_repeats; /* 0: no permutation importance */
+	SearchPlan			 *search;			   /* NULL: one set of parameters */
+	int					  best_trial;		   /* a search's winner (0-based) */
+	int64				 *trial_runs;		   /* a search's runs, one per trial */
+	double				 *trial_loss;
 } TrainRequest;
 
 /* All training rows, ordered by (day, symbol) */
@@ -163,6 +177,13 @@ typedef struct HeadResult
 	double	   *vp_p;	 /* classifiers: p_up, and the base rate of the fold's training rows */
 	double	   *vp_base; /* (NULL for regressors) */
 	Model	   *model;	 /* refit on every row */
+	double		loss;	 /* the search's loss over the out-of-sample rows (OosLoss) */
+	/* permutation importance on the last fold (the primary head, when asked) */
+	int		perm_repeats; /* 0: not measured */
+	int64	perm_rows;
+	double	perm_baseline;
+	double *perm_mean;
+	double *perm_std;
 } HeadResult;
 
 typedef struct TrainOutcome
@@ -194,7 +215,19 @@ static char		   *BuildReference(const TrainRequest *req, const HeadResult *heads
 static void			AppendResiduals(StringInfo buf, const HeadResult *head);
 static void			AppendHeadMetrics(StringInfo buf, const TrainRequest *req, const HeadResult *heads, int primary);
 static void			TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
-							  double progress_from, double progress_span);
+							  int permutation_repeats, double progress_from, double progress_span);
+static void			LoadHead(const TrainRequest *req, int horizon, HeadResult *head);
+static void			WalkForward(const TrainRequest *req, const double *values, HeadResult *head, bool final,
+								int permutation_repeats, double progress_from, double progress_span);
+static void			SearchTrials(TrainRequest *req, int64 run_id, int horizon, HeadResult *head,
+								 double progress_from, double progress_span);
+static int64		RecordTrial(const TrainRequest *req, int64 run_id, int trial, const HeadResult *head,
+								TimestampTz started_at);
+static char		   *FullParams(const TrainRequest *req, const double *values);
+static void			AppendPermutation(StringInfo buf, const TrainRequest *req, const HeadResult *head);
+static void			AppendSearch(StringInfo buf, const TrainRequest *req);
+static void			LogRunValue(int64 run_id, const char *key, double value);
+static const char  *JsonNumberText(double v);
 static TrainOutcome TrainAndRegister(TrainRequest *req, int64 run_id);
 static void			StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id,
 										int32 version, const HeadResult *head);
@@ -304,28 +337,14 @@ ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
 	params = PG_GETARG_JSONB_P(4);
 	req->params_text = JsonbToCString(NULL, &params->root, VARSIZE(params));
 	ParseTrainParams(params, req);
-	ModelParseParams(req->alg, params, train_keys, req->values);
+	/* lists or ranges: a search, every trial checked now (search.c) */
+	req->search = SearchExpand(req->alg, params, train_keys, (uint64) req->seed);
+	if (req->search)
+		memcpy(req->values, req->search->trials[0].values, sizeof(req->values));
+	else
+		ModelParseParams(req->alg, params, train_keys, req->values);
 	ParseHorizons(fcinfo, params, req);
-	{
-		char		  *alg_json = ModelParamsToJson(req->alg, req->values);
-		StringInfoData full;
-
-		initStringInfo(&full);
-		appendBinaryStringInfo(&full, alg_json, strlen(alg_json) - 1);
-		appendStringInfo(&full, "%s\"folds\": %d, \"auto_deploy\": %s, \"reference_rows\": %d",
-						 req->alg->nparams > 0 ? ", " : "", req->folds,
-						 req->auto_deploy ? "true" : "false", req->reference_rows);
-		/* a retrain (monitor()'s job passes models.params) keeps the heads */
-		if (req->nhorizons > 1)
-		{
-			appendStringInfoString(&full, ", \"horizons\": [");
-			for (int h = 0; h < req->nhorizons; h++)
-				appendStringInfo(&full, "%s%d", h > 0 ? ", " : "", req->horizons[h]);
-			appendStringInfoChar(&full, ']');
-		}
-		appendStringInfoChar(&full, '}');
-		req->params_full = full.data;
-	}
+	req->params_full = FullParams(req, req->values);
 	req->feature_set = text_to_cstring(PG_GETARG_TEXT_PP(5));
 	req->spec_jsonb = FeatureSetSpec(req->feature_set);
 	req->spec = FeatureSpecParse(req->spec_jsonb);
@@ -342,16 +361,58 @@ ParseRequest(FunctionCallInfo fcinfo, TrainRequest *req)
 	CheckSymbolsKnown(req);
 }
 
+/*
+ * The full parameter set of a version (models.params), defaults filled in,
+ * train's own included, as JSON text: what a retrain passes again
+ */
+static char *
+FullParams(const TrainRequest *req, const double *values)
+{
+	char		  *alg_json = ModelParamsToJson(req->alg, values);
+	StringInfoData full;
+
+	initStringInfo(&full);
+	appendBinaryStringInfo(&full, alg_json, strlen(alg_json) - 1);
+	appendStringInfo(&full, "%s\"folds\": %d, \"auto_deploy\": %s, \"reference_rows\": %d, \"seed\": " INT64_FORMAT ", \"permutation_repeats\": %d",
+					 req->alg->nparams > 0 ? ", " : "", req->folds,
+					 req->auto_deploy ? "true" : "false", req->reference_rows, req->seed,
+					 req->permutation_repeats);
+	/* a retrain (monitor()'s job passes models.params) keeps the heads */
+	if (req->nhorizons > 1)
+	{
+		appendStringInfoString(&full, ", \"horizons\": [");
+		for (int h = 0; h < req->nhorizons; h++)
+			appendStringInfo(&full, "%s%d", h > 0 ? ", " : "", req->horizons[h]);
+		appendStringInfoChar(&full, ']');
+	}
+	appendStringInfoChar(&full, '}');
+	return full.data;
+}
+
 static void
 ParseTrainParams(Jsonb *params, TrainRequest *req)
 {
 	JsonbValue *v;
 
 	req->folds = 5;
+	req->seed = 0;
+	req->permutation_repeats = TRAIN_PERMUTATION_REPEATS;
 	req->auto_deploy = true;
 	req->reference_rows = 1000;
 	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
 		return; /* ModelParseParams reports it */
+
+	/* a list here would be a search of train()'s own keys (search.c searches the algorithm's) */
+	for (int i = 0; i < (int) lengthof(single_keys); i++)
+	{
+		v = getKeyJsonValueFromContainer(&params->root, single_keys[i], strlen(single_keys[i]), NULL);
+		if (v && v->type == jbvBinary)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"%s\" cannot be searched", single_keys[i]),
+					 errdetail("Only the algorithm's parameters are searched; every trial shares train()'s own, so that all are scored on the same walk-forward folds."),
+					 errhint("Give \"%s\" one value.", single_keys[i])));
+	}
 
 	v = getKeyJsonValueFromContainer(&params->root, "folds", 5, NULL);
 	if (v)
@@ -423,6 +484,37 @@ ParseTrainParams(Jsonb *params, TrainRequest *req)
 							MAX_REFERENCE_ROWS),
 					 errhint("reference_rows is the size of the training sample kept for drift (default 1000).")));
 		req->reference_rows = (int) d;
+	}
+	v = getKeyJsonValueFromContainer(&params->root, "seed", 4, NULL);
+	if (v)
+	{
+		double d = v->type == jbvNumeric ?
+					   DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric))) :
+					   -1;
+
+		/* 2^53: every whole number below it is exact in the JSON number's float8 */
+		if (d < 0 || d > 9007199254740991.0 || d != floor(d))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"seed\" must be a whole number from 0 to 9007199254740991"),
+					 errhint("seed seeds the random search and the permutation importance (default 0).")));
+		req->seed = (int64) d;
+	}
+	v = getKeyJsonValueFromContainer(&params->root, "permutation_repeats", 19, NULL);
+	if (v)
+	{
+		double d = v->type == jbvNumeric ?
+					   DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric))) :
+					   -1;
+
+		if (d < 0 || d > PERMUTATION_MAX_REPEATS || d != floor(d))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"permutation_repeats\" must be a whole number from 0 to %d",
+							PERMUTATION_MAX_REPEATS),
+					 errhint("permutation_repeats is how many times each feature is shuffled on the last fold (default %d; 0: no permutation importance).",
+							 TRAIN_PERMUTATION_REPEATS)));
+		req->permutation_repeats = (int) d;
 	}
 }
 
@@ -1309,28 +1401,23 @@ DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metric
  * progress_from over progress_span.
  */
 static void
-TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
+TrainHead(const TrainRequest *req, int horizon, HeadResult *head, int permutation_repeats,
 		  double progress_from, double progress_span)
 {
-	TrainSet	  *set = &head->set;
-	int			   p = req->spec->nfeatures;
-	int			   folds = req->folds;
-	int			   gap = horizon;
-	int			   min_days = MinimumDays(folds, gap, p);
-	int			   test_days;
-	double		  *work = palloc(sizeof(double) * p);
-	Model		  *model;
-	ModelTrainData data;
-	RawQr		   qr;
-	const bool	   linear = req->alg->fit_summary != NULL;
-	const bool	   classifier = req->alg->probability != NULL;
-	int64		  *fold_start; /* each fold's first validation row */
-	int64		   ups = 0;	   /* up moves among the first counted training rows */
-	int64		   counted = 0;
-	int64		   known = 0;					/* leading rows whose targets end before a test block */
-	DateADT		   known_max = DATEVAL_NOBEGIN; /* their latest target day */
-	double		   horizon_scale = sqrt((double) horizon);
-	instr_time	   phase;
+	LoadHead(req, horizon, head);
+	WalkForward(req, req->values, head, true, permutation_repeats, progress_from, progress_span);
+}
+
+/* A head's rows, checked to be enough for the folds */
+static void
+LoadHead(const TrainRequest *req, int horizon, HeadResult *head)
+{
+	TrainSet  *set = &head->set;
+	int		   p = req->spec->nfeatures;
+	int		   folds = req->folds;
+	int		   gap = horizon;
+	int		   min_days = MinimumDays(folds, gap, p);
+	instr_time phase;
 
 	INSTR_TIME_SET_CURRENT(phase);
 	memset(head, 0, sizeof(HeadResult));
@@ -1349,8 +1436,49 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 						   folds, MIN_TEST_DAYS, p + 2, gap, min_days),
 				 errhint("Load more history, use fewer folds (params => '{\"folds\": 3}'), or a later train_end.")));
 
-	test_days = set->ndays / (folds + 1);
-	head->test_days = test_days;
+	head->test_days = set->ndays / (folds + 1);
+}
+
+/*
+ * Walk-forward folds of a loaded head with the algorithm's parameters
+ * values: every out-of-sample prediction scored (head->loss among them).
+ * final: also the refit on every row (head->model), and, with
+ * permutation_repeats > 0, the permutation importance on the last fold.  A
+ * search calls it once per trial on the same rows (final = false: all it
+ * needs is the scores), then once more, final, with the winner's values,
+ * exactly as a train() of those values alone does.
+ */
+static void
+WalkForward(const TrainRequest *req, const double *values, HeadResult *head, bool final,
+			int permutation_repeats, double progress_from, double progress_span)
+{
+	TrainSet	  *set = &head->set;
+	int			   p = req->spec->nfeatures;
+	int			   folds = req->folds;
+	int			   horizon = head->horizon;
+	int			   gap = horizon;
+	int			   test_days = head->test_days;
+	double		  *work = palloc(sizeof(double) * p);
+	Model		  *model;
+	ModelTrainData data;
+	RawQr		   qr;
+	const bool	   linear = req->alg->fit_summary != NULL;
+	const bool	   classifier = req->alg->probability != NULL;
+	int64		  *fold_start; /* each fold's first validation row */
+	int64		   ups = 0;	   /* up moves among the first counted training rows */
+	int64		   counted = 0;
+	int64		   known = 0;					/* leading rows whose targets end before a test block */
+	DateADT		   known_max = DATEVAL_NOBEGIN; /* their latest target day */
+	double		   horizon_scale = sqrt((double) horizon);
+	double		   loss_sum = 0;
+	instr_time	   phase;
+
+	INSTR_TIME_SET_CURRENT(phase);
+	memset(&head->pooled, 0, sizeof(FoldResult));
+	head->nres = 0;
+	head->nscaled = 0;
+	head->model = NULL;
+	head->perm_repeats = 0;
 	head->fold = palloc0(sizeof(FoldResult) * folds);
 	head->abs_res = MemoryContextAllocHuge(CurrentMemoryContext,
 										   mul_size(Max(set->n, 1), sizeof(double)));
@@ -1397,7 +1525,7 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 							   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(set->days[ts]))),
 							   horizon),
 					 errhint("Train the symbols whose bars have gaps separately, or use fewer folds.")));
-		model = ModelCreate(req->alg, p, req->values);
+		model = ModelCreate(req->alg, p, values);
 		data.n = train_rows;
 		if (linear)
 		{
@@ -1429,12 +1557,24 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 			StatsAdd(&head->pooled.naive, close, actual, 0, set->y[i]);
 			StatsAdd(&head->per_symbol[set->sym[i]].model, predicted, actual, yhat, set->y[i]);
 			StatsAdd(&head->per_symbol[set->sym[i]].naive, close, actual, 0, set->y[i]);
+			loss_sum += OosLoss(req->alg, yhat, classifier ? head->vp_p[head->nres] : NAN, set->y[i]);
 			head->vp_row[head->nres] = i;
 			head->vp_fold[head->nres] = k + 1;
 			head->vp_yhat[head->nres] = yhat;
 			head->abs_res[head->nres++] = fabs(set->y[i] - yhat);
 			if (set->sigma[i] > 0 && isfinite(set->sigma[i]))
 				head->scaled_res[head->nscaled++] = fabs(set->y[i] - yhat) / (set->sigma[i] * horizon_scale);
+		}
+		if (final && k == folds - 1 && permutation_repeats > 0)
+		{
+			/* the last fold's own model on its own test rows */
+			head->perm_repeats = permutation_repeats;
+			head->perm_rows = test_to - test_from;
+			head->perm_mean = palloc(sizeof(double) * p);
+			head->perm_std = palloc(sizeof(double) * p);
+			PermutationImportance(model, set->x + test_from * p, set->y + test_from, test_to - test_from,
+								  permutation_repeats, (uint64) req->seed, head->perm_mean,
+								  head->perm_std, &head->perm_baseline);
 		}
 		StockmlReportJobProgress(progress_from + progress_span * (k + 1) / (folds + 1));
 	}
@@ -1447,10 +1587,18 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 		ScoreProbabilities(head, 0, head->nres, &head->pooled);
 	}
 	pfree(fold_start);
+	head->loss = head->nres > 0 ? loss_sum / head->nres : NAN;
 	LogPhase("walk-forward folds", &phase);
+	if (!final)
+	{
+		if (linear)
+			LinalgQrFree(&qr);
+		pfree(work);
+		return;
+	}
 
 	/* the model itself, on every row */
-	model = ModelCreate(req->alg, p, req->values);
+	model = ModelCreate(req->alg, p, values);
 	data.n = set->n;
 	if (linear)
 	{
@@ -1463,6 +1611,155 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 	head->model = model;
 	LogPhase("refit", &phase);
 	pfree(work);
+}
+
+/*
+ * A search (search.c) on the primary head: its rows loaded once, every trial
+ * scored by the same walk-forward folds and recorded as a run of its own
+ * (parent_run_id = this train()'s run), the lowest loss kept (the first of
+ * equals); then the winner's folds and refit again, as a train() of its
+ * values alone makes them, so that the version is the same to the bit.
+ */
+static void
+SearchTrials(TrainRequest *req, int64 run_id, int horizon, HeadResult *head,
+			 double progress_from, double progress_span)
+{
+	const SearchPlan *plan = req->search;
+	double			  span = progress_span / (plan->ntrials + 1);
+	MemoryContext	  trial_cxt;
+	bool			  isnull;
+
+	if (SPI_execute("SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = 'stockml.runs'::pg_catalog.regclass"
+					" AND attname = 'parent_run_id' AND NOT attisdropped)",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for runs.parent_run_id");
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a hyperparameter search needs stockml 0.2.0 in this database"),
+				 errhint("Run ALTER EXTENSION stockml UPDATE, or give each parameter one value.")));
+	LoadHead(req, horizon, head);
+	req->trial_runs = palloc(sizeof(int64) * plan->ntrials);
+	req->trial_loss = palloc(sizeof(double) * plan->ntrials);
+	req->best_trial = -1;
+	trial_cxt = AllocSetContextCreate(CurrentMemoryContext, "stockml search trial", ALLOCSET_DEFAULT_SIZES);
+	for (int t = 0; t < plan->ntrials; t++)
+	{
+		TimestampTz			  started_at = GetCurrentTimestamp();
+		MemoryContext		  old = MemoryContextSwitchTo(trial_cxt);
+		ErrorContextCallback  cb;
+		SearchTrialContextArg arg = {t + 1, plan->ntrials, plan->trials[t].text};
+		double				  best;
+
+		cb.callback = SearchTrialErrorContext;
+		cb.arg = &arg;
+		cb.previous = error_context_stack;
+		error_context_stack = &cb;
+		WalkForward(req, plan->trials[t].values, head, false, 0, progress_from + span * t, span);
+		error_context_stack = cb.previous;
+		req->trial_loss[t] = head->loss;
+		req->trial_runs[t] = RecordTrial(req, run_id, t, head, started_at);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(trial_cxt);
+		best = req->best_trial >= 0 ? req->trial_loss[req->best_trial] : NAN;
+		if (req->best_trial < 0 || req->trial_loss[t] < best || (isnan(best) && !isnan(req->trial_loss[t])))
+			req->best_trial = t;
+	}
+	MemoryContextDelete(trial_cxt);
+	memcpy(req->values, plan->trials[req->best_trial].values, sizeof(req->values));
+	req->params_full = FullParams(req, req->values);
+	WalkForward(req, req->values, head, true, req->permutation_repeats,
+				progress_from + span * plan->ntrials, span);
+}
+
+/* A trial's run: its params, the search's run as parent, its fold metrics and loss */
+static int64
+RecordTrial(const TrainRequest *req, int64 run_id, int trial, const HeadResult *head,
+			TimestampTz started_at)
+{
+	StockmlOwnerSwitch sw;
+	Datum			   args[3];
+	bool			   isnull;
+	int64			   id;
+
+	StockmlBecomeOwner(&sw);
+	args[0] = Int64GetDatum(run_id);
+	args[1] = CStringGetTextDatum(req->search->trials[trial].text);
+	args[2] = TimestampTzGetDatum(started_at);
+	if (SPI_execute_with_args("INSERT INTO stockml.runs (experiment_id, parent_run_id, model_name, algorithm, symbols,"
+							  " horizon, feature_set, train_end, params, status, started_at, finished_at)"
+							  " SELECT r.experiment_id, r.id, r.model_name, r.algorithm, r.symbols, r.horizon,"
+							  " r.feature_set, r.train_end, $2::jsonb, 'finished', $3, clock_timestamp()"
+							  " FROM stockml.runs r WHERE r.id = $1 RETURNING id",
+							  3, (Oid[]) {INT8OID, TEXTOID, TIMESTAMPTZOID}, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not record search trial %d", trial + 1);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	LogRunMetrics(id, "", head->fold, req->folds, &head->pooled);
+	LogRunValue(id, "loss", head->loss);
+	StockmlRestoreUser(&sw);
+	return id;
+}
+
+/* One run_metrics row at step 0 (NaN: NULL) */
+static void
+LogRunValue(int64 run_id, const char *key, double value)
+{
+	Datum args[3];
+	char  nulls[3] = {' ', ' ', isnan(value) ? 'n' : ' '};
+
+	args[0] = Int64GetDatum(run_id);
+	args[1] = CStringGetTextDatum(key);
+	args[2] = Float8GetDatum(value);
+	if (SPI_execute_with_args("INSERT INTO stockml.run_metrics (run_id, key, step, value) VALUES ($1, $2, 0, $3)",
+							  3, (Oid[]) {INT8OID, TEXTOID, FLOAT8OID}, args, nulls, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write run_metrics");
+}
+
+/* A float8 as a JSON number, null when not finite (JSON has no NaN) */
+static const char *
+JsonNumberText(double v)
+{
+	return isfinite(v) ? float8out_internal(v) : "null";
+}
+
+/*
+ * , "permutation_importance": {...}: the last fold's model on its test rows,
+ * per feature (in the spec's order) the mean growth of the loss when the
+ * feature is shuffled, and its standard deviation over the repeats
+ */
+static void
+AppendPermutation(StringInfo buf, const TrainRequest *req, const HeadResult *head)
+{
+	if (head->perm_repeats == 0)
+		return;
+	appendStringInfo(buf, ", \"permutation_importance\": {\"fold\": %d, \"n_rows\": " INT64_FORMAT ", \"n_repeats\": %d, \"seed\": " INT64_FORMAT ", \"loss\": ",
+					 req->folds, head->perm_rows, head->perm_repeats, req->seed);
+	escape_json(buf, OosLossName(req->alg));
+	appendStringInfo(buf, ", \"baseline_loss\": %s, \"importance\": [", JsonNumberText(head->perm_baseline));
+	for (int j = 0; j < head->set.p; j++)
+		appendStringInfo(buf, "%s%s", j > 0 ? ", " : "", JsonNumberText(head->perm_mean[j]));
+	appendStringInfoString(buf, "], \"std\": [");
+	for (int j = 0; j < head->set.p; j++)
+		appendStringInfo(buf, "%s%s", j > 0 ? ", " : "", JsonNumberText(head->perm_std[j]));
+	appendStringInfoString(buf, "]}");
+}
+
+/* , "search": {...}: what was searched, the winner and every trial's run */
+static void
+AppendSearch(StringInfo buf, const TrainRequest *req)
+{
+	const SearchPlan *plan = req->search;
+
+	if (plan == NULL)
+		return;
+	appendStringInfo(buf, ", \"search\": {\"kind\": \"%s\", \"trials\": %d, \"best_trial\": %d, \"loss\": ",
+					 plan->kind, plan->ntrials, req->best_trial + 1);
+	escape_json(buf, OosLossName(req->alg));
+	appendStringInfo(buf, ", \"best_loss\": %s, \"runs\": [", JsonNumberText(req->trial_loss[req->best_trial]));
+	for (int t = 0; t < plan->ntrials; t++)
+		appendStringInfo(buf, "%s" INT64_FORMAT, t > 0 ? ", " : "", req->trial_runs[t]);
+	appendStringInfoString(buf, "]}");
 }
 
 /* The work of one run, inside the caller's subtransaction */
@@ -1495,8 +1792,13 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	{
 		int h = n == 0 ? primary : (n <= primary ? n - 1 : n);
 
-		TrainHead(req, req->horizons[h], &heads[h],
-				  (double) n / req->nhorizons, 1.0 / req->nhorizons);
+		/* a search is decided on the primary head; the other heads take its winner's values */
+		if (req->search && h == primary)
+			SearchTrials(req, run_id, req->horizons[h], &heads[h],
+						 (double) n / req->nhorizons, 1.0 / req->nhorizons);
+		else
+			TrainHead(req, req->horizons[h], &heads[h], h == primary ? req->permutation_repeats : 0,
+					  (double) n / req->nhorizons, 1.0 / req->nhorizons);
 		if (h != primary)
 		{
 			/* what the other heads still need is small: free their matrix */
@@ -1528,6 +1830,8 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 	AppendSymbolSkills(&metrics, req, head->per_symbol);
 	if (req->nhorizons > 1)
 		AppendHeadMetrics(&metrics, req, heads, primary);
+	AppendPermutation(&metrics, req, head);
+	AppendSearch(&metrics, req);
 	appendStringInfo(&metrics, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT ", \"folds\": %d, \"test_days\": %d}", head->pooled.model.n, set->n, folds,
 					 head->test_days);
 
@@ -1597,6 +1901,17 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 							   2, (Oid[]) {INT8OID, INT4OID}, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not finish the run");
+	if (req->search)
+	{
+		/* the winning trial's run names the version too */
+		args[0] = Int64GetDatum(req->trial_runs[req->best_trial]);
+		if (SPI_execute_with_args("UPDATE stockml.runs SET model_version = $2 WHERE id = $1",
+								  2, (Oid[]) {INT8OID, INT4OID}, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not mark the winning trial");
+		LogRunValue(run_id, "search_trials", req->search->ntrials);
+		LogRunValue(run_id, "search_best_trial", req->best_trial + 1);
+		LogRunValue(run_id, "loss", req->trial_loss[req->best_trial]);
+	}
 
 	if (gate)
 		out.deployed = DeployGate(req, model_id, out.version, &out.metrics);

@@ -24,9 +24,13 @@ CREATE TABLE stockml.runs (
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz,
     error         text,
-    model_version integer
+    model_version integer,
+    parent_run_id bigint
 );
 CREATE INDEX runs_experiment_idx ON stockml.runs (experiment_id, started_at);
+CREATE INDEX runs_parent_idx ON stockml.runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
+COMMENT ON INDEX stockml.runs_parent_idx IS 'serves the trials of a search';
+COMMENT ON COLUMN stockml.runs.parent_run_id IS 'a search trial: the train() run that searched (its params hold the lists or ranges); NULL for a train() run; no foreign key (a self-reference makes pg_dump warn that the data may not restore): trials share their search''s experiment, so dropping the model drops them too';
 COMMENT ON TABLE stockml.runs IS 'one row per train() call: parameters, status, times and error; a failed run has no model';
 COMMENT ON COLUMN stockml.runs.id IS 'run id; a failed run keeps the id its train() call drew';
 COMMENT ON COLUMN stockml.runs.params IS 'the parameters as given to train()';
