@@ -189,6 +189,9 @@ SELECT is((SELECT string_agg(format('x%s: %s vs sklearn %s', e.feature, g.std, e
              FROM pexp e JOIN pgot g USING (feature)
             WHERE e.feature <> 3 AND NOT g.std / e.std BETWEEN 0.75 AND 1.33), NULL,
           '... and the spread over shuffles agrees (ratio of standard deviations within 0.75..1.33)');
+SELECT diag(format('x%s: %s (std %s), sklearn %s (std %s)', e.feature, round(g.importance::numeric, 6), round(g.std::numeric, 6),
+                   round(e.importance::numeric, 6), round(e.std::numeric, 6)))
+  FROM pexp e JOIN pgot g USING (feature) ORDER BY e.feature;
 SELECT is((SELECT array_agg(feature ORDER BY importance DESC) FROM pgot), ARRAY[1, 4, 2, 3],
           'the strong feature first, the one without effect last');
 SELECT is((SELECT array_agg(importance ORDER BY feature) FROM stockml.model_permutation_importance(
