@@ -10,7 +10,7 @@
 -- to stockml_reader.
 -- Run from the repository's root (test/run.sh does).
 BEGIN;
-SELECT plan(54);
+SELECT plan(57);
 
 -- AR(1) log returns (phi 0.4), seeded: ret_1 carries the edge, ret_5 a little, ret_20 little
 SELECT setseed(0.59);
@@ -105,6 +105,15 @@ SELECT lives_ok(format($$SELECT stockml.train('srch_gbt_alone', ARRAY['SRCH_AR']
                        (SELECT r.params FROM stockml.runs r WHERE r.parent_run_id = pg_temp.search_run('srch_gbt') AND r.model_version = 1)),
                 'gbt: the winner alone');
 SELECT is(pg_temp.blob('srch_gbt', 1), pg_temp.blob('srch_gbt_alone', 1), 'gbt: the same model bytea');
+
+-- logistic (the direction of the move): nothing special, the same search
+SELECT is(version, 1, 'logistic: a grid of C')
+  FROM stockml.train('srch_logit', ARRAY['SRCH_AR'], 'logistic', feature_set => 'srch',
+                     params => '{"C": [0.01, 1, 100], "folds": 3, "auto_deploy": false}');
+SELECT lives_ok(format($$SELECT stockml.train('srch_logit_alone', ARRAY['SRCH_AR'], 'logistic', feature_set => 'srch', params => %L)$$,
+                       (SELECT r.params FROM stockml.runs r WHERE r.parent_run_id = pg_temp.search_run('srch_logit') AND r.model_version = 1)),
+                'logistic: the winner alone');
+SELECT is(pg_temp.blob('srch_logit', 1), pg_temp.blob('srch_logit_alone', 1), 'logistic: the same model bytea');
 
 -- 5. random search: seeded, reproducible, inside its ranges
 CREATE TEMP TABLE rnd AS
