@@ -10,7 +10,7 @@
 -- to stockml_reader.
 -- Run from the repository's root (test/run.sh does).
 BEGIN;
-SELECT plan(57);
+SELECT plan(58);
 
 -- AR(1) log returns (phi 0.4), seeded: ret_1 carries the edge, ret_5 a little, ret_20 little
 SELECT setseed(0.59);
@@ -114,6 +114,11 @@ SELECT lives_ok(format($$SELECT stockml.train('srch_logit_alone', ARRAY['SRCH_AR
                        (SELECT r.params FROM stockml.runs r WHERE r.parent_run_id = pg_temp.search_run('srch_logit') AND r.model_version = 1)),
                 'logistic: the winner alone');
 SELECT is(pg_temp.blob('srch_logit', 1), pg_temp.blob('srch_logit_alone', 1), 'logistic: the same model bytea');
+SELECT ok(abs((SELECT m.value FROM stockml.run_metrics m JOIN stockml.runs r ON r.id = m.run_id
+                WHERE r.parent_run_id = pg_temp.search_run('srch_logit') AND r.model_version = 1 AND m.key = 'loss')
+              - (SELECT avg(stockml.log_loss(v.p_up, v.y)) FROM stockml.validation_predictions v
+                  WHERE v.model_name = 'srch_logit' AND v.model_version = 1)) < 1e-12,
+          'logistic: the loss is the log loss of p_up over the version''s validation rows (the gate''s loss of a classifier)');
 
 -- 5. random search: seeded, reproducible, inside its ranges
 CREATE TEMP TABLE rnd AS
