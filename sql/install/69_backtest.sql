@@ -1,8 +1,9 @@
 -- Backtest (issue 10 item 5, doc/backtest.md): would a version's out-of-sample walk-forward
 -- forecasts (stockml.validation_predictions) have made money after costs?  One position a
 -- day from the sign of yhat, held over the day's 1-bar realized return, costs on every change
--- of position; the same for buy-and-hold.  Horizon-1 versions only: a longer horizon's y spans
--- several bars, so its rows overlap.  Both functions read the validation rows as the owner
+-- of position; the same for buy-and-hold.  A version of horizon h > 1 is traded in
+-- non-overlapping periods: a position every h-th validation day, held over its h-bar return
+-- (y), annualised with 252 / h periods a year.  Both functions read the validation rows as the owner
 -- (SECURITY DEFINER, search_path pinned, read-only), so the reader role can call them and the
 -- Grafana view backtest_equity without reading a table.
 
@@ -12,14 +13,28 @@ RETURNS TABLE (symbol text, day date, held float8, strategy_return float8,
                trade float8, n integer, equity float8, buy_and_hold_equity float8,
                drawdown float8, buy_and_hold_drawdown float8)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-WITH v AS (
+WITH g AS (
+    -- the rebalancing grid: every horizon-th of the version's validation days (all of them at
+    -- horizon 1), the same for every symbol so that 'all' is one book; each with the next
+    SELECT d.day, lead(d.day) OVER (ORDER BY d.day) AS next_day
+      FROM (SELECT d.day, row_number() OVER (ORDER BY d.day) AS k
+              FROM (SELECT DISTINCT p.day FROM stockml.validation_predictions p
+                     WHERE p.model_id = _backtest_curves.model_id) d) d,
+           stockml.models m
+     WHERE m.id = _backtest_curves.model_id AND (d.k - 1) % m.horizon = 0
+), v AS (
+    -- a position on a grid day, held to its target day; a row whose target lies past the next
+    -- grid day (a symbol without some of the days: its horizon bars reach further) would
+    -- overlap the next position, so the symbol sits that period out
     SELECT v.symbol, v.day, v.y,
            CASE WHEN v.yhat > 0 THEN 1::float8
                 WHEN v.yhat < 0 AND _backtest_curves.strategy = 'long_short' THEN -1::float8
                 ELSE 0::float8 END AS pos
       FROM stockml.validation_predictions v
+      JOIN g ON g.day = v.day
      WHERE v.model_id = _backtest_curves.model_id
        AND (_backtest_curves.symbols IS NULL OR v.symbol = ANY (_backtest_curves.symbols))
+       AND (g.next_day IS NULL OR v.target_day <= g.next_day)
 ), d AS (
     SELECT v.symbol, v.day, v.y, v.pos,
            abs(v.pos - coalesce(lag(v.pos) OVER w, 0)) AS trade,
@@ -50,7 +65,7 @@ SELECT e.symbol, e.day, e.pos, e.r, e.bh_r, e.in_market, e.hits, e.ups, e.trade,
   FROM e WINDOW c AS (PARTITION BY e.symbol ORDER BY e.day ROWS UNBOUNDED PRECEDING)
 $$;
 COMMENT ON FUNCTION stockml._backtest_curves(bigint, text[], float8, text) IS
-'internal (backtest, backtest_equity): per symbol and day of a version''s validation rows, and for ''all'' (the equal-weight book of the symbols that have a row that day), the strategy''s and buy-and-hold''s daily simple return after costs, equity (starting at 1) and drawdown';
+'internal (backtest, backtest_equity): per symbol and rebalancing day of a version''s validation rows (every day at horizon 1, every horizon-th day above, positions never overlapping), and for ''all'' (the equal-weight book of the symbols that have a row that day), the strategy''s and buy-and-hold''s simple return over the period after costs, equity (starting at 1) and drawdown';
 REVOKE EXECUTE ON FUNCTION stockml._backtest_curves(bigint, text[], float8, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml._backtest_curves(bigint, text[], float8, text) TO stockml_reader, stockml_admin;
 
@@ -67,6 +82,7 @@ DECLARE
     v integer := backtest.version;
     mid bigint;
     h integer;
+    periods float8;     -- holding periods a year: 252 / horizon
     missing text;
 BEGIN
     IF model_name IS NULL THEN
@@ -92,12 +108,7 @@ BEGIN
         PERFORM stockml._require_version(model_name, v);
     END IF;
     SELECT m.id, m.horizon INTO mid, h FROM stockml.models m WHERE m.name = model_name AND m.version = v;
-    IF h <> 1 THEN
-        RAISE EXCEPTION 'version % of model "%" forecasts % bars ahead: backtest() needs a horizon-1 version', v, model_name, h
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'Its validation rows'' returns span several bars and overlap, so they do not make one position a day.',
-                  HINT = 'Train a horizon-1 version of the model: stockml.train(..., horizon => 1).';
-    END IF;
+    periods := 252.0::float8 / h;
     IF NOT EXISTS (SELECT FROM stockml.validation_predictions p WHERE p.model_id = mid) THEN
         RAISE EXCEPTION 'version % of model "%" has no validation predictions', v, model_name
             USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -116,16 +127,16 @@ BEGIN
     RETURN QUERY
     SELECT c.symbol, min(c.day), max(c.day), count(*)::int,
            (array_agg(c.equity ORDER BY c.day DESC))[1] - 1,
-           power((array_agg(c.equity ORDER BY c.day DESC))[1], 252.0::float8 / count(*)) - 1,
-           stddev_samp(c.strategy_return) * sqrt(252.0::float8),
-           avg(c.strategy_return) / nullif(stddev_samp(c.strategy_return), 0) * sqrt(252.0::float8),
+           power((array_agg(c.equity ORDER BY c.day DESC))[1], periods / count(*)) - 1,
+           stddev_samp(c.strategy_return) * sqrt(periods),
+           avg(c.strategy_return) / nullif(stddev_samp(c.strategy_return), 0) * sqrt(periods),
            max(c.drawdown),
            sum(c.hits)::float8 / nullif(sum(c.in_market), 0),
            sum(c.trade) / sum(c.n),
            (array_agg(c.buy_and_hold_equity ORDER BY c.day DESC))[1] - 1,
-           power((array_agg(c.buy_and_hold_equity ORDER BY c.day DESC))[1], 252.0::float8 / count(*)) - 1,
-           stddev_samp(c.buy_and_hold_return) * sqrt(252.0::float8),
-           avg(c.buy_and_hold_return) / nullif(stddev_samp(c.buy_and_hold_return), 0) * sqrt(252.0::float8),
+           power((array_agg(c.buy_and_hold_equity ORDER BY c.day DESC))[1], periods / count(*)) - 1,
+           stddev_samp(c.buy_and_hold_return) * sqrt(periods),
+           avg(c.buy_and_hold_return) / nullif(stddev_samp(c.buy_and_hold_return), 0) * sqrt(periods),
            max(c.buy_and_hold_drawdown),
            sum(c.ups)::float8 / sum(c.n)
       FROM stockml._backtest_curves(mid, symbols, cost_bps, strategy) c
@@ -133,7 +144,7 @@ BEGIN
      ORDER BY c.symbol = 'all', c.symbol;
 END $$;
 COMMENT ON FUNCTION stockml.backtest(text, text[], float8, text, integer) IS
-'trade a horizon-1 version''s (default: production) out-of-sample walk-forward forecasts: one position a day from the sign of yhat (long_short: +1/-1, long_flat: +1/0), the day''s simple return, cost_bps on every change of position; per symbol and ''all'' (equal weight): total and annualised (252 days) return, annualised volatility, Sharpe (no risk-free rate), max drawdown, hit rate (days in the market whose move the position got right), turnover (mean |change of position| a day), and the same for buy-and-hold; optimistic after a search or a choice among versions (doc/backtest.md)';
+'trade a version''s (default: production) out-of-sample walk-forward forecasts: one position a day (horizon h > 1: every h-th day, held h bars, never overlapping; annualised with 252 / h periods) from the sign of yhat (long_short: +1/-1, long_flat: +1/0), the day''s simple return, cost_bps on every change of position; per symbol and ''all'' (equal weight): total and annualised (252 days) return, annualised volatility, Sharpe (no risk-free rate), max drawdown, hit rate (days in the market whose move the position got right), turnover (mean |change of position| a day), and the same for buy-and-hold; optimistic after a search or a choice among versions (doc/backtest.md)';
 REVOKE EXECUTE ON FUNCTION stockml.backtest(text, text[], float8, text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml.backtest(text, text[], float8, text, integer) TO stockml_reader, stockml_admin;
 
@@ -143,8 +154,8 @@ SELECT (c.day::timestamp AT TIME ZONE 'UTC') AS time, m.name AS model, m.version
   FROM stockml.model_aliases a
   JOIN stockml.models m ON m.name = a.name AND m.version = a.version
  CROSS JOIN LATERAL stockml._backtest_curves(m.id, NULL, 5, 'long_short') c
- WHERE a.alias = 'production' AND m.horizon = 1
+ WHERE a.alias = 'production'
  ORDER BY time, model, c.symbol;
 COMMENT ON VIEW stockml.backtest_equity IS
-'Grafana: the equity curve (starting at 1) and drawdown of each horizon-1 model''s production version traded as backtest() does by default (long_short, 5 bps), per symbol and ''all'', beside buy-and-hold''s equity; time = the trading day at 00:00 UTC';
+'Grafana: the equity curve (starting at 1) and drawdown of each model''s production version traded as backtest() does by default (long_short, 5 bps), per symbol and ''all'', beside buy-and-hold''s equity; time = the trading day at 00:00 UTC';
 GRANT SELECT ON stockml.backtest_equity TO stockml_reader, stockml_admin;

@@ -5,7 +5,7 @@
 -- backtest_equity; the reader role may call both.
 -- Run from the repository's root (test/run.sh does).
 BEGIN;
-SELECT plan(32);
+SELECT plan(40);
 
 CREATE TEMP TABLE series (symbol text, i int, close float8);
 \copy series FROM 'test/reference/backtest_series.csv' WITH (FORMAT csv, HEADER true)
@@ -133,11 +133,9 @@ INSERT INTO stockml.models (name, version, algorithm, symbols, horizon, feature_
                             metrics, train_start, train_end, n_rows, reference, model)
 SELECT name, v, algorithm, symbols, h, feature_set, feature_spec, params,
        metrics, train_start, train_end, n_rows, reference, model
-  FROM stockml.models, (VALUES (2, 1), (3, 5)) AS t(v, h) WHERE name = 'bt_ar' AND version = 1;
+  FROM stockml.models, (VALUES (2, 1)) AS t(v, h) WHERE name = 'bt_ar' AND version = 1;
 SELECT throws_ok($$SELECT * FROM stockml.backtest('bt_ar', version => 2)$$, '55000',
                  'version 2 of model "bt_ar" has no validation predictions', 'a version without validation rows');
-SELECT throws_like($$SELECT * FROM stockml.backtest('bt_ar', version => 3)$$,
-                   '%forecasts 5 bars ahead: backtest() needs a horizon-1 version', 'a horizon-5 version');
 SELECT throws_ok($$SELECT * FROM stockml.backtest('bt_ref')$$, '55000',
                  'model "bt_ref" has no production version', 'no production version');
 
@@ -159,6 +157,53 @@ SELECT cmp_ok((SELECT count(*)::int FROM stockml.backtest_equity WHERE model = '
 SELECT is((SELECT days FROM stockml.backtest('bt_ar') WHERE symbol = 'AR1') > 500, true,
           'stockml_reader calls backtest()');
 RESET ROLE;
+
+-- 6. horizons above 1: one position every h-th validation day, held h bars, never overlapping
+SELECT is(version, 1, 'ridge on AR(1) returns, horizon 5')
+  FROM stockml.train('bt_ar5', ARRAY['AR1'], 'ridge', 5, '{"auto_deploy": false}', 'bt_ret');
+SELECT is(version, 1, 'ridge pooled over four random walks, horizon 5')
+  FROM stockml.train('bt_rw5', ARRAY['RW1', 'RW2', 'RW3', 'RW4'], 'ridge', 5, '{"auto_deploy": false}', 'bt_ret');
+CREATE FUNCTION pg_temp.mid(m text) RETURNS bigint LANGUAGE sql AS
+$$ SELECT id FROM stockml.models WHERE name = m AND version = 1 $$;
+SELECT is((SELECT days FROM stockml.backtest('bt_ar5', version => 1) WHERE symbol = 'AR1'),
+          (SELECT ((count(DISTINCT day) + 4) / 5)::int FROM stockml.validation_predictions WHERE model_id = pg_temp.mid('bt_ar5')),
+          'horizon 5: one period every 5th validation day');
+SELECT is((SELECT count(*)::int FROM (
+             SELECT v.target_day, lead(c.day) OVER (PARTITION BY t.m, c.symbol ORDER BY c.day) AS next_day
+               FROM (VALUES ('bt_ar5'), ('bt_rw5')) AS t(m)
+              CROSS JOIN LATERAL stockml._backtest_curves(pg_temp.mid(t.m), NULL, 5, 'long_short') c
+               JOIN stockml.validation_predictions v ON v.model_id = pg_temp.mid(t.m) AND v.symbol = c.symbol AND v.day = c.day) o
+            WHERE o.next_day < o.target_day), 0,
+          '... no position is taken before the previous one''s target day (no overlap)');
+SELECT ok(abs((SELECT total_return FROM stockml.backtest('bt_ar5', cost_bps => 0, version => 1) WHERE symbol = 'AR1')
+              - (SELECT exp(sum(ln(1 + sign(yhat) * (exp(y) - 1)))) - 1
+                   FROM (SELECT y, yhat, row_number() OVER (ORDER BY day) AS k
+                           FROM stockml.validation_predictions WHERE model_id = pg_temp.mid('bt_ar5')) r
+                  WHERE (k - 1) % 5 = 0)) < 1e-9,
+          '... the total return compounds the 5-bar returns of rows 1, 6, 11, ... (no cost)');
+SELECT ok(abs(b.sharpe - c.s * sqrt(252.0 / 5)) < 1e-9 AND abs(b.annual_volatility - c.sd * sqrt(252.0 / 5)) < 1e-12
+          AND abs(b.annual_return - power(1 + b.total_return, 252.0 / 5 / b.days) + 1) < 1e-12,
+          '... annualised with 252 / 5 periods a year')
+  FROM stockml.backtest('bt_ar5', version => 1) b,
+       (SELECT avg(strategy_return) / stddev_samp(strategy_return) AS s, stddev_samp(strategy_return) AS sd
+          FROM stockml._backtest_curves(pg_temp.mid('bt_ar5'), NULL, 5, 'long_short') WHERE symbol = 'AR1') c
+ WHERE b.symbol = 'AR1';
+SELECT is((SELECT coalesce(string_agg(format('%s %s', symbol, round(sharpe::numeric, 2)), ', '), 'none')
+             FROM stockml.backtest('bt_rw5', version => 1)
+            WHERE NOT abs(sharpe) < 2 / sqrt(days * 5 / 252.0)),
+          'none', 'random walks, horizon 5: every Sharpe within 2 / sqrt(years) of 0');
+SELECT ok(sharpe > 2 / sqrt(days * 5 / 252.0),
+          format('AR(1), horizon 5: the edge is found (Sharpe %s, %s periods)', round(sharpe::numeric, 2), days))
+  FROM stockml.backtest('bt_ar5', version => 1) WHERE symbol = 'AR1';
+SELECT ok((SELECT bool_and(s0 > s20 AND s20 > s100) FROM (
+             SELECT (SELECT sharpe FROM stockml.backtest('bt_ar5', cost_bps => 0, version => 1) WHERE symbol = 'AR1') AS s0,
+                    (SELECT sharpe FROM stockml.backtest('bt_ar5', cost_bps => 20, version => 1) WHERE symbol = 'AR1') AS s20,
+                    (SELECT sharpe FROM stockml.backtest('bt_ar5', cost_bps => 100, version => 1) WHERE symbol = 'AR1') AS s100) t),
+          '... and costs lower it');
+SELECT diag(format('horizon 5, %s: Sharpe %s at 5 bps (buy-and-hold %s), hit rate %s, turnover %s, %s periods', symbol,
+                   round(sharpe::numeric, 2), round(buy_and_hold_sharpe::numeric, 2), round(hit_rate::numeric, 3),
+                   round(turnover::numeric, 2), days))
+  FROM (SELECT * FROM stockml.backtest('bt_ar5', version => 1) UNION ALL SELECT * FROM stockml.backtest('bt_rw5', version => 1)) b;
 
 SELECT * FROM finish();
 ROLLBACK;
