@@ -16,6 +16,10 @@
  * (doc/adjustment.md) changes nothing but the returns across a corporate
  * action, which it corrects.
  *
+ * A regressor's probability of an up move comes from the same residuals:
+ * with y - ŷ taken as symmetric, P(y > 0) = 1/2 + sign(ŷ)/2 · F(|ŷ| / (σ_t
+ * sqrt(h))), F the conformal CDF of the scaled residuals (predict()'s p_up).
+ *
  * The coverage rule of monitor() tests the realized coverage of a version's
  * own forecasts against the policy's bound with the exact binomial tail,
  * stockml.coverage_test().
@@ -24,13 +28,16 @@
 
 #include <math.h>
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/float.h"
 
 #include "interval.h"
 
 PG_FUNCTION_INFO_V1(stockml_coverage_test);
+PG_FUNCTION_INFO_V1(stockml_conformal_p_up);
 
 /* sort_doubles(): an inlined-comparison sort of doubles (no NaN here) */
 #define ST_SORT sort_doubles
@@ -100,6 +107,53 @@ IntervalQuantile(const double *kept, int nkept, int64 n, double level)
 	if (lo >= nkept - 1)
 		return kept[nkept - 1];
 	return kept[lo] + (pos - lo) * (kept[lo + 1] - kept[lo]);
+}
+
+/*
+ * The conformal CDF at t of n values summarised by nkept sorted order
+ * statistics (kept[k] is the value of rank 1 + k (n - 1) / (nkept - 1)):
+ * rank(t) / (n + 1), rank(t) the number of values at most t, interpolated
+ * linearly between the kept ranks; 0 below the smallest, n / (n + 1) at or
+ * above the largest.  The inverse of IntervalQuantile.
+ */
+static double
+ConformalCdf(const double *kept, int nkept, int64 n, double t)
+{
+	int lo = 0,
+		hi = nkept - 1;
+	double rlo,
+		rhi;
+
+	if (t < kept[0])
+		return 0;
+	if (t >= kept[nkept - 1] || nkept == 1)
+		return (double) n / (n + 1);
+	/* kept[lo] <= t < kept[hi] */
+	while (hi - lo > 1)
+	{
+		int mid = (lo + hi) / 2;
+
+		if (kept[mid] <= t)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	rlo = 1 + (double) lo * (n - 1) / (nkept - 1);
+	rhi = 1 + (double) hi * (n - 1) / (nkept - 1);
+	return (rlo + (t - kept[lo]) / (kept[hi] - kept[lo]) * (rhi - rlo)) / (n + 1);
+}
+
+double
+IntervalProbabilityUp(double yhat, double scale, const double *kept, int nkept, int64 n)
+{
+	double f;
+
+	if (nkept < 1 || n < 1 || !(scale > 0) || !isfinite(scale) || !isfinite(yhat))
+		return NAN;
+	if (yhat == 0)
+		return 0.5;
+	f = ConformalCdf(kept, nkept, n, fabs(yhat) / scale);
+	return yhat > 0 ? 0.5 + 0.5 * f : 0.5 - 0.5 * f;
 }
 
 void
@@ -174,4 +228,44 @@ stockml_coverage_test(PG_FUNCTION_ARGS)
 				 errmsg("coverage_test's bound must be between 0 and 1, not %s", float8out_internal(bound)),
 				 errhint("For example 0.8 for an interval whose coverage should not fall below 80 %%.")));
 	PG_RETURN_FLOAT8(IntervalCoverageP(covered, n, bound));
+}
+
+/*
+ * stockml.conformal_p_up(yhat float8, scale float8, abs_residuals float8[])
+ * RETURNS float8: IntervalProbabilityUp over the residuals given (all kept)
+ */
+Datum
+stockml_conformal_p_up(PG_FUNCTION_ARGS)
+{
+	double	   yhat = PG_GETARG_FLOAT8(0);
+	double	   scale = PG_GETARG_FLOAT8(1);
+	ArrayType *a = PG_GETARG_ARRAYTYPE_P(2);
+	Datum	  *elems;
+	bool	  *nulls;
+	int		   n;
+	double	  *r;
+
+	if (!(scale > 0) || !isfinite(scale) || !isfinite(yhat))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("conformal_p_up needs a finite yhat and a finite scale above 0, not %s and %s",
+						float8out_internal(yhat), float8out_internal(scale)),
+				 errhint("scale is what the residuals were divided by (1 for plain |y - yhat|).")));
+	deconstruct_array(a, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("conformal_p_up needs at least one residual")));
+	r = palloc(sizeof(double) * n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i] || !isfinite(DatumGetFloat8(elems[i])) || DatumGetFloat8(elems[i]) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("residual %d is %s", i + 1, nulls[i] ? "NULL" : "not a finite number of 0 or more"),
+					 errhint("Pass absolute residuals |y - yhat| (divided by their scale).")));
+		r[i] = DatumGetFloat8(elems[i]);
+	}
+	sort_doubles(r, n);
+	PG_RETURN_FLOAT8(IntervalProbabilityUp(yhat, scale, r, n, n));
 }

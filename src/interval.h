@@ -37,6 +37,14 @@ extern void IntervalVolatility(const FeatureBar *bars, int nbars, const Interval
 /* split-conformal quantile at level of n values summarised by nkept sorted ones */
 extern double IntervalQuantile(const double *kept, int nkept, int64 n, double level);
 
+/*
+ * P(y > 0) for a forecast yhat whose residuals y - yhat are symmetric with
+ * |y - yhat| / scale distributed as the n values summarised by nkept sorted
+ * ones: 1/2 + sign(yhat)/2 * F(|yhat| / scale), F their conformal CDF; NaN
+ * without residuals or scale
+ */
+extern double IntervalProbabilityUp(double yhat, double scale, const double *kept, int nkept, int64 n);
+
 /* sort values and append up to INTERVAL_KEPT evenly spaced order statistics as a JSON array */
 extern void IntervalAppendOrderStatistics(StringInfo buf, double *values, int64 n);
 

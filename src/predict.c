@@ -150,7 +150,10 @@ static const double *LastFeatureRow(const CachedModel *entry, const char *symbol
 									DateADT *as_of, double *close, double *sigma,
 									TradingCalendar *cal);
 static void			 HeadForecast(const CachedModel *entry, const PathHead *head, const char *symbol,
-								  double close, double sigma, const double *x, Datum *values, bool *nulls);
+								  double close, double sigma, const double *x, Datum *values, bool *nulls,
+								  Datum *p_up, bool *p_up_null);
+static double		 HeadProbabilityUp(const CachedModel *entry, const PathHead *head, double sigma,
+									   const double *x, double yhat);
 static double		 ForecastPrice(double close, double log_return, const char *name, const char *symbol);
 
 void
@@ -688,16 +691,40 @@ LastFeatureRow(const CachedModel *entry, const char *symbol,
 }
 
 /*
+ * P(y > 0) of one head's forecast yhat from x: a classifier's probability;
+ * a regressor's from the conformal distribution of its residuals, as its
+ * interval (interval.c): the scaled ones with σ_t sqrt(h) when the version
+ * keeps them and σ_t is known, else the plain |log error|.  NaN: none.
+ */
+static double
+HeadProbabilityUp(const CachedModel *entry, const PathHead *head, double sigma,
+				  const double *x, double yhat)
+{
+	if (head->model->algorithm->probability)
+		return ModelProbabilityUp(head->model, x, entry->work);
+	if (head->nscaled > 0 && sigma > 0 && isfinite(sigma))
+		return IntervalProbabilityUp(yhat, sigma * sqrt((double) head->horizon),
+									 head->scaled_residuals, head->nscaled, head->n_scaled);
+	return IntervalProbabilityUp(yhat, 1.0, head->abs_residuals, head->nabs, head->n_residuals);
+}
+
+/*
  * One head's forecast from x: values[0..2] predicted close, lower, upper
- * (the interval NULL when the head has too few residuals for the level).
+ * (the interval NULL when the head has too few residuals for the level),
+ * *p_up its P(y > 0) (NULL when there is none).
  */
 static void
 HeadForecast(const CachedModel *entry, const PathHead *head, const char *symbol,
-			 double close, double sigma, const double *x, Datum *values, bool *nulls)
+			 double close, double sigma, const double *x, Datum *values, bool *nulls,
+			 Datum *p_up, bool *p_up_null)
 {
 	const char *name = entry->key.name;
 	double		yhat = ModelPredict(head->model, x, entry->work);
 	double		q = HalfWidth(head, sigma);
+	double		p = HeadProbabilityUp(entry, head, sigma, x, yhat);
+
+	*p_up = Float8GetDatum(p);
+	*p_up_null = isnan(p);
 
 	values[0] = Float8GetDatum(ForecastPrice(close, yhat, name, symbol));
 	nulls[0] = false;
@@ -725,8 +752,8 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 	DateADT			as_of;
 	double			close;
 	double			sigma;
-	Datum			values[8];
-	bool			nulls[8] = {false, false, false, false, false, false, false, false};
+	Datum			values[9];
+	bool			nulls[9] = {false, false, false, false, false, false, false, false, false};
 	TradingCalendar cal;
 	ModelKey		key;
 	PathHead	   *head = NULL;
@@ -750,11 +777,11 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(symbol);
 	values[1] = DateADTGetDatum(as_of);
 	values[2] = DateADTGetDatum(CalendarAddTradingDays(cal, as_of, entry->horizon));
-	HeadForecast(entry, head, symbol, close, sigma, x, &values[3], &nulls[3]);
+	HeadForecast(entry, head, symbol, close, sigma, x, &values[3], &nulls[3], &values[8], &nulls[8]);
 	values[6] = Int32GetDatum(entry->version);
-	/* 0.1.0's declaration has no price_scale column */
+	/* 0.1.0's declaration has no price_scale column, nor p_up */
 	values[7] = CStringGetTextDatum("as_of");
-	if (tupdesc->natts < 7 || tupdesc->natts > 8)
+	if (tupdesc->natts < 7 || tupdesc->natts > 9)
 		elog(ERROR, "predict: unexpected result row of %d columns", tupdesc->natts);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
@@ -798,14 +825,14 @@ stockml_predict_path(PG_FUNCTION_ARGS)
 	for (int h = 0; h < entry->nheads; h++)
 	{
 		const PathHead *head = &entry->heads[h];
-		Datum			values[9];
-		bool			nulls[9] = {false, false, false, false, false, false, false, false, false};
+		Datum			values[10];
+		bool			nulls[10] = {false, false, false, false, false, false, false, false, false, false};
 
 		values[0] = CStringGetTextDatum(symbol);
 		values[1] = DateADTGetDatum(as_of);
 		values[2] = Int32GetDatum(head->horizon);
 		values[3] = DateADTGetDatum(CalendarAddTradingDays(cal, as_of, head->horizon));
-		HeadForecast(entry, head, symbol, close, sigma, x, &values[4], &nulls[4]);
+		HeadForecast(entry, head, symbol, close, sigma, x, &values[4], &nulls[4], &values[9], &nulls[9]);
 		values[7] = Int32GetDatum(entry->version);
 		values[8] = CStringGetTextDatum("as_of");
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

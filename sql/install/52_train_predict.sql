@@ -16,12 +16,13 @@ CREATE FUNCTION stockml.predict(model_name text, symbol text, version integer DE
                                 alias text DEFAULT NULL,
                                 OUT symbol text, OUT as_of date, OUT target_day date,
                                 OUT predicted_close float8, OUT lower float8, OUT upper float8,
-                                OUT model_version integer, OUT price_scale text)
+                                OUT model_version integer, OUT price_scale text,
+                                OUT p_up float8)
 RETURNS record
 AS 'MODULE_PATHNAME', 'stockml_predict_symbol_0_2'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.predict(text, text, integer, text) IS
-'a version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model on total-return-adjusted prices; the version is version => N, the one alias => name points to, or by default production (not both); predicted_close, lower and upper are on the price scale of as_of''s bar as quoted (price_scale = ''as_of''); NULL model_name or symbol gives NULL';
+'a version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model on total-return-adjusted prices; the version is version => N, the one alias => name points to, or by default production (not both); predicted_close, lower and upper are on the price scale of as_of''s bar as quoted (price_scale = ''as_of''); p_up is the probability of an up move (target above 0): a classifier''s own, a regressor''s from the conformal distribution of its out-of-sample residuals taken as symmetric (NULL without them); NULL model_name or symbol gives NULL';
 
 CREATE FUNCTION stockml.predict(model_name text, x float8[], version integer DEFAULT NULL,
                                 alias text DEFAULT NULL)
@@ -34,11 +35,12 @@ COMMENT ON FUNCTION stockml.predict(text, float8[], integer, text) IS
 CREATE FUNCTION stockml.predict_path(model_name text, symbol text, version integer DEFAULT NULL,
                                      alias text DEFAULT NULL)
 RETURNS TABLE (symbol text, as_of date, horizon integer, target_day date, predicted_close float8,
-               lower float8, upper float8, model_version integer, price_scale text)
+               lower float8, upper float8, model_version integer, price_scale text,
+               p_up float8)
 AS 'MODULE_PATHNAME', 'stockml_predict_path'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 5;
 COMMENT ON FUNCTION stockml.predict_path(text, text, integer, text) IS
-'one row per head of a version trained with horizons (ascending horizon): the close horizon trading days after the symbol''s last stored bar, with its interval, on the price scale of as_of (as predict()); a version of one head gives one row, predict()''s';
+'one row per head of a version trained with horizons (ascending horizon): the close horizon trading days after the symbol''s last stored bar, with its interval, on the price scale of as_of (as predict()); a version of one head gives one row, predict()''s; p_up as predict()''s';
 
 CREATE FUNCTION stockml._resolve_version(model_name text, version integer DEFAULT NULL,
                                          alias text DEFAULT NULL)

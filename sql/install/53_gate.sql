@@ -67,7 +67,10 @@ COMMENT ON FUNCTION stockml.probability_scores(float8[], float8[]) IS
 
 -- Two versions of a model on the validation rows they share (version 0: the random walk on
 -- the other version's rows).  Loss: the absolute error of the log return, |y - yhat|
--- (scale-free, about the relative error of the price), averaged over the symbols of a day.
+-- (scale-free, about the relative error of the price), averaged over the symbols of a day;
+-- when both sides are classifiers (their rows keep p_up; version 0 beside a classifier is its
+-- base rate, base_p_up) the log loss of p_up, stockml.log_loss.  mae_a and mae_b are the mean
+-- loss of each, whichever it is.
 -- train() calls it on rows it inserted in the same transaction, which have no statistics yet:
 -- the planner takes each version for one row and would join them in a nested loop over
 -- model_id alone, n x n rows (0.2 s for 600); a hash or merge join is linear.
@@ -87,6 +90,9 @@ DECLARE
     h_b     integer;
     agg     record;
     dm      record;
+    cls_a   boolean;
+    cls_b   boolean;
+    use_ll  boolean;
 BEGIN
     IF model IS NULL OR version_a IS NULL OR version_b IS NULL THEN
         RAISE EXCEPTION 'model, version_a and version_b must not be NULL'
@@ -120,16 +126,23 @@ BEGIN
                   HINT = 'Compare versions trained with the same horizon.';
     END IF;
 
+    -- a classifier's validation rows keep p_up; the random walk stands beside either kind
+    cls_a := version_a = 0 OR EXISTS (SELECT FROM stockml.validation_predictions p
+                                       WHERE p.model_id = id_a AND p.p_up IS NOT NULL);
+    cls_b := version_b = 0 OR EXISTS (SELECT FROM stockml.validation_predictions p
+                                       WHERE p.model_id = id_b AND p.p_up IS NOT NULL);
+    use_ll := cls_a AND cls_b;
     WITH rows AS (
-        SELECT pa.day, pa.y,
-               CASE WHEN version_a = 0 THEN pb.naive ELSE pa.yhat END AS fa,
-               CASE WHEN version_b = 0 THEN pa.naive ELSE pb.yhat END AS fb
+        SELECT pa.day,
+               CASE WHEN use_ll THEN stockml.log_loss(CASE WHEN version_a = 0 THEN pb.base_p_up ELSE pa.p_up END, pa.y)
+                    ELSE abs(pa.y - CASE WHEN version_a = 0 THEN pb.naive ELSE pa.yhat END) END AS la,
+               CASE WHEN use_ll THEN stockml.log_loss(CASE WHEN version_b = 0 THEN pa.base_p_up ELSE pb.p_up END, pa.y)
+                    ELSE abs(pa.y - CASE WHEN version_b = 0 THEN pa.naive ELSE pb.yhat END) END AS lb
           FROM stockml.validation_predictions pa
           JOIN stockml.validation_predictions pb ON pb.symbol = pa.symbol AND pb.day = pa.day
          WHERE pa.model_id = coalesce(id_a, id_b) AND pb.model_id = coalesce(id_b, id_a)),
     daily AS (
-        SELECT r.day, count(*) AS n, sum(abs(r.y - r.fa)) AS la, sum(abs(r.y - r.fb)) AS lb,
-               avg(abs(r.y - r.fa) - abs(r.y - r.fb)) AS d
+        SELECT r.day, count(*) AS n, sum(r.la) AS la, sum(r.lb) AS lb, avg(r.la - r.lb) AS d
           FROM rows r GROUP BY r.day)
     SELECT coalesce(sum(x.n), 0)::bigint AS n_rows, count(*)::integer AS n_days,
            sum(x.la) / sum(x.n) AS mae_a, sum(x.lb) / sum(x.n) AS mae_b,
@@ -141,7 +154,7 @@ BEGIN
     model_name := model;
     a := version_a;
     b := version_b;
-    loss := 'absolute error of the log return';
+    loss := CASE WHEN use_ll THEN 'log loss of p_up' ELSE 'absolute error of the log return' END;
     n_rows := agg.n_rows;
     n_days := agg.n_days;
     mae_a := agg.mae_a;
@@ -154,7 +167,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.compare(text, integer, integer) IS
-'compare two versions of a model on the walk-forward validation rows they share (version 0: the random walk): mean |log error| of each and a one-sided Diebold-Mariano test (Newey-West variance) each way';
+'compare two versions of a model on the walk-forward validation rows they share (version 0: the random walk, or beside a classifier its base rate): the mean loss of each — |log error|, or the log loss of p_up when both are classifiers (loss says which) — and a one-sided Diebold-Mariano test (Newey-West variance) each way';
 
 -- train()'s deploy decision for a new version: production moves to it only when, on the
 -- same validation rows, it beats the random walk and the current production version by a
@@ -176,15 +189,22 @@ DECLARE
     p_prod   float8;
     n_prod   bigint;
     reason   text;
+    classifier boolean;
+    skill_is text;
+    loss     text;
 BEGIN
     SELECT coalesce(max(p.deploy_alpha), 0.05) INTO alpha
       FROM stockml.retrain_policies p WHERE p.model_name = _deploy_gate.model_name;
-    SELECT (m.metrics ->> 'skill')::float8, m.horizon INTO skill, horizon
+    -- a classifier is judged by its log loss against its base rate: skill is its log-loss skill
+    SELECT coalesce(m.metrics ->> 'log_loss_skill', m.metrics ->> 'skill')::float8, m.horizon,
+           m.metrics ? 'log_loss_skill'
+      INTO skill, horizon, classifier
       FROM stockml.models m WHERE m.name = _deploy_gate.model_name AND m.version = _deploy_gate.version;
+    skill_is := CASE WHEN classifier THEN 'log-loss skill' ELSE 'skill' END;
     SELECT a.version, m.horizon INTO prod, prod_h
       FROM stockml.model_aliases a JOIN stockml.models m ON m.name = a.name AND m.version = a.version
      WHERE a.name = _deploy_gate.model_name AND a.alias = 'production';
-    SELECT c.p_b_better, c.n_days INTO p_naive, d_naive FROM stockml.compare(model_name, 0, version) c;
+    SELECT c.p_b_better, c.n_days, c.loss INTO p_naive, d_naive, loss FROM stockml.compare(model_name, 0, version) c;
     IF prod IS NOT NULL AND prod_h = horizon THEN
         SELECT c.p_b_better, c.n_rows INTO p_prod, n_prod FROM stockml.compare(model_name, prod, version) c;
     END IF;
@@ -193,10 +213,12 @@ BEGIN
         WHEN NOT auto_deploy THEN
             'auto_deploy is false: production stays where it is'
         WHEN skill IS NULL OR skill <= 0 THEN
-            format('not deployed: skill %s <= 0 (no better than the random walk)',
-                   coalesce(round(skill::numeric, 4)::text, 'undefined'))
+            format('not deployed: %s %s <= 0 (no better than the %s)', skill_is,
+                   coalesce(round(skill::numeric, 4)::text, 'undefined'),
+                   CASE WHEN classifier THEN 'base rate' ELSE 'random walk' END)
         WHEN p_naive IS NULL OR p_naive >= alpha THEN
-            format('not deployed: does not beat the random walk significantly (Diebold-Mariano p = %s >= %s over %s days)',
+            format('not deployed: does not beat the %s significantly (Diebold-Mariano p = %s >= %s over %s days)',
+                   CASE WHEN classifier THEN 'base rate' ELSE 'random walk' END,
                    coalesce(round(p_naive::numeric, 4)::text, 'undefined'), alpha, d_naive)
         WHEN prod IS NULL THEN NULL
         WHEN prod_h <> horizon THEN
@@ -211,7 +233,8 @@ BEGIN
         END;
     deployed := auto_deploy AND reason IS NULL;
     IF deployed THEN
-        reason := format('deployed: beats the random walk (Diebold-Mariano p = %s)', round(p_naive::numeric, 4))
+        reason := format('deployed: beats the %s (Diebold-Mariano p = %s)',
+                         CASE WHEN classifier THEN 'base rate' ELSE 'random walk' END, round(p_naive::numeric, 4))
                || CASE WHEN prod IS NULL THEN '; no production version before'
                        ELSE format(' and production version %s (p = %s over %s rows in common)',
                                    prod, round(p_prod::numeric, 4), n_prod) END
@@ -220,7 +243,7 @@ BEGIN
     END IF;
     gate := jsonb_build_object(
         'deployed', deployed, 'reason', reason, 'alpha', alpha,
-        'loss', 'absolute error of the log return', 'skill', skill,
+        'loss', loss, 'skill', skill,
         'p_vs_naive', p_naive, 'days_vs_naive', d_naive,
         'production_version', prod, 'p_vs_production', p_prod,
         'rows_vs_production', n_prod);
@@ -228,5 +251,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) IS
-'internal, the owner''s only (train() runs it as the owner for its checked caller set_by): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha; returns the decision and its reason';
+'internal, the owner''s only (train() runs it as the owner for its checked caller set_by): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha (a classifier: its log-loss skill, and log loss against its base rate and a classifier in production); returns the decision and its reason';
 REVOKE EXECUTE ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) FROM PUBLIC;

@@ -271,6 +271,13 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.coverage_test(bigint, bigint, float8) IS
 'one-sided binomial test of a coverage: P(X <= covered) for X ~ Binomial(n, bound), small when covered of n is significantly below bound';
 
+CREATE FUNCTION stockml.conformal_p_up(yhat float8, scale float8, abs_residuals float8[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_conformal_p_up'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.conformal_p_up(float8, float8, float8[]) IS
+'a regressor''s probability of an up move as predict() gives it: with y - yhat symmetric and |y - yhat| / scale distributed as abs_residuals, 1/2 + sign(yhat)/2 * F(|yhat| / scale), F their conformal CDF (rank / (n + 1), interpolated)';
+
 CREATE FUNCTION stockml.monitor(model_name text, window_days integer DEFAULT NULL)
 RETURNS TABLE (model text, version integer, window_start date, window_end date,
                features integer, drifted_features integer, drift_share float8,

@@ -8,6 +8,9 @@ Writes, next to this script:
   logistic_expected.csv  case, set, params (jsonb, stockml's names), row, p_up
   logistic_metrics.csv   case, row, p (probability), y (target), then the case's
                          log_loss, brier, auc, accuracy (sklearn.metrics)
+  conformal_p_up.csv     case, residuals (float8[] literal), yhat, scale, p_up: a
+                         regressor's P(y > 0) from its residuals, computed here with
+                         numpy (np.interp over the ranks), as predict()'s p_up
 
 The class of a row is y > 0 (an up move); y holds log-return-like values with
 exact zeros among them (class 0).  The model is StandardScaler then
@@ -103,3 +106,27 @@ with open(os.path.join(here, "logistic_metrics.csv"), "w", newline="") as f:
                accuracy_score(t, (p > 0.5).astype(int))]
         for i in range(n):
             w.writerow([case, i + 1, repr(float(p[i])), repr(float(y[i]))] + [repr(float(v)) for v in row])
+
+
+# a regressor's p_up: residuals y - yhat taken as symmetric, |y - yhat| / scale distributed as
+# the residuals given: 1/2 + sign(yhat)/2 * F(|yhat| / scale), F = rank / (n + 1) with the rank
+# interpolated linearly between the sorted residuals (0 below the smallest, n at the largest)
+def conformal_p_up(yhat, scale, res):
+    r = np.sort(np.asarray(res))
+    n = len(r)
+    if yhat == 0:
+        return 0.5
+    t = abs(yhat) / scale
+    f = 0.0 if t < r[0] else np.interp(t, r, np.arange(1, n + 1)) / (n + 1)
+    return 0.5 + 0.5 * np.sign(yhat) * f
+
+
+with open(os.path.join(here, "conformal_p_up.csv"), "w", newline="") as f:
+    w = csv.writer(f)
+    res = rng.exponential(1.0, 200)
+    cases = [(y, s) for y in (-3.0, -1.0, -0.2, -0.001, 0.0, 0.001, 0.3, 1.0, 2.5, 50.0) for s in (1.0, 0.5)]
+    for k, (y, sc) in enumerate(cases):
+        w.writerow(["exp200_%d" % k, arr(res), repr(y), repr(sc), repr(float(conformal_p_up(y, sc, res)))])
+    three = [0.005, 0.02, 0.03]
+    for k, y in enumerate([0.001, 0.01, 0.025, 0.04, -0.01]):
+        w.writerow(["three_%d" % k, arr(three), repr(y), "1.0", repr(float(conformal_p_up(y, 1.0, three)))])
