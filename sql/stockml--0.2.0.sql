@@ -1144,6 +1144,14 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.predict(text, float8[], integer, text) IS
 'a version''s predicted log return over its horizon for one raw feature vector (x of stockml.features), for batch use; version => N, alias => name or by default production; NULL model_name or x gives NULL';
 
+CREATE FUNCTION stockml.predict_p_up(model_name text, x float8[], version integer DEFAULT NULL,
+                                     alias text DEFAULT NULL)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_predict_p_up'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.predict_p_up(text, float8[], integer, text) IS
+'a version''s probability of an up move (target above 0) for one raw feature vector, for batch use beside predict(model_name, x): a classifier''s own; a regressor''s from the conformal distribution of its plain out-of-sample |log errors| (a bare x has no bars to scale by volatility; predict(model_name, symbol) does), NULL without them; version => N, alias => name or by default production';
+
 CREATE FUNCTION stockml.predict_path(model_name text, symbol text, version integer DEFAULT NULL,
                                      alias text DEFAULT NULL)
 RETURNS TABLE (symbol text, as_of date, horizon integer, target_day date, predicted_close float8,
@@ -2689,10 +2697,12 @@ GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_shar
 REVOKE EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
                           stockml.predict(text, float8[], integer, text),
                           stockml.predict_path(text, text, integer, text),
+                          stockml.predict_p_up(text, float8[], integer, text),
                           stockml._resolve_version(text, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
                           stockml.predict(text, float8[], integer, text),
                           stockml.predict_path(text, text, integer, text),
+                          stockml.predict_p_up(text, float8[], integer, text),
                           stockml._resolve_version(text, integer, text)
    TO stockml_reader, stockml_admin;
 -- total_return() reads prices as the owner too (the forecast views call it for the reader)

@@ -1,7 +1,8 @@
 /*
  * predict.c — serving: stockml.predict(model_name, symbol),
- * stockml.predict(model_name, x) and stockml.predict_path(model_name,
- * symbol), through a per-backend cache of deserialized models.
+ * stockml.predict(model_name, x), stockml.predict_path(model_name, symbol)
+ * and stockml.predict_p_up(model_name, x), through a per-backend cache of
+ * deserialized models.
  *
  * Which version serves: version => N, alias => 'name' or, by default, the
  * `production` alias (0.1.0's two-argument functions always take that).
@@ -66,6 +67,7 @@ PG_FUNCTION_INFO_V1(stockml_predict_vector);
 PG_FUNCTION_INFO_V1(stockml_predict_symbol_0_2);
 PG_FUNCTION_INFO_V1(stockml_predict_vector_0_2);
 PG_FUNCTION_INFO_V1(stockml_predict_path);
+PG_FUNCTION_INFO_V1(stockml_predict_p_up);
 PG_FUNCTION_INFO_V1(stockml_resolve_version);
 PG_FUNCTION_INFO_V1(stockml_models_changed);
 
@@ -154,6 +156,7 @@ static void			 HeadForecast(const CachedModel *entry, const PathHead *head, cons
 								  Datum *p_up, bool *p_up_null);
 static double		 HeadProbabilityUp(const CachedModel *entry, const PathHead *head, double sigma,
 									   const double *x, double yhat);
+static CachedModel	*VectorCallModel(FunctionCallInfo fcinfo, const double **x);
 static double		 ForecastPrice(double close, double log_return, const char *name, const char *symbol);
 
 void
@@ -859,22 +862,17 @@ stockml_resolve_version(PG_FUNCTION_ARGS)
 }
 
 /*
- * predict(model_name, x [, version, alias]): 0.1.0's symbol takes two
- * arguments and is STRICT, 0.2.0's four; NULL name or x gives NULL.
+ * The version a call of predict(model_name, x, ...) or predict_p_up names,
+ * through the call site's cache, and its x checked against it
  */
-Datum
-stockml_predict_vector(PG_FUNCTION_ARGS)
+static CachedModel *
+VectorCallModel(FunctionCallInfo fcinfo, const double **x)
 {
-	text			 *name_text;
-	ArrayType		 *xa;
+	text			 *name_text = PG_GETARG_TEXT_PP(0);
+	ArrayType		 *xa = PG_GETARG_ARRAYTYPE_P(1);
 	PredictCallCache *call = fcinfo->flinfo->fn_extra;
-	const double	 *x;
 	int				  n;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	name_text = PG_GETARG_TEXT_PP(0);
-	xa = PG_GETARG_ARRAYTYPE_P(1);
 	if (call == NULL)
 	{
 		call = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PredictCallCache));
@@ -905,23 +903,66 @@ stockml_predict_vector(PG_FUNCTION_ARGS)
 			call->key = key;
 		}
 	}
-	x = FloatArrayValues(xa, 1, "x", &n, NULL);
+	*x = FloatArrayValues(xa, 1, "x", &n, NULL);
 	if (n != call->entry->model->n_features)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("x has %d features but model \"%s\" takes %d", n, call->key.name,
 						call->entry->model->n_features),
 				 errhint("Pass x as stockml.features(symbol, feature_set => the model's feature_set) returns it.")));
-	{
-		double yhat = ModelPredict(call->entry->model, x, call->entry->work);
+	return call->entry;
+}
 
-		if (unlikely(!isfinite(yhat)))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("model \"%s\" predicts %s for this x", call->key.name, float8out_internal(yhat)),
-					 errhint("Check x for extreme values.")));
-		PG_RETURN_FLOAT8(yhat);
-	}
+/*
+ * predict(model_name, x [, version, alias]): 0.1.0's symbol takes two
+ * arguments and is STRICT, 0.2.0's four; NULL name or x gives NULL.
+ */
+Datum
+stockml_predict_vector(PG_FUNCTION_ARGS)
+{
+	const double *x;
+	CachedModel	 *entry;
+	double		  yhat;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	entry = VectorCallModel(fcinfo, &x);
+	yhat = ModelPredict(entry->model, x, entry->work);
+	if (unlikely(!isfinite(yhat)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("model \"%s\" predicts %s for this x", entry->key.name, float8out_internal(yhat)),
+				 errhint("Check x for extreme values.")));
+	PG_RETURN_FLOAT8(yhat);
+}
+
+/*
+ * predict_p_up(model_name, x [, version, alias]): P(y > 0) for one raw
+ * feature vector: a classifier's probability; a regressor's from its plain
+ * |log errors| (no bars, so no volatility to scale by).  NULL name or x, or
+ * a regressor without residuals, gives NULL.
+ */
+Datum
+stockml_predict_p_up(PG_FUNCTION_ARGS)
+{
+	const double *x;
+	CachedModel	 *entry;
+	PathHead	 *head = NULL;
+	double		  p;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	entry = VectorCallModel(fcinfo, &x);
+	for (int h = 0; h < entry->nheads; h++)
+		if (entry->heads[h].horizon == entry->horizon)
+			head = &entry->heads[h];
+	if (head == NULL)
+		elog(ERROR, "version %d of \"%s\" has no head for its horizon %d",
+			 entry->version, entry->key.name, entry->horizon);
+	p = HeadProbabilityUp(entry, head, NAN, x, ModelPredict(entry->model, x, entry->work));
+	if (isnan(p))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(p);
 }
 
 /* 0.2.0's predict(model_name, x, version, alias): the same function */

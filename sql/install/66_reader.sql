@@ -25,10 +25,12 @@ GRANT SELECT ON stockml.price_history, stockml.feature_drift, stockml.drift_shar
 REVOKE EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
                           stockml.predict(text, float8[], integer, text),
                           stockml.predict_path(text, text, integer, text),
+                          stockml.predict_p_up(text, float8[], integer, text),
                           stockml._resolve_version(text, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
                           stockml.predict(text, float8[], integer, text),
                           stockml.predict_path(text, text, integer, text),
+                          stockml.predict_p_up(text, float8[], integer, text),
                           stockml._resolve_version(text, integer, text)
    TO stockml_reader, stockml_admin;
 -- total_return() reads prices as the owner too (the forecast views call it for the reader)

@@ -4,7 +4,7 @@
 -- damaged blobs with a valid checksum refused, and no lookahead in train() on a
 -- random walk.
 BEGIN;
-SELECT plan(62);
+SELECT plan(65);
 
 CREATE TEMP TABLE lr_train (set text, row int, x float8[], y float8);
 CREATE TEMP TABLE lr_test (set text, row int, x float8[], y float8);
@@ -174,6 +174,18 @@ SELECT is((SELECT count(p_up) FROM stockml.predict_path('lr_rw_path', 'LR_RW', v
           2::bigint, 'predict_path() gives every head a p_up');
 SELECT is((SELECT p_up FROM stockml.predict_path('lr_rw_path', 'LR_RW', version => 1) WHERE horizon = 1),
           (SELECT p_up FROM stockml.predict('lr_rw_path', 'LR_RW', version => 1)), 'the primary head''s p_up is predict()''s');
+-- predict_p_up(model_name, x): the batch form; a regressor's from its plain |log errors| (the
+-- version keeps up to 1000 order statistics of them: within 0.002 of all of them)
+SELECT is(stockml.predict_p_up('lr_rw', x, version => 1),
+          stockml.model_p_up((SELECT model FROM stockml.models WHERE name = 'lr_rw' AND version = 1), x),
+          'predict_p_up of a classifier is its probability')
+  FROM stockml.features('LR_RW') ORDER BY day DESC LIMIT 1;
+SELECT ok(abs(stockml.predict_p_up('lr_rw_ridge', x, version => 1)
+              - stockml.conformal_p_up(stockml.predict('lr_rw_ridge', x, version => 1), 1,
+                                       (SELECT array_agg(abs(y - yhat)) FROM stockml.validation_predictions WHERE model_name = 'lr_rw_ridge'))) < 0.002,
+          'predict_p_up of a regressor: the conformal p_up of its validation errors')
+  FROM stockml.features('LR_RW') ORDER BY day DESC LIMIT 1;
+SELECT is(stockml.predict_p_up(NULL, '{1}'), NULL, 'NULL model name: NULL');
 CREATE TEMP TABLE lr_cp (name text, res float8[], yhat float8, scale float8, p_up float8);
 \copy lr_cp FROM 'test/reference/conformal_p_up.csv' WITH (FORMAT csv)
 SELECT ok((SELECT bool_and(abs(stockml.conformal_p_up(yhat, scale, res) - p_up) <= 1e-12) AND count(*) = 25 FROM lr_cp),

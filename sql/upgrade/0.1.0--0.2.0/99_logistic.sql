@@ -257,3 +257,13 @@ END
 $$;
 COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) IS
 'internal, the owner''s only (train() runs it as the owner for its checked caller set_by): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha (a classifier: its log-loss skill, and log loss against its base rate and a classifier in production); returns the decision and its reason';
+
+CREATE FUNCTION stockml.predict_p_up(model_name text, x float8[], version integer DEFAULT NULL,
+                                     alias text DEFAULT NULL)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_predict_p_up'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.predict_p_up(text, float8[], integer, text) IS
+'a version''s probability of an up move (target above 0) for one raw feature vector, for batch use beside predict(model_name, x): a classifier''s own; a regressor''s from the conformal distribution of its plain out-of-sample |log errors| (a bare x has no bars to scale by volatility; predict(model_name, symbol) does), NULL without them; version => N, alias => name or by default production';
+REVOKE EXECUTE ON FUNCTION stockml.predict_p_up(text, float8[], integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.predict_p_up(text, float8[], integer, text) TO stockml_reader, stockml_admin;
