@@ -10,7 +10,7 @@
 -- to stockml_reader.
 -- Run from the repository's root (test/run.sh does).
 BEGIN;
-SELECT plan(58);
+SELECT plan(63);
 
 -- AR(1) log returns (phi 0.4), seeded: ret_1 carries the edge, ret_5 a little, ret_20 little
 SELECT setseed(0.59);
@@ -170,7 +170,20 @@ SELECT throws_ok($$SELECT stockml.train('srch_bad', ARRAY['SRCH_AR'], 'ridge', p
                  '22023', 'parameter "search" must be "grid" or "random"', 'an unknown kind of search');
 SELECT throws_ok($$SELECT stockml.train('srch_bad', ARRAY['SRCH_AR'], 'ridge', params => '{"search": "random", "n_iter": 3, "alpha": {"min": 0, "max": 1, "log": true}}')$$,
                  '22023', 'a log range of parameter "alpha" needs min > 0, not 0', 'a log range from 0');
+SELECT throws_ok($$SELECT stockml.submit('train', '{"model_name": "srch_bad", "symbols": ["SRCH_AR"], "params": {"alpha": []}}')$$,
+                 '22023', 'the list of parameter "alpha" is empty', 'submit() refuses the search the train job would');
 SELECT is((SELECT count(*)::int FROM stockml.runs WHERE model_name = 'srch_bad'), 0, 'no bad search left a run');
+
+-- several heads: the search is decided on the primary head, the others take the winner's values
+SELECT is(version, 1, 'a search with horizons')
+  FROM stockml.train('srch_heads', ARRAY['SRCH_AR'], 'ridge', feature_set => 'srch', horizons => ARRAY[1, 3],
+                     params => '{"alpha": [0.1, 100000], "folds": 3, "auto_deploy": false}');
+SELECT is((SELECT array_agg(k::int ORDER BY k::int) FROM stockml.models m, jsonb_object_keys(m.metrics -> 'heads') k
+            WHERE m.name = 'srch_heads'), ARRAY[1, 3], '... keeps both heads');
+SELECT lives_ok(format($$SELECT stockml.train('srch_heads_alone', ARRAY['SRCH_AR'], 'ridge', feature_set => 'srch', params => %L)$$,
+                       (SELECT m.params FROM stockml.models m WHERE m.name = 'srch_heads')),
+                '... retrained from the version''s params (the winner''s, the heads among them), as monitor()''s retrain does');
+SELECT is(pg_temp.blob('srch_heads', 1), pg_temp.blob('srch_heads_alone', 1), '... the same two-head bytea');
 
 -- 7. permutation importance on the last fold
 SELECT is((SELECT array_agg(feature || ':' || method ORDER BY ord) FROM stockml.feature_importance('srch_ridge', 1, 'permutation')
