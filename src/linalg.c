@@ -107,6 +107,45 @@ LinalgQrAdd(RawQr *qr, const ModelTrainData *data, int64 from, int64 to)
 }
 
 /*
+ * Take in the rows another QR has summarised: its R (c x c upper triangular,
+ * column-major, of n rows of [1 | x | y]) stacked under ours and factored
+ * again.  R of a union of row sets is R of their stacked R factors (up to the
+ * signs of its rows, which no summary depends on), so per-symbol pieces
+ * computed elsewhere combine exactly, in any order.
+ */
+void
+LinalgQrMerge(RawQr *qr, const double *r, int64 n)
+{
+	int		c = qr->c;
+	int		top = qr->have_r ? c : 0;
+	int		m = top + c;
+	double *a = qr->a;
+
+	if (n <= 0)
+		return;
+	/* the work matrix holds TSQR_BLOCK_ROWS + c rows: room for two triangles */
+	if (c > TSQR_BLOCK_ROWS)
+		elog(ERROR, "cannot merge QR factors of %d columns", c);
+	CHECK_FOR_INTERRUPTS();
+	for (int j = 0; j < c; j++)
+	{
+		for (int i = 0; i < top; i++)
+			a[j * m + i] = i <= j ? qr->r[j * c + i] : 0;
+		for (int i = 0; i < c; i++)
+			a[j * m + top + i] = i <= j ? r[j * c + i] : 0;
+	}
+	CheckLapack(LAPACKE_dgeqrf_work(LAPACK_COL_MAJOR, m, c, a, m, qr->tau,
+									qr->work, qr->lwork),
+				"dgeqrf");
+	memset(qr->r, 0, sizeof(double) * c * c);
+	for (int j = 0; j < c; j++)
+		for (int i = 0; i <= j; i++)
+			qr->r[j * c + i] = a[j * m + i];
+	qr->have_r = true;
+	qr->n += n;
+}
+
+/*
  * From R of [1 | X | y]: row 0 holds sqrt(n) times the means, the lower
  * right block is R of the centered [X | y], whose column norms give the
  * population variances.  A constant feature gets scale 1, by scikit-learn's

@@ -48,6 +48,7 @@ typedef struct RawQr
 
 extern void LinalgQrInit(RawQr *qr, int p);
 extern void LinalgQrAdd(RawQr *qr, const ModelTrainData *data, int64 from, int64 to);
+extern void LinalgQrMerge(RawQr *qr, const double *r, int64 n);
 extern void LinalgQrSummary(const RawQr *qr, double *mean, double *scale, LinearSummary *out);
 extern void LinalgQrFree(RawQr *qr);
 extern void LinalgRidgeSolve(const LinearSummary *s, double alpha, double *coef);

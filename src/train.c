@@ -78,9 +78,6 @@ PG_FUNCTION_INFO_V1(stockml_train_check);
 static const char *const single_keys[] = {"folds", "auto_deploy", "reference_rows", "description",
 										  "seed", "permutation_repeats"};
 
-/* the volatility scale of the intervals this stockml trains */
-static const IntervalScale volatility_scale = {INTERVAL_EWMA_LAMBDA, INTERVAL_EWMA_SEED};
-
 /* train()'s own keys in params, beside the algorithm's */
 static const char *const train_keys[] = {"folds", "auto_deploy", "reference_rows", "description", "tags",
 										 "horizons", "seed", "permutation_repeats", "search", "n_iter",
@@ -133,6 +130,10 @@ typedef struct TrainSet
 	int		 ndays;
 	int64	*day_start; /* ndays + 1: first row of each distinct day */
 	DateADT *days;
+	/* on Citus: the rows came from the symbols' workers (train_piece.c) */
+	bool	   pieces;
+	uint64	  *sym_hash; /* per symbol: the hash of its rows, for the QR pieces */
+	PieceBytes bytes;
 } TrainSet;
 
 /* Out-of-sample error accumulator for one model (model or naive) */
@@ -184,6 +185,9 @@ typedef struct HeadResult
 	double	perm_baseline;
 	double *perm_mean;
 	double *perm_std;
+	/* on Citus, linear algorithms: R of every fold's new rows (PieceSegments) */
+	double *segments;
+	int64  *segment_n;
 } HeadResult;
 
 typedef struct TrainOutcome
@@ -214,6 +218,10 @@ static void			AppendSymbolSkills(StringInfo buf, const TrainRequest *req, const 
 static char		   *BuildReference(const TrainRequest *req, const HeadResult *heads, int primary);
 static void			AppendResiduals(StringInfo buf, const HeadResult *head);
 static void			AppendHeadMetrics(StringInfo buf, const TrainRequest *req, const HeadResult *heads, int primary);
+static int64		KnownPrefix(const TrainSet *set, int ts, int gap, int64 *known, DateADT *known_max);
+static int64	   *FoldRows(const TrainRequest *req, const HeadResult *head);
+static double	   *PieceSegments(const TrainRequest *req, int horizon, TrainSet *set,
+								  const int64 *fold_rows, int64 **segment_n);
 static void			TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 							  int permutation_repeats, double progress_from, double progress_span);
 static void			LoadHead(const TrainRequest *req, int horizon, HeadResult *head);
@@ -729,49 +737,35 @@ LoadTrainSet(const TrainRequest *req, int horizon, TrainSet *set)
 	set->target_day = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(DateADT)));
 	set->sym = MemoryContextAllocHuge(caller, mul_size(capacity, sizeof(int)));
 
+	set->pieces = TrainPiecesApply(req->spec);
+	memset(&set->bytes, 0, sizeof(PieceBytes));
+	set->sym_hash = palloc0(sizeof(uint64) * req->nsymbols);
 	per_symbol = AllocSetContextCreate(caller, "stockml train symbol", ALLOCSET_DEFAULT_SIZES);
 	for (int s = 0; s < req->nsymbols; s++)
 	{
-		MemoryContext  old = MemoryContextSwitchTo(per_symbol);
-		int			   nbars;
-		FeatureBar	  *bars = FeatureBarsLoad(req->symbols[s], &nbars);
-		FeatureMatrix *m;
-		double		  *sigma;
-		int			   first = 0; /* row i is bars[first + i] */
+		MemoryContext old = MemoryContextSwitchTo(per_symbol);
+		SymbolRows	  r;
 
 		CHECK_FOR_INTERRUPTS();
-		/* bars after train_end are not known at train_end: not even as targets */
-		while (req->has_train_end && nbars > 0 && bars[nbars - 1].day > req->train_end)
-			nbars--;
-		m = FeatureMatrixFromBars(req->spec, nbars > 0 ? FeatureInputsLoad(req->spec, req->symbols[s]) : NULL,
-								  bars, nbars, NULL, NULL, horizon);
-		sigma = palloc(sizeof(double) * Max(nbars, 1));
-		IntervalVolatility(bars, nbars, &volatility_scale, sigma);
+		if (set->pieces)
+			TrainPieceRows(req->symbols[s], req->spec_jsonb, p, horizon,
+						   req->has_train_end ? &req->train_end : NULL, &r, &set->bytes);
+		else
+			TrainSymbolRows(req->symbols[s], req->spec, horizon,
+							req->has_train_end ? &req->train_end : NULL, &r);
 		MemoryContextSwitchTo(old);
-		while (m->nrows > 0 && bars[first].day < m->days[0])
-			first++;
-		for (int i = 0; i < m->nrows; i++)
-		{
-			const double *xr = m->x + (int64) i * p;
-			bool		  ok = isfinite(m->y[i]);
-
-			for (int j = 0; j < p && ok; j++)
-				ok = isfinite(xr[j]);
-			if (!ok)
-				continue;
-			if (set->n >= capacity)
-				elog(ERROR, "more feature rows than stored bars");
-			memcpy(set->x + set->n * p, xr, sizeof(double) * p);
-			set->y[set->n] = m->y[i];
-			set->close[set->n] = m->close[i];
-			set->sigma[set->n] = sigma[first + i];
-			set->day[set->n] = m->days[i];
-			/* a finite y has its bar stored: first + i + horizon < nbars */
-			Assert(bars[first + i].day == m->days[i] && first + i + horizon < nbars);
-			set->target_day[set->n] = bars[first + i + horizon].day;
-			set->sym[set->n] = s;
-			set->n++;
-		}
+		if (set->n + r.n > capacity)
+			elog(ERROR, "more feature rows than stored bars");
+		set->sym_hash[s] = r.hash;
+		memcpy(set->x + set->n * p, r.x, sizeof(double) * p * r.n);
+		memcpy(set->y + set->n, r.y, sizeof(double) * r.n);
+		memcpy(set->close + set->n, r.close, sizeof(double) * r.n);
+		memcpy(set->sigma + set->n, r.sigma, sizeof(double) * r.n);
+		memcpy(set->day + set->n, r.day, sizeof(DateADT) * r.n);
+		memcpy(set->target_day + set->n, r.target_day, sizeof(DateADT) * r.n);
+		for (int i = 0; i < r.n; i++)
+			set->sym[set->n + i] = s;
+		set->n += r.n;
 		MemoryContextReset(per_symbol);
 	}
 	MemoryContextDelete(per_symbol);
@@ -1096,7 +1090,7 @@ BuildReference(const TrainRequest *req, const HeadResult *heads, int primary)
 	AppendResiduals(&buf, &heads[primary]);
 	if (heads[primary].nscaled > 0)
 		appendStringInfo(&buf, ", \"interval\": {\"scale\": \"ewma\", \"lambda\": %s, \"seed_returns\": %d}",
-						 float8out_internal(volatility_scale.lambda), volatility_scale.seed);
+						 float8out_internal(TrainVolatilityScale.lambda), TrainVolatilityScale.seed);
 	if (req->nhorizons > 1)
 	{
 		bool first = true;
@@ -1396,6 +1390,109 @@ DeployGate(const TrainRequest *req, int64 model_id, int32 version, char **metric
 }
 
 /*
+ * The training window of the fold whose test block starts on day ts: the
+ * longest prefix whose targets all end before the test block (*known and
+ * *known_max carry over from the fold before).
+ */
+static int64
+KnownPrefix(const TrainSet *set, int ts, int gap, int64 *known, DateADT *known_max)
+{
+	int64 train_rows = set->day_start[ts - gap];
+
+	while (*known < train_rows && Max(*known_max, set->target_day[*known]) < set->days[ts])
+	{
+		*known_max = Max(*known_max, set->target_day[*known]);
+		(*known)++;
+	}
+	return *known;
+}
+
+/* Each fold's training rows (WalkForward says when one is too few), then every row */
+static int64 *
+FoldRows(const TrainRequest *req, const HeadResult *head)
+{
+	int64  *rows = palloc(sizeof(int64) * (req->folds + 1));
+	int64	known = 0;
+	DateADT known_max = DATEVAL_NOBEGIN;
+
+	for (int k = 0; k < req->folds; k++)
+		rows[k] = KnownPrefix(&head->set, head->set.ndays - (req->folds - k) * head->test_days,
+							  head->horizon, &known, &known_max);
+	rows[req->folds] = head->set.n;
+	return rows;
+}
+
+/*
+ * On Citus: R of the rows each window adds to the one before it, segment k
+ * being rows [fold_rows[k-1], fold_rows[k]) of all symbols (fold_rows[folds]
+ * = every row), as (folds + 1) c x c matrices; *segment_n their row counts.
+ * Each symbol's share of a segment is a run of its own rows (the rows are
+ * ordered by day), so its worker returns the R factors of those runs
+ * (_train_piece_qr) and they are merged here, symbol by symbol.
+ */
+static double *
+PieceSegments(const TrainRequest *req, int horizon, TrainSet *set, const int64 *fold_rows,
+			  int64 **segment_n)
+{
+	int		folds = req->folds;
+	int		nseg = folds + 1;
+	int		c = set->p + 2;
+	int	   *count = palloc0(sizeof(int) * req->nsymbols);
+	int	   *cuts = palloc(mul_size(mul_size(req->nsymbols, nseg), sizeof(int)));
+	double *out = palloc0(mul_size(mul_size(nseg, c), c * sizeof(double)));
+	int64  *out_n = palloc0(sizeof(int64) * nseg);
+	double *r = palloc(mul_size(mul_size(nseg, c), c * sizeof(double)));
+	int64  *rn = palloc(sizeof(int64) * nseg);
+	RawQr	merge;
+	int		k = 0;
+
+	/* cuts[s * nseg + k]: the rows of symbol s among the first fold_rows[k] */
+	for (int64 i = 0; i <= set->n; i++)
+	{
+		while (k < nseg && fold_rows[k] == i)
+		{
+			for (int s = 0; s < req->nsymbols; s++)
+				cuts[s * nseg + k] = count[s];
+			k++;
+		}
+		if (i < set->n)
+			count[set->sym[i]]++;
+	}
+	Assert(k == nseg);
+	LinalgQrInit(&merge, set->p);
+	for (int s = 0; s < req->nsymbols; s++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (count[s] == 0)
+			continue;
+		TrainPieceQr(req->symbols[s], req->spec_jsonb, set->p, horizon,
+					 req->has_train_end ? &req->train_end : NULL, set->sym_hash[s],
+					 cuts + s * nseg, nseg, r, rn, &set->bytes);
+		for (int j = 0; j < nseg; j++)
+		{
+			double *acc = out + (int64) j * c * c;
+
+			if (rn[j] != cuts[s * nseg + j] - (j > 0 ? cuts[s * nseg + j - 1] : 0))
+				elog(ERROR, "the QR piece of \"%s\" holds " INT64_FORMAT " rows, not %d",
+					 req->symbols[s], rn[j], cuts[s * nseg + j] - (j > 0 ? cuts[s * nseg + j - 1] : 0));
+			memcpy(merge.r, acc, sizeof(double) * c * c);
+			merge.n = out_n[j];
+			merge.have_r = out_n[j] > 0;
+			LinalgQrMerge(&merge, r + (int64) j * c * c, rn[j]);
+			memcpy(acc, merge.r, sizeof(double) * c * c);
+			out_n[j] = merge.n;
+		}
+	}
+	LinalgQrFree(&merge);
+	pfree(rn);
+	pfree(r);
+	pfree(cuts);
+	pfree(count);
+	*segment_n = out_n;
+	return out;
+}
+
+/*
  * One head: its rows (a target horizon bars ahead), walk-forward folds with
  * gap = horizon, and the refit on every row.  Job progress moves from
  * progress_from over progress_span.
@@ -1437,6 +1534,19 @@ LoadHead(const TrainRequest *req, int horizon, HeadResult *head)
 				 errhint("Load more history, use fewer folds (params => '{\"folds\": 3}'), or a later train_end.")));
 
 	head->test_days = set->ndays / (folds + 1);
+
+	/*
+	 * On Citus the linear algorithms' fits come from the R factors of each
+	 * symbol's share of every window, computed on the symbol's worker; they
+	 * do not depend on the parameters, so a search's trials share them
+	 */
+	if (set->pieces && req->alg->fit_summary != NULL)
+		head->segments = PieceSegments(req, horizon, set, FoldRows(req, head), &head->segment_n);
+	if (set->pieces)
+		ereport(DEBUG1,
+				(errmsg("stockml train: %d symbols read on their nodes: " INT64_FORMAT " bytes of rows and " INT64_FORMAT " bytes of QR factors came back (" INT64_FORMAT " and " INT64_FORMAT " a symbol)",
+						set->bytes.symbols, set->bytes.rows, set->bytes.qr,
+						set->bytes.rows / Max(set->bytes.symbols, 1), set->bytes.qr / Max(set->bytes.symbols, 1))));
 }
 
 /*
@@ -1503,19 +1613,12 @@ WalkForward(const TrainRequest *req, const double *values, HeadResult *head, boo
 	for (int k = 0; k < folds; k++)
 	{
 		int			ts = set->ndays - (folds - k) * test_days;
-		int64		train_rows = set->day_start[ts - gap];
+		int64		train_rows = KnownPrefix(set, ts, gap, &known, &known_max);
 		int64		test_from = set->day_start[ts];
 		int64		test_to = set->day_start[ts + test_days];
 		FoldResult *fold = &head->fold[k];
 
 		CHECK_FOR_INTERRUPTS();
-		/* the longest prefix whose targets all end before the test block */
-		while (known < train_rows && Max(known_max, set->target_day[known]) < set->days[ts])
-		{
-			known_max = Max(known_max, set->target_day[known]);
-			known++;
-		}
-		train_rows = known;
 		if (train_rows < p + 2)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
@@ -1529,7 +1632,13 @@ WalkForward(const TrainRequest *req, const double *values, HeadResult *head, boo
 		data.n = train_rows;
 		if (linear)
 		{
-			LinalgQrAdd(&qr, &data, qr.n, train_rows);
+			if (head->segments)
+				LinalgQrMerge(&qr, head->segments + (int64) k * qr.c * qr.c, head->segment_n[k]);
+			else
+				LinalgQrAdd(&qr, &data, qr.n, train_rows);
+			if (qr.n != train_rows)
+				elog(ERROR, "the QR of fold %d holds " INT64_FORMAT " rows, not " INT64_FORMAT,
+					 k + 1, qr.n, train_rows);
 			ModelFitFromQr(model, &qr);
 		}
 		else
@@ -1602,7 +1711,12 @@ WalkForward(const TrainRequest *req, const double *values, HeadResult *head, boo
 	data.n = set->n;
 	if (linear)
 	{
-		LinalgQrAdd(&qr, &data, qr.n, set->n);
+		if (head->segments)
+			LinalgQrMerge(&qr, head->segments + (int64) folds * qr.c * qr.c, head->segment_n[folds]);
+		else
+			LinalgQrAdd(&qr, &data, qr.n, set->n);
+		if (qr.n != set->n)
+			elog(ERROR, "the QR of every row holds " INT64_FORMAT " rows, not " INT64_FORMAT, qr.n, set->n);
 		ModelFitFromQr(model, &qr);
 		LinalgQrFree(&qr);
 	}

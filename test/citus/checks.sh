@@ -79,7 +79,9 @@ fi
 # 4. train over two symbols, predict: the same model
 train_sql="SELECT version FROM stockml.train('cm', ARRAY['MSFT', 'MSFB'], 'ridge', params => '{\"alpha\": 10}');
 SELECT stockml.model_describe(model) FROM stockml.models WHERE name = 'cm';"
-coord -At <<<"$train_sql" >"$out/train.citus" 2>&1
+coord -At <<<"SET client_min_messages = debug1;
+$train_sql" >"$out/train.citus" 2>"$out/train.citus.debug"
+grep -v '^DEBUG' "$out/train.citus.debug" >>"$out/train.citus"
 single -At <<<"$train_sql" >"$out/train.single" 2>&1
 if /usr/bin/python3 "$here/same_json.py" "$out/train.citus" "$out/train.single" 1e-9; then
 	ok "train('cm', MSFT and MSFB, ridge): the same model on Citus as on one node (within 1e-9)"
@@ -110,6 +112,51 @@ if ! grep -q ERROR "$out/forecast.single" && /usr/bin/python3 "$here/same_json.p
 else
 	notok "deploy/forecast differ (citus, then single):"
 	cat "$out/forecast.citus" "$out/forecast.single"
+fi
+
+# 6. training reads each symbol where it lives (src/train_piece.c): the rows and, for the
+# linear models, the R factors of every fold's share come from the symbol's worker
+# (Citus says "pushing down the function call"), and combine into one node's models.
+# MSFC = MSFT without its last 50 bars, so the symbols' shares of the folds differ.
+msfc=$(head -n -50 "$root/data/MSFT.csv")
+cal_spec='{"features": [{"name": "ret_1", "indicator": "log_return", "k": 1}, {"name": "ret_5", "indicator": "log_return", "k": 5}, {"name": "wd", "indicator": "weekday"}]}'
+setup_sql="SELECT status FROM stockml.ingest_csv('MSFC', :'msfc');
+INSERT INTO stockml.feature_sets (name, spec) VALUES ('cal', :'cal_spec');"
+coord -At -v msfc="$msfc" -v cal_spec="$cal_spec" <<<"$setup_sql" >/dev/null
+single -At -v msfc="$msfc" -v cal_spec="$cal_spec" <<<"$setup_sql" >/dev/null
+# name|algorithm|params|feature set|pushed-down piece calls expected: 2 heads x 3 symbols x
+# (rows + QR factors) for the linear models, whose search trials share the factors; rows only
+# for gbt; none for a feature set that reads the calendar (it lives on the coordinator)
+for t in 'pr|ridge|{"alpha": 10}|default|12' 'pe|elastic_net|{"alpha": 0.001, "l1_ratio": 0.5}|default|12' \
+	'ps|ridge|{"alpha": [1, 10, 100]}|default|12' 'pg|gbt|{"max_iter": 20, "max_leaf_nodes": 8}|default|6' \
+	'pc|ridge|{"alpha": 10}|cal|0'; do
+	IFS='|' read -r name alg params fset calls <<<"$t"
+	sql="SELECT version FROM stockml.train('$name', ARRAY['MSFT', 'MSFB', 'MSFC'], '$alg', params => '$params', feature_set => '$fset', horizons => ARRAY[1, 3]);
+SELECT metrics - 'gate', stockml.model_describe(model) FROM stockml.models WHERE name = '$name';
+SELECT fold, symbol, day, target_day, close, y, yhat FROM stockml.validation_predictions WHERE model_name = '$name' ORDER BY symbol, day;
+SELECT n.feature, n.method, n.statistics::text FROM stockml.drift_null n JOIN stockml.models m ON m.id = n.model_id WHERE m.name = '$name' ORDER BY 1, 2;"
+	coord -At <<<"SET client_min_messages = debug1;
+$sql" >"$out/$name.citus" 2>"$out/$name.citus.debug"
+	single -At <<<"$sql" >"$out/$name.single" 2>"$out/$name.single.err"
+	pushed=$(grep -c '^DEBUG:  pushing down the function call' "$out/$name.citus.debug")
+	rows=$(wc -l <"$out/$name.single")
+	if [ "$pushed" = "$calls" ] && ! grep -q ERROR "$out/$name.single.err" "$out/$name.citus.debug" &&
+		[ "$rows" -gt 300 ] && /usr/bin/python3 "$here/same_json.py" "$out/$name.citus" "$out/$name.single" 1e-9; then
+		ok "train('$name', 3 symbols, $alg, feature set $fset, horizons 1 and 3): $calls piece calls run on the workers; model, metrics, $rows lines of validation rows and drift null equal one node's (within 1e-9)"
+	else
+		notok "train('$name', $alg, $fset): $pushed piece calls pushed down (expected $calls), or results differ:"
+		/usr/bin/python3 "$here/same_json.py" "$out/$name.citus" "$out/$name.single" 1e-9
+		grep -v '^DEBUG:  \(stockml train: [a-z -]* in\|pushing\)' "$out/$name.citus.debug" | head -5
+	fi
+	sed -n 's/^DEBUG:  stockml train: \(.*read on their nodes.*\)/# '"$name"': \1/p' "$out/$name.citus.debug"
+done
+# the QR piece refuses rows that are not the ones train() read first
+if coord -At -c "SELECT stockml._train_piece_qr('MSFT', (SELECT spec FROM stockml.feature_sets WHERE name = 'default'), 1, NULL, 42, ARRAY[10, 20])" >"$out/hash.citus" 2>&1; then
+	notok "_train_piece_qr with a wrong rows_hash gave an answer"
+elif grep -q 'the training rows of "MSFT" changed while train() read them' "$out/hash.citus"; then
+	ok "_train_piece_qr with another rows_hash: an ERROR saying the rows changed"
+else
+	notok "_train_piece_qr with a wrong rows_hash: $(cat "$out/hash.citus")"
 fi
 
 "$bindir/dropdb" stockml_citus_single
