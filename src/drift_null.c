@@ -1,5 +1,5 @@
 /*
- * drift_null.c — drift tests calibrated for autocorrelation.
+ * drift_null.c — the empirical drift null train() keeps (issue 15 item 1).
  *
  * Rolling-window features (ret_20, sma_ratio_50, ...) are strongly
  * autocorrelated, so a 40-60 row monitoring window is never an i.i.d. sample
@@ -8,19 +8,20 @@
  * for each feature and each statistic, the statistic between the reference
  * sample and DRIFT_NULL_WINDOWS windows of the training period itself: blocks
  * of consecutive days as long as the policy's monitoring window (calendar
- * days, as monitor() cuts its window), at offsets drawn from a seeded PRNG.
- * A block keeps the autocorrelation of the features, and its rows are left
- * out of the reference it is compared with, as a future window is not in the
- * reference either.  monitor() flags a feature when its statistic exceeds the
- * (1 - alpha) quantile of that null (drift_null_check), and computes the null
- * of the drifted share from the same windows (window b of every feature).
+ * days, as monitor() cuts its window), their first days evenly spaced over
+ * the period.  A block keeps the autocorrelation of the features.  Its rows,
+ * and a guard of one window length on each side, are left out of the
+ * reference it is compared with: a future window is not in the reference
+ * either, and the rows next to a block share most of its rolling features
+ * (sma_ratio_50 shares 49 of 50 closes with the day before), so without the
+ * guard a block looks closer to the reference than a future window does.
+ * The decision made with the null at monitor time is drift_rule.c's.
  */
 #include "postgres.h"
 
 #include <math.h>
 
 #include "catalog/pg_type.h"
-#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -32,10 +33,7 @@
 #include "drift.h"
 
 #define DRIFT_NULL_WINDOWS 100
-#define DRIFT_NULL_SEED UINT64CONST(0x5eed15)
 #define DRIFT_DEFAULT_WINDOW_DAYS 60
-
-PG_FUNCTION_INFO_V1(stockml_drift_null_check);
 
 typedef struct RefValue
 {
@@ -59,9 +57,9 @@ typedef struct RefValue
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-static int	  PolicyWindowDays(const char *model_name);
-static int64  FirstReferenceAtOrAfter(int64 row, int64 rows, int64 n);
-static double NullQuantile(const double *sorted, int n, double alpha);
+static int	 PolicyWindowDays(const char *model_name);
+static int64 FirstReferenceAtOrAfter(int64 row, int64 rows, int64 n);
+static int	 FirstDayAtOrAfter(const DriftNullInput *in, DateADT day);
 
 /* The monitoring window of the model's retrain policy (60 days without one) */
 static int
@@ -102,12 +100,33 @@ FirstReferenceAtOrAfter(int64 row, int64 rows, int64 n)
 	return lo;
 }
 
+/* The first day index at or after day (ndays when none) */
+static int
+FirstDayAtOrAfter(const DriftNullInput *in, DateADT day)
+{
+	int lo = 0,
+		hi = in->ndays;
+
+	while (lo < hi)
+	{
+		int mid = lo + (hi - lo) / 2;
+
+		if (in->days[mid] < day)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int
 DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 {
 	int	   window_days;
 	int	   last_start;
-	int	   nwin = DRIFT_NULL_WINDOWS;
+	int	   nwin;
+	int	   neighbours;
+	int	  *first_day;
 	int64 *win_from,
 		*win_to,
 		*k_from,
@@ -118,7 +137,6 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	double		 *cur;
 	double		 *stats;
 	double		  one[DRIFT_NMETHODS];
-	pg_prng_state rng;
 	SPIPlanPtr	  plan;
 	MemoryContext per_window;
 	MemoryContext old;
@@ -147,28 +165,49 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 		return 0;
 	}
 
-	/* the windows: rows [win_from, win_to), reference positions [k_from, k_to) */
+	/*
+	 * the windows: rows [win_from, win_to), their first days evenly spaced;
+	 * reference positions [k_from, k_to) left out: the window and window_days
+	 * calendar days on each side
+	 */
+	nwin = Min(DRIFT_NULL_WINDOWS, last_start + 1);
 	win_from = palloc(sizeof(int64) * nwin);
 	win_to = palloc(sizeof(int64) * nwin);
 	k_from = palloc(sizeof(int64) * nwin);
 	k_to = palloc(sizeof(int64) * nwin);
-	pg_prng_seed(&rng, DRIFT_NULL_SEED);
+	first_day = palloc(sizeof(int) * nwin);
 	for (int b = 0; b < nwin; b++)
 	{
-		int s = (int) pg_prng_uint64_range(&rng, 0, (uint64) last_start);
-		int e = s;
+		int s = nwin > 1 ? (int) ((int64) b * last_start / (nwin - 1)) : 0;
+		int e = FirstDayAtOrAfter(in, in->days[s] + window_days);
+		int g0 = FirstDayAtOrAfter(in, in->days[s] - window_days);
+		int g1 = FirstDayAtOrAfter(in, in->days[s] + 2 * window_days);
 
-		while (e < in->ndays && in->days[e] <= in->days[s] + window_days - 1)
-			e++;
+		first_day[b] = s;
 		win_from[b] = in->day_start[s];
 		win_to[b] = in->day_start[e];
-		k_from[b] = FirstReferenceAtOrAfter(win_from[b], rows, in->n);
-		k_to[b] = FirstReferenceAtOrAfter(win_to[b], rows, in->n);
+		k_from[b] = FirstReferenceAtOrAfter(in->day_start[g0], rows, in->n);
+		k_to[b] = FirstReferenceAtOrAfter(in->day_start[g1], rows, in->n);
 	}
 
-	plan = SPI_prepare("INSERT INTO stockml.drift_null (model_id, feature, method, window_days, statistics)"
-					   " VALUES ($1, $2, $3, $4, $5)",
-					   5, (Oid[]) {INT8OID, TEXTOID, TEXTOID, INT4OID, FLOAT8ARRAYOID});
+	/*
+	 * neighbours: windows fewer places apart than this overlap each other's
+	 * window or guard, so drift_rule.c's calibration leaves them out of each
+	 * other's comparison
+	 */
+	neighbours = 1;
+	for (int b = 0; b < nwin; b++)
+	{
+		int c = b + 1;
+
+		while (c < nwin && in->days[first_day[c]] < in->days[first_day[b]] + 2 * window_days)
+			c++;
+		neighbours = Max(neighbours, c - b);
+	}
+
+	plan = SPI_prepare("INSERT INTO stockml.drift_null (model_id, feature, method, window_days, statistics, neighbours)"
+					   " VALUES ($1, $2, $3, $4, $5, $6)",
+					   6, (Oid[]) {INT8OID, TEXTOID, TEXTOID, INT4OID, FLOAT8ARRAYOID, INT4OID});
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the drift null insert");
 
@@ -223,7 +262,7 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 		for (int m = 0; m < DRIFT_NMETHODS; m++)
 		{
 			Datum *elems = palloc(sizeof(Datum) * nwin);
-			Datum  args[5];
+			Datum  args[6];
 
 			for (int b = 0; b < nwin; b++)
 				elems[b] = Float8GetDatum(stats[m * nwin + b]);
@@ -233,6 +272,7 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 			args[3] = Int32GetDatum(window_days);
 			args[4] = PointerGetDatum(construct_array(elems, nwin, FLOAT8OID, sizeof(float8),
 													  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+			args[5] = Int32GetDatum(neighbours);
 			if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
 				elog(ERROR, "could not store the drift null");
 			pfree(elems);
@@ -241,74 +281,4 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	MemoryContextDelete(per_window);
 	SPI_freeplan(plan);
 	return nwin;
-}
-
-/*
- * The (1 - alpha) quantile as the order statistic a calibrated test compares
- * with: the k-th smallest, k = ceil((1 - alpha) (n + 1)), so that a statistic
- * exchangeable with the n null values exceeds it with probability at most
- * alpha; Infinity (never exceeded) when n is too small for alpha.
- */
-static double
-NullQuantile(const double *sorted, int n, double alpha)
-{
-	double k = ceil((1.0 - alpha) * (n + 1) - 1e-9);
-
-	if (n == 0 || k > n)
-		return INFINITY;
-	return sorted[(int) Max(k, 1) - 1];
-}
-
-/*
- * stockml.drift_null_check(null float8[], statistic float8, alpha float8,
- *                          OUT threshold float8, OUT p_value float8)
- * threshold: the (1 - alpha) quantile of the finite null values (see
- * NullQuantile); p_value: (1 + #{null >= statistic}) / (1 + n), NULL when the
- * statistic is.
- */
-Datum
-stockml_drift_null_check(PG_FUNCTION_ARGS)
-{
-	ArrayType *array;
-	Datum	  *elems;
-	bool	  *nulls;
-	int		   nelems;
-	double	  *v;
-	int		   n = 0;
-	double	   alpha;
-	TupleDesc  tupdesc;
-	Datum	   values[2];
-	bool	   rnulls[2] = {false, false};
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	if (PG_ARGISNULL(2) || !(PG_GETARG_FLOAT8(2) > 0 && PG_GETARG_FLOAT8(2) < 1))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("alpha must be between 0 and 1 (exclusive)"),
-				 errhint("alpha is the false-alarm rate of the calibrated test, e.g. 0.05.")));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	alpha = PG_GETARG_FLOAT8(2);
-	array = PG_GETARG_ARRAYTYPE_P(0);
-	deconstruct_array(array, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &nulls, &nelems);
-	v = palloc(sizeof(double) * Max(nelems, 1));
-	for (int i = 0; i < nelems; i++)
-		if (!nulls[i] && isfinite(DatumGetFloat8(elems[i])))
-			v[n++] = DatumGetFloat8(elems[i]);
-	SortDoubles(v, n);
-	values[0] = Float8GetDatum(NullQuantile(v, n, alpha));
-	if (PG_ARGISNULL(1) || isnan(PG_GETARG_FLOAT8(1)))
-		rnulls[1] = true;
-	else
-	{
-		double s = PG_GETARG_FLOAT8(1);
-		int	   below = 0;
-
-		while (below < n && v[below] < s)
-			below++;
-		values[1] = Float8GetDatum((1.0 + (n - below)) / (1.0 + n));
-	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, rnulls)));
 }

@@ -3,7 +3,7 @@
 -- 0.1.0) keeps the fixed thresholds.  The false-alarm rates are measured in
 -- 62_drift_calibration.sql.
 BEGIN;
-SELECT plan(13);
+SELECT plan(18);
 
 -- the quantile and the empirical p-value of drift_null_check on a hand-worked null
 SELECT is((stockml.drift_null_check(ARRAY[19, 3, 1, 'NaN', 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]::float8[],
@@ -15,6 +15,27 @@ SELECT is((stockml.drift_null_check(ARRAY[1, 2, 3, 4]::float8[], 2.5, 0.05)).p_v
           'p-value: (1 + #{null >= 2.5}) / (1 + 4)');
 SELECT throws_ok($$SELECT stockml.drift_null_check(ARRAY[1]::float8[], 1, 1)$$, '22023',
                  'alpha must be between 0 and 1 (exclusive)', 'alpha outside (0, 1) is an ERROR');
+
+-- the share's limit (drift_rule.c) on hand-worked nulls: 2 features x 20 windows, feature 1
+-- = 1..20, feature 2 = 20..1.  neighbours 1: u_b = (rank - 1) / 19, L = the 20th smallest
+-- = 1 (ceil(0.95 * 21) = 20), so a window is drifted where u_b = 1: window 20 for feature
+-- 1, window 1 for feature 2; the shares are 0.5, 0 x 18, 0.5, whose level is 18/19: the
+-- limit is the 19th smallest share (floor(18/19 * 20) = 18 below it), 0.5
+SELECT is(stockml.drift_share_check(ARRAY[ARRAY(SELECT g::float8 FROM generate_series(1, 20) g),
+                                          ARRAY(SELECT 21 - g::float8 FROM generate_series(1, 20) g)],
+                                    0.05, 1), 0.5::float8, 'share limit, hand-worked');
+-- neighbours 3: window b is compared with the windows 3 or more places away only; windows
+-- 18-20 of feature 1 are above all of those, and windows 1-3 of feature 2: the share null is
+-- 0.5 at 1-3 and 18-20, 0 elsewhere; its level is 14/17 (window 20's share is above 14 of
+-- the 17 shares away from it), floor(14/17 * 20) = 16: the limit is the 17th smallest, 0.5
+SELECT is(stockml.drift_share_check(ARRAY[ARRAY(SELECT g::float8 FROM generate_series(1, 20) g),
+                                          ARRAY(SELECT 21 - g::float8 FROM generate_series(1, 20) g)],
+                                    0.05, 3), 0.5::float8, '... and with neighbours left out');
+SELECT throws_ok($$SELECT stockml.drift_share_check(ARRAY[1, 2]::float8[], 0.05, 1)$$, '2202E',
+                             'the nulls must be a two-dimensional array (features x windows), not 1-dimensional',
+                             'a one-dimensional array is an ERROR');
+SELECT throws_ok($$SELECT stockml.drift_share_check(ARRAY[[1, 2]]::float8[], 0.05, 0)$$, '22023',
+                 'neighbours must be at least 1', 'neighbours below 1 is an ERROR');
 
 SELECT setseed(0.4);
 INSERT INTO stockml.symbols (symbol) VALUES ('TDN');
@@ -34,6 +55,11 @@ SELECT is((SELECT count(*) FROM stockml.drift_null n JOIN stockml.models m ON m.
 SELECT ok((SELECT bool_and(cardinality(statistics) = 100 AND window_days = 60)
              FROM stockml.drift_null n JOIN stockml.models m ON m.id = n.model_id WHERE m.name = 'tdn'),
           '... of 100 windows of the policy''s 60 days');
+-- 500 weekdays = 698 calendar days, 100 windows evenly spaced over its first 639: about 6.4
+-- days apart, so windows within 2 x 60 days of each other (window and guard) are 19 places
+SELECT ok((SELECT bool_and(neighbours BETWEEN 15 AND 25)
+             FROM stockml.drift_null n JOIN stockml.models m ON m.id = n.model_id WHERE m.name = 'tdn'),
+          '... and says which of them overlap (window and guard)');
 
 CREATE TEMP TABLE run1 AS SELECT * FROM stockml.monitor('tdn');
 SELECT ok((SELECT bool_and(calibrated AND null_threshold IS NOT NULL AND empirical_p BETWEEN 0 AND 1

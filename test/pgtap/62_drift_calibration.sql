@@ -1,13 +1,22 @@
 -- Calibrated drift, measured (issue 15 item 1): on seeded stationary series (random walk
 -- and AR(1) returns, generated here) the per-feature false-alarm rate of every default
--- feature and every method at drift_alpha 0.05, and how often the drift-share rule would
--- retrain; on a volatility x3 break and an AR sign flip, detection within 20 trading days.
--- Each model is trained on 1000 weekdays; its windows (60 calendar days, as monitor() cuts
--- them) end 45 to 250 trading days after train_end, every 10th day.  The statistics are
--- drift_test()'s (checked against scipy in test/reference/drift.py); the null procedure is
+-- feature and every method at drift_alpha 0.05, and how often the drift-share rule retrains;
+-- on a volatility x3 break and an AR sign flip, detection within 20 trading days.
+-- 50 random walks and 50 AR(1) series (phi 0.4) of 1250 weekdays, each seed its own
+-- (setseed((kind * 100 + seed) / 1000)), each model trained on its first 1000; its windows
+-- (60 calendar days, as monitor() cuts them) end 45 to 250 trading days after train_end,
+-- every 10th day (21 windows, 2100 per feature and method).  10 volatility breaks and 10 AR
+-- flips 60 days after training, monitored on each of the next 20 trading days.
+-- Monte Carlo standard error: windows of one series overlap and share its null, so the
+-- error is taken over series, sd(per-series rate) / sqrt(100): 0.010-0.013 for a
+-- feature's rate (the diag lines print the largest over the 80 feature x method pairs),
+-- about 0.01 for a method's retrain rate.  Measured when this was written: false alarms
+-- 0.034-0.077 per feature (mean 0.053-0.056 per method), retrains in 3.1-5.7 % of windows.
+-- The statistics are drift_test()'s (checked against scipy in test/reference/drift.py); the
+-- null procedure (evenly spaced windows, a guard of one window length each side) is
 -- re-implemented in numpy/scipy in test/reference/drift_null.py.
 BEGIN;
-SELECT plan(9);
+SELECT plan(10);
 
 CREATE FUNCTION pg_temp.series(sym text, seed float8, kind text, nbars integer, break_at integer)
 RETURNS void LANGUAGE plpgsql AS $$
@@ -48,14 +57,16 @@ BEGIN
 END
 $$;
 
--- 4 seeds of each stationary kind (1250 bars), 6 of each break (at bar 1060, 1080 bars)
+
 CREATE TEMP TABLE cal AS
 SELECT k, s, 'cal_' || k || s AS sym,
        CASE WHEN k IN ('rw', 'ar') THEN 1250 ELSE 1080 END AS nbars
   FROM unnest(ARRAY['rw', 'ar', 'vol', 'ar_flip']) k,
-       generate_series(1, 6) s
- WHERE s <= 4 OR k IN ('vol', 'ar_flip');
-SELECT pg_temp.series(sym, s / 100.0 + length(k) / 1000.0, k, nbars, 1060) FROM cal;
+       generate_series(1, 50) s
+ WHERE s <= 10 OR k IN ('rw', 'ar');
+SELECT pg_temp.series(sym, (array_position(ARRAY['rw', 'ar', 'vol', 'ar_flip'], k) * 100 + s) / 1000.0,
+                      k, nbars, 1060)
+  FROM cal;
 SELECT count(*) FROM cal,
        LATERAL stockml.train(sym, ARRAY[sym], 'ridge', params => '{"folds": 2}',
                              train_end => (SELECT day FROM stockml.prices p WHERE p.symbol = sym
@@ -80,67 +91,86 @@ SELECT w.id, w.wend, w.kind, i.ord, array_agg(f.x[i.ord]) AS vals
   FROM win w JOIN feat f ON f.id = w.id AND f.day BETWEEN w.wend - 59 AND w.wend
  CROSS JOIN generate_series(1, 16) i(ord)
  GROUP BY 1, 2, 3, 4;
+-- each null's threshold at alpha 0.05, as monitor() computes it
+CREATE TEMP TABLE thr AS
+SELECT n.model_id AS id, n.feature, n.method AS meth, q.threshold
+  FROM stockml.drift_null n
+ CROSS JOIN LATERAL stockml.drift_null_check(n.statistics, NULL, 0.05) q
+ WHERE n.model_id IN (SELECT id FROM ref) AND n.window_days = 60;
 CREATE TEMP TABLE flags AS
-SELECT c.id, c.wend, c.kind, r.feature, meth, t.statistic > q.threshold AS drifted, t.drifted AS fixed
+SELECT c.id, c.wend, c.kind, r.feature, mm.meth, t.statistic > h.threshold AS drifted, t.drifted AS fixed
   FROM cur c JOIN ref r USING (id, ord)
- CROSS JOIN unnest(ARRAY['ks', 'wasserstein', 'psi', 'kl_div', 'jensen_shannon']) meth
- CROSS JOIN LATERAL stockml.drift_test(r.vals, c.vals, meth) t
-  JOIN stockml.drift_null n ON n.model_id = c.id AND n.feature = r.feature AND n.method = meth
-                           AND n.window_days = 60
- CROSS JOIN LATERAL stockml.drift_null_check(n.statistics, t.statistic, 0.05) q
- WHERE c.kind IN ('rw', 'ar') OR meth = 'ks';
+ CROSS JOIN unnest(ARRAY['ks', 'wasserstein', 'psi', 'kl_div', 'jensen_shannon']) mm(meth)
+ CROSS JOIN LATERAL stockml.drift_test(r.vals, c.vals, mm.meth) t
+  JOIN thr h ON h.id = c.id AND h.feature = r.feature AND h.meth = mm.meth
+ WHERE c.kind IN ('rw', 'ar') OR mm.meth = 'ks';
+-- per series, feature and method; the rate and its Monte Carlo error are taken over series
+CREATE TEMP TABLE per_series AS
+SELECT id, meth, feature, avg(drifted::integer)::float8 AS rate
+  FROM flags WHERE kind IN ('rw', 'ar') GROUP BY 1, 2, 3;
 CREATE TEMP TABLE fa AS
-SELECT meth, feature, avg(drifted::integer)::float8 AS rate FROM flags WHERE kind IN ('rw', 'ar') GROUP BY 1, 2;
+SELECT meth, feature, avg(rate) AS rate, stddev(rate) / sqrt(count(*)) AS se
+  FROM per_series GROUP BY 1, 2;
+CREATE TEMP TABLE lim AS
+SELECT i.id, mm.meth, stockml.drift_share_limit(i.id, mm.meth, 60, 0.05) AS lim
+  FROM (SELECT DISTINCT id FROM ref) i
+ CROSS JOIN unnest(ARRAY['ks', 'wasserstein', 'psi', 'kl_div', 'jensen_shannon']) mm(meth);
 CREATE TEMP TABLE retrains AS
-SELECT id, wend, kind, meth, avg(drifted::integer) > stockml.drift_share_limit(id, meth, 60, 0.05) AS retrain
-  FROM flags GROUP BY 1, 2, 3, 4;
+SELECT f.id, f.wend, f.kind, f.meth, avg(f.drifted::integer) AS share, avg(f.drifted::integer) > l.lim AS retrain
+  FROM flags f JOIN lim l ON l.id = f.id AND l.meth = f.meth
+ GROUP BY 1, 2, 3, 4, l.lim;
 
--- the figures (README, monitoring)
-SELECT diag(format('%s: false alarms per feature %s .. %s (mean %s); drift retrains in %s of windows',
+-- the figures (README, monitoring; doc/drift.md)
+SELECT diag(format('%s: false alarms per feature %s .. %s (mean %s, largest standard error %s); drift retrains in %s of windows (standard error %s)',
                    meth, round(min(rate)::numeric, 3), round(max(rate)::numeric, 3),
-                   round(avg(rate)::numeric, 3),
+                   round(avg(rate)::numeric, 3), round(max(se)::numeric, 4),
                    (SELECT round(avg(retrain::integer), 3) FROM retrains r
-                     WHERE r.meth = fa.meth AND r.kind IN ('rw', 'ar'))))
+                     WHERE r.meth = fa.meth AND r.kind IN ('rw', 'ar')),
+                   (SELECT round((stddev(r) / sqrt(count(*)))::numeric, 4)
+                      FROM (SELECT avg(retrain::integer) AS r FROM retrains r
+                             WHERE r.meth = fa.meth AND r.kind IN ('rw', 'ar') GROUP BY id) x)))
   FROM fa GROUP BY meth ORDER BY meth;
 
 SELECT is((SELECT count(*) FROM fa), 80::bigint, 'every default feature and every method measured');
--- the goals (0.05 +- 0.02 for every feature and method, drift retrains in at most 5 % of
--- windows) are not met at this size, where a feature's rate rests on a few flagged episodes
--- (test/reference/drift_null.py, numpy, 10 seeds: 0.014 .. 0.090): kept as TODO; asserted
--- is what holds and separates the calibrated tests from the fixed thresholds
-SELECT cmp_ok((SELECT max(rate) FROM fa), '<=', 0.2::float8,
-              'no feature flags a stationary series in more than 20 % of windows, for any method');
-SELECT ok((SELECT bool_and(r BETWEEN 0.02 AND 0.08) FROM (SELECT avg(rate) AS r FROM fa GROUP BY meth) x),
-          'the mean false-alarm rate of every method is within 0.02 .. 0.08');
-SELECT cmp_ok((SELECT avg(fixed::integer) FROM flags WHERE kind IN ('rw', 'ar') AND meth = 'ks'), '>',
-              0.3::numeric, '... where the fixed KS threshold (p < 0.05) flags more than 30 % (the null matters)');
-SELECT todo('issue 15 item 1: per-feature false alarms not yet within 0.05 +- 0.02', 1);
+-- what holds at this size: every rate within about 3 standard errors of 0.05
+SELECT is((SELECT string_agg(meth || '/' || feature || ' ' || round(rate::numeric, 3), ', ')
+             FROM fa WHERE rate NOT BETWEEN 0.02 AND 0.09), NULL,
+          'every feature flags a stationary series in 2 to 9 % of windows, for every method');
+-- the goal: at a standard error of up to 0.013 the band 0.05 +- 0.02 is 1.5 standard
+-- errors wide, and 2-3 of the 80 pairs fall outside by chance alone; about 4 times as many
+-- series would make it a test of the design rather than of the seeds
+SELECT todo('issue 15 item 1: per-feature false alarms measured too coarsely for 0.05 +- 0.02', 1);
 SELECT is((SELECT string_agg(meth || '/' || feature || ' ' || round(rate::numeric, 3), ', ')
              FROM fa WHERE rate NOT BETWEEN 0.03 AND 0.07), NULL,
-          'every feature flags a stationary series in 3 to 7 % of windows, for every method');
+          'every feature flags a stationary series in 0.05 +- 0.02 of windows, for every method');
+SELECT ok((SELECT bool_and(r BETWEEN 0.04 AND 0.06) FROM (SELECT avg(rate) AS r FROM fa GROUP BY meth) x),
+          'the mean false-alarm rate of every method is within 0.04 .. 0.06');
+SELECT cmp_ok((SELECT avg(fixed::integer) FROM flags WHERE kind IN ('rw', 'ar') AND meth = 'ks'), '>',
+              0.3::numeric, '... where the fixed KS threshold (p < 0.05) flags more than 30 % (the null matters)');
 SELECT diag(format('fixed thresholds, for comparison: %s of KS flags, drift share > 0.5 in %s of windows',
                    round(avg(f)::numeric, 3), round(avg((f > 0.5)::integer)::numeric, 3)))
   FROM (SELECT id, wend, avg(fixed::integer) AS f FROM flags
          WHERE kind IN ('rw', 'ar') AND meth = 'ks' GROUP BY 1, 2) x;
 SELECT cmp_ok((SELECT max(r) FROM (SELECT avg(retrain::integer) AS r FROM retrains
-                WHERE kind IN ('rw', 'ar') GROUP BY meth) x), '<=', 0.1::numeric,
-              'the drift-share rule retrains in at most 10 % of stationary windows, for every method');
-SELECT todo('issue 15 item 1: the drift-retrain rate is measured on 8 series only', 1);
+                WHERE kind IN ('rw', 'ar') GROUP BY meth) x), '<=', 0.08::numeric,
+              'the drift-share rule retrains in at most 8 % of stationary windows, for every method');
+-- the goal: the share's limit is calibrated at drift_alpha itself, so a method's rate is
+-- 0.05 give or take its standard error (about 0.01), not below 0.05 for sure
+SELECT todo('issue 15 item 1: the share rule is calibrated at 5 %, not below it', 1);
 SELECT is((SELECT string_agg(meth || ' ' || round(r, 3), ', ') FROM
              (SELECT meth, avg(retrain::integer) AS r FROM retrains WHERE kind IN ('rw', 'ar') GROUP BY 1) x
             WHERE r > 0.05), NULL,
           'the drift-share rule retrains in at most 5 % of stationary windows, for every method');
 SELECT diag(format('%s: detected within 20 trading days in %s of %s seeds (largest share %s, limit %s)', kind,
                    count(*) FILTER (WHERE hit), count(*), round(avg(top)::numeric, 3), round(avg(lim)::numeric, 3)))
-  FROM (SELECT r.id, r.kind, bool_or(r.retrain) AS hit, max(s.share) AS top,
-               max(stockml.drift_share_limit(r.id, 'ks', 60, 0.05)) AS lim
-          FROM retrains r
-          JOIN (SELECT id, wend, avg(drifted::integer) AS share FROM flags WHERE meth = 'ks' GROUP BY 1, 2) s
-            ON s.id = r.id AND s.wend = r.wend
-         WHERE r.kind IN ('vol', 'ar_flip') GROUP BY 1, 2) x
+  FROM (SELECT r.id, r.kind, bool_or(r.retrain) AS hit, max(r.share) AS top, max(l.lim) AS lim
+          FROM retrains r JOIN lim l ON l.id = r.id AND l.meth = r.meth
+         WHERE r.kind IN ('vol', 'ar_flip') AND r.meth = 'ks' GROUP BY 1, 2) x
  GROUP BY kind;
--- not met: the share rule needs more features than a volatility break moves (vol_5,
--- vol_20, atr_14, range) above a limit set by the trend features flagging together
+-- not met: within 20 trading days at most 20 of the window's ~42 rows are after the break,
+-- and the marginal distributions of the features barely move (an AR flip keeps the variance
+-- of ret_1; a volatility break moves range and vol_5 past their thresholds by day 15-20,
+-- too few features for the share rule)
 SELECT todo('issue 15 item 1: the calibrated share rule detects breaks too slowly', 2);
 SELECT cmp_ok((SELECT avg(hit::integer) FROM (SELECT id, bool_or(retrain) AS hit FROM retrains
                 WHERE kind = 'vol' GROUP BY id) x), '>=', 0.9::numeric,
