@@ -16,7 +16,7 @@
 -- null procedure (evenly spaced windows, a guard of one window length each side) is
 -- re-implemented in numpy/scipy in test/reference/drift_null.py.
 BEGIN;
-SELECT plan(10);
+SELECT plan(9);
 
 CREATE FUNCTION pg_temp.series(sym text, seed float8, kind text, nbars integer, break_at integer)
 RETURNS void LANGUAGE plpgsql AS $$
