@@ -884,10 +884,12 @@ CREATE TABLE stockml.predictions (
     lower           float8,
     upper           float8,
     made_at         timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (model_id, symbol, as_of)
+    UNIQUE (model_id, symbol, as_of),
+    p_up            float8 CHECK (p_up BETWEEN 0 AND 1)
 );
 CREATE INDEX predictions_symbol_target_idx ON stockml.predictions (symbol, target_day);
 COMMENT ON INDEX stockml.predictions_model_id_symbol_as_of_key IS 'one forecast per model version, symbol and as_of day: forecast() replaces a repeat';
+COMMENT ON COLUMN stockml.predictions.p_up IS 'predict()''s probability that the close rises (target above 0): a classifier''s own, a regressor''s from its residuals; NULL when it had none';
 COMMENT ON TABLE stockml.predictions IS 'the forecast ledger written by forecast(): one row per model version, symbol and as_of day';
 COMMENT ON COLUMN stockml.predictions.as_of IS 'day of the last bar the forecast used';
 COMMENT ON COLUMN stockml.predictions.target_day IS 'the trading day forecast: horizon trading days after as_of in the symbol''s calendar (stockml.symbol_calendar)';
@@ -1183,7 +1185,8 @@ CREATE TYPE stockml.forecast_result AS (
     upper           float8,
     made_at         timestamptz,
     status          text,
-    error           text
+    error           text,
+    p_up            float8
 );
 COMMENT ON TYPE stockml.forecast_result IS
 'a row of forecast(): the predictions row it recorded (status ok), or the symbol it could not forecast (status failed, error = why; the prediction columns NULL)';
@@ -1210,19 +1213,19 @@ BEGIN
         BEGIN
             SELECT * INTO p FROM stockml.predict(forecast.model_name, coalesce(s, ''), version => v);
             INSERT INTO stockml.predictions AS t (model_id, model_name, model_version, symbol, as_of,
-                                                 target_day, predicted_close, lower, upper)
+                                                 target_day, predicted_close, lower, upper, p_up)
             VALUES (mid, forecast.model_name, v, p.symbol, p.as_of, p.target_day, p.predicted_close,
-                    p.lower, p.upper)
+                    p.lower, p.upper, p.p_up)
             ON CONFLICT ON CONSTRAINT predictions_model_id_symbol_as_of_key DO UPDATE
                SET target_day = excluded.target_day, predicted_close = excluded.predicted_close,
-                   lower = excluded.lower, upper = excluded.upper, made_at = now()
+                   lower = excluded.lower, upper = excluded.upper, p_up = excluded.p_up, made_at = now()
             RETURNING t.id, t.model_id, t.model_name, t.model_version, t.symbol, t.as_of, t.target_day,
-                      t.predicted_close, t.lower, t.upper, t.made_at, 'ok', NULL
+                      t.predicted_close, t.lower, t.upper, t.made_at, 'ok', NULL, t.p_up
                  INTO r;
         EXCEPTION WHEN OTHERS THEN
             -- one symbol's failure (no history, a bad last bar) does not stop the others
             GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-            r := ROW(NULL, mid, forecast.model_name, v, s, NULL, NULL, NULL, NULL, NULL, now(), 'failed', msg);
+            r := ROW(NULL, mid, forecast.model_name, v, s, NULL, NULL, NULL, NULL, NULL, now(), 'failed', msg, NULL);
             failed := failed || format('%s (%s)', coalesce(s, 'NULL'), msg);
         END;
         RETURN NEXT r;
@@ -1988,7 +1991,9 @@ CREATE TABLE stockml.performance_metrics (
     skill                float8,
     directional_accuracy float8,
     rmse                 float8,
-    coverage             float8
+    coverage             float8,
+    log_loss             float8,
+    brier                float8
 );
 CREATE INDEX performance_metrics_model_measured_idx ON stockml.performance_metrics (model_name, measured_at);
 COMMENT ON TABLE stockml.performance_metrics IS 'realized accuracy of past forecasts (stockml.predictions joined with realized closes) per monitor() run: one row for all symbols (symbol NULL) and one per symbol';
@@ -1998,6 +2003,8 @@ COMMENT ON COLUMN stockml.performance_metrics.mae_naive IS 'the same for the nai
 COMMENT ON COLUMN stockml.performance_metrics.skill IS '1 - mae / mae_naive (NULL when mae_naive is 0)';
 COMMENT ON COLUMN stockml.performance_metrics.directional_accuracy IS 'share of forecasts whose move from the as_of close has the sign of the realized move, among those where both moved (stockml.direction_hit; NULL for the naive forecast, which never moves)';
 COMMENT ON COLUMN stockml.performance_metrics.coverage IS 'share of realized closes inside the forecast''s [lower, upper] interval';
+COMMENT ON COLUMN stockml.performance_metrics.log_loss IS 'mean log loss of the forecasts'' p_up against the realized move (stockml.log_loss), over those that have one; NULL when none has';
+COMMENT ON COLUMN stockml.performance_metrics.brier IS 'mean (p_up - up)^2 over the forecasts that have a p_up (up: the realized close above the as_of close)';
 COMMENT ON INDEX stockml.performance_metrics_model_measured_idx IS 'serves a model''s accuracy over time';
 
 CREATE TABLE stockml.retrain_events (
@@ -2052,7 +2059,8 @@ COMMENT ON FUNCTION stockml.reference_columns(jsonb, text[]) IS
 CREATE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
                                           model_version integer DEFAULT NULL)
 RETURNS TABLE (symbol text, n_forecasts integer, mae float8, mae_naive float8, skill float8,
-               directional_accuracy float8, rmse float8, coverage float8)
+               directional_accuracy float8, rmse float8, coverage float8, log_loss float8,
+               brier float8)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -2061,7 +2069,7 @@ BEGIN
     RETURN QUERY
     WITH latest AS (
         SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day,
-               p.predicted_close, p.lower, p.upper
+               p.predicted_close, p.lower, p.upper, p.p_up
           FROM stockml.predictions p
           JOIN stockml.models m ON m.id = p.model_id
          WHERE m.name = forecast_accuracy.model_name
@@ -2079,19 +2087,22 @@ BEGIN
     scored AS (
         SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
                stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
-               r.actual BETWEEN r.lower AND r.upper AS covered
+               r.actual BETWEEN r.lower AND r.upper AS covered,
+               stockml.log_loss(r.p_up, r.actual - r.naive) AS ll,
+               (r.p_up - (r.actual > r.naive)::int) ^ 2 AS brier
           FROM realized r
          WHERE r.actual IS NOT NULL)
     SELECT s.symbol, count(*)::integer, avg(abs(s.err)), avg(abs(s.naive_err)),
            1 - avg(abs(s.err)) / nullif(avg(abs(s.naive_err)), 0),
-           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8
+           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8,
+           avg(s.ll), avg(s.brier)
       FROM scored s
      GROUP BY GROUPING SETS ((), (s.symbol))
      ORDER BY s.symbol NULLS FIRST;
 END
 $$;
 COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date, integer) IS
-'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol';
+'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol; log_loss and brier score the forecasts'' p_up (NULL when none has one)';
 
 -- Finish the bookkeeping of retrains whose train job has ended.
 CREATE FUNCTION stockml.resolve_retrain_events(model_name text DEFAULT NULL)
@@ -2293,9 +2304,10 @@ BEGIN
     -- realized accuracy of past forecasts over the same window
     INSERT INTO stockml.performance_metrics
            (measured_at, model_name, model_version, symbol, window_start, window_end, n_forecasts,
-            mae, mae_naive, skill, directional_accuracy, rmse, coverage)
+            mae, mae_naive, skill, directional_accuracy, rmse, coverage, log_loss, brier)
     SELECT run_at, m.name, m.version, a.symbol, monitor.window_start, monitor.window_end,
-           a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage
+           a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage,
+           a.log_loss, a.brier
       FROM stockml.forecast_accuracy(m.name, monitor.window_start, monitor.window_end, m.version) a;
     SELECT a.n_forecasts, a.mae, a.skill, a.directional_accuracy INTO perf
       FROM stockml.performance_metrics a
@@ -2618,10 +2630,10 @@ COMMENT ON VIEW stockml.drift_share IS 'Grafana: share of drifted features per m
 CREATE VIEW stockml.model_performance AS
 SELECT p.measured_at AS time, p.model_name, p.model_version, coalesce(p.symbol, 'all') AS symbol,
        p.n_forecasts, p.mae, p.mae_naive, p.skill, p.directional_accuracy, p.rmse, p.coverage,
-       p.window_start, p.window_end
+       p.window_start, p.window_end, p.log_loss, p.brier
   FROM stockml.performance_metrics p
  ORDER BY time, p.model_name, symbol;
-COMMENT ON VIEW stockml.model_performance IS 'Grafana: realized MAE, skill against the naive forecast, directional accuracy and interval coverage per monitor() run (symbol ''all'' for every symbol together)';
+COMMENT ON VIEW stockml.model_performance IS 'Grafana: realized MAE, skill against the naive forecast, directional accuracy, interval coverage, and log loss and Brier score of p_up per monitor() run (symbol ''all'' for every symbol together)';
 
 CREATE VIEW stockml.ingest_status AS
 SELECT l.started_at AS time, l.symbol, l.source, l.status,

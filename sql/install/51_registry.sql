@@ -123,10 +123,12 @@ CREATE TABLE stockml.predictions (
     lower           float8,
     upper           float8,
     made_at         timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (model_id, symbol, as_of)
+    UNIQUE (model_id, symbol, as_of),
+    p_up            float8 CHECK (p_up BETWEEN 0 AND 1)
 );
 CREATE INDEX predictions_symbol_target_idx ON stockml.predictions (symbol, target_day);
 COMMENT ON INDEX stockml.predictions_model_id_symbol_as_of_key IS 'one forecast per model version, symbol and as_of day: forecast() replaces a repeat';
+COMMENT ON COLUMN stockml.predictions.p_up IS 'predict()''s probability that the close rises (target above 0): a classifier''s own, a regressor''s from its residuals; NULL when it had none';
 COMMENT ON TABLE stockml.predictions IS 'the forecast ledger written by forecast(): one row per model version, symbol and as_of day';
 COMMENT ON COLUMN stockml.predictions.as_of IS 'day of the last bar the forecast used';
 COMMENT ON COLUMN stockml.predictions.target_day IS 'the trading day forecast: horizon trading days after as_of in the symbol''s calendar (stockml.symbol_calendar)';

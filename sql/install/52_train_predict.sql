@@ -71,7 +71,8 @@ CREATE TYPE stockml.forecast_result AS (
     upper           float8,
     made_at         timestamptz,
     status          text,
-    error           text
+    error           text,
+    p_up            float8
 );
 COMMENT ON TYPE stockml.forecast_result IS
 'a row of forecast(): the predictions row it recorded (status ok), or the symbol it could not forecast (status failed, error = why; the prediction columns NULL)';
@@ -98,19 +99,19 @@ BEGIN
         BEGIN
             SELECT * INTO p FROM stockml.predict(forecast.model_name, coalesce(s, ''), version => v);
             INSERT INTO stockml.predictions AS t (model_id, model_name, model_version, symbol, as_of,
-                                                 target_day, predicted_close, lower, upper)
+                                                 target_day, predicted_close, lower, upper, p_up)
             VALUES (mid, forecast.model_name, v, p.symbol, p.as_of, p.target_day, p.predicted_close,
-                    p.lower, p.upper)
+                    p.lower, p.upper, p.p_up)
             ON CONFLICT ON CONSTRAINT predictions_model_id_symbol_as_of_key DO UPDATE
                SET target_day = excluded.target_day, predicted_close = excluded.predicted_close,
-                   lower = excluded.lower, upper = excluded.upper, made_at = now()
+                   lower = excluded.lower, upper = excluded.upper, p_up = excluded.p_up, made_at = now()
             RETURNING t.id, t.model_id, t.model_name, t.model_version, t.symbol, t.as_of, t.target_day,
-                      t.predicted_close, t.lower, t.upper, t.made_at, 'ok', NULL
+                      t.predicted_close, t.lower, t.upper, t.made_at, 'ok', NULL, t.p_up
                  INTO r;
         EXCEPTION WHEN OTHERS THEN
             -- one symbol's failure (no history, a bad last bar) does not stop the others
             GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-            r := ROW(NULL, mid, forecast.model_name, v, s, NULL, NULL, NULL, NULL, NULL, now(), 'failed', msg);
+            r := ROW(NULL, mid, forecast.model_name, v, s, NULL, NULL, NULL, NULL, NULL, now(), 'failed', msg, NULL);
             failed := failed || format('%s (%s)', coalesce(s, 'NULL'), msg);
         END;
         RETURN NEXT r;

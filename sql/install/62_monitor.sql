@@ -94,7 +94,9 @@ CREATE TABLE stockml.performance_metrics (
     skill                float8,
     directional_accuracy float8,
     rmse                 float8,
-    coverage             float8
+    coverage             float8,
+    log_loss             float8,
+    brier                float8
 );
 CREATE INDEX performance_metrics_model_measured_idx ON stockml.performance_metrics (model_name, measured_at);
 COMMENT ON TABLE stockml.performance_metrics IS 'realized accuracy of past forecasts (stockml.predictions joined with realized closes) per monitor() run: one row for all symbols (symbol NULL) and one per symbol';
@@ -104,6 +106,8 @@ COMMENT ON COLUMN stockml.performance_metrics.mae_naive IS 'the same for the nai
 COMMENT ON COLUMN stockml.performance_metrics.skill IS '1 - mae / mae_naive (NULL when mae_naive is 0)';
 COMMENT ON COLUMN stockml.performance_metrics.directional_accuracy IS 'share of forecasts whose move from the as_of close has the sign of the realized move, among those where both moved (stockml.direction_hit; NULL for the naive forecast, which never moves)';
 COMMENT ON COLUMN stockml.performance_metrics.coverage IS 'share of realized closes inside the forecast''s [lower, upper] interval';
+COMMENT ON COLUMN stockml.performance_metrics.log_loss IS 'mean log loss of the forecasts'' p_up against the realized move (stockml.log_loss), over those that have one; NULL when none has';
+COMMENT ON COLUMN stockml.performance_metrics.brier IS 'mean (p_up - up)^2 over the forecasts that have a p_up (up: the realized close above the as_of close)';
 COMMENT ON INDEX stockml.performance_metrics_model_measured_idx IS 'serves a model''s accuracy over time';
 
 CREATE TABLE stockml.retrain_events (
@@ -158,7 +162,8 @@ COMMENT ON FUNCTION stockml.reference_columns(jsonb, text[]) IS
 CREATE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
                                           model_version integer DEFAULT NULL)
 RETURNS TABLE (symbol text, n_forecasts integer, mae float8, mae_naive float8, skill float8,
-               directional_accuracy float8, rmse float8, coverage float8)
+               directional_accuracy float8, rmse float8, coverage float8, log_loss float8,
+               brier float8)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -167,7 +172,7 @@ BEGIN
     RETURN QUERY
     WITH latest AS (
         SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day,
-               p.predicted_close, p.lower, p.upper
+               p.predicted_close, p.lower, p.upper, p.p_up
           FROM stockml.predictions p
           JOIN stockml.models m ON m.id = p.model_id
          WHERE m.name = forecast_accuracy.model_name
@@ -185,19 +190,22 @@ BEGIN
     scored AS (
         SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
                stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
-               r.actual BETWEEN r.lower AND r.upper AS covered
+               r.actual BETWEEN r.lower AND r.upper AS covered,
+               stockml.log_loss(r.p_up, r.actual - r.naive) AS ll,
+               (r.p_up - (r.actual > r.naive)::int) ^ 2 AS brier
           FROM realized r
          WHERE r.actual IS NOT NULL)
     SELECT s.symbol, count(*)::integer, avg(abs(s.err)), avg(abs(s.naive_err)),
            1 - avg(abs(s.err)) / nullif(avg(abs(s.naive_err)), 0),
-           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8
+           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8,
+           avg(s.ll), avg(s.brier)
       FROM scored s
      GROUP BY GROUPING SETS ((), (s.symbol))
      ORDER BY s.symbol NULLS FIRST;
 END
 $$;
 COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date, integer) IS
-'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol';
+'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol; log_loss and brier score the forecasts'' p_up (NULL when none has one)';
 
 -- Finish the bookkeeping of retrains whose train job has ended.
 CREATE FUNCTION stockml.resolve_retrain_events(model_name text DEFAULT NULL)
@@ -399,9 +407,10 @@ BEGIN
     -- realized accuracy of past forecasts over the same window
     INSERT INTO stockml.performance_metrics
            (measured_at, model_name, model_version, symbol, window_start, window_end, n_forecasts,
-            mae, mae_naive, skill, directional_accuracy, rmse, coverage)
+            mae, mae_naive, skill, directional_accuracy, rmse, coverage, log_loss, brier)
     SELECT run_at, m.name, m.version, a.symbol, monitor.window_start, monitor.window_end,
-           a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage
+           a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage,
+           a.log_loss, a.brier
       FROM stockml.forecast_accuracy(m.name, monitor.window_start, monitor.window_end, m.version) a;
     SELECT a.n_forecasts, a.mae, a.skill, a.directional_accuracy INTO perf
       FROM stockml.performance_metrics a

@@ -29,10 +29,10 @@ COMMENT ON VIEW stockml.drift_share IS 'Grafana: share of drifted features per m
 CREATE VIEW stockml.model_performance AS
 SELECT p.measured_at AS time, p.model_name, p.model_version, coalesce(p.symbol, 'all') AS symbol,
        p.n_forecasts, p.mae, p.mae_naive, p.skill, p.directional_accuracy, p.rmse, p.coverage,
-       p.window_start, p.window_end
+       p.window_start, p.window_end, p.log_loss, p.brier
   FROM stockml.performance_metrics p
  ORDER BY time, p.model_name, symbol;
-COMMENT ON VIEW stockml.model_performance IS 'Grafana: realized MAE, skill against the naive forecast, directional accuracy and interval coverage per monitor() run (symbol ''all'' for every symbol together)';
+COMMENT ON VIEW stockml.model_performance IS 'Grafana: realized MAE, skill against the naive forecast, directional accuracy, interval coverage, and log loss and Brier score of p_up per monitor() run (symbol ''all'' for every symbol together)';
 
 CREATE VIEW stockml.ingest_status AS
 SELECT l.started_at AS time, l.symbol, l.source, l.status,

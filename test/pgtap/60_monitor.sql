@@ -1,7 +1,7 @@
 -- monitor(): a series whose distribution shifts halfway drifts, a stationary one does
 -- not; a broken limit enqueues exactly one retrain, and its outcome is recorded.
 BEGIN;
-SELECT plan(32);
+SELECT plan(34);
 
 -- Two synthetic symbols over 500 weekdays from the same seeded normal draws: TMON_FLAT
 -- keeps a daily volatility of 1 %; TMON_SHIFT has 4 % and an upward drift after bar 300.
@@ -103,6 +103,18 @@ SELECT ok((SELECT abs(s.mae - a.mae) < 1e-9 FROM scored s,
                      FROM stockml.predictions f JOIN stockml.prices p ON p.symbol = f.symbol AND p.day = f.target_day
                     WHERE f.model_name = 'tmon_flat') a),
           'MAE is the mean absolute error of the realized forecasts');
+SELECT is((SELECT count(p_up)::int FROM stockml.predictions WHERE model_name = 'tmon_flat'), 20,
+          'every recorded forecast keeps its p_up');
+SELECT ok((SELECT abs(m.log_loss - a.ll) < 1e-12 AND abs(m.brier - a.brier) < 1e-12
+             FROM stockml.performance_metrics m,
+                  (SELECT avg(stockml.log_loss(f.p_up, p.close - b.close)) AS ll,
+                          avg((f.p_up - (p.close > b.close)::int) ^ 2) AS brier
+                     FROM stockml.predictions f JOIN stockml.prices p ON p.symbol = f.symbol AND p.day = f.target_day
+                     JOIN stockml.prices b ON b.symbol = f.symbol AND b.day = f.as_of
+                    WHERE f.model_name = 'tmon_flat') a
+            WHERE m.model_name = 'tmon_flat' AND m.symbol IS NULL
+            ORDER BY m.measured_at DESC LIMIT 1),
+          'monitor() scores the realized p_up: log loss and Brier score');
 SELECT alike((SELECT retrain_reason FROM scored), 'skill % < 1 over 20 forecasts (Diebold-Mariano p = %)',
             'a skill below the policy''s minimum asks for a retrain');
 
