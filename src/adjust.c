@@ -170,6 +170,7 @@ PriceAdjustFactors(const char *symbol, const AdjustInput *bars, int nbars,
 Datum
 stockml_total_return(PG_FUNCTION_ARGS)
 {
+	static SPIPlanPtr  plan = NULL;
 	char			  *symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	DateADT			   from = PG_GETARG_DATEADT(1);
 	DateADT			   to = PG_GETARG_DATEADT(2);
@@ -190,13 +191,22 @@ stockml_total_return(PG_FUNCTION_ARGS)
 	StockmlBecomeOwner(&sw);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT day, close, coalesce(adj_close, 'NaN')"
-							  "  FROM stockml.prices"
-							  " WHERE symbol = $1 AND day >= $2 AND day <= $3 ORDER BY day",
-							  3, (Oid[]) {TEXTOID, DATEOID, DATEOID},
-							  (Datum[]) {CStringGetTextDatum(symbol), DateADTGetDatum(from),
-										 DateADTGetDatum(to)},
-							  NULL, true, 0) != SPI_OK_SELECT)
+	/* kept: monitor() and the forecast views call this once per forecast */
+	if (plan == NULL)
+	{
+		SPIPlanPtr p = SPI_prepare("SELECT day, close, coalesce(adj_close, 'NaN')"
+								   "  FROM stockml.prices"
+								   " WHERE symbol = $1 AND day >= $2 AND day <= $3 ORDER BY day",
+								   3, (Oid[]) {TEXTOID, DATEOID, DATEOID});
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
+	if (SPI_execute_plan(plan,
+						 (Datum[]) {CStringGetTextDatum(symbol), DateADTGetDatum(from), DateADTGetDatum(to)},
+						 NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading stockml.prices failed");
 	nbars = (int) SPI_processed;
 	bars = palloc(sizeof(AdjustInput) * Max(nbars, 1));

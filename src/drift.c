@@ -48,12 +48,30 @@
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
+#define ST_SORT SortDriftPoolValues
+#define ST_ELEMENT_TYPE DriftPoolValue
+#define ST_COMPARE(a, b) (((a)->v > (b)->v) - ((a)->v < (b)->v))
+#define ST_SCOPE static
+#define ST_DECLARE
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+#define ST_SORT SortDriftRefValues
+#define ST_ELEMENT_TYPE DriftRefValue
+#define ST_COMPARE(a, b) (((a)->v > (b)->v) - ((a)->v < (b)->v))
+#define ST_SCOPE static
+#define ST_DECLARE
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
 /* scipy: ks_2samp's 'auto' method is exact up to this many values per sample */
 #define KS_MAX_EXACT_N 10000
 /* Evidently: reference samples up to this size are compared with KS */
 #define DRIFT_KS_MAX_REFERENCE 1000
 /* Evidently: a reference with more distinct values than this is binned */
 #define DRIFT_MAX_DISCRETE_VALUES 20
+/* Sturges bins DriftStatisticsExcluding counts on the stack: log2(2^62) + 2 */
+#define DRIFT_WALK_MAX_BINS 64
 
 typedef struct Sample
 {
@@ -74,6 +92,7 @@ PG_FUNCTION_INFO_V1(stockml_psi);
 PG_FUNCTION_INFO_V1(stockml_kl_div);
 PG_FUNCTION_INFO_V1(stockml_jensen_shannon);
 PG_FUNCTION_INFO_V1(stockml_drift_test);
+PG_FUNCTION_INFO_V1(stockml_drift_walk_check);
 
 static void			SortInterruptible(double *v, int n);
 static Sample		SampleFromArray(ArrayType *array, const char *argname);
@@ -88,7 +107,11 @@ static double		KolmogorovCdfPelzGood(int n, double x);
 static double		SmirnovSf(int n, double x);
 static double		Wasserstein(const Sample *ref, const Sample *cur);
 static void			CheckSpan(const Sample *ref, const Sample *cur);
+static void			CheckSpanValues(double lo, double hi);
 static double		PopulationSd(const Sample *s);
+static double		NormedBySd(double distance, double sd);
+static int			SturgesBins(double lo, double hi, int64 n);
+static void			SturgesEdges(double lo, double hi, int nbins, double *edges);
 static double		NormedWasserstein(const Sample *ref, const Sample *cur);
 static BinnedShares BinSamples(const Sample *ref, const Sample *cur);
 static double		Psi(const BinnedShares *b);
@@ -900,12 +923,19 @@ NormedWasserstein(const Sample *ref, const Sample *cur)
 
 	CheckSpan(ref, cur);
 	sd = PopulationSd(ref);
+	return NormedBySd(Wasserstein(ref, cur), sd);
+}
+
+/* distance / max(sd, 0.001); ERROR when the sd overflowed */
+static double
+NormedBySd(double distance, double sd)
+{
 	if (!isfinite(sd))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("the reference's standard deviation overflows float8"),
 				 errhint("Rescale the values (e.g. divide by a typical magnitude) or drop the extreme ones.")));
-	return Wasserstein(ref, cur) / Max(sd, 0.001);
+	return distance / Max(sd, 0.001);
 }
 
 /*
@@ -916,9 +946,13 @@ NormedWasserstein(const Sample *ref, const Sample *cur)
 static void
 CheckSpan(const Sample *ref, const Sample *cur)
 {
-	double lo = Min(ref->v[0], cur->v[0]);
-	double hi = Max(ref->v[ref->n - 1], cur->v[cur->n - 1]);
+	CheckSpanValues(Min(ref->v[0], cur->v[0]), Max(ref->v[ref->n - 1], cur->v[cur->n - 1]));
+}
 
+/* CheckSpan of two samples whose smallest value is lo and largest hi */
+static void
+CheckSpanValues(double lo, double hi)
+{
 	if (!isfinite(hi - lo))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
@@ -980,6 +1014,26 @@ FillEmptyShares(double *share, int nbins)
 			share[i] = smallest <= 0.0001 ? smallest / 1e6 : 0.0001;
 }
 
+/* numpy's Sturges bin count over [lo, hi] (lo < hi) for n values in all */
+static int
+SturgesBins(double lo, double hi, int64 n)
+{
+	double width = (hi - lo) / (log2((double) n) + 1.0);
+
+	return (int) ceil((hi - lo) / width);
+}
+
+/* np.histogram_bin_edges: edges[0..nbins], i * step + lo, the last one hi */
+static void
+SturgesEdges(double lo, double hi, int nbins, double *edges)
+{
+	double step = (hi - lo) / nbins;
+
+	for (int i = 0; i < nbins; i++)
+		edges[i] = i * step + lo;
+	edges[nbins] = hi;
+}
+
 /*
  * Evidently's get_binned_data for a numerical feature: when the reference
  * has more than 20 distinct values, numpy's Sturges bin edges over both
@@ -1003,17 +1057,12 @@ BinSamples(const Sample *ref, const Sample *cur)
 	{
 		double	lo = Min(ref->v[0], cur->v[0]);
 		double	hi = Max(ref->v[ref->n - 1], cur->v[cur->n - 1]);
-		double	width = (hi - lo) / (log2((double) ref->n + cur->n) + 1.0);
-		double	step;
 		double *edges;
 
 		/* lo < hi: the reference alone has more than 20 distinct values */
-		b.nbins = (int) ceil((hi - lo) / width);
+		b.nbins = SturgesBins(lo, hi, (int64) ref->n + cur->n);
 		edges = palloc(sizeof(double) * (b.nbins + 1));
-		step = (hi - lo) / b.nbins;
-		for (int i = 0; i < b.nbins; i++)
-			edges[i] = i * step + lo;
-		edges[b.nbins] = hi;
+		SturgesEdges(lo, hi, b.nbins, edges);
 		b.ref = palloc(sizeof(double) * b.nbins);
 		b.cur = palloc(sizeof(double) * b.nbins);
 		for (int s = 0; s < 2; s++)
@@ -1149,6 +1198,379 @@ DriftStatistics(const double *ref, int nref, const double *cur, int ncur, double
 	pfree(b.cur);
 }
 
+/*
+ * v when keep, else +0.0, without a branch (the compilers turn keep ? v : 0.0
+ * into one, mispredicted wherever keep follows the data)
+ */
+static inline double
+KeepOrZero(double v, bool keep)
+{
+	uint64 bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	bits &= -(uint64) keep;
+	memcpy(&v, &bits, sizeof(bits));
+	return v;
+}
+
+/* share tables DriftWalkScratch keeps per sample, by n modulo this (a power of 2) */
+#define DRIFT_WALK_TABLES 4
+
+/* (double) i / n for i = 0..n, for the last few n */
+typedef struct ShareTables
+{
+	int		n[DRIFT_WALK_TABLES];
+	double *share[DRIFT_WALK_TABLES];
+} ShareTables;
+
+struct DriftWalkScratch
+{
+	int			cap;		 /* values of the largest sample or pool, + 1 */
+	double	   *sub;		 /* the reference without the excluded values, + a sentinel */
+	double	   *cur;		 /* the current sample, + a sentinel */
+	double	   *merged;		 /* DriftStatisticsOfPool: both samples in order, + a sentinel */
+	uint8	   *merged_from; /* ... 1: from the reference, 2: from cur, 3: both */
+	ShareTables ref;		 /* tables of each sample apart: one never evicts the other's */
+	ShareTables cur_tables;
+};
+
+DriftWalkScratch *
+DriftWalkScratchCreate(int max_values)
+{
+	DriftWalkScratch *s = palloc0(sizeof(DriftWalkScratch));
+
+	s->cap = max_values + 1;
+	s->sub = palloc(sizeof(double) * s->cap);
+	s->cur = palloc(sizeof(double) * s->cap);
+	s->merged = palloc(sizeof(double) * s->cap);
+	s->merged_from = palloc(s->cap);
+	for (int i = 0; i < DRIFT_WALK_TABLES; i++)
+		s->ref.n[i] = s->cur_tables.n[i] = -1;
+	return s;
+}
+
+/*
+ * (double) i / n for i = 0..n, each the quotient KsStatistic and Wasserstein
+ * compute, so that a lookup gives the same bits as the division it replaces.
+ */
+static const double *
+ShareTable(DriftWalkScratch *s, ShareTables *t, int n)
+{
+	int slot = n & (DRIFT_WALK_TABLES - 1);
+
+	Assert(n < s->cap);
+	if (t->n[slot] != n)
+	{
+		if (t->share[slot] == NULL)
+			t->share[slot] = MemoryContextAlloc(GetMemoryChunkContext(s), sizeof(double) * s->cap);
+		for (int i = 0; i <= n; i++)
+			t->share[slot][i] = (double) i / n;
+		t->n[slot] = n;
+	}
+	return t->share[slot];
+}
+
+/*
+ * A walk over two sorted samples in step (WalkSetup, then a walk of the
+ * caller's, then WalkFinish): what DriftStatistics computes in several
+ * passes, gathered in one.
+ */
+typedef struct Walk
+{
+	int nsub,
+		ncur;
+	double		  mean;
+	int			  nbins;
+	double		  edges[DRIFT_WALK_MAX_BINS + 1];
+	int			  rstart[DRIFT_WALK_MAX_BINS + 1]; /* values before each bin */
+	int			  cstart[DRIFT_WALK_MAX_BINS + 1];
+	const double *rtab,
+		*ctab;
+	double prev_x; /* the walk's first value */
+	double ss,	   /* its results (WALK_SAVE) */
+		maxdiff,
+		mindiff,
+		wsum;
+} Walk;
+
+/*
+ * After the last of a distinct value x, with r and c values of each sample
+ * taken.  On the locals of WALK_LOCALS: the compiler keeps them in registers,
+ * as it could not fields of a Walk (stores to rstart may alias them, under
+ * -fno-strict-aliasing).
+ */
+#define WALK_LOCALS            \
+	const double *rtab, *ctab; \
+	double		  ss, maxdiff, mindiff, wsum, prev_x, prev_diff
+#define WALK_BEGIN(w)                                    \
+	do                                                   \
+	{                                                    \
+		rtab = (w)->rtab;                                \
+		ctab = (w)->ctab;                                \
+		ss = maxdiff = mindiff = wsum = prev_diff = 0.0; \
+		prev_x = (w)->prev_x;                            \
+	} while (0)
+#define WALK_SAVE(w)            \
+	do                          \
+	{                           \
+		(w)->ss = ss;           \
+		(w)->maxdiff = maxdiff; \
+		(w)->mindiff = mindiff; \
+		(w)->wsum = wsum;       \
+	} while (0)
+#define WALK_STEP(x, r, c)                       \
+	do                                           \
+	{                                            \
+		double diff_ = rtab[r] - ctab[c];        \
+                                                 \
+		if (diff_ > maxdiff)                     \
+			maxdiff = diff_;                     \
+		if (diff_ < mindiff)                     \
+			mindiff = diff_;                     \
+		/* 0 before the first value */           \
+		wsum += fabs(prev_diff) * ((x) -prev_x); \
+		prev_x = (x);                            \
+		prev_diff = diff_;                       \
+	} while (0)
+
+/* a bin starts at x: the values before it are counted (no store per value) */
+#define WALK_BIN(w, bin, x, r, c)                                      \
+	do                                                                 \
+	{                                                                  \
+		while ((bin) < (w)->nbins - 1 && (x) >= (w)->edges[(bin) + 1]) \
+		{                                                              \
+			(bin)++;                                                   \
+			(w)->rstart[bin] = (r);                                    \
+			(w)->cstart[bin] = (c);                                    \
+		}                                                              \
+	} while (0)
+
+/*
+ * Everything before the walk over sub (nsub sorted values, sum their sum in
+ * order) and cur (ncur sorted): false when DriftStatistics must do it (at
+ * most 20 distinct reference values, or bins the walk does not count), which
+ * WalkSetup then did, into out.
+ */
+static bool
+WalkSetup(Walk *w, DriftWalkScratch *scratch, const double *sub, int nsub, double sum,
+		  const double *cur, int ncur, double *out)
+{
+	int	   distinct = 1;
+	double lo,
+		hi;
+
+	for (int i = 1; i < nsub && distinct <= DRIFT_MAX_DISCRETE_VALUES; i++)
+		if (sub[i] != sub[i - 1])
+			distinct++;
+	if (distinct <= DRIFT_MAX_DISCRETE_VALUES)
+	{
+		DriftStatistics(sub, nsub, cur, ncur, out);
+		return false;
+	}
+	lo = Min(sub[0], cur[0]);
+	hi = Max(sub[nsub - 1], cur[ncur - 1]);
+	CheckSpanValues(lo, hi);
+	w->nbins = SturgesBins(lo, hi, (int64) nsub + ncur);
+	if (w->nbins > DRIFT_WALK_MAX_BINS)
+	{
+		/* not below 2^62 values in all; kept general */
+		DriftStatistics(sub, nsub, cur, ncur, out);
+		return false;
+	}
+	SturgesEdges(lo, hi, w->nbins, w->edges);
+	for (int i = 0; i < w->nbins; i++)
+	{
+		/* counting by walking needs ordered edges, binary search does not */
+		if (w->edges[i + 1] < w->edges[i])
+		{
+			DriftStatistics(sub, nsub, cur, ncur, out);
+			return false;
+		}
+		w->rstart[i] = w->cstart[i] = 0;
+	}
+	w->nsub = nsub;
+	w->ncur = ncur;
+	w->mean = sum / nsub;
+	w->rtab = ShareTable(scratch, &scratch->ref, nsub);
+	w->ctab = ShareTable(scratch, &scratch->cur_tables, ncur);
+	w->prev_x = lo;
+	return true;
+}
+
+/* The five statistics from a finished walk */
+static void
+WalkFinish(Walk *w, double *out)
+{
+	double rshare[DRIFT_WALK_MAX_BINS],
+		cshare[DRIFT_WALK_MAX_BINS];
+	BinnedShares b;
+
+	w->rstart[w->nbins] = w->nsub;
+	w->cstart[w->nbins] = w->ncur;
+	for (int i = 0; i < w->nbins; i++)
+	{
+		rshare[i] = w->rtab[w->rstart[i + 1] - w->rstart[i]];
+		cshare[i] = w->ctab[w->cstart[i + 1] - w->cstart[i]];
+	}
+	FillEmptyShares(rshare, w->nbins);
+	FillEmptyShares(cshare, w->nbins);
+	b.ref = rshare;
+	b.cur = cshare;
+	b.nbins = w->nbins;
+	out[DRIFT_KS] = -w->mindiff > w->maxdiff ? Min(-w->mindiff, 1.0) : w->maxdiff;
+	out[DRIFT_WASSERSTEIN] = NormedBySd(w->wsum, sqrt(w->ss / w->nsub));
+	out[DRIFT_PSI] = Psi(&b);
+	out[DRIFT_KL_DIV] = KlDiv(&b);
+	out[DRIFT_JENSEN_SHANNON] = JensenShannon(&b);
+}
+
+/*
+ * DriftStatistics(the reference without the values whose k lies in [k_from,
+ * k_to), cur), the same to the bit, for a reference sorted once and compared
+ * with many windows.  One pass gathers the reference and its sum; one merge
+ * of both samples then computes KS, Wasserstein, the sd and the histogram
+ * counts together, where DriftStatistics gathers, merges once per statistic
+ * and binary-searches the bins; divisions become lookups (ShareTable).  Each
+ * sum adds the same terms in the same order as DriftStatistics does (the
+ * reference's sum adds +0.0 for a value it leaves out: x + 0.0 == x, none of
+ * the sums being -0.0).  The bin counts are np.histogram's (a value goes to
+ * the last bin whose left edge it reaches; the last bin is closed), as
+ * BinSamples counts them.  A reference with at most 20 distinct values (one
+ * bin per value) goes through DriftStatistics.
+ */
+bool
+DriftStatisticsExcluding(const DriftRefValue *ref, int nref, int64 k_from, int64 k_to,
+						 const double *cur, int ncur, DriftWalkScratch *scratch, double *out)
+{
+	double *sub = scratch->sub;
+	double *cs = scratch->cur;
+	int		nsub = 0;
+	double	sum = 0.0;
+	int		r = 0,
+		c = 0,
+		bin = 0;
+	Walk w;
+	WALK_LOCALS;
+
+	Assert(nref < scratch->cap && ncur < scratch->cap);
+	for (int i = 0; i < nref; i++)
+	{
+		/* unsigned: one comparison for k_from <= k < k_to */
+		bool keep = (uint64) (ref[i].k - k_from) >= (uint64) (k_to - k_from);
+
+		sub[nsub] = ref[i].v;
+		sum += KeepOrZero(ref[i].v, keep);
+		nsub += keep;
+	}
+	if (nsub == 0 || ncur == 0)
+		return false;
+	if (!WalkSetup(&w, scratch, sub, nsub, sum, cur, ncur, out))
+		return true;
+	memcpy(cs, cur, sizeof(double) * ncur);
+	sub[nsub] = cs[ncur] = INFINITY;
+	WALK_BEGIN(&w);
+
+	/*
+	 * Each value of either sample in order: the run of reference values up
+	 * to the next current value, then that value; after the last of each
+	 * distinct value, as KsStatistic and Wasserstein visit them, the ECDFs'
+	 * difference.
+	 */
+	for (;;)
+	{
+		double head_c = cs[c];
+		double x;
+
+		while (r < nsub && sub[r] <= head_c)
+		{
+			x = sub[r];
+			WALK_BIN(&w, bin, x, r, c);
+			ss += (x - w.mean) * (x - w.mean);
+			r++;
+			if (Min(sub[r], head_c) != x)
+				WALK_STEP(x, r, c);
+		}
+		if (c >= ncur)
+			break;
+		x = head_c;
+		WALK_BIN(&w, bin, x, r, c);
+		c++;
+		if (Min(sub[r], cs[c]) != x)
+			WALK_STEP(x, r, c);
+	}
+	WALK_SAVE(&w);
+	WalkFinish(&w, out);
+	return true;
+}
+
+/*
+ * The same as DriftStatisticsExcluding, for a window of days [day_from,
+ * day_to) of a pool of every training value sorted once: cur is the pool's
+ * values of those days, the reference its values with a position k >= 0
+ * outside [k_from, k_to).  One branch-free pass over the pool gathers both
+ * samples and their merged order (a value in both is in both, as gathering
+ * them would have it), so the walk that follows decides nothing by the data.
+ */
+bool
+DriftStatisticsOfPool(const DriftPoolValue *pool, int n, int day_from, int day_to, int64 k_from,
+					  int64 k_to, DriftWalkScratch *scratch, double *out)
+{
+	double *sub = scratch->sub;
+	double *cs = scratch->cur;
+	double *mv = scratch->merged;
+	uint8  *mf = scratch->merged_from;
+	int		nsub = 0,
+		ncur = 0,
+		m = 0;
+	double sum = 0.0;
+	int	   r = 0,
+		c = 0,
+		bin = 0;
+	double mean;
+	Walk   w;
+	WALK_LOCALS;
+
+	Assert(n < scratch->cap);
+	for (int i = 0; i < n; i++)
+	{
+		double v = pool[i].v;
+		bool   in_cur = (uint32) (pool[i].day - day_from) < (uint32) (day_to - day_from);
+		bool   in_ref = (pool[i].k >= 0) & ((uint64) (pool[i].k - k_from) >= (uint64) (k_to - k_from));
+
+		sub[nsub] = v;
+		nsub += in_ref;
+		cs[ncur] = v;
+		ncur += in_cur;
+		mv[m] = v;
+		mf[m] = (uint8) (in_ref | (in_cur << 1));
+		m += in_ref | in_cur;
+	}
+	if (nsub == 0 || ncur == 0)
+		return false;
+	for (int i = 0; i < nsub; i++)
+		sum += sub[i];
+	if (!WalkSetup(&w, scratch, sub, nsub, sum, cs, ncur, out))
+		return true;
+	mv[m] = INFINITY;
+	WALK_BEGIN(&w);
+	mean = w.mean;
+	for (int i = 0; i < m; i++)
+	{
+		double x = mv[i];
+		bool   from_ref = mf[i] & 1;
+
+		WALK_BIN(&w, bin, x, r, c);
+		ss += KeepOrZero((x - mean) * (x - mean), from_ref);
+		r += from_ref;
+		c += mf[i] >> 1;
+		if (mv[i + 1] != x)
+			WALK_STEP(x, r, c);
+	}
+	WALK_SAVE(&w);
+	WalkFinish(&w, out);
+	return true;
+}
+
 Datum
 stockml_ks_test(PG_FUNCTION_ARGS)
 {
@@ -1275,4 +1697,154 @@ stockml_drift_test(PG_FUNCTION_ARGS)
 	values[3] = Float8GetDatum(threshold);
 	values[4] = BoolGetDatum(drifted);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/* The elements of an int4[] without NULLs, for _drift_walk_check */
+static int32 *
+IntArgument(FunctionCallInfo fcinfo, int arg, const char *name, int *n)
+{
+	ArrayType *a = PG_GETARG_ARRAYTYPE_P(arg);
+	Datum	  *elems;
+	bool	  *nulls;
+	int32	  *out;
+
+	deconstruct_array(a, INT4OID, sizeof(int32), true, TYPALIGN_INT, &elems, &nulls, n);
+	out = palloc(sizeof(int32) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain NULL", name)));
+		out[i] = DatumGetInt32(elems[i]);
+	}
+	return out;
+}
+
+/*
+ * stockml._drift_walk_check(ref, cur, cur_from, cur_to, exclude_from, exclude_to)
+ *   -> (window, method, walked, pooled, gathered)
+ * For each window w: the statistics between ref without its elements
+ * exclude_from[w] .. exclude_to[w] (1-based positions) and the elements
+ * cur_from[w] .. cur_to[w] of cur, by DriftStatisticsExcluding over the
+ * reference sorted once (walked), by DriftStatisticsOfPool over one pool of
+ * both arrays sorted once, cur's element i on day i (pooled), all windows
+ * through one scratch each as the drift null does, and by DriftStatistics
+ * over each sample gathered and sorted (gathered); NULL where a sample has
+ * no finite value.  For the tests, which require the three to be the same to
+ * the bit.
+ */
+Datum
+stockml_drift_walk_check(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		  *relems,
+		*celems;
+	bool *rnulls,
+		*cnulls;
+	int nr,
+		nc,
+		nw,
+		n;
+	int32 *cf,
+		*ct,
+		*ef,
+		*et;
+	DriftRefValue *ref;
+	int			   nref = 0;
+	double		  *cur,
+		*sub;
+	DriftWalkScratch *scratch;
+	DriftPoolValue	 *pool;
+	int				  npool = 0;
+	DriftWalkScratch *pool_scratch;
+
+	for (int i = 0; i < 6; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the arguments of _drift_walk_check must not be NULL")));
+	InitMaterializedSRF(fcinfo, 0);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &relems, &rnulls, &nr);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &celems, &cnulls, &nc);
+	cf = IntArgument(fcinfo, 2, "cur_from", &nw);
+	ct = IntArgument(fcinfo, 3, "cur_to", &n);
+	if (n != nw)
+		ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("cur_from and cur_to differ in length")));
+	ef = IntArgument(fcinfo, 4, "exclude_from", &n);
+	if (n != nw)
+		ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("cur_from and exclude_from differ in length")));
+	et = IntArgument(fcinfo, 5, "exclude_to", &n);
+	if (n != nw)
+		ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("cur_from and exclude_to differ in length")));
+
+	ref = palloc(sizeof(DriftRefValue) * Max(nr, 1));
+	for (int i = 0; i < nr; i++)
+		if (!rnulls[i] && isfinite(DatumGetFloat8(relems[i])))
+		{
+			ref[nref].v = DatumGetFloat8(relems[i]);
+			ref[nref].k = i + 1;
+			nref++;
+		}
+	SortDriftRefValues(ref, nref);
+	pool = palloc(sizeof(DriftPoolValue) * (nref + Max(nc, 1)));
+	for (int r = 0; r < nref; r++)
+	{
+		pool[npool].v = ref[r].v;
+		pool[npool].day = 0;
+		pool[npool].k = (int32) ref[r].k;
+		npool++;
+	}
+	for (int i = 0; i < nc; i++)
+		if (!cnulls[i] && isfinite(DatumGetFloat8(celems[i])))
+		{
+			pool[npool].v = DatumGetFloat8(celems[i]);
+			pool[npool].day = i + 1;
+			pool[npool].k = -1;
+			npool++;
+		}
+	SortDriftPoolValues(pool, npool);
+	cur = palloc(sizeof(double) * Max(nc, 1));
+	sub = palloc(sizeof(double) * Max(nref, 1));
+	scratch = DriftWalkScratchCreate(Max(nref, nc));
+	pool_scratch = DriftWalkScratchCreate(npool);
+	for (int w = 0; w < nw; w++)
+	{
+		int ncur = 0,
+			nsub = 0;
+		double walked[DRIFT_NMETHODS],
+			pooled[DRIFT_NMETHODS],
+			gathered[DRIFT_NMETHODS];
+		bool ok,
+			pool_ok;
+
+		CHECK_FOR_INTERRUPTS();
+		for (int i = Max(cf[w], 1); i <= Min(ct[w], nc); i++)
+			if (!cnulls[i - 1] && isfinite(DatumGetFloat8(celems[i - 1])))
+				cur[ncur++] = DatumGetFloat8(celems[i - 1]);
+		SortFloat8(cur, ncur);
+		for (int r = 0; r < nref; r++)
+			if (ref[r].k < ef[w] || ref[r].k > et[w])
+				sub[nsub++] = ref[r].v;
+		ok = DriftStatisticsExcluding(ref, nref, ef[w], Max((int64) et[w] + 1, ef[w]), cur, ncur, scratch, walked);
+		pool_ok = DriftStatisticsOfPool(pool, npool, Max(cf[w], 1), Max(ct[w] + 1, Max(cf[w], 1)), ef[w],
+										Max((int64) et[w] + 1, ef[w]), pool_scratch, pooled);
+		if (nsub > 0 && ncur > 0)
+			DriftStatistics(sub, nsub, cur, ncur, gathered);
+		for (int m = 0; m < DRIFT_NMETHODS; m++)
+		{
+			Datum values[5];
+			bool  nulls[5] = {false, false, !ok, !pool_ok, nsub == 0 || ncur == 0};
+
+			values[0] = Int32GetDatum(w + 1);
+			values[1] = CStringGetTextDatum(DriftMethodNames[m]);
+			values[2] = Float8GetDatum(ok ? walked[m] : 0.0);
+			values[3] = Float8GetDatum(pool_ok ? pooled[m] : 0.0);
+			values[4] = Float8GetDatum(nulls[4] ? 0.0 : gathered[m]);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	return (Datum) 0;
 }

@@ -31,6 +31,43 @@ extern const char *const DriftMethodNames[DRIFT_NMETHODS];
 extern void DriftStatistics(const double *ref, int nref, const double *cur, int ncur,
 							double *out);
 
+/* A reference value and its position k in the reference sample */
+typedef struct DriftRefValue
+{
+	double v;
+	int64  k;
+} DriftRefValue;
+
+/* Scratch space of DriftStatisticsExcluding and DriftStatisticsOfPool, for samples (pools) of up to max_values */
+typedef struct DriftWalkScratch DriftWalkScratch;
+extern DriftWalkScratch		   *DriftWalkScratchCreate(int max_values);
+
+/*
+ * DriftStatistics between the reference (nref values sorted by v) without
+ * those whose k lies in [k_from, k_to) and cur (sorted), the same to the bit,
+ * in one merge with no allocation: for one reference against many windows.
+ * false (out untouched) when either sample is empty.
+ */
+extern bool DriftStatisticsExcluding(const DriftRefValue *ref, int nref, int64 k_from, int64 k_to,
+									 const double *cur, int ncur, DriftWalkScratch *scratch,
+									 double *out);
+
+/* A training value, the index of its day and its reference position (-1: none) */
+typedef struct DriftPoolValue
+{
+	double v;
+	int32  day;
+	int32  k;
+} DriftPoolValue;
+
+/*
+ * The same for a window of days [day_from, day_to) of a pool of every
+ * training value (n, sorted by v): cur = the pool's values of those days,
+ * the reference = its values with k >= 0 outside [k_from, k_to).
+ */
+extern bool DriftStatisticsOfPool(const DriftPoolValue *pool, int n, int day_from, int day_to,
+								  int64 k_from, int64 k_to, DriftWalkScratch *scratch, double *out);
+
 /*
  * The training rows train() keeps as the reference sample: rows of the n
  * (ordered by day), evenly spaced in time, the k-th of them at this index.

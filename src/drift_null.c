@@ -35,14 +35,23 @@
 #define DRIFT_NULL_WINDOWS 100
 #define DRIFT_DEFAULT_WINDOW_DAYS 60
 
-typedef struct RefValue
+/*
+ * The windows of a null: rows [from, to) of days [day_from, day_to); their
+ * finite values of one feature at cur + off[b] (SortedSamples, unless pooled).
+ */
+typedef struct NullWindows
 {
-	double v;
-	int64  k; /* its position in the reference sample */
-} RefValue;
+	int	   nwin;
+	int64 *from,
+		*to;
+	int *day_from,
+		*day_to;
+	int64 *off;
+	bool   pooled; /* SortedSamples sorts the period once into a pool */
+} NullWindows;
 
 #define ST_SORT SortRefValues
-#define ST_ELEMENT_TYPE RefValue
+#define ST_ELEMENT_TYPE DriftRefValue
 #define ST_COMPARE(a, b) (((a)->v > (b)->v) - ((a)->v < (b)->v))
 #define ST_SCOPE static
 #define ST_DECLARE
@@ -57,6 +66,17 @@ typedef struct RefValue
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
+#define ST_SORT SortDriftPoolValues
+#define ST_ELEMENT_TYPE DriftPoolValue
+#define ST_COMPARE(a, b) (((a)->v > (b)->v) - ((a)->v < (b)->v))
+#define ST_SCOPE static
+#define ST_DECLARE
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+static void	 PlanWindows(const DriftNullInput *in, int64 rows, NullWindows *w);
+static int64 SortedSamples(const DriftNullInput *in, int j, const NullWindows *w, const int32 *ref_k,
+						   int64 rows, DriftRefValue *ref, double *cur, int *ncur, DriftPoolValue *pool);
 static int	 PolicyWindowDays(const char *model_name);
 static int64 FirstReferenceAtOrAfter(int64 row, int64 rows, int64 n);
 static int	 FirstDayAtOrAfter(const DriftNullInput *in, DateADT day);
@@ -119,28 +139,121 @@ FirstDayAtOrAfter(const DriftNullInput *in, DateADT day)
 	return lo;
 }
 
+/*
+ * Where each window's values go in cur (off), and whether SortedSamples
+ * pools: when sorting every training value once and walking all of them per
+ * window costs less than sorting the reference and each window and merging
+ * the two (sum of m log m + m + rows), as with one symbol's few thousand rows
+ * and long windows; not with many symbols' rows and a small reference.
+ */
+static void
+PlanWindows(const DriftNullInput *in, int64 rows, NullWindows *w)
+{
+	double gather = (double) rows * log2((double) rows + 1.0);
+	double pool = (double) in->n * log2((double) in->n + 1.0);
+
+	w->off = palloc(sizeof(int64) * (w->nwin + 1));
+	w->off[0] = 0;
+	for (int b = 0; b < w->nwin; b++)
+	{
+		double m = (double) (w->to[b] - w->from[b]);
+
+		w->off[b + 1] = w->off[b] + (w->to[b] - w->from[b]);
+		gather += m * log2(m + 1.0) + m + (double) rows;
+		pool += (double) in->n;
+	}
+	w->pooled = pool < gather;
+}
+
+/*
+ * Feature j's samples, sorted: its reference values (returns how many are
+ * finite) and its finite values in each window b, at cur + off[b] (ncur[b]
+ * of them), each gathered and sorted; or (w->pooled) every finite training
+ * value sorted once into pool (returns how many), which
+ * DriftStatisticsOfPool reads the samples of every window from.
+ */
+static int64
+SortedSamples(const DriftNullInput *in, int j, const NullWindows *w, const int32 *ref_k, int64 rows,
+			  DriftRefValue *ref, double *cur, int *ncur, DriftPoolValue *pool)
+{
+	int64 nref = 0;
+	int64 npool = 0;
+
+	if (!w->pooled)
+	{
+		for (int64 k = 0; k < rows; k++)
+		{
+			double v = in->x[ReferenceRowIndex(k, rows, in->n) * in->p + j];
+
+			if (isfinite(v))
+			{
+				ref[nref].v = v;
+				ref[nref].k = k;
+				nref++;
+			}
+		}
+		SortRefValues(ref, nref);
+		for (int b = 0; b < w->nwin; b++)
+		{
+			double *c = cur + w->off[b];
+
+			CHECK_FOR_INTERRUPTS();
+			ncur[b] = 0;
+			for (int64 i = w->from[b]; i < w->to[b]; i++)
+			{
+				double v = in->x[i * in->p + j];
+
+				if (isfinite(v))
+					c[ncur[b]++] = v;
+			}
+			SortDoubles(c, ncur[b]);
+		}
+		return nref;
+	}
+	for (int d = 0; d < in->ndays; d++)
+		for (int64 i = in->day_start[d]; i < in->day_start[d + 1]; i++)
+		{
+			double v = in->x[i * in->p + j];
+
+			if (isfinite(v))
+			{
+				pool[npool].v = v;
+				pool[npool].day = d;
+				pool[npool].k = ref_k[i];
+				npool++;
+			}
+		}
+	CHECK_FOR_INTERRUPTS();
+	SortDriftPoolValues(pool, npool);
+	return npool;
+	return nref;
+}
+
 int
 DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 {
-	int	   window_days;
-	int	   last_start;
-	int	   nwin;
-	int	   neighbours;
-	int	  *first_day;
-	int64 *win_from,
-		*win_to,
-		*k_from,
+	int			window_days;
+	int			last_start;
+	int			neighbours;
+	NullWindows w;
+	int64	   *k_from,
 		*k_to;
-	int64		  rows = Min(in->reference_rows, in->n);
-	RefValue	 *ref;
-	double		 *refsub;
-	double		 *cur;
-	double		 *stats;
-	double		  one[DRIFT_NMETHODS];
-	SPIPlanPtr	  plan;
-	MemoryContext per_window;
-	MemoryContext old;
-	bool		  isnull;
+	int64			  rows = Min(in->reference_rows, in->n);
+	DriftRefValue	 *ref;
+	double			 *cur;
+	int				 *ncur;
+	DriftPoolValue	 *pool;
+	int32			 *ref_k = NULL;
+	Datum			 *stats;
+	Datum			 *names;
+	Datum			 *methods;
+	Datum			  args[7];
+	double			  one[DRIFT_NMETHODS];
+	int64			  max_values = rows;
+	DriftWalkScratch *scratch;
+	MemoryContext	  per_window;
+	MemoryContext	  old;
+	bool			  isnull;
 
 	if (SPI_execute("SELECT pg_catalog.to_regclass('stockml.drift_null') IS NOT NULL", true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look for stockml.drift_null");
@@ -166,29 +279,32 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	}
 
 	/*
-	 * the windows: rows [win_from, win_to), their first days evenly spaced;
-	 * reference positions [k_from, k_to) left out: the window and window_days
-	 * calendar days on each side
+	 * the windows: rows [from, to) of days [day_from, day_to), their first
+	 * days evenly spaced; reference positions [k_from, k_to) left out: the
+	 * window and window_days calendar days on each side
 	 */
-	nwin = Min(DRIFT_NULL_WINDOWS, last_start + 1);
-	win_from = palloc(sizeof(int64) * nwin);
-	win_to = palloc(sizeof(int64) * nwin);
-	k_from = palloc(sizeof(int64) * nwin);
-	k_to = palloc(sizeof(int64) * nwin);
-	first_day = palloc(sizeof(int) * nwin);
-	for (int b = 0; b < nwin; b++)
+	w.nwin = Min(DRIFT_NULL_WINDOWS, last_start + 1);
+	w.from = palloc(sizeof(int64) * w.nwin);
+	w.to = palloc(sizeof(int64) * w.nwin);
+	w.day_from = palloc(sizeof(int) * w.nwin);
+	w.day_to = palloc(sizeof(int) * w.nwin);
+	k_from = palloc(sizeof(int64) * w.nwin);
+	k_to = palloc(sizeof(int64) * w.nwin);
+	for (int b = 0; b < w.nwin; b++)
 	{
-		int s = nwin > 1 ? (int) ((int64) b * last_start / (nwin - 1)) : 0;
+		int s = w.nwin > 1 ? (int) ((int64) b * last_start / (w.nwin - 1)) : 0;
 		int e = FirstDayAtOrAfter(in, in->days[s] + window_days);
 		int g0 = FirstDayAtOrAfter(in, in->days[s] - window_days);
 		int g1 = FirstDayAtOrAfter(in, in->days[s] + 2 * window_days);
 
-		first_day[b] = s;
-		win_from[b] = in->day_start[s];
-		win_to[b] = in->day_start[e];
+		w.day_from[b] = s;
+		w.day_to[b] = e;
+		w.from[b] = in->day_start[s];
+		w.to[b] = in->day_start[e];
 		k_from[b] = FirstReferenceAtOrAfter(in->day_start[g0], rows, in->n);
 		k_to[b] = FirstReferenceAtOrAfter(in->day_start[g1], rows, in->n);
 	}
+	PlanWindows(in, rows, &w);
 
 	/*
 	 * neighbours: windows fewer places apart than this overlap each other's
@@ -196,89 +312,92 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	 * other's comparison
 	 */
 	neighbours = 1;
-	for (int b = 0; b < nwin; b++)
+	for (int b = 0; b < w.nwin; b++)
 	{
 		int c = b + 1;
 
-		while (c < nwin && in->days[first_day[c]] < in->days[first_day[b]] + 2 * window_days)
+		while (c < w.nwin && in->days[w.day_from[c]] < in->days[w.day_from[b]] + 2 * window_days)
 			c++;
 		neighbours = Max(neighbours, c - b);
 	}
 
-	plan = SPI_prepare("INSERT INTO stockml.drift_null (model_id, feature, method, window_days, statistics, neighbours)"
-					   " VALUES ($1, $2, $3, $4, $5, $6)",
-					   6, (Oid[]) {INT8OID, TEXTOID, TEXTOID, INT4OID, FLOAT8ARRAYOID, INT4OID});
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the drift null insert");
-
-	ref = palloc(sizeof(RefValue) * rows);
-	refsub = palloc(sizeof(double) * rows);
-	cur = palloc(sizeof(double) * Max(in->n, 1));
-	stats = palloc(sizeof(double) * DRIFT_NMETHODS * nwin);
+	ref = NULL;
+	cur = NULL;
+	ncur = NULL;
+	pool = NULL;
+	if (!w.pooled)
+	{
+		ref = palloc(sizeof(DriftRefValue) * rows);
+		cur = palloc(sizeof(double) * Max(w.off[w.nwin], 1));
+		ncur = palloc(sizeof(int) * w.nwin);
+		for (int b = 0; b < w.nwin; b++)
+			max_values = Max(max_values, w.to[b] - w.from[b]);
+	}
+	else
+	{
+		/* the reference position of each training row */
+		pool = palloc(sizeof(DriftPoolValue) * in->n);
+		ref_k = palloc(sizeof(int32) * in->n);
+		for (int64 i = 0; i < in->n; i++)
+			ref_k[i] = -1;
+		for (int64 k = 0; k < rows; k++)
+			ref_k[ReferenceRowIndex(k, rows, in->n)] = (int32) k;
+		max_values = in->n;
+	}
+	scratch = DriftWalkScratchCreate((int) max_values);
+	/* feature j, method m, window b at stats[(j * DRIFT_NMETHODS + m) * nwin + b] */
+	stats = palloc(sizeof(Datum) * DRIFT_NMETHODS * w.nwin * Max(in->p, 1));
 	per_window = AllocSetContextCreate(CurrentMemoryContext, "stockml drift null", ALLOCSET_DEFAULT_SIZES);
 	for (int j = 0; j < in->p; j++)
 	{
-		int64 nref = 0;
+		int64 nvalues = SortedSamples(in, j, &w, ref_k, rows, ref, cur, ncur, pool);
 
-		for (int64 k = 0; k < rows; k++)
+		for (int b = 0; b < w.nwin; b++)
 		{
-			double v = in->x[ReferenceRowIndex(k, rows, in->n) * in->p + j];
-
-			if (isfinite(v))
-			{
-				ref[nref].v = v;
-				ref[nref].k = k;
-				nref++;
-			}
-		}
-		SortRefValues(ref, nref);
-		for (int b = 0; b < nwin; b++)
-		{
-			int ncur = 0;
-			int nsub = 0;
+			bool ok;
 
 			CHECK_FOR_INTERRUPTS();
-			for (int64 i = win_from[b]; i < win_to[b]; i++)
-			{
-				double v = in->x[i * in->p + j];
-
-				if (isfinite(v))
-					cur[ncur++] = v;
-			}
-			for (int64 r = 0; r < nref; r++)
-				if (ref[r].k < k_from[b] || ref[r].k >= k_to[b])
-					refsub[nsub++] = ref[r].v;
-			SortDoubles(cur, ncur);
-			if (ncur > 0 && nsub > 0)
-			{
-				old = MemoryContextSwitchTo(per_window);
-				DriftStatistics(refsub, nsub, cur, ncur, one);
-				MemoryContextSwitchTo(old);
-				MemoryContextReset(per_window);
-			}
+			/* what a reference it does not walk itself needs is allocated in per_window */
+			old = MemoryContextSwitchTo(per_window);
+			if (w.pooled)
+				ok = DriftStatisticsOfPool(pool, (int) nvalues, w.day_from[b], w.day_to[b], k_from[b],
+										   k_to[b], scratch, one);
+			else
+				ok = DriftStatisticsExcluding(ref, (int) nvalues, k_from[b], k_to[b], cur + w.off[b], ncur[b],
+											  scratch, one);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(per_window);
 			for (int m = 0; m < DRIFT_NMETHODS; m++)
-				stats[m * nwin + b] = (ncur > 0 && nsub > 0) ? one[m] : NAN;
-		}
-		for (int m = 0; m < DRIFT_NMETHODS; m++)
-		{
-			Datum *elems = palloc(sizeof(Datum) * nwin);
-			Datum  args[6];
-
-			for (int b = 0; b < nwin; b++)
-				elems[b] = Float8GetDatum(stats[m * nwin + b]);
-			args[0] = Int64GetDatum(model_id);
-			args[1] = CStringGetTextDatum(in->names[j]);
-			args[2] = CStringGetTextDatum(DriftMethodNames[m]);
-			args[3] = Int32GetDatum(window_days);
-			args[4] = PointerGetDatum(construct_array(elems, nwin, FLOAT8OID, sizeof(float8),
-													  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-			args[5] = Int32GetDatum(neighbours);
-			if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "could not store the drift null");
-			pfree(elems);
+				stats[((int64) j * DRIFT_NMETHODS + m) * w.nwin + b] = Float8GetDatum(ok ? one[m] : NAN);
 		}
 	}
 	MemoryContextDelete(per_window);
-	SPI_freeplan(plan);
-	return nwin;
+
+	/* every row in one statement: its slice of the statistics, in feature and method order */
+	names = palloc(sizeof(Datum) * Max(in->p, 1));
+	for (int j = 0; j < in->p; j++)
+		names[j] = CStringGetTextDatum(in->names[j]);
+	methods = palloc(sizeof(Datum) * DRIFT_NMETHODS);
+	for (int m = 0; m < DRIFT_NMETHODS; m++)
+		methods[m] = CStringGetTextDatum(DriftMethodNames[m]);
+	args[0] = Int64GetDatum(model_id);
+	args[1] = PointerGetDatum(construct_array(names, in->p, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(methods, DRIFT_NMETHODS, TEXTOID, -1, false, TYPALIGN_INT));
+	args[3] = Int32GetDatum(window_days);
+	args[4] = PointerGetDatum(construct_array(stats, DRIFT_NMETHODS * w.nwin * in->p, FLOAT8OID,
+											  sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[5] = Int32GetDatum(w.nwin);
+	args[6] = Int32GetDatum(neighbours);
+	if (SPI_execute_with_args("INSERT INTO stockml.drift_null (model_id, feature, method, window_days, statistics,"
+							  " neighbours)"
+							  " SELECT $1, f.name, m.name, $4,"
+							  " $5[((f.i - 1) * pg_catalog.cardinality($3) + m.i - 1) * $6 + 1"
+							  " : ((f.i - 1) * pg_catalog.cardinality($3) + m.i) * $6], $7"
+							  " FROM pg_catalog.unnest($2) WITH ORDINALITY f(name, i),"
+							  " pg_catalog.unnest($3) WITH ORDINALITY m(name, i)"
+							  " ORDER BY f.i, m.i",
+							  7, (Oid[]) {INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT4OID, FLOAT8ARRAYOID, INT4OID, INT4OID},
+							  args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store the drift null");
+	return w.nwin;
 }
