@@ -77,6 +77,42 @@ CREATE TYPE stockml.forecast_result AS (
 COMMENT ON TYPE stockml.forecast_result IS
 'a row of forecast(): the predictions row it recorded (status ok), or the symbol it could not forecast (status failed, error = why; the prediction columns NULL)';
 
+-- The ledger is written here only, as the owner: a row of stockml.predictions is always what
+-- predict() answered for that version (stockml_admin reads the ledger but cannot insert or
+-- edit a forecast by hand; forecast() calls this for each symbol).
+CREATE FUNCTION stockml._record_forecast(model_name text, symbol text, version integer)
+RETURNS stockml.forecast_result
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    mid bigint;
+    p record;
+    r stockml.forecast_result;
+BEGIN
+    SELECT m.id INTO mid FROM stockml.models m
+     WHERE m.name = _record_forecast.model_name AND m.version = _record_forecast.version;
+    IF mid IS NULL THEN
+        RAISE EXCEPTION 'model "%" has no version %', _record_forecast.model_name, _record_forecast.version
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT * INTO p FROM stockml.predict(_record_forecast.model_name, _record_forecast.symbol,
+                                         version => _record_forecast.version);
+    INSERT INTO stockml.predictions AS t (model_id, model_name, model_version, symbol, as_of,
+                                         target_day, predicted_close, lower, upper, p_up)
+    VALUES (mid, _record_forecast.model_name, _record_forecast.version, p.symbol, p.as_of,
+            p.target_day, p.predicted_close, p.lower, p.upper, p.p_up)
+    ON CONFLICT ON CONSTRAINT predictions_model_id_symbol_as_of_key DO UPDATE
+       SET target_day = excluded.target_day, predicted_close = excluded.predicted_close,
+           lower = excluded.lower, upper = excluded.upper, p_up = excluded.p_up, made_at = now()
+    RETURNING t.id, t.model_id, t.model_name, t.model_version, t.symbol, t.as_of, t.target_day,
+              t.predicted_close, t.lower, t.upper, t.made_at, 'ok', NULL, t.p_up
+         INTO r;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION stockml._record_forecast(text, text, integer) IS
+'internal: predict one symbol with one version and record it in stockml.predictions, as the owner (the ledger holds only what predict() answered); forecast() calls it; members of stockml_admin may execute it';
+REVOKE ALL ON FUNCTION stockml._record_forecast(text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._record_forecast(text, text, integer) TO stockml_admin;
+
 CREATE FUNCTION stockml.forecast(model_name text, symbols text[] DEFAULT NULL,
                                  version integer DEFAULT NULL, alias text DEFAULT NULL)
 RETURNS SETOF stockml.forecast_result
@@ -86,28 +122,22 @@ DECLARE
     v integer := stockml._resolve_version(forecast.model_name, forecast.version, forecast.alias);
     mid bigint;
     s text;
-    p record;
     r stockml.forecast_result;
     msg text;
     failed text[] := '{}';
     n integer := 0;
 BEGIN
+    IF NOT pg_catalog.has_function_privilege('stockml._record_forecast(text, text, integer)', 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied to record forecasts of model "%"', forecast.model_name
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'forecast() writes the ledger stockml.predictions: members of stockml_admin may call it; predict() answers without recording.';
+    END IF;
     SELECT m.id, coalesce(forecast.symbols, m.symbols) INTO mid, symbols
       FROM stockml.models m WHERE m.name = forecast.model_name AND m.version = v;
     FOR s IN SELECT DISTINCT u FROM unnest(symbols) u ORDER BY 1 LOOP
         n := n + 1;
         BEGIN
-            SELECT * INTO p FROM stockml.predict(forecast.model_name, coalesce(s, ''), version => v);
-            INSERT INTO stockml.predictions AS t (model_id, model_name, model_version, symbol, as_of,
-                                                 target_day, predicted_close, lower, upper, p_up)
-            VALUES (mid, forecast.model_name, v, p.symbol, p.as_of, p.target_day, p.predicted_close,
-                    p.lower, p.upper, p.p_up)
-            ON CONFLICT ON CONSTRAINT predictions_model_id_symbol_as_of_key DO UPDATE
-               SET target_day = excluded.target_day, predicted_close = excluded.predicted_close,
-                   lower = excluded.lower, upper = excluded.upper, p_up = excluded.p_up, made_at = now()
-            RETURNING t.id, t.model_id, t.model_name, t.model_version, t.symbol, t.as_of, t.target_day,
-                      t.predicted_close, t.lower, t.upper, t.made_at, 'ok', NULL, t.p_up
-                 INTO r;
+            r := stockml._record_forecast(forecast.model_name, coalesce(s, ''), v);
         EXCEPTION WHEN OTHERS THEN
             -- one symbol's failure (no history, a bad last bar) does not stop the others
             GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
@@ -229,7 +259,7 @@ COMMENT ON FUNCTION stockml.run_job_train(bigint, jsonb) IS
 -- src/registry.c), so nobody moves an alias without a history row or rewrites a run.
 GRANT SELECT ON stockml.experiments, stockml.runs, stockml.run_metrics, stockml.models,
                 stockml.model_aliases, stockml.alias_history TO stockml_admin;
-GRANT SELECT, INSERT, UPDATE ON stockml.predictions TO stockml_admin;
+GRANT SELECT ON stockml.predictions TO stockml_admin;
 -- (0.1.0 granted it USAGE on the run ids; an upgrade revokes it, leaving the same ACL as here)
 REVOKE USAGE ON SEQUENCE stockml.runs_id_seq FROM stockml_admin;
 GRANT SELECT ON stockml.feature_sets TO stockml_admin;
