@@ -2118,14 +2118,19 @@ BEGIN
            AND (forecast_accuracy.model_version IS NULL OR m.version = forecast_accuracy.model_version)
            AND p.target_day BETWEEN from_day AND to_day
          ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC),
+    -- the close of as_of, materialized: on Citus the join runs on the workers, and
+    -- total_return() (which reads prices itself) is then applied on this node, never
+    -- inside a query on a shard (Citus refuses that nesting)
+    naive AS MATERIALIZED (
+        SELECT l.*, b.close AS naive
+          FROM latest l
+          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of),
     -- the realized close on the price scale of as_of (what predict() reported on): the
     -- close of as_of times the total return to the target day, so a split or a dividend
     -- in between is no forecast error
     realized AS (
-        SELECT l.*, b.close AS naive,
-               b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual
-          FROM latest l
-          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of),
+        SELECT n.*, n.naive * stockml.total_return(n.symbol, n.as_of, n.target_day) AS actual
+          FROM naive n),
     scored AS (
         SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
                stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
@@ -2372,15 +2377,19 @@ BEGIN
     IF pol.min_skill IS NOT NULL AND n_forecasts >= pol.min_forecasts AND skill < pol.min_skill THEN
         SELECT t.p_value INTO skill_p
           FROM stockml.dm_test(ARRAY(
-                   SELECT avg(abs(ln(l.predicted_close / a.actual)) - (1 - pol.min_skill) * abs(ln(b.close / a.actual)))
-                     FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.predicted_close
-                             FROM stockml.predictions p
-                            WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
-                            ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
-                     JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
-                    CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
-                    WHERE l.predicted_close > 0 AND a.actual > 0 AND b.close > 0
-                    GROUP BY l.target_day ORDER BY l.target_day), m.horizon) t;
+                   -- the join materialized first, total_return() applied to its rows here
+                   -- (on Citus not inside a query on a shard: see forecast_accuracy)
+                   WITH joined AS MATERIALIZED (
+                       SELECT l.symbol, l.as_of, l.target_day, l.predicted_close, b.close
+                         FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.predicted_close
+                                 FROM stockml.predictions p
+                                WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
+                                ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
+                         JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of)
+                   SELECT avg(abs(ln(a.predicted_close / a.actual)) - (1 - pol.min_skill) * abs(ln(a.close / a.actual)))
+                     FROM (SELECT l.*, l.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual FROM joined l) a
+                    WHERE a.predicted_close > 0 AND a.actual > 0 AND a.close > 0
+                    GROUP BY a.target_day ORDER BY a.target_day), m.horizon) t;
         IF skill_p < pol.skill_alpha THEN
             reasons := reasons || format('skill %s < %s over %s forecasts (Diebold-Mariano p = %s)',
                                          round(skill::numeric, 3), pol.min_skill, n_forecasts, round(skill_p::numeric, 4));
@@ -2388,15 +2397,18 @@ BEGIN
     END IF;
     -- coverage: the version's own realized intervals significantly below min_coverage, by a
     -- one-sided binomial test; an h-step forecast overlaps h - 1 others, so h of them count as one
-    SELECT count(*)::integer AS n, count(*) FILTER (WHERE a.actual BETWEEN l.lower AND l.upper)::integer AS covered
+    WITH joined AS MATERIALIZED (
+        SELECT l.symbol, l.as_of, l.target_day, l.lower, l.upper, b.close
+          FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.lower, p.upper
+                  FROM stockml.predictions p
+                 WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
+                 ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
+          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
+         WHERE l.lower IS NOT NULL AND l.upper IS NOT NULL)
+    SELECT count(*)::integer AS n, count(*) FILTER (WHERE a.actual BETWEEN a.lower AND a.upper)::integer AS covered
       INTO cov
-      FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.lower, p.upper
-              FROM stockml.predictions p
-             WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
-             ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
-      JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
-     CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
-     WHERE l.lower IS NOT NULL AND l.upper IS NOT NULL AND a.actual IS NOT NULL;
+      FROM (SELECT l.*, l.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual FROM joined l) a
+     WHERE a.actual IS NOT NULL;
     IF pol.min_coverage IS NOT NULL AND cov.n >= pol.min_forecasts AND cov.covered < pol.min_coverage * cov.n THEN
         coverage_p := stockml.coverage_test(round(cov.covered::float8 / m.horizon)::bigint,
                                             greatest(round(cov.n::float8 / m.horizon), 1)::bigint,

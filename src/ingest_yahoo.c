@@ -740,7 +740,14 @@ StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz, DateADT star
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args("INSERT INTO stockml.corporate_actions AS c"
+	/*
+	 * The upsert in a data-modifying CTE, as StorePriceBars does: a plain
+	 * INSERT ... SELECT FROM unnest(...) ON CONFLICT with a parameter in DO
+	 * UPDATE SET reaches a Citus worker without the parameters' types ("could
+	 * not determine data type of parameter $1").
+	 */
+	rc = SPI_execute_with_args("WITH changed AS ("
+							   " INSERT INTO stockml.corporate_actions AS c"
 							   " (symbol, day, kind, amount, numerator, denominator, source)"
 							   " SELECT $1, * , $7 FROM unnest($2::date[], $3::text[], $4::float8[],"
 							   "                        $5::float8[], $6::float8[])"
@@ -749,7 +756,9 @@ StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz, DateADT star
 							   "        denominator = excluded.denominator, source = excluded.source,"
 							   "        ingested_at = $8"
 							   "  WHERE (c.amount, c.numerator, c.denominator) IS DISTINCT FROM"
-							   "        (excluded.amount, excluded.numerator, excluded.denominator)",
+							   "        (excluded.amount, excluded.numerator, excluded.denominator)"
+							   " RETURNING 1)"
+							   " SELECT count(*) FROM changed",
 							   8, (Oid[]) {TEXTOID, DATEARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, TEXTOID, TIMESTAMPTZOID},
 							   (Datum[]) {CStringGetTextDatum(symbol),
 										  PointerGetDatum(construct_array(days, n, DATEOID, sizeof(DateADT), true, TYPALIGN_INT)),
@@ -761,7 +770,7 @@ StoreCorporateActions(const char *symbol, ChartParse *p, pg_tz *tz, DateADT star
 										  /* now(): Citus refuses non-IMMUTABLE functions in DO UPDATE SET */
 										  TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())},
 							   NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
+	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not store corporate actions: %s", SPI_result_code_string(rc));
 	SPI_finish();
 }

@@ -116,11 +116,19 @@ ReadTargets(ArrayType *symbols, int *ntargets)
 						 " ORDER BY s.symbol",
 						 true, 0);
 	else
-		rc = SPI_execute_with_args("SELECT u.symbol, s.source,"
-								   "       (SELECT max(p.day) FROM stockml.prices p WHERE p.symbol = u.symbol)"
+		/*
+		 * The last day in a subquery over symbols, not correlated with the
+		 * unnest: Citus refuses a correlated subquery beside a set-returning
+		 * function, and pushes this one down (symbols and prices colocated).
+		 */
+		rc = SPI_execute_with_args("SELECT u.symbol, s.source, s.last"
 								   "  FROM (SELECT symbol, min(n) AS n FROM unnest($1::text[])"
 								   "          WITH ORDINALITY AS t(symbol, n) GROUP BY symbol) u"
-								   "  LEFT JOIN stockml.symbols s ON s.symbol = u.symbol"
+								   "  LEFT JOIN (SELECT w.symbol, w.source,"
+								   "                    (SELECT max(p.day) FROM stockml.prices p"
+								   "                      WHERE p.symbol = w.symbol) AS last"
+								   "               FROM stockml.symbols w WHERE w.symbol = ANY ($1::text[])) s"
+								   "    ON s.symbol = u.symbol"
 								   " ORDER BY u.n",
 								   1, (Oid[]) {TEXTARRAYOID}, (Datum[]) {PointerGetDatum(symbols)},
 								   NULL, true, 0);
