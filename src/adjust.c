@@ -180,6 +180,7 @@ stockml_total_return(PG_FUNCTION_ARGS)
 	double			  *factor;
 	int				   nbars;
 	double			   ratio;
+	MemoryContext	   caller;
 
 	if (reversed)
 	{
@@ -189,6 +190,7 @@ stockml_total_return(PG_FUNCTION_ARGS)
 		to = tmp;
 	}
 	StockmlBecomeOwner(&sw);
+	caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* kept: monitor() and the forecast views call this once per forecast */
@@ -209,7 +211,8 @@ stockml_total_return(PG_FUNCTION_ARGS)
 						 NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading stockml.prices failed");
 	nbars = (int) SPI_processed;
-	bars = palloc(sizeof(AdjustInput) * Max(nbars, 1));
+	/* in the caller's context: SPI_finish frees SPI's, and the bars are read after it */
+	bars = MemoryContextAlloc(caller, sizeof(AdjustInput) * Max(nbars, 1));
 	for (int i = 0; i < nbars; i++)
 	{
 		HeapTuple tup = SPI_tuptable->vals[i];

@@ -8,13 +8,16 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 
 #include "price_store.h"
@@ -342,6 +345,42 @@ IngestStatus(const IngestCounts *counts)
 }
 
 /*
+ * The row RETURNING l.* gave as a composite Datum of type stockml.ingest_log,
+ * in memory context cxt.  Built from the columns, not returned as the whole
+ * row: on Citus, where ingest_log is distributed, a whole-row RETURNING is of
+ * the shard's row type, which does not cast to the table's.
+ */
+static Datum
+IngestLogDatum(HeapTuple row, TupleDesc rowdesc, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	TupleDesc	  desc = RelationNameGetTupleDesc("stockml.ingest_log");
+	Datum		 *values = palloc0(sizeof(Datum) * desc->natts);
+	bool		 *isnull = palloc(sizeof(bool) * desc->natts);
+	int			  col = 0;
+	Datum		  result;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		isnull[i] = true;
+		if (att->attisdropped)
+			continue;
+		if (++col > rowdesc->natts || SPI_gettypeid(rowdesc, col) != att->atttypid)
+			elog(ERROR, "stockml.ingest_log's columns are not those its INSERT returned");
+		values[i] = SPI_getbinval(row, rowdesc, col, &isnull[i]);
+		if (!isnull[i] && !att->attbyval)
+			values[i] = datumCopy(values[i], att->attbyval, att->attlen);
+	}
+	if (col != rowdesc->natts)
+		elog(ERROR, "stockml.ingest_log's columns are not those its INSERT returned");
+	result = HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, isnull));
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/*
  * Append the ingest_log row and return it as a composite Datum of type
  * stockml.ingest_log, allocated in the caller's memory context.
  */
@@ -356,6 +395,7 @@ InsertIngestLog(const char *symbol, const char *source, TimestampTz started_at,
 	char		   nulls[9];
 	StringInfoData message;
 	Datum		   result;
+	MemoryContext  caller;
 	int			   rc;
 
 	initStringInfo(&message);
@@ -381,19 +421,18 @@ InsertIngestLog(const char *symbol, const char *source, TimestampTz started_at,
 	args[8] = CStringGetTextDatum(message.data);
 	nulls[8] = message.len > 0 ? ' ' : 'n';
 
+	caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	rc = SPI_execute_with_args("INSERT INTO stockml.ingest_log AS l"
 							   " (symbol, source, started_at, finished_at, status, http_status,"
 							   "  rows_inserted, rows_updated, rows_rejected, error)"
 							   " VALUES ($1, $2, $3, clock_timestamp(), $4, $5, $6, $7, $8, $9)"
-							   " RETURNING l",
+							   " RETURNING l.*",
 							   9, argtypes, args, nulls, false, 0);
 	if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
 		elog(ERROR, "could not write ingest_log: %s", SPI_result_code_string(rc));
-	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-											 &(bool) {false}),
-							   false, -1);
+	result = IngestLogDatum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, caller);
 	SPI_finish();
 	return result;
 }

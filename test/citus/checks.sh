@@ -14,6 +14,42 @@ ok() { echo "ok - $*"; }
 notok() { echo "not ok - $*"; fails=$((fails + 1)); }
 # the numbers as text, to the last bit
 export PGOPTIONS="-c extra_float_digits=3"
+# same NAME TOL [psql options...] <<<SQL: run SQL on both (psql -At), compare the outputs
+# with same_json.py (numbers within TOL); an ERROR on either side fails.  The messages
+# (stderr) are kept apart: one node's WARNINGs name its own database.
+same() {
+	local name=$1 tol=$2 sql
+	shift 2
+	sql=$(cat)
+	coord -At "$@" <<<"$sql" >"$out/$name.citus" 2>"$out/$name.citus.err"
+	single -At "$@" <<<"$sql" >"$out/$name.single" 2>"$out/$name.single.err"
+	if grep -q ERROR "$out/$name.citus.err" "$out/$name.single.err"; then
+		cat "$out/$name.citus.err" "$out/$name.single.err"
+		return 1
+	fi
+	/usr/bin/python3 "$here/same_json.py" "$out/$name.citus" "$out/$name.single" "$tol"
+}
+# table_sql TABLE [COLUMN...]: every row of a table or view, ordered, without its
+# timestamps (when a row was written differs between the two) and the columns named
+table_sql() {
+	local t=$1 cols
+	shift
+	cols=$(single -At -v t="$t" -v skip="{$(
+		IFS=,
+		echo "$*"
+	)}" <<<"SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position)
+  FROM information_schema.columns
+ WHERE table_schema = 'stockml' AND table_name = :'t' AND data_type <> 'timestamp with time zone'
+   AND column_name <> ALL (:'skip'::text[])")
+	echo "SELECT $cols FROM stockml.$t ORDER BY $cols;"
+}
+# same_tables NAME TOL TABLE...: the rows of each table (table_sql) the same on both
+same_tables() {
+	local name=$1 tol=$2 t sql=""
+	shift 2
+	for t in "$@"; do sql+="$(table_sql "$t" id job_id)"$'\n'; done
+	same "$name" "$tol" <<<"$sql"
+}
 
 # a single node (test/run.sh's cluster) with the same data
 "$bindir/dropdb" --if-exists stockml_citus_single 2>/dev/null
@@ -26,8 +62,11 @@ if coord -At -c 'SELECT table_name || $$ $$ || placement FROM stockml.distribute
 	cmp -s "$out/distribute.1" "$out/distribute.2" &&
 	grep -qx 'stockml.prices distributed by symbol' "$out/distribute.1" &&
 	grep -qx 'stockml.symbols distributed by symbol' "$out/distribute.1" &&
-	grep -qx 'stockml.corporate_actions distributed by symbol' "$out/distribute.1"; then
-	ok "distribute() distributes symbols, prices, corporate_actions by symbol; a second call changes nothing"
+	grep -qx 'stockml.corporate_actions distributed by symbol' "$out/distribute.1" &&
+	grep -qx 'stockml.ingest_log distributed by symbol' "$out/distribute.1" &&
+	[ "$(grep -c '^stockml\..* distributed by symbol$' "$out/distribute.1")" = 4 ] &&
+	! grep '^stockml\.' "$out/distribute.1" | grep -qv ' distributed by symbol$\| coordinator$'; then
+	ok "distribute() distributes symbols, prices, corporate_actions, ingest_log by symbol, the other $(grep -c ' coordinator$' "$out/distribute.1") tables stay on the coordinator; a second call changes nothing"
 else
 	notok "distribute():"
 	cat "$out/distribute.1" "$out/distribute.2"
@@ -36,11 +75,29 @@ shards=$(coord -At -c "SELECT count(DISTINCT p.nodeport) || ' nodes, ' || count(
   FROM pg_dist_shard s JOIN pg_dist_placement pl USING (shardid) JOIN pg_dist_node p USING (groupid)
  WHERE s.logicalrelid = 'stockml.prices'::regclass")
 colocated=$(coord -At -c "SELECT count(DISTINCT colocationid) FROM pg_dist_partition
- WHERE logicalrelid IN ('stockml.symbols'::regclass, 'stockml.prices'::regclass, 'stockml.corporate_actions'::regclass)")
+ WHERE logicalrelid IN ('stockml.symbols'::regclass, 'stockml.prices'::regclass, 'stockml.corporate_actions'::regclass,
+                        'stockml.ingest_log'::regclass)")
 if [ "$shards" = "2 nodes, 4 shards" ] && [ "$colocated" = 1 ]; then
-	ok "prices: $shards, colocated with symbols and corporate_actions"
+	ok "prices: $shards, colocated with symbols, corporate_actions and ingest_log"
 else
 	notok "prices: $shards, $colocated colocation groups"
+fi
+
+funcs=$(coord -At -c "SELECT string_agg(objid::regprocedure::text || ' by argument ' || distribution_argument_index, ', ')
+  FROM pg_dist_object WHERE distribution_argument_index IS NOT NULL
+   AND colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'stockml.prices'::regclass)")
+if [ "$funcs" = "stockml.total_return(text,date,date) by argument 0" ]; then
+	ok "distributed functions, colocated with prices: $funcs"
+else
+	notok "distributed functions: $funcs"
+fi
+worker_port=$(coord -At -c "SELECT min(nodeport) FROM pg_dist_node WHERE groupid > 0")
+if "$bindir/psql" -X -q -h "$CITUS_HOST" -p "$worker_port" -d "$CITUS_DB" -c 'SELECT * FROM stockml.distribute()' >"$out/distribute.worker" 2>&1; then
+	notok "distribute() on a worker did not fail"
+elif grep -q 'ERROR:  stockml.distribute() runs on the Citus coordinator, and this node is not it' "$out/distribute.worker"; then
+	ok "distribute() on a worker: an ERROR naming the coordinator as the place to run it"
+else
+	notok "distribute() on a worker: $(cat "$out/distribute.worker")"
 fi
 
 # 2. ingest the same CSV on both: MSFT, and MSFB = MSFT without its first 30 bars
@@ -63,6 +120,21 @@ else
 fi
 rows=$(coord -At -c "SELECT 'bars per shard of prices: ' || string_agg(n::text, ' + ' ORDER BY n) FROM (SELECT nodeport, result::int AS n FROM run_command_on_shards('stockml.prices', 'SELECT count(*) FROM %s') r JOIN pg_dist_placement USING (shardid) JOIN pg_dist_node USING (groupid)) s" 2>&1)
 echo "# $rows"
+
+# total_return() of a symbol, called alone, runs on the worker holding it (citus.log_remote_commands
+# shows the call sent there): the ratio of the closes on both (no adjusted closes, no events)
+tr_sql="SELECT stockml.total_return('MSFT', '2000-12-28', '2001-09-27');
+SELECT (SELECT close FROM stockml.prices WHERE symbol = 'MSFT' AND day = '2001-09-27') /
+       (SELECT close FROM stockml.prices WHERE symbol = 'MSFT' AND day = '2000-12-28');"
+coord -At <<<"SET citus.log_remote_commands = on; $tr_sql" >"$out/total_return.citus" 2>"$out/total_return.citus.err"
+single -At <<<"$tr_sql" >"$out/total_return.single" 2>&1
+if [ "$(sort -u "$out/total_return.citus" | wc -l)" = 1 ] && cmp -s "$out/total_return.citus" "$out/total_return.single" &&
+	grep -q 'issuing SELECT stockml.total_return(' "$out/total_return.citus.err"; then
+	ok "total_return('MSFT', ...) ran on its worker: $(head -1 "$out/total_return.citus"), the ratio of the closes, as on one node"
+else
+	notok "total_return (citus, then single):"
+	cat "$out/total_return.citus" "$out/total_return.citus.err" "$out/total_return.single"
+fi
 
 # 3. features(): the same rows, to the last bit (never 0 rows)
 feat_sql="SELECT symbol, day, close, x::text, y FROM stockml.features('MSFT') ORDER BY day"
@@ -157,6 +229,149 @@ elif grep -q 'the training rows of "MSFT" changed while train() read them' "$out
 	ok "_train_piece_qr with another rows_hash: an ERROR saying the rows changed"
 else
 	notok "_train_piece_qr with a wrong rows_hash: $(cat "$out/hash.citus")"
+fi
+
+# 6. HTTP ingest against the mock Yahoo/Stooq server (test/fixtures/mock_http.py): bars,
+# dividends and splits, Stooq's CSV, and refresh() re-adjusting a history split after
+# the first fetch (its full history re-fetched and rewritten)
+if [ -n "${STOCKML_MOCK_HTTP_PORT:-}" ]; then
+	cols="symbol, source, status, http_status, rows_inserted, rows_updated, rows_rejected, error"
+	if same http 0 <<<"SELECT $cols FROM stockml.ingest_yahoo('EVENTS', '2000-01-01', '2002-01-01');
+SELECT $cols FROM stockml.ingest_stooq('msft.us', '2000-01-01', '2001-06-30');
+SELECT $cols FROM stockml.ingest_yahoo('SPLIT', '2020-01-01', '2020-06-30');
+SELECT $cols FROM stockml.refresh(ARRAY['SPLIT', 'msft.us']) ORDER BY symbol;
+SELECT $cols FROM stockml.refresh() ORDER BY symbol;" &&
+		grep -q '^SPLIT|yahoo|ok|200|66|129|0|re-adjusted: split 2:1' "$out/http.single"; then
+		ok "ingest_yahoo, ingest_stooq, refresh() (a re-adjusted history) on the coordinator: the same rows as one node ($(wc -l <"$out/http.single") ingests)"
+	else
+		notok "HTTP ingest differs (citus, then single):"
+		cat "$out/http.citus" "$out/http.single"
+	fi
+	if same_tables http_tables 0 symbols prices corporate_actions ingest_log; then
+		ok "after them: symbols, prices, corporate_actions, ingest_log the same as one node ($(wc -l <"$out/http_tables.single") rows)"
+	else
+		notok "the tables differ after the HTTP ingests"
+	fi
+else
+	notok "no mock HTTP server (STOCKML_MOCK_HTTP_PORT): run the suite through test/run.sh"
+fi
+
+# 7. the forecast ledger day by day, then monitor(): WLKD and WLKB (MSFT's and MSFB's bars,
+# on different workers)
+# without their last 30 days; a model trained and deployed, then one bar a day and
+# forecast() after each, so 29 forecasts per symbol are realized
+csv=$root/data/MSFT.csv
+n=$(wc -l <"$csv")
+k=$((n - 30))
+{
+	echo "\\set a \`head -n $k '$csv'\`"
+	echo "\\set b \`head -n $k '$csv' | sed '2,31d'\`"
+	echo "SELECT status, rows_inserted FROM stockml.ingest_csv('WLKD', :'a');"
+	echo "SELECT status, rows_inserted FROM stockml.ingest_csv('WLKB', :'b');"
+	echo "SELECT version FROM stockml.train('cw', ARRAY['WLKD', 'WLKB'], 'ridge', params => '{\"alpha\": 10}');"
+	echo "SELECT action FROM stockml.deploy('cw', 1, reason => 'citus walk');"
+	for i in $(seq $((k + 1)) "$n"); do
+		echo "\\set r \`sed -n '1p;${i}p' '$csv'\`"
+		echo "SELECT rows_inserted FROM stockml.ingest_csv('WLKD', :'r');"
+		echo "SELECT rows_inserted FROM stockml.ingest_csv('WLKB', :'r');"
+		echo "SELECT status, symbol, as_of, target_day, predicted_close, lower, upper FROM stockml.forecast('cw') ORDER BY symbol;"
+	done
+} >"$out/walk.sql"
+nodes=$(coord -At -c "SELECT count(DISTINCT nodeport) FROM pg_dist_placement pl JOIN pg_dist_node USING (groupid)
+ WHERE pl.shardid IN (SELECT get_shard_id_for_distribution_column('stockml.prices', s) FROM unnest(ARRAY['WLKD', 'WLKB']) s)")
+if [ "$nodes" = 2 ] && same walk 1e-9 -f "$out/walk.sql"; then
+	ok "30 days of ingest_csv and forecast('cw') over WLKD and WLKB (on $nodes workers): the same ledger as one node ($(wc -l <"$out/walk.single") lines)"
+else
+	notok "the day-by-day forecasts differ (the two symbols on $nodes workers)"
+fi
+mon_cols="model, version, window_start, window_end, features, drifted_features, drift_share, n_forecasts, mae, skill, directional_accuracy, retrain_reason, retrain_job IS NOT NULL"
+if same monitor 1e-9 <<<"SELECT $mon_cols FROM stockml.monitor('cw');
+SELECT * FROM stockml.forecast_accuracy('cw', '2001-01-01', '2001-12-31');" &&
+	grep -q '^cw|1|.*|58|' "$out/monitor.single"; then
+	ok "monitor('cw') and forecast_accuracy(): the same drift, accuracy (58 realized forecasts) and retrain decision as one node: $(head -1 "$out/monitor.single" | cut -d'|' -f7-13)"
+else
+	notok "monitor() differs (citus, then single):"
+	cat "$out/monitor.citus" "$out/monitor.single"
+fi
+# (retrain_events.details holds the model's age: its time of day differs; the outcome is
+# compared once the job ended, below: the coordinator's worker may have run it already)
+events_sql="SELECT model_name, model_version, reason, details - 'model_age', status, new_version, outcome FROM stockml.retrain_events ORDER BY model_name, created_at;"
+if same_tables monitor_tables 1e-9 drift_metrics performance_metrics retrain_policies &&
+	same events 0 <<<"SELECT model_name, model_version, reason, details - 'model_age' FROM stockml.retrain_events ORDER BY model_name, created_at;"; then
+	ok "drift_metrics, performance_metrics, retrain_policies, retrain_events: the same rows as one node ($(wc -l <"$out/monitor_tables.single") + $(wc -l <"$out/events.single"))"
+else
+	notok "monitor()'s tables differ"
+fi
+
+# 8. the job queue and the background worker on the coordinator: the retrain monitor()
+# queued runs there (stockml.database names the coordinator's database); one node runs
+# the same job function by hand (its worker serves another database) and records the
+# outcome as the worker does
+done_sql="SELECT count(*) FROM stockml.jobs WHERE kind = 'train' AND status IN ('queued', 'running')"
+for _ in $(seq 240); do
+	[ "$(coord -At -c "$done_sql")" = 0 ] && break
+	sleep 0.5
+done
+coord -At -c "SELECT status || '|' || coalesce(result, error, '') FROM stockml.jobs WHERE kind = 'train'" >"$out/job.citus" 2>&1
+single -At >"$out/job.single" 2>&1 <<<"WITH r AS (SELECT id, stockml.run_job_train(id, args) AS result FROM stockml.jobs
+                WHERE kind = 'train' AND status = 'queued')
+UPDATE stockml.jobs j SET status = 'done', result = r.result, attempts = 1, progress = 1,
+       started_at = now(), finished_at = now()
+  FROM r WHERE j.id = r.id RETURNING j.status || '|' || j.result"
+if [ -s "$out/job.single" ] && cmp -s "$out/job.citus" "$out/job.single" &&
+	same retrained 1e-9 <<<"SELECT version, stockml.model_describe(model) FROM stockml.models WHERE name = 'cw' ORDER BY version;
+SELECT name, alias, version FROM stockml.model_aliases WHERE name = 'cw' ORDER BY alias;"; then
+	ok "the retrain job ran in the coordinator's background worker: $(cat "$out/job.citus"); the same model and aliases as one node"
+else
+	notok "the retrain job (citus, then single):"
+	cat "$out/job.citus" "$out/job.single"
+fi
+coord -At -c "SELECT status FROM stockml.retrain_events WHERE model_name = 'cw'" >"$out/event.citus" 2>&1
+if grep -qx 'deployed\|not_deployed' "$out/event.citus" && same events_resolved 0 <<<"$events_sql"; then
+	ok "its retrain event resolved when the job ended: $(cat "$out/event.citus"), as on one node"
+else
+	notok "the retrain event: $(cat "$out/event.citus")"
+fi
+
+# 9. the pg_cron pipeline on the coordinator: one scheduled tick runs refresh, forecast and
+# monitor in order; one node runs the same steps by hand (its pg_cron serves another database)
+pipe_ok=false
+if coord -c 'CREATE EXTENSION IF NOT EXISTS pg_cron' >"$out/pipeline.log" 2>&1 &&
+	coord -At -c "SELECT jobname FROM stockml.schedule_pipeline('citus', '* * * * *', ARRAY['cw'])" >>"$out/pipeline.log" 2>&1; then
+	ran_sql="SELECT count(DISTINCT d.jobid) FILTER (WHERE d.status IN ('succeeded', 'failed')) || ' ' ||
+       coalesce(string_agg(d.status, ',' ORDER BY d.end_time) FILTER (WHERE d.status IN ('succeeded', 'failed')), '')
+  FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname LIKE 'stockml-citus-%'"
+	for _ in $(seq 200); do
+		ran=$(coord -At -c "$ran_sql")
+		[ "${ran%% *}" = 3 ] && break
+		sleep 0.5
+	done
+	order=$(coord -At -c "SELECT string_agg(substring(j.jobname FROM '[a-z]+$'), ' ' ORDER BY d.end_time)
+  FROM cron.job_run_details d JOIN cron.job j USING (jobid) WHERE j.jobname LIKE 'stockml-citus-%'" 2>&1)
+	coord -At -c "SELECT stockml.unschedule_pipeline('citus')" >>"$out/pipeline.log" 2>&1
+	[ "$ran" = "3 succeeded,succeeded,succeeded" ] && [ "$order" = "refresh forecast monitor" ] && pipe_ok=true
+fi
+for step in refresh forecast monitor; do
+	single -q -c "CALL stockml.run_pipeline_step('citus', '$step', ARRAY['cw'])" >>"$out/pipeline.single" 2>&1
+done
+if $pipe_ok && same_tables pipeline 1e-9 prices predictions drift_metrics performance_metrics &&
+	same pipeline_events 0 <<<"$events_sql"; then
+	ok "a pg_cron tick ran the pipeline's steps in order ($order), all succeeded; prices, the ledger and monitoring the same as one node"
+else
+	notok "the pg_cron pipeline: runs '$ran' in order '$order'"
+	cat "$out/pipeline.log" "$out/pipeline.single"
+fi
+
+# 10. every view (Grafana's, the registry's, the reports'), as it reads the tables on Citus
+views=$(single -At -c "SELECT string_agg(viewname, ' ' ORDER BY viewname) FROM pg_views WHERE schemaname = 'stockml'")
+sql=""
+# (without the durations: ingest_status.duration_ms, job_history.wait_s and run_s, and
+# the worker's pid)
+for v in $views; do sql+="$(table_sql "$v" id job_id duration_ms wait_s run_s worker_pid)"$'\n'; done
+if same views 1e-9 <<<"$sql"; then
+	ok "every view of stockml ($(wc -w <<<"$views") views, $(wc -l <"$out/views.single") rows) reads the same on Citus as on one node"
+else
+	notok "the views differ"
 fi
 
 "$bindir/dropdb" stockml_citus_single

@@ -41,7 +41,9 @@ stockml.database = '$db'
 CONF
 for n in "${nodes[@]}"; do
 	port[$n]=$(free_port)
-	init_cluster "$bindir" "$out/$n" "${port[$n]}" "$sock" "$db" "$out/citus.conf"
+	# the mock Yahoo/Stooq server of test/run.sh (test/fixtures/mock_http.start.sh), if any
+	init_cluster "$bindir" "$out/$n" "${port[$n]}" "$sock" "$db" "$out/citus.conf" \
+		"${STOCKML_TEST_TMP:-/nonexistent}/fixtures.conf"
 	start_cluster "$bindir" "$out/$n"
 	"$bindir/createdb" -h "$sock" -p "${port[$n]}" "$db"
 	"$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "${port[$n]}" -d "$db" -c 'CREATE EXTENSION citus'

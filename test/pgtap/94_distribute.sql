@@ -4,7 +4,7 @@
 -- changed bar stamps ingested_at with the transaction's time (a parameter now, not now()
 -- in DO UPDATE SET, which Citus refuses).  test/citus/ runs distribute() on Citus.
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 
 SELECT throws_ok($$SELECT * FROM stockml.distribute()$$, '0A000',
                  'stockml.distribute() needs the citus extension in this database',
@@ -27,6 +27,16 @@ SELECT is((SELECT ingested_at FROM stockml.prices WHERE symbol = 'DST'), now(),
 SELECT is((SELECT close FROM stockml.prices WHERE symbol = 'DST'), 11::float8, 'with the new values');
 DELETE FROM stockml.symbols WHERE symbol = 'DST';
 SELECT is((SELECT count(*) FROM stockml.prices WHERE symbol = 'DST'), 0::bigint, 'deleting the symbol still deletes its bars');
+-- total_return() over 300 bars without adjusted closes or events: the ratio of the closes,
+-- in the first calls of a session too (it read its bars from memory SPI_finish had freed,
+-- and gave NaN until the corporate-actions plan went generic; distribute() runs it on the
+-- workers, test/citus/ compares it there)
+INSERT INTO stockml.symbols (symbol) VALUES ('TRLONG');
+INSERT INTO stockml.prices (symbol, day, open, high, low, close)
+SELECT 'TRLONG', '2020-01-01'::date + i, c, c, c, c FROM (SELECT i, 10 + i * 0.37 AS c FROM generate_series(0, 299) i) s;
+SELECT is(ARRAY(SELECT stockml.total_return('TRLONG', '2020-01-01', '2020-10-26') FROM generate_series(1, 3)),
+          array_fill((10 + 299 * 0.37)::float8 / 10, ARRAY[3]),
+          'total_return over 300 bars: the ratio of the closes, every call');
 SELECT is(has_function_privilege('public', 'stockml.distribute(integer)', 'EXECUTE'), false,
           'PUBLIC may not call distribute()');
 

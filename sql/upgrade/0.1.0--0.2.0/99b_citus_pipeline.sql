@@ -2,6 +2,8 @@
 -- join the forecast ledger with prices first (a materialized CTE) and apply total_return()
 -- to the joined rows on the node running the query; on Citus the join runs on the workers
 -- and total_return() never runs inside a query on a shard, which Citus refuses.
+-- distribute() also distributes ingest_log (colocated with prices) and runs total_return()
+-- on the worker holding the symbol.
 
 CREATE OR REPLACE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
                                           model_version integer DEFAULT NULL)
@@ -302,3 +304,91 @@ BEGIN
     RETURN NEXT;
 END
 $$;
+
+CREATE OR REPLACE FUNCTION stockml.distribute(shard_count integer DEFAULT NULL)
+RETURNS TABLE (table_name regclass, placement text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+    is_coordinator boolean;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RAISE EXCEPTION 'stockml.distribute() needs the citus extension in this database'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Install Citus 13.2 for PostgreSQL 15 (Citus''s packages), put citus first in shared_preload_libraries, CREATE EXTENSION citus here and on each worker, add the workers with citus_add_node(), then call stockml.distribute() on the coordinator.';
+    END IF;
+    IF shard_count IS NOT NULL AND (shard_count OPERATOR(pg_catalog.<) 1 OR shard_count OPERATOR(pg_catalog.>) 64000) THEN
+        RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave it NULL for citus.shard_count (32 by default).';
+    END IF;
+    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO is_coordinator;
+    IF NOT is_coordinator THEN
+        RAISE EXCEPTION 'stockml.distribute() runs on the Citus coordinator, and this node is not it'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Connect to the coordinator (citus_set_coordinator_host() names it) and call it there.';
+    END IF;
+    -- symbols first (the others colocate with it and reference it), by symbol; then the
+    -- tables of one symbol's rows, colocated with it: its bars, corporate actions and ingests
+    FOR t IN SELECT v.rel, v.ord FROM (VALUES ('stockml.symbols'::pg_catalog.regclass, 1),
+                                              ('stockml.prices'::pg_catalog.regclass, 2),
+                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3),
+                                              ('stockml.ingest_log'::pg_catalog.regclass, 4)) v(rel, ord)
+             ORDER BY v.ord LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) t.rel) THEN
+            IF t.rel OPERATOR(pg_catalog.=) 'stockml.ingest_log'::pg_catalog.regclass THEN
+                -- Citus wants the distribution column in every unique key: (symbol, id), id
+                -- staying unique by its identity
+                ALTER TABLE stockml.ingest_log DROP CONSTRAINT ingest_log_pkey,
+                    ADD CONSTRAINT ingest_log_pkey PRIMARY KEY (symbol, id);
+            END IF;
+            IF t.ord OPERATOR(pg_catalog.=) 1 THEN
+                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, shard_count => %s)',
+                                          t.rel, 'symbol', coalesce(shard_count::text, 'NULL'));
+            ELSE
+                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)',
+                                          t.rel, 'symbol', 'stockml.symbols');
+            END IF;
+        END IF;
+    END LOOP;
+    -- the rows copied to the shards stay in the coordinator's shell tables unless removed
+    FOR t IN SELECT v.rel FROM (VALUES ('stockml.ingest_log'::pg_catalog.regclass, 0),
+                                       ('stockml.corporate_actions'::pg_catalog.regclass, 1),
+                                       ('stockml.prices'::pg_catalog.regclass, 2),
+                                       ('stockml.symbols'::pg_catalog.regclass, 3)) v(rel, ord)
+             ORDER BY v.ord LOOP
+        EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', t.rel);
+    END LOOP;
+    -- the functions of one symbol that read only that symbol's rows of the colocated
+    -- tables: a call SELECT f('SYM', ...) runs on the worker holding the symbol.  The others
+    -- stay on the coordinator: features() and predict() read feature sets and models, which
+    -- live there; the ingests write ingest_log, whose ids a worker's copy of the identity
+    -- sequence would repeat (doc/citus.md).
+    FOR t IN SELECT v.fn FROM (VALUES ('stockml.total_return(text, date, date)'::pg_catalog.regprocedure)) v(fn) LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
+                        WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                          AND o.objid OPERATOR(pg_catalog.=) t.fn AND o.distribution_argument_index IS NOT NULL) THEN
+            PERFORM pg_catalog.create_distributed_function(t.fn, distribution_arg_name => 'symbol',
+                                                           colocate_with => 'stockml.prices');
+        END IF;
+    END LOOP;
+    RETURN QUERY
+        SELECT c.oid::pg_catalog.regclass,
+               CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
+                    WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' THEN 'distributed by ' OPERATOR(pg_catalog.||)
+                         pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+                    WHEN p.repmodel OPERATOR(pg_catalog.=) 't' THEN 'reference'
+                    ELSE 'citus local' END
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
+                AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'stockml')
+          LEFT JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid OPERATOR(pg_catalog.=) c.oid
+         WHERE c.relkind OPERATOR(pg_catalog.=) 'r'
+         ORDER BY c.relname;
+END
+$$;
+COMMENT ON FUNCTION stockml.distribute(integer) IS
+'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, run total_return() on the worker holding the symbol, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
