@@ -17,12 +17,15 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "catalog/namespace.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
+#include "utils/lsyscache.h"
 
 #include "adjust.h"
+#include "distributed.h"
 #include "price_store.h"
 #include "roles.h"
 
@@ -181,6 +184,7 @@ stockml_total_return(PG_FUNCTION_ARGS)
 	int				   nbars;
 	double			   ratio;
 	MemoryContext	   caller;
+	int				   nested;
 
 	if (reversed)
 	{
@@ -189,6 +193,11 @@ stockml_total_return(PG_FUNCTION_ARGS)
 		from = to;
 		to = tmp;
 	}
+	/*
+	 * Inside a query Citus pushed to this symbol's shard (a view over the
+	 * ledger), the reads below are of that shard, on this node
+	 */
+	nested = CitusAllowLocalNestedReads(get_relname_relid("prices", get_namespace_oid("stockml", false)));
 	StockmlBecomeOwner(&sw);
 	caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -226,11 +235,13 @@ stockml_total_return(PG_FUNCTION_ARGS)
 	if (nbars == 0 || bars[0].day != from || bars[nbars - 1].day != to)
 	{
 		StockmlRestoreUser(&sw);
+		CitusRestoreSettings(nested);
 		PG_RETURN_NULL();
 	}
 	factor = palloc(sizeof(double) * nbars);
 	PriceAdjustFactors(symbol, bars, nbars, factor, NULL);
 	StockmlRestoreUser(&sw);
+	CitusRestoreSettings(nested);
 	ratio = bars[nbars - 1].close / (bars[0].close * factor[0]);
 	PG_RETURN_FLOAT8(reversed ? 1.0 / ratio : ratio);
 }

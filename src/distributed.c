@@ -9,6 +9,14 @@
  * for the last relation asked is cached for the rest of the transaction, and
  * dropped by any relcache invalidation of that relation (Citus invalidates the
  * relation when it distributes or undistributes it).
+ *
+ * CitusAllowLocalNestedReads(): a function that reads one symbol's rows of a
+ * colocated table through SQL, and may itself be called inside a query Citus
+ * pushed to that symbol's shard (total_return() in a view), reads a shard on
+ * the node it runs on; Citus refuses such a nested query unless
+ * citus.allow_nested_distributed_execution is on, which this sets until
+ * CitusRestoreSettings().  Only for reads whose rows live beside the outer
+ * query's: the nested query then runs locally, in the same transaction.
  */
 #include "postgres.h"
 
@@ -18,6 +26,7 @@
 #include "catalog/pg_namespace.h"
 #include "storage/proc.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 
@@ -71,4 +80,24 @@ RelationIsCitusTable(Oid relid)
 	cached_lxid = MyProc->lxid;
 	cached_answer = found;
 	return found;
+}
+
+int
+CitusAllowLocalNestedReads(Oid relid)
+{
+	int nestlevel;
+
+	if (!RelationIsCitusTable(relid))
+		return -1;
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("citus.allow_nested_distributed_execution", "on", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+void
+CitusRestoreSettings(int nestlevel)
+{
+	if (nestlevel >= 0)
+		AtEOXact_GUC(true, nestlevel);
 }

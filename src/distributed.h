@@ -9,5 +9,7 @@
 #include "postgres.h"
 
 extern bool RelationIsCitusTable(Oid relid);
+extern int	CitusAllowLocalNestedReads(Oid relid);
+extern void CitusRestoreSettings(int nestlevel);
 
 #endif

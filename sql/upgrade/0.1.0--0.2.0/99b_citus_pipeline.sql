@@ -374,6 +374,16 @@ BEGIN
                                                            colocate_with => 'stockml.prices');
         END IF;
     END LOOP;
+    -- the Grafana reader: Citus runs a view's queries on the shards as the querying role,
+    -- not as the view's owner, so stockml_reader needs SELECT on the columns its views show
+    -- of the distributed tables (price_history, symbol_info, ingest_status, the forecast
+    -- views): no more than those views show (doc/citus.md)
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) 'stockml_reader') THEN
+        GRANT SELECT (symbol, name, exchange, currency, timezone, active) ON stockml.symbols TO stockml_reader;
+        GRANT SELECT (symbol, day, open, high, low, close, adj_close, volume) ON stockml.prices TO stockml_reader;
+        GRANT SELECT (id, symbol, source, started_at, finished_at, status, http_status, rows_inserted,
+                      rows_updated, rows_rejected, error) ON stockml.ingest_log TO stockml_reader;
+    END IF;
     RETURN QUERY
         SELECT c.oid::pg_catalog.regclass,
                CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
@@ -391,4 +401,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, run total_return() on the worker holding the symbol, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
+'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, run total_return() on the worker holding the symbol, let stockml_reader read the columns of them its views show (Citus checks a view''s shard queries as the querying role), and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
