@@ -3636,8 +3636,8 @@ GRANT SELECT ON stockml.backtest_equity TO stockml_reader, stockml_admin;
 -- join the forecast ledger with prices first (a materialized CTE) and apply total_return()
 -- to the joined rows on the node running the query; on Citus the join runs on the workers
 -- and total_return() never runs inside a query on a shard, which Citus refuses.
--- distribute() also distributes ingest_log (colocated with prices) and runs total_return()
--- on the worker holding the symbol.
+-- distribute()'s final form (ingest_log distributed, total_return() on the workers, the
+-- reader's column grants) is in 99c_citus_train.sql, which comes after this piece.
 
 CREATE OR REPLACE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
                                           model_version integer DEFAULT NULL)
@@ -3938,6 +3938,28 @@ BEGIN
     RETURN NEXT;
 END
 $$;
+-- Citus (issue 11): train()'s per-symbol pieces (src/train_piece.c), and
+-- stockml.distribute() registering them to run where each symbol lives (its final form: with
+-- 99b_citus_pipeline.sql's ingest_log, total_return() and reader grants, as in the install).
+
+CREATE FUNCTION stockml._train_piece_rows(symbol text, feature_spec jsonb, horizon integer, train_end date)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'stockml_train_piece_rows'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION stockml._train_piece_rows(text, jsonb, integer, date) IS
+'train()''s piece, run where the symbol lives: the symbol''s training rows (day, target day, close, volatility, y, features) for a feature spec over its own bars, packed; train_end NULL: every bar';
+REVOKE EXECUTE ON FUNCTION stockml._train_piece_rows(text, jsonb, integer, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._train_piece_rows(text, jsonb, integer, date) TO stockml_admin;
+
+CREATE FUNCTION stockml._train_piece_qr(symbol text, feature_spec jsonb, horizon integer, train_end date,
+                                        rows_hash bigint, cuts integer[])
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'stockml_train_piece_qr'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[]) IS
+'train()''s piece, run where the symbol lives: the QR factor R of [1 | x | y] of each run [cuts[k-1], cuts[k]) of the rows _train_piece_rows gives (rows_hash: their hash, an ERROR when they changed), packed';
+REVOKE EXECUTE ON FUNCTION stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[]) TO stockml_admin;
 
 CREATE OR REPLACE FUNCTION stockml.distribute(shard_count integer DEFAULT NULL)
 RETURNS TABLE (table_name regclass, placement text)
@@ -3946,6 +3968,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t record;
+    f record;
     is_coordinator boolean;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
@@ -3995,6 +4018,19 @@ BEGIN
              ORDER BY v.ord LOOP
         EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', t.rel);
     END LOOP;
+    -- the per-symbol functions run on the node that holds the symbol's shard
+    -- (force_delegation: also when called inside a transaction or another function)
+    FOR f IN SELECT v.fn FROM (VALUES ('stockml._train_piece_rows(text, jsonb, integer, date)'::pg_catalog.regprocedure, 1),
+                                      ('stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[])'::pg_catalog.regprocedure, 2)) v(fn, ord)
+             ORDER BY v.ord LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
+                        WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                          AND o.objid OPERATOR(pg_catalog.=) f.fn
+                          AND o.distribution_argument_index IS NOT NULL) THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_function(%L, %L, colocate_with => %L, force_delegation => true)',
+                                      f.fn, 'symbol', 'stockml.prices');
+        END IF;
+    END LOOP;
     -- the functions of one symbol that read only that symbol's rows of the colocated
     -- tables: a call SELECT f('SYM', ...) runs on the worker holding the symbol.  The others
     -- stay on the coordinator: features() and predict() read feature sets and models, which
@@ -4035,108 +4071,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, run total_return() on the worker holding the symbol, let stockml_reader read the columns of them its views show (Citus checks a view''s shard queries as the querying role), and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
--- Citus (issue 11): train()'s per-symbol pieces (src/train_piece.c), and
--- stockml.distribute() registering them to run where each symbol lives.
-
-CREATE FUNCTION stockml._train_piece_rows(symbol text, feature_spec jsonb, horizon integer, train_end date)
-RETURNS bytea
-AS 'MODULE_PATHNAME', 'stockml_train_piece_rows'
-LANGUAGE C STABLE;
-COMMENT ON FUNCTION stockml._train_piece_rows(text, jsonb, integer, date) IS
-'train()''s piece, run where the symbol lives: the symbol''s training rows (day, target day, close, volatility, y, features) for a feature spec over its own bars, packed; train_end NULL: every bar';
-REVOKE EXECUTE ON FUNCTION stockml._train_piece_rows(text, jsonb, integer, date) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION stockml._train_piece_rows(text, jsonb, integer, date) TO stockml_admin;
-
-CREATE FUNCTION stockml._train_piece_qr(symbol text, feature_spec jsonb, horizon integer, train_end date,
-                                        rows_hash bigint, cuts integer[])
-RETURNS bytea
-AS 'MODULE_PATHNAME', 'stockml_train_piece_qr'
-LANGUAGE C STABLE;
-COMMENT ON FUNCTION stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[]) IS
-'train()''s piece, run where the symbol lives: the QR factor R of [1 | x | y] of each run [cuts[k-1], cuts[k]) of the rows _train_piece_rows gives (rows_hash: their hash, an ERROR when they changed), packed';
-REVOKE EXECUTE ON FUNCTION stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[]) TO stockml_admin;
-
-CREATE OR REPLACE FUNCTION stockml.distribute(shard_count integer DEFAULT NULL)
-RETURNS TABLE (table_name regclass, placement text)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    t record;
-    f record;
-    is_coordinator boolean;
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
-        RAISE EXCEPTION 'stockml.distribute() needs the citus extension in this database'
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Install Citus 13.2 for PostgreSQL 15 (Citus''s packages), put citus first in shared_preload_libraries, CREATE EXTENSION citus here and on each worker, add the workers with citus_add_node(), then call stockml.distribute() on the coordinator.';
-    END IF;
-    IF shard_count IS NOT NULL AND (shard_count OPERATOR(pg_catalog.<) 1 OR shard_count OPERATOR(pg_catalog.>) 64000) THEN
-        RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Leave it NULL for citus.shard_count (32 by default).';
-    END IF;
-    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO is_coordinator;
-    IF NOT is_coordinator THEN
-        RAISE EXCEPTION 'stockml.distribute() runs on the Citus coordinator, and this node is not it'
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Connect to the coordinator (citus_set_coordinator_host() names it) and call it there.';
-    END IF;
-    -- symbols first (the others colocate with it and reference it), by symbol
-    FOR t IN SELECT v.rel, v.ord FROM (VALUES ('stockml.symbols'::pg_catalog.regclass, 1),
-                                              ('stockml.prices'::pg_catalog.regclass, 2),
-                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3)) v(rel, ord)
-             ORDER BY v.ord LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) t.rel) THEN
-            IF t.ord OPERATOR(pg_catalog.=) 1 THEN
-                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, shard_count => %s)',
-                                          t.rel, 'symbol', coalesce(shard_count::text, 'NULL'));
-            ELSE
-                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)',
-                                          t.rel, 'symbol', 'stockml.symbols');
-            END IF;
-        END IF;
-    END LOOP;
-    -- the rows copied to the shards stay in the coordinator's shell tables unless removed
-    FOR t IN SELECT v.rel FROM (VALUES ('stockml.corporate_actions'::pg_catalog.regclass, 1),
-                                       ('stockml.prices'::pg_catalog.regclass, 2),
-                                       ('stockml.symbols'::pg_catalog.regclass, 3)) v(rel, ord)
-             ORDER BY v.ord LOOP
-        EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', t.rel);
-    END LOOP;
-    -- the per-symbol functions run on the node that holds the symbol's shard
-    -- (force_delegation: also when called inside a transaction or another function)
-    FOR f IN SELECT v.fn FROM (VALUES ('stockml._train_piece_rows(text, jsonb, integer, date)'::pg_catalog.regprocedure, 1),
-                                      ('stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[])'::pg_catalog.regprocedure, 2)) v(fn, ord)
-             ORDER BY v.ord LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
-                        WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-                          AND o.objid OPERATOR(pg_catalog.=) f.fn
-                          AND o.distribution_argument_index IS NOT NULL) THEN
-            EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_function(%L, %L, colocate_with => %L, force_delegation => true)',
-                                      f.fn, 'symbol', 'stockml.prices');
-        END IF;
-    END LOOP;
-    RETURN QUERY
-        SELECT c.oid::pg_catalog.regclass,
-               CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
-                    WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' THEN 'distributed by ' OPERATOR(pg_catalog.||)
-                         pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
-                    WHEN p.repmodel OPERATOR(pg_catalog.=) 't' THEN 'reference'
-                    ELSE 'citus local' END
-          FROM pg_catalog.pg_class c
-          JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-                AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
-                AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'stockml')
-          LEFT JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid OPERATOR(pg_catalog.=) c.oid
-         WHERE c.relkind OPERATOR(pg_catalog.=) 'r'
-         ORDER BY c.relname;
-END
-$$;
-COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices and corporate_actions by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces) to run on the node holding the symbol, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
+'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces, total_return()) to run on the node holding the symbol, let stockml_reader read the columns of them its views show (Citus checks a view''s shard queries as the querying role), and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
 REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;
 -- The forecast ledger is written by forecast() only, as the owner: stockml_admin loses INSERT and
 -- UPDATE on stockml.predictions (0.1.0 granted them), forecast() records each symbol through
