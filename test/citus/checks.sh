@@ -83,10 +83,11 @@ else
 	notok "prices: $shards, $colocated colocation groups"
 fi
 
-funcs=$(coord -At -c "SELECT string_agg(objid::regprocedure::text || ' by argument ' || distribution_argument_index, ', ')
+funcs=$(coord -At -c "SELECT string_agg(objid::regprocedure::text || ' by argument ' || distribution_argument_index, ', '
+                                 ORDER BY objid::regprocedure::text)
   FROM pg_dist_object WHERE distribution_argument_index IS NOT NULL
    AND colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'stockml.prices'::regclass)")
-if [ "$funcs" = "stockml.total_return(text,date,date) by argument 0" ]; then
+if [ "$funcs" = "stockml._train_piece_qr(text,jsonb,integer,date,bigint,integer[]) by argument 0, stockml._train_piece_rows(text,jsonb,integer,date) by argument 0, stockml.total_return(text,date,date) by argument 0" ]; then
 	ok "distributed functions, colocated with prices: $funcs"
 else
 	notok "distributed functions: $funcs"
@@ -173,7 +174,6 @@ else
 fi
 
 # 5. deploy, forecast (the ledger stays on the coordinator): the same as one node.
-# (monitor() is refused by Citus, "cannot push down this subquery": not fixed yet, issue 11)
 fc_sql="SELECT action FROM stockml.deploy('cm', 1, reason => 'citus test');
 SELECT status, symbol, as_of, target_day, predicted_close, lower, upper FROM stockml.forecast('cm', ARRAY['MSFT', 'MSFB']) ORDER BY symbol;
 SELECT symbol, as_of, target_day, predicted_close FROM stockml.predictions ORDER BY symbol;"
@@ -231,7 +231,7 @@ else
 	notok "_train_piece_qr with a wrong rows_hash: $(cat "$out/hash.citus")"
 fi
 
-# 6. HTTP ingest against the mock Yahoo/Stooq server (test/fixtures/mock_http.py): bars,
+# 7. HTTP ingest against the mock Yahoo/Stooq server (test/fixtures/mock_http.py): bars,
 # dividends and splits, Stooq's CSV, and refresh() re-adjusting a history split after
 # the first fetch (its full history re-fetched and rewritten)
 if [ -n "${STOCKML_MOCK_HTTP_PORT:-}" ]; then
@@ -256,7 +256,7 @@ else
 	notok "no mock HTTP server (STOCKML_MOCK_HTTP_PORT): run the suite through test/run.sh"
 fi
 
-# 7. the forecast ledger day by day, then monitor(): AWLKA and AWLKB (MSFT's and MSFB's bars,
+# 8. the forecast ledger day by day, then monitor(): AWLKA and AWLKB (MSFT's and MSFB's bars,
 # on different workers; first in the dashboards' symbol lists) without their last 30 days; a model trained and deployed, then one bar a day and
 # forecast() after each, so 29 forecasts per symbol are realized
 csv=$root/data/MSFT.csv
@@ -302,7 +302,7 @@ else
 	notok "monitor()'s tables differ"
 fi
 
-# 8. the job queue and the background worker on the coordinator: the retrain monitor()
+# 9. the job queue and the background worker on the coordinator: the retrain monitor()
 # queued runs there (stockml.database names the coordinator's database); one node runs
 # the same job function by hand (its worker serves another database) and records the
 # outcome as the worker does
@@ -332,7 +332,7 @@ else
 	notok "the retrain event: $(cat "$out/event.citus")"
 fi
 
-# 9. the pg_cron pipeline on the coordinator: one scheduled tick runs refresh, forecast and
+# 10. the pg_cron pipeline on the coordinator: one scheduled tick runs refresh, forecast and
 # monitor in order; one node runs the same steps by hand (its pg_cron serves another database)
 pipe_ok=false
 if coord -c 'CREATE EXTENSION IF NOT EXISTS pg_cron' >"$out/pipeline.log" 2>&1 &&
@@ -361,7 +361,7 @@ else
 	cat "$out/pipeline.log" "$out/pipeline.single"
 fi
 
-# 10. every view (Grafana's, the registry's, the reports'), as it reads the tables on Citus
+# 11. every view (Grafana's, the registry's, the reports'), as it reads the tables on Citus
 views=$(single -At -c "SELECT string_agg(viewname, ' ' ORDER BY viewname) FROM pg_views WHERE schemaname = 'stockml'")
 sql=""
 # (without the durations: ingest_status.duration_ms, job_history.wait_s and run_s, and
@@ -377,7 +377,7 @@ else
 	notok "the views differ"
 fi
 
-# 11. the Grafana dashboards' queries as Grafana runs them (test/grafana/check_dashboards.py),
+# 12. the Grafana dashboards' queries as Grafana runs them (test/grafana/check_dashboards.py),
 # as a member of stockml_reader: on Citus the same outcome per query as on one node (the
 # suite's data leaves some panels empty on both; the grafana suite checks them on the demo's)
 dash_role=stockml_citus_grafana
