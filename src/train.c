@@ -237,6 +237,8 @@ static void			AppendSearch(StringInfo buf, const TrainRequest *req);
 static void			LogRunValue(int64 run_id, const char *key, double value);
 static const char  *JsonNumberText(double v);
 static TrainOutcome TrainAndRegister(TrainRequest *req, int64 run_id);
+static int64	   *ValidationRowOrder(const TrainRequest *req, const TrainSet *set, const int64 *rows,
+									   int64 n);
 static void			StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id,
 										int32 version, const HeadResult *head);
 static void			StoreDriftNull(const TrainRequest *req, const TrainSet *set, int64 model_id);
@@ -1209,6 +1211,33 @@ LogRunMetrics(int64 run_id, const char *prefix, const FoldResult *folds, int nfo
 }
 
 /*
+ * The order StoreValidationRows inserts the rows in: symbol by symbol, each
+ * symbol's rows by day.  Each symbol's rows are then one run of the primary
+ * key (model_id, symbol, day), so every index insertion lands next to the
+ * previous one: 2 M rows in the (day, symbol) order of the folds took 30 to 60
+ * s (each insertion a random leaf of a large index), symbol by symbol 2.5 s.
+ * A stable counting sort of the positions by symbol: a symbol's rows are in
+ * day order already, and the rows of one day keep the order of the symbols
+ * they had, so a scan of one day's rows sees them as before.
+ */
+static int64 *
+ValidationRowOrder(const TrainRequest *req, const TrainSet *set, const int64 *rows, int64 n)
+{
+	int	   ns = req->nsymbols;
+	int64 *start = palloc0(sizeof(int64) * (ns + 1));
+	int64 *order = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(int64)));
+
+	for (int64 k = 0; k < n; k++)
+		start[set->sym[rows[k]] + 1]++;
+	for (int s = 0; s < ns; s++)
+		start[s + 1] += start[s];
+	for (int64 k = 0; k < n; k++)
+		order[start[set->sym[rows[k]]]++] = k;
+	pfree(start);
+	return order;
+}
+
+/*
  * Keep every out-of-sample prediction of the folds in
  * stockml.validation_predictions, so the deploy gate and compare() score two
  * versions on the same rows.
@@ -1231,25 +1260,28 @@ StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id
 	Datum		 *hd = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(Max(n, 1), sizeof(Datum)));
 	Datum		  args[12];
 	char		  nulls[12];
+	int64		 *order;
 
 	if (n > PG_INT32_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many validation rows to keep: " INT64_FORMAT, n),
 				 errhint("Train fewer symbols or a shorter period at once.")));
+	order = ValidationRowOrder(req, set, rows, n);
 	for (int s = 0; s < req->nsymbols; s++)
 		names[s] = CStringGetTextDatum(req->symbols[s]);
-	for (int64 k = 0; k < n; k++)
+	for (int64 o = 0; o < n; o++)
 	{
+		int64 k = order[o];
 		int64 i = rows[k];
 
-		sd[k] = names[set->sym[i]];
-		dd[k] = DateADTGetDatum(set->day[i]);
-		td[k] = DateADTGetDatum(set->target_day[i]);
-		fd[k] = Int32GetDatum(folds[k]);
-		cd[k] = Float8GetDatum(set->close[i]);
-		yd[k] = Float8GetDatum(set->y[i]);
-		hd[k] = Float8GetDatum(yhat[k]);
+		sd[o] = names[set->sym[i]];
+		dd[o] = DateADTGetDatum(set->day[i]);
+		td[o] = DateADTGetDatum(set->target_day[i]);
+		fd[o] = Int32GetDatum(folds[k]);
+		cd[o] = Float8GetDatum(set->close[i]);
+		yd[o] = Float8GetDatum(set->y[i]);
+		hd[o] = Float8GetDatum(yhat[k]);
 	}
 	args[0] = Int64GetDatum(model_id);
 	args[1] = CStringGetTextDatum(req->model_name);
@@ -1267,10 +1299,10 @@ StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id
 	args[10] = args[11] = (Datum) 0;
 	if (head->vp_p)
 	{
-		for (int64 k = 0; k < n; k++)
+		for (int64 o = 0; o < n; o++)
 		{
-			cd[k] = Float8GetDatum(head->vp_p[k]);
-			yd[k] = Float8GetDatum(head->vp_base[k]);
+			cd[o] = Float8GetDatum(head->vp_p[order[o]]);
+			yd[o] = Float8GetDatum(head->vp_base[order[o]]);
 		}
 		args[10] = PointerGetDatum(construct_array(cd, (int) n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 		args[11] = PointerGetDatum(construct_array(yd, (int) n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
@@ -1282,6 +1314,7 @@ StoreValidationRows(const TrainRequest *req, const TrainSet *set, int64 model_id
 							  12, (Oid[]) {INT8OID, TEXTOID, INT4OID, INT4ARRAYOID, TEXTARRAYOID, DATEARRAYOID, DATEARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID},
 							  args, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write the validation predictions");
+	pfree(order);
 }
 
 /* The empirical null of the drift tests, from the training rows (drift_null.c) */
