@@ -7,13 +7,16 @@
 Needs a database with stockml installed and a superuser connection.  Starts the
 mock server itself, with 50 ms of latency on the LAT* symbols, and points this session at it (stockml.yahoo_url,
 stockml.allowed_hosts).  Prints two ratios, each against a baseline measured
-in the same run, best of 3:
+in the same run, each the median of BENCH_REPEAT (3) pairs:
 
   1. ingest_yahoo of 10 000 bars from the mock  /  COPY of the same rows from a file
      into stockml.prices (target <= 3);
   2. refresh() of 200 symbols with 50 ms latency each, stockml.http_concurrency = 8
      /  the same with stockml.http_concurrency = 1, i.e. sequential (target <= 0.25).
-Everything it stores is deleted at the end.
+Everything it stores is deleted at the end.  Why COPY is the fair baseline:
+it is the fastest way PostgreSQL loads rows, what a Python loader that already
+parsed the JSON into a CSV would end with; ingest_yahoo also fetches, parses
+and validates, so its ratio to COPY is the cost of those.
 """
 import csv
 import datetime
@@ -29,7 +32,7 @@ import urllib.request
 import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from results import record  # noqa: E402
+from results import median, record, record_paired  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 NBARS = int(os.environ.get("BENCH_HTTP_BARS", "10000"))
@@ -89,7 +92,7 @@ def main():
                     " OR symbol LIKE 'LAT%%'")
 
         # 1. 10 000 bars: ingest_yahoo vs COPY
-        best_copy = best_http = float("inf")
+        copies, https = [], []
         for _ in range(REPEAT):
             cur.execute("DELETE FROM stockml.symbols WHERE symbol IN ('BENCH_COPY', %s)", ("GEN%d" % NBARS,))
             cur.execute("INSERT INTO stockml.symbols (symbol, source) VALUES ('BENCH_COPY', 'csv')")
@@ -97,15 +100,16 @@ def main():
             with open(csv_path) as f:
                 cur.copy_expert("COPY stockml.prices (symbol, day, open, high, low, close, adj_close,"
                                 " volume, source) FROM STDIN (FORMAT csv)", f)
-            best_copy = min(best_copy, time.perf_counter() - t0)
+            copies.append(time.perf_counter() - t0)
             t, rows = timed(cur, "SELECT status, rows_inserted FROM stockml.ingest_yahoo(%s)",
                             ("GEN%d" % NBARS,))
             assert rows == [("ok", NBARS)], rows
-            best_http = min(best_http, t)
+            https.append(t)
+        best_copy, best_http = median(copies), median(https)
         cur.execute("SELECT count(*) FROM stockml.prices WHERE symbol = 'BENCH_COPY'")
         assert cur.fetchone()[0] == NBARS
         print("ingest %d bars: COPY from a file %.3f s, ingest_yahoo from the mock %.3f s, "
-              "ratio %.2f (target <= 3)" % (NBARS, best_copy, best_http, best_http / best_copy))
+              "ratio %.2f (target <= 1.3)" % (NBARS, best_copy, best_http, best_http / best_copy))
 
         # 2. refresh of 200 symbols, 50 ms latency each: parallel vs sequential
         symbols = ["LAT%03d" % i for i in range(1, NSYMBOLS + 1)]
@@ -122,8 +126,9 @@ def main():
         print("refresh %d symbols, %d ms latency: sequential %.2f s, http_concurrency = 8 %.2f s, "
               "ratio %.3f (target <= 0.25)" % (NSYMBOLS, LATENCY_MS, best[1], best[8], best[8] / best[1]))
 
-        record("ingest_http", f"ingest_yahoo of {NBARS} bars from the mock server", best_http, best_copy, "s",
-               "COPY of the same rows from a CSV file into stockml.prices (no HTTP, no parsing of JSON)")
+        record_paired("ingest_http", f"ingest_yahoo of {NBARS} bars from the mock server", https, copies, "s",
+                      "COPY of the same rows from a CSV file into stockml.prices (no HTTP, no parsing of JSON)",
+                      goal="<= 1.3x COPY (ratio >= 0.77)")
         record("ingest_http", f"refresh() of {NSYMBOLS} symbols, {LATENCY_MS} ms latency each, http_concurrency = 8",
                best[8], best[1], "s", "the same refresh() with http_concurrency = 1 (sequential fetches)")
         cur.execute("DELETE FROM stockml.symbols WHERE symbol = 'BENCH_COPY' OR symbol LIKE 'GEN%%'"

@@ -14,6 +14,15 @@ history read.  400 bars are eight times the longest window (50); the SMA seed of
 the EWM features (span 26 at most) weighs about 1e-12 after them, so the
 prediction equals the full-history one to float precision.
 
+With BENCH_CACHE=1 it is the service as the seed's architecture runs it: the
+answer of a symbol is kept in memory (a dict per worker process, as the seed
+kept them in Redis, without the network hop) until a new bar of the symbol
+arrives, which the ingest signals by POST /invalidate/{symbol} (nothing is
+ingested during the benchmark, so every request after a symbol's first is a
+hit).  That is the strongest serving baseline a Python engineer would defend:
+no database read and no feature code on a hit; it answers a forecast computed
+when the bar arrived, exactly what predict(model, symbol) recomputes.
+
     BENCH_MODEL=bench_ridge PGHOST=... uvicorn --app-dir bench models_api:app
 """
 import os
@@ -33,7 +42,9 @@ import indicators  # noqa: E402
 
 MODEL = os.environ.get("BENCH_MODEL", "bench_ridge")
 TAIL = int(os.environ.get("BENCH_TAIL", "400"))
+CACHE = os.environ.get("BENCH_CACHE") == "1"
 local = threading.local()
+cache = {}
 
 
 def connection():
@@ -65,8 +76,25 @@ pipeline, version = load_model()
 app = FastAPI()
 
 
+@app.post("/invalidate/{symbol}")
+def invalidate(symbol: str):
+    cache.pop(symbol, None)
+    return {"symbol": symbol}
+
+
 @app.get("/predict/{symbol}")
 def predict(symbol: str):
+    if CACHE:
+        hit = cache.get(symbol)
+        if hit is not None:
+            return hit
+    answer = compute(symbol)
+    if CACHE:
+        cache[symbol] = answer
+    return answer
+
+
+def compute(symbol):
     cur = connection().cursor()
     cur.execute("""SELECT day, high, low, close, volume FROM stockml.prices
                     WHERE symbol = %s ORDER BY day DESC LIMIT %s""", (symbol, TAIL))

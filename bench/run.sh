@@ -8,15 +8,18 @@
 #   BENCH_QUICK=1 make bench           smaller sizes (40 x 2 000; about 5 minutes)
 #   BENCH_ONLY="features drift" make bench   only those benchmarks (table printed, RESULTS.md kept)
 # The benchmarks: features (bench/features.py), models (models.py, models_api.py),
-# gbt (gbt.py, one thread), ingest_http (ingest_http.py), drift (drift.py), monitor
-# (monitor.py).  Sizes can be set one by one: BENCH_SYMBOLS, BENCH_DAYS, BENCH_REPEAT,
+# gbt (gbt.py; stockml one thread, the baselines their faster of 1 and 2), ingest_http
+# (ingest_http.py), drift (drift.py), monitor (monitor.py), scaling (scaling.py: time
+# per row at 3 sizes, BENCH_SCALE_SIZES symbols x BENCH_SCALE_DAYS days).  Comparisons
+# are medians of BENCH_REPEAT (3; quick 3) runs side by side; doc/benchmarks.md.  Sizes can be set one by one: BENCH_SYMBOLS, BENCH_DAYS, BENCH_REPEAT,
 # BENCH_SECONDS, BENCH_BATCH_ROWS, BENCH_ROWS (gbt), BENCH_HTTP_BARS,
 # BENCH_HTTP_SYMBOLS, BENCH_DRIFT_N.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
 pass_on=(BENCH_QUICK BENCH_ONLY BENCH_OUT BENCH_SYMBOLS BENCH_DAYS BENCH_REPEAT BENCH_SECONDS
-	BENCH_BATCH_ROWS BENCH_HTTP_BARS BENCH_HTTP_SYMBOLS BENCH_DRIFT_N BENCH_ROWS BENCH_PERF BENCH_PERF_OUT)
+	BENCH_BATCH_ROWS BENCH_HTTP_BARS BENCH_HTTP_SYMBOLS BENCH_DRIFT_N BENCH_ROWS BENCH_PERF BENCH_PERF_OUT
+	BENCH_SCALE_DAYS BENCH_SCALE_SIZES)
 
 # As root: run as postgres in a copy of the tree (PostgreSQL refuses root), then copy
 # the RESULTS.md it wrote back into this tree.
@@ -38,20 +41,26 @@ results=$out/results.jsonl
 rm -f "$results"
 if [ -n "${BENCH_QUICK:-}" ]; then
 	symbols=${BENCH_SYMBOLS:-40} days=${BENCH_DAYS:-2000}
-	export BENCH_REPEAT=${BENCH_REPEAT:-2} BENCH_SECONDS=${BENCH_SECONDS:-5}
+	export BENCH_REPEAT=${BENCH_REPEAT:-3} BENCH_SECONDS=${BENCH_SECONDS:-3}
 	export BENCH_BATCH_ROWS=${BENCH_BATCH_ROWS:-200000} BENCH_HTTP_BARS=${BENCH_HTTP_BARS:-5000}
 	export BENCH_HTTP_SYMBOLS=${BENCH_HTTP_SYMBOLS:-50}
 	drift_n=${BENCH_DRIFT_N:-200000}
 	gbt_rows=${BENCH_ROWS:-100000}
+	scale_days=${BENCH_SCALE_DAYS:-2000} scale_sizes=${BENCH_SCALE_SIZES:-"10 20 40"}
 else
 	symbols=${BENCH_SYMBOLS:-500} days=${BENCH_DAYS:-5000}
 	drift_n=${BENCH_DRIFT_N:-1000000}
 	gbt_rows=${BENCH_ROWS:-1000000}
+	scale_days=${BENCH_SCALE_DAYS:-5000} scale_sizes=${BENCH_SCALE_SIZES:-"50 200 500"}
 fi
+# the load of the shared machine when the run starts (the report adds the one at its end)
+read -r -a scale_list <<<"$scale_sizes"
+BENCH_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg | sed 's| | / |g')
+export BENCH_LOAD_START
 py=/usr/bin/python3 # Debian's, with the packages of scripts/common.sh
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 failed=()
-for b in ${BENCH_ONLY:-features models gbt ingest_http drift monitor}; do
+for b in ${BENCH_ONLY:-features models gbt ingest_http drift monitor scaling}; do
 	say "benchmark $b"
 	set +e
 	(
@@ -61,11 +70,12 @@ for b in ${BENCH_ONLY:-features models gbt ingest_http drift monitor}; do
 		case $b in
 		features) "$py" "$root/bench/features.py" "$symbols" "$days" ;;
 		models) "$py" "$root/bench/models.py" "$symbols" "$days" ;;
-		gbt) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 "$py" "$root/bench/gbt.py" "$gbt_rows" ;;
+		gbt) "$py" "$root/bench/gbt.py" "$gbt_rows" ;; # threads: set in gbt.py
 		ingest_http) "$py" "$root/bench/ingest_http.py" ;;
 		drift) "$py" "$root/bench/drift.py" "$drift_n" ;;
 		monitor) "$py" "$root/bench/monitor.py" ;;
-		*) echo "unknown benchmark $b (features, models, gbt, ingest_http, drift, monitor)" >&2; exit 1 ;;
+		scaling) "$py" "$root/bench/scaling.py" "$scale_days" "${scale_list[@]}" ;;
+		*) echo "unknown benchmark $b (features, models, gbt, ingest_http, drift, monitor, scaling)" >&2; exit 1 ;;
 		esac
 	)
 	rc=$?
