@@ -188,6 +188,12 @@ typedef struct HeadResult
 	/* on Citus, linear algorithms: R of every fold's new rows (PieceSegments) */
 	double *segments;
 	int64  *segment_n;
+	/* what the refit continues from: the folds' QR (linear), the last fold's model and rows */
+	bool   has_qr;
+	RawQr  qr;
+	Model *last_model;
+	int64  last_from;
+	int64  last_to;
 } HeadResult;
 
 typedef struct TrainOutcome
@@ -225,8 +231,9 @@ static double	   *PieceSegments(const TrainRequest *req, int horizon, TrainSet *
 static void			TrainHead(const TrainRequest *req, int horizon, HeadResult *head,
 							  int permutation_repeats, double progress_from, double progress_span);
 static void			LoadHead(const TrainRequest *req, int horizon, HeadResult *head);
-static void			WalkForward(const TrainRequest *req, const double *values, HeadResult *head, bool final,
-								int permutation_repeats, double progress_from, double progress_span);
+static void			WalkForward(const TrainRequest *req, const double *values, HeadResult *head,
+								double progress_from, double progress_span);
+static void			Refit(const TrainRequest *req, const double *values, HeadResult *head, int permutation_repeats);
 static void			SearchTrials(TrainRequest *req, int64 run_id, int horizon, HeadResult *head,
 								 double progress_from, double progress_span);
 static int64		RecordTrial(const TrainRequest *req, int64 run_id, int trial, const HeadResult *head,
@@ -1535,7 +1542,8 @@ TrainHead(const TrainRequest *req, int horizon, HeadResult *head, int permutatio
 		  double progress_from, double progress_span)
 {
 	LoadHead(req, horizon, head);
-	WalkForward(req, req->values, head, true, permutation_repeats, progress_from, progress_span);
+	WalkForward(req, req->values, head, progress_from, progress_span);
+	Refit(req, req->values, head, permutation_repeats);
 }
 
 /* A head's rows, checked to be enough for the folds */
@@ -1585,15 +1593,14 @@ LoadHead(const TrainRequest *req, int horizon, HeadResult *head)
 /*
  * Walk-forward folds of a loaded head with the algorithm's parameters
  * values: every out-of-sample prediction scored (head->loss among them).
- * final: also the refit on every row (head->model), and, with
- * permutation_repeats > 0, the permutation importance on the last fold.  A
- * search calls it once per trial on the same rows (final = false: all it
- * needs is the scores), then once more, final, with the winner's values,
- * exactly as a train() of those values alone does.
+ * What the refit continues from stays in head: a linear algorithm's QR of
+ * the rows so far, the last fold's model and test rows.  A search calls it
+ * once per trial on the same rows and Refit only for the winner, so the
+ * winner goes through exactly what a train() of its values alone does.
  */
 static void
-WalkForward(const TrainRequest *req, const double *values, HeadResult *head, bool final,
-			int permutation_repeats, double progress_from, double progress_span)
+WalkForward(const TrainRequest *req, const double *values, HeadResult *head,
+			double progress_from, double progress_span)
 {
 	TrainSet	  *set = &head->set;
 	int			   p = req->spec->nfeatures;
@@ -1707,17 +1714,9 @@ WalkForward(const TrainRequest *req, const double *values, HeadResult *head, boo
 			if (set->sigma[i] > 0 && isfinite(set->sigma[i]))
 				head->scaled_res[head->nscaled++] = fabs(set->y[i] - yhat) / (set->sigma[i] * horizon_scale);
 		}
-		if (final && k == folds - 1 && permutation_repeats > 0)
-		{
-			/* the last fold's own model on its own test rows */
-			head->perm_repeats = permutation_repeats;
-			head->perm_rows = test_to - test_from;
-			head->perm_mean = palloc(sizeof(double) * p);
-			head->perm_std = palloc(sizeof(double) * p);
-			PermutationImportance(model, set->x + test_from * p, set->y + test_from, test_to - test_from,
-								  permutation_repeats, (uint64) req->seed, head->perm_mean,
-								  head->perm_std, &head->perm_baseline);
-		}
+		head->last_model = model;
+		head->last_from = test_from;
+		head->last_to = test_to;
 		StockmlReportJobProgress(progress_from + progress_span * (k + 1) / (folds + 1));
 	}
 	head->pooled.n_train = set->n;
@@ -1731,49 +1730,81 @@ WalkForward(const TrainRequest *req, const double *values, HeadResult *head, boo
 	pfree(fold_start);
 	head->loss = head->nres > 0 ? loss_sum / head->nres : NAN;
 	LogPhase("walk-forward folds", &phase);
-	if (!final)
-	{
-		if (linear)
-			LinalgQrFree(&qr);
-		pfree(work);
-		return;
-	}
-
-	/* the model itself, on every row */
-	model = ModelCreate(req->alg, p, values);
-	data.n = set->n;
+	head->has_qr = linear;
 	if (linear)
+		head->qr = qr;
+	pfree(work);
+}
+
+/*
+ * After the folds: the permutation importance of the last fold's model on
+ * its test rows (permutation_repeats > 0), and the model itself, refitted
+ * on every row (a linear algorithm's QR taking in the rows after the last
+ * fold's training window)
+ */
+static void
+Refit(const TrainRequest *req, const double *values, HeadResult *head, int permutation_repeats)
+{
+	TrainSet	  *set = &head->set;
+	int			   p = set->p;
+	Model		  *model;
+	ModelTrainData data;
+	instr_time	   phase;
+
+	INSTR_TIME_SET_CURRENT(phase);
+	head->perm_repeats = 0;
+	if (permutation_repeats > 0)
+	{
+		head->perm_repeats = permutation_repeats;
+		head->perm_rows = head->last_to - head->last_from;
+		head->perm_mean = palloc(sizeof(double) * p);
+		head->perm_std = palloc(sizeof(double) * p);
+		PermutationImportance(head->last_model, set->x + head->last_from * p, set->y + head->last_from,
+							  head->perm_rows, permutation_repeats, (uint64) req->seed, head->perm_mean,
+							  head->perm_std, &head->perm_baseline);
+		LogPhase("permutation importance", &phase);
+	}
+	data.x = set->x;
+	data.y = set->y;
+	data.p = p;
+	data.n = set->n;
+	model = ModelCreate(req->alg, p, values);
+	if (head->has_qr)
 	{
 		if (head->segments)
-			LinalgQrMerge(&qr, head->segments + (int64) folds * qr.c * qr.c, head->segment_n[folds]);
+			LinalgQrMerge(&head->qr, head->segments + (int64) req->folds * head->qr.c * head->qr.c,
+						  head->segment_n[req->folds]);
 		else
-			LinalgQrAdd(&qr, &data, qr.n, set->n);
-		if (qr.n != set->n)
-			elog(ERROR, "the QR of every row holds " INT64_FORMAT " rows, not " INT64_FORMAT, qr.n, set->n);
-		ModelFitFromQr(model, &qr);
-		LinalgQrFree(&qr);
+			LinalgQrAdd(&head->qr, &data, head->qr.n, set->n);
+		if (head->qr.n != set->n)
+			elog(ERROR, "the QR of every row holds " INT64_FORMAT " rows, not " INT64_FORMAT, head->qr.n, set->n);
+		ModelFitFromQr(model, &head->qr);
+		LinalgQrFree(&head->qr);
+		head->has_qr = false;
 	}
 	else
 		ModelFit(model, &data);
 	head->model = model;
 	LogPhase("refit", &phase);
-	pfree(work);
 }
 
 /*
  * A search (search.c) on the primary head: its rows loaded once, every trial
  * scored by the same walk-forward folds and recorded as a run of its own
  * (parent_run_id = this train()'s run), the lowest loss kept (the first of
- * equals); then the winner's folds and refit again, as a train() of its
- * values alone makes them, so that the version is the same to the bit.
+ * equals) with what its folds left (the QR, the last fold's model); then the
+ * winner's refit, so that the version is what a train() of its values alone
+ * makes, to the bit.
  */
 static void
 SearchTrials(TrainRequest *req, int64 run_id, int horizon, HeadResult *head,
 			 double progress_from, double progress_span)
 {
 	const SearchPlan *plan = req->search;
-	double			  span = progress_span / (plan->ntrials + 1);
+	double			  span = progress_span / plan->ntrials;
 	MemoryContext	  trial_cxt;
+	MemoryContext	  best_cxt = NULL; /* the best trial's results (freed with the caller's context) */
+	HeadResult		  loaded;
 	bool			  isnull;
 
 	if (SPI_execute("SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute WHERE attrelid = 'stockml.runs'::pg_catalog.regclass"
@@ -1786,9 +1817,11 @@ SearchTrials(TrainRequest *req, int64 run_id, int horizon, HeadResult *head,
 				 errmsg("a hyperparameter search needs stockml 0.2.0 in this database"),
 				 errhint("Run ALTER EXTENSION stockml UPDATE, or give each parameter one value.")));
 	LoadHead(req, horizon, head);
+	loaded = *head;
 	req->trial_runs = palloc(sizeof(int64) * plan->ntrials);
 	req->trial_loss = palloc(sizeof(double) * plan->ntrials);
 	req->best_trial = -1;
+	/* each trial's results in a context of its own; the best one's is kept */
 	trial_cxt = AllocSetContextCreate(CurrentMemoryContext, "stockml search trial", ALLOCSET_DEFAULT_SIZES);
 	for (int t = 0; t < plan->ntrials; t++)
 	{
@@ -1796,27 +1829,37 @@ SearchTrials(TrainRequest *req, int64 run_id, int horizon, HeadResult *head,
 		MemoryContext		  old = MemoryContextSwitchTo(trial_cxt);
 		ErrorContextCallback  cb;
 		SearchTrialContextArg arg = {t + 1, plan->ntrials, plan->trials[t].text};
+		HeadResult			  trial = loaded; /* the rows, shared */
 		double				  best;
 
 		cb.callback = SearchTrialErrorContext;
 		cb.arg = &arg;
 		cb.previous = error_context_stack;
 		error_context_stack = &cb;
-		WalkForward(req, plan->trials[t].values, head, false, 0, progress_from + span * t, span);
+		WalkForward(req, plan->trials[t].values, &trial, progress_from + span * t, span);
 		error_context_stack = cb.previous;
-		req->trial_loss[t] = head->loss;
-		req->trial_runs[t] = RecordTrial(req, run_id, t, head, started_at);
+		req->trial_loss[t] = trial.loss;
+		req->trial_runs[t] = RecordTrial(req, run_id, t, &trial, started_at);
 		MemoryContextSwitchTo(old);
-		MemoryContextReset(trial_cxt);
 		best = req->best_trial >= 0 ? req->trial_loss[req->best_trial] : NAN;
 		if (req->best_trial < 0 || req->trial_loss[t] < best || (isnan(best) && !isnan(req->trial_loss[t])))
+		{
 			req->best_trial = t;
+			*head = trial;
+			if (best_cxt != NULL)
+				MemoryContextDelete(best_cxt);
+			best_cxt = trial_cxt;
+			trial_cxt = AllocSetContextCreate(CurrentMemoryContext, "stockml search trial",
+											  ALLOCSET_DEFAULT_SIZES);
+		}
+		else
+			MemoryContextReset(trial_cxt);
 	}
 	MemoryContextDelete(trial_cxt);
+	/* the winner: its refit continues from its folds, as in a train() of its values alone */
 	memcpy(req->values, plan->trials[req->best_trial].values, sizeof(req->values));
 	req->params_full = FullParams(req, req->values);
-	WalkForward(req, req->values, head, true, req->permutation_repeats,
-				progress_from + span * plan->ntrials, span);
+	Refit(req, req->values, head, req->permutation_repeats);
 }
 
 /* A trial's run: its params, the search's run as parent, its fold metrics and loss */
