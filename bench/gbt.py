@@ -18,7 +18,9 @@ bins, no L2, no early stopping):
          Why these are the fair baselines: both are the histogram GBTs a Python
          engineer would reach for, given the arrays in memory (no database read on
          their side, whereas stockml's fit reads its matrix from a table) and
-         their best thread count on this machine
+         their best thread count on this machine (bench/run.sh sets
+         OMP_WAIT_POLICY=PASSIVE: on a loaded machine spinning OpenMP threads
+         made 2 threads 30 times slower than 1)
   MSE    held-out mean squared error of each; HGBR's with random_state 1, 2, ... in
          its repeats (it bins on a random subsample of 200 000 rows, and on this
          matrix its MSE moves by several per cent with that draw)
