@@ -5,7 +5,7 @@
 -- backtest_equity; the reader role may call both.
 -- Run from the repository's root (test/run.sh does).
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 CREATE TEMP TABLE series (symbol text, i int, close float8);
 \copy series FROM 'test/reference/backtest_series.csv' WITH (FORMAT csv, HEADER true)
@@ -200,6 +200,35 @@ SELECT ok((SELECT bool_and(s0 > s20 AND s20 > s100) FROM (
                     (SELECT sharpe FROM stockml.backtest('bt_ar5', cost_bps => 20, version => 1) WHERE symbol = 'AR1') AS s20,
                     (SELECT sharpe FROM stockml.backtest('bt_ar5', cost_bps => 100, version => 1) WHERE symbol = 'AR1') AS s100) t),
           '... and costs lower it');
+-- numpy's horizon-5 backtest of the made-up rows (test/reference/backtest.py): its grid, the
+-- skipped periods of the gappy symbols, 252 / 5 periods a year
+CREATE TEMP TABLE vrows5 (symbol text, i int, t int, y float8, yhat float8);
+\copy vrows5 FROM 'test/reference/backtest_rows_h5.csv' WITH (FORMAT csv, HEADER true)
+CREATE TEMP TABLE expected5 (LIKE expected);
+\copy expected5 FROM 'test/reference/backtest_expected_h5.csv' WITH (FORMAT csv, HEADER true)
+INSERT INTO stockml.models (name, version, algorithm, symbols, horizon, feature_set, feature_spec, params,
+                            metrics, train_start, train_end, n_rows, reference, model)
+SELECT 'bt_ref5', 1, algorithm, ARRAY['BTA', 'BTB', 'BTC'], 5, feature_set, feature_spec, params,
+       metrics, train_start, train_end, n_rows, reference, model
+  FROM stockml.models WHERE name = 'bt_ar' AND version = 1;
+INSERT INTO stockml.validation_predictions (model_id, model_name, model_version, fold, symbol, day,
+                                            target_day, close, y, yhat)
+SELECT pg_temp.mid('bt_ref5'), 'bt_ref5', 1, 1, r.symbol, pg_temp.day_of(r.i), pg_temp.day_of(r.t), 100, r.y, r.yhat
+  FROM vrows5 r;
+CREATE FUNCTION pg_temp.mismatches5(s text, c float8) RETURNS text LANGUAGE sql AS $$
+SELECT coalesce(string_agg(format('%s %s: %s, numpy %s', e.symbol, e.metric, got.value, e.value), '; '), 'none')
+  FROM expected5 e
+  LEFT JOIN (SELECT b.symbol, kv.key AS metric, kv.value::float8 AS value
+               FROM stockml.backtest('bt_ref5', cost_bps => c, strategy => s, version => 1) b,
+                    jsonb_each_text(to_jsonb(b) - 'symbol' - 'first_day' - 'last_day') kv) got
+    ON got.symbol = e.symbol AND got.metric = e.metric
+ WHERE e.strategy = s AND e.cost_bps = c AND e.metric <> 'buy_and_hold_days'
+   AND (got.value IS NULL OR abs(got.value - e.value) > 1e-9 * greatest(1, abs(e.value)))
+$$;
+SELECT is(pg_temp.mismatches5('long_short', 5) || ' / ' || pg_temp.mismatches5('long_flat', 0) || ' / ' || pg_temp.mismatches5('long_short', 25),
+          'none / none / none', 'horizon 5: every metric of three gappy symbols and ''all'' equals numpy''s to 1e-9, in the three cases');
+SELECT is((SELECT count(*)::int FROM expected5 WHERE metric <> 'buy_and_hold_days'), 3 * 4 * 14, '... 14 metrics of 3 symbols and ''all'' in 3 cases compared');
+
 SELECT diag(format('horizon 5, %s: Sharpe %s at 5 bps (buy-and-hold %s), hit rate %s, turnover %s, %s periods', symbol,
                    round(sharpe::numeric, 2), round(buy_and_hold_sharpe::numeric, 2), round(hit_rate::numeric, 3),
                    round(turnover::numeric, 2), days))

@@ -8,6 +8,12 @@ Writes, next to this script:
                          stores in stockml.validation_predictions
   backtest_expected.csv  strategy, cost_bps, symbol, metric, value: the metrics numpy
                          computes from those rows (doc/backtest.md's definitions)
+  backtest_rows_h5.csv   symbol, day, target_day, y, yhat: the same rows as those of a
+                         made-up horizon-5 version (target_day: the symbol's 5th next
+                         row's day, past the last one counted on in weekdays)
+  backtest_expected_h5.csv  its metrics: one position every 5th of the version's
+                         validation days (one grid for all symbols), skipped where its
+                         target lies past the next grid day, 252 / 5 periods a year
   backtest_series.csv    symbol, i, close: the price series the test trains ridge on:
                          RW1..RW4 random walks (seeds 101..104) and AR1 (log returns
                          AR(1), phi 0.4, seed 105), 1500 bars each, daily sigma 1 %
@@ -30,16 +36,16 @@ def curve(r):
     return eq, 1.0 - eq / peak
 
 
-def metrics(r, hits, in_market, trade, n):
+def metrics(r, hits, in_market, trade, n, year=YEAR):
     eq, dd = curve(r)
     days = len(r)
     sd = np.std(r, ddof=1)
     out = {
         "days": days,
         "total_return": eq[-1] - 1.0,
-        "annual_return": eq[-1] ** (YEAR / days) - 1.0,
-        "annual_volatility": sd * np.sqrt(YEAR),
-        "sharpe": np.mean(r) / sd * np.sqrt(YEAR),
+        "annual_return": eq[-1] ** (year / days) - 1.0,
+        "annual_volatility": sd * np.sqrt(year),
+        "sharpe": np.mean(r) / sd * np.sqrt(year),
         "max_drawdown": dd.max(),
         "turnover": trade.sum() / n.sum(),
     }
@@ -48,7 +54,7 @@ def metrics(r, hits, in_market, trade, n):
     return out
 
 
-def backtest(rows, strategy, cost_bps):
+def backtest(rows, strategy, cost_bps, year=YEAR):
     """rows: dict symbol -> (days, y, yhat), days increasing"""
     c = cost_bps / 1e4
     per = {}
@@ -64,8 +70,8 @@ def backtest(rows, strategy, cost_bps):
     result = {}
     for s, d in per.items():
         one = np.ones(len(d["r"]))
-        m = metrics(d["r"], d["hits"], d["in_market"], d["trade"], one)
-        b = metrics(d["bh"], d["ups"], one, np.zeros(len(one)), one)
+        m = metrics(d["r"], d["hits"], d["in_market"], d["trade"], one, year)
+        b = metrics(d["bh"], d["ups"], one, np.zeros(len(one)), one, year)
         result[s] = (m, b)
     # 'all': the equal-weight book of the symbols that have a row that day
     alldays = np.unique(np.concatenate([d["days"] for d in per.values()]))
@@ -80,10 +86,41 @@ def backtest(rows, strategy, cost_bps):
         sums["n"].append(len(here))
     r, bh = np.array(r), np.array(bh)
     s = {k: np.array(v) for k, v in sums.items()}
-    m = metrics(r, s["hits"], s["in_market"], s["trade"], s["n"])
-    b = metrics(bh, s["ups"], s["n"], np.zeros(len(bh)), s["n"])
+    m = metrics(r, s["hits"], s["in_market"], s["trade"], s["n"], year)
+    b = metrics(bh, s["ups"], s["n"], np.zeros(len(bh)), s["n"], year)
     result["all"] = (m, b)
     return result
+
+
+def targets(days, h):
+    """the day of each row's h-th next row; past the last row, counted on in days"""
+    n = len(days)
+    return np.array([days[k + h] if k + h < n else days[-1] + (k + h - (n - 1)) for k in range(n)])
+
+
+def periods(rows, h):
+    """the rows a horizon-h version trades: on every h-th of all the rows' days, and
+    only where the target is not past the next of those days"""
+    grid = np.unique(np.concatenate([d for d, _, _, _ in rows.values()]))[::h]
+    nxt = dict(zip(grid, list(grid[1:]) + [None]))
+    out = {}
+    for s, (days, target, y, yhat) in rows.items():
+        keep = np.array([d in nxt and (nxt[d] is None or t <= nxt[d]) for d, t in zip(days, target)])
+        out[s] = (days[keep], y[keep], yhat[keep])
+    return out
+
+
+def write_expected(path, rows, year):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["strategy", "cost_bps", "symbol", "metric", "value"])
+        for strategy, cost in (("long_short", 5.0), ("long_flat", 0.0), ("long_short", 25.0)):
+            for s, (m, b) in backtest(rows, strategy, cost, year).items():
+                for k, v in m.items():
+                    w.writerow([strategy, cost, s, k, repr(float(v))])
+                for k, v in b.items():
+                    if k != "turnover":
+                        w.writerow([strategy, cost, s, "buy_and_hold_" + k, repr(float(v))])
 
 
 def main():
@@ -102,16 +139,15 @@ def main():
         for s, (days, y, yhat) in rows.items():
             for d, a, b in zip(days, y, yhat):
                 w.writerow([s, int(d), repr(float(a)), repr(float(b))])
-    with open(os.path.join(HERE, "backtest_expected.csv"), "w", newline="") as f:
+    write_expected(os.path.join(HERE, "backtest_expected.csv"), rows, YEAR)
+    h5 = {s: (days, targets(days, 5), y, yhat) for s, (days, y, yhat) in rows.items()}
+    with open(os.path.join(HERE, "backtest_rows_h5.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["strategy", "cost_bps", "symbol", "metric", "value"])
-        for strategy, cost in (("long_short", 5.0), ("long_flat", 0.0), ("long_short", 25.0)):
-            for s, (m, b) in backtest(rows, strategy, cost).items():
-                for k, v in m.items():
-                    w.writerow([strategy, cost, s, k, repr(float(v))])
-                for k, v in b.items():
-                    if k != "turnover":
-                        w.writerow([strategy, cost, s, "buy_and_hold_" + k, repr(float(v))])
+        w.writerow(["symbol", "day", "target_day", "y", "yhat"])
+        for s, (days, target, y, yhat) in h5.items():
+            for d, t, a, b in zip(days, target, y, yhat):
+                w.writerow([s, int(d), int(t), repr(float(a)), repr(float(b))])
+    write_expected(os.path.join(HERE, "backtest_expected_h5.csv"), periods(h5, 5), YEAR / 5)
     with open(os.path.join(HERE, "backtest_series.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["symbol", "i", "close"])
