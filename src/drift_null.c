@@ -226,7 +226,6 @@ SortedSamples(const DriftNullInput *in, int j, const NullWindows *w, const int32
 	CHECK_FOR_INTERRUPTS();
 	SortDriftPoolValues(pool, npool);
 	return npool;
-	return nref;
 }
 
 int
