@@ -11,8 +11,10 @@ CREATE TEMP TABLE series (symbol text, i int, close float8);
 \copy series FROM 'test/reference/backtest_series.csv' WITH (FORMAT csv, HEADER true)
 CREATE TEMP TABLE vrows (symbol text, i int, y float8, yhat float8);
 \copy vrows FROM 'test/reference/backtest_rows.csv' WITH (FORMAT csv, HEADER true)
-CREATE TEMP TABLE expected (strategy text, cost_bps float8, symbol text, metric text, value float8);
-\copy expected FROM 'test/reference/backtest_expected.csv' WITH (FORMAT csv, HEADER true)
+-- model: the made-up version the expected figures are of (bt_ref; bt_ref5, horizon 5, below)
+CREATE TEMP TABLE expected (strategy text, cost_bps float8, symbol text, metric text, value float8,
+                            model text DEFAULT 'bt_ref');
+\copy expected (strategy, cost_bps, symbol, metric, value) FROM 'test/reference/backtest_expected.csv' WITH (FORMAT csv, HEADER true)
 -- bar i of the CSVs is the i-th weekday from Monday 2010-01-04
 CREATE FUNCTION pg_temp.day_of(i int) RETURNS date LANGUAGE sql AS
 $$ SELECT DATE '2010-01-04' + (i / 5) * 7 + i % 5 $$;
@@ -40,20 +42,20 @@ INSERT INTO stockml.validation_predictions (model_id, model_name, model_version,
                                             target_day, close, y, yhat)
 SELECT m.id, 'bt_ref', 1, 1, r.symbol, pg_temp.day_of(r.i), pg_temp.day_of(r.i + 1), 100, r.y, r.yhat
   FROM vrows r, stockml.models m WHERE m.name = 'bt_ref';
-CREATE FUNCTION pg_temp.mismatches(s text, c float8) RETURNS text LANGUAGE sql AS $$
+CREATE FUNCTION pg_temp.mismatches(s text, c float8, m text DEFAULT 'bt_ref') RETURNS text LANGUAGE sql AS $$
 SELECT coalesce(string_agg(format('%s %s: %s, numpy %s', e.symbol, e.metric, got.value, e.value), '; '), 'none')
   FROM expected e
   LEFT JOIN (SELECT b.symbol, kv.key AS metric, kv.value::float8 AS value
-               FROM stockml.backtest('bt_ref', cost_bps => c, strategy => s, version => 1) b,
+               FROM stockml.backtest(m, cost_bps => c, strategy => s, version => 1) b,
                     jsonb_each_text(to_jsonb(b) - 'symbol' - 'first_day' - 'last_day') kv) got
     ON got.symbol = e.symbol AND got.metric = e.metric
- WHERE e.strategy = s AND e.cost_bps = c AND e.metric <> 'buy_and_hold_days'
+ WHERE e.model = m AND e.strategy = s AND e.cost_bps = c AND e.metric <> 'buy_and_hold_days'
    AND (got.value IS NULL OR abs(got.value - e.value) > 1e-9 * greatest(1, abs(e.value)))
 $$;
 SELECT is(pg_temp.mismatches('long_short', 5), 'none', 'long_short at 5 bps: every metric of every symbol and ''all'' equals numpy''s to 1e-9');
 SELECT is(pg_temp.mismatches('long_flat', 0), 'none', 'long_flat at 0 bps: likewise');
 SELECT is(pg_temp.mismatches('long_short', 25), 'none', 'long_short at 25 bps: likewise');
-SELECT is((SELECT count(*)::int FROM expected WHERE metric <> 'buy_and_hold_days'),
+SELECT is((SELECT count(*)::int FROM expected WHERE model = 'bt_ref' AND metric <> 'buy_and_hold_days'),
           3 * 4 * 14, '... 14 metrics of 3 symbols and ''all'' in 3 cases compared');
 SELECT is(array_agg(symbol ORDER BY ordinality), ARRAY['BTA', 'BTB', 'BTC', 'all'], 'one row per symbol, then ''all''')
   FROM stockml.backtest('bt_ref', version => 1) WITH ORDINALITY AS t(symbol);
@@ -204,8 +206,8 @@ SELECT ok((SELECT bool_and(s0 > s20 AND s20 > s100) FROM (
 -- skipped periods of the gappy symbols, 252 / 5 periods a year
 CREATE TEMP TABLE vrows5 (symbol text, i int, t int, y float8, yhat float8);
 \copy vrows5 FROM 'test/reference/backtest_rows_h5.csv' WITH (FORMAT csv, HEADER true)
-CREATE TEMP TABLE expected5 (LIKE expected);
-\copy expected5 FROM 'test/reference/backtest_expected_h5.csv' WITH (FORMAT csv, HEADER true)
+ALTER TABLE expected ALTER model SET DEFAULT 'bt_ref5';
+\copy expected (strategy, cost_bps, symbol, metric, value) FROM 'test/reference/backtest_expected_h5.csv' WITH (FORMAT csv, HEADER true)
 INSERT INTO stockml.models (name, version, algorithm, symbols, horizon, feature_set, feature_spec, params,
                             metrics, train_start, train_end, n_rows, reference, model)
 SELECT 'bt_ref5', 1, algorithm, ARRAY['BTA', 'BTB', 'BTC'], 5, feature_set, feature_spec, params,
@@ -215,19 +217,10 @@ INSERT INTO stockml.validation_predictions (model_id, model_name, model_version,
                                             target_day, close, y, yhat)
 SELECT pg_temp.mid('bt_ref5'), 'bt_ref5', 1, 1, r.symbol, pg_temp.day_of(r.i), pg_temp.day_of(r.t), 100, r.y, r.yhat
   FROM vrows5 r;
-CREATE FUNCTION pg_temp.mismatches5(s text, c float8) RETURNS text LANGUAGE sql AS $$
-SELECT coalesce(string_agg(format('%s %s: %s, numpy %s', e.symbol, e.metric, got.value, e.value), '; '), 'none')
-  FROM expected5 e
-  LEFT JOIN (SELECT b.symbol, kv.key AS metric, kv.value::float8 AS value
-               FROM stockml.backtest('bt_ref5', cost_bps => c, strategy => s, version => 1) b,
-                    jsonb_each_text(to_jsonb(b) - 'symbol' - 'first_day' - 'last_day') kv) got
-    ON got.symbol = e.symbol AND got.metric = e.metric
- WHERE e.strategy = s AND e.cost_bps = c AND e.metric <> 'buy_and_hold_days'
-   AND (got.value IS NULL OR abs(got.value - e.value) > 1e-9 * greatest(1, abs(e.value)))
-$$;
-SELECT is(pg_temp.mismatches5('long_short', 5) || ' / ' || pg_temp.mismatches5('long_flat', 0) || ' / ' || pg_temp.mismatches5('long_short', 25),
+SELECT is(pg_temp.mismatches('long_short', 5, 'bt_ref5') || ' / ' || pg_temp.mismatches('long_flat', 0, 'bt_ref5')
+          || ' / ' || pg_temp.mismatches('long_short', 25, 'bt_ref5'),
           'none / none / none', 'horizon 5: every metric of three gappy symbols and ''all'' equals numpy''s to 1e-9, in the three cases');
-SELECT is((SELECT count(*)::int FROM expected5 WHERE metric <> 'buy_and_hold_days'), 3 * 4 * 14, '... 14 metrics of 3 symbols and ''all'' in 3 cases compared');
+SELECT is((SELECT count(*)::int FROM expected WHERE model = 'bt_ref5' AND metric <> 'buy_and_hold_days'), 3 * 4 * 14, '... 14 metrics of 3 symbols and ''all'' in 3 cases compared');
 
 SELECT diag(format('horizon 5, %s: Sharpe %s at 5 bps (buy-and-hold %s), hit rate %s, turnover %s, %s periods', symbol,
                    round(sharpe::numeric, 2), round(buy_and_hold_sharpe::numeric, 2), round(hit_rate::numeric, 3),
