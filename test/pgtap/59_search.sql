@@ -10,7 +10,7 @@
 -- to stockml_reader.
 -- Run from the repository's root (test/run.sh does).
 BEGIN;
-SELECT plan(63);
+SELECT plan(65);
 
 -- AR(1) log returns (phi 0.4), seeded: ret_1 carries the edge, ret_5 a little, ret_20 little
 SELECT setseed(0.59);
@@ -173,6 +173,16 @@ SELECT throws_ok($$SELECT stockml.train('srch_bad', ARRAY['SRCH_AR'], 'ridge', p
 SELECT throws_ok($$SELECT stockml.submit('train', '{"model_name": "srch_bad", "symbols": ["SRCH_AR"], "params": {"alpha": []}}')$$,
                  '22023', 'the list of parameter "alpha" is empty', 'submit() refuses the search the train job would');
 SELECT is((SELECT count(*)::int FROM stockml.runs WHERE model_name = 'srch_bad'), 0, 'no bad search left a run');
+
+-- a search that fails (too little history) is one failed run, with no trial left behind
+INSERT INTO stockml.symbols (symbol, calendar) VALUES ('SRCH_SHORT', 'weekdays');
+INSERT INTO stockml.prices (symbol, day, open, high, low, close, volume)
+SELECT 'SRCH_SHORT', day, close, close, close, close, 1000 FROM ar WHERE i <= 40;
+SELECT throws_like($$SELECT stockml.train('srch_short', ARRAY['SRCH_SHORT'], 'ridge', feature_set => 'srch',
+                                          params => '{"alpha": [1, 10]}')$$,
+                   'too little history to train "srch_short"%', 'a search on too little history: the ERROR of train()');
+SELECT is((SELECT string_agg(status || ':' || (parent_run_id IS NULL)::text, ',') FROM stockml.runs WHERE model_name = 'srch_short'),
+          'failed:true', '... recorded as one failed run (its own transaction), no trial runs');
 
 -- several heads: the search is decided on the primary head, the others take the winner's values
 SELECT is(version, 1, 'a search with horizons')
