@@ -199,7 +199,7 @@ moved = q(coord, """SELECT count(*) FILTER (WHERE status = 'done'), count(*) FRO
 print()
 print(f"added a third worker (port {NEW_PORT}); citus_rebalance_start() + citus_rebalance_wait(): "
       f"{t_rebalance:.1f} s, {moved[0]} of {moved[1]} shard moves done (each moves a shard of symbols, "
-      "prices and corporate_actions together)")
+      "prices, corporate_actions and ingest_log together)")
 print("prices' shards per worker now: " + ", ".join(f"port {p}: {n}" for p, n in q(coord, placement_sql)))
 for name, fn in (("default set as 16 window aggregates", lambda c: q(c, aggs_default_sql)),
                  (f"train() ridge over {TRAIN} symbols (5 folds + refit)", train)):
