@@ -34,6 +34,8 @@
 
 #define DRIFT_NULL_WINDOWS 100
 #define DRIFT_DEFAULT_WINDOW_DAYS 60
+/* the guard on each side of a null window, in window lengths */
+#define DRIFT_NULL_GUARD 1
 
 /*
  * The windows of a null: rows [from, to) of days [day_from, day_to); their
@@ -280,7 +282,7 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	/*
 	 * the windows: rows [from, to) of days [day_from, day_to), their first
 	 * days evenly spaced; reference positions [k_from, k_to) left out: the
-	 * window and window_days calendar days on each side
+	 * window and DRIFT_NULL_GUARD window lengths on each side
 	 */
 	w.nwin = Min(DRIFT_NULL_WINDOWS, last_start + 1);
 	w.from = palloc(sizeof(int64) * w.nwin);
@@ -293,8 +295,8 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	{
 		int s = w.nwin > 1 ? (int) ((int64) b * last_start / (w.nwin - 1)) : 0;
 		int e = FirstDayAtOrAfter(in, in->days[s] + window_days);
-		int g0 = FirstDayAtOrAfter(in, in->days[s] - window_days);
-		int g1 = FirstDayAtOrAfter(in, in->days[s] + 2 * window_days);
+		int g0 = FirstDayAtOrAfter(in, in->days[s] - DRIFT_NULL_GUARD * window_days);
+		int g1 = FirstDayAtOrAfter(in, in->days[s] + (1 + DRIFT_NULL_GUARD) * window_days);
 
 		w.day_from[b] = s;
 		w.day_to[b] = e;
@@ -315,7 +317,7 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	{
 		int c = b + 1;
 
-		while (c < w.nwin && in->days[w.day_from[c]] < in->days[w.day_from[b]] + 2 * window_days)
+		while (c < w.nwin && in->days[w.day_from[c]] < in->days[w.day_from[b]] + (1 + DRIFT_NULL_GUARD) * window_days)
 			c++;
 		neighbours = Max(neighbours, c - b);
 	}

@@ -2,19 +2,21 @@
 -- and AR(1) returns, generated here) the per-feature false-alarm rate of every default
 -- feature and every method at drift_alpha 0.05, and how often the drift-share rule retrains;
 -- on a volatility x3 break and an AR sign flip, detection within 20 trading days.
--- 50 random walks and 50 AR(1) series (phi 0.4) of 1250 weekdays, each seed its own
--- (setseed((kind * 100 + seed) / 1000)), each model trained on its first 1000; its windows
--- (60 calendar days, as monitor() cuts them) end 45 to 250 trading days after train_end,
--- every 10th day (21 windows, 2100 per feature and method).  10 volatility breaks and 10 AR
--- flips 60 days after training, monitored on each of the next 20 trading days.
--- Monte Carlo standard error: windows of one series overlap and share its null, so the
--- error is taken over series, sd(per-series rate) / sqrt(100): 0.010-0.013 for a
--- feature's rate (the diag lines print the largest over the 80 feature x method pairs),
--- about 0.01 for a method's retrain rate.  Measured when this was written: false alarms
--- 0.034-0.077 per feature (mean 0.053-0.056 per method), retrains in 3.1-5.7 % of windows.
+-- 70 random walks and 70 AR(1) series (phi 0.4) of 1520 weekdays, each seed its own
+-- (setseed((kind * 100 + seed) / 1000)), each model trained on its first 1000; 12 windows
+-- of each (60 calendar days, as monitor() cuts them) that do not overlap, ending 45, 88,
+-- ..., 518 trading days after train_end (1680 per feature and method); 10 volatility
+-- breaks and 10 AR flips 60 days after training, monitored on each of the next 20 trading
+-- days.  The design was chosen on other seeds (the same series with 0.5 added to the seed).
+-- Monte Carlo standard error: a series' windows share its null, so the error is taken over
+-- series, sd(per-series rate) / sqrt(140): 0.006-0.008 for a feature's rate (asserted
+-- below 0.01: the band 0.05 +- 0.02 is then at least 2.5 standard errors each side), about
+-- 0.007 for a method's retrain rate.  The diag lines print the figures of this run.
+-- Measured when this was written: false alarms 0.046-0.073 per feature (mean 0.053-0.057
+-- per method), drift retrains in 1.7-3.6 % of windows per method.
 -- The statistics are drift_test()'s (checked against scipy in test/reference/drift.py); the
--- null procedure (evenly spaced windows, a guard of one window length each side) is
--- re-implemented in numpy/scipy in test/reference/drift_null.py.
+-- null procedure (evenly spaced windows, a guard of one window length each side) and the
+-- share limit (drift_rule.c) are re-implemented in numpy/scipy in test/reference/drift_null.py.
 BEGIN;
 SELECT plan(9);
 
@@ -60,9 +62,9 @@ $$;
 
 CREATE TEMP TABLE cal AS
 SELECT k, s, 'cal_' || k || s AS sym,
-       CASE WHEN k IN ('rw', 'ar') THEN 1250 ELSE 1080 END AS nbars
+       CASE WHEN k IN ('rw', 'ar') THEN 1520 ELSE 1080 END AS nbars
   FROM unnest(ARRAY['rw', 'ar', 'vol', 'ar_flip']) k,
-       generate_series(1, 50) s
+       generate_series(1, 70) s
  WHERE s <= 10 OR k IN ('rw', 'ar');
 SELECT pg_temp.series(sym, (array_position(ARRAY['rw', 'ar', 'vol', 'ar_flip'], k) * 100 + s) / 1000.0,
                       k, nbars, 1060)
@@ -80,12 +82,14 @@ CREATE TEMP TABLE feat AS
 SELECT m.id, f.day, f.x, row_number() OVER (PARTITION BY m.id ORDER BY f.day) AS k
   FROM stockml.models m, stockml.features_spec(m.symbols[1], m.feature_spec, m.train_end + 1, NULL) f
  WHERE m.name IN (SELECT sym FROM cal);
--- stationary: windows ending 45..250 trading days after train_end, every 10th; breaks: each
--- of the 20 trading days after bar 1060 (k = 60 after train_end at bar 1000)
+-- stationary: windows ending 45, 88, ..., 518 trading days after train_end (43 trading
+-- days apart: 60 calendar days never hold more than 43); breaks: each of the 20 trading days
+-- after bar 1060 (k = 60 after train_end at bar 1000)
 CREATE TEMP TABLE win AS
 SELECT f.id, f.day AS wend, c.k AS kind
   FROM feat f JOIN stockml.models m ON m.id = f.id JOIN cal c ON c.sym = m.name
- WHERE (c.k IN ('rw', 'ar') AND f.k >= 45 AND f.k % 10 = 5) OR (c.k NOT IN ('rw', 'ar') AND f.k > 60);
+ WHERE (c.k IN ('rw', 'ar') AND f.k BETWEEN 45 AND 518 AND (f.k - 45) % 43 = 0)
+    OR (c.k NOT IN ('rw', 'ar') AND f.k > 60);
 CREATE TEMP TABLE cur AS
 SELECT w.id, w.wend, w.kind, i.ord, array_agg(f.x[i.ord]) AS vals
   FROM win w JOIN feat f ON f.id = w.id AND f.day BETWEEN w.wend - 59 AND w.wend
@@ -120,7 +124,7 @@ SELECT f.id, f.wend, f.kind, f.meth, avg(f.drifted::integer) AS share, avg(f.dri
   FROM flags f JOIN lim l ON l.id = f.id AND l.meth = f.meth
  GROUP BY 1, 2, 3, 4, l.lim;
 
--- the figures (README, monitoring; doc/drift.md)
+-- the figures (doc/reference.md, monitoring; doc/drift.md)
 SELECT diag(format('%s: false alarms per feature %s .. %s (mean %s, largest standard error %s); drift retrains in %s of windows (standard error %s)',
                    meth, round(min(rate)::numeric, 3), round(max(rate)::numeric, 3),
                    round(avg(rate)::numeric, 3), round(max(se)::numeric, 4),
@@ -132,14 +136,20 @@ SELECT diag(format('%s: false alarms per feature %s .. %s (mean %s, largest stan
   FROM fa GROUP BY meth ORDER BY meth;
 
 SELECT is((SELECT count(*) FROM fa), 80::bigint, 'every default feature and every method measured');
--- what holds at this size: every rate within about 3 standard errors of 0.05
+SELECT cmp_ok((SELECT max(se) FROM fa), '<', 0.01::float8,
+              'the Monte Carlo standard error of every feature''s rate is below 0.01 (the band is a real test)');
 SELECT is((SELECT string_agg(meth || '/' || feature || ' ' || round(rate::numeric, 3), ', ')
-             FROM fa WHERE rate NOT BETWEEN 0.02 AND 0.09), NULL,
-          'every feature flags a stationary series in 2 to 9 % of windows, for every method');
--- the goal: at a standard error of up to 0.013 the band 0.05 +- 0.02 is 1.5 standard
--- errors wide, and 2-3 of the 80 pairs fall outside by chance alone; about 4 times as many
--- series would make it a test of the design rather than of the seeds
-SELECT todo('issue 15 item 1: per-feature false alarms measured too coarsely for 0.05 +- 0.02', 1);
+             FROM fa WHERE rate NOT BETWEEN 0.03 AND 0.08), NULL,
+          'every feature flags a stationary series in 3 to 8 % of windows, for every method');
+-- the goal: vol_20 sits at the top of the band or above it (the diag below; 0.066-0.071 in
+-- numpy); a threshold that leaves the neighbouring windows out, as the share limit does,
+-- brings vol_20 to 0.051-0.054 in numpy but the other features to 0.030-0.040, and in SQL
+-- every feature to 0.030-0.055 (means 0.036-0.045 per method): doc/drift.md
+SELECT diag('vol_20: ' || string_agg(meth || ' ' || round(rate::numeric, 3), ', ' ORDER BY meth)
+            || '; the other features: ' || (SELECT round(min(rate)::numeric, 3) || ' .. ' || round(max(rate)::numeric, 3)
+                                              FROM fa WHERE feature <> 'vol_20'))
+  FROM fa WHERE feature = 'vol_20';
+SELECT todo('issue 15 item 1: vol_20 flags stationary series in about 7 % of windows', 1);
 SELECT is((SELECT string_agg(meth || '/' || feature || ' ' || round(rate::numeric, 3), ', ')
              FROM fa WHERE rate NOT BETWEEN 0.03 AND 0.07), NULL,
           'every feature flags a stationary series in 0.05 +- 0.02 of windows, for every method');
@@ -151,12 +161,6 @@ SELECT diag(format('fixed thresholds, for comparison: %s of KS flags, drift shar
                    round(avg(f)::numeric, 3), round(avg((f > 0.5)::integer)::numeric, 3)))
   FROM (SELECT id, wend, avg(fixed::integer) AS f FROM flags
          WHERE kind IN ('rw', 'ar') AND meth = 'ks' GROUP BY 1, 2) x;
-SELECT cmp_ok((SELECT max(r) FROM (SELECT avg(retrain::integer) AS r FROM retrains
-                WHERE kind IN ('rw', 'ar') GROUP BY meth) x), '<=', 0.08::numeric,
-              'the drift-share rule retrains in at most 8 % of stationary windows, for every method');
--- the goal: the share's limit is calibrated at drift_alpha itself, so a method's rate is
--- 0.05 give or take its standard error (about 0.01), not below 0.05 for sure
-SELECT todo('issue 15 item 1: the share rule is calibrated at 5 %, not below it', 1);
 SELECT is((SELECT string_agg(meth || ' ' || round(r, 3), ', ') FROM
              (SELECT meth, avg(retrain::integer) AS r FROM retrains WHERE kind IN ('rw', 'ar') GROUP BY 1) x
             WHERE r > 0.05), NULL,
@@ -170,7 +174,7 @@ SELECT diag(format('%s: detected within 20 trading days in %s of %s seeds (large
 -- not met: within 20 trading days at most 20 of the window's ~42 rows are after the break,
 -- and the marginal distributions of the features barely move (an AR flip keeps the variance
 -- of ret_1; a volatility break moves range and vol_5 past their thresholds by day 15-20,
--- too few features for the share rule)
+-- too few features for the share rule): doc/drift.md
 SELECT todo('issue 15 item 1: the calibrated share rule detects breaks too slowly', 2);
 SELECT cmp_ok((SELECT avg(hit::integer) FROM (SELECT id, bool_or(retrain) AS hit FROM retrains
                 WHERE kind = 'vol' GROUP BY id) x), '>=', 0.9::numeric,
