@@ -17,10 +17,11 @@ SELECT throws_ok($$SELECT stockml.drift_null_check(ARRAY[1]::float8[], 1, 1)$$, 
                  'alpha must be between 0 and 1 (exclusive)', 'alpha outside (0, 1) is an ERROR');
 
 -- the share's limit (drift_rule.c) on hand-worked nulls: 2 features x 20 windows, feature 1
--- = 1..20, feature 2 = 20..1.  neighbours 1: u_b = (rank - 1) / 19, L = the 20th smallest
--- = 1 (ceil(0.95 * 21) = 20), so a window is drifted where u_b = 1: window 20 for feature
--- 1, window 1 for feature 2; the shares are 0.5, 0 x 18, 0.5, whose level is 18/19: the
--- limit is the 19th smallest share (floor(18/19 * 20) = 18 below it), 0.5
+-- = 1..20, feature 2 = 20..1.  A feature's rank k = ceil(0.95 * 21) = 20 of n = 20, so a
+-- window is drifted where it is above all the windows away from it (u_b >= 20/20).
+-- neighbours 1: window 20 for feature 1, window 1 for feature 2; the shares are 0.5, 0 x 18,
+-- 0.5, their u_b 18/19 (twice) and 0, whose level is the 20th smallest, 18/19: the limit is
+-- the 19th smallest share (floor(18/19 * 20) = 18 below it), 0.5
 SELECT is(stockml.drift_share_check(ARRAY[ARRAY(SELECT g::float8 FROM generate_series(1, 20) g),
                                           ARRAY(SELECT 21 - g::float8 FROM generate_series(1, 20) g)],
                                     0.05, 1), 0.5::float8, 'share limit, hand-worked');
