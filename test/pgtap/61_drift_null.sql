@@ -3,7 +3,7 @@
 -- 0.1.0) keeps the fixed thresholds.  The false-alarm rates are measured in
 -- 62_drift_calibration.sql.
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 
 -- the quantile and the empirical p-value of drift_null_check on a hand-worked null
 SELECT is((stockml.drift_null_check(ARRAY[19, 3, 1, 'NaN', 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]::float8[],
@@ -32,6 +32,15 @@ SELECT is(stockml.drift_share_check(ARRAY[ARRAY(SELECT g::float8 FROM generate_s
 SELECT is(stockml.drift_share_check(ARRAY[ARRAY(SELECT g::float8 FROM generate_series(1, 20) g),
                                           ARRAY(SELECT 21 - g::float8 FROM generate_series(1, 20) g)],
                                     0.05, 3), 0.5::float8, '... and with neighbours left out');
+-- against numpy (test/reference/drift_share.py wrote drift_share_cases.csv): 12 seeded nulls
+-- of 3 to 16 features, overlapping-like windows, ties, a common factor, h 1 to 19
+CREATE TEMP TABLE share_cases (id integer, alpha float8, neighbours integer, statistics float8[], expected float8);
+\copy share_cases FROM 'test/reference/drift_share_cases.csv' WITH (FORMAT csv, HEADER true)
+SELECT is((SELECT string_agg(id || ': ' || got || ' <> ' || expected, ', ')
+             FROM (SELECT id, expected, stockml.drift_share_check(statistics, alpha, neighbours) AS got
+                     FROM share_cases) x
+            WHERE NOT (got = expected OR abs(got - expected) < 1e-12)), NULL,
+          'drift_share_check equals numpy on 12 cases');
 SELECT throws_ok($$SELECT stockml.drift_share_check(ARRAY[1, 2]::float8[], 0.05, 1)$$, '2202E',
                              'the nulls must be a two-dimensional array (features x windows), not 1-dimensional',
                              'a one-dimensional array is an ERROR');
