@@ -187,7 +187,7 @@ stockml_drift_null_check(PG_FUNCTION_ARGS)
 	Datum		  *elems;
 	bool		  *nulls;
 	int			   nelems;
-	CalibratedNull c;
+	CalibratedNull c = {0};
 	TupleDesc	   tupdesc;
 	Datum		   values[2];
 	bool		   rnulls[2] = {false, false};
@@ -243,7 +243,7 @@ stockml_drift_share_check(PG_FUNCTION_ARGS)
 	int			   neighbours;
 	double		   alpha;
 	int			  *counted;
-	CalibratedNull share;
+	CalibratedNull share = {0};
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -268,7 +268,7 @@ stockml_drift_share_check(PG_FUNCTION_ARGS)
 	counted = palloc0(sizeof(int) * Max(n, 1));
 	for (int j = 0; j < p; j++)
 	{
-		CalibratedNull f;
+		CalibratedNull f = {0};
 		double		   need;
 
 		f.n = n;
