@@ -135,6 +135,8 @@ typedef struct ModelAlgorithm
 	 * is measured ("standardized_coefficient", "split_gain")
 	 */
 	const char *(*importance)(const Model *model, double *out);
+	/* optional: append what else the model holds to model_describe's object (", \"key\": value") */
+	void (*describe)(const Model *model, StringInfo buf);
 } ModelAlgorithm;
 
 /* model.c */

@@ -62,6 +62,7 @@ static double LogisticPredict(const Model *model, const double *z);
 static void	  LogisticWritePayload(const Model *model, StringInfo buf);
 static void	  LogisticReadPayload(Model *model, ModelReader *reader);
 static void	  PayloadError(const char *detail) pg_attribute_noreturn();
+static void	  LogisticDescribe(const Model *model, StringInfo buf);
 
 /* log(1 + exp(x)) without overflow */
 static inline double
@@ -299,6 +300,13 @@ LogisticReadPayload(Model *model, ModelReader *reader)
 	*(double *) model->state = m;
 }
 
+/* model_describe: the mean |y| that scales the log return forecast */
+static void
+LogisticDescribe(const Model *model, StringInfo buf)
+{
+	appendStringInfo(buf, ", \"mean_abs_y\": %s", float8out_internal(*(const double *) model->state));
+}
+
 const ModelAlgorithm model_logistic = {
 	.name = "logistic",
 	.id = 5,
@@ -313,4 +321,5 @@ const ModelAlgorithm model_logistic = {
 	.write_payload = LogisticWritePayload,
 	.read_payload = LogisticReadPayload,
 	.importance = LinearImportance,
+	.describe = LogisticDescribe,
 };

@@ -212,6 +212,8 @@ DescribeModel(StringInfo buf, const Model *model)
 	AppendFloatArray(buf, model->mean, model->n_features);
 	appendStringInfoString(buf, ", \"scale\": ");
 	AppendFloatArray(buf, model->scale, model->n_features);
+	if (model->algorithm->describe)
+		model->algorithm->describe(model, buf);
 	appendStringInfoChar(buf, '}');
 }
 

@@ -4,7 +4,7 @@
 -- damaged blobs with a valid checksum refused, and no lookahead in train() on a
 -- random walk.
 BEGIN;
-SELECT plan(65);
+SELECT plan(66);
 
 CREATE TEMP TABLE lr_train (set text, row int, x float8[], y float8);
 CREATE TEMP TABLE lr_test (set text, row int, x float8[], y float8);
@@ -32,6 +32,8 @@ SELECT ok((SELECT bool_and(abs(c.yhat - (2 * c.ours - 1) * a.m) <= 1e-15)
              FROM lr_cmp c JOIN lr_expected e ON e.name = c.name AND e.row = c.row,
                   LATERAL (SELECT avg(abs(y)) m FROM lr_train t WHERE t.set = e.set) a),
           'model_predict is (2 p_up - 1) * mean |y| of the training rows');
+SELECT is((SELECT (stockml.model_describe(model) ->> 'mean_abs_y')::float8 FROM lr_models WHERE name = 'small_c001'),
+          (SELECT avg(abs(y)) FROM lr_train WHERE set = 'small'), 'model_describe shows the mean |y| of the training rows');
 SELECT is((SELECT stockml.model_describe(model) -> 'params' FROM lr_models WHERE name = 'small_c001'),
           '{"C": 0.01, "tol": 1e-8, "max_iter": 100}'::jsonb, 'the parameters, defaults included');
 -- the class is y > 0: labels 0/1 give the same probabilities as the returns they stand for
