@@ -325,3 +325,54 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureInputs *inputs,
 		FillCalendar(spec, (TradingCalendar) inputs->calendar, m); /* nrows > 0 */
 	return m;
 }
+
+bool
+FeatureStreamSupports(const FeatureSpec *spec)
+{
+	for (int j = 0; j < spec->nfeatures; j++)
+		if (spec->defs[j].symbol[0] != '\0')
+			return false;
+	return true;
+}
+
+FeatureStream *
+FeatureStreamCreate(const FeatureSpec *spec)
+{
+	FeatureStream *s = palloc0(sizeof(FeatureStream));
+
+	if (!FeatureStreamSupports(spec))
+		elog(ERROR, "a feature stream cannot read another symbol's bars");
+	s->nfeatures = spec->nfeatures;
+	s->ind = palloc0(sizeof(Indicator *) * Max(spec->nfeatures, 1));
+	s->ret = palloc0(sizeof(Indicator *) * Max(spec->nfeatures, 1));
+	for (int j = 0; j < spec->nfeatures; j++)
+		FeatureIndicatorsInit(&spec->defs[j], &s->ind[j], &s->ret[j]);
+	return s;
+}
+
+/* FeatureMatrixFromBars's loop body for one bar, every feature being the bar's own */
+bool
+FeatureStreamPush(FeatureStream *s, const FeatureSpec *spec, const FeatureBar *b, double *row)
+{
+	double lnc = log(b->close);
+	bool   all = true;
+
+	Assert(s->nfeatures == spec->nfeatures);
+	for (int j = 0; j < spec->nfeatures; j++)
+		all &= FeaturePush(&spec->defs[j], s->ind[j], s->ret[j], b, lnc, &row[j]);
+	s->nbars++;
+	return all;
+}
+
+void
+FeatureCalendarRow(const FeatureSpec *spec, int calendar, DateADT day, double *row)
+{
+	FeatureMatrix m;
+
+	memset(&m, 0, sizeof(m));
+	m.nrows = 1;
+	m.nfeatures = spec->nfeatures;
+	m.days = &day;
+	m.x = row;
+	FillCalendar(spec, (TradingCalendar) calendar, &m);
+}

@@ -139,6 +139,21 @@ extern void FeatureCheckHorizon(int horizon);
 extern FeatureBar *FeatureBarsLoad(const char *symbol, int *nbars);
 
 /*
+ * The bars of symbol with a day after *after (all when after is NULL), as
+ * stored (not adjusted), by one scan of the primary key in the active
+ * snapshot; NULL when only a query may read them (row-level security, column
+ * privileges, a Citus table, another layout): FeatureBarsLoad then uses SPI.
+ */
+extern FeatureBar *FeatureBarsLoadStored(const char *symbol, const DateADT *after, int *nbars);
+
+/*
+ * Put stored bars (ordered by day) on the total-return scale of the last one,
+ * as FeatureBarsLoad does; true when every factor was exactly 1 (the bars are
+ * unchanged)
+ */
+extern bool FeatureBarsAdjust(const char *symbol, FeatureBar *bars, int nbars);
+
+/*
  * The matrix over bars (ordered by day): rows from the spec's warm-up on, and
  * with start_day <= day <= end_day when those are not NULL.
  */
@@ -162,6 +177,33 @@ extern FeatureInputs *FeatureInputsLoad(const FeatureSpec *spec, const char *sym
  */
 extern void FeatureInputsRequireCurrent(const FeatureSpec *spec, const FeatureInputs *inputs,
 										const char *symbol, DateADT as_of);
+
+/*
+ * The indicators of a spec's features over the symbol's own bars, pushed one
+ * bar at a time: after bars[0..t] are pushed, FeatureStreamPush's row is
+ * FeatureMatrixFromBars's row of bar t, bit for bit (the same kernels in the
+ * same order), so a caller that keeps the stream (feature_state.c) continues
+ * with later bars instead of recomputing.  Not for specs that read another
+ * symbol (FeatureStreamSupports); calendar features are filled in by
+ * FeatureCalendarRow.
+ */
+typedef struct FeatureStream
+{
+	int			nfeatures;
+	Indicator **ind; /* per feature, NULL for range and calendar features */
+	Indicator **ret; /* volatility's one-bar returns */
+	int64		nbars;
+} FeatureStream;
+
+extern bool			  FeatureStreamSupports(const FeatureSpec *spec);
+extern FeatureStream *FeatureStreamCreate(const FeatureSpec *spec);
+
+/* push bar b; row[j] gets feature j at b; false when some feature is not defined yet */
+extern bool FeatureStreamPush(FeatureStream *s, const FeatureSpec *spec, const FeatureBar *b,
+							  double *row);
+
+/* the calendar features of a row of day, in the symbol's calendar (other features untouched) */
+extern void FeatureCalendarRow(const FeatureSpec *spec, int calendar, DateADT day, double *row);
 
 /* FeatureBarsLoad + FeatureInputsLoad + FeatureMatrixFromBars */
 extern FeatureMatrix *FeatureMatrixCompute(const char *symbol, const FeatureSpec *spec,

@@ -43,7 +43,7 @@ static void		   FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol
 										int start_arg, int end_arg, int horizon);
 static void		   CheckSymbolKnown(const char *symbol);
 static FeatureBar *LoadBarsSpi(const char *symbol, int *nbars);
-static FeatureBar *LoadBarsDirect(const char *symbol, int *nbars);
+static FeatureBar *LoadBarsDirect(const char *symbol, const DateADT *after, int *nbars);
 static char		  *RequiredText(FunctionCallInfo fcinfo, int arg, const char *what);
 static int		   RequiredHorizon(FunctionCallInfo fcinfo, int arg);
 
@@ -181,9 +181,10 @@ LoadAdjustedCloses(const char *symbol, FeatureBar *bars, int nbars)
  * user lacks table-wide SELECT: LoadBarsSpi then does it with every check a
  * query makes.  NULL too when the table is a Citus table: on a coordinator it
  * is a shell whose rows live on the workers, which only a query reaches.
+ * With after, only the bars of later days.
  */
 static FeatureBar *
-LoadBarsDirect(const char *symbol, int *nbars)
+LoadBarsDirect(const char *symbol, const DateADT *after, int *nbars)
 {
 	Oid						 relid = get_relname_relid("prices", get_namespace_oid("stockml", false));
 	static const char *const columns[] = {"symbol", "day", "high", "low", "close", "volume",
@@ -197,7 +198,7 @@ LoadBarsDirect(const char *symbol, int *nbars)
 	Oid						 pk;
 	IndexScanDesc			 scan;
 	TupleTableSlot			*slot;
-	ScanKeyData				 key;
+	ScanKeyData				 key[2];
 	Snapshot				 snapshot;
 	FeatureBar				*bars;
 	int						 n = 0;
@@ -233,11 +234,14 @@ LoadBarsDirect(const char *symbol, int *nbars)
 		return NULL;
 	}
 
-	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+	ScanKeyEntryInitialize(&key[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   idx->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(symbol));
+	if (after)
+		ScanKeyEntryInitialize(&key[1], 0, 2, BTGreaterStrategyNumber, InvalidOid,
+							   idx->rd_indcollation[1], F_DATE_GT, DateADTGetDatum(*after));
 	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-	scan = index_beginscan(rel, idx, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
+	scan = index_beginscan(rel, idx, snapshot, after ? 2 : 1, 0);
+	index_rescan(scan, key, after ? 2 : 1, NULL, 0);
 	slot = table_slot_create(rel, NULL);
 	bars = palloc(sizeof(FeatureBar) * size);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
@@ -282,36 +286,52 @@ LoadBarsDirect(const char *symbol, int *nbars)
 FeatureBar *
 FeatureBarsLoad(const char *symbol, int *nbars)
 {
-	FeatureBar	*bars = LoadBarsDirect(symbol, nbars);
-	AdjustInput *in;
-	double		*price;
-	double		*volume;
+	FeatureBar *bars = LoadBarsDirect(symbol, NULL, nbars);
 
 	if (bars == NULL)
 		bars = LoadBarsSpi(symbol, nbars);
-	if (*nbars < 2)
-		return bars;
-	in = palloc(mul_size(*nbars, sizeof(AdjustInput)));
-	price = palloc(mul_size(*nbars, sizeof(double)));
-	volume = palloc(mul_size(*nbars, sizeof(double)));
-	for (int t = 0; t < *nbars; t++)
+	FeatureBarsAdjust(symbol, bars, *nbars);
+	return bars;
+}
+
+FeatureBar *
+FeatureBarsLoadStored(const char *symbol, const DateADT *after, int *nbars)
+{
+	return LoadBarsDirect(symbol, after, nbars);
+}
+
+bool
+FeatureBarsAdjust(const char *symbol, FeatureBar *bars, int nbars)
+{
+	AdjustInput *in;
+	double		*price;
+	double		*volume;
+	bool		 unit = true;
+
+	if (nbars < 2)
+		return true;
+	in = palloc(mul_size(nbars, sizeof(AdjustInput)));
+	price = palloc(mul_size(nbars, sizeof(double)));
+	volume = palloc(mul_size(nbars, sizeof(double)));
+	for (int t = 0; t < nbars; t++)
 	{
 		in[t].day = bars[t].day;
 		in[t].close = bars[t].close;
 		in[t].adj_close = bars[t].adj_close;
 	}
-	PriceAdjustFactors(symbol, in, *nbars, price, volume);
-	for (int t = 0; t < *nbars; t++)
+	PriceAdjustFactors(symbol, in, nbars, price, volume);
+	for (int t = 0; t < nbars; t++)
 	{
 		bars[t].high *= price[t];
 		bars[t].low *= price[t];
 		bars[t].close *= price[t];
 		bars[t].volume *= volume[t];
+		unit &= (price[t] == 1.0 && volume[t] == 1.0);
 	}
 	pfree(in);
 	pfree(price);
 	pfree(volume);
-	return bars;
+	return unit;
 }
 
 FeatureInputs *

@@ -50,36 +50,48 @@ PG_FUNCTION_INFO_V1(stockml_conformal_p_up);
 #include "lib/sort_template.h"
 
 void
+IntervalVolatilityInit(IntervalVolState *st)
+{
+	memset(st, 0, sizeof(*st));
+}
+
+double
+IntervalVolatilityPush(IntervalVolState *st, double close, const IntervalScale *scale)
+{
+	double prev = st->prev;
+	bool   known = st->has_prev && prev > 0 && close > 0 && isfinite(prev) && isfinite(close);
+	double r;
+
+	st->has_prev = true;
+	st->prev = close;
+	if (!known)
+	{
+		st->returns = 0;
+		st->v = 0;
+		return NAN;
+	}
+	r = log(close / prev);
+	st->returns++;
+	if (st->returns <= scale->seed)
+	{
+		st->v += r * r;
+		if (st->returns < scale->seed)
+			return NAN;
+		st->v /= scale->seed;
+	}
+	else
+		st->v = scale->lambda * st->v + (1 - scale->lambda) * r * r;
+	return sqrt(st->v);
+}
+
+void
 IntervalVolatility(const FeatureBar *bars, int nbars, const IntervalScale *scale, double *sigma)
 {
-	double v = 0;
-	int	   returns = 0; /* one-bar returns seen since the last bad close */
+	IntervalVolState st;
 
+	IntervalVolatilityInit(&st);
 	for (int i = 0; i < nbars; i++)
-	{
-		double r;
-
-		sigma[i] = NAN;
-		if (i == 0 || !(bars[i].close > 0) || !(bars[i - 1].close > 0) ||
-			!isfinite(bars[i].close) || !isfinite(bars[i - 1].close))
-		{
-			returns = 0;
-			v = 0;
-			continue;
-		}
-		r = log(bars[i].close / bars[i - 1].close);
-		returns++;
-		if (returns <= scale->seed)
-		{
-			v += r * r;
-			if (returns < scale->seed)
-				continue;
-			v /= scale->seed;
-		}
-		else
-			v = scale->lambda * v + (1 - scale->lambda) * r * r;
-		sigma[i] = sqrt(v);
-	}
+		sigma[i] = IntervalVolatilityPush(&st, bars[i].close, scale);
 }
 
 /*

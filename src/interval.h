@@ -34,6 +34,20 @@ typedef struct IntervalScale
 extern void IntervalVolatility(const FeatureBar *bars, int nbars, const IntervalScale *scale,
 							   double *sigma);
 
+/* IntervalVolatility one bar at a time: the state after the closes pushed so far */
+typedef struct IntervalVolState
+{
+	double v;		/* the variance (the sum of squares while seeding) */
+	int	   returns; /* one-bar returns since the last bad close */
+	double prev;	/* the last close pushed */
+	bool   has_prev;
+} IntervalVolState;
+
+extern void	  IntervalVolatilityInit(IntervalVolState *st);
+
+/* push the next close; σ on it, as IntervalVolatility's sigma[i] */
+extern double IntervalVolatilityPush(IntervalVolState *st, double close, const IntervalScale *scale);
+
 /* split-conformal quantile at level of n values summarised by nkept sorted ones */
 extern double IntervalQuantile(const double *kept, int nkept, int64 n, double level);
 

@@ -54,6 +54,7 @@
 
 #include "calendar.h"
 #include "feature_matrix.h"
+#include "feature_state.h"
 #include "interval.h"
 #include "model.h"
 #include "model_matrix.h"
@@ -657,8 +658,20 @@ LastFeatureRow(const CachedModel *entry, const char *symbol,
 
 	ValidateSymbol(symbol);
 	StockmlBecomeOwner(&sw);
-	bars = FeatureBarsLoad(symbol, &nbars);
 	*cal = SymbolCalendar(symbol);
+	/* the kept state, when it can serve (feature_state.c): no bar read but the new ones */
+	{
+		double *x = palloc(sizeof(double) * Max(entry->spec->nfeatures, 1));
+
+		if (FeatureStateLastRow(entry->model_id, entry->spec, &entry->scale, entry->nscaled > 0,
+								symbol, (int) *cal, x, as_of, close, sigma))
+		{
+			StockmlRestoreUser(&sw);
+			return x;
+		}
+		pfree(x);
+	}
+	bars = FeatureBarsLoad(symbol, &nbars);
 	inputs = nbars > 0 ? FeatureInputsLoad(entry->spec, symbol) : NULL;
 	StockmlRestoreUser(&sw);
 	if (nbars < entry->spec->warmup)

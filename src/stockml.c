@@ -9,6 +9,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "feature_state.h"
 #include "stockml.h"
 
 PG_MODULE_MAGIC;
@@ -44,6 +45,7 @@ _PG_init(void)
 	StockmlReadjustInit();
 	StockmlJobsInit();
 	StockmlPredictInit();
+	StockmlFeatureStateInit();
 
 	MarkGUCPrefixReserved("stockml");
 }

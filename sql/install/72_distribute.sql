@@ -40,6 +40,19 @@ BEGIN
                 -- staying unique by its identity
                 ALTER TABLE stockml.ingest_log DROP CONSTRAINT ingest_log_pkey,
                     ADD CONSTRAINT ingest_log_pkey PRIMARY KEY (symbol, id);
+            ELSIF t.ord OPERATOR(pg_catalog.=) 2 THEN
+                -- predict()'s change triggers (32_bar_changes.sql): Citus refuses a table with
+                -- triggers, and a distributed table's rows are written on the workers, so
+                -- predict() reads every bar through SQL there and needs none
+                DROP TRIGGER IF EXISTS bars_inserted ON stockml.prices;
+                DROP TRIGGER IF EXISTS bars_updated ON stockml.prices;
+                DROP TRIGGER IF EXISTS bars_deleted ON stockml.prices;
+                DROP TRIGGER IF EXISTS bars_truncated ON stockml.prices;
+            ELSIF t.ord OPERATOR(pg_catalog.=) 3 THEN
+                DROP TRIGGER IF EXISTS actions_inserted ON stockml.corporate_actions;
+                DROP TRIGGER IF EXISTS actions_updated ON stockml.corporate_actions;
+                DROP TRIGGER IF EXISTS actions_deleted ON stockml.corporate_actions;
+                DROP TRIGGER IF EXISTS actions_truncated ON stockml.corporate_actions;
             END IF;
             IF t.ord OPERATOR(pg_catalog.=) 1 THEN
                 EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, shard_count => %s)',

@@ -1,0 +1,377 @@
+/*
+ * feature_state.c — predict()'s kept feature state: per backend, for each
+ * (model version, symbol) served, the indicator states after the symbol's
+ * last bar (feature_matrix.c's FeatureStream, interval.c's volatility), so the
+ * latest feature row costs one row of stockml.bar_changes when no bar was
+ * written since, and the new bars only when bars were appended.
+ *
+ * stockml.bar_changes (sql/install/32_bar_changes.sql) has one row per
+ * symbol, moved by a statement trigger of every write of prices and
+ * corporate_actions in the writer's transaction: write_id, a value of a
+ * sequence (never reused, so a rolled-back write leaves none behind), at
+ * every write; edit_id at every write that is not a pure append (a later day
+ * than every stored one).  Writers of one symbol serialise on its row, so the
+ * committed rows of a symbol form one chain, and a snapshot that sees a
+ * committed row (write_id W) sees exactly the bars of W's state.  Hence:
+ *
+ *	 - same write_id as the state's: the bars are the state's bars (a hit);
+ *	 - same edit_id: only appends since, so the bars up to the state's last
+ *	   day are the state's, and the later ones are read by the primary key and
+ *	   pushed, as long as the total-return factors stay exactly 1 (no split,
+ *	   dividend or change of adj_close / close between the state's last bar and
+ *	   the new ones; else the earlier bars are rescaled: all are read again);
+ *	 - anything else: all bars are read and the state rebuilt.
+ *
+ * A row written by the current transaction (its own uncommitted bars, which a
+ * rollback may take back) is not used: such a call reads every bar, as does
+ * any call where the bars are not read by a scan of the primary key (a Citus
+ * table, row-level security: FeatureBarsLoadStored), a spec that reads
+ * another symbol, or stockml.feature_state_cache_size = 0.  The row a state
+ * was built from is checked by its values only; the state is the same as
+ * computing from all bars because the kernels are pushed in the same order
+ * (test/pgtap/87_predict_state.sql compares both, bit for bit).
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "distributed.h"
+#include "feature_state.h"
+
+int stockml_feature_state_cache_size = 1024;
+
+typedef struct StateKey
+{
+	int64 model_id;
+	char  symbol[NAMEDATALEN]; /* zero-filled: a hash key */
+} StateKey;
+
+typedef struct StateEntry
+{
+	StateKey		 key;
+	MemoryContext	 cxt;
+	bool			 valid; /* false while being updated, or after an ERROR there */
+	int64			 write_id;
+	int64			 edit_id;
+	int				 nfeatures;
+	FeatureStream	*stream;
+	bool			 want_sigma;
+	IntervalVolState vol;
+	FeatureBar		 last; /* the last bar as stored */
+	double			*x;	   /* its feature row */
+	double			 sigma;
+	uint64			 last_used;
+} StateEntry;
+
+static HTAB			*state_cache = NULL;
+static MemoryContext state_cxt = NULL;
+static bool			 state_stale = false;
+static bool			 callback_registered = false;
+static uint64		 use_clock = 0;
+static Oid			 changes_relid = InvalidOid;
+static Oid			 models_relid = InvalidOid;
+static Oid			 prices_relid = InvalidOid;
+
+static void StateCallback(Datum arg, Oid relid);
+static bool ReadBarChanges(const char *symbol, int64 *write_id, int64 *edit_id);
+static bool Rebuild(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale,
+					const char *symbol);
+static bool Append(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale,
+				   const char *symbol);
+static bool RowIsFinite(const double *x, int n);
+static void EvictLeastRecentlyUsed(void);
+
+void
+StockmlFeatureStateInit(void)
+{
+	DefineCustomIntVariable("stockml.feature_state_cache_size",
+							"(model version, symbol) pairs each backend keeps predict()'s feature state for.",
+							"Least recently used out first; 0 computes the features from all bars on every call.",
+							&stockml_feature_state_cache_size,
+							1024, 0, 1000000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+}
+
+/* Relcache callback: a model or the change table may be another now; freed at the next lookup */
+static void
+StateCallback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == changes_relid || relid == models_relid)
+		state_stale = true;
+}
+
+/*
+ * The symbol's row of stockml.bar_changes in the active snapshot; false when
+ * there is none, or the current transaction wrote it.
+ */
+static bool
+ReadBarChanges(const char *symbol, int64 *write_id, int64 *edit_id)
+{
+	Relation		rel;
+	Relation		idx;
+	Oid				pk;
+	IndexScanDesc	scan;
+	TupleTableSlot *slot;
+	ScanKeyData		key;
+	TupleDesc		desc;
+	bool			found = false;
+
+	rel = table_open(changes_relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	pk = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(pk) || desc->natts < 3 || TupleDescAttr(desc, 1)->atttypid != INT8OID ||
+		TupleDescAttr(desc, 2)->atttypid != INT8OID)
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	idx = index_open(pk, AccessShareLock);
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   idx->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(symbol));
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	slot = table_slot_create(rel, NULL);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool  isnull;
+		Datum xmin = slot_getsysattr(slot, MinTransactionIdAttributeNumber, &isnull);
+
+		slot_getsomeattrs(slot, 3);
+		found = !slot->tts_isnull[1] && !slot->tts_isnull[2] &&
+				!TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin));
+		*write_id = DatumGetInt64(slot->tts_values[1]);
+		*edit_id = DatumGetInt64(slot->tts_values[2]);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+static bool
+RowIsFinite(const double *x, int n)
+{
+	for (int j = 0; j < n; j++)
+		if (!isfinite(x[j]))
+			return false;
+	return true;
+}
+
+/* The state from all of the symbol's bars; false: not servable from here */
+static bool
+Rebuild(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale, const char *symbol)
+{
+	MemoryContext old;
+	FeatureBar	 *bars;
+	int			  nbars;
+	bool		  defined = false;
+	double		  sigma = NAN;
+
+	e->valid = false;
+	MemoryContextReset(e->cxt);
+	bars = FeatureBarsLoadStored(symbol, NULL, &nbars);
+	if (bars == NULL || nbars < Max(spec->warmup, 1))
+		return false;
+	FeatureBarsAdjust(symbol, bars, nbars);
+
+	old = MemoryContextSwitchTo(e->cxt);
+	e->stream = FeatureStreamCreate(spec);
+	e->x = palloc(sizeof(double) * Max(spec->nfeatures, 1));
+	MemoryContextSwitchTo(old);
+	IntervalVolatilityInit(&e->vol);
+	for (int t = 0; t < nbars; t++)
+	{
+		if ((t & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		defined = FeatureStreamPush(e->stream, spec, &bars[t], e->x);
+		if (e->want_sigma)
+			sigma = IntervalVolatilityPush(&e->vol, bars[t].close, scale);
+	}
+	if (!defined || !RowIsFinite(e->x, spec->nfeatures))
+		return false;
+	/* the last bar's factor is 1: as stored */
+	e->last = bars[nbars - 1];
+	e->sigma = sigma;
+	e->nfeatures = spec->nfeatures;
+	pfree(bars);
+	e->valid = true;
+	return true;
+}
+
+/*
+ * Push the bars after the state's last one; false when they rescale the
+ * earlier ones (the caller rebuilds) or cannot be read so.
+ */
+static bool
+Append(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale, const char *symbol)
+{
+	FeatureBar *tail;
+	FeatureBar *bars;
+	int			ntail;
+	bool		defined = false;
+	double		sigma = e->sigma;
+
+	tail = FeatureBarsLoadStored(symbol, &e->last.day, &ntail);
+	if (tail == NULL)
+		return false;
+	if (ntail == 0)
+		return true;
+	/* the state's last bar, then the new ones: do their factors stay 1? */
+	bars = palloc(sizeof(FeatureBar) * (ntail + 1));
+	bars[0] = e->last;
+	memcpy(&bars[1], tail, sizeof(FeatureBar) * ntail);
+	if (!FeatureBarsAdjust(symbol, bars, ntail + 1))
+		return false;
+
+	e->valid = false;
+	for (int t = 1; t <= ntail; t++)
+	{
+		if ((t & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		defined = FeatureStreamPush(e->stream, spec, &bars[t], e->x);
+		if (e->want_sigma)
+			sigma = IntervalVolatilityPush(&e->vol, bars[t].close, scale);
+	}
+	if (!defined || !RowIsFinite(e->x, spec->nfeatures))
+		return false;
+	e->last = bars[ntail];
+	e->sigma = sigma;
+	pfree(bars);
+	pfree(tail);
+	e->valid = true;
+	return true;
+}
+
+static void
+EvictLeastRecentlyUsed(void)
+{
+	HASH_SEQ_STATUS seq;
+	StateEntry	   *e;
+	StateEntry	   *oldest = NULL;
+
+	hash_seq_init(&seq, state_cache);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (oldest == NULL || e->last_used < oldest->last_used)
+			oldest = e;
+	if (oldest)
+	{
+		MemoryContextDelete(oldest->cxt);
+		hash_search(state_cache, &oldest->key, HASH_REMOVE, NULL);
+	}
+}
+
+bool
+FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale *scale,
+					bool want_sigma, const char *symbol, int calendar,
+					double *x, DateADT *as_of, double *close, double *sigma)
+{
+	StateKey	key;
+	StateEntry *e;
+	bool		found;
+	int64		write_id;
+	int64		edit_id;
+	Oid			nsp;
+
+	if (stockml_feature_state_cache_size <= 0 || !FeatureStreamSupports(spec) ||
+		strlen(symbol) >= NAMEDATALEN || !ActiveSnapshotSet())
+		return false;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(StateCallback, (Datum) 0);
+		callback_registered = true;
+	}
+	if (state_stale && state_cxt)
+	{
+		MemoryContextReset(state_cxt);
+		state_cache = NULL;
+		changes_relid = models_relid = prices_relid = InvalidOid;
+	}
+	state_stale = false;
+	if (!OidIsValid(changes_relid))
+	{
+		nsp = get_namespace_oid("stockml", false);
+		changes_relid = get_relname_relid("bar_changes", nsp);
+		models_relid = get_relname_relid("models", nsp);
+		prices_relid = get_relname_relid("prices", nsp);
+		/* a database still at 0.1.0 has no change table */
+		if (!OidIsValid(changes_relid) || !OidIsValid(prices_relid))
+		{
+			changes_relid = InvalidOid;
+			return false;
+		}
+	}
+	/* a Citus table's writes happen on the workers, where no trigger moves bar_changes */
+	if (RelationIsCitusTable(prices_relid))
+		return false;
+	if (!ReadBarChanges(symbol, &write_id, &edit_id))
+		return false;
+
+	if (state_cxt == NULL)
+		state_cxt = AllocSetContextCreate(CacheMemoryContext, "stockml feature state",
+										  ALLOCSET_DEFAULT_SIZES);
+	if (state_cache == NULL)
+	{
+		HASHCTL ctl;
+
+		ctl.keysize = sizeof(StateKey);
+		ctl.entrysize = sizeof(StateEntry);
+		ctl.hcxt = state_cxt;
+		state_cache = hash_create("stockml feature state", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.model_id = model_id;
+	strlcpy(key.symbol, symbol, NAMEDATALEN);
+	e = hash_search(state_cache, &key, HASH_FIND, NULL);
+	if (e == NULL)
+	{
+		while (hash_get_num_entries(state_cache) >= stockml_feature_state_cache_size)
+			EvictLeastRecentlyUsed();
+		e = hash_search(state_cache, &key, HASH_ENTER, &found);
+		e->cxt = AllocSetContextCreate(state_cxt, "stockml feature state entry",
+									   ALLOCSET_SMALL_SIZES);
+		e->valid = false;
+	}
+	e->last_used = ++use_clock;
+	if (e->valid && (e->nfeatures != spec->nfeatures || e->want_sigma != want_sigma))
+		e->valid = false;
+
+	if (!(e->valid && e->write_id == write_id))
+	{
+		e->want_sigma = want_sigma;
+		if (!(e->valid && e->edit_id == edit_id && Append(e, spec, scale, symbol)) &&
+			!Rebuild(e, spec, scale, symbol))
+			return false;
+		e->write_id = write_id;
+		e->edit_id = edit_id;
+	}
+
+	memcpy(x, e->x, sizeof(double) * spec->nfeatures);
+	if (spec->needs_inputs)
+		FeatureCalendarRow(spec, calendar, e->last.day, x);
+	*as_of = e->last.day;
+	*close = e->last.close;
+	*sigma = want_sigma ? e->sigma : NAN;
+	return true;
+}
