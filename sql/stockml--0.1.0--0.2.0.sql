@@ -2784,6 +2784,14 @@ ALTER TABLE stockml.prices ENABLE ALWAYS TRIGGER bars_inserted, ENABLE ALWAYS TR
 ALTER TABLE stockml.corporate_actions ENABLE ALWAYS TRIGGER actions_inserted, ENABLE ALWAYS TRIGGER actions_updated,
     ENABLE ALWAYS TRIGGER actions_deleted, ENABLE ALWAYS TRIGGER actions_truncated;
 
+CREATE FUNCTION stockml.feature_state_stats(OUT hits bigint, OUT appends bigint, OUT rebuilds bigint,
+                                            OUT bypassed bigint, OUT states bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'stockml_feature_state_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION stockml.feature_state_stats() IS
+'this backend''s predict(model, symbol) calls since it started, by how their feature row was found: hits (no bar written since the kept state), appends (only the appended bars read), rebuilds (every bar read, the state kept), bypassed (every bar read without a state: a Citus table, bars the current transaction wrote, a spec reading another symbol, too few bars, stockml.feature_state_cache_size = 0); states: the (version, symbol) states it keeps';
+
 -- the bars stored before the upgrade: one row per symbol (an edit: no state exists yet)
 INSERT INTO stockml.bar_changes (symbol, write_id, edit_id, first_day, last_day)
 SELECT p.symbol, nextval('stockml.bar_changes_seq'), currval('stockml.bar_changes_seq'), min(p.day), max(p.day)

@@ -44,6 +44,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -57,7 +58,18 @@
 #include "distributed.h"
 #include "feature_state.h"
 
+PG_FUNCTION_INFO_V1(stockml_feature_state_stats);
+
 int stockml_feature_state_cache_size = 1024;
+
+/* What this backend's calls took (stockml.feature_state_stats()) */
+static struct
+{
+	int64 hits;		/* no bar written since the state */
+	int64 appends;	/* bars appended: only they were read */
+	int64 rebuilds; /* every bar read, the state kept */
+	int64 bypassed; /* every bar read, no state kept or used */
+} stats;
 
 typedef struct StateKey
 {
@@ -93,10 +105,10 @@ static Oid			 prices_relid = InvalidOid;
 
 static void StateCallback(Datum arg, Oid relid);
 static bool ReadBarChanges(const char *symbol, int64 *write_id, int64 *edit_id);
-static bool Rebuild(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale,
-					const char *symbol);
-static bool Append(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale,
-				   const char *symbol);
+static bool RebuildState(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale,
+						 const char *symbol);
+static bool PushAppended(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale,
+						 const char *symbol);
 static bool RowIsFinite(const double *x, int n);
 static void EvictLeastRecentlyUsed(void);
 
@@ -180,7 +192,7 @@ RowIsFinite(const double *x, int n)
 
 /* The state from all of the symbol's bars; false: not servable from here */
 static bool
-Rebuild(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale, const char *symbol)
+RebuildState(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale, const char *symbol)
 {
 	MemoryContext old;
 	FeatureBar	 *bars;
@@ -224,7 +236,7 @@ Rebuild(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale, cons
  * earlier ones (the caller rebuilds) or cannot be read so.
  */
 static bool
-Append(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale, const char *symbol)
+PushAppended(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale, const char *symbol)
 {
 	FeatureBar *tail;
 	FeatureBar *bars;
@@ -293,6 +305,7 @@ FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale
 	int64		edit_id;
 	Oid			nsp;
 
+	stats.bypassed++;
 	if (stockml_feature_state_cache_size <= 0 || !FeatureStreamSupports(spec) ||
 		strlen(symbol) >= NAMEDATALEN || !ActiveSnapshotSet())
 		return false;
@@ -357,15 +370,21 @@ FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale
 	if (e->valid && (e->nfeatures != spec->nfeatures || e->want_sigma != want_sigma))
 		e->valid = false;
 
-	if (!(e->valid && e->write_id == write_id))
+	if (e->valid && e->write_id == write_id)
+		stats.hits++;
+	else
 	{
 		e->want_sigma = want_sigma;
-		if (!(e->valid && e->edit_id == edit_id && Append(e, spec, scale, symbol)) &&
-			!Rebuild(e, spec, scale, symbol))
+		if (e->valid && e->edit_id == edit_id && PushAppended(e, spec, scale, symbol))
+			stats.appends++;
+		else if (RebuildState(e, spec, scale, symbol))
+			stats.rebuilds++;
+		else
 			return false;
 		e->write_id = write_id;
 		e->edit_id = edit_id;
 	}
+	stats.bypassed--;
 
 	memcpy(x, e->x, sizeof(double) * spec->nfeatures);
 	if (spec->needs_inputs)
@@ -374,4 +393,22 @@ FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale
 	*close = e->last.close;
 	*sigma = want_sigma ? e->sigma : NAN;
 	return true;
+}
+
+/* feature_state_stats(): this backend's counts since it started, and the states it keeps */
+Datum
+stockml_feature_state_stats(PG_FUNCTION_ARGS)
+{
+	TupleDesc desc;
+	Datum	  values[5];
+	bool	  nulls[5] = {false, false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = Int64GetDatum(stats.hits);
+	values[1] = Int64GetDatum(stats.appends);
+	values[2] = Int64GetDatum(stats.rebuilds);
+	values[3] = Int64GetDatum(stats.bypassed);
+	values[4] = Int64GetDatum(state_cache && !state_stale ? (int64) hash_get_num_entries(state_cache) : 0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

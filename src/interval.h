@@ -43,7 +43,7 @@ typedef struct IntervalVolState
 	bool   has_prev;
 } IntervalVolState;
 
-extern void	  IntervalVolatilityInit(IntervalVolState *st);
+extern void IntervalVolatilityInit(IntervalVolState *st);
 
 /* push the next close; σ on it, as IntervalVolatility's sigma[i] */
 extern double IntervalVolatilityPush(IntervalVolState *st, double close, const IntervalScale *scale);
