@@ -10,16 +10,17 @@
 # The benchmarks: features (bench/features.py), models (models.py, models_api.py),
 # gbt (gbt.py; stockml one thread, the baselines their faster of 1 and 2), ingest_http
 # (ingest_http.py), drift (drift.py), monitor (monitor.py), scaling (scaling.py: time
-# per row at 3 sizes, BENCH_SCALE_SIZES symbols x BENCH_SCALE_DAYS days).  Comparisons
+# per row at 3 sizes, BENCH_SCALE_SIZES symbols x BENCH_SCALE_DAYS days), predict (predict.py,
+# predict_api_cached.py, http_load.c: predict(model, symbol) from its kept state).  Comparisons
 # are medians of BENCH_REPEAT (3; quick 3) runs side by side; doc/benchmarks.md.  Sizes can be set one by one: BENCH_SYMBOLS, BENCH_DAYS, BENCH_REPEAT,
 # BENCH_SECONDS, BENCH_BATCH_ROWS, BENCH_ROWS (gbt), BENCH_HTTP_BARS,
-# BENCH_HTTP_SYMBOLS, BENCH_DRIFT_N.
+# BENCH_HTTP_SYMBOLS, BENCH_DRIFT_N, BENCH_PREDICT_SYMBOLS (predict: 20).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/common.sh"
 pass_on=(BENCH_QUICK BENCH_ONLY BENCH_OUT BENCH_SYMBOLS BENCH_DAYS BENCH_REPEAT BENCH_SECONDS
 	BENCH_BATCH_ROWS BENCH_HTTP_BARS BENCH_HTTP_SYMBOLS BENCH_DRIFT_N BENCH_ROWS BENCH_PERF BENCH_PERF_OUT
-	BENCH_SCALE_DAYS BENCH_SCALE_SIZES)
+	BENCH_SCALE_DAYS BENCH_SCALE_SIZES BENCH_PREDICT_SYMBOLS)
 
 # As root: run as postgres in a copy of the tree (PostgreSQL refuses root), then copy
 # the RESULTS.md it wrote back into this tree.
@@ -60,7 +61,7 @@ export BENCH_LOAD_START
 py=/usr/bin/python3 # Debian's, with the packages of scripts/common.sh
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 failed=()
-for b in ${BENCH_ONLY:-features models gbt ingest_http drift monitor scaling}; do
+for b in ${BENCH_ONLY:-features models gbt ingest_http drift monitor scaling predict}; do
 	say "benchmark $b"
 	set +e
 	(
@@ -77,7 +78,8 @@ for b in ${BENCH_ONLY:-features models gbt ingest_http drift monitor scaling}; d
 		drift) "$py" "$root/bench/drift.py" "$drift_n" ;;
 		monitor) "$py" "$root/bench/monitor.py" ;;
 		scaling) "$py" "$root/bench/scaling.py" "$scale_days" "${scale_list[@]}" ;;
-		*) echo "unknown benchmark $b (features, models, gbt, ingest_http, drift, monitor, scaling)" >&2; exit 1 ;;
+		predict) "$py" "$root/bench/predict.py" "${BENCH_PREDICT_SYMBOLS:-20}" "${BENCH_DAYS:-5000}" ;;
+		*) echo "unknown benchmark $b (features, models, gbt, ingest_http, drift, monitor, scaling, predict)" >&2; exit 1 ;;
 		esac
 	)
 	rc=$?
