@@ -15,16 +15,27 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/datetime.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 
 #include "calendar.h"
+#include "distributed.h"
 
 PG_FUNCTION_INFO_V1(stockml_is_trading_day);
 PG_FUNCTION_INFO_V1(stockml_next_trading_day);
@@ -333,18 +344,83 @@ CalendarAddTradingDays(TradingCalendar cal, DateADT day, int n)
 }
 
 /*
+ * The symbol's calendar and exchange columns by a scan of the primary key of
+ * stockml.symbols (predict() asks on every call: a query was most of its
+ * cost); false when only a query may read them (no table-wide SELECT for the
+ * current user, row-level security, a Citus table, another layout).  *found:
+ * the symbol has a row; the strings are palloc'd, NULL when NULL.
+ */
+static bool
+SymbolRowDirect(Oid relid, const char *symbol, bool *found, char **own, char **exchange)
+{
+	AttrNumber		att[3];
+	Relation		rel;
+	Relation		idx;
+	Oid				pk;
+	IndexScanDesc	scan;
+	TupleTableSlot *slot;
+	ScanKeyData		key;
+
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED || RelationIsCitusTable(relid) ||
+		!ActiveSnapshotSet())
+		return false;
+	att[0] = get_attnum(relid, "symbol");
+	att[1] = get_attnum(relid, "calendar");
+	att[2] = get_attnum(relid, "exchange");
+	for (int i = 0; i < 3; i++)
+		if (att[i] == InvalidAttrNumber || get_atttype(relid, att[i]) != TEXTOID)
+			return false;
+	rel = table_open(relid, AccessShareLock);
+	pk = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(pk))
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	idx = index_open(pk, AccessShareLock);
+	if (IndexRelationGetNumberOfKeyAttributes(idx) != 1 || idx->rd_index->indkey.values[0] != att[0])
+	{
+		index_close(idx, AccessShareLock);
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   idx->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(symbol));
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	slot = table_slot_create(rel, NULL);
+	*found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	*own = *exchange = NULL;
+	if (*found)
+	{
+		slot_getsomeattrs(slot, Max(att[1], att[2]));
+		if (!slot->tts_isnull[att[1] - 1])
+			*own = TextDatumGetCString(slot->tts_values[att[1] - 1]);
+		if (!slot->tts_isnull[att[2] - 1])
+			*exchange = TextDatumGetCString(slot->tts_values[att[2] - 1]);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_endscan(scan);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return true;
+}
+
+/*
  * The calendar of a stored symbol: its own (stockml.symbols.calendar), else
  * its exchange's.  The caller decides whose privileges read the table.
  */
 TradingCalendar
 SymbolCalendar(const char *symbol)
 {
-	Oid				argtypes[1] = {TEXTOID};
-	Datum			values[1] = {CStringGetTextDatum(symbol)};
-	Oid				relid = get_relname_relid("symbols", get_namespace_oid("stockml", false));
-	TradingCalendar cal;
-	char		   *own;
-	char		   *exchange;
+	static SPIPlanPtr plan = NULL;
+	Oid				  argtypes[1] = {TEXTOID};
+	Datum			  values[1] = {CStringGetTextDatum(symbol)};
+	Oid				  relid = get_relname_relid("symbols", get_namespace_oid("stockml", false));
+	bool			  found;
+	char			 *own = NULL;
+	char			 *exchange = NULL;
 
 	/*
 	 * An extension still at 0.1.0 (not yet ALTER EXTENSION ... UPDATE) has
@@ -352,21 +428,42 @@ SymbolCalendar(const char *symbol)
 	 */
 	if (!OidIsValid(relid) || get_attnum(relid, "calendar") == InvalidAttrNumber)
 		return CALENDAR_WEEKDAYS;
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT s.calendar, s.exchange FROM stockml.symbols s"
-							  " WHERE s.symbol OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "reading stockml.symbols failed");
-	if (SPI_processed == 0)
+	if (!SymbolRowDirect(relid, symbol, &found, &own, &exchange))
+	{
+		MemoryContext caller = CurrentMemoryContext;
+
+		SPI_connect();
+		/* kept: predict() and train() ask per symbol */
+		if (plan == NULL)
+		{
+			SPIPlanPtr p = SPI_prepare("SELECT s.calendar, s.exchange FROM stockml.symbols s"
+									   " WHERE s.symbol OPERATOR(pg_catalog.=) $1",
+									   1, argtypes);
+
+			if (p == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			SPI_keepplan(p);
+			plan = p;
+		}
+		if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "reading stockml.symbols failed");
+		found = SPI_processed > 0;
+		if (found)
+		{
+			char *o = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+			char *e = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+			own = o ? MemoryContextStrdup(caller, o) : NULL;
+			exchange = e ? MemoryContextStrdup(caller, e) : NULL;
+		}
+		SPI_finish();
+	}
+	if (!found)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("unknown symbol \"%s\"", symbol),
 				 errhint("Load bars first, e.g. SELECT * FROM stockml.ingest_yahoo('%s');", symbol)));
-	own = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	exchange = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	cal = CalendarLookup(own ? own : CalendarForExchange(exchange));
-	SPI_finish();
-	return cal;
+	return CalendarLookup(own ? own : CalendarForExchange(exchange));
 }
 
 /* ------------------------------------------------------------ SQL-callable */

@@ -778,8 +778,19 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	symbol = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	/* the OUT columns are the declaration's: built once per call site */
+	tupdesc = fcinfo->flinfo->fn_extra;
+	if (tupdesc == NULL)
+	{
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
 	ModelKeyFromArgs(fcinfo, 2, name, &key);
 	entry = LookupModel(&key);
 	x = LastFeatureRow(entry, symbol, &as_of, &close, &sigma, &cal);
@@ -799,7 +810,7 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 	values[7] = CStringGetTextDatum("as_of");
 	if (tupdesc->natts < 7 || tupdesc->natts > 9)
 		elog(ERROR, "predict: unexpected result row of %d columns", tupdesc->natts);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 /* 0.2.0's predict(model_name, symbol, version, alias): the same function */
