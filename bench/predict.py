@@ -15,14 +15,13 @@ then, each for 2 and for 16 clients, one after the other in the same run:
                   computes over all the symbol's bars (0.2.0's predict before the state)
   FastAPI cached  bench/predict_api_cached.py: 2 uvicorn processes (the 2 cores), answering
                   from an in-process cache (the seed's architecture), every timed request a
-                  hit; as many client processes as pgbench has clients, each on one
-                  keep-alive connection (processes, so the GIL does not bound the load)
+                  hit; as many client threads as pgbench has clients, each on one
+                  keep-alive connection (bench/http_load.c, C: a Python client would bound it)
 
 Ratios: predict / FastAPI cached (goal >= 10) and predict / SELECT 1 (goal >= 0.3), with the
 absolute rates.  BENCH_SECONDS (default 10) per measurement.
 """
 import http.client
-import multiprocessing
 import os
 import re
 import socket
@@ -79,32 +78,16 @@ def run_pgbench(sql, clients, options=""):
 PREDICT = f"SELECT * FROM stockml.predict('{MODEL}', 'B' || lpad(:s::text, 4, '0'));"
 
 
-def http_client(port, seed, stop, counter):
-    import random
-    rng = random.Random(seed)
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.connect()
-    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    n = 0
-    while time.time() < stop:
-        c.request("GET", f"/predict/{symbols[rng.randrange(len(symbols))]}")
-        if c.getresponse().read():
-            n += 1
-    with counter.get_lock():
-        counter.value += n
+# the HTTP client: C threads on keep-alive connections (bench/http_load.c), as light as
+# pgbench, so the baseline is not bounded by a Python client on the shared cores
+http_load = os.path.join(tmp, "http_load")
+subprocess.run(["gcc", "-O2", "-pthread", "-o", http_load, os.path.join(here, "http_load.c")], check=True)
 
 
 def run_fastapi(clients):
-    stop = time.time() + SECONDS
-    counter = multiprocessing.Value("q", 0)
-    procs = [multiprocessing.Process(target=http_client, args=(ports[i % 2], i, stop, counter))
-             for i in range(clients)]
-    t = time.time()
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join()
-    return counter.value / (time.time() - t)
+    out = subprocess.run([http_load, ",".join(map(str, ports)), str(clients), str(SECONDS)] + symbols,
+                         capture_output=True, text=True, check=True).stdout
+    return float(out)
 
 
 # Two uvicorn processes of one worker each (the 2 cores), clients alternating between
@@ -161,7 +144,7 @@ size = f"{nbars}-bar histories"
 for clients, (one, kept, full, api_rps) in figures.items():
     record("predict", f"predict(model, symbol), {size}, {clients} clients", kept, api_rps, "req/s",
            "FastAPI + scikit-learn answering from an in-process cache (2 uvicorn processes, every "
-           "request a hit, keep-alive clients in processes)", higher_is_better=True)
+           "request a hit, keep-alive C clients)", higher_is_better=True)
     record("predict", f"predict(model, symbol), {size}, {clients} clients", kept, one, "req/s",
            "SELECT 1 under the same pgbench (-M prepared): the protocol's rate; goal >= 0.3",
            higher_is_better=True)
