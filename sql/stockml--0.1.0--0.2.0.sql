@@ -2713,6 +2713,588 @@ ALTER TABLE stockml.validation_predictions
     ADD COLUMN base_p_up float8 CHECK (base_p_up BETWEEN 0 AND 1);
 COMMENT ON COLUMN stockml.validation_predictions.p_up IS 'a classifier''s (logistic) probability that y > 0, from the same fit as yhat; NULL for a regressor';
 COMMENT ON COLUMN stockml.validation_predictions.base_p_up IS 'a classifier''s baseline: the share of up moves (y > 0) among the fold''s training rows; NULL for a regressor';
+
+-- predict() and predict_path() gain p_up: new declarations (the C symbols fill 7, 8 or 9
+-- columns), with the comments and privileges of sql/install/52_train_predict.sql, 66_reader.sql
+DROP FUNCTION stockml.predict(text, text, integer, text);
+DROP FUNCTION stockml.predict_path(text, text, integer, text);
+CREATE FUNCTION stockml.predict(model_name text, symbol text, version integer DEFAULT NULL,
+                                alias text DEFAULT NULL,
+                                OUT symbol text, OUT as_of date, OUT target_day date,
+                                OUT predicted_close float8, OUT lower float8, OUT upper float8,
+                                OUT model_version integer, OUT price_scale text,
+                                OUT p_up float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'stockml_predict_symbol_0_2'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.predict(text, text, integer, text) IS
+'a version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model on total-return-adjusted prices; the version is version => N, the one alias => name points to, or by default production (not both); predicted_close, lower and upper are on the price scale of as_of''s bar as quoted (price_scale = ''as_of''); p_up is the probability of an up move (target above 0): a classifier''s own, a regressor''s from the conformal distribution of its out-of-sample residuals taken as symmetric (NULL without them); NULL model_name or symbol gives NULL';
+
+CREATE FUNCTION stockml.predict_path(model_name text, symbol text, version integer DEFAULT NULL,
+                                     alias text DEFAULT NULL)
+RETURNS TABLE (symbol text, as_of date, horizon integer, target_day date, predicted_close float8,
+               lower float8, upper float8, model_version integer, price_scale text,
+               p_up float8)
+AS 'MODULE_PATHNAME', 'stockml_predict_path'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 5;
+COMMENT ON FUNCTION stockml.predict_path(text, text, integer, text) IS
+'one row per head of a version trained with horizons (ascending horizon): the close horizon trading days after the symbol''s last stored bar, with its interval, on the price scale of as_of (as predict()); a version of one head gives one row, predict()''s; p_up as predict()''s';
+
+REVOKE EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
+                          stockml.predict_path(text, text, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
+                          stockml.predict_path(text, text, integer, text)
+   TO stockml_reader, stockml_admin;
+
+CREATE FUNCTION stockml.conformal_p_up(yhat float8, scale float8, abs_residuals float8[])
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_conformal_p_up'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.conformal_p_up(float8, float8, float8[]) IS
+'a regressor''s probability of an up move as predict() gives it: with y - yhat symmetric and |y - yhat| / scale distributed as abs_residuals, 1/2 + sign(yhat)/2 * F(|yhat| / scale), F their conformal CDF (rank / (n + 1), interpolated)';
+
+-- the deploy gate compares classifiers by log loss: the final forms of sql/install/53_gate.sql
+-- Two versions of a model on the validation rows they share (version 0: the random walk on
+-- the other version's rows).  Loss: the absolute error of the log return, |y - yhat|
+-- (scale-free, about the relative error of the price), averaged over the symbols of a day;
+-- when both sides are classifiers (their rows keep p_up; version 0 beside a classifier is its
+-- base rate, base_p_up) the log loss of p_up, stockml.log_loss.  mae_a and mae_b are the mean
+-- loss of each, whichever it is.
+-- train() calls it on rows it inserted in the same transaction, which have no statistics yet:
+-- the planner takes each version for one row and would join them in a nested loop over
+-- model_id alone, n x n rows (0.2 s for 600); a hash or merge join is linear.
+CREATE OR REPLACE FUNCTION stockml.compare(model text, version_a integer, version_b integer)
+RETURNS TABLE (model_name text, a integer, b integer, loss text,
+               n_rows bigint, n_days integer, mae_a float8, mae_b float8,
+               dm_statistic float8, hac_lag integer, p_b_better float8, p_a_better float8)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET enable_nestloop = off
+AS $$
+#variable_conflict use_variable
+DECLARE
+    id_a    bigint;
+    id_b    bigint;
+    h_a     integer;
+    h_b     integer;
+    agg     record;
+    dm      record;
+    cls_a   boolean;
+    cls_b   boolean;
+    use_ll  boolean;
+BEGIN
+    IF model IS NULL OR version_a IS NULL OR version_b IS NULL THEN
+        RAISE EXCEPTION 'model, version_a and version_b must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Version 0 stands for the random walk (the naive forecast).';
+    END IF;
+    IF version_a = 0 AND version_b = 0 THEN
+        RAISE EXCEPTION 'at most one of the versions may be 0 (the random walk)'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'For example stockml.compare(''msft_ridge'', 0, 3) compares version 3 with the random walk.';
+    END IF;
+    IF version_a <> 0 THEN
+        SELECT m.id, m.horizon INTO id_a, h_a FROM stockml.models m
+         WHERE m.name = model AND m.version = version_a;
+    END IF;
+    IF version_b <> 0 THEN
+        SELECT m.id, m.horizon INTO id_b, h_b FROM stockml.models m
+         WHERE m.name = model AND m.version = version_b;
+    END IF;
+    IF (version_a <> 0 AND id_a IS NULL) OR (version_b <> 0 AND id_b IS NULL) THEN
+        RAISE EXCEPTION 'model "%" has no version %', model,
+                        CASE WHEN version_a <> 0 AND id_a IS NULL THEN version_a ELSE version_b END
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
+    END IF;
+    IF h_a <> h_b THEN
+        RAISE EXCEPTION 'versions % and % of "%" forecast different horizons (% and % bars)',
+                        version_a, version_b, model, h_a, h_b
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Their validation rows have different targets.',
+                  HINT = 'Compare versions trained with the same horizon.';
+    END IF;
+
+    -- a classifier's validation rows keep p_up; the random walk stands beside either kind
+    cls_a := version_a = 0 OR EXISTS (SELECT FROM stockml.validation_predictions p
+                                       WHERE p.model_id = id_a AND p.p_up IS NOT NULL);
+    cls_b := version_b = 0 OR EXISTS (SELECT FROM stockml.validation_predictions p
+                                       WHERE p.model_id = id_b AND p.p_up IS NOT NULL);
+    use_ll := cls_a AND cls_b;
+    WITH rows AS (
+        SELECT pa.day,
+               CASE WHEN use_ll THEN stockml.log_loss(CASE WHEN version_a = 0 THEN pb.base_p_up ELSE pa.p_up END, pa.y)
+                    ELSE abs(pa.y - CASE WHEN version_a = 0 THEN pb.naive ELSE pa.yhat END) END AS la,
+               CASE WHEN use_ll THEN stockml.log_loss(CASE WHEN version_b = 0 THEN pa.base_p_up ELSE pb.p_up END, pa.y)
+                    ELSE abs(pa.y - CASE WHEN version_b = 0 THEN pa.naive ELSE pb.yhat END) END AS lb
+          FROM stockml.validation_predictions pa
+          JOIN stockml.validation_predictions pb ON pb.symbol = pa.symbol AND pb.day = pa.day
+         WHERE pa.model_id = coalesce(id_a, id_b) AND pb.model_id = coalesce(id_b, id_a)),
+    daily AS (
+        SELECT r.day, count(*) AS n, sum(r.la) AS la, sum(r.lb) AS lb, avg(r.la - r.lb) AS d
+          FROM rows r GROUP BY r.day)
+    SELECT coalesce(sum(x.n), 0)::bigint AS n_rows, count(*)::integer AS n_days,
+           sum(x.la) / sum(x.n) AS mae_a, sum(x.lb) / sum(x.n) AS mae_b,
+           coalesce(array_agg(x.d ORDER BY x.day), '{}') AS d
+      INTO agg
+      FROM daily x;
+    SELECT * INTO dm FROM stockml.dm_test(agg.d, coalesce(h_a, h_b));
+
+    model_name := model;
+    a := version_a;
+    b := version_b;
+    loss := CASE WHEN use_ll THEN 'log loss of p_up' ELSE 'absolute error of the log return' END;
+    n_rows := agg.n_rows;
+    n_days := agg.n_days;
+    mae_a := agg.mae_a;
+    mae_b := agg.mae_b;
+    dm_statistic := dm.statistic;
+    hac_lag := dm.hac_lag;
+    p_b_better := dm.p_value;
+    p_a_better := 1 - dm.p_value;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stockml.compare(text, integer, integer) IS
+'compare two versions of a model on the walk-forward validation rows they share (version 0: the random walk, or beside a classifier its base rate): the mean loss of each — |log error|, or the log loss of p_up when both are classifiers (loss says which) — and a one-sided Diebold-Mariano test (Newey-West variance) each way';
+
+-- train()'s deploy decision for a new version: production moves to it only when, on the
+-- same validation rows, it beats the random walk and the current production version by a
+-- one-sided Diebold-Mariano test at the policy's deploy_alpha, and its skill is above 0.
+CREATE OR REPLACE FUNCTION stockml._deploy_gate(model_name text, version integer, auto_deploy boolean, set_by text)
+RETURNS TABLE (deployed boolean, gate jsonb)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    alpha    float8;
+    skill    float8;
+    horizon  integer;
+    prod     integer;
+    prod_h   integer;
+    p_naive  float8;
+    d_naive  integer;
+    p_prod   float8;
+    n_prod   bigint;
+    reason   text;
+    classifier boolean;
+    skill_is text;
+    loss     text;
+BEGIN
+    SELECT coalesce(max(p.deploy_alpha), 0.05) INTO alpha
+      FROM stockml.retrain_policies p WHERE p.model_name = _deploy_gate.model_name;
+    -- a classifier is judged by its log loss against its base rate: skill is its log-loss skill
+    SELECT coalesce(m.metrics ->> 'log_loss_skill', m.metrics ->> 'skill')::float8, m.horizon,
+           m.metrics ? 'log_loss_skill'
+      INTO skill, horizon, classifier
+      FROM stockml.models m WHERE m.name = _deploy_gate.model_name AND m.version = _deploy_gate.version;
+    skill_is := CASE WHEN classifier THEN 'log-loss skill' ELSE 'skill' END;
+    SELECT a.version, m.horizon INTO prod, prod_h
+      FROM stockml.model_aliases a JOIN stockml.models m ON m.name = a.name AND m.version = a.version
+     WHERE a.name = _deploy_gate.model_name AND a.alias = 'production';
+    SELECT c.p_b_better, c.n_days, c.loss INTO p_naive, d_naive, loss FROM stockml.compare(model_name, 0, version) c;
+    IF prod IS NOT NULL AND prod_h = horizon THEN
+        SELECT c.p_b_better, c.n_rows INTO p_prod, n_prod FROM stockml.compare(model_name, prod, version) c;
+    END IF;
+
+    reason := CASE
+        WHEN NOT auto_deploy THEN
+            'auto_deploy is false: production stays where it is'
+        WHEN skill IS NULL OR skill <= 0 THEN
+            format('not deployed: %s %s <= 0 (no better than the %s)', skill_is,
+                   coalesce(round(skill::numeric, 4)::text, 'undefined'),
+                   CASE WHEN classifier THEN 'base rate' ELSE 'random walk' END)
+        WHEN p_naive IS NULL OR p_naive >= alpha THEN
+            format('not deployed: does not beat the %s significantly (Diebold-Mariano p = %s >= %s over %s days)',
+                   CASE WHEN classifier THEN 'base rate' ELSE 'random walk' END,
+                   coalesce(round(p_naive::numeric, 4)::text, 'undefined'), alpha, d_naive)
+        WHEN prod IS NULL THEN NULL
+        WHEN prod_h <> horizon THEN
+            format('not deployed: production version %s forecasts %s bars ahead, this version %s: compare by hand and deploy()',
+                   prod, prod_h, horizon)
+        WHEN n_prod = 0 THEN
+            format('not deployed: no validation rows in common with production version %s (trained before 0.2.0 or on other symbols): compare by hand and deploy()',
+                   prod)
+        WHEN p_prod IS NULL OR p_prod >= alpha THEN
+            format('not deployed: does not beat production version %s significantly (Diebold-Mariano p = %s >= %s over %s rows in common)',
+                   prod, coalesce(round(p_prod::numeric, 4)::text, 'undefined'), alpha, n_prod)
+        END;
+    deployed := auto_deploy AND reason IS NULL;
+    IF deployed THEN
+        reason := format('deployed: beats the %s (Diebold-Mariano p = %s)',
+                         CASE WHEN classifier THEN 'base rate' ELSE 'random walk' END, round(p_naive::numeric, 4))
+               || CASE WHEN prod IS NULL THEN '; no production version before'
+                       ELSE format(' and production version %s (p = %s over %s rows in common)',
+                                   prod, round(p_prod::numeric, 4), n_prod) END
+               || format(' at alpha %s', alpha);
+        PERFORM stockml._set_alias(model_name, version, 'production', 'auto', reason, set_by);
+    END IF;
+    gate := jsonb_build_object(
+        'deployed', deployed, 'reason', reason, 'alpha', alpha,
+        'loss', loss, 'skill', skill,
+        'p_vs_naive', p_naive, 'days_vs_naive', d_naive,
+        'production_version', prod, 'p_vs_production', p_prod,
+        'rows_vs_production', n_prod);
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) IS
+'internal, the owner''s only (train() runs it as the owner for its checked caller set_by): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha (a classifier: its log-loss skill, and log loss against its base rate and a classifier in production); returns the decision and its reason';
+
+CREATE FUNCTION stockml.predict_p_up(model_name text, x float8[], version integer DEFAULT NULL,
+                                     alias text DEFAULT NULL)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_predict_p_up'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.predict_p_up(text, float8[], integer, text) IS
+'a version''s probability of an up move (target above 0) for one raw feature vector, for batch use beside predict(model_name, x): a classifier''s own; a regressor''s from the conformal distribution of its plain out-of-sample |log errors| (a bare x has no bars to scale by volatility; predict(model_name, symbol) does), NULL without them; version => N, alias => name or by default production';
+REVOKE EXECUTE ON FUNCTION stockml.predict_p_up(text, float8[], integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.predict_p_up(text, float8[], integer, text) TO stockml_reader, stockml_admin;
+-- issue 10 items 3 and 4 (hyperparameter search, permutation importance): as
+-- sql/install/51_registry.sql (runs.parent_run_id, the trials of a search) and
+-- sql/install/57_importance.sql (model_permutation_importance; feature_importance gains
+-- importance_method and becomes callable by stockml_reader); and issue 10 item 5's backtest of
+-- horizons above 1 (sql/install/69_backtest.sql: non-overlapping periods), its final form.
+
+ALTER TABLE stockml.runs ADD COLUMN parent_run_id bigint;
+CREATE INDEX runs_parent_idx ON stockml.runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
+COMMENT ON INDEX stockml.runs_parent_idx IS 'serves the trials of a search';
+COMMENT ON COLUMN stockml.runs.parent_run_id IS 'a search trial: the train() run that searched (its params hold the lists or ranges); NULL for a train() run; no foreign key (a self-reference makes pg_dump warn that the data may not restore): trials share their search''s experiment, so dropping the model drops them too';
+
+DROP FUNCTION stockml.feature_importance(text, integer);
+CREATE FUNCTION stockml.model_permutation_importance(model bytea, x float8[], y float8[],
+                                                     n_repeats integer DEFAULT 5, seed bigint DEFAULT 0)
+RETURNS TABLE (feature integer, importance float8, std float8)
+AS 'MODULE_PATHNAME', 'stockml_model_permutation_importance'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.model_permutation_importance(bytea, float8[], float8[], integer, bigint) IS
+'permutation importance of a model bytea on rows x (one per row) and targets y: per feature (1-based), the mean growth of the loss (absolute error of the log return for regressors) over n_repeats seeded shuffles of its column, and its population standard deviation, as sklearn.inspection.permutation_importance';
+
+-- SECURITY DEFINER (search_path pinned, read-only): the reader role (Grafana) may see the
+-- importances without reading stockml.models or a model blob.
+CREATE FUNCTION stockml.feature_importance(model_name text, version integer DEFAULT NULL,
+                                           importance_method text DEFAULT NULL)
+RETURNS TABLE (feature text, importance float8, method text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v integer := feature_importance.version;
+    perm jsonb;
+    own text;
+BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF importance_method IS NOT NULL
+       AND importance_method NOT IN ('standardized_coefficient', 'split_gain', 'permutation') THEN
+        RAISE EXCEPTION 'unknown importance method "%"', importance_method
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use ''permutation'', or NULL for the model''s own: standardized_coefficient (linear models), split_gain (gbt).';
+    END IF;
+    IF v IS NULL THEN
+        SELECT a.version INTO v FROM stockml.model_aliases a
+         WHERE a.name = model_name AND a.alias = 'production';
+        IF NOT FOUND THEN
+            PERFORM stockml._require_version(model_name,
+                                             (SELECT min(m.version) FROM stockml.models m WHERE m.name = model_name));
+            RAISE EXCEPTION 'model "%" has no production version', model_name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Pass the version: stockml.feature_importance(model_name, version).';
+        END IF;
+    ELSE
+        PERFORM stockml._require_version(model_name, v);
+    END IF;
+    IF importance_method = 'permutation' THEN
+        SELECT m.metrics -> 'permutation_importance' INTO perm
+          FROM stockml.models m WHERE m.name = model_name AND m.version = v;
+        IF perm IS NULL THEN
+            RAISE EXCEPTION 'version % of "%" has no permutation importance', v, model_name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'train() measures it on the last walk-forward fold unless params say "permutation_repeats": 0; versions trained before stockml 0.2.0 have none.',
+                      HINT = 'Train a new version (params => ''{"permutation_repeats": 5}''), or ask for the model''s own importance (importance_method NULL).';
+        END IF;
+        RETURN QUERY
+        SELECT m.feature_spec -> 'features' -> (i.k - 1)::int ->> 'name', i.value::float8, 'permutation'::text
+          FROM stockml.models m,
+               jsonb_array_elements_text(perm -> 'importance') WITH ORDINALITY AS i(value, k)
+         WHERE m.name = model_name AND m.version = v
+         ORDER BY i.k;
+        RETURN;
+    END IF;
+    SELECT i.method INTO own
+      FROM stockml.models m, stockml.model_importance(m.model) i
+     WHERE m.name = model_name AND m.version = v LIMIT 1;
+    IF importance_method IS NOT NULL AND importance_method IS DISTINCT FROM own THEN
+        RAISE EXCEPTION 'version % of "%" measures its own importance by %, not %', v, model_name, own, importance_method
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass importance_method => NULL for it, or ''permutation''.';
+    END IF;
+    RETURN QUERY
+    SELECT m.feature_spec -> 'features' -> (i.feature - 1) ->> 'name', i.importance, i.method
+      FROM stockml.models m, stockml.model_importance(m.model) i
+     WHERE m.name = model_name AND m.version = v
+     ORDER BY i.feature;
+END $$;
+COMMENT ON FUNCTION stockml.feature_importance(text, integer, text) IS
+'importance of each feature of a version (default: production), named by its feature spec: by default the model''s own (standardized coefficients of linear models, total split gain of gbt); importance_method ''permutation'': the growth of the out-of-sample loss when the feature is shuffled, on the last walk-forward fold (train() measured it)';
+REVOKE EXECUTE ON FUNCTION stockml.feature_importance(text, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.feature_importance(text, integer, text) TO stockml_reader, stockml_admin;
+
+-- backtest: horizons above 1 in non-overlapping periods (as sql/install/69_backtest.sql)
+CREATE OR REPLACE FUNCTION stockml._backtest_curves(model_id bigint, symbols text[], cost_bps float8, strategy text)
+RETURNS TABLE (symbol text, day date, held float8, strategy_return float8,
+               buy_and_hold_return float8, in_market integer, hits integer, ups integer,
+               trade float8, n integer, equity float8, buy_and_hold_equity float8,
+               drawdown float8, buy_and_hold_drawdown float8)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+WITH g AS (
+    -- the rebalancing grid: every horizon-th of the version's validation days (all of them at
+    -- horizon 1), the same for every symbol so that 'all' is one book; each with the next
+    SELECT d.day, lead(d.day) OVER (ORDER BY d.day) AS next_day
+      FROM (SELECT d.day, row_number() OVER (ORDER BY d.day) AS k
+              FROM (SELECT DISTINCT p.day FROM stockml.validation_predictions p
+                     WHERE p.model_id = _backtest_curves.model_id) d) d,
+           stockml.models m
+     WHERE m.id = _backtest_curves.model_id AND (d.k - 1) % m.horizon = 0
+), v AS (
+    -- a position on a grid day, held to its target day; a row whose target lies past the next
+    -- grid day (a symbol without some of the days: its horizon bars reach further) would
+    -- overlap the next position, so the symbol sits that period out
+    SELECT v.symbol, v.day, v.y,
+           CASE WHEN v.yhat > 0 THEN 1::float8
+                WHEN v.yhat < 0 AND _backtest_curves.strategy = 'long_short' THEN -1::float8
+                ELSE 0::float8 END AS pos
+      FROM stockml.validation_predictions v
+      JOIN g ON g.day = v.day
+     WHERE v.model_id = _backtest_curves.model_id
+       AND (_backtest_curves.symbols IS NULL OR v.symbol = ANY (_backtest_curves.symbols))
+       AND (g.next_day IS NULL OR v.target_day <= g.next_day)
+), d AS (
+    SELECT v.symbol, v.day, v.y, v.pos,
+           abs(v.pos - coalesce(lag(v.pos) OVER w, 0)) AS trade,
+           v.pos * (exp(v.y) - 1) - _backtest_curves.cost_bps / 10000 * abs(v.pos - coalesce(lag(v.pos) OVER w, 0)) AS r,
+           exp(v.y) - 1 - CASE WHEN row_number() OVER w = 1 THEN _backtest_curves.cost_bps / 10000 ELSE 0 END AS bh_r
+      FROM v WINDOW w AS (PARTITION BY v.symbol ORDER BY v.day)
+), a AS (
+    SELECT d.symbol, d.day, d.pos, d.r, d.bh_r, (d.pos <> 0)::int AS in_market,
+           (d.pos * d.y > 0)::int AS hits, (d.y > 0)::int AS ups, d.trade, 1 AS n
+      FROM d
+    UNION ALL
+    -- the equal-weight book of the symbols that have a row that day
+    SELECT 'all', d.day, NULL, avg(d.r), avg(d.bh_r), sum((d.pos <> 0)::int)::int,
+           sum((d.pos * d.y > 0)::int)::int, sum((d.y > 0)::int)::int, sum(d.trade), count(*)::int
+      FROM d GROUP BY d.day
+), e AS (
+    -- a day that loses everything ruins the book: its equity stays 0
+    SELECT a.*,
+           CASE WHEN bool_or(1 + a.r <= 0) OVER c THEN 0::float8
+                ELSE exp(coalesce(sum(ln(1 + a.r)) FILTER (WHERE 1 + a.r > 0) OVER c, 0)) END AS eq,
+           CASE WHEN bool_or(1 + a.bh_r <= 0) OVER c THEN 0::float8
+                ELSE exp(coalesce(sum(ln(1 + a.bh_r)) FILTER (WHERE 1 + a.bh_r > 0) OVER c, 0)) END AS bh_eq
+      FROM a WINDOW c AS (PARTITION BY a.symbol ORDER BY a.day ROWS UNBOUNDED PRECEDING)
+)
+SELECT e.symbol, e.day, e.pos, e.r, e.bh_r, e.in_market, e.hits, e.ups, e.trade, e.n, e.eq, e.bh_eq,
+       1 - e.eq / greatest(1, max(e.eq) OVER c),
+       1 - e.bh_eq / greatest(1, max(e.bh_eq) OVER c)
+  FROM e WINDOW c AS (PARTITION BY e.symbol ORDER BY e.day ROWS UNBOUNDED PRECEDING)
+$$;
+COMMENT ON FUNCTION stockml._backtest_curves(bigint, text[], float8, text) IS
+'internal (backtest, backtest_equity): per symbol and rebalancing day of a version''s validation rows (every day at horizon 1, every horizon-th day above, positions never overlapping), and for ''all'' (the equal-weight book of the symbols that have a row that day), the strategy''s and buy-and-hold''s simple return over the period after costs, equity (starting at 1) and drawdown';
+REVOKE EXECUTE ON FUNCTION stockml._backtest_curves(bigint, text[], float8, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._backtest_curves(bigint, text[], float8, text) TO stockml_reader, stockml_admin;
+
+CREATE OR REPLACE FUNCTION stockml.backtest(model_name text, symbols text[] DEFAULT NULL, cost_bps float8 DEFAULT 5,
+                                 strategy text DEFAULT 'long_short', version integer DEFAULT NULL)
+RETURNS TABLE (symbol text, first_day date, last_day date, days integer,
+               total_return float8, annual_return float8, annual_volatility float8, sharpe float8,
+               max_drawdown float8, hit_rate float8, turnover float8,
+               buy_and_hold_total_return float8, buy_and_hold_annual_return float8,
+               buy_and_hold_annual_volatility float8, buy_and_hold_sharpe float8,
+               buy_and_hold_max_drawdown float8, buy_and_hold_hit_rate float8)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v integer := backtest.version;
+    mid bigint;
+    h integer;
+    periods float8;     -- holding periods a year: 252 / horizon
+    missing text;
+BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF strategy IS NULL OR strategy NOT IN ('long_short', 'long_flat') THEN
+        RAISE EXCEPTION 'unknown strategy "%"', strategy
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The strategies: long_short (long when yhat > 0, short when yhat < 0), long_flat (long when yhat > 0, else flat).';
+    END IF;
+    IF cost_bps IS NULL OR NOT (cost_bps >= 0 AND cost_bps < 'Infinity'::float8) THEN
+        RAISE EXCEPTION 'cost_bps must be a finite number >= 0, not %', coalesce(cost_bps::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'cost_bps is the cost of a trade in basis points of the position traded (5 = 0.05 %).';
+    END IF;
+    IF symbols IS NOT NULL AND (cardinality(symbols) = 0 OR array_position(symbols, NULL) IS NOT NULL) THEN
+        RAISE EXCEPTION 'symbols must be NULL (all of the version''s) or a non-empty list without NULLs'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v IS NULL THEN
+        v := stockml._resolve_version(model_name);     -- production, with predict()'s ERRORs
+    ELSE
+        PERFORM stockml._require_version(model_name, v);
+    END IF;
+    SELECT m.id, m.horizon INTO mid, h FROM stockml.models m WHERE m.name = model_name AND m.version = v;
+    periods := 252.0::float8 / h;
+    IF NOT EXISTS (SELECT FROM stockml.validation_predictions p WHERE p.model_id = mid) THEN
+        RAISE EXCEPTION 'version % of model "%" has no validation predictions', v, model_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'train() keeps its out-of-sample walk-forward predictions since stockml 0.2.0.',
+                  HINT = 'Retrain the model with stockml 0.2.0 and backtest the new version.';
+    END IF;
+    SELECT string_agg(s, ', ' ORDER BY s) INTO missing
+      FROM unnest(symbols) AS s
+     WHERE NOT EXISTS (SELECT FROM stockml.validation_predictions p WHERE p.model_id = mid AND p.symbol = s);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'version % of model "%" has no validation predictions of %', v, model_name, missing
+            USING ERRCODE = 'undefined_object',
+                  HINT = format('Its symbols: %s.', (SELECT string_agg(DISTINCT p.symbol, ', ' ORDER BY p.symbol)
+                                                       FROM stockml.validation_predictions p WHERE p.model_id = mid));
+    END IF;
+    RETURN QUERY
+    SELECT c.symbol, min(c.day), max(c.day), count(*)::int,
+           (array_agg(c.equity ORDER BY c.day DESC))[1] - 1,
+           power((array_agg(c.equity ORDER BY c.day DESC))[1], periods / count(*)) - 1,
+           stddev_samp(c.strategy_return) * sqrt(periods),
+           avg(c.strategy_return) / nullif(stddev_samp(c.strategy_return), 0) * sqrt(periods),
+           max(c.drawdown),
+           sum(c.hits)::float8 / nullif(sum(c.in_market), 0),
+           sum(c.trade) / sum(c.n),
+           (array_agg(c.buy_and_hold_equity ORDER BY c.day DESC))[1] - 1,
+           power((array_agg(c.buy_and_hold_equity ORDER BY c.day DESC))[1], periods / count(*)) - 1,
+           stddev_samp(c.buy_and_hold_return) * sqrt(periods),
+           avg(c.buy_and_hold_return) / nullif(stddev_samp(c.buy_and_hold_return), 0) * sqrt(periods),
+           max(c.buy_and_hold_drawdown),
+           sum(c.ups)::float8 / sum(c.n)
+      FROM stockml._backtest_curves(mid, symbols, cost_bps, strategy) c
+     GROUP BY c.symbol
+     ORDER BY c.symbol = 'all', c.symbol;
+END $$;
+COMMENT ON FUNCTION stockml.backtest(text, text[], float8, text, integer) IS
+'trade a version''s (default: production) out-of-sample walk-forward forecasts: one position a day (horizon h > 1: every h-th day, held h bars, never overlapping; annualised with 252 / h periods) from the sign of yhat (long_short: +1/-1, long_flat: +1/0), the day''s simple return, cost_bps on every change of position; per symbol and ''all'' (equal weight): total and annualised (252 days) return, annualised volatility, Sharpe (no risk-free rate), max drawdown, hit rate (days in the market whose move the position got right), turnover (mean |change of position| a day), and the same for buy-and-hold; optimistic after a search or a choice among versions (doc/backtest.md)';
+REVOKE EXECUTE ON FUNCTION stockml.backtest(text, text[], float8, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.backtest(text, text[], float8, text, integer) TO stockml_reader, stockml_admin;
+
+CREATE OR REPLACE VIEW stockml.backtest_equity AS
+SELECT (c.day::timestamp AT TIME ZONE 'UTC') AS time, m.name AS model, m.version, c.symbol,
+       c.equity, c.buy_and_hold_equity, c.drawdown
+  FROM stockml.model_aliases a
+  JOIN stockml.models m ON m.name = a.name AND m.version = a.version
+ CROSS JOIN LATERAL stockml._backtest_curves(m.id, NULL, 5, 'long_short') c
+ WHERE a.alias = 'production'
+ ORDER BY time, model, c.symbol;
+COMMENT ON VIEW stockml.backtest_equity IS
+'Grafana: the equity curve (starting at 1) and drawdown of each model''s production version traded as backtest() does by default (long_short, 5 bps), per symbol and ''all'', beside buy-and-hold''s equity; time = the trading day at 00:00 UTC';
+GRANT SELECT ON stockml.backtest_equity TO stockml_reader, stockml_admin;
+-- Citus (issue 11): train()'s per-symbol pieces (src/train_piece.c), and
+-- stockml.distribute() registering them to run where each symbol lives.
+
+CREATE FUNCTION stockml._train_piece_rows(symbol text, feature_spec jsonb, horizon integer, train_end date)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'stockml_train_piece_rows'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION stockml._train_piece_rows(text, jsonb, integer, date) IS
+'train()''s piece, run where the symbol lives: the symbol''s training rows (day, target day, close, volatility, y, features) for a feature spec over its own bars, packed; train_end NULL: every bar';
+REVOKE EXECUTE ON FUNCTION stockml._train_piece_rows(text, jsonb, integer, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._train_piece_rows(text, jsonb, integer, date) TO stockml_admin;
+
+CREATE FUNCTION stockml._train_piece_qr(symbol text, feature_spec jsonb, horizon integer, train_end date,
+                                        rows_hash bigint, cuts integer[])
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'stockml_train_piece_qr'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[]) IS
+'train()''s piece, run where the symbol lives: the QR factor R of [1 | x | y] of each run [cuts[k-1], cuts[k]) of the rows _train_piece_rows gives (rows_hash: their hash, an ERROR when they changed), packed';
+REVOKE EXECUTE ON FUNCTION stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[]) TO stockml_admin;
+
+CREATE OR REPLACE FUNCTION stockml.distribute(shard_count integer DEFAULT NULL)
+RETURNS TABLE (table_name regclass, placement text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+    f record;
+    is_coordinator boolean;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
+        RAISE EXCEPTION 'stockml.distribute() needs the citus extension in this database'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Install Citus 13.2 for PostgreSQL 15 (Citus''s packages), put citus first in shared_preload_libraries, CREATE EXTENSION citus here and on each worker, add the workers with citus_add_node(), then call stockml.distribute() on the coordinator.';
+    END IF;
+    IF shard_count IS NOT NULL AND (shard_count OPERATOR(pg_catalog.<) 1 OR shard_count OPERATOR(pg_catalog.>) 64000) THEN
+        RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave it NULL for citus.shard_count (32 by default).';
+    END IF;
+    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO is_coordinator;
+    IF NOT is_coordinator THEN
+        RAISE EXCEPTION 'stockml.distribute() runs on the Citus coordinator, and this node is not it'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Connect to the coordinator (citus_set_coordinator_host() names it) and call it there.';
+    END IF;
+    -- symbols first (the others colocate with it and reference it), by symbol
+    FOR t IN SELECT v.rel, v.ord FROM (VALUES ('stockml.symbols'::pg_catalog.regclass, 1),
+                                              ('stockml.prices'::pg_catalog.regclass, 2),
+                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3)) v(rel, ord)
+             ORDER BY v.ord LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) t.rel) THEN
+            IF t.ord OPERATOR(pg_catalog.=) 1 THEN
+                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, shard_count => %s)',
+                                          t.rel, 'symbol', coalesce(shard_count::text, 'NULL'));
+            ELSE
+                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)',
+                                          t.rel, 'symbol', 'stockml.symbols');
+            END IF;
+        END IF;
+    END LOOP;
+    -- the rows copied to the shards stay in the coordinator's shell tables unless removed
+    FOR t IN SELECT v.rel FROM (VALUES ('stockml.corporate_actions'::pg_catalog.regclass, 1),
+                                       ('stockml.prices'::pg_catalog.regclass, 2),
+                                       ('stockml.symbols'::pg_catalog.regclass, 3)) v(rel, ord)
+             ORDER BY v.ord LOOP
+        EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', t.rel);
+    END LOOP;
+    -- the per-symbol functions run on the node that holds the symbol's shard
+    -- (force_delegation: also when called inside a transaction or another function)
+    FOR f IN SELECT v.fn FROM (VALUES ('stockml._train_piece_rows(text, jsonb, integer, date)'::pg_catalog.regprocedure, 1),
+                                      ('stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[])'::pg_catalog.regprocedure, 2)) v(fn, ord)
+             ORDER BY v.ord LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
+                        WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                          AND o.objid OPERATOR(pg_catalog.=) f.fn
+                          AND o.distribution_argument_index IS NOT NULL) THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_function(%L, %L, colocate_with => %L, force_delegation => true)',
+                                      f.fn, 'symbol', 'stockml.prices');
+        END IF;
+    END LOOP;
+    RETURN QUERY
+        SELECT c.oid::pg_catalog.regclass,
+               CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
+                    WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' THEN 'distributed by ' OPERATOR(pg_catalog.||)
+                         pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+                    WHEN p.repmodel OPERATOR(pg_catalog.=) 't' THEN 'reference'
+                    ELSE 'citus local' END
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
+                AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'stockml')
+          LEFT JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid OPERATOR(pg_catalog.=) c.oid
+         WHERE c.relkind OPERATOR(pg_catalog.=) 'r'
+         ORDER BY c.relname;
+END
+$$;
+COMMENT ON FUNCTION stockml.distribute(integer) IS
+'on a Citus coordinator: distribute symbols, prices and corporate_actions by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces) to run on the node holding the symbol, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
+REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;
 -- predict() in O(1) of the history (issue 13 item 1): stockml.bar_changes and the
 -- statement triggers that move it (the objects of sql/install/32_bar_changes.sql),
 -- filled for the bars stored before the upgrade, and distribute() dropping those
@@ -2835,6 +3417,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t record;
+    f record;
     is_coordinator boolean;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
@@ -2889,6 +3472,19 @@ BEGIN
              ORDER BY v.ord LOOP
         EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', t.rel);
     END LOOP;
+    -- the per-symbol functions run on the node that holds the symbol's shard
+    -- (force_delegation: also when called inside a transaction or another function)
+    FOR f IN SELECT v.fn FROM (VALUES ('stockml._train_piece_rows(text, jsonb, integer, date)'::pg_catalog.regprocedure, 1),
+                                      ('stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[])'::pg_catalog.regprocedure, 2)) v(fn, ord)
+             ORDER BY v.ord LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
+                        WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                          AND o.objid OPERATOR(pg_catalog.=) f.fn
+                          AND o.distribution_argument_index IS NOT NULL) THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_function(%L, %L, colocate_with => %L, force_delegation => true)',
+                                      f.fn, 'symbol', 'stockml.prices');
+        END IF;
+    END LOOP;
     RETURN QUERY
         SELECT c.oid::pg_catalog.regclass,
                CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
@@ -2906,5 +3502,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices and corporate_actions by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
+'on a Citus coordinator: distribute symbols, prices and corporate_actions by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces) to run on the node holding the symbol, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
 REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;

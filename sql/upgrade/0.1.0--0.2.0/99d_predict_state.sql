@@ -120,6 +120,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t record;
+    f record;
     is_coordinator boolean;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
@@ -174,6 +175,19 @@ BEGIN
              ORDER BY v.ord LOOP
         EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', t.rel);
     END LOOP;
+    -- the per-symbol functions run on the node that holds the symbol's shard
+    -- (force_delegation: also when called inside a transaction or another function)
+    FOR f IN SELECT v.fn FROM (VALUES ('stockml._train_piece_rows(text, jsonb, integer, date)'::pg_catalog.regprocedure, 1),
+                                      ('stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[])'::pg_catalog.regprocedure, 2)) v(fn, ord)
+             ORDER BY v.ord LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
+                        WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                          AND o.objid OPERATOR(pg_catalog.=) f.fn
+                          AND o.distribution_argument_index IS NOT NULL) THEN
+            EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_function(%L, %L, colocate_with => %L, force_delegation => true)',
+                                      f.fn, 'symbol', 'stockml.prices');
+        END IF;
+    END LOOP;
     RETURN QUERY
         SELECT c.oid::pg_catalog.regclass,
                CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
@@ -191,5 +205,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices and corporate_actions by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
+'on a Citus coordinator: distribute symbols, prices and corporate_actions by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces) to run on the node holding the symbol, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
 REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;
