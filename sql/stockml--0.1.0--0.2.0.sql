@@ -2682,6 +2682,40 @@ SELECT (c.day::timestamp AT TIME ZONE 'UTC') AS time, m.name AS model, m.version
 COMMENT ON VIEW stockml.backtest_equity IS
 'Grafana: the equity curve (starting at 1) and drawdown of each horizon-1 model''s production version traded as backtest() does by default (long_short, 5 bps), per symbol and ''all'', beside buy-and-hold''s equity; time = the trading day at 00:00 UTC';
 GRANT SELECT ON stockml.backtest_equity TO stockml_reader, stockml_admin;
+-- issue 15 item 1, the sampling design and the share rule (src/drift_null.c, src/drift_rule.c):
+-- the null's windows are evenly spaced over the training period and compared with a reference
+-- that leaves a guard of one window length around them; drift_null.neighbours says which
+-- windows overlap, and the drifted share's limit judges each window only against the windows
+-- away from it.  Nulls kept before this (neighbours 1) keep the in-sample share limit.  See
+-- sql/install/61_drift_null.sql.
+ALTER TABLE stockml.drift_null
+    ADD COLUMN neighbours integer NOT NULL DEFAULT 1
+        CONSTRAINT drift_null_neighbours CHECK (neighbours >= 1);
+COMMENT ON TABLE stockml.drift_null IS 'per model version, feature and drift statistic: the statistic between the reference sample and 100 windows of the training period (consecutive days, as long as the monitoring window, their first days evenly spaced; the window and one window length on each side left out of the reference); monitor() flags a feature above the (1 - drift_alpha) quantile (drift_null_check)';
+COMMENT ON COLUMN stockml.drift_null.neighbours IS 'windows fewer places apart than this overlap each other or each other''s guard: drift_share_check leaves them out of each other''s comparison (1: none do)';
+
+-- The limit of the drifted share (src/drift_rule.c): each window of the null judged only
+-- against the windows that overlap neither it nor its guard (neighbours places or more
+-- away), per feature and then for the share itself.
+CREATE FUNCTION stockml.drift_share_check(null_statistics float8[], alpha float8, neighbours integer)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'stockml_drift_share_check'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.drift_share_check(float8[], float8, integer) IS
+'the limit of the drifted share from a features x windows array of null statistics: u_jb = the share of the windows at least neighbours places from b whose statistic j is below b''s, L_j = the ceil((1 - alpha) (m + 1))-th smallest u_jb; window b''s share = the share of features with u_jb > L_j; the limit = the (floor(L n) + 1)-th smallest of the n shares, L the share''s own level computed the same way (at most the largest share)';
+
+CREATE OR REPLACE FUNCTION stockml.drift_share_limit(model_id bigint, method text, window_days integer, alpha float8)
+RETURNS float8
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT stockml.drift_share_check(array_agg(n.statistics ORDER BY n.feature), $4, max(n.neighbours))
+      FROM stockml.drift_null n
+     WHERE n.model_id = $1 AND n.method = $2 AND n.window_days = $3
+    HAVING count(*) > 0
+$$;
+COMMENT ON FUNCTION stockml.drift_share_limit(bigint, text, integer, float8) IS
+'the calibrated limit of the drifted share for a model version, method and window length (drift_share_check over its stockml.drift_null rows); NULL without a null';
 -- issue 10 item 2 (logistic, p_up): as sql/install/50_models.sql, ...
 
 CREATE FUNCTION stockml.model_p_up(model bytea, x float8[])
@@ -2951,6 +2985,398 @@ COMMENT ON FUNCTION stockml.predict_p_up(text, float8[], integer, text) IS
 'a version''s probability of an up move (target above 0) for one raw feature vector, for batch use beside predict(model_name, x): a classifier''s own; a regressor''s from the conformal distribution of its plain out-of-sample |log errors| (a bare x has no bars to scale by volatility; predict(model_name, symbol) does), NULL without them; version => N, alias => name or by default production';
 REVOKE EXECUTE ON FUNCTION stockml.predict_p_up(text, float8[], integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml.predict_p_up(text, float8[], integer, text) TO stockml_reader, stockml_admin;
+
+-- the forecast ledger keeps p_up, monitor() scores it (log loss, Brier): sql/install/51_registry.sql,
+-- 52_train_predict.sql (forecast_result, forecast()), 62_monitor.sql, 64_views.sql
+ALTER TABLE stockml.predictions ADD COLUMN p_up float8 CHECK (p_up BETWEEN 0 AND 1);
+COMMENT ON COLUMN stockml.predictions.p_up IS 'predict()''s probability that the close rises (target above 0): a classifier''s own, a regressor''s from its residuals; NULL when it had none';
+
+ALTER TYPE stockml.forecast_result ADD ATTRIBUTE p_up float8;
+CREATE OR REPLACE FUNCTION stockml.forecast(model_name text, symbols text[] DEFAULT NULL,
+                                 version integer DEFAULT NULL, alias text DEFAULT NULL)
+RETURNS SETOF stockml.forecast_result
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    -- the whole batch uses one version, even if the alias moves meanwhile
+    v integer := stockml._resolve_version(forecast.model_name, forecast.version, forecast.alias);
+    mid bigint;
+    s text;
+    p record;
+    r stockml.forecast_result;
+    msg text;
+    failed text[] := '{}';
+    n integer := 0;
+BEGIN
+    SELECT m.id, coalesce(forecast.symbols, m.symbols) INTO mid, symbols
+      FROM stockml.models m WHERE m.name = forecast.model_name AND m.version = v;
+    FOR s IN SELECT DISTINCT u FROM unnest(symbols) u ORDER BY 1 LOOP
+        n := n + 1;
+        BEGIN
+            SELECT * INTO p FROM stockml.predict(forecast.model_name, coalesce(s, ''), version => v);
+            INSERT INTO stockml.predictions AS t (model_id, model_name, model_version, symbol, as_of,
+                                                 target_day, predicted_close, lower, upper, p_up)
+            VALUES (mid, forecast.model_name, v, p.symbol, p.as_of, p.target_day, p.predicted_close,
+                    p.lower, p.upper, p.p_up)
+            ON CONFLICT ON CONSTRAINT predictions_model_id_symbol_as_of_key DO UPDATE
+               SET target_day = excluded.target_day, predicted_close = excluded.predicted_close,
+                   lower = excluded.lower, upper = excluded.upper, p_up = excluded.p_up, made_at = now()
+            RETURNING t.id, t.model_id, t.model_name, t.model_version, t.symbol, t.as_of, t.target_day,
+                      t.predicted_close, t.lower, t.upper, t.made_at, 'ok', NULL, t.p_up
+                 INTO r;
+        EXCEPTION WHEN OTHERS THEN
+            -- one symbol's failure (no history, a bad last bar) does not stop the others
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            r := ROW(NULL, mid, forecast.model_name, v, s, NULL, NULL, NULL, NULL, NULL, now(), 'failed', msg, NULL);
+            failed := failed || format('%s (%s)', coalesce(s, 'NULL'), msg);
+        END;
+        RETURN NEXT r;
+    END LOOP;
+    IF cardinality(failed) > 0 THEN
+        RAISE WARNING 'forecast of model "%" version %: % of % symbols failed: %', forecast.model_name, v,
+                      cardinality(failed), n,
+                      array_to_string(failed[1:10], '; ') || CASE WHEN cardinality(failed) > 10
+                          THEN format('; and %s more', cardinality(failed) - 10) ELSE '' END
+            USING HINT = 'The rows with status ''failed'' say why; the other symbols were recorded.';
+    END IF;
+END $$;
+COMMENT ON FUNCTION stockml.forecast(text, text[], integer, text) IS
+'predict each symbol (default: the version''s own) with one version (version => N, alias => name, default production) and record it in stockml.predictions (a repeat on the same as_of day replaces the row); returns a row per symbol: status ok with the recorded row, or status failed with the error (a WARNING lists them), so one symbol without history does not stop the batch';
+
+
+ALTER TABLE stockml.performance_metrics ADD COLUMN log_loss float8, ADD COLUMN brier float8;
+COMMENT ON COLUMN stockml.performance_metrics.log_loss IS 'mean log loss of the forecasts'' p_up against the realized move (stockml.log_loss), over those that have one; NULL when none has';
+COMMENT ON COLUMN stockml.performance_metrics.brier IS 'mean (p_up - up)^2 over the forecasts that have a p_up (up: the realized close above the as_of close)';
+-- its result grows: a new declaration (monitor() calls it by name)
+DROP FUNCTION stockml.forecast_accuracy(text, date, date, integer);
+-- Realized accuracy of a model's forecasts whose target day lies in [from_day, to_day]:
+-- the latest forecast per (symbol, target day) of any version, joined with the closes.
+CREATE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
+                                          model_version integer DEFAULT NULL)
+RETURNS TABLE (symbol text, n_forecasts integer, mae float8, mae_naive float8, skill float8,
+               directional_accuracy float8, rmse float8, coverage float8, log_loss float8,
+               brier float8)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH latest AS (
+        SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day,
+               p.predicted_close, p.lower, p.upper, p.p_up
+          FROM stockml.predictions p
+          JOIN stockml.models m ON m.id = p.model_id
+         WHERE m.name = forecast_accuracy.model_name
+           AND (forecast_accuracy.model_version IS NULL OR m.version = forecast_accuracy.model_version)
+           AND p.target_day BETWEEN from_day AND to_day
+         ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC),
+    -- the realized close on the price scale of as_of (what predict() reported on): the
+    -- close of as_of times the total return to the target day, so a split or a dividend
+    -- in between is no forecast error
+    realized AS (
+        SELECT l.*, b.close AS naive,
+               b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual
+          FROM latest l
+          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of),
+    scored AS (
+        SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
+               stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
+               r.actual BETWEEN r.lower AND r.upper AS covered,
+               stockml.log_loss(r.p_up, r.actual - r.naive) AS ll,
+               (r.p_up - (r.actual > r.naive)::int) ^ 2 AS brier
+          FROM realized r
+         WHERE r.actual IS NOT NULL)
+    SELECT s.symbol, count(*)::integer, avg(abs(s.err)), avg(abs(s.naive_err)),
+           1 - avg(abs(s.err)) / nullif(avg(abs(s.naive_err)), 0),
+           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8,
+           avg(s.ll), avg(s.brier)
+      FROM scored s
+     GROUP BY GROUPING SETS ((), (s.symbol))
+     ORDER BY s.symbol NULLS FIRST;
+END
+$$;
+COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date, integer) IS
+'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol; log_loss and brier score the forecasts'' p_up (NULL when none has one)';
+
+CREATE OR REPLACE FUNCTION stockml.monitor(model_name text, window_days integer DEFAULT NULL)
+RETURNS TABLE (model text, version integer, window_start date, window_end date,
+               features integer, drifted_features integer, drift_share float8,
+               n_forecasts integer, mae float8, skill float8, directional_accuracy float8,
+               retrain_reason text, retrain_job bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    m          record;
+    pol        stockml.retrain_policies;
+    names      text[];
+    last_day   date;
+    run_at     timestamptz := clock_timestamp();
+    perf       record;
+    reasons    text[] := '{}';
+    details    jsonb := '{}';
+    pending    bigint;
+    calibrated boolean;
+    share_limit float8;
+    skill_p    float8;
+    cov        record;
+    coverage_p float8;
+    last_ev    record;
+    since      integer;
+    misses     integer;
+    cool       integer;
+    new_bars   integer;
+    blocked    text;
+BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model name must not be NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF window_days IS NOT NULL AND window_days NOT BETWEEN 2 AND 3660 THEN
+        RAISE EXCEPTION 'window_days must be between 2 and 3660, not %', window_days
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- one monitor() per model at a time, so two runs never enqueue two retrains: the
+    -- model name's row lock (src/registry.c), which no role but the owner can take
+    PERFORM stockml._lock_model_name(monitor.model_name);
+
+    -- the production version, else the latest
+    SELECT mo.* INTO m
+      FROM stockml.models mo
+      LEFT JOIN stockml.model_aliases a
+             ON a.name = mo.name AND a.version = mo.version AND a.alias = 'production'
+     WHERE mo.name = monitor.model_name
+     ORDER BY (a.alias IS NOT NULL) DESC, mo.version DESC
+     LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', monitor.model_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Train it first, e.g. SELECT * FROM stockml.train(''' || monitor.model_name || ''', ARRAY[''MSFT'']).';
+    END IF;
+
+    INSERT INTO stockml.retrain_policies AS p (model_name) VALUES (m.name)
+    ON CONFLICT ON CONSTRAINT retrain_policies_pkey DO NOTHING;
+    SELECT p.* INTO pol FROM stockml.retrain_policies p WHERE p.model_name = m.name;
+    window_days := coalesce(window_days, pol.window_days);
+
+    SELECT max(pr.day) INTO last_day FROM stockml.prices pr WHERE pr.symbol = ANY (m.symbols);
+    IF last_day IS NULL THEN
+        RAISE EXCEPTION 'no prices stored for the symbols of model "%"', m.name
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'Symbols: ' || array_to_string(m.symbols, ', ') || '.',
+                  HINT = 'Load prices first: SELECT * FROM stockml.refresh().';
+    END IF;
+    model := m.name;
+    version := m.version;
+    window_end := last_day;
+    window_start := last_day - window_days + 1;
+
+    -- drift: each feature of the recent window against the model's reference sample, flagged
+    -- above the (1 - drift_alpha) quantile of its null when train() kept one (drift_null.c)
+    names := stockml.feature_names(m.feature_spec);
+    INSERT INTO stockml.drift_metrics
+           (measured_at, model_name, model_version, feature, method, statistic, p_value,
+            threshold, drifted, n_reference, n_current, window_start, window_end,
+            calibrated, null_threshold, empirical_p)
+    SELECT run_at, m.name, m.version, r.feature, t.method, t.statistic, t.p_value,
+           t.threshold, CASE WHEN q.threshold IS NULL THEN t.drifted ELSE t.statistic > q.threshold END,
+           (SELECT count(*) FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
+           (SELECT count(*) FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
+           monitor.window_start, monitor.window_end,
+           q.threshold IS NOT NULL, q.threshold, q.p_value
+      FROM stockml.reference_columns(m.reference, names) r
+      JOIN (SELECT i.ord, array_agg(f.x[i.ord]) AS vals
+              FROM unnest(m.symbols) s(symbol)
+             CROSS JOIN LATERAL stockml.features_spec(s.symbol, m.feature_spec,
+                                                     monitor.window_start, monitor.window_end) f
+             CROSS JOIN generate_series(1, cardinality(names)) i(ord)
+             GROUP BY i.ord) c ON c.ord = r.ord
+     CROSS JOIN LATERAL stockml.drift_test(r.vals, c.vals, pol.drift_method, pol.drift_threshold) t
+      LEFT JOIN stockml.drift_null n
+             ON n.model_id = m.id AND n.feature = r.feature AND n.method = t.method
+            AND n.window_days = monitor.window_days
+      LEFT JOIN LATERAL stockml.drift_null_check(n.statistics, t.statistic, pol.drift_alpha) q ON true
+     WHERE EXISTS (SELECT FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity')
+       AND EXISTS (SELECT FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity');
+    SELECT count(*), count(*) FILTER (WHERE d.drifted), bool_and(d.calibrated)
+      INTO features, drifted_features, calibrated
+      FROM stockml.drift_metrics d
+     WHERE d.model_name = m.name AND d.measured_at = run_at;
+    drift_share := CASE WHEN features > 0 THEN drifted_features::float8 / features END;
+    IF calibrated THEN
+        -- the drifted share's own null, from the same windows
+        share_limit := stockml.drift_share_limit(m.id, (SELECT d.method FROM stockml.drift_metrics d
+                                                         WHERE d.model_name = m.name AND d.measured_at = run_at
+                                                         LIMIT 1),
+                                                 window_days, pol.drift_alpha);
+    ELSIF features > 0 THEN
+        RAISE NOTICE 'version % of "%" has no drift null for a %-day window: drift uses the fixed thresholds',
+                     m.version, m.name, window_days
+            USING HINT = 'Versions trained by stockml 0.2.0 keep one for the policy''s window_days; retrain to calibrate the drift tests.';
+    END IF;
+
+    -- realized accuracy of past forecasts over the same window
+    INSERT INTO stockml.performance_metrics
+           (measured_at, model_name, model_version, symbol, window_start, window_end, n_forecasts,
+            mae, mae_naive, skill, directional_accuracy, rmse, coverage, log_loss, brier)
+    SELECT run_at, m.name, m.version, a.symbol, monitor.window_start, monitor.window_end,
+           a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage,
+           a.log_loss, a.brier
+      FROM stockml.forecast_accuracy(m.name, monitor.window_start, monitor.window_end, m.version) a;
+    SELECT a.n_forecasts, a.mae, a.skill, a.directional_accuracy INTO perf
+      FROM stockml.performance_metrics a
+     WHERE a.model_name = m.name AND a.measured_at = run_at AND a.symbol IS NULL;
+    n_forecasts := coalesce(perf.n_forecasts, 0);
+    mae := perf.mae;
+    skill := perf.skill;
+    directional_accuracy := perf.directional_accuracy;
+
+    -- the retrain policy: rules on evidence, and what holds a retrain back
+    PERFORM stockml.resolve_retrain_events(m.name);
+    IF pol.max_drift_share IS NOT NULL AND calibrated AND drift_share > share_limit THEN
+        reasons := reasons || format('drift share %s > %s (the %s quantile of its null)', round(drift_share::numeric, 3),
+                                     round(share_limit::numeric, 3), 1 - pol.drift_alpha);
+    ELSIF pol.max_drift_share IS NOT NULL AND NOT calibrated AND drift_share > pol.max_drift_share THEN
+        reasons := reasons || format('drift share %s > %s', round(drift_share::numeric, 3), pol.max_drift_share);
+    END IF;
+    -- skill: the version's own forecasts significantly worse than min_skill, by a one-sided
+    -- Diebold-Mariano test of |log error| - (1 - min_skill) |naive log error| per target day
+    IF pol.min_skill IS NOT NULL AND n_forecasts >= pol.min_forecasts AND skill < pol.min_skill THEN
+        SELECT t.p_value INTO skill_p
+          FROM stockml.dm_test(ARRAY(
+                   SELECT avg(abs(ln(l.predicted_close / a.actual)) - (1 - pol.min_skill) * abs(ln(b.close / a.actual)))
+                     FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.predicted_close
+                             FROM stockml.predictions p
+                            WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
+                            ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
+                     JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
+                    CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
+                    WHERE l.predicted_close > 0 AND a.actual > 0 AND b.close > 0
+                    GROUP BY l.target_day ORDER BY l.target_day), m.horizon) t;
+        IF skill_p < pol.skill_alpha THEN
+            reasons := reasons || format('skill %s < %s over %s forecasts (Diebold-Mariano p = %s)',
+                                         round(skill::numeric, 3), pol.min_skill, n_forecasts, round(skill_p::numeric, 4));
+        END IF;
+    END IF;
+    -- coverage: the version's own realized intervals significantly below min_coverage, by a
+    -- one-sided binomial test; an h-step forecast overlaps h - 1 others, so h of them count as one
+    SELECT count(*)::integer AS n, count(*) FILTER (WHERE a.actual BETWEEN l.lower AND l.upper)::integer AS covered
+      INTO cov
+      FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.lower, p.upper
+              FROM stockml.predictions p
+             WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
+             ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
+      JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
+     CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
+     WHERE l.lower IS NOT NULL AND l.upper IS NOT NULL AND a.actual IS NOT NULL;
+    IF pol.min_coverage IS NOT NULL AND cov.n >= pol.min_forecasts AND cov.covered < pol.min_coverage * cov.n THEN
+        coverage_p := stockml.coverage_test(round(cov.covered::float8 / m.horizon)::bigint,
+                                            greatest(round(cov.n::float8 / m.horizon), 1)::bigint,
+                                            pol.min_coverage);
+        IF coverage_p < pol.skill_alpha THEN
+            reasons := reasons || format('coverage %s < %s over %s intervals (binomial p = %s)',
+                                         round(cov.covered::numeric / cov.n, 3), pol.min_coverage, cov.n,
+                                         round(coverage_p::numeric, 4));
+        END IF;
+    END IF;
+    IF pol.max_model_age IS NOT NULL AND run_at - m.created_at > pol.max_model_age THEN
+        reasons := reasons || format('model age %s > %s', date_trunc('second', run_at - m.created_at), pol.max_model_age);
+    END IF;
+    IF cardinality(reasons) > 0 THEN
+        retrain_reason := array_to_string(reasons, '; ');
+        SELECT e.job_id INTO pending FROM stockml.retrain_events e
+         WHERE e.model_name = m.name AND e.status = 'queued' ORDER BY e.id DESC LIMIT 1;
+        -- bars since the newest version's training: a retrain on the same bars makes the same model
+        SELECT count(DISTINCT pr.day)::integer - m.horizon INTO new_bars
+          FROM stockml.prices pr
+         WHERE pr.symbol = ANY (m.symbols)
+           AND pr.day > (SELECT max(mo.train_end) FROM stockml.models mo WHERE mo.name = m.name);
+        -- cooldown: trading days since the last retrain, doubled per retrain that did not deploy
+        SELECT e.* INTO last_ev FROM stockml.retrain_events e
+         WHERE e.model_name = m.name ORDER BY e.id DESC LIMIT 1;
+        IF FOUND THEN
+            SELECT count(DISTINCT pr.day)::integer INTO since
+              FROM stockml.prices pr
+             WHERE pr.symbol = ANY (m.symbols)
+               AND pr.day > coalesce((last_ev.details ->> 'window_end')::date, last_ev.created_at::date);
+            SELECT count(*)::integer INTO misses FROM stockml.retrain_events e
+             WHERE e.model_name = m.name AND e.status = 'not_deployed'
+               AND e.id > coalesce((SELECT max(x.id) FROM stockml.retrain_events x
+                                     WHERE x.model_name = m.name AND x.status = 'deployed'), 0);
+            cool := pol.cooldown * (2 ^ least(misses, 10))::integer;
+        END IF;
+        blocked := CASE
+            WHEN pending IS NOT NULL THEN format('retrain job %s already queued', pending)
+            WHEN NOT pol.enabled THEN 'policy disabled: no retrain'
+            WHEN new_bars <= 0 THEN 'no new bar since the latest version was trained: no retrain'
+            WHEN since < cool THEN format('cooldown: %s of %s trading days since the last retrain%s', since, cool,
+                                          CASE WHEN misses > 0 THEN format(', doubled for %s retrain%s that did not deploy',
+                                                                          misses, CASE WHEN misses = 1 THEN '' ELSE 's' END)
+                                               ELSE '' END)
+            WHEN n_forecasts = 0 AND EXISTS (SELECT FROM stockml.retrain_events e
+                                              WHERE e.model_name = m.name AND e.new_version = m.version)
+                THEN 'the version a retrain deployed has no realized forecast of its own yet'
+            END;
+        IF blocked IS NOT NULL THEN
+            retrain_reason := retrain_reason || ' (' || blocked || ')';
+        ELSE
+            details := jsonb_build_object(
+                'drift_share', drift_share, 'max_drift_share', pol.max_drift_share,
+                'drift_calibrated', calibrated, 'drift_share_limit', share_limit,
+                'skill', skill, 'min_skill', pol.min_skill, 'n_forecasts', n_forecasts,
+                'skill_p_value', skill_p, 'skill_alpha', pol.skill_alpha,
+                'coverage', cov.covered::float8 / nullif(cov.n, 0), 'n_intervals', cov.n,
+                'min_coverage', pol.min_coverage, 'coverage_p_value', coverage_p,
+                'model_age', (run_at - m.created_at)::text, 'max_model_age', pol.max_model_age::text,
+                'window_start', monitor.window_start, 'window_end', monitor.window_end,
+                'cooldown', cool, 'new_bars', new_bars,
+                'latest_version', (SELECT max(mo.version) FROM stockml.models mo WHERE mo.name = m.name));
+            retrain_job := stockml.submit('train', jsonb_build_object(
+                'model_name', m.name, 'symbols', to_jsonb(m.symbols), 'algorithm', m.algorithm,
+                'horizon', m.horizon, 'params', m.params, 'feature_set', m.feature_set)
+                || CASE WHEN pol.fallback_to_naive AND skill_p < pol.skill_alpha
+                        THEN '{"fallback_to_naive": true}'::jsonb ELSE '{}'::jsonb END);
+            INSERT INTO stockml.retrain_events (created_at, model_name, model_version, reason, details, job_id)
+            VALUES (run_at, m.name, m.version, retrain_reason, details, retrain_job);
+        END IF;
+    END IF;
+    RETURN NEXT;
+END
+$$;
+
+CREATE OR REPLACE VIEW stockml.model_performance AS
+SELECT p.measured_at AS time, p.model_name, p.model_version, coalesce(p.symbol, 'all') AS symbol,
+       p.n_forecasts, p.mae, p.mae_naive, p.skill, p.directional_accuracy, p.rmse, p.coverage,
+       p.window_start, p.window_end, p.log_loss, p.brier
+  FROM stockml.performance_metrics p
+ ORDER BY time, p.model_name, symbol;
+COMMENT ON VIEW stockml.model_performance IS 'Grafana: realized MAE, skill against the naive forecast, directional accuracy, interval coverage, and log loss and Brier score of p_up per monitor() run (symbol ''all'' for every symbol together)';
+
+-- views that read predictions.* take in p_up as a fresh install's do (their columns do not change)
+CREATE OR REPLACE VIEW stockml.forecast_history AS
+SELECT (f.target_day::timestamp AT TIME ZONE 'UTC') AS time, f.symbol, f.model_name, f.model_version,
+       f.as_of, f.target_day, f.predicted_close, f.lower, f.upper,
+       r.actual_close, b.close AS naive_close,
+       f.predicted_close - r.actual_close AS error, f.made_at
+  FROM (SELECT DISTINCT ON (p.model_name, p.symbol, p.target_day) p.*
+          FROM stockml.predictions p
+         ORDER BY p.model_name, p.symbol, p.target_day, p.made_at DESC, p.id DESC) f
+  LEFT JOIN stockml.prices b ON b.symbol = f.symbol AND b.day = f.as_of
+  CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(f.symbol, f.as_of, f.target_day)
+                             AS actual_close) r
+ ORDER BY time, f.symbol, f.model_name;
+CREATE OR REPLACE VIEW stockml.version_forecasts AS
+SELECT (f.target_day::timestamp AT TIME ZONE 'UTC') AS time, f.model_name, f.model_version, f.symbol,
+       f.as_of, f.target_day, f.predicted_close, f.lower, f.upper,
+       a.close AS actual_close, b.close AS naive_close,
+       abs(f.predicted_close - a.close) AS abs_error, abs(b.close - a.close) AS naive_abs_error, f.made_at
+  FROM (SELECT DISTINCT ON (p.model_name, p.model_version, p.symbol, p.target_day) p.*
+          FROM stockml.predictions p
+         ORDER BY p.model_name, p.model_version, p.symbol, p.target_day, p.made_at DESC, p.id DESC) f
+  LEFT JOIN stockml.prices a ON a.symbol = f.symbol AND a.day = f.target_day
+  LEFT JOIN stockml.prices b ON b.symbol = f.symbol AND b.day = f.as_of
+ ORDER BY time, f.symbol, f.model_name, f.model_version;
 -- issue 10 items 3 and 4 (hyperparameter search, permutation importance): as
 -- sql/install/51_registry.sql (runs.parent_run_id, the trials of a search) and
 -- sql/install/57_importance.sql (model_permutation_importance; feature_importance gains
