@@ -2682,6 +2682,19 @@ SELECT (c.day::timestamp AT TIME ZONE 'UTC') AS time, m.name AS model, m.version
 COMMENT ON VIEW stockml.backtest_equity IS
 'Grafana: the equity curve (starting at 1) and drawdown of each horizon-1 model''s production version traded as backtest() does by default (long_short, 5 bps), per symbol and ''all'', beside buy-and-hold''s equity; time = the trading day at 00:00 UTC';
 GRANT SELECT ON stockml.backtest_equity TO stockml_reader, stockml_admin;
+-- issue 15 item 6 (speed of the drift null): as sql/install/60_drift.sql
+
+-- For the tests (test/pgtap/61_drift_walk.sql): the drift null's statistics of many windows
+-- against one reference or one pool of values (src/drift.c, DriftStatisticsExcluding and
+-- DriftStatisticsOfPool) beside the same statistics of each sample gathered and sorted, which
+-- they must equal to the bit.
+CREATE FUNCTION stockml._drift_walk_check(ref float8[], cur float8[], cur_from integer[], cur_to integer[],
+                                          exclude_from integer[], exclude_to integer[])
+RETURNS TABLE (window_no integer, method text, walked float8, pooled float8, gathered float8)
+AS 'MODULE_PATHNAME', 'stockml_drift_walk_check'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION stockml._drift_walk_check(float8[], float8[], integer[], integer[], integer[], integer[]) IS
+'internal, for the tests: per window w, the five drift statistics between ref without its elements exclude_from[w] .. exclude_to[w] and cur[cur_from[w] .. cur_to[w]], as the drift null computes them against a reference sorted once (walked) and from a pool of all values sorted once (pooled), and from the gathered samples (gathered); NULL where a sample has no finite value';
 -- issue 15 item 1, the sampling design and the share rule (src/drift_null.c, src/drift_rule.c):
 -- the null's windows are evenly spaced over the training period and compared with a reference
 -- that leaves a guard of one window length around them; drift_null.neighbours says which
@@ -3619,8 +3632,315 @@ SELECT (c.day::timestamp AT TIME ZONE 'UTC') AS time, m.name AS model, m.version
 COMMENT ON VIEW stockml.backtest_equity IS
 'Grafana: the equity curve (starting at 1) and drawdown of each model''s production version traded as backtest() does by default (long_short, 5 bps), per symbol and ''all'', beside buy-and-hold''s equity; time = the trading day at 00:00 UTC';
 GRANT SELECT ON stockml.backtest_equity TO stockml_reader, stockml_admin;
+-- Citus, the rest of the pipeline (issue 11 items 1-3): forecast_accuracy() and monitor()
+-- join the forecast ledger with prices first (a materialized CTE) and apply total_return()
+-- to the joined rows on the node running the query; on Citus the join runs on the workers
+-- and total_return() never runs inside a query on a shard, which Citus refuses.
+-- distribute()'s final form (ingest_log distributed, total_return() on the workers, the
+-- reader's column grants) is in 99c_citus_train.sql, which comes after this piece.
+
+CREATE OR REPLACE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
+                                          model_version integer DEFAULT NULL)
+RETURNS TABLE (symbol text, n_forecasts integer, mae float8, mae_naive float8, skill float8,
+               directional_accuracy float8, rmse float8, coverage float8)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH latest AS (
+        SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day,
+               p.predicted_close, p.lower, p.upper
+          FROM stockml.predictions p
+          JOIN stockml.models m ON m.id = p.model_id
+         WHERE m.name = forecast_accuracy.model_name
+           AND (forecast_accuracy.model_version IS NULL OR m.version = forecast_accuracy.model_version)
+           AND p.target_day BETWEEN from_day AND to_day
+         ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC),
+    -- the close of as_of, materialized: on Citus the join runs on the workers, and
+    -- total_return() (which reads prices itself) is then applied on this node, never
+    -- inside a query on a shard (Citus refuses that nesting)
+    naive AS MATERIALIZED (
+        SELECT l.*, b.close AS naive
+          FROM latest l
+          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of),
+    -- the realized close on the price scale of as_of (what predict() reported on): the
+    -- close of as_of times the total return to the target day, so a split or a dividend
+    -- in between is no forecast error
+    realized AS (
+        SELECT n.*, n.naive * stockml.total_return(n.symbol, n.as_of, n.target_day) AS actual
+          FROM naive n),
+    scored AS (
+        SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
+               stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
+               r.actual BETWEEN r.lower AND r.upper AS covered
+          FROM realized r
+         WHERE r.actual IS NOT NULL)
+    SELECT s.symbol, count(*)::integer, avg(abs(s.err)), avg(abs(s.naive_err)),
+           1 - avg(abs(s.err)) / nullif(avg(abs(s.naive_err)), 0),
+           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8
+      FROM scored s
+     GROUP BY GROUPING SETS ((), (s.symbol))
+     ORDER BY s.symbol NULLS FIRST;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION stockml.monitor(model_name text, window_days integer DEFAULT NULL)
+RETURNS TABLE (model text, version integer, window_start date, window_end date,
+               features integer, drifted_features integer, drift_share float8,
+               n_forecasts integer, mae float8, skill float8, directional_accuracy float8,
+               retrain_reason text, retrain_job bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    m          record;
+    pol        stockml.retrain_policies;
+    names      text[];
+    last_day   date;
+    run_at     timestamptz := clock_timestamp();
+    perf       record;
+    reasons    text[] := '{}';
+    details    jsonb := '{}';
+    pending    bigint;
+    calibrated boolean;
+    share_limit float8;
+    skill_p    float8;
+    cov        record;
+    coverage_p float8;
+    last_ev    record;
+    since      integer;
+    misses     integer;
+    cool       integer;
+    new_bars   integer;
+    blocked    text;
+BEGIN
+    IF model_name IS NULL THEN
+        RAISE EXCEPTION 'model name must not be NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF window_days IS NOT NULL AND window_days NOT BETWEEN 2 AND 3660 THEN
+        RAISE EXCEPTION 'window_days must be between 2 and 3660, not %', window_days
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- one monitor() per model at a time, so two runs never enqueue two retrains: the
+    -- model name's row lock (src/registry.c), which no role but the owner can take
+    PERFORM stockml._lock_model_name(monitor.model_name);
+
+    -- the production version, else the latest
+    SELECT mo.* INTO m
+      FROM stockml.models mo
+      LEFT JOIN stockml.model_aliases a
+             ON a.name = mo.name AND a.version = mo.version AND a.alias = 'production'
+     WHERE mo.name = monitor.model_name
+     ORDER BY (a.alias IS NOT NULL) DESC, mo.version DESC
+     LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model "%" does not exist', monitor.model_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Train it first, e.g. SELECT * FROM stockml.train(''' || monitor.model_name || ''', ARRAY[''MSFT'']).';
+    END IF;
+
+    INSERT INTO stockml.retrain_policies AS p (model_name) VALUES (m.name)
+    ON CONFLICT ON CONSTRAINT retrain_policies_pkey DO NOTHING;
+    SELECT p.* INTO pol FROM stockml.retrain_policies p WHERE p.model_name = m.name;
+    window_days := coalesce(window_days, pol.window_days);
+
+    SELECT max(pr.day) INTO last_day FROM stockml.prices pr WHERE pr.symbol = ANY (m.symbols);
+    IF last_day IS NULL THEN
+        RAISE EXCEPTION 'no prices stored for the symbols of model "%"', m.name
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = 'Symbols: ' || array_to_string(m.symbols, ', ') || '.',
+                  HINT = 'Load prices first: SELECT * FROM stockml.refresh().';
+    END IF;
+    model := m.name;
+    version := m.version;
+    window_end := last_day;
+    window_start := last_day - window_days + 1;
+
+    -- drift: each feature of the recent window against the model's reference sample, flagged
+    -- above the (1 - drift_alpha) quantile of its null when train() kept one (drift_null.c)
+    names := stockml.feature_names(m.feature_spec);
+    INSERT INTO stockml.drift_metrics
+           (measured_at, model_name, model_version, feature, method, statistic, p_value,
+            threshold, drifted, n_reference, n_current, window_start, window_end,
+            calibrated, null_threshold, empirical_p)
+    SELECT run_at, m.name, m.version, r.feature, t.method, t.statistic, t.p_value,
+           t.threshold, CASE WHEN q.threshold IS NULL THEN t.drifted ELSE t.statistic > q.threshold END,
+           (SELECT count(*) FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
+           (SELECT count(*) FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
+           monitor.window_start, monitor.window_end,
+           q.threshold IS NOT NULL, q.threshold, q.p_value
+      FROM stockml.reference_columns(m.reference, names) r
+      JOIN (SELECT i.ord, array_agg(f.x[i.ord]) AS vals
+              FROM unnest(m.symbols) s(symbol)
+             CROSS JOIN LATERAL stockml.features_spec(s.symbol, m.feature_spec,
+                                                     monitor.window_start, monitor.window_end) f
+             CROSS JOIN generate_series(1, cardinality(names)) i(ord)
+             GROUP BY i.ord) c ON c.ord = r.ord
+     CROSS JOIN LATERAL stockml.drift_test(r.vals, c.vals, pol.drift_method, pol.drift_threshold) t
+      LEFT JOIN stockml.drift_null n
+             ON n.model_id = m.id AND n.feature = r.feature AND n.method = t.method
+            AND n.window_days = monitor.window_days
+      LEFT JOIN LATERAL stockml.drift_null_check(n.statistics, t.statistic, pol.drift_alpha) q ON true
+     WHERE EXISTS (SELECT FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity')
+       AND EXISTS (SELECT FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity');
+    SELECT count(*), count(*) FILTER (WHERE d.drifted), bool_and(d.calibrated)
+      INTO features, drifted_features, calibrated
+      FROM stockml.drift_metrics d
+     WHERE d.model_name = m.name AND d.measured_at = run_at;
+    drift_share := CASE WHEN features > 0 THEN drifted_features::float8 / features END;
+    IF calibrated THEN
+        -- the drifted share's own null, from the same windows
+        share_limit := stockml.drift_share_limit(m.id, (SELECT d.method FROM stockml.drift_metrics d
+                                                         WHERE d.model_name = m.name AND d.measured_at = run_at
+                                                         LIMIT 1),
+                                                 window_days, pol.drift_alpha);
+    ELSIF features > 0 THEN
+        RAISE NOTICE 'version % of "%" has no drift null for a %-day window: drift uses the fixed thresholds',
+                     m.version, m.name, window_days
+            USING HINT = 'Versions trained by stockml 0.2.0 keep one for the policy''s window_days; retrain to calibrate the drift tests.';
+    END IF;
+
+    -- realized accuracy of past forecasts over the same window
+    INSERT INTO stockml.performance_metrics
+           (measured_at, model_name, model_version, symbol, window_start, window_end, n_forecasts,
+            mae, mae_naive, skill, directional_accuracy, rmse, coverage)
+    SELECT run_at, m.name, m.version, a.symbol, monitor.window_start, monitor.window_end,
+           a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage
+      FROM stockml.forecast_accuracy(m.name, monitor.window_start, monitor.window_end, m.version) a;
+    SELECT a.n_forecasts, a.mae, a.skill, a.directional_accuracy INTO perf
+      FROM stockml.performance_metrics a
+     WHERE a.model_name = m.name AND a.measured_at = run_at AND a.symbol IS NULL;
+    n_forecasts := coalesce(perf.n_forecasts, 0);
+    mae := perf.mae;
+    skill := perf.skill;
+    directional_accuracy := perf.directional_accuracy;
+
+    -- the retrain policy: rules on evidence, and what holds a retrain back
+    PERFORM stockml.resolve_retrain_events(m.name);
+    IF pol.max_drift_share IS NOT NULL AND calibrated AND drift_share > share_limit THEN
+        reasons := reasons || format('drift share %s > %s (the %s quantile of its null)', round(drift_share::numeric, 3),
+                                     round(share_limit::numeric, 3), 1 - pol.drift_alpha);
+    ELSIF pol.max_drift_share IS NOT NULL AND NOT calibrated AND drift_share > pol.max_drift_share THEN
+        reasons := reasons || format('drift share %s > %s', round(drift_share::numeric, 3), pol.max_drift_share);
+    END IF;
+    -- skill: the version's own forecasts significantly worse than min_skill, by a one-sided
+    -- Diebold-Mariano test of |log error| - (1 - min_skill) |naive log error| per target day
+    IF pol.min_skill IS NOT NULL AND n_forecasts >= pol.min_forecasts AND skill < pol.min_skill THEN
+        SELECT t.p_value INTO skill_p
+          FROM stockml.dm_test(ARRAY(
+                   -- the join materialized first, total_return() applied to its rows here
+                   -- (on Citus not inside a query on a shard: see forecast_accuracy)
+                   WITH joined AS MATERIALIZED (
+                       SELECT l.symbol, l.as_of, l.target_day, l.predicted_close, b.close
+                         FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.predicted_close
+                                 FROM stockml.predictions p
+                                WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
+                                ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
+                         JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of)
+                   SELECT avg(abs(ln(a.predicted_close / a.actual)) - (1 - pol.min_skill) * abs(ln(a.close / a.actual)))
+                     FROM (SELECT l.*, l.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual FROM joined l) a
+                    WHERE a.predicted_close > 0 AND a.actual > 0 AND a.close > 0
+                    GROUP BY a.target_day ORDER BY a.target_day), m.horizon) t;
+        IF skill_p < pol.skill_alpha THEN
+            reasons := reasons || format('skill %s < %s over %s forecasts (Diebold-Mariano p = %s)',
+                                         round(skill::numeric, 3), pol.min_skill, n_forecasts, round(skill_p::numeric, 4));
+        END IF;
+    END IF;
+    -- coverage: the version's own realized intervals significantly below min_coverage, by a
+    -- one-sided binomial test; an h-step forecast overlaps h - 1 others, so h of them count as one
+    WITH joined AS MATERIALIZED (
+        SELECT l.symbol, l.as_of, l.target_day, l.lower, l.upper, b.close
+          FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.lower, p.upper
+                  FROM stockml.predictions p
+                 WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
+                 ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
+          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
+         WHERE l.lower IS NOT NULL AND l.upper IS NOT NULL)
+    SELECT count(*)::integer AS n, count(*) FILTER (WHERE a.actual BETWEEN a.lower AND a.upper)::integer AS covered
+      INTO cov
+      FROM (SELECT l.*, l.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual FROM joined l) a
+     WHERE a.actual IS NOT NULL;
+    IF pol.min_coverage IS NOT NULL AND cov.n >= pol.min_forecasts AND cov.covered < pol.min_coverage * cov.n THEN
+        coverage_p := stockml.coverage_test(round(cov.covered::float8 / m.horizon)::bigint,
+                                            greatest(round(cov.n::float8 / m.horizon), 1)::bigint,
+                                            pol.min_coverage);
+        IF coverage_p < pol.skill_alpha THEN
+            reasons := reasons || format('coverage %s < %s over %s intervals (binomial p = %s)',
+                                         round(cov.covered::numeric / cov.n, 3), pol.min_coverage, cov.n,
+                                         round(coverage_p::numeric, 4));
+        END IF;
+    END IF;
+    IF pol.max_model_age IS NOT NULL AND run_at - m.created_at > pol.max_model_age THEN
+        reasons := reasons || format('model age %s > %s', date_trunc('second', run_at - m.created_at), pol.max_model_age);
+    END IF;
+    IF cardinality(reasons) > 0 THEN
+        retrain_reason := array_to_string(reasons, '; ');
+        SELECT e.job_id INTO pending FROM stockml.retrain_events e
+         WHERE e.model_name = m.name AND e.status = 'queued' ORDER BY e.id DESC LIMIT 1;
+        -- bars since the newest version's training: a retrain on the same bars makes the same model
+        SELECT count(DISTINCT pr.day)::integer - m.horizon INTO new_bars
+          FROM stockml.prices pr
+         WHERE pr.symbol = ANY (m.symbols)
+           AND pr.day > (SELECT max(mo.train_end) FROM stockml.models mo WHERE mo.name = m.name);
+        -- cooldown: trading days since the last retrain, doubled per retrain that did not deploy
+        SELECT e.* INTO last_ev FROM stockml.retrain_events e
+         WHERE e.model_name = m.name ORDER BY e.id DESC LIMIT 1;
+        IF FOUND THEN
+            SELECT count(DISTINCT pr.day)::integer INTO since
+              FROM stockml.prices pr
+             WHERE pr.symbol = ANY (m.symbols)
+               AND pr.day > coalesce((last_ev.details ->> 'window_end')::date, last_ev.created_at::date);
+            SELECT count(*)::integer INTO misses FROM stockml.retrain_events e
+             WHERE e.model_name = m.name AND e.status = 'not_deployed'
+               AND e.id > coalesce((SELECT max(x.id) FROM stockml.retrain_events x
+                                     WHERE x.model_name = m.name AND x.status = 'deployed'), 0);
+            cool := pol.cooldown * (2 ^ least(misses, 10))::integer;
+        END IF;
+        blocked := CASE
+            WHEN pending IS NOT NULL THEN format('retrain job %s already queued', pending)
+            WHEN NOT pol.enabled THEN 'policy disabled: no retrain'
+            WHEN new_bars <= 0 THEN 'no new bar since the latest version was trained: no retrain'
+            WHEN since < cool THEN format('cooldown: %s of %s trading days since the last retrain%s', since, cool,
+                                          CASE WHEN misses > 0 THEN format(', doubled for %s retrain%s that did not deploy',
+                                                                          misses, CASE WHEN misses = 1 THEN '' ELSE 's' END)
+                                               ELSE '' END)
+            WHEN n_forecasts = 0 AND EXISTS (SELECT FROM stockml.retrain_events e
+                                              WHERE e.model_name = m.name AND e.new_version = m.version)
+                THEN 'the version a retrain deployed has no realized forecast of its own yet'
+            END;
+        IF blocked IS NOT NULL THEN
+            retrain_reason := retrain_reason || ' (' || blocked || ')';
+        ELSE
+            details := jsonb_build_object(
+                'drift_share', drift_share, 'max_drift_share', pol.max_drift_share,
+                'drift_calibrated', calibrated, 'drift_share_limit', share_limit,
+                'skill', skill, 'min_skill', pol.min_skill, 'n_forecasts', n_forecasts,
+                'skill_p_value', skill_p, 'skill_alpha', pol.skill_alpha,
+                'coverage', cov.covered::float8 / nullif(cov.n, 0), 'n_intervals', cov.n,
+                'min_coverage', pol.min_coverage, 'coverage_p_value', coverage_p,
+                'model_age', (run_at - m.created_at)::text, 'max_model_age', pol.max_model_age::text,
+                'window_start', monitor.window_start, 'window_end', monitor.window_end,
+                'cooldown', cool, 'new_bars', new_bars,
+                'latest_version', (SELECT max(mo.version) FROM stockml.models mo WHERE mo.name = m.name));
+            retrain_job := stockml.submit('train', jsonb_build_object(
+                'model_name', m.name, 'symbols', to_jsonb(m.symbols), 'algorithm', m.algorithm,
+                'horizon', m.horizon, 'params', m.params, 'feature_set', m.feature_set)
+                || CASE WHEN pol.fallback_to_naive AND skill_p < pol.skill_alpha
+                        THEN '{"fallback_to_naive": true}'::jsonb ELSE '{}'::jsonb END);
+            INSERT INTO stockml.retrain_events (created_at, model_name, model_version, reason, details, job_id)
+            VALUES (run_at, m.name, m.version, retrain_reason, details, retrain_job);
+        END IF;
+    END IF;
+    RETURN NEXT;
+END
+$$;
 -- Citus (issue 11): train()'s per-symbol pieces (src/train_piece.c), and
--- stockml.distribute() registering them to run where each symbol lives.
+-- stockml.distribute() registering them to run where each symbol lives (its final form: with
+-- 99b_citus_pipeline.sql's ingest_log, total_return() and reader grants, as in the install).
 
 CREATE FUNCTION stockml._train_piece_rows(symbol text, feature_spec jsonb, horizon integer, train_end date)
 RETURNS bytea
@@ -3667,12 +3987,20 @@ BEGIN
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'Connect to the coordinator (citus_set_coordinator_host() names it) and call it there.';
     END IF;
-    -- symbols first (the others colocate with it and reference it), by symbol
+    -- symbols first (the others colocate with it and reference it), by symbol; then the
+    -- tables of one symbol's rows, colocated with it: its bars, corporate actions and ingests
     FOR t IN SELECT v.rel, v.ord FROM (VALUES ('stockml.symbols'::pg_catalog.regclass, 1),
                                               ('stockml.prices'::pg_catalog.regclass, 2),
-                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3)) v(rel, ord)
+                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3),
+                                              ('stockml.ingest_log'::pg_catalog.regclass, 4)) v(rel, ord)
              ORDER BY v.ord LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) t.rel) THEN
+            IF t.rel OPERATOR(pg_catalog.=) 'stockml.ingest_log'::pg_catalog.regclass THEN
+                -- Citus wants the distribution column in every unique key: (symbol, id), id
+                -- staying unique by its identity
+                ALTER TABLE stockml.ingest_log DROP CONSTRAINT ingest_log_pkey,
+                    ADD CONSTRAINT ingest_log_pkey PRIMARY KEY (symbol, id);
+            END IF;
             IF t.ord OPERATOR(pg_catalog.=) 1 THEN
                 EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, shard_count => %s)',
                                           t.rel, 'symbol', coalesce(shard_count::text, 'NULL'));
@@ -3683,7 +4011,8 @@ BEGIN
         END IF;
     END LOOP;
     -- the rows copied to the shards stay in the coordinator's shell tables unless removed
-    FOR t IN SELECT v.rel FROM (VALUES ('stockml.corporate_actions'::pg_catalog.regclass, 1),
+    FOR t IN SELECT v.rel FROM (VALUES ('stockml.ingest_log'::pg_catalog.regclass, 0),
+                                       ('stockml.corporate_actions'::pg_catalog.regclass, 1),
                                        ('stockml.prices'::pg_catalog.regclass, 2),
                                        ('stockml.symbols'::pg_catalog.regclass, 3)) v(rel, ord)
              ORDER BY v.ord LOOP
@@ -3702,6 +4031,29 @@ BEGIN
                                       f.fn, 'symbol', 'stockml.prices');
         END IF;
     END LOOP;
+    -- the functions of one symbol that read only that symbol's rows of the colocated
+    -- tables: a call SELECT f('SYM', ...) runs on the worker holding the symbol.  The others
+    -- stay on the coordinator: features() and predict() read feature sets and models, which
+    -- live there; the ingests write ingest_log, whose ids a worker's copy of the identity
+    -- sequence would repeat (doc/citus.md).
+    FOR t IN SELECT v.fn FROM (VALUES ('stockml.total_return(text, date, date)'::pg_catalog.regprocedure)) v(fn) LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
+                        WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                          AND o.objid OPERATOR(pg_catalog.=) t.fn AND o.distribution_argument_index IS NOT NULL) THEN
+            PERFORM pg_catalog.create_distributed_function(t.fn, distribution_arg_name => 'symbol',
+                                                           colocate_with => 'stockml.prices');
+        END IF;
+    END LOOP;
+    -- the Grafana reader: Citus runs a view's queries on the shards as the querying role,
+    -- not as the view's owner, so stockml_reader needs SELECT on the columns its views show
+    -- of the distributed tables (price_history, symbol_info, ingest_status, the forecast
+    -- views): no more than those views show (doc/citus.md)
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) 'stockml_reader') THEN
+        GRANT SELECT (symbol, name, exchange, currency, timezone, active) ON stockml.symbols TO stockml_reader;
+        GRANT SELECT (symbol, day, open, high, low, close, adj_close, volume) ON stockml.prices TO stockml_reader;
+        GRANT SELECT (id, symbol, source, started_at, finished_at, status, http_status, rows_inserted,
+                      rows_updated, rows_rejected, error) ON stockml.ingest_log TO stockml_reader;
+    END IF;
     RETURN QUERY
         SELECT c.oid::pg_catalog.regclass,
                CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
@@ -3719,7 +4071,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices and corporate_actions by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces) to run on the node holding the symbol, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
+'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces, total_return()) to run on the node holding the symbol, let stockml_reader read the columns of them its views show (Citus checks a view''s shard queries as the querying role), and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
 REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;
 -- predict() in O(1) of the history (issue 13 item 1): stockml.bar_changes and the
 -- statement triggers that move it (the objects of sql/install/32_bar_changes.sql),
@@ -3862,16 +4214,23 @@ BEGIN
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'Connect to the coordinator (citus_set_coordinator_host() names it) and call it there.';
     END IF;
-    -- symbols first (the others colocate with it and reference it), by symbol
+    -- symbols first (the others colocate with it and reference it), by symbol; then the
+    -- tables of one symbol's rows, colocated with it: its bars, corporate actions and ingests
     FOR t IN SELECT v.rel, v.ord FROM (VALUES ('stockml.symbols'::pg_catalog.regclass, 1),
                                               ('stockml.prices'::pg_catalog.regclass, 2),
-                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3)) v(rel, ord)
+                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3),
+                                              ('stockml.ingest_log'::pg_catalog.regclass, 4)) v(rel, ord)
              ORDER BY v.ord LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) t.rel) THEN
-            -- predict()'s change triggers (32_bar_changes.sql): Citus refuses a table with
-            -- triggers, and a distributed table's rows are written on the workers, so predict()
-            -- reads every bar through SQL there and needs none
-            IF t.ord OPERATOR(pg_catalog.=) 2 THEN
+            IF t.rel OPERATOR(pg_catalog.=) 'stockml.ingest_log'::pg_catalog.regclass THEN
+                -- Citus wants the distribution column in every unique key: (symbol, id), id
+                -- staying unique by its identity
+                ALTER TABLE stockml.ingest_log DROP CONSTRAINT ingest_log_pkey,
+                    ADD CONSTRAINT ingest_log_pkey PRIMARY KEY (symbol, id);
+            ELSIF t.ord OPERATOR(pg_catalog.=) 2 THEN
+                -- predict()'s change triggers (32_bar_changes.sql): Citus refuses a table with
+                -- triggers, and a distributed table's rows are written on the workers, so
+                -- predict() reads every bar through SQL there and needs none
                 DROP TRIGGER IF EXISTS bars_inserted ON stockml.prices;
                 DROP TRIGGER IF EXISTS bars_updated ON stockml.prices;
                 DROP TRIGGER IF EXISTS bars_deleted ON stockml.prices;
@@ -3892,7 +4251,8 @@ BEGIN
         END IF;
     END LOOP;
     -- the rows copied to the shards stay in the coordinator's shell tables unless removed
-    FOR t IN SELECT v.rel FROM (VALUES ('stockml.corporate_actions'::pg_catalog.regclass, 1),
+    FOR t IN SELECT v.rel FROM (VALUES ('stockml.ingest_log'::pg_catalog.regclass, 0),
+                                       ('stockml.corporate_actions'::pg_catalog.regclass, 1),
                                        ('stockml.prices'::pg_catalog.regclass, 2),
                                        ('stockml.symbols'::pg_catalog.regclass, 3)) v(rel, ord)
              ORDER BY v.ord LOOP
@@ -3911,6 +4271,29 @@ BEGIN
                                       f.fn, 'symbol', 'stockml.prices');
         END IF;
     END LOOP;
+    -- the functions of one symbol that read only that symbol's rows of the colocated
+    -- tables: a call SELECT f('SYM', ...) runs on the worker holding the symbol.  The others
+    -- stay on the coordinator: features() and predict() read feature sets and models, which
+    -- live there; the ingests write ingest_log, whose ids a worker's copy of the identity
+    -- sequence would repeat (doc/citus.md).
+    FOR t IN SELECT v.fn FROM (VALUES ('stockml.total_return(text, date, date)'::pg_catalog.regprocedure)) v(fn) LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
+                        WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                          AND o.objid OPERATOR(pg_catalog.=) t.fn AND o.distribution_argument_index IS NOT NULL) THEN
+            PERFORM pg_catalog.create_distributed_function(t.fn, distribution_arg_name => 'symbol',
+                                                           colocate_with => 'stockml.prices');
+        END IF;
+    END LOOP;
+    -- the Grafana reader: Citus runs a view's queries on the shards as the querying role,
+    -- not as the view's owner, so stockml_reader needs SELECT on the columns its views show
+    -- of the distributed tables (price_history, symbol_info, ingest_status, the forecast
+    -- views): no more than those views show (doc/citus.md)
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) 'stockml_reader') THEN
+        GRANT SELECT (symbol, name, exchange, currency, timezone, active) ON stockml.symbols TO stockml_reader;
+        GRANT SELECT (symbol, day, open, high, low, close, adj_close, volume) ON stockml.prices TO stockml_reader;
+        GRANT SELECT (id, symbol, source, started_at, finished_at, status, http_status, rows_inserted,
+                      rows_updated, rows_rejected, error) ON stockml.ingest_log TO stockml_reader;
+    END IF;
     RETURN QUERY
         SELECT c.oid::pg_catalog.regclass,
                CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
@@ -3928,5 +4311,89 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices and corporate_actions by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces) to run on the node holding the symbol, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
+'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces, total_return()) to run on the node holding the symbol, let stockml_reader read the columns of them its views show (Citus checks a view''s shard queries as the querying role), and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
 REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;
+-- The forecast ledger is written by forecast() only, as the owner: stockml_admin loses INSERT and
+-- UPDATE on stockml.predictions (0.1.0 granted them), forecast() records each symbol through
+-- stockml._record_forecast (SECURITY DEFINER, executable by stockml_admin), which stores what
+-- predict() answered.  After 99_logistic.sql (p_up).  See sql/install/52_train_predict.sql;
+-- pgTAP 73_ledger_writes.
+REVOKE INSERT, UPDATE ON stockml.predictions FROM stockml_admin;
+
+-- The ledger is written here only, as the owner: a row of stockml.predictions is always what
+-- predict() answered for that version (stockml_admin reads the ledger but cannot insert or
+-- edit a forecast by hand; forecast() calls this for each symbol).
+CREATE FUNCTION stockml._record_forecast(model_name text, symbol text, version integer)
+RETURNS stockml.forecast_result
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    mid bigint;
+    p record;
+    r stockml.forecast_result;
+BEGIN
+    SELECT m.id INTO mid FROM stockml.models m
+     WHERE m.name = _record_forecast.model_name AND m.version = _record_forecast.version;
+    IF mid IS NULL THEN
+        RAISE EXCEPTION 'model "%" has no version %', _record_forecast.model_name, _record_forecast.version
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT * INTO p FROM stockml.predict(_record_forecast.model_name, _record_forecast.symbol,
+                                         version => _record_forecast.version);
+    INSERT INTO stockml.predictions AS t (model_id, model_name, model_version, symbol, as_of,
+                                         target_day, predicted_close, lower, upper, p_up)
+    VALUES (mid, _record_forecast.model_name, _record_forecast.version, p.symbol, p.as_of,
+            p.target_day, p.predicted_close, p.lower, p.upper, p.p_up)
+    ON CONFLICT ON CONSTRAINT predictions_model_id_symbol_as_of_key DO UPDATE
+       SET target_day = excluded.target_day, predicted_close = excluded.predicted_close,
+           lower = excluded.lower, upper = excluded.upper, p_up = excluded.p_up, made_at = now()
+    RETURNING t.id, t.model_id, t.model_name, t.model_version, t.symbol, t.as_of, t.target_day,
+              t.predicted_close, t.lower, t.upper, t.made_at, 'ok', NULL, t.p_up
+         INTO r;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION stockml._record_forecast(text, text, integer) IS
+'internal: predict one symbol with one version and record it in stockml.predictions, as the owner (the ledger holds only what predict() answered); forecast() calls it; members of stockml_admin may execute it';
+REVOKE ALL ON FUNCTION stockml._record_forecast(text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml._record_forecast(text, text, integer) TO stockml_admin;
+
+CREATE OR REPLACE FUNCTION stockml.forecast(model_name text, symbols text[] DEFAULT NULL,
+                                 version integer DEFAULT NULL, alias text DEFAULT NULL)
+RETURNS SETOF stockml.forecast_result
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    -- the whole batch uses one version, even if the alias moves meanwhile
+    v integer := stockml._resolve_version(forecast.model_name, forecast.version, forecast.alias);
+    mid bigint;
+    s text;
+    r stockml.forecast_result;
+    msg text;
+    failed text[] := '{}';
+    n integer := 0;
+BEGIN
+    IF NOT pg_catalog.has_function_privilege('stockml._record_forecast(text, text, integer)', 'EXECUTE') THEN
+        RAISE EXCEPTION 'permission denied to record forecasts of model "%"', forecast.model_name
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'forecast() writes the ledger stockml.predictions: members of stockml_admin may call it; predict() answers without recording.';
+    END IF;
+    SELECT m.id, coalesce(forecast.symbols, m.symbols) INTO mid, symbols
+      FROM stockml.models m WHERE m.name = forecast.model_name AND m.version = v;
+    FOR s IN SELECT DISTINCT u FROM unnest(symbols) u ORDER BY 1 LOOP
+        n := n + 1;
+        BEGIN
+            r := stockml._record_forecast(forecast.model_name, coalesce(s, ''), v);
+        EXCEPTION WHEN OTHERS THEN
+            -- one symbol's failure (no history, a bad last bar) does not stop the others
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+            r := ROW(NULL, mid, forecast.model_name, v, s, NULL, NULL, NULL, NULL, NULL, now(), 'failed', msg, NULL);
+            failed := failed || format('%s (%s)', coalesce(s, 'NULL'), msg);
+        END;
+        RETURN NEXT r;
+    END LOOP;
+    IF cardinality(failed) > 0 THEN
+        RAISE WARNING 'forecast of model "%" version %: % of % symbols failed: %', forecast.model_name, v,
+                      cardinality(failed), n,
+                      array_to_string(failed[1:10], '; ') || CASE WHEN cardinality(failed) > 10
+                          THEN format('; and %s more', cardinality(failed) - 10) ELSE '' END
+            USING HINT = 'The rows with status ''failed'' say why; the other symbols were recorded.';
+    END IF;
+END $$;

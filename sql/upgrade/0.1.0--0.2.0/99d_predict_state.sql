@@ -139,16 +139,23 @@ BEGIN
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'Connect to the coordinator (citus_set_coordinator_host() names it) and call it there.';
     END IF;
-    -- symbols first (the others colocate with it and reference it), by symbol
+    -- symbols first (the others colocate with it and reference it), by symbol; then the
+    -- tables of one symbol's rows, colocated with it: its bars, corporate actions and ingests
     FOR t IN SELECT v.rel, v.ord FROM (VALUES ('stockml.symbols'::pg_catalog.regclass, 1),
                                               ('stockml.prices'::pg_catalog.regclass, 2),
-                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3)) v(rel, ord)
+                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3),
+                                              ('stockml.ingest_log'::pg_catalog.regclass, 4)) v(rel, ord)
              ORDER BY v.ord LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) t.rel) THEN
-            -- predict()'s change triggers (32_bar_changes.sql): Citus refuses a table with
-            -- triggers, and a distributed table's rows are written on the workers, so predict()
-            -- reads every bar through SQL there and needs none
-            IF t.ord OPERATOR(pg_catalog.=) 2 THEN
+            IF t.rel OPERATOR(pg_catalog.=) 'stockml.ingest_log'::pg_catalog.regclass THEN
+                -- Citus wants the distribution column in every unique key: (symbol, id), id
+                -- staying unique by its identity
+                ALTER TABLE stockml.ingest_log DROP CONSTRAINT ingest_log_pkey,
+                    ADD CONSTRAINT ingest_log_pkey PRIMARY KEY (symbol, id);
+            ELSIF t.ord OPERATOR(pg_catalog.=) 2 THEN
+                -- predict()'s change triggers (32_bar_changes.sql): Citus refuses a table with
+                -- triggers, and a distributed table's rows are written on the workers, so
+                -- predict() reads every bar through SQL there and needs none
                 DROP TRIGGER IF EXISTS bars_inserted ON stockml.prices;
                 DROP TRIGGER IF EXISTS bars_updated ON stockml.prices;
                 DROP TRIGGER IF EXISTS bars_deleted ON stockml.prices;
@@ -169,7 +176,8 @@ BEGIN
         END IF;
     END LOOP;
     -- the rows copied to the shards stay in the coordinator's shell tables unless removed
-    FOR t IN SELECT v.rel FROM (VALUES ('stockml.corporate_actions'::pg_catalog.regclass, 1),
+    FOR t IN SELECT v.rel FROM (VALUES ('stockml.ingest_log'::pg_catalog.regclass, 0),
+                                       ('stockml.corporate_actions'::pg_catalog.regclass, 1),
                                        ('stockml.prices'::pg_catalog.regclass, 2),
                                        ('stockml.symbols'::pg_catalog.regclass, 3)) v(rel, ord)
              ORDER BY v.ord LOOP
@@ -188,6 +196,29 @@ BEGIN
                                       f.fn, 'symbol', 'stockml.prices');
         END IF;
     END LOOP;
+    -- the functions of one symbol that read only that symbol's rows of the colocated
+    -- tables: a call SELECT f('SYM', ...) runs on the worker holding the symbol.  The others
+    -- stay on the coordinator: features() and predict() read feature sets and models, which
+    -- live there; the ingests write ingest_log, whose ids a worker's copy of the identity
+    -- sequence would repeat (doc/citus.md).
+    FOR t IN SELECT v.fn FROM (VALUES ('stockml.total_return(text, date, date)'::pg_catalog.regprocedure)) v(fn) LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
+                        WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                          AND o.objid OPERATOR(pg_catalog.=) t.fn AND o.distribution_argument_index IS NOT NULL) THEN
+            PERFORM pg_catalog.create_distributed_function(t.fn, distribution_arg_name => 'symbol',
+                                                           colocate_with => 'stockml.prices');
+        END IF;
+    END LOOP;
+    -- the Grafana reader: Citus runs a view's queries on the shards as the querying role,
+    -- not as the view's owner, so stockml_reader needs SELECT on the columns its views show
+    -- of the distributed tables (price_history, symbol_info, ingest_status, the forecast
+    -- views): no more than those views show (doc/citus.md)
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) 'stockml_reader') THEN
+        GRANT SELECT (symbol, name, exchange, currency, timezone, active) ON stockml.symbols TO stockml_reader;
+        GRANT SELECT (symbol, day, open, high, low, close, adj_close, volume) ON stockml.prices TO stockml_reader;
+        GRANT SELECT (id, symbol, source, started_at, finished_at, status, http_status, rows_inserted,
+                      rows_updated, rows_rejected, error) ON stockml.ingest_log TO stockml_reader;
+    END IF;
     RETURN QUERY
         SELECT c.oid::pg_catalog.regclass,
                CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
@@ -205,5 +236,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices and corporate_actions by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces) to run on the node holding the symbol, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
+'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces, total_return()) to run on the node holding the symbol, let stockml_reader read the columns of them its views show (Citus checks a view''s shard queries as the querying role), and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
 REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;
