@@ -3642,7 +3642,8 @@ GRANT SELECT ON stockml.backtest_equity TO stockml_reader, stockml_admin;
 CREATE OR REPLACE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
                                           model_version integer DEFAULT NULL)
 RETURNS TABLE (symbol text, n_forecasts integer, mae float8, mae_naive float8, skill float8,
-               directional_accuracy float8, rmse float8, coverage float8)
+               directional_accuracy float8, rmse float8, coverage float8, log_loss float8,
+               brier float8)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -3651,7 +3652,7 @@ BEGIN
     RETURN QUERY
     WITH latest AS (
         SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day,
-               p.predicted_close, p.lower, p.upper
+               p.predicted_close, p.lower, p.upper, p.p_up
           FROM stockml.predictions p
           JOIN stockml.models m ON m.id = p.model_id
          WHERE m.name = forecast_accuracy.model_name
@@ -3674,12 +3675,15 @@ BEGIN
     scored AS (
         SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
                stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
-               r.actual BETWEEN r.lower AND r.upper AS covered
+               r.actual BETWEEN r.lower AND r.upper AS covered,
+               stockml.log_loss(r.p_up, r.actual - r.naive) AS ll,
+               (r.p_up - (r.actual > r.naive)::int) ^ 2 AS brier
           FROM realized r
          WHERE r.actual IS NOT NULL)
     SELECT s.symbol, count(*)::integer, avg(abs(s.err)), avg(abs(s.naive_err)),
            1 - avg(abs(s.err)) / nullif(avg(abs(s.naive_err)), 0),
-           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8
+           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8,
+           avg(s.ll), avg(s.brier)
       FROM scored s
      GROUP BY GROUPING SETS ((), (s.symbol))
      ORDER BY s.symbol NULLS FIRST;
@@ -3807,9 +3811,10 @@ BEGIN
     -- realized accuracy of past forecasts over the same window
     INSERT INTO stockml.performance_metrics
            (measured_at, model_name, model_version, symbol, window_start, window_end, n_forecasts,
-            mae, mae_naive, skill, directional_accuracy, rmse, coverage)
+            mae, mae_naive, skill, directional_accuracy, rmse, coverage, log_loss, brier)
     SELECT run_at, m.name, m.version, a.symbol, monitor.window_start, monitor.window_end,
-           a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage
+           a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage,
+           a.log_loss, a.brier
       FROM stockml.forecast_accuracy(m.name, monitor.window_start, monitor.window_end, m.version) a;
     SELECT a.n_forecasts, a.mae, a.skill, a.directional_accuracy INTO perf
       FROM stockml.performance_metrics a
