@@ -2709,13 +2709,13 @@ COMMENT ON COLUMN stockml.drift_null.neighbours IS 'windows fewer places apart t
 
 -- The limit of the drifted share (src/drift_rule.c): each window of the null judged only
 -- against the windows that overlap neither it nor its guard (neighbours places or more
--- away), per feature and then for the share itself.
+-- away), per feature at drift_null_check's rank and then for the share itself.
 CREATE FUNCTION stockml.drift_share_check(null_statistics float8[], alpha float8, neighbours integer)
 RETURNS float8
 AS 'MODULE_PATHNAME', 'stockml_drift_share_check'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.drift_share_check(float8[], float8, integer) IS
-'the limit of the drifted share from a features x windows array of null statistics: u_jb = the share of the windows at least neighbours places from b whose statistic j is below b''s, L_j = the ceil((1 - alpha) (m + 1))-th smallest u_jb; window b''s share = the share of features with u_jb > L_j; the limit = the (floor(L n) + 1)-th smallest of the n shares, L the share''s own level computed the same way (at most the largest share)';
+'the limit of the drifted share from a features x windows array of null statistics: u_jb = the share of the windows at least neighbours places from b whose statistic j is below b''s; window b''s share = the share of features with u_jb >= k_j / n_j (k_j = ceil((1 - alpha) (n_j + 1)), drift_null_check''s rank); the limit = the (floor(L n) + 1)-th smallest of the n shares, L = the ceil((1 - alpha) (n + 1))-th smallest of the shares'' own u_b (at most the largest share)';
 
 CREATE OR REPLACE FUNCTION stockml.drift_share_limit(model_id bigint, method text, window_days integer, alpha float8)
 RETURNS float8
