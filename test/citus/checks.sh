@@ -196,14 +196,16 @@ setup_sql="SELECT status FROM stockml.ingest_csv('MSFC', :'msfc');
 INSERT INTO stockml.feature_sets (name, spec) VALUES ('cal', :'cal_spec');"
 coord -At -v msfc="$msfc" -v cal_spec="$cal_spec" <<<"$setup_sql" >/dev/null
 single -At -v msfc="$msfc" -v cal_spec="$cal_spec" <<<"$setup_sql" >/dev/null
-# name|algorithm|params|feature set|pushed-down piece calls expected: 2 heads x 3 symbols x
+# name|algorithm|params|feature set|pushed-down piece calls expected[|train_end]: 2 heads x 3 symbols x
 # (rows + QR factors) for the linear models, whose search trials share the factors; rows only
 # for gbt; none for a feature set that reads the calendar (it lives on the coordinator)
 for t in 'pr|ridge|{"alpha": 10}|default|12' 'pe|elastic_net|{"alpha": 0.001, "l1_ratio": 0.5}|default|12' \
 	'ps|ridge|{"alpha": [1, 10, 100]}|default|12' 'pg|gbt|{"max_iter": 20, "max_leaf_nodes": 8}|default|6' \
-	'pc|ridge|{"alpha": 10}|cal|0'; do
-	IFS='|' read -r name alg params fset calls <<<"$t"
-	sql="SELECT version FROM stockml.train('$name', ARRAY['MSFT', 'MSFB', 'MSFC'], '$alg', params => '$params', feature_set => '$fset', horizons => ARRAY[1, 3]);
+	'pc|ridge|{"alpha": 10}|cal|0' 'pt|ridge|{"alpha": 10}|default|12|2001-08-15'; do
+	IFS='|' read -r name alg params fset calls end <<<"$t"
+	until_end=""
+	[ -z "$end" ] || until_end=", train_end => '$end'"
+	sql="SELECT version FROM stockml.train('$name', ARRAY['MSFT', 'MSFB', 'MSFC'], '$alg', params => '$params', feature_set => '$fset', horizons => ARRAY[1, 3]$until_end);
 SELECT metrics - 'gate', stockml.model_describe(model) FROM stockml.models WHERE name = '$name';
 SELECT fold, symbol, day, target_day, close, y, yhat FROM stockml.validation_predictions WHERE model_name = '$name' ORDER BY symbol, day;
 SELECT n.feature, n.method, n.statistics::text FROM stockml.drift_null n JOIN stockml.models m ON m.id = n.model_id WHERE m.name = '$name' ORDER BY 1, 2;"
@@ -214,7 +216,7 @@ $sql" >"$out/$name.citus" 2>"$out/$name.citus.debug"
 	rows=$(wc -l <"$out/$name.single")
 	if [ "$pushed" = "$calls" ] && ! grep -q ERROR "$out/$name.single.err" "$out/$name.citus.debug" &&
 		[ "$rows" -gt 300 ] && /usr/bin/python3 "$here/same_json.py" "$out/$name.citus" "$out/$name.single" 1e-9; then
-		ok "train('$name', 3 symbols, $alg, feature set $fset, horizons 1 and 3): $calls piece calls run on the workers; model, metrics, $rows lines of validation rows and drift null equal one node's (within 1e-9)"
+		ok "train('$name', 3 symbols, $alg, feature set $fset, horizons 1 and 3${end:+, train_end $end}): $calls piece calls run on the workers; model, metrics, $rows lines of validation rows and drift null equal one node's (within 1e-9)"
 	else
 		notok "train('$name', $alg, $fset): $pushed piece calls pushed down (expected $calls), or results differ:"
 		/usr/bin/python3 "$here/same_json.py" "$out/$name.citus" "$out/$name.single" 1e-9
