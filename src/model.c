@@ -137,7 +137,7 @@ ModelParseParams(const ModelAlgorithm *alg, Jsonb *params,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown parameter \"%s\" for algorithm \"%s\"", key, alg->name),
 					 errdetail("Parameters of %s: %s.", alg->name, names.data),
-					 extra_keys ? errhint("train() also takes: folds, auto_deploy, reference_rows, description, tags, horizons, seed, permutation_repeats, search, n_iter.") : 0));
+					 extra_keys ? errhint("train() also takes: folds, auto_deploy, reference_rows, description, tags, horizons, seed, permutation_repeats, permutation_rows, search, n_iter.") : 0));
 		}
 		if (spec->keyword &&
 			((v.type == jbvNull && strcmp(spec->keyword, "null") == 0) ||

@@ -72,15 +72,16 @@ PG_FUNCTION_INFO_V1(stockml_train_check);
 #define MIN_TEST_DAYS 5
 #define MAX_FOLDS 50
 #define MAX_REFERENCE_ROWS 100000
-#define TRAIN_PERMUTATION_REPEATS 5 /* scikit-learn's n_repeats */
+#define TRAIN_PERMUTATION_REPEATS 5	 /* scikit-learn's n_repeats */
+#define TRAIN_PERMUTATION_ROWS 10000 /* of the last fold: its cost stays about 5 p 10 000 predictions */
 
 /* train()'s keys that take one value (tags and horizons are lists by nature) */
 static const char *const single_keys[] = {"folds", "auto_deploy", "reference_rows", "description",
-										  "seed", "permutation_repeats"};
+										  "seed", "permutation_repeats", "permutation_rows"};
 
 /* train()'s own keys in params, beside the algorithm's */
 static const char *const train_keys[] = {"folds", "auto_deploy", "reference_rows", "description", "tags",
-										 "horizons", "seed", "permutation_repeats", "search", "n_iter",
+										 "horizons", "seed", "permutation_repeats", "permutation_rows", "search", "n_iter",
 										 NULL};
 
 typedef struct TrainRequest
@@ -109,6 +110,7 @@ typedef struct TrainRequest
 	char				 *caller;			   /* the role train() checked, named in the alias history */
 	int64				  seed;				   /* of the random search and the permutations */
 	int					  permutation_repeats; /* 0: no permutation importance */
+	int					  permutation_rows;	   /* of the last fold, evenly spaced; 0: all */
 	SearchPlan			 *search;			   /* NULL: one set of parameters */
 	int					  best_trial;		   /* a search's winner (0-based) */
 	int64				 *trial_runs;		   /* a search's runs, one per trial */
@@ -181,7 +183,8 @@ typedef struct HeadResult
 	double		loss;	 /* the search's loss over the out-of-sample rows (OosLoss) */
 	/* permutation importance on the last fold (the primary head, when asked) */
 	int		perm_repeats; /* 0: not measured */
-	int64	perm_rows;
+	int64	perm_rows;	  /* measured on: perm_rows of the last fold's perm_fold_rows */
+	int64	perm_fold_rows;
 	double	perm_baseline;
 	double *perm_mean;
 	double *perm_std;
@@ -390,10 +393,10 @@ FullParams(const TrainRequest *req, const double *values)
 
 	initStringInfo(&full);
 	appendBinaryStringInfo(&full, alg_json, strlen(alg_json) - 1);
-	appendStringInfo(&full, "%s\"folds\": %d, \"auto_deploy\": %s, \"reference_rows\": %d, \"seed\": " INT64_FORMAT ", \"permutation_repeats\": %d",
+	appendStringInfo(&full, "%s\"folds\": %d, \"auto_deploy\": %s, \"reference_rows\": %d, \"seed\": " INT64_FORMAT ", \"permutation_repeats\": %d, \"permutation_rows\": %d",
 					 req->alg->nparams > 0 ? ", " : "", req->folds,
 					 req->auto_deploy ? "true" : "false", req->reference_rows, req->seed,
-					 req->permutation_repeats);
+					 req->permutation_repeats, req->permutation_rows);
 	/* a retrain (monitor()'s job passes models.params) keeps the heads */
 	if (req->nhorizons > 1)
 	{
@@ -414,6 +417,7 @@ ParseTrainParams(Jsonb *params, TrainRequest *req)
 	req->folds = 5;
 	req->seed = 0;
 	req->permutation_repeats = TRAIN_PERMUTATION_REPEATS;
+	req->permutation_rows = TRAIN_PERMUTATION_ROWS;
 	req->auto_deploy = true;
 	req->reference_rows = 1000;
 	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
@@ -532,6 +536,21 @@ ParseTrainParams(Jsonb *params, TrainRequest *req)
 					 errhint("permutation_repeats is how many times each feature is shuffled on the last fold (default %d; 0: no permutation importance).",
 							 TRAIN_PERMUTATION_REPEATS)));
 		req->permutation_repeats = (int) d;
+	}
+	v = getKeyJsonValueFromContainer(&params->root, "permutation_rows", 16, NULL);
+	if (v)
+	{
+		double d = v->type == jbvNumeric ?
+					   DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(v->val.numeric))) :
+					   -1;
+
+		if (d < 0 || d > PG_INT32_MAX || d != floor(d))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"permutation_rows\" must be a whole number from 0 to %d", PG_INT32_MAX),
+					 errhint("permutation_rows is how many of the last fold's rows, evenly spaced, permutation importance is measured on (default %d; 0: all of them).",
+							 TRAIN_PERMUTATION_ROWS)));
+		req->permutation_rows = (int) d;
 	}
 }
 
@@ -1755,13 +1774,33 @@ Refit(const TrainRequest *req, const double *values, HeadResult *head, int permu
 	head->perm_repeats = 0;
 	if (permutation_repeats > 0)
 	{
+		int64		  fold_rows = head->last_to - head->last_from;
+		const double *x = set->x + head->last_from * p;
+		const double *y = set->y + head->last_from;
+
 		head->perm_repeats = permutation_repeats;
-		head->perm_rows = head->last_to - head->last_from;
+		head->perm_fold_rows = fold_rows;
+		head->perm_rows = req->permutation_rows > 0 ? Min(fold_rows, (int64) req->permutation_rows) : fold_rows;
+		if (head->perm_rows < fold_rows)
+		{
+			/* evenly spaced rows of the fold, in time order (the reference sample's rule) */
+			double *sx = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(mul_size(head->perm_rows, p), sizeof(double)));
+			double *sy = palloc(sizeof(double) * head->perm_rows);
+
+			for (int64 k = 0; k < head->perm_rows; k++)
+			{
+				int64 i = ReferenceRowIndex(k, head->perm_rows, fold_rows);
+
+				memcpy(sx + k * p, x + i * p, sizeof(double) * p);
+				sy[k] = y[i];
+			}
+			x = sx;
+			y = sy;
+		}
 		head->perm_mean = palloc(sizeof(double) * p);
 		head->perm_std = palloc(sizeof(double) * p);
-		PermutationImportance(head->last_model, set->x + head->last_from * p, set->y + head->last_from,
-							  head->perm_rows, permutation_repeats, (uint64) req->seed, head->perm_mean,
-							  head->perm_std, &head->perm_baseline);
+		PermutationImportance(head->last_model, x, y, head->perm_rows, permutation_repeats, (uint64) req->seed,
+							  head->perm_mean, head->perm_std, &head->perm_baseline);
 		LogPhase("permutation importance", &phase);
 	}
 	data.x = set->x;
@@ -1923,8 +1962,8 @@ AppendPermutation(StringInfo buf, const TrainRequest *req, const HeadResult *hea
 {
 	if (head->perm_repeats == 0)
 		return;
-	appendStringInfo(buf, ", \"permutation_importance\": {\"fold\": %d, \"n_rows\": " INT64_FORMAT ", \"n_repeats\": %d, \"seed\": " INT64_FORMAT ", \"loss\": ",
-					 req->folds, head->perm_rows, head->perm_repeats, req->seed);
+	appendStringInfo(buf, ", \"permutation_importance\": {\"fold\": %d, \"n_rows\": " INT64_FORMAT ", \"fold_rows\": " INT64_FORMAT ", \"n_repeats\": %d, \"seed\": " INT64_FORMAT ", \"loss\": ",
+					 req->folds, head->perm_rows, head->perm_fold_rows, head->perm_repeats, req->seed);
 	escape_json(buf, OosLossName(req->alg));
 	appendStringInfo(buf, ", \"baseline_loss\": %s, \"importance\": [", JsonNumberText(head->perm_baseline));
 	for (int j = 0; j < head->set.p; j++)

@@ -10,7 +10,7 @@
 -- to stockml_reader.
 -- Run from the repository's root (test/run.sh does).
 BEGIN;
-SELECT plan(65);
+SELECT plan(68);
 
 -- AR(1) log returns (phi 0.4), seeded: ret_1 carries the edge, ret_5 a little, ret_20 little
 SELECT setseed(0.59);
@@ -245,6 +245,14 @@ SELECT lives_ok($$SELECT stockml.train('srch_noperm', ARRAY['SRCH_AR'], 'ridge',
                 'permutation_repeats 0 trains without it');
 SELECT throws_ok($$SELECT * FROM stockml.feature_importance('srch_noperm', 1, 'permutation')$$, '55000',
                  'version 1 of "srch_noperm" has no permutation importance', '... and asking for it is an ERROR');
+SELECT is((SELECT (metrics -> 'permutation_importance' ->> 'n_rows') = (metrics -> 'permutation_importance' ->> 'fold_rows')
+             FROM stockml.models WHERE name = 'srch_ridge'), true, 'permutation: every row of a last fold below 10 000 rows');
+SELECT is((SELECT format('%s of %s', metrics -> 'permutation_importance' ->> 'n_rows', (metrics -> 'permutation_importance' ->> 'fold_rows')::int > 50)
+             FROM stockml.train('srch_prows', ARRAY['SRCH_AR'], 'ridge', feature_set => 'srch',
+                                params => '{"permutation_rows": 50, "folds": 3, "auto_deploy": false}')),
+          '50 of t', 'permutation_rows: that many of the last fold''s rows');
+SELECT throws_ok($$SELECT stockml.train('srch_bad', ARRAY['SRCH_AR'], 'ridge', params => '{"permutation_rows": 1.5}')$$,
+                 '22023', 'parameter "permutation_rows" must be a whole number from 0 to 2147483647', 'permutation_rows: a whole number');
 SET LOCAL ROLE stockml_reader;
 SELECT is((SELECT count(*)::int FROM stockml.feature_importance('srch_gbt', 1, 'permutation')), 3,
           'stockml_reader may call feature_importance');
