@@ -35,11 +35,24 @@
 #include <lapacke.h>
 
 #include "access/xact.h"
+#include "distributed.h"
+#include "utils/snapmgr.h"
+#include "utils/relcache.h"
+#include "utils/rls.h"
+#include "utils/acl.h"
+#include "executor/tuptable.h"
+#include "catalog/pg_class.h"
+#include "access/tableam.h"
+#include "access/table.h"
+#include "access/relscan.h"
+#include "access/genam.h"
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/memnodes.h"
@@ -47,6 +60,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datum.h"
 #include "utils/datetime.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
@@ -861,6 +875,192 @@ SPI_result_code_string(int code)
 
 Datum
 SPI_datumTransfer(Datum value, bool typByVal, int typLen)
+{
+	Unreachable(__func__);
+}
+
+/*
+ * SymbolCalendar's reads of stockml.symbols (calendar.c): a target never gets
+ * there (get_relname_relid finds no stockml.symbols, so no calendar is read)
+ */
+AclResult
+pg_class_aclcheck(Oid table_oid, Oid roleid, AclMode mode)
+{
+	Unreachable(__func__);
+}
+
+Oid
+GetUserId(void)
+{
+	Unreachable(__func__);
+}
+
+int
+check_enable_rls(Oid relid, Oid checkAsUser, bool noError)
+{
+	Unreachable(__func__);
+}
+
+bool
+RelationIsCitusTable(Oid relid)
+{
+	Unreachable(__func__);
+}
+
+bool
+ActiveSnapshotSet(void)
+{
+	Unreachable(__func__);
+}
+
+Snapshot
+GetActiveSnapshot(void)
+{
+	Unreachable(__func__);
+}
+
+Oid
+get_atttype(Oid relid, AttrNumber attnum)
+{
+	Unreachable(__func__);
+}
+
+Relation
+table_open(Oid relationId, LOCKMODE lockmode)
+{
+	Unreachable(__func__);
+}
+
+void
+table_close(Relation relation, LOCKMODE lockmode)
+{
+	Unreachable(__func__);
+}
+
+Oid
+RelationGetPrimaryKeyIndex(Relation relation)
+{
+	Unreachable(__func__);
+}
+
+Relation
+index_open(Oid relationId, LOCKMODE lockmode)
+{
+	Unreachable(__func__);
+}
+
+void
+index_close(Relation relation, LOCKMODE lockmode)
+{
+	Unreachable(__func__);
+}
+
+void
+ScanKeyEntryInitialize(ScanKey entry, int flags, AttrNumber attributeNumber, StrategyNumber strategy, Oid subtype,
+					   Oid collation, RegProcedure procedure, Datum argument)
+{
+	Unreachable(__func__);
+}
+
+IndexScanDesc
+index_beginscan(Relation heapRelation, Relation indexRelation, Snapshot snapshot, int nkeys, int norderbys)
+{
+	Unreachable(__func__);
+}
+
+void
+index_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
+{
+	Unreachable(__func__);
+}
+
+void
+index_endscan(IndexScanDesc scan)
+{
+	Unreachable(__func__);
+}
+
+bool
+index_getnext_slot(IndexScanDesc scan, ScanDirection direction, TupleTableSlot *slot)
+{
+	Unreachable(__func__);
+}
+
+TupleTableSlot *
+table_slot_create(Relation rel, List **reglist)
+{
+	Unreachable(__func__);
+}
+
+void
+slot_getsomeattrs_int(TupleTableSlot *slot, int attnum)
+{
+	Unreachable(__func__);
+}
+
+void
+ExecDropSingleTupleTableSlot(TupleTableSlot *slot)
+{
+	Unreachable(__func__);
+}
+
+SPIPlanPtr
+SPI_prepare(const char *src, int nargs, Oid *argtypes)
+{
+	Unreachable(__func__);
+}
+
+int
+SPI_keepplan(SPIPlanPtr plan)
+{
+	Unreachable(__func__);
+}
+
+int
+SPI_execute_plan(SPIPlanPtr plan, Datum *Values, const char *Nulls, bool read_only, long tcount)
+{
+	Unreachable(__func__);
+}
+
+char *
+MemoryContextStrdup(MemoryContext context, const char *string)
+{
+	Unreachable(__func__);
+}
+
+/* InsertIngestLog's row as a composite (price_store.c): no target stores an ingest_log row */
+Oid
+SPI_gettypeid(TupleDesc tupdesc, int fnumber)
+{
+	Unreachable(__func__);
+}
+
+TupleDesc
+RelationNameGetTupleDesc(const char *relname)
+{
+	Unreachable(__func__);
+}
+
+TupleDesc
+BlessTupleDesc(TupleDesc tupdesc)
+{
+	Unreachable(__func__);
+}
+
+HeapTuple
+heap_form_tuple(TupleDesc tupleDescriptor, Datum *values, bool *isnull)
+{
+	Unreachable(__func__);
+}
+
+Datum
+HeapTupleHeaderGetDatum(HeapTupleHeader tuple)
+{
+	Unreachable(__func__);
+}
+
+Datum
+datumCopy(Datum value, bool typByVal, int typLen)
 {
 	Unreachable(__func__);
 }
