@@ -282,7 +282,8 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	/*
 	 * the windows: rows [from, to) of days [day_from, day_to), their first
 	 * days evenly spaced; reference positions [k_from, k_to) left out: the
-	 * window and DRIFT_NULL_GUARD window lengths on each side
+	 * window and DRIFT_NULL_GUARD window lengths on each side, or the window
+	 * alone where that would leave out more than half the reference
 	 */
 	w.nwin = Min(DRIFT_NULL_WINDOWS, last_start + 1);
 	w.from = palloc(sizeof(int64) * w.nwin);
@@ -304,6 +305,12 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 		w.to[b] = in->day_start[e];
 		k_from[b] = FirstReferenceAtOrAfter(in->day_start[g0], rows, in->n);
 		k_to[b] = FirstReferenceAtOrAfter(in->day_start[g1], rows, in->n);
+		if (2 * (k_to[b] - k_from[b]) > rows)
+		{
+			/* a short period: the guard would leave less than half the reference */
+			k_from[b] = FirstReferenceAtOrAfter(w.from[b], rows, in->n);
+			k_to[b] = FirstReferenceAtOrAfter(w.to[b], rows, in->n);
+		}
 	}
 	PlanWindows(in, rows, &w);
 

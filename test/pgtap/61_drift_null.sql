@@ -3,7 +3,7 @@
 -- 0.1.0) keeps the fixed thresholds.  The false-alarm rates are measured in
 -- 62_drift_calibration.sql.
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 
 -- the quantile and the empirical p-value of drift_null_check on a hand-worked null
 SELECT is((stockml.drift_null_check(ARRAY[19, 3, 1, 'NaN', 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]::float8[],
@@ -71,6 +71,20 @@ SELECT ok((SELECT bool_and(neighbours BETWEEN 15 AND 25)
              FROM stockml.drift_null n JOIN stockml.models m ON m.id = n.model_id WHERE m.name = 'tdn'),
           '... and says which of them overlap (window and guard)');
 
+-- a training period shorter than a window and its two guards (121 training days, about 168
+-- calendar days): the guard would leave no reference for the middle windows, so those leave
+-- out only their own rows, and every window has a statistic
+SELECT is(version, 1, 'trained on a short period')
+  FROM stockml.train('tdn_short', ARRAY['TDN'], 'ridge', params => '{"folds": 2}',
+                     train_end => (SELECT day FROM stockml.prices WHERE symbol = 'TDN'
+                                    ORDER BY day OFFSET 169 LIMIT 1));
+SELECT is((SELECT count(*) FILTER (WHERE v = 'NaN') || ' NaN of ' || count(*)
+             FROM stockml.drift_null n JOIN stockml.models m ON m.id = n.model_id, unnest(n.statistics) v
+            WHERE m.name = 'tdn_short'),
+          '0 NaN of ' || 5 * 16 * (SELECT cardinality(statistics) FROM stockml.drift_null n
+                                     JOIN stockml.models m ON m.id = n.model_id
+                                    WHERE m.name = 'tdn_short' LIMIT 1),
+          'a short training period keeps a statistic for every window');
 CREATE TEMP TABLE run1 AS SELECT * FROM stockml.monitor('tdn');
 SELECT ok((SELECT bool_and(calibrated AND null_threshold IS NOT NULL AND empirical_p BETWEEN 0 AND 1
                            AND drifted = (statistic > null_threshold) AND p_value IS NOT NULL)
