@@ -87,7 +87,7 @@ funcs=$(coord -At -c "SELECT string_agg(objid::regprocedure::text || ' by argume
                                  ORDER BY objid::regprocedure::text)
   FROM pg_dist_object WHERE distribution_argument_index IS NOT NULL
    AND colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'stockml.prices'::regclass)")
-if [ "$funcs" = "stockml._train_piece_qr(text,jsonb,integer,date,bigint,integer[]) by argument 0, stockml._train_piece_rows(text,jsonb,integer,date) by argument 0, stockml.total_return(text,date,date) by argument 0" ]; then
+if [ "$funcs" = "stockml._train_piece_qr(text,jsonb,integer,date,bigint,integer[]) by argument 0, stockml._train_piece_rows(text,jsonb,integer,date) by argument 0, stockml.ingest_csv(text,text,text,boolean,text) by argument 0, stockml.total_return(text,date,date) by argument 0" ]; then
 	ok "distributed functions, colocated with prices: $funcs"
 else
 	notok "distributed functions: $funcs"
@@ -119,6 +119,18 @@ else
 	notok "ingest_csv differs (citus, then single):"
 	diff "$out/ingest.citus" "$out/ingest.single"
 fi
+# ingest_csv() ran on the symbols' workers, which wrote the ingest_log rows with ids from
+# ranges of their own (group id << 48): no id repeats across nodes
+coord -At <<<"SET citus.log_remote_commands = on;
+SELECT status FROM stockml.ingest_csv('MSFB', :'msfb');" -v msfb="$msfb" >/dev/null 2>"$out/ingest_remote.citus"
+ids=$(coord -At -c "SELECT count(*) || ' rows, ' || count(DISTINCT id) || ' ids, ' || count(DISTINCT id >> 48) || ' ranges' FROM stockml.ingest_log")
+if grep -q "issuing SELECT status FROM stockml.ingest_csv('MSFB'" "$out/ingest_remote.citus" && [ "$ids" = "5 rows, 5 ids, 2 ranges" ]; then
+	ok "ingest_csv('MSFB', ...) ran on its worker; ingest_log: $ids (the two workers')"
+else
+	notok "ingest_csv on the workers: $ids"
+	head -5 "$out/ingest_remote.citus"
+fi
+single -At -v msfb="$msfb" <<<"SELECT status FROM stockml.ingest_csv('MSFB', :'msfb');" >/dev/null
 rows=$(coord -At -c "SELECT 'bars per shard of prices: ' || string_agg(n::text, ' + ' ORDER BY n) FROM (SELECT nodeport, result::int AS n FROM run_command_on_shards('stockml.prices', 'SELECT count(*) FROM %s') r JOIN pg_dist_placement USING (shardid) JOIN pg_dist_node USING (groupid)) s" 2>&1)
 echo "# $rows"
 
