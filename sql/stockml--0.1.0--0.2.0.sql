@@ -4295,12 +4295,31 @@ BEGIN
                                       f.fn, 'symbol', 'stockml.prices');
         END IF;
     END LOOP;
-    -- the functions of one symbol that read only that symbol's rows of the colocated
-    -- tables: a call SELECT f('SYM', ...) runs on the worker holding the symbol.  The others
-    -- stay on the coordinator: features() and predict() read feature sets and models, which
-    -- live there; the ingests write ingest_log, whose ids a worker's copy of the identity
-    -- sequence would repeat (doc/citus.md).
-    FOR t IN SELECT v.fn FROM (VALUES ('stockml.total_return(text, date, date)'::pg_catalog.regprocedure)) v(fn) LOOP
+    -- ingest_log's ids are written where the ingest runs: each worker's copy of the identity
+    -- sequence continues from a range of its own, as Citus gives its own sequences (group id
+    -- << 48: 2^48 ids each), so that ids never repeat across nodes (the coordinator, group 0,
+    -- keeps 1 ..).  setval(), not ALTER TABLE: this transaction holds the workers' ingest_log
+    -- locked while distributing it, and run_command_on_workers() uses other connections.
+    FOR t IN SELECT r.nodename, r.nodeport, r.success, r.result
+               FROM pg_catalog.run_command_on_workers($cmd$
+SELECT pg_catalog.setval(q.seq, (g.groupid::bigint OPERATOR(pg_catalog.<<) 48) OPERATOR(pg_catalog.+) 1, false)
+  FROM pg_catalog.pg_dist_local_group g,
+       LATERAL (SELECT pg_catalog.pg_get_serial_sequence('stockml.ingest_log', 'id')::pg_catalog.regclass AS seq) q
+ WHERE coalesce(pg_catalog.pg_sequence_last_value(q.seq), 0) OPERATOR(pg_catalog.<) (g.groupid::bigint OPERATOR(pg_catalog.<<) 48)
+$cmd$) r LOOP
+        IF NOT t.success THEN
+            RAISE EXCEPTION 'stockml.distribute() could not give ingest_log''s ids a range of their own on worker %:%', t.nodename, t.nodeport
+                USING DETAIL = t.result,
+                      HINT = 'Check that the worker has stockml and citus, then call stockml.distribute() again.';
+        END IF;
+    END LOOP;
+    -- the functions of one symbol that read and write only that symbol's rows of the
+    -- colocated tables: a call SELECT f('SYM', ...) runs on the worker holding the symbol.
+    -- The others stay on the coordinator: features() and predict() read feature sets and
+    -- models, which live there; the HTTP ingests read the coordinator's settings and
+    -- refresh() rescales the ledger (doc/citus.md).
+    FOR t IN SELECT v.fn FROM (VALUES ('stockml.total_return(text, date, date)'::pg_catalog.regprocedure),
+                                      ('stockml.ingest_csv(text, text, text, boolean, text)'::pg_catalog.regprocedure)) v(fn) LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
                         WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
                           AND o.objid OPERATOR(pg_catalog.=) t.fn AND o.distribution_argument_index IS NOT NULL) THEN
@@ -4335,7 +4354,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces, total_return()) to run on the node holding the symbol, let stockml_reader read the columns of them its views show (Citus checks a view''s shard queries as the querying role), and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
+'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces, total_return(), ingest_csv()) to run on the node holding the symbol, give each worker''s ingest_log ids a range of their own, let stockml_reader read the columns of them its views show (Citus checks a view''s shard queries as the querying role), and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
 REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;
 -- The forecast ledger is written by forecast() only, as the owner: stockml_admin loses INSERT and
 -- UPDATE on stockml.predictions (0.1.0 granted them), forecast() records each symbol through
