@@ -21,7 +21,8 @@ target and annotation query is expanded and executed:
 
 (the expansions of Grafana's pkg/tsdb/grafana-postgresql-datasource/macros.go).
 
-Checks: no error; at least one row; for time-series panels (format time_series, or
+Checks: no error, also with any one query variable empty (Grafana substitutes ''); at
+least one row; for time-series panels (format time_series, or
 a timeseries/state-timeline panel) a column named "time" sorted ascending.  The time
 range is [first point of stockml.price_history, now + 1 day], the range a user of the
 demo data picks; --from/--to override it.
@@ -360,6 +361,26 @@ def main():
         for problem in panel_problems(dash, results):
             failures += 1
             print(f"FAIL {path.split('/')[-1]}: {problem}")
+        # A variable without a value (a model of one version has no $challenger, an empty
+        # database no $model): Grafana substitutes '' and every query must still run
+        # (no rows is fine, an SQL error is not).
+        names = [v["name"] for v in dash.get("templating", {}).get("list", []) if v.get("type") == "query"]
+        for blank in names:
+            blanked = {**variables, blank: ""}
+            later = [(f"variable ${v['name']}", v["query"]["rawSql"] if isinstance(v["query"], dict) else v["query"])
+                     for v in dash["templating"]["list"][names.index(blank) + 1:] if v.get("type") == "query"]
+            for where, sql_text in later + [(w, t["rawSql"]) for w, t, _, _ in targets(dash)]:
+                if "$" + blank not in sql_text:
+                    continue
+                checked += 1
+                sql = expand(sql_text, blanked, t_from, t_to)
+                try:
+                    cur.execute(sql)
+                    cur.fetchall()
+                except Exception as e:  # noqa: BLE001
+                    failures += 1
+                    print(f"FAIL {path.split('/')[-1]}: {where} with ${blank} empty: "
+                          f"{str(e).strip().splitlines()[0]}\n     {sql}")
     if args.exporter:
         for name, sql in exporter_queries(args.exporter):
             checked += 1
