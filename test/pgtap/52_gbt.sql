@@ -98,22 +98,7 @@ SELECT throws_ok($$SELECT stockml.model_predict(stockml.fit('gbt', '{{1},{2},{3}
 -- header 20, mean 20, scale 28, 11 parameters 36..123, payload version 124, baseline 128,
 -- tree count 136, importance 140, node count 148, root (feature 152, threshold 156,
 -- left 164), leaves (168 feature, 172 value; 180, 184), checksum 192
-CREATE FUNCTION pg_temp.crc32c(b bytea) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    crc bigint := 4294967295;
-BEGIN
-    FOR i IN 0 .. length(b) - 1 LOOP
-        crc := crc # get_byte(b, i);
-        FOR k IN 1 .. 8 LOOP
-            crc := CASE WHEN crc & 1 = 1 THEN (crc >> 1) # 2197175160 ELSE crc >> 1 END;
-        END LOOP;
-    END LOOP;
-    RETURN crc # 4294967295;
-END
-$$;
-CREATE FUNCTION pg_temp.le(b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
-    SELECT string_agg(substr(b, i, 1), ''::bytea ORDER BY i DESC) FROM generate_series(1, length(b)) i
-$$;
+\ir include/blob.sql
 -- the stump with bytes at offset replaced by piece, the checksum recomputed
 CREATE FUNCTION pg_temp.seal(v bytea) RETURNS bytea LANGUAGE sql AS $$
     SELECT v || pg_temp.le(int4send(pg_temp.crc32c(v)::bit(32)::int4))

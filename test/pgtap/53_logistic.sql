@@ -61,22 +61,7 @@ SELECT throws_ok($$SELECT stockml.model_p_up(stockml.fit('ridge', ARRAY[[1], [2]
 -- 72, mean |y| 80, checksum 88
 CREATE TEMP TABLE lr_one AS
 SELECT stockml.fit('logistic', ARRAY[[1], [2], [3], [4], [5]]::float8[], ARRAY[-0.01, 0.02, -0.01, 0.03, 0.01]) AS model;
-CREATE FUNCTION pg_temp.crc32c(b bytea) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    crc bigint := 4294967295;
-BEGIN
-    FOR i IN 0 .. length(b) - 1 LOOP
-        crc := crc # get_byte(b, i);
-        FOR k IN 1 .. 8 LOOP
-            crc := CASE WHEN crc & 1 = 1 THEN (crc >> 1) # 2197175160 ELSE crc >> 1 END;
-        END LOOP;
-    END LOOP;
-    RETURN crc # 4294967295;
-END
-$$;
-CREATE FUNCTION pg_temp.le(b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
-    SELECT string_agg(substr(b, i, 1), ''::bytea ORDER BY i DESC) FROM generate_series(1, length(b)) i
-$$;
+\ir include/blob.sql
 CREATE FUNCTION pg_temp.damaged(off int, piece bytea) RETURNS bytea LANGUAGE sql AS $$
     SELECT v || pg_temp.le(int4send(pg_temp.crc32c(v)::bit(32)::int4))
       FROM (SELECT overlay(substr(model, 1, length(model) - 4) PLACING piece FROM off + 1) AS v FROM lr_one) s

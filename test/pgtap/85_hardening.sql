@@ -114,23 +114,7 @@ SELECT is((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = '
 -- model blobs: fit() never returns one its decoder refuses; the decoder refuses one
 -- whose arithmetic overflows although each value is finite (scale 1e-300 under a
 -- coefficient of 1e300, with a valid checksum); predictions are finite
-CREATE FUNCTION pg_temp.crc32c(b bytea) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-    crc bigint := 4294967295;
-BEGIN
-    FOR i IN 0 .. length(b) - 1 LOOP
-        crc := crc # get_byte(b, i);
-        FOR k IN 1 .. 8 LOOP
-            crc := CASE WHEN crc & 1 = 1 THEN (crc >> 1) # 2197175160 ELSE crc >> 1 END;
-        END LOOP;
-    END LOOP;
-    RETURN crc # 4294967295;
-END
-$$;
--- little-endian bytes of a float8 or of a uint32
-CREATE FUNCTION pg_temp.le(b bytea) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
-    SELECT string_agg(substr(b, i, 1), ''::bytea ORDER BY i DESC) FROM generate_series(1, length(b)) i
-$$;
+\ir include/blob.sql
 -- a one-feature ridge blob: mean at byte 20, scale 28, alpha 36, intercept 44, coef 52, crc 60
 CREATE FUNCTION pg_temp.blob(mean float8, scale float8, intercept float8, coef float8) RETURNS bytea LANGUAGE sql AS $$
     WITH b AS (SELECT substr(stockml.fit('ridge', '{{1},{2},{3}}', '{3,5,7}', '{"alpha": 0}'), 1, 20)
