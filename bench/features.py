@@ -205,12 +205,12 @@ print(f"  one built-in sum() OVER w / bare ordered scan      {ratio(t_builtin, t
 size = f"{SYMBOLS} x {DAYS} bars"
 record("features", f"default feature set, {size}: features()", t_feat[0], t_pandas[0], "s",
        "psycopg2 fetch + pandas, the faster of per-symbol reference code and vectorised grouped "
-       "rolling/ewm over all symbols at once", cpu=(t_feat[1], t_pandas[1]))
+       "rolling/ewm over all symbols at once (one run each)", cpu=(t_feat[1], t_pandas[1]), runs=REPEAT)
 record("features", f"default set as 16 window aggregates, {size}", t_aggs[0], t_pandas[0], "s",
-       "the same faster pandas, end to end", cpu=(t_aggs[1], t_pandas[1]))
+       "the same faster pandas, end to end (one run)", cpu=(t_aggs[1], t_pandas[1]), runs=REPEAT)
 record("features", f"SQL-expressible subset (12 features), {size}: stockml aggregates", t_sub_stockml[0],
-       t_sub_sql[0], "s", "plain SQL window functions (lag, avg/stddev OVER ROWS n PRECEDING)",
-       cpu=(t_sub_stockml[1], t_sub_sql[1]))
+       t_sub_sql[0], "s", "plain SQL window functions (lag, avg/stddev OVER ROWS n PRECEDING; one run)",
+       cpu=(t_sub_stockml[1], t_sub_sql[1]), runs=REPEAT)
 record_paired("features", f"features(), {size}", pairs["features"], pairs["scan"], "s",
               "bare ordered scan of the same bars (SELECT ... ORDER BY symbol, day): what any reader of "
               "the bars pays", goal="<= 1.3x the scan (ratio >= 0.77)")

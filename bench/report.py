@@ -78,7 +78,7 @@ def scaling_table(points):
     for p in points:
         curves.setdefault((p["bench"], p["what"]), {})[p["size"]] = p
     head = ["benchmark", "what"] + [f"{s}: per row" for s in sizes] + ["last / first"]
-    out = ["", "## Scaling", "",
+    out = ["", "## Scaling (bench/scaling.py)", "",
            "Time per row (median of the repeats, wall clock) at each size; a flat line is a linear cost.", "",
            "| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
     for (bench, what), by_size in curves.items():
@@ -111,7 +111,7 @@ def main():
     for r in rows:
         ratio = "n/a" if r["ratio"] is None else f"{r['ratio']:.3g}x"
         cpu = "" if r.get("cpu_ratio") is None else f"{r['cpu_ratio']:.3g}x"
-        runs = f"median of {r['runs']}" if r.get("runs") else "best"
+        runs = f"median of {r['runs']}" if r.get("runs") else "best of the runs"
         table.append(f"| {r['bench']} | {r['what']} | {figure(r['stockml'], r['unit'])} | "
                      f"{figure(r['baseline'], r['unit'])} | **{ratio}** | {r.get('goal') or ''} | {runs} | "
                      f"{cpu} | {r['baseline_desc']} |")
