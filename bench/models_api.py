@@ -77,25 +77,29 @@ pipeline, version = load_model()
 app = FastAPI()
 
 
-@app.post("/invalidate/{symbol}")
-async def invalidate(symbol: str):
-    cache.pop(symbol, None)
-    return {"symbol": symbol}
+def predict(symbol: str):
+    """The answer for a symbol, computed (bench/predict_api_cached.py calls it too)."""
+    return compute(symbol)
 
 
-@app.get("/predict/{symbol}")
-async def predict(symbol: str):
-    # async, so a cache hit is answered on the event loop itself; the database read and the
-    # pandas code run in the thread pool (what FastAPI does for a plain def endpoint): a sync
-    # endpoint hops to a worker thread and back on every request, hits included
-    if CACHE:
+if CACHE:
+    @app.post("/invalidate/{symbol}")
+    async def invalidate(symbol: str):
+        cache.pop(symbol, None)
+        return {"symbol": symbol}
+
+    @app.get("/predict/{symbol}")
+    async def predict_cached(symbol: str):
+        # async, so a cache hit is answered on the event loop itself; a miss computes in the
+        # thread pool (what FastAPI does for a plain def endpoint): a sync endpoint hops to a
+        # worker thread and back on every request, hits included
         hit = cache.get(symbol)
-        if hit is not None:
-            return hit
-    answer = await run_in_threadpool(compute, symbol)
-    if CACHE:
-        cache[symbol] = answer
-    return answer
+        if hit is None:
+            hit = await run_in_threadpool(compute, symbol)
+            cache[symbol] = hit
+        return hit
+else:
+    app.get("/predict/{symbol}")(predict)
 
 
 def compute(symbol):
