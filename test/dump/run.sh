@@ -137,10 +137,10 @@ done
 
 # predict()'s change tracking (stockml.bar_changes, not dumped) was filled by the restore's
 # writes: a row for every symbol with bars, so predict() keeps its feature state in the copy
-missing=$(PGPORT=$dst_port psql -d stockml -At -c "SELECT string_agg(DISTINCT p.symbol, ' ') FROM stockml.prices p
+no_changes=$(PGPORT=$dst_port psql -d stockml -At -c "SELECT string_agg(DISTINCT p.symbol, ' ') FROM stockml.prices p
   WHERE NOT EXISTS (SELECT FROM stockml.bar_changes b WHERE b.symbol = p.symbol)")
-if [ -n "$missing" ]; then
-	echo "dump: no stockml.bar_changes row after the restore for: $missing"
+if [ -n "$no_changes" ]; then
+	echo "dump: no stockml.bar_changes row after the restore for: $no_changes"
 	fail=1
 fi
 
