@@ -373,6 +373,26 @@ ModelArithmeticFinite(const Model *model)
 			return false;
 		bound += fabs(c) * (fabs(model->mean[j]) + 1);
 	}
+	if (!isfinite(bound))
+		return false;
+	/*
+	 * An algorithm that predicts from standardized values (z = (x - mean) /
+	 * scale, logistic's score) needs those of x = 0 finite too, and its score
+	 * on them: else coef * z is 0 * inf or inf - inf (NaN) where coef_raw's
+	 * form is finite.
+	 */
+	if (model->coef_raw == NULL && !model->algorithm->raw_features)
+	{
+		bound = fabs(model->intercept);
+		for (int j = 0; j < model->n_features; j++)
+		{
+			double z = fabs(model->mean[j]) / model->scale[j];
+
+			if (!isfinite(z))
+				return false;
+			bound += fabs(model->coef[j]) * (z + 1);
+		}
+	}
 	return isfinite(bound);
 }
 
