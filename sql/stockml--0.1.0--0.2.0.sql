@@ -63,7 +63,8 @@ GRANT INSERT, UPDATE, DELETE ON stockml.feature_sets TO stockml_admin;
 -- (src/features.c, FeaturesReadAsOwner).
 -- Worker and job-queue security (issue 16): a running job names its worker by pid and
 -- backend start time (no advisory lock anyone could take); pipeline_step(NULL) is an ERROR
--- and a step waits only for the previous step's run of its own tick.
+-- and a step waits only for the previous step's run of its own tick (pipeline_step() is
+-- defined once, in its final form, by 90_jobs.sql).
 
 ALTER TABLE stockml.jobs ADD COLUMN worker_started_at timestamptz;
 COMMENT ON COLUMN stockml.jobs.worker_pid IS 'pid of the worker running the job (NULL when not running)';
@@ -105,69 +106,6 @@ END
 $$;
 COMMENT ON FUNCTION stockml.wait_for_cron_job(text, timestamptz, interval) IS
 'internal: wait for the run of a pg_cron job that started within 20 s of since to end, at most timeout (NULL: 30 minutes, capped at a day); false: it did not run or timed out';
-
-CREATE OR REPLACE FUNCTION stockml.pipeline_step(step text, models text[] DEFAULT NULL,
-                                      wait_for_previous boolean DEFAULT false,
-                                      timeout interval DEFAULT '30 minutes')
-RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    started   timestamptz := clock_timestamp();
-    previous  text;
-    names     text[];
-    n         integer;
-    m         text;
-    msg       text;
-    failed    text[] := '{}';
-BEGIN
-    IF step IS NULL OR step NOT IN ('refresh', 'forecast', 'monitor') THEN
-        RAISE EXCEPTION 'unknown pipeline step %', coalesce('"' || step || '"', 'NULL')
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The steps are refresh, forecast and monitor.';
-    END IF;
-    IF wait_for_previous IS NULL OR timeout IS NULL OR timeout <= '0' OR timeout > '1 day' THEN
-        RAISE EXCEPTION 'pipeline_step needs wait_for_previous true or false and a timeout between 0 and 1 day'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('wait_for_previous = %s, timeout = %s',
-                                  coalesce(wait_for_previous::text, 'NULL'), coalesce(timeout::text, 'NULL')),
-                  HINT = 'Leave them out for the defaults (false, 30 minutes).';
-    END IF;
-    previous := CASE step WHEN 'forecast' THEN 'stockml-refresh' WHEN 'monitor' THEN 'stockml-forecast' END;
-    IF wait_for_previous AND previous IS NOT NULL AND EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_cron')
-       AND NOT stockml.wait_for_cron_job(previous, started, timeout) THEN
-        RAISE NOTICE 'stockml pipeline: % did not finish this run; % goes on with the data stored', previous, step;
-    END IF;
-
-    IF step = 'refresh' THEN
-        SELECT count(*) INTO n FROM stockml.refresh();
-        RETURN format('refresh: %s symbols', n);
-    END IF;
-    names := coalesce(models, ARRAY(SELECT DISTINCT a.name FROM stockml.model_aliases a
-                                     WHERE a.alias = 'production' ORDER BY 1));
-    -- one model's failure (a WARNING in the server log) does not stop the others
-    n := 0;
-    FOREACH m IN ARRAY names LOOP
-        BEGIN
-            IF step = 'forecast' THEN
-                PERFORM stockml.forecast(m);
-            ELSE
-                PERFORM stockml.monitor(m);
-            END IF;
-            n := n + 1;
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-            failed := failed || format('%s (%s)', m, msg);
-            RAISE WARNING 'stockml pipeline: % of model "%" failed: %', step, m, msg;
-        END;
-    END LOOP;
-    RETURN format('%s: %s of %s models%s', step, n, cardinality(names),
-                  CASE WHEN cardinality(failed) > 0 THEN '; failed: ' || array_to_string(failed, '; ') ELSE '' END);
-END
-$$;
-COMMENT ON FUNCTION stockml.pipeline_step(text, text[], boolean, interval) IS
-'one step of the pipeline (refresh, forecast or monitor; models NULL = every model with a production version); with wait_for_previous (as the pg_cron jobs call it) forecast and monitor first wait for the previous step''s pg_cron run of the same tick';
 
 -- the one PL/pgSQL function that ran under its caller's search_path
 CREATE OR REPLACE FUNCTION stockml.alias_history_guard() RETURNS trigger
@@ -233,29 +171,8 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.drift_null_check(float8[], float8, float8) IS
 'a statistic against its empirical null: threshold = the k-th smallest finite null value, k = ceil((1 - alpha) (n + 1)) (Infinity when k > n), so a statistic from the null exceeds it with probability at most alpha; p_value = (1 + #{null >= statistic}) / (1 + n)';
 
--- The null of the drifted share: for each window b of a version's null, the share of its
--- features whose statistic b exceeds their own (1 - alpha) quantile; the limit is that
--- share's own (1 - alpha) quantile.
-CREATE FUNCTION stockml.drift_share_limit(model_id bigint, method text, window_days integer, alpha float8)
-RETURNS float8
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT (stockml.drift_null_check(array_agg(w.share), NULL, $4)).threshold
-      FROM (SELECT b.b, avg((n.statistics[b.b] > q.threshold)::integer) AS share
-              FROM stockml.drift_null n
-             CROSS JOIN LATERAL stockml.drift_null_check(n.statistics, NULL, $4) q
-             CROSS JOIN LATERAL generate_subscripts(n.statistics, 1) b(b)
-             WHERE n.model_id = $1 AND n.method = $2 AND n.window_days = $3
-               AND n.statistics[b.b] <> 'NaN'::float8
-             GROUP BY b.b) w
-     HAVING count(*) > 0
-$$;
-COMMENT ON FUNCTION stockml.drift_share_limit(bigint, text, integer, float8) IS
-'the (1 - alpha) quantile of the drifted share''s null for a model version, method and window length: per window of stockml.drift_null, the share of features above their own (1 - alpha) quantile; NULL without a null';
-
--- monitor() itself, calibrated drift included, is defined once, in its final form, by
--- 84_intervals.sql
+-- drift_share_limit(), the share's calibrated limit, and monitor() itself are defined once,
+-- in their final forms, by 98_drift_calibration.sql and 99b_citus_pipeline.sql
 -- issue 15: the deploy gate (validation_predictions, dm_test, compare, _deploy_gate and the
 -- policy's deploy_alpha); see sql/install/53_gate.sql and 62_monitor.sql.
 ALTER TABLE stockml.retrain_policies
@@ -296,167 +213,6 @@ AS 'MODULE_PATHNAME', 'stockml_dm_test'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.dm_test(float8[], integer) IS
 'Diebold-Mariano test of a loss differential series d (loss of A - loss of B, one value per day in time order) with a Newey-West variance (Bartlett kernel, lag max(horizon - 1, floor(4 (n/100)^(2/9)))); p_value is one-sided, small when B''s loss is lower';
-
--- Two versions of a model on the validation rows they share (version 0: the random walk on
--- the other version's rows).  Loss: the absolute error of the log return, |y - yhat|
--- (scale-free, about the relative error of the price), averaged over the symbols of a day.
-CREATE FUNCTION stockml.compare(model text, version_a integer, version_b integer)
-RETURNS TABLE (model_name text, a integer, b integer, loss text,
-               n_rows bigint, n_days integer, mae_a float8, mae_b float8,
-               dm_statistic float8, hac_lag integer, p_b_better float8, p_a_better float8)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-DECLARE
-    id_a    bigint;
-    id_b    bigint;
-    h_a     integer;
-    h_b     integer;
-    agg     record;
-    dm      record;
-BEGIN
-    IF model IS NULL OR version_a IS NULL OR version_b IS NULL THEN
-        RAISE EXCEPTION 'model, version_a and version_b must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'Version 0 stands for the random walk (the naive forecast).';
-    END IF;
-    IF version_a = 0 AND version_b = 0 THEN
-        RAISE EXCEPTION 'at most one of the versions may be 0 (the random walk)'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example stockml.compare(''msft_ridge'', 0, 3) compares version 3 with the random walk.';
-    END IF;
-    IF version_a <> 0 THEN
-        SELECT m.id, m.horizon INTO id_a, h_a FROM stockml.models m
-         WHERE m.name = model AND m.version = version_a;
-    END IF;
-    IF version_b <> 0 THEN
-        SELECT m.id, m.horizon INTO id_b, h_b FROM stockml.models m
-         WHERE m.name = model AND m.version = version_b;
-    END IF;
-    IF (version_a <> 0 AND id_a IS NULL) OR (version_b <> 0 AND id_b IS NULL) THEN
-        RAISE EXCEPTION 'model "%" has no version %', model,
-                        CASE WHEN version_a <> 0 AND id_a IS NULL THEN version_a ELSE version_b END
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
-    END IF;
-    IF h_a <> h_b THEN
-        RAISE EXCEPTION 'versions % and % of "%" forecast different horizons (% and % bars)',
-                        version_a, version_b, model, h_a, h_b
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Their validation rows have different targets.',
-                  HINT = 'Compare versions trained with the same horizon.';
-    END IF;
-
-    WITH rows AS (
-        SELECT pa.day, pa.y,
-               CASE WHEN version_a = 0 THEN pb.naive ELSE pa.yhat END AS fa,
-               CASE WHEN version_b = 0 THEN pa.naive ELSE pb.yhat END AS fb
-          FROM stockml.validation_predictions pa
-          JOIN stockml.validation_predictions pb ON pb.symbol = pa.symbol AND pb.day = pa.day
-         WHERE pa.model_id = coalesce(id_a, id_b) AND pb.model_id = coalesce(id_b, id_a)),
-    daily AS (
-        SELECT r.day, count(*) AS n, sum(abs(r.y - r.fa)) AS la, sum(abs(r.y - r.fb)) AS lb,
-               avg(abs(r.y - r.fa) - abs(r.y - r.fb)) AS d
-          FROM rows r GROUP BY r.day)
-    SELECT coalesce(sum(x.n), 0)::bigint AS n_rows, count(*)::integer AS n_days,
-           sum(x.la) / sum(x.n) AS mae_a, sum(x.lb) / sum(x.n) AS mae_b,
-           coalesce(array_agg(x.d ORDER BY x.day), '{}') AS d
-      INTO agg
-      FROM daily x;
-    SELECT * INTO dm FROM stockml.dm_test(agg.d, coalesce(h_a, h_b));
-
-    model_name := model;
-    a := version_a;
-    b := version_b;
-    loss := 'absolute error of the log return';
-    n_rows := agg.n_rows;
-    n_days := agg.n_days;
-    mae_a := agg.mae_a;
-    mae_b := agg.mae_b;
-    dm_statistic := dm.statistic;
-    hac_lag := dm.hac_lag;
-    p_b_better := dm.p_value;
-    p_a_better := 1 - dm.p_value;
-    RETURN NEXT;
-END
-$$;
-COMMENT ON FUNCTION stockml.compare(text, integer, integer) IS
-'compare two versions of a model on the walk-forward validation rows they share (version 0: the random walk): mean |log error| of each and a one-sided Diebold-Mariano test (Newey-West variance) each way';
-
--- train()'s deploy decision for a new version: production moves to it only when, on the
--- same validation rows, it beats the random walk and the current production version by a
--- one-sided Diebold-Mariano test at the policy's deploy_alpha, and its skill is above 0.
-CREATE FUNCTION stockml._deploy_gate(model_name text, version integer, auto_deploy boolean)
-RETURNS TABLE (deployed boolean, gate jsonb)
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-DECLARE
-    alpha    float8;
-    skill    float8;
-    horizon  integer;
-    prod     integer;
-    prod_h   integer;
-    p_naive  float8;
-    d_naive  integer;
-    p_prod   float8;
-    n_prod   bigint;
-    reason   text;
-BEGIN
-    SELECT coalesce(max(p.deploy_alpha), 0.05) INTO alpha
-      FROM stockml.retrain_policies p WHERE p.model_name = _deploy_gate.model_name;
-    SELECT (m.metrics ->> 'skill')::float8, m.horizon INTO skill, horizon
-      FROM stockml.models m WHERE m.name = _deploy_gate.model_name AND m.version = _deploy_gate.version;
-    SELECT a.version, m.horizon INTO prod, prod_h
-      FROM stockml.model_aliases a JOIN stockml.models m ON m.name = a.name AND m.version = a.version
-     WHERE a.name = _deploy_gate.model_name AND a.alias = 'production';
-    SELECT c.p_b_better, c.n_days INTO p_naive, d_naive FROM stockml.compare(model_name, 0, version) c;
-    IF prod IS NOT NULL AND prod_h = horizon THEN
-        SELECT c.p_b_better, c.n_rows INTO p_prod, n_prod FROM stockml.compare(model_name, prod, version) c;
-    END IF;
-
-    reason := CASE
-        WHEN NOT auto_deploy THEN
-            'auto_deploy is false: production stays where it is'
-        WHEN skill IS NULL OR skill <= 0 THEN
-            format('not deployed: skill %s <= 0 (no better than the random walk)',
-                   coalesce(round(skill::numeric, 4)::text, 'undefined'))
-        WHEN p_naive IS NULL OR p_naive >= alpha THEN
-            format('not deployed: does not beat the random walk significantly (Diebold-Mariano p = %s >= %s over %s days)',
-                   coalesce(round(p_naive::numeric, 4)::text, 'undefined'), alpha, d_naive)
-        WHEN prod IS NULL THEN NULL
-        WHEN prod_h <> horizon THEN
-            format('not deployed: production version %s forecasts %s bars ahead, this version %s: compare by hand and deploy()',
-                   prod, prod_h, horizon)
-        WHEN n_prod = 0 THEN
-            format('not deployed: no validation rows in common with production version %s (trained before 0.2.0 or on other symbols): compare by hand and deploy()',
-                   prod)
-        WHEN p_prod IS NULL OR p_prod >= alpha THEN
-            format('not deployed: does not beat production version %s significantly (Diebold-Mariano p = %s >= %s over %s rows in common)',
-                   prod, coalesce(round(p_prod::numeric, 4)::text, 'undefined'), alpha, n_prod)
-        END;
-    deployed := auto_deploy AND reason IS NULL;
-    IF deployed THEN
-        reason := format('deployed: beats the random walk (Diebold-Mariano p = %s)', round(p_naive::numeric, 4))
-               || CASE WHEN prod IS NULL THEN '; no production version before'
-                       ELSE format(' and production version %s (p = %s over %s rows in common)',
-                                   prod, round(p_prod::numeric, 4), n_prod) END
-               || format(' at alpha %s', alpha);
-        PERFORM stockml._set_alias(model_name, version, 'production', 'auto', reason);
-    END IF;
-    gate := jsonb_build_object(
-        'deployed', deployed, 'reason', reason, 'alpha', alpha,
-        'loss', 'absolute error of the log return', 'skill', skill,
-        'p_vs_naive', p_naive, 'days_vs_naive', d_naive,
-        'production_version', prod, 'p_vs_production', p_prod,
-        'rows_vs_production', n_prod);
-    RETURN NEXT;
-END
-$$;
-COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean) IS
-'internal, called by train(): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha; returns the decision and its reason';
 
 COMMENT ON FUNCTION stockml.train(text, text[], text, integer, jsonb, text, date) IS
 'train a new version: walk-forward folds (expanding window, gap = horizon), keep every out-of-sample prediction in validation_predictions, refit on all rows, register it with its run and metrics; production moves to it only through the deploy gate (metrics -> ''gate''): skill above 0 and a one-sided Diebold-Mariano p below the policy''s deploy_alpha against the random walk and the production version on the same rows';
@@ -544,11 +300,11 @@ CREATE TRIGGER jobs_resolve_retrains AFTER UPDATE OF status ON stockml.jobs
                        AND OLD.status IS DISTINCT FROM NEW.status)
     EXECUTE FUNCTION stockml.jobs_resolve_retrains();
 
--- monitor() itself (calibrated drift, the version's own forecasts, the cooldown) is defined
--- once, in its final form, by 84_intervals.sql
+-- compare() and _deploy_gate() are defined once, in their final forms, by 99_logistic.sql;
+-- monitor() itself (calibrated drift, the version's own forecasts, the cooldown) by
+-- 99b_citus_pipeline.sql
 
 -- run_job_train() is defined once, in its final form, by 90_jobs.sql
-
 
 -- issue 15: metrics that mean one thing
 CREATE FUNCTION stockml.direction_hit(predicted_move float8, realized_move float8)
@@ -587,78 +343,9 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.total_return(text, date, date) IS
 'adjusted close on to_day / adjusted close on from_day (splits and cash dividends in between accounted for; both must be stored bars, else NULL): a forecast made on from_day is realized at close(from_day) * total_return';
 
--- predict() grows a column: a new declaration (the C symbol fills 7 or 8 columns)
-DROP FUNCTION stockml.predict(text, text);
-CREATE FUNCTION stockml.predict(model_name text, symbol text,
-                                OUT symbol text, OUT as_of date, OUT target_day date,
-                                OUT predicted_close float8, OUT lower float8, OUT upper float8,
-                                OUT model_version integer, OUT price_scale text)
-RETURNS record
-AS 'MODULE_PATHNAME', 'stockml_predict_symbol'
-LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION stockml.predict(text, text) IS
-'the production version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model on total-return-adjusted prices; predicted_close, lower and upper are on the price scale of as_of''s bar as quoted (price_scale = ''as_of'')';
-REVOKE EXECUTE ON FUNCTION stockml.predict(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION stockml.predict(text, text) TO stockml_reader, stockml_admin;
 REVOKE EXECUTE ON FUNCTION stockml.total_return(text, date, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml.total_return(text, date, date) TO stockml_reader, stockml_admin;
 
-CREATE OR REPLACE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
-                                          model_version integer DEFAULT NULL)
-RETURNS TABLE (symbol text, n_forecasts integer, mae float8, mae_naive float8, skill float8,
-               directional_accuracy float8, rmse float8, coverage float8)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-BEGIN
-    RETURN QUERY
-    WITH latest AS (
-        SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day,
-               p.predicted_close, p.lower, p.upper
-          FROM stockml.predictions p
-          JOIN stockml.models m ON m.id = p.model_id
-         WHERE m.name = forecast_accuracy.model_name
-           AND (forecast_accuracy.model_version IS NULL OR m.version = forecast_accuracy.model_version)
-           AND p.target_day BETWEEN from_day AND to_day
-         ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC),
-    -- the realized close on the price scale of as_of (what predict() reported on): the
-    -- close of as_of times the total return to the target day, so a split or a dividend
-    -- in between is no forecast error
-    realized AS (
-        SELECT l.*, b.close AS naive,
-               b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual
-          FROM latest l
-          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of),
-    scored AS (
-        SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
-               stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
-               r.actual BETWEEN r.lower AND r.upper AS covered
-          FROM realized r
-         WHERE r.actual IS NOT NULL)
-    SELECT s.symbol, count(*)::integer, avg(abs(s.err)), avg(abs(s.naive_err)),
-           1 - avg(abs(s.err)) / nullif(avg(abs(s.naive_err)), 0),
-           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8
-      FROM scored s
-     GROUP BY GROUPING SETS ((), (s.symbol))
-     ORDER BY s.symbol NULLS FIRST;
-END
-$$;
-COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date, integer) IS
-'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol';
-
-CREATE OR REPLACE VIEW stockml.forecast_history AS
-SELECT (f.target_day::timestamp AT TIME ZONE 'UTC') AS time, f.symbol, f.model_name, f.model_version,
-       f.as_of, f.target_day, f.predicted_close, f.lower, f.upper,
-       r.actual_close, b.close AS naive_close,
-       f.predicted_close - r.actual_close AS error, f.made_at
-  FROM (SELECT DISTINCT ON (p.model_name, p.symbol, p.target_day) p.*
-          FROM stockml.predictions p
-         ORDER BY p.model_name, p.symbol, p.target_day, p.made_at DESC, p.id DESC) f
-  LEFT JOIN stockml.prices b ON b.symbol = f.symbol AND b.day = f.as_of
-  CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(f.symbol, f.as_of, f.target_day)
-                             AS actual_close) r
- ORDER BY time, f.symbol, f.model_name;
 COMMENT ON VIEW stockml.forecast_history IS 'Grafana: the latest forecast of each model for each symbol and target day (time), with its interval, the realized close once known (total-return adjusted to the scale of as_of, like predicted_close) and the naive forecast (the close on as_of)';
 -- Trading calendars (issue 9): stockml.symbols.calendar, the trading_calendars view and
 -- the calendar functions; predict()'s target_day follows the symbol's calendar.
@@ -704,8 +391,6 @@ COMMENT ON FUNCTION stockml.symbol_calendar(text) IS
 
 -- target days follow the symbol's calendar (src/predict.c)
 COMMENT ON COLUMN stockml.predictions.target_day IS 'the trading day forecast: horizon trading days after as_of in the symbol''s calendar (stockml.symbol_calendar)';
-COMMENT ON FUNCTION stockml.predict(text, text) IS
-'the production version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model on total-return-adjusted prices; predicted_close, lower and upper are on the price scale of as_of''s bar as quoted (price_scale = ''as_of'')';
 
 -- The ledger's forecasts were made for `horizon` weekdays after as_of: re-target them to
 -- `horizon` trading days of their symbol's calendar, the bar their model's target is
@@ -753,57 +438,13 @@ SELECT h.set_at AS time, h.name AS model_name, h.alias, h.version, h.previous_ve
  ORDER BY time, h.id;
 COMMENT ON VIEW stockml.alias_events IS 'Grafana annotations: every alias move (deploy, auto, rollback) with who and why (time, text, tags)';
 
-CREATE VIEW stockml.version_forecasts AS
-SELECT (f.target_day::timestamp AT TIME ZONE 'UTC') AS time, f.model_name, f.model_version, f.symbol,
-       f.as_of, f.target_day, f.predicted_close, f.lower, f.upper,
-       a.close AS actual_close, b.close AS naive_close,
-       abs(f.predicted_close - a.close) AS abs_error, abs(b.close - a.close) AS naive_abs_error, f.made_at
-  FROM (SELECT DISTINCT ON (p.model_name, p.model_version, p.symbol, p.target_day) p.*
-          FROM stockml.predictions p
-         ORDER BY p.model_name, p.model_version, p.symbol, p.target_day, p.made_at DESC, p.id DESC) f
-  LEFT JOIN stockml.prices a ON a.symbol = f.symbol AND a.day = f.target_day
-  LEFT JOIN stockml.prices b ON b.symbol = f.symbol AND b.day = f.as_of
- ORDER BY time, f.symbol, f.model_name, f.model_version;
-COMMENT ON VIEW stockml.version_forecasts IS 'Grafana: the latest forecast of each model version for each symbol and target day (time), with its realized and the naive absolute error once the close is known; two versions forecasting the same days compare here';
-
-GRANT SELECT ON stockml.symbol_info, stockml.model_names, stockml.alias_events, stockml.version_forecasts
+GRANT SELECT ON stockml.symbol_info, stockml.model_names, stockml.alias_events
    TO stockml_reader, stockml_admin;
+-- version_forecasts is created by 99_logistic.sql (its final form, with predictions.p_up)
 -- Newcomer fixes (issue 12, item 5): an alias in the wrong format is refused by
--- _set_alias() with a clear ERROR before the CHECK constraint sees it; the comment on
+-- _set_alias() with a clear ERROR before the CHECK constraint sees it (its final body is in
+-- 82_registry_writes.sql); the comment on
 -- reference_columns() names the key train() writes ("rows").  The same as sql/install/.
-
-CREATE OR REPLACE FUNCTION stockml._set_alias(model_name text, version integer, alias text, action text, reason text)
-RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    previous integer;
-BEGIN
-    IF model_name IS NULL OR version IS NULL OR alias IS NULL THEN
-        RAISE EXCEPTION 'model_name, version and alias must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    -- the format model_aliases_alias_format checks, refused before anything changes
-    IF alias !~ '^[a-z][a-z0-9_]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid alias "%"', alias
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'An alias is 1 to 63 characters among a-z 0-9 _, starting with a lower-case letter.',
-                  HINT = CASE WHEN lower(alias) ~ '^[a-z][a-z0-9_]{0,62}$'
-                              THEN format('Aliases are lower case: use %L.', lower(alias))
-                              ELSE 'For example ''production'' or ''staging''.' END;
-    END IF;
-    PERFORM stockml._require_version(model_name, version);
-    -- one alias move at a time per model name, so the history is a clean sequence
-    PERFORM pg_advisory_xact_lock(hashtext('stockml.model_aliases'), hashtext(model_name));
-    SELECT a.version INTO previous FROM stockml.model_aliases a
-     WHERE a.name = model_name AND a.alias = _set_alias.alias;
-    INSERT INTO stockml.model_aliases AS a (name, alias, version)
-    VALUES (model_name, alias, version)
-    ON CONFLICT ON CONSTRAINT model_aliases_pkey DO UPDATE SET version = excluded.version;
-    INSERT INTO stockml.alias_history (name, alias, version, previous_version, action, reason)
-    VALUES (model_name, alias, version, previous, action, reason);
-END $$;
-COMMENT ON FUNCTION stockml._set_alias(text, integer, text, text, text) IS
-'internal: move an alias and append the history row (deploy, rollback and train use it)';
 
 COMMENT ON FUNCTION stockml.reference_columns(jsonb, text[]) IS
 'the reference sample kept with a model as one float8[] per named feature; reads {"names": [..], "rows": [[..]]} (what train() stores) or {"feature": [..]}';
@@ -844,7 +485,8 @@ SELECT v.created_at AS time, v.name, v.version, v.aliases, v.algorithm, v.symbol
  ORDER BY time, v.name, v.version;
 COMMENT ON VIEW stockml.model_history IS 'Grafana: every model version (time = when trained) with its aliases and walk-forward metrics beside the naive baseline''s';
 
--- drop_model() is defined once, in its final form, by 90_jobs.sql
+-- drop_model() is defined once, in its final form, by 90_jobs.sql; delete_version() by
+-- 82_registry_writes.sql
 
 -- the tags as stored: sorted, distinct, each 1-64 characters without NULLs or blanks
 CREATE FUNCTION stockml._check_tags(tags text[])
@@ -911,32 +553,6 @@ END $$;
 COMMENT ON FUNCTION stockml._require_version(text, integer) IS
 'internal: ERROR naming the model''s versions unless it has this one';
 
-CREATE FUNCTION stockml.delete_version(model_name text, version integer)
-RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    aliases text;
-BEGIN
-    IF model_name IS NULL OR version IS NULL THEN
-        RAISE EXCEPTION 'model_name and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    -- the lock _set_alias takes: no alias moves onto the version while it goes
-    PERFORM pg_advisory_xact_lock(hashtext('stockml.model_aliases'), hashtext(model_name));
-    PERFORM stockml._require_version(model_name, version);
-    SELECT string_agg(a.alias, ', ' ORDER BY a.alias) INTO aliases
-      FROM stockml.model_aliases a WHERE a.name = model_name AND a.version = delete_version.version;
-    IF aliases IS NOT NULL THEN
-        RAISE EXCEPTION 'version % of model "%" is in use by alias %', version, model_name, aliases
-            USING ERRCODE = 'object_in_use',
-                  DETAIL = 'An alias serves the version it points to; deleting it would leave the alias pointing at nothing.',
-                  HINT = 'Point the alias at another version first with stockml.deploy(), or remove the whole model with stockml.drop_model().';
-    END IF;
-    DELETE FROM stockml.models m WHERE m.name = model_name AND m.version = delete_version.version;
-    RETURN 1;
-END $$;
-COMMENT ON FUNCTION stockml.delete_version(text, integer) IS
-'remove one version of a model with its forecasts and validation predictions (refused while an alias points to it); its run and the alias history stay; returns 1';
-
 -- stockml_admin trains and so describes its versions; deleting stays with the owner, as
 -- drop_model does (both need DELETE on stockml.models)
 GRANT UPDATE (description, tags) ON stockml.models TO stockml_admin;
@@ -945,8 +561,9 @@ GRANT UPDATE (description, tags) ON stockml.models TO stockml_admin;
 -- fallback_to_naive check the caller and move aliases as the owner through _set_alias /
 -- _rollback (the owner's only), and deploy, rollback, train, delete_version, drop_model
 -- and monitor serialise on the model name's experiments row instead of advisory locks
--- anyone could take (src/registry.c; monitor's lock line is in 84_intervals.sql, which
--- defines its final body).  The same as sql/install/.
+-- anyone could take (src/registry.c; monitor's lock line is in 99b_citus_pipeline.sql, which
+-- defines its final body; _deploy_gate's final body is in 99_logistic.sql).  The same as
+-- sql/install/.
 
 REVOKE INSERT ON stockml.experiments, stockml.run_metrics, stockml.models, stockml.alias_history,
                  stockml.validation_predictions, stockml.drift_null FROM stockml_admin;
@@ -954,7 +571,6 @@ REVOKE INSERT, UPDATE ON stockml.runs, stockml.model_aliases FROM stockml_admin;
 REVOKE USAGE ON SEQUENCE stockml.runs_id_seq FROM stockml_admin;
 
 DROP FUNCTION stockml._set_alias(text, integer, text, text, text);
-DROP FUNCTION stockml._deploy_gate(text, integer, boolean);
 
 CREATE OR REPLACE FUNCTION stockml.deploy(model_name text, version integer, alias text DEFAULT 'production',
                                reason text DEFAULT NULL)
@@ -1088,78 +704,6 @@ END $$;
 COMMENT ON FUNCTION stockml.delete_version(text, integer) IS
 'remove one version of a model with its forecasts and validation predictions (refused while an alias points to it); its run and the alias history stay; returns 1';
 
-CREATE FUNCTION stockml._deploy_gate(model_name text, version integer, auto_deploy boolean, set_by text)
-RETURNS TABLE (deployed boolean, gate jsonb)
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-DECLARE
-    alpha    float8;
-    skill    float8;
-    horizon  integer;
-    prod     integer;
-    prod_h   integer;
-    p_naive  float8;
-    d_naive  integer;
-    p_prod   float8;
-    n_prod   bigint;
-    reason   text;
-BEGIN
-    SELECT coalesce(max(p.deploy_alpha), 0.05) INTO alpha
-      FROM stockml.retrain_policies p WHERE p.model_name = _deploy_gate.model_name;
-    SELECT (m.metrics ->> 'skill')::float8, m.horizon INTO skill, horizon
-      FROM stockml.models m WHERE m.name = _deploy_gate.model_name AND m.version = _deploy_gate.version;
-    SELECT a.version, m.horizon INTO prod, prod_h
-      FROM stockml.model_aliases a JOIN stockml.models m ON m.name = a.name AND m.version = a.version
-     WHERE a.name = _deploy_gate.model_name AND a.alias = 'production';
-    SELECT c.p_b_better, c.n_days INTO p_naive, d_naive FROM stockml.compare(model_name, 0, version) c;
-    IF prod IS NOT NULL AND prod_h = horizon THEN
-        SELECT c.p_b_better, c.n_rows INTO p_prod, n_prod FROM stockml.compare(model_name, prod, version) c;
-    END IF;
-
-    reason := CASE
-        WHEN NOT auto_deploy THEN
-            'auto_deploy is false: production stays where it is'
-        WHEN skill IS NULL OR skill <= 0 THEN
-            format('not deployed: skill %s <= 0 (no better than the random walk)',
-                   coalesce(round(skill::numeric, 4)::text, 'undefined'))
-        WHEN p_naive IS NULL OR p_naive >= alpha THEN
-            format('not deployed: does not beat the random walk significantly (Diebold-Mariano p = %s >= %s over %s days)',
-                   coalesce(round(p_naive::numeric, 4)::text, 'undefined'), alpha, d_naive)
-        WHEN prod IS NULL THEN NULL
-        WHEN prod_h <> horizon THEN
-            format('not deployed: production version %s forecasts %s bars ahead, this version %s: compare by hand and deploy()',
-                   prod, prod_h, horizon)
-        WHEN n_prod = 0 THEN
-            format('not deployed: no validation rows in common with production version %s (trained before 0.2.0 or on other symbols): compare by hand and deploy()',
-                   prod)
-        WHEN p_prod IS NULL OR p_prod >= alpha THEN
-            format('not deployed: does not beat production version %s significantly (Diebold-Mariano p = %s >= %s over %s rows in common)',
-                   prod, coalesce(round(p_prod::numeric, 4)::text, 'undefined'), alpha, n_prod)
-        END;
-    deployed := auto_deploy AND reason IS NULL;
-    IF deployed THEN
-        reason := format('deployed: beats the random walk (Diebold-Mariano p = %s)', round(p_naive::numeric, 4))
-               || CASE WHEN prod IS NULL THEN '; no production version before'
-                       ELSE format(' and production version %s (p = %s over %s rows in common)',
-                                   prod, round(p_prod::numeric, 4), n_prod) END
-               || format(' at alpha %s', alpha);
-        PERFORM stockml._set_alias(model_name, version, 'production', 'auto', reason, set_by);
-    END IF;
-    gate := jsonb_build_object(
-        'deployed', deployed, 'reason', reason, 'alpha', alpha,
-        'loss', 'absolute error of the log return', 'skill', skill,
-        'p_vs_naive', p_naive, 'days_vs_naive', d_naive,
-        'production_version', prod, 'p_vs_production', p_prod,
-        'rows_vs_production', n_prod);
-    RETURN NEXT;
-END
-$$;
-COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) IS
-'internal, the owner''s only (train() runs it as the owner for its checked caller set_by): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha; returns the decision and its reason';
-REVOKE EXECUTE ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) FROM PUBLIC;
-
 -- run_job_train() is defined once, in its final form, by 90_jobs.sql
 
 CREATE FUNCTION stockml._fallback_to_naive(model_name text, rejected integer, naive integer)
@@ -1170,101 +714,10 @@ COMMENT ON FUNCTION stockml._fallback_to_naive(text, integer, integer) IS
 'internal, for run_job_train: move production to the naive version trained in this transaction after a version (rejected) trained in it too that does not beat the random walk (action auto, reason: fallback_to_naive and the rejected version''s gate reason, set_by: the caller); an ERROR otherwise';
 REVOKE EXECUTE ON FUNCTION stockml._fallback_to_naive(text, integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml._fallback_to_naive(text, integer, integer) TO stockml_admin;
--- issue 15 (the gate test took 40 s): compare() joins the two versions' validation rows
--- without a nested loop (train() scores rows it has just inserted, without statistics).
--- Two versions of a model on the validation rows they share (version 0: the random walk on
--- the other version's rows).  Loss: the absolute error of the log return, |y - yhat|
--- (scale-free, about the relative error of the price), averaged over the symbols of a day.
--- train() calls it on rows it inserted in the same transaction, which have no statistics yet:
--- the planner takes each version for one row and would join them in a nested loop over
--- model_id alone, n x n rows (0.2 s for 600); a hash or merge join is linear.
-CREATE OR REPLACE FUNCTION stockml.compare(model text, version_a integer, version_b integer)
-RETURNS TABLE (model_name text, a integer, b integer, loss text,
-               n_rows bigint, n_days integer, mae_a float8, mae_b float8,
-               dm_statistic float8, hac_lag integer, p_b_better float8, p_a_better float8)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-SET enable_nestloop = off
-AS $$
-#variable_conflict use_variable
-DECLARE
-    id_a    bigint;
-    id_b    bigint;
-    h_a     integer;
-    h_b     integer;
-    agg     record;
-    dm      record;
-BEGIN
-    IF model IS NULL OR version_a IS NULL OR version_b IS NULL THEN
-        RAISE EXCEPTION 'model, version_a and version_b must not be NULL'
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'Version 0 stands for the random walk (the naive forecast).';
-    END IF;
-    IF version_a = 0 AND version_b = 0 THEN
-        RAISE EXCEPTION 'at most one of the versions may be 0 (the random walk)'
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'For example stockml.compare(''msft_ridge'', 0, 3) compares version 3 with the random walk.';
-    END IF;
-    IF version_a <> 0 THEN
-        SELECT m.id, m.horizon INTO id_a, h_a FROM stockml.models m
-         WHERE m.name = model AND m.version = version_a;
-    END IF;
-    IF version_b <> 0 THEN
-        SELECT m.id, m.horizon INTO id_b, h_b FROM stockml.models m
-         WHERE m.name = model AND m.version = version_b;
-    END IF;
-    IF (version_a <> 0 AND id_a IS NULL) OR (version_b <> 0 AND id_b IS NULL) THEN
-        RAISE EXCEPTION 'model "%" has no version %', model,
-                        CASE WHEN version_a <> 0 AND id_a IS NULL THEN version_a ELSE version_b END
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'SELECT name, version FROM stockml.model_versions lists the models.';
-    END IF;
-    IF h_a <> h_b THEN
-        RAISE EXCEPTION 'versions % and % of "%" forecast different horizons (% and % bars)',
-                        version_a, version_b, model, h_a, h_b
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'Their validation rows have different targets.',
-                  HINT = 'Compare versions trained with the same horizon.';
-    END IF;
-
-    WITH rows AS (
-        SELECT pa.day, pa.y,
-               CASE WHEN version_a = 0 THEN pb.naive ELSE pa.yhat END AS fa,
-               CASE WHEN version_b = 0 THEN pa.naive ELSE pb.yhat END AS fb
-          FROM stockml.validation_predictions pa
-          JOIN stockml.validation_predictions pb ON pb.symbol = pa.symbol AND pb.day = pa.day
-         WHERE pa.model_id = coalesce(id_a, id_b) AND pb.model_id = coalesce(id_b, id_a)),
-    daily AS (
-        SELECT r.day, count(*) AS n, sum(abs(r.y - r.fa)) AS la, sum(abs(r.y - r.fb)) AS lb,
-               avg(abs(r.y - r.fa) - abs(r.y - r.fb)) AS d
-          FROM rows r GROUP BY r.day)
-    SELECT coalesce(sum(x.n), 0)::bigint AS n_rows, count(*)::integer AS n_days,
-           sum(x.la) / sum(x.n) AS mae_a, sum(x.lb) / sum(x.n) AS mae_b,
-           coalesce(array_agg(x.d ORDER BY x.day), '{}') AS d
-      INTO agg
-      FROM daily x;
-    SELECT * INTO dm FROM stockml.dm_test(agg.d, coalesce(h_a, h_b));
-
-    model_name := model;
-    a := version_a;
-    b := version_b;
-    loss := 'absolute error of the log return';
-    n_rows := agg.n_rows;
-    n_days := agg.n_days;
-    mae_a := agg.mae_a;
-    mae_b := agg.mae_b;
-    dm_statistic := dm.statistic;
-    hac_lag := dm.hac_lag;
-    p_b_better := dm.p_value;
-    p_a_better := 1 - dm.p_value;
-    RETURN NEXT;
-END
-$$;
-COMMENT ON FUNCTION stockml.compare(text, integer, integer) IS
-'compare two versions of a model on the walk-forward validation rows they share (version 0: the random walk): mean |log error| of each and a one-sided Diebold-Mariano test (Newey-West variance) each way';
 -- issue 15 item 5: intervals that follow volatility (src/interval.c; the scaled residuals are
 -- new keys of models.reference, so versions of 0.1.0 keep their fixed-width interval) and the
--- coverage rule of the retrain policy: min_coverage, stockml.coverage_test(), monitor().
+-- coverage rule of the retrain policy: min_coverage, stockml.coverage_test(), monitor()
+-- (whose final body is in 99b_citus_pipeline.sql).
 ALTER TABLE stockml.retrain_policies
     ADD COLUMN min_coverage float8 DEFAULT 0.8
         CONSTRAINT retrain_policies_min_coverage CHECK (min_coverage > 0 AND min_coverage < 1);
@@ -1280,251 +733,6 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.coverage_test(bigint, bigint, float8) IS
 'one-sided binomial test of a coverage: P(X <= covered) for X ~ Binomial(n, bound), small when covered of n is significantly below bound';
 
-CREATE OR REPLACE FUNCTION stockml.monitor(model_name text, window_days integer DEFAULT NULL)
-RETURNS TABLE (model text, version integer, window_start date, window_end date,
-               features integer, drifted_features integer, drift_share float8,
-               n_forecasts integer, mae float8, skill float8, directional_accuracy float8,
-               retrain_reason text, retrain_job bigint)
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-    m          record;
-    pol        stockml.retrain_policies;
-    names      text[];
-    last_day   date;
-    run_at     timestamptz := clock_timestamp();
-    perf       record;
-    reasons    text[] := '{}';
-    details    jsonb := '{}';
-    pending    bigint;
-    calibrated boolean;
-    share_limit float8;
-    skill_p    float8;
-    cov        record;
-    coverage_p float8;
-    last_ev    record;
-    since      integer;
-    misses     integer;
-    cool       integer;
-    new_bars   integer;
-    blocked    text;
-BEGIN
-    IF model_name IS NULL THEN
-        RAISE EXCEPTION 'model name must not be NULL'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF window_days IS NOT NULL AND window_days NOT BETWEEN 2 AND 3660 THEN
-        RAISE EXCEPTION 'window_days must be between 2 and 3660, not %', window_days
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- one monitor() per model at a time, so two runs never enqueue two retrains: the
-    -- model name's row lock (src/registry.c), which no role but the owner can take
-    PERFORM stockml._lock_model_name(monitor.model_name);
-
-    -- the production version, else the latest
-    SELECT mo.* INTO m
-      FROM stockml.models mo
-      LEFT JOIN stockml.model_aliases a
-             ON a.name = mo.name AND a.version = mo.version AND a.alias = 'production'
-     WHERE mo.name = monitor.model_name
-     ORDER BY (a.alias IS NOT NULL) DESC, mo.version DESC
-     LIMIT 1;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'model "%" does not exist', monitor.model_name
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Train it first, e.g. SELECT * FROM stockml.train(''' || monitor.model_name || ''', ARRAY[''MSFT'']).';
-    END IF;
-
-    INSERT INTO stockml.retrain_policies AS p (model_name) VALUES (m.name)
-    ON CONFLICT ON CONSTRAINT retrain_policies_pkey DO NOTHING;
-    SELECT p.* INTO pol FROM stockml.retrain_policies p WHERE p.model_name = m.name;
-    window_days := coalesce(window_days, pol.window_days);
-
-    SELECT max(pr.day) INTO last_day FROM stockml.prices pr WHERE pr.symbol = ANY (m.symbols);
-    IF last_day IS NULL THEN
-        RAISE EXCEPTION 'no prices stored for the symbols of model "%"', m.name
-            USING ERRCODE = 'no_data_found',
-                  DETAIL = 'Symbols: ' || array_to_string(m.symbols, ', ') || '.',
-                  HINT = 'Load prices first: SELECT * FROM stockml.refresh().';
-    END IF;
-    model := m.name;
-    version := m.version;
-    window_end := last_day;
-    window_start := last_day - window_days + 1;
-
-    -- drift: each feature of the recent window against the model's reference sample, flagged
-    -- above the (1 - drift_alpha) quantile of its null when train() kept one (drift_null.c)
-    names := stockml.feature_names(m.feature_spec);
-    INSERT INTO stockml.drift_metrics
-           (measured_at, model_name, model_version, feature, method, statistic, p_value,
-            threshold, drifted, n_reference, n_current, window_start, window_end,
-            calibrated, null_threshold, empirical_p)
-    SELECT run_at, m.name, m.version, r.feature, t.method, t.statistic, t.p_value,
-           t.threshold, CASE WHEN q.threshold IS NULL THEN t.drifted ELSE t.statistic > q.threshold END,
-           (SELECT count(*) FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
-           (SELECT count(*) FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
-           monitor.window_start, monitor.window_end,
-           q.threshold IS NOT NULL, q.threshold, q.p_value
-      FROM stockml.reference_columns(m.reference, names) r
-      JOIN (SELECT i.ord, array_agg(f.x[i.ord]) AS vals
-              FROM unnest(m.symbols) s(symbol)
-             CROSS JOIN LATERAL stockml.features_spec(s.symbol, m.feature_spec,
-                                                     monitor.window_start, monitor.window_end) f
-             CROSS JOIN generate_series(1, cardinality(names)) i(ord)
-             GROUP BY i.ord) c ON c.ord = r.ord
-     CROSS JOIN LATERAL stockml.drift_test(r.vals, c.vals, pol.drift_method, pol.drift_threshold) t
-      LEFT JOIN stockml.drift_null n
-             ON n.model_id = m.id AND n.feature = r.feature AND n.method = t.method
-            AND n.window_days = monitor.window_days
-      LEFT JOIN LATERAL stockml.drift_null_check(n.statistics, t.statistic, pol.drift_alpha) q ON true
-     WHERE EXISTS (SELECT FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity')
-       AND EXISTS (SELECT FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity');
-    SELECT count(*), count(*) FILTER (WHERE d.drifted), bool_and(d.calibrated)
-      INTO features, drifted_features, calibrated
-      FROM stockml.drift_metrics d
-     WHERE d.model_name = m.name AND d.measured_at = run_at;
-    drift_share := CASE WHEN features > 0 THEN drifted_features::float8 / features END;
-    IF calibrated THEN
-        -- the drifted share's own null, from the same windows
-        share_limit := stockml.drift_share_limit(m.id, (SELECT d.method FROM stockml.drift_metrics d
-                                                         WHERE d.model_name = m.name AND d.measured_at = run_at
-                                                         LIMIT 1),
-                                                 window_days, pol.drift_alpha);
-    ELSIF features > 0 THEN
-        RAISE NOTICE 'version % of "%" has no drift null for a %-day window: drift uses the fixed thresholds',
-                     m.version, m.name, window_days
-            USING HINT = 'Versions trained by stockml 0.2.0 keep one for the policy''s window_days; retrain to calibrate the drift tests.';
-    END IF;
-
-    -- realized accuracy of past forecasts over the same window
-    INSERT INTO stockml.performance_metrics
-           (measured_at, model_name, model_version, symbol, window_start, window_end, n_forecasts,
-            mae, mae_naive, skill, directional_accuracy, rmse, coverage)
-    SELECT run_at, m.name, m.version, a.symbol, monitor.window_start, monitor.window_end,
-           a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage
-      FROM stockml.forecast_accuracy(m.name, monitor.window_start, monitor.window_end, m.version) a;
-    SELECT a.n_forecasts, a.mae, a.skill, a.directional_accuracy INTO perf
-      FROM stockml.performance_metrics a
-     WHERE a.model_name = m.name AND a.measured_at = run_at AND a.symbol IS NULL;
-    n_forecasts := coalesce(perf.n_forecasts, 0);
-    mae := perf.mae;
-    skill := perf.skill;
-    directional_accuracy := perf.directional_accuracy;
-
-    -- the retrain policy: rules on evidence, and what holds a retrain back
-    PERFORM stockml.resolve_retrain_events(m.name);
-    IF pol.max_drift_share IS NOT NULL AND calibrated AND drift_share > share_limit THEN
-        reasons := reasons || format('drift share %s > %s (the %s quantile of its null)', round(drift_share::numeric, 3),
-                                     round(share_limit::numeric, 3), 1 - pol.drift_alpha);
-    ELSIF pol.max_drift_share IS NOT NULL AND NOT calibrated AND drift_share > pol.max_drift_share THEN
-        reasons := reasons || format('drift share %s > %s', round(drift_share::numeric, 3), pol.max_drift_share);
-    END IF;
-    -- skill: the version's own forecasts significantly worse than min_skill, by a one-sided
-    -- Diebold-Mariano test of |log error| - (1 - min_skill) |naive log error| per target day
-    IF pol.min_skill IS NOT NULL AND n_forecasts >= pol.min_forecasts AND skill < pol.min_skill THEN
-        SELECT t.p_value INTO skill_p
-          FROM stockml.dm_test(ARRAY(
-                   SELECT avg(abs(ln(l.predicted_close / a.actual)) - (1 - pol.min_skill) * abs(ln(b.close / a.actual)))
-                     FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.predicted_close
-                             FROM stockml.predictions p
-                            WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
-                            ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
-                     JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
-                    CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
-                    WHERE l.predicted_close > 0 AND a.actual > 0 AND b.close > 0
-                    GROUP BY l.target_day ORDER BY l.target_day), m.horizon) t;
-        IF skill_p < pol.skill_alpha THEN
-            reasons := reasons || format('skill %s < %s over %s forecasts (Diebold-Mariano p = %s)',
-                                         round(skill::numeric, 3), pol.min_skill, n_forecasts, round(skill_p::numeric, 4));
-        END IF;
-    END IF;
-    -- coverage: the version's own realized intervals significantly below min_coverage, by a
-    -- one-sided binomial test; an h-step forecast overlaps h - 1 others, so h of them count as one
-    SELECT count(*)::integer AS n, count(*) FILTER (WHERE a.actual BETWEEN l.lower AND l.upper)::integer AS covered
-      INTO cov
-      FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.lower, p.upper
-              FROM stockml.predictions p
-             WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
-             ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
-      JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
-     CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
-     WHERE l.lower IS NOT NULL AND l.upper IS NOT NULL AND a.actual IS NOT NULL;
-    IF pol.min_coverage IS NOT NULL AND cov.n >= pol.min_forecasts AND cov.covered < pol.min_coverage * cov.n THEN
-        coverage_p := stockml.coverage_test(round(cov.covered::float8 / m.horizon)::bigint,
-                                            greatest(round(cov.n::float8 / m.horizon), 1)::bigint,
-                                            pol.min_coverage);
-        IF coverage_p < pol.skill_alpha THEN
-            reasons := reasons || format('coverage %s < %s over %s intervals (binomial p = %s)',
-                                         round(cov.covered::numeric / cov.n, 3), pol.min_coverage, cov.n,
-                                         round(coverage_p::numeric, 4));
-        END IF;
-    END IF;
-    IF pol.max_model_age IS NOT NULL AND run_at - m.created_at > pol.max_model_age THEN
-        reasons := reasons || format('model age %s > %s', date_trunc('second', run_at - m.created_at), pol.max_model_age);
-    END IF;
-    IF cardinality(reasons) > 0 THEN
-        retrain_reason := array_to_string(reasons, '; ');
-        SELECT e.job_id INTO pending FROM stockml.retrain_events e
-         WHERE e.model_name = m.name AND e.status = 'queued' ORDER BY e.id DESC LIMIT 1;
-        -- bars since the newest version's training: a retrain on the same bars makes the same model
-        SELECT count(DISTINCT pr.day)::integer - m.horizon INTO new_bars
-          FROM stockml.prices pr
-         WHERE pr.symbol = ANY (m.symbols)
-           AND pr.day > (SELECT max(mo.train_end) FROM stockml.models mo WHERE mo.name = m.name);
-        -- cooldown: trading days since the last retrain, doubled per retrain that did not deploy
-        SELECT e.* INTO last_ev FROM stockml.retrain_events e
-         WHERE e.model_name = m.name ORDER BY e.id DESC LIMIT 1;
-        IF FOUND THEN
-            SELECT count(DISTINCT pr.day)::integer INTO since
-              FROM stockml.prices pr
-             WHERE pr.symbol = ANY (m.symbols)
-               AND pr.day > coalesce((last_ev.details ->> 'window_end')::date, last_ev.created_at::date);
-            SELECT count(*)::integer INTO misses FROM stockml.retrain_events e
-             WHERE e.model_name = m.name AND e.status = 'not_deployed'
-               AND e.id > coalesce((SELECT max(x.id) FROM stockml.retrain_events x
-                                     WHERE x.model_name = m.name AND x.status = 'deployed'), 0);
-            cool := pol.cooldown * (2 ^ least(misses, 10))::integer;
-        END IF;
-        blocked := CASE
-            WHEN pending IS NOT NULL THEN format('retrain job %s already queued', pending)
-            WHEN NOT pol.enabled THEN 'policy disabled: no retrain'
-            WHEN new_bars <= 0 THEN 'no new bar since the latest version was trained: no retrain'
-            WHEN since < cool THEN format('cooldown: %s of %s trading days since the last retrain%s', since, cool,
-                                          CASE WHEN misses > 0 THEN format(', doubled for %s retrain%s that did not deploy',
-                                                                          misses, CASE WHEN misses = 1 THEN '' ELSE 's' END)
-                                               ELSE '' END)
-            WHEN n_forecasts = 0 AND EXISTS (SELECT FROM stockml.retrain_events e
-                                              WHERE e.model_name = m.name AND e.new_version = m.version)
-                THEN 'the version a retrain deployed has no realized forecast of its own yet'
-            END;
-        IF blocked IS NOT NULL THEN
-            retrain_reason := retrain_reason || ' (' || blocked || ')';
-        ELSE
-            details := jsonb_build_object(
-                'drift_share', drift_share, 'max_drift_share', pol.max_drift_share,
-                'drift_calibrated', calibrated, 'drift_share_limit', share_limit,
-                'skill', skill, 'min_skill', pol.min_skill, 'n_forecasts', n_forecasts,
-                'skill_p_value', skill_p, 'skill_alpha', pol.skill_alpha,
-                'coverage', cov.covered::float8 / nullif(cov.n, 0), 'n_intervals', cov.n,
-                'min_coverage', pol.min_coverage, 'coverage_p_value', coverage_p,
-                'model_age', (run_at - m.created_at)::text, 'max_model_age', pol.max_model_age::text,
-                'window_start', monitor.window_start, 'window_end', monitor.window_end,
-                'cooldown', cool, 'new_bars', new_bars,
-                'latest_version', (SELECT max(mo.version) FROM stockml.models mo WHERE mo.name = m.name));
-            retrain_job := stockml.submit('train', jsonb_build_object(
-                'model_name', m.name, 'symbols', to_jsonb(m.symbols), 'algorithm', m.algorithm,
-                'horizon', m.horizon, 'params', m.params, 'feature_set', m.feature_set)
-                || CASE WHEN pol.fallback_to_naive AND skill_p < pol.skill_alpha
-                        THEN '{"fallback_to_naive": true}'::jsonb ELSE '{}'::jsonb END);
-            INSERT INTO stockml.retrain_events (created_at, model_name, model_version, reason, details, job_id)
-            VALUES (run_at, m.name, m.version, retrain_reason, details, retrain_job);
-        END IF;
-    END IF;
-    RETURN NEXT;
-END
-$$;
 COMMENT ON FUNCTION stockml.monitor(text, integer) IS
 'compare the recent window of each feature with the model''s reference sample, score the monitored version''s own realized forecasts against the naive baseline, write drift_metrics and performance_metrics, and enqueue one train job when the retrain policy says so (not while one is queued, within the cooldown, or without a new bar)';
 -- Re-adjusted history (issue 9 item 2): refresh() re-fetches a symbol's full history
@@ -1537,7 +745,9 @@ COMMENT ON COLUMN stockml.ingest_log.error IS 'why the fetch failed, or the firs
 -- The signatures grow: new declarations with new C symbols (0.1.0's symbols keep their
 -- meaning: stockml_train, stockml_predict_symbol and stockml_predict_vector take 0.1.0's
 -- arguments).  An old declaration beside a new one with defaults would make every call
--- of the old form ambiguous, so each old one is dropped.
+-- of the old form ambiguous, so each old one is dropped.  predict(model, symbol, ...) and
+-- predict_path() are declared by 99_logistic.sql (with p_up), forecast() by 99y_ledger.sql,
+-- run_job_forecast() by 90_jobs.sql: each once, in its final form.
 DROP FUNCTION stockml.train(text, text[], text, integer, jsonb, text, date);
 DROP FUNCTION stockml.predict(text, text);
 DROP FUNCTION stockml.predict(text, float8[]);
@@ -1555,17 +765,6 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION stockml.train(text, text[], text, integer, jsonb, text, date, integer[]) IS
 'train a new version: walk-forward folds (expanding window, gap = horizon), keep every out-of-sample prediction in validation_predictions, refit on all rows, register it with its run and metrics; production moves to it only through the deploy gate (metrics -> ''gate''): skill above 0 and a one-sided Diebold-Mariano p below the policy''s deploy_alpha against the random walk and the production version on the same rows. horizons (which must include horizon) trains one head per horizon into the version, each validated by its own folds with gap = its horizon (metrics -> ''heads''); horizon''s head is the one predict() serves, predict_path() serves them all';
 
-CREATE FUNCTION stockml.predict(model_name text, symbol text, version integer DEFAULT NULL,
-                                alias text DEFAULT NULL,
-                                OUT symbol text, OUT as_of date, OUT target_day date,
-                                OUT predicted_close float8, OUT lower float8, OUT upper float8,
-                                OUT model_version integer, OUT price_scale text)
-RETURNS record
-AS 'MODULE_PATHNAME', 'stockml_predict_symbol_0_2'
-LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION stockml.predict(text, text, integer, text) IS
-'a version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model on total-return-adjusted prices; the version is version => N, the one alias => name points to, or by default production (not both); predicted_close, lower and upper are on the price scale of as_of''s bar as quoted (price_scale = ''as_of''); NULL model_name or symbol gives NULL';
-
 CREATE FUNCTION stockml.predict(model_name text, x float8[], version integer DEFAULT NULL,
                                 alias text DEFAULT NULL)
 RETURNS float8
@@ -1573,15 +772,6 @@ AS 'MODULE_PATHNAME', 'stockml_predict_vector_0_2'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.predict(text, float8[], integer, text) IS
 'a version''s predicted log return over its horizon for one raw feature vector (x of stockml.features), for batch use; version => N, alias => name or by default production; NULL model_name or x gives NULL';
-
-CREATE FUNCTION stockml.predict_path(model_name text, symbol text, version integer DEFAULT NULL,
-                                     alias text DEFAULT NULL)
-RETURNS TABLE (symbol text, as_of date, horizon integer, target_day date, predicted_close float8,
-               lower float8, upper float8, model_version integer, price_scale text)
-AS 'MODULE_PATHNAME', 'stockml_predict_path'
-LANGUAGE C STABLE PARALLEL SAFE ROWS 5;
-COMMENT ON FUNCTION stockml.predict_path(text, text, integer, text) IS
-'one row per head of a version trained with horizons (ascending horizon): the close horizon trading days after the symbol''s last stored bar, with its interval, on the price scale of as_of (as predict()); a version of one head gives one row, predict()''s';
 
 CREATE FUNCTION stockml._resolve_version(model_name text, version integer DEFAULT NULL,
                                          alias text DEFAULT NULL)
@@ -1609,101 +799,12 @@ CREATE TYPE stockml.forecast_result AS (
 COMMENT ON TYPE stockml.forecast_result IS
 'a row of forecast(): the predictions row it recorded (status ok), or the symbol it could not forecast (status failed, error = why; the prediction columns NULL)';
 
-CREATE FUNCTION stockml.forecast(model_name text, symbols text[] DEFAULT NULL,
-                                 version integer DEFAULT NULL, alias text DEFAULT NULL)
-RETURNS SETOF stockml.forecast_result
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    -- the whole batch uses one version, even if the alias moves meanwhile
-    v integer := stockml._resolve_version(forecast.model_name, forecast.version, forecast.alias);
-    mid bigint;
-    s text;
-    p record;
-    r stockml.forecast_result;
-    msg text;
-    failed text[] := '{}';
-    n integer := 0;
-BEGIN
-    SELECT m.id, coalesce(forecast.symbols, m.symbols) INTO mid, symbols
-      FROM stockml.models m WHERE m.name = forecast.model_name AND m.version = v;
-    FOR s IN SELECT DISTINCT u FROM unnest(symbols) u ORDER BY 1 LOOP
-        n := n + 1;
-        BEGIN
-            SELECT * INTO p FROM stockml.predict(forecast.model_name, coalesce(s, ''), version => v);
-            INSERT INTO stockml.predictions AS t (model_id, model_name, model_version, symbol, as_of,
-                                                 target_day, predicted_close, lower, upper)
-            VALUES (mid, forecast.model_name, v, p.symbol, p.as_of, p.target_day, p.predicted_close,
-                    p.lower, p.upper)
-            ON CONFLICT ON CONSTRAINT predictions_model_id_symbol_as_of_key DO UPDATE
-               SET target_day = excluded.target_day, predicted_close = excluded.predicted_close,
-                   lower = excluded.lower, upper = excluded.upper, made_at = now()
-            RETURNING t.id, t.model_id, t.model_name, t.model_version, t.symbol, t.as_of, t.target_day,
-                      t.predicted_close, t.lower, t.upper, t.made_at, 'ok', NULL
-                 INTO r;
-        EXCEPTION WHEN OTHERS THEN
-            -- one symbol's failure (no history, a bad last bar) does not stop the others
-            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-            r := ROW(NULL, mid, forecast.model_name, v, s, NULL, NULL, NULL, NULL, NULL, now(), 'failed', msg);
-            failed := failed || format('%s (%s)', coalesce(s, 'NULL'), msg);
-        END;
-        RETURN NEXT r;
-    END LOOP;
-    IF cardinality(failed) > 0 THEN
-        RAISE WARNING 'forecast of model "%" version %: % of % symbols failed: %', forecast.model_name, v,
-                      cardinality(failed), n,
-                      array_to_string(failed[1:10], '; ') || CASE WHEN cardinality(failed) > 10
-                          THEN format('; and %s more', cardinality(failed) - 10) ELSE '' END
-            USING HINT = 'The rows with status ''failed'' say why; the other symbols were recorded.';
-    END IF;
-END $$;
-COMMENT ON FUNCTION stockml.forecast(text, text[], integer, text) IS
-'predict each symbol (default: the version''s own) with one version (version => N, alias => name, default production) and record it in stockml.predictions (a repeat on the same as_of day replaces the row); returns a row per symbol: status ok with the recorded row, or status failed with the error (a WARNING lists them), so one symbol without history does not stop the batch';
-
-REVOKE EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
-                          stockml.predict(text, float8[], integer, text),
-                          stockml.predict_path(text, text, integer, text),
+REVOKE EXECUTE ON FUNCTION stockml.predict(text, float8[], integer, text),
                           stockml._resolve_version(text, integer, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
-                          stockml.predict(text, float8[], integer, text),
-                          stockml.predict_path(text, text, integer, text),
+GRANT EXECUTE ON FUNCTION stockml.predict(text, float8[], integer, text),
                           stockml._resolve_version(text, integer, text)
    TO stockml_reader, stockml_admin;
 
--- forecast jobs count the recorded forecasts and name the failed symbols' count
-CREATE OR REPLACE FUNCTION stockml.run_job_forecast(job_id bigint, args jsonb)
-RETURNS text
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    names   text[] := stockml.job_models('forecast', args, ARRAY['model_name', 'models', 'symbols']);
-    symbols text[];
-    n       bigint;
-    nfailed bigint;
-    parts   text[] := '{}';
-BEGIN
-    IF args ? 'symbols' THEN
-        IF jsonb_typeof(args -> 'symbols') <> 'array' THEN
-            RAISE EXCEPTION '"symbols" of a forecast job must be an array of symbols'
-                USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'For example: stockml.submit(''forecast'', ''{"model_name": "msft_ridge", "symbols": ["MSFT"]}'').';
-        END IF;
-        symbols := ARRAY(SELECT jsonb_array_elements_text(args -> 'symbols'));
-    END IF;
-    FOR i IN 1 .. coalesce(cardinality(names), 0) LOOP
-        SELECT count(*) FILTER (WHERE f.status = 'ok'), count(*) FILTER (WHERE f.status <> 'ok')
-          INTO n, nfailed FROM stockml.forecast(names[i], symbols) f;
-        parts := parts || format('%s: %s forecast%s%s', names[i], n, CASE WHEN n = 1 THEN '' ELSE 's' END,
-                                 CASE WHEN nfailed > 0 THEN format(', %s symbol%s failed (see the WARNING)', nfailed,
-                                                                  CASE WHEN nfailed = 1 THEN '' ELSE 's' END)
-                                 ELSE '' END);
-        PERFORM stockml.report_job_progress(i::float8 / cardinality(names));
-    END LOOP;
-    RETURN CASE WHEN cardinality(parts) = 0 THEN 'no model to forecast with' ELSE array_to_string(parts, '; ') END;
-END
-$$;
-COMMENT ON FUNCTION stockml.run_job_forecast(bigint, jsonb) IS
-'job kind forecast: args {"model_name": ..} or {"models": [..]} (default every model with a production version), optional "symbols"; returns the forecasts made per model';
 -- Jobs (issue 12, item 3): submit() runs the job kind's checker (stockml.check_job_K, which
 -- the job runs too), every attempt is kept in stockml.job_attempts, a WARNING when no worker
 -- serves the database (src/jobs.c); named pipelines whose failed steps end with an ERROR
@@ -2418,7 +1519,8 @@ COMMENT ON FUNCTION stockml.drop_model(text) IS
 'remove every version of a model with its aliases, alias history, runs and forecasts, and take it out of each of the caller''s pipelines naming it; returns the number of versions removed (0 for a name with only failed runs); an unknown name is an ERROR';
 -- issue 10 item 4 (feature importance): as sql/install/57_importance.sql
 -- Feature importance (src/model_matrix.c, each algorithm's importance): per feature of a
--- model bytea, and per named feature of a registered version.
+-- model bytea; per named feature of a registered version, feature_importance(), is defined
+-- by 99a_search.sql with its importance_method argument.
 
 CREATE FUNCTION stockml.model_importance(model bytea)
 RETURNS TABLE (feature integer, importance float8, method text)
@@ -2427,261 +1529,15 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.model_importance(bytea) IS
 'per feature (1-based position) of a model bytea: its importance and the method (standardized_coefficient for linear models, split_gain for gbt)';
 
-CREATE FUNCTION stockml.feature_importance(model_name text, version integer DEFAULT NULL)
-RETURNS TABLE (feature text, importance float8, method text)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v integer := feature_importance.version;
-BEGIN
-    IF model_name IS NULL THEN
-        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF v IS NULL THEN
-        SELECT a.version INTO v FROM stockml.model_aliases a
-         WHERE a.name = model_name AND a.alias = 'production';
-        IF NOT FOUND THEN
-            PERFORM stockml._require_version(model_name,
-                                             (SELECT min(m.version) FROM stockml.models m WHERE m.name = model_name));
-            RAISE EXCEPTION 'model "%" has no production version', model_name
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = 'Pass the version: stockml.feature_importance(model_name, version).';
-        END IF;
-    ELSE
-        PERFORM stockml._require_version(model_name, v);
-    END IF;
-    RETURN QUERY
-    SELECT m.feature_spec -> 'features' -> (i.feature - 1) ->> 'name', i.importance, i.method
-      FROM stockml.models m, stockml.model_importance(m.model) i
-     WHERE m.name = model_name AND m.version = v
-     ORDER BY i.feature;
-END $$;
-COMMENT ON FUNCTION stockml.feature_importance(text, integer) IS
-'importance of each feature of a version (default: production), named by its feature spec: standardized coefficients of linear models, total split gain (training squared error removed) of gbt';
 -- Citus (issue 11): the symbol foreign keys without ON UPDATE CASCADE (Citus
 -- refuses cascading updates of a distribution column; nothing renames a
--- symbol), and stockml.distribute().
+-- symbol).  stockml.distribute() is defined once, in its final form, by
+-- 99d_predict_state.sql.
 ALTER TABLE stockml.prices DROP CONSTRAINT prices_symbol_fkey,
     ADD CONSTRAINT prices_symbol_fkey FOREIGN KEY (symbol) REFERENCES stockml.symbols (symbol) ON DELETE CASCADE;
 ALTER TABLE stockml.corporate_actions DROP CONSTRAINT corporate_actions_symbol_fkey,
     ADD CONSTRAINT corporate_actions_symbol_fkey FOREIGN KEY (symbol) REFERENCES stockml.symbols (symbol) ON DELETE CASCADE;
 
-CREATE FUNCTION stockml.distribute(shard_count integer DEFAULT NULL)
-RETURNS TABLE (table_name regclass, placement text)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    t record;
-    is_coordinator boolean;
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
-        RAISE EXCEPTION 'stockml.distribute() needs the citus extension in this database'
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Install Citus 13.2 for PostgreSQL 15 (Citus''s packages), put citus first in shared_preload_libraries, CREATE EXTENSION citus here and on each worker, add the workers with citus_add_node(), then call stockml.distribute() on the coordinator.';
-    END IF;
-    IF shard_count IS NOT NULL AND (shard_count OPERATOR(pg_catalog.<) 1 OR shard_count OPERATOR(pg_catalog.>) 64000) THEN
-        RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Leave it NULL for citus.shard_count (32 by default).';
-    END IF;
-    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO is_coordinator;
-    IF NOT is_coordinator THEN
-        RAISE EXCEPTION 'stockml.distribute() runs on the Citus coordinator, and this node is not it'
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Connect to the coordinator (citus_set_coordinator_host() names it) and call it there.';
-    END IF;
-    -- symbols first (the others colocate with it and reference it), by symbol
-    FOR t IN SELECT v.rel, v.ord FROM (VALUES ('stockml.symbols'::pg_catalog.regclass, 1),
-                                              ('stockml.prices'::pg_catalog.regclass, 2),
-                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3)) v(rel, ord)
-             ORDER BY v.ord LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) t.rel) THEN
-            IF t.ord OPERATOR(pg_catalog.=) 1 THEN
-                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, shard_count => %s)',
-                                          t.rel, 'symbol', coalesce(shard_count::text, 'NULL'));
-            ELSE
-                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)',
-                                          t.rel, 'symbol', 'stockml.symbols');
-            END IF;
-        END IF;
-    END LOOP;
-    -- the rows copied to the shards stay in the coordinator's shell tables unless removed
-    FOR t IN SELECT v.rel FROM (VALUES ('stockml.corporate_actions'::pg_catalog.regclass, 1),
-                                       ('stockml.prices'::pg_catalog.regclass, 2),
-                                       ('stockml.symbols'::pg_catalog.regclass, 3)) v(rel, ord)
-             ORDER BY v.ord LOOP
-        EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', t.rel);
-    END LOOP;
-    RETURN QUERY
-        SELECT c.oid::pg_catalog.regclass,
-               CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
-                    WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' THEN 'distributed by ' OPERATOR(pg_catalog.||)
-                         pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
-                    WHEN p.repmodel OPERATOR(pg_catalog.=) 't' THEN 'reference'
-                    ELSE 'citus local' END
-          FROM pg_catalog.pg_class c
-          JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-                AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
-                AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'stockml')
-          LEFT JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid OPERATOR(pg_catalog.=) c.oid
-         WHERE c.relkind OPERATOR(pg_catalog.=) 'r'
-         ORDER BY c.relname;
-END
-$$;
-COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices and corporate_actions by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
-REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;
--- issue 10 item 5 (backtest): as sql/install/69_backtest.sql
--- Backtest (issue 10 item 5, doc/backtest.md): would a version's out-of-sample walk-forward
--- forecasts (stockml.validation_predictions) have made money after costs?  One position a
--- day from the sign of yhat, held over the day's 1-bar realized return, costs on every change
--- of position; the same for buy-and-hold.  Horizon-1 versions only: a longer horizon's y spans
--- several bars, so its rows overlap.  Both functions read the validation rows as the owner
--- (SECURITY DEFINER, search_path pinned, read-only), so the reader role can call them and the
--- Grafana view backtest_equity without reading a table.
-
-CREATE FUNCTION stockml._backtest_curves(model_id bigint, symbols text[], cost_bps float8, strategy text)
-RETURNS TABLE (symbol text, day date, held float8, strategy_return float8,
-               buy_and_hold_return float8, in_market integer, hits integer, ups integer,
-               trade float8, n integer, equity float8, buy_and_hold_equity float8,
-               drawdown float8, buy_and_hold_drawdown float8)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-WITH v AS (
-    SELECT v.symbol, v.day, v.y,
-           CASE WHEN v.yhat > 0 THEN 1::float8
-                WHEN v.yhat < 0 AND _backtest_curves.strategy = 'long_short' THEN -1::float8
-                ELSE 0::float8 END AS pos
-      FROM stockml.validation_predictions v
-     WHERE v.model_id = _backtest_curves.model_id
-       AND (_backtest_curves.symbols IS NULL OR v.symbol = ANY (_backtest_curves.symbols))
-), d AS (
-    SELECT v.symbol, v.day, v.y, v.pos,
-           abs(v.pos - coalesce(lag(v.pos) OVER w, 0)) AS trade,
-           v.pos * (exp(v.y) - 1) - _backtest_curves.cost_bps / 10000 * abs(v.pos - coalesce(lag(v.pos) OVER w, 0)) AS r,
-           exp(v.y) - 1 - CASE WHEN row_number() OVER w = 1 THEN _backtest_curves.cost_bps / 10000 ELSE 0 END AS bh_r
-      FROM v WINDOW w AS (PARTITION BY v.symbol ORDER BY v.day)
-), a AS (
-    SELECT d.symbol, d.day, d.pos, d.r, d.bh_r, (d.pos <> 0)::int AS in_market,
-           (d.pos * d.y > 0)::int AS hits, (d.y > 0)::int AS ups, d.trade, 1 AS n
-      FROM d
-    UNION ALL
-    -- the equal-weight book of the symbols that have a row that day
-    SELECT 'all', d.day, NULL, avg(d.r), avg(d.bh_r), sum((d.pos <> 0)::int)::int,
-           sum((d.pos * d.y > 0)::int)::int, sum((d.y > 0)::int)::int, sum(d.trade), count(*)::int
-      FROM d GROUP BY d.day
-), e AS (
-    -- a day that loses everything ruins the book: its equity stays 0
-    SELECT a.*,
-           CASE WHEN bool_or(1 + a.r <= 0) OVER c THEN 0::float8
-                ELSE exp(coalesce(sum(ln(1 + a.r)) FILTER (WHERE 1 + a.r > 0) OVER c, 0)) END AS eq,
-           CASE WHEN bool_or(1 + a.bh_r <= 0) OVER c THEN 0::float8
-                ELSE exp(coalesce(sum(ln(1 + a.bh_r)) FILTER (WHERE 1 + a.bh_r > 0) OVER c, 0)) END AS bh_eq
-      FROM a WINDOW c AS (PARTITION BY a.symbol ORDER BY a.day ROWS UNBOUNDED PRECEDING)
-)
-SELECT e.symbol, e.day, e.pos, e.r, e.bh_r, e.in_market, e.hits, e.ups, e.trade, e.n, e.eq, e.bh_eq,
-       1 - e.eq / greatest(1, max(e.eq) OVER c),
-       1 - e.bh_eq / greatest(1, max(e.bh_eq) OVER c)
-  FROM e WINDOW c AS (PARTITION BY e.symbol ORDER BY e.day ROWS UNBOUNDED PRECEDING)
-$$;
-COMMENT ON FUNCTION stockml._backtest_curves(bigint, text[], float8, text) IS
-'internal (backtest, backtest_equity): per symbol and day of a version''s validation rows, and for ''all'' (the equal-weight book of the symbols that have a row that day), the strategy''s and buy-and-hold''s daily simple return after costs, equity (starting at 1) and drawdown';
-REVOKE EXECUTE ON FUNCTION stockml._backtest_curves(bigint, text[], float8, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION stockml._backtest_curves(bigint, text[], float8, text) TO stockml_reader, stockml_admin;
-
-CREATE FUNCTION stockml.backtest(model_name text, symbols text[] DEFAULT NULL, cost_bps float8 DEFAULT 5,
-                                 strategy text DEFAULT 'long_short', version integer DEFAULT NULL)
-RETURNS TABLE (symbol text, first_day date, last_day date, days integer,
-               total_return float8, annual_return float8, annual_volatility float8, sharpe float8,
-               max_drawdown float8, hit_rate float8, turnover float8,
-               buy_and_hold_total_return float8, buy_and_hold_annual_return float8,
-               buy_and_hold_annual_volatility float8, buy_and_hold_sharpe float8,
-               buy_and_hold_max_drawdown float8, buy_and_hold_hit_rate float8)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v integer := backtest.version;
-    mid bigint;
-    h integer;
-    missing text;
-BEGIN
-    IF model_name IS NULL THEN
-        RAISE EXCEPTION 'model_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF strategy IS NULL OR strategy NOT IN ('long_short', 'long_flat') THEN
-        RAISE EXCEPTION 'unknown strategy "%"', strategy
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The strategies: long_short (long when yhat > 0, short when yhat < 0), long_flat (long when yhat > 0, else flat).';
-    END IF;
-    IF cost_bps IS NULL OR NOT (cost_bps >= 0 AND cost_bps < 'Infinity'::float8) THEN
-        RAISE EXCEPTION 'cost_bps must be a finite number >= 0, not %', coalesce(cost_bps::text, 'NULL')
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'cost_bps is the cost of a trade in basis points of the position traded (5 = 0.05 %).';
-    END IF;
-    IF symbols IS NOT NULL AND (cardinality(symbols) = 0 OR array_position(symbols, NULL) IS NOT NULL) THEN
-        RAISE EXCEPTION 'symbols must be NULL (all of the version''s) or a non-empty list without NULLs'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF v IS NULL THEN
-        v := stockml._resolve_version(model_name);     -- production, with predict()'s ERRORs
-    ELSE
-        PERFORM stockml._require_version(model_name, v);
-    END IF;
-    SELECT m.id, m.horizon INTO mid, h FROM stockml.models m WHERE m.name = model_name AND m.version = v;
-    IF h <> 1 THEN
-        RAISE EXCEPTION 'version % of model "%" forecasts % bars ahead: backtest() needs a horizon-1 version', v, model_name, h
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'Its validation rows'' returns span several bars and overlap, so they do not make one position a day.',
-                  HINT = 'Train a horizon-1 version of the model: stockml.train(..., horizon => 1).';
-    END IF;
-    IF NOT EXISTS (SELECT FROM stockml.validation_predictions p WHERE p.model_id = mid) THEN
-        RAISE EXCEPTION 'version % of model "%" has no validation predictions', v, model_name
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'train() keeps its out-of-sample walk-forward predictions since stockml 0.2.0.',
-                  HINT = 'Retrain the model with stockml 0.2.0 and backtest the new version.';
-    END IF;
-    SELECT string_agg(s, ', ' ORDER BY s) INTO missing
-      FROM unnest(symbols) AS s
-     WHERE NOT EXISTS (SELECT FROM stockml.validation_predictions p WHERE p.model_id = mid AND p.symbol = s);
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'version % of model "%" has no validation predictions of %', v, model_name, missing
-            USING ERRCODE = 'undefined_object',
-                  HINT = format('Its symbols: %s.', (SELECT string_agg(DISTINCT p.symbol, ', ' ORDER BY p.symbol)
-                                                       FROM stockml.validation_predictions p WHERE p.model_id = mid));
-    END IF;
-    RETURN QUERY
-    SELECT c.symbol, min(c.day), max(c.day), count(*)::int,
-           (array_agg(c.equity ORDER BY c.day DESC))[1] - 1,
-           power((array_agg(c.equity ORDER BY c.day DESC))[1], 252.0::float8 / count(*)) - 1,
-           stddev_samp(c.strategy_return) * sqrt(252.0::float8),
-           avg(c.strategy_return) / nullif(stddev_samp(c.strategy_return), 0) * sqrt(252.0::float8),
-           max(c.drawdown),
-           sum(c.hits)::float8 / nullif(sum(c.in_market), 0),
-           sum(c.trade) / sum(c.n),
-           (array_agg(c.buy_and_hold_equity ORDER BY c.day DESC))[1] - 1,
-           power((array_agg(c.buy_and_hold_equity ORDER BY c.day DESC))[1], 252.0::float8 / count(*)) - 1,
-           stddev_samp(c.buy_and_hold_return) * sqrt(252.0::float8),
-           avg(c.buy_and_hold_return) / nullif(stddev_samp(c.buy_and_hold_return), 0) * sqrt(252.0::float8),
-           max(c.buy_and_hold_drawdown),
-           sum(c.ups)::float8 / sum(c.n)
-      FROM stockml._backtest_curves(mid, symbols, cost_bps, strategy) c
-     GROUP BY c.symbol
-     ORDER BY c.symbol = 'all', c.symbol;
-END $$;
-COMMENT ON FUNCTION stockml.backtest(text, text[], float8, text, integer) IS
-'trade a horizon-1 version''s (default: production) out-of-sample walk-forward forecasts: one position a day from the sign of yhat (long_short: +1/-1, long_flat: +1/0), the day''s simple return, cost_bps on every change of position; per symbol and ''all'' (equal weight): total and annualised (252 days) return, annualised volatility, Sharpe (no risk-free rate), max drawdown, hit rate (days in the market whose move the position got right), turnover (mean |change of position| a day), and the same for buy-and-hold; optimistic after a search or a choice among versions (doc/backtest.md)';
-REVOKE EXECUTE ON FUNCTION stockml.backtest(text, text[], float8, text, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION stockml.backtest(text, text[], float8, text, integer) TO stockml_reader, stockml_admin;
-
-CREATE VIEW stockml.backtest_equity AS
-SELECT (c.day::timestamp AT TIME ZONE 'UTC') AS time, m.name AS model, m.version, c.symbol,
-       c.equity, c.buy_and_hold_equity, c.drawdown
-  FROM stockml.model_aliases a
-  JOIN stockml.models m ON m.name = a.name AND m.version = a.version
- CROSS JOIN LATERAL stockml._backtest_curves(m.id, NULL, 5, 'long_short') c
- WHERE a.alias = 'production' AND m.horizon = 1
- ORDER BY time, model, c.symbol;
-COMMENT ON VIEW stockml.backtest_equity IS
-'Grafana: the equity curve (starting at 1) and drawdown of each horizon-1 model''s production version traded as backtest() does by default (long_short, 5 bps), per symbol and ''all'', beside buy-and-hold''s equity; time = the trading day at 00:00 UTC';
-GRANT SELECT ON stockml.backtest_equity TO stockml_reader, stockml_admin;
 -- issue 15 item 6 (speed of the drift null): as sql/install/60_drift.sql
 
 -- For the tests (test/pgtap/61_drift_walk.sql): the drift null's statistics of many windows
@@ -2761,10 +1617,9 @@ ALTER TABLE stockml.validation_predictions
 COMMENT ON COLUMN stockml.validation_predictions.p_up IS 'a classifier''s (logistic) probability that y > 0, from the same fit as yhat; NULL for a regressor';
 COMMENT ON COLUMN stockml.validation_predictions.base_p_up IS 'a classifier''s baseline: the share of up moves (y > 0) among the fold''s training rows; NULL for a regressor';
 
--- predict() and predict_path() gain p_up: new declarations (the C symbols fill 7, 8 or 9
--- columns), with the comments and privileges of sql/install/52_train_predict.sql, 66_reader.sql
-DROP FUNCTION stockml.predict(text, text, integer, text);
-DROP FUNCTION stockml.predict_path(text, text, integer, text);
+-- predict() and predict_path() with p_up, their final declarations (88_api.sql dropped 0.1.0's
+-- predict(text, text); the C symbols fill 7, 8 or 9 columns), with the comments and privileges
+-- of sql/install/52_train_predict.sql, 66_reader.sql
 CREATE FUNCTION stockml.predict(model_name text, symbol text, version integer DEFAULT NULL,
                                 alias text DEFAULT NULL,
                                 OUT symbol text, OUT as_of date, OUT target_day date,
@@ -2988,6 +1843,7 @@ END
 $$;
 COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) IS
 'internal, the owner''s only (train() runs it as the owner for its checked caller set_by): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha (a classifier: its log-loss skill, and log loss against its base rate and a classifier in production); returns the decision and its reason';
+REVOKE EXECUTE ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) FROM PUBLIC;
 
 CREATE FUNCTION stockml.predict_p_up(model_name text, x float8[], version integer DEFAULT NULL,
                                      alias text DEFAULT NULL)
@@ -3005,358 +1861,10 @@ ALTER TABLE stockml.predictions ADD COLUMN p_up float8 CHECK (p_up BETWEEN 0 AND
 COMMENT ON COLUMN stockml.predictions.p_up IS 'predict()''s probability that the close rises (target above 0): a classifier''s own, a regressor''s from its residuals; NULL when it had none';
 
 ALTER TYPE stockml.forecast_result ADD ATTRIBUTE p_up float8;
-CREATE OR REPLACE FUNCTION stockml.forecast(model_name text, symbols text[] DEFAULT NULL,
-                                 version integer DEFAULT NULL, alias text DEFAULT NULL)
-RETURNS SETOF stockml.forecast_result
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    -- the whole batch uses one version, even if the alias moves meanwhile
-    v integer := stockml._resolve_version(forecast.model_name, forecast.version, forecast.alias);
-    mid bigint;
-    s text;
-    p record;
-    r stockml.forecast_result;
-    msg text;
-    failed text[] := '{}';
-    n integer := 0;
-BEGIN
-    SELECT m.id, coalesce(forecast.symbols, m.symbols) INTO mid, symbols
-      FROM stockml.models m WHERE m.name = forecast.model_name AND m.version = v;
-    FOR s IN SELECT DISTINCT u FROM unnest(symbols) u ORDER BY 1 LOOP
-        n := n + 1;
-        BEGIN
-            SELECT * INTO p FROM stockml.predict(forecast.model_name, coalesce(s, ''), version => v);
-            INSERT INTO stockml.predictions AS t (model_id, model_name, model_version, symbol, as_of,
-                                                 target_day, predicted_close, lower, upper, p_up)
-            VALUES (mid, forecast.model_name, v, p.symbol, p.as_of, p.target_day, p.predicted_close,
-                    p.lower, p.upper, p.p_up)
-            ON CONFLICT ON CONSTRAINT predictions_model_id_symbol_as_of_key DO UPDATE
-               SET target_day = excluded.target_day, predicted_close = excluded.predicted_close,
-                   lower = excluded.lower, upper = excluded.upper, p_up = excluded.p_up, made_at = now()
-            RETURNING t.id, t.model_id, t.model_name, t.model_version, t.symbol, t.as_of, t.target_day,
-                      t.predicted_close, t.lower, t.upper, t.made_at, 'ok', NULL, t.p_up
-                 INTO r;
-        EXCEPTION WHEN OTHERS THEN
-            -- one symbol's failure (no history, a bad last bar) does not stop the others
-            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
-            r := ROW(NULL, mid, forecast.model_name, v, s, NULL, NULL, NULL, NULL, NULL, now(), 'failed', msg, NULL);
-            failed := failed || format('%s (%s)', coalesce(s, 'NULL'), msg);
-        END;
-        RETURN NEXT r;
-    END LOOP;
-    IF cardinality(failed) > 0 THEN
-        RAISE WARNING 'forecast of model "%" version %: % of % symbols failed: %', forecast.model_name, v,
-                      cardinality(failed), n,
-                      array_to_string(failed[1:10], '; ') || CASE WHEN cardinality(failed) > 10
-                          THEN format('; and %s more', cardinality(failed) - 10) ELSE '' END
-            USING HINT = 'The rows with status ''failed'' say why; the other symbols were recorded.';
-    END IF;
-END $$;
-COMMENT ON FUNCTION stockml.forecast(text, text[], integer, text) IS
-'predict each symbol (default: the version''s own) with one version (version => N, alias => name, default production) and record it in stockml.predictions (a repeat on the same as_of day replaces the row); returns a row per symbol: status ok with the recorded row, or status failed with the error (a WARNING lists them), so one symbol without history does not stop the batch';
-
 
 ALTER TABLE stockml.performance_metrics ADD COLUMN log_loss float8, ADD COLUMN brier float8;
 COMMENT ON COLUMN stockml.performance_metrics.log_loss IS 'mean log loss of the forecasts'' p_up against the realized move (stockml.log_loss), over those that have one; NULL when none has';
 COMMENT ON COLUMN stockml.performance_metrics.brier IS 'mean (p_up - up)^2 over the forecasts that have a p_up (up: the realized close above the as_of close)';
--- its result grows: a new declaration (monitor() calls it by name)
-DROP FUNCTION stockml.forecast_accuracy(text, date, date, integer);
--- Realized accuracy of a model's forecasts whose target day lies in [from_day, to_day]:
--- the latest forecast per (symbol, target day) of any version, joined with the closes.
-CREATE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
-                                          model_version integer DEFAULT NULL)
-RETURNS TABLE (symbol text, n_forecasts integer, mae float8, mae_naive float8, skill float8,
-               directional_accuracy float8, rmse float8, coverage float8, log_loss float8,
-               brier float8)
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-BEGIN
-    RETURN QUERY
-    WITH latest AS (
-        SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day,
-               p.predicted_close, p.lower, p.upper, p.p_up
-          FROM stockml.predictions p
-          JOIN stockml.models m ON m.id = p.model_id
-         WHERE m.name = forecast_accuracy.model_name
-           AND (forecast_accuracy.model_version IS NULL OR m.version = forecast_accuracy.model_version)
-           AND p.target_day BETWEEN from_day AND to_day
-         ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC),
-    -- the realized close on the price scale of as_of (what predict() reported on): the
-    -- close of as_of times the total return to the target day, so a split or a dividend
-    -- in between is no forecast error
-    realized AS (
-        SELECT l.*, b.close AS naive,
-               b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual
-          FROM latest l
-          JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of),
-    scored AS (
-        SELECT r.symbol, r.predicted_close - r.actual AS err, r.naive - r.actual AS naive_err,
-               stockml.direction_hit(r.predicted_close - r.naive, r.actual - r.naive) AS right_way,
-               r.actual BETWEEN r.lower AND r.upper AS covered,
-               stockml.log_loss(r.p_up, r.actual - r.naive) AS ll,
-               (r.p_up - (r.actual > r.naive)::int) ^ 2 AS brier
-          FROM realized r
-         WHERE r.actual IS NOT NULL)
-    SELECT s.symbol, count(*)::integer, avg(abs(s.err)), avg(abs(s.naive_err)),
-           1 - avg(abs(s.err)) / nullif(avg(abs(s.naive_err)), 0),
-           avg(s.right_way::int)::float8, sqrt(avg(s.err * s.err)), avg(s.covered::int)::float8,
-           avg(s.ll), avg(s.brier)
-      FROM scored s
-     GROUP BY GROUPING SETS ((), (s.symbol))
-     ORDER BY s.symbol NULLS FIRST;
-END
-$$;
-COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date, integer) IS
-'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol; log_loss and brier score the forecasts'' p_up (NULL when none has one)';
-
-CREATE OR REPLACE FUNCTION stockml.monitor(model_name text, window_days integer DEFAULT NULL)
-RETURNS TABLE (model text, version integer, window_start date, window_end date,
-               features integer, drifted_features integer, drift_share float8,
-               n_forecasts integer, mae float8, skill float8, directional_accuracy float8,
-               retrain_reason text, retrain_job bigint)
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_column
-DECLARE
-    m          record;
-    pol        stockml.retrain_policies;
-    names      text[];
-    last_day   date;
-    run_at     timestamptz := clock_timestamp();
-    perf       record;
-    reasons    text[] := '{}';
-    details    jsonb := '{}';
-    pending    bigint;
-    calibrated boolean;
-    share_limit float8;
-    skill_p    float8;
-    cov        record;
-    coverage_p float8;
-    last_ev    record;
-    since      integer;
-    misses     integer;
-    cool       integer;
-    new_bars   integer;
-    blocked    text;
-BEGIN
-    IF model_name IS NULL THEN
-        RAISE EXCEPTION 'model name must not be NULL'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF window_days IS NOT NULL AND window_days NOT BETWEEN 2 AND 3660 THEN
-        RAISE EXCEPTION 'window_days must be between 2 and 3660, not %', window_days
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- one monitor() per model at a time, so two runs never enqueue two retrains: the
-    -- model name's row lock (src/registry.c), which no role but the owner can take
-    PERFORM stockml._lock_model_name(monitor.model_name);
-
-    -- the production version, else the latest
-    SELECT mo.* INTO m
-      FROM stockml.models mo
-      LEFT JOIN stockml.model_aliases a
-             ON a.name = mo.name AND a.version = mo.version AND a.alias = 'production'
-     WHERE mo.name = monitor.model_name
-     ORDER BY (a.alias IS NOT NULL) DESC, mo.version DESC
-     LIMIT 1;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'model "%" does not exist', monitor.model_name
-            USING ERRCODE = 'undefined_object',
-                  HINT = 'Train it first, e.g. SELECT * FROM stockml.train(''' || monitor.model_name || ''', ARRAY[''MSFT'']).';
-    END IF;
-
-    INSERT INTO stockml.retrain_policies AS p (model_name) VALUES (m.name)
-    ON CONFLICT ON CONSTRAINT retrain_policies_pkey DO NOTHING;
-    SELECT p.* INTO pol FROM stockml.retrain_policies p WHERE p.model_name = m.name;
-    window_days := coalesce(window_days, pol.window_days);
-
-    SELECT max(pr.day) INTO last_day FROM stockml.prices pr WHERE pr.symbol = ANY (m.symbols);
-    IF last_day IS NULL THEN
-        RAISE EXCEPTION 'no prices stored for the symbols of model "%"', m.name
-            USING ERRCODE = 'no_data_found',
-                  DETAIL = 'Symbols: ' || array_to_string(m.symbols, ', ') || '.',
-                  HINT = 'Load prices first: SELECT * FROM stockml.refresh().';
-    END IF;
-    model := m.name;
-    version := m.version;
-    window_end := last_day;
-    window_start := last_day - window_days + 1;
-
-    -- drift: each feature of the recent window against the model's reference sample, flagged
-    -- above the (1 - drift_alpha) quantile of its null when train() kept one (drift_null.c)
-    names := stockml.feature_names(m.feature_spec);
-    INSERT INTO stockml.drift_metrics
-           (measured_at, model_name, model_version, feature, method, statistic, p_value,
-            threshold, drifted, n_reference, n_current, window_start, window_end,
-            calibrated, null_threshold, empirical_p)
-    SELECT run_at, m.name, m.version, r.feature, t.method, t.statistic, t.p_value,
-           t.threshold, CASE WHEN q.threshold IS NULL THEN t.drifted ELSE t.statistic > q.threshold END,
-           (SELECT count(*) FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
-           (SELECT count(*) FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity'),
-           monitor.window_start, monitor.window_end,
-           q.threshold IS NOT NULL, q.threshold, q.p_value
-      FROM stockml.reference_columns(m.reference, names) r
-      JOIN (SELECT i.ord, array_agg(f.x[i.ord]) AS vals
-              FROM unnest(m.symbols) s(symbol)
-             CROSS JOIN LATERAL stockml.features_spec(s.symbol, m.feature_spec,
-                                                     monitor.window_start, monitor.window_end) f
-             CROSS JOIN generate_series(1, cardinality(names)) i(ord)
-             GROUP BY i.ord) c ON c.ord = r.ord
-     CROSS JOIN LATERAL stockml.drift_test(r.vals, c.vals, pol.drift_method, pol.drift_threshold) t
-      LEFT JOIN stockml.drift_null n
-             ON n.model_id = m.id AND n.feature = r.feature AND n.method = t.method
-            AND n.window_days = monitor.window_days
-      LEFT JOIN LATERAL stockml.drift_null_check(n.statistics, t.statistic, pol.drift_alpha) q ON true
-     WHERE EXISTS (SELECT FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity')
-       AND EXISTS (SELECT FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity');
-    SELECT count(*), count(*) FILTER (WHERE d.drifted), bool_and(d.calibrated)
-      INTO features, drifted_features, calibrated
-      FROM stockml.drift_metrics d
-     WHERE d.model_name = m.name AND d.measured_at = run_at;
-    drift_share := CASE WHEN features > 0 THEN drifted_features::float8 / features END;
-    IF calibrated THEN
-        -- the drifted share's own null, from the same windows
-        share_limit := stockml.drift_share_limit(m.id, (SELECT d.method FROM stockml.drift_metrics d
-                                                         WHERE d.model_name = m.name AND d.measured_at = run_at
-                                                         LIMIT 1),
-                                                 window_days, pol.drift_alpha);
-    ELSIF features > 0 THEN
-        RAISE NOTICE 'version % of "%" has no drift null for a %-day window: drift uses the fixed thresholds',
-                     m.version, m.name, window_days
-            USING HINT = 'Versions trained by stockml 0.2.0 keep one for the policy''s window_days; retrain to calibrate the drift tests.';
-    END IF;
-
-    -- realized accuracy of past forecasts over the same window
-    INSERT INTO stockml.performance_metrics
-           (measured_at, model_name, model_version, symbol, window_start, window_end, n_forecasts,
-            mae, mae_naive, skill, directional_accuracy, rmse, coverage, log_loss, brier)
-    SELECT run_at, m.name, m.version, a.symbol, monitor.window_start, monitor.window_end,
-           a.n_forecasts, a.mae, a.mae_naive, a.skill, a.directional_accuracy, a.rmse, a.coverage,
-           a.log_loss, a.brier
-      FROM stockml.forecast_accuracy(m.name, monitor.window_start, monitor.window_end, m.version) a;
-    SELECT a.n_forecasts, a.mae, a.skill, a.directional_accuracy INTO perf
-      FROM stockml.performance_metrics a
-     WHERE a.model_name = m.name AND a.measured_at = run_at AND a.symbol IS NULL;
-    n_forecasts := coalesce(perf.n_forecasts, 0);
-    mae := perf.mae;
-    skill := perf.skill;
-    directional_accuracy := perf.directional_accuracy;
-
-    -- the retrain policy: rules on evidence, and what holds a retrain back
-    PERFORM stockml.resolve_retrain_events(m.name);
-    IF pol.max_drift_share IS NOT NULL AND calibrated AND drift_share > share_limit THEN
-        reasons := reasons || format('drift share %s > %s (the %s quantile of its null)', round(drift_share::numeric, 3),
-                                     round(share_limit::numeric, 3), 1 - pol.drift_alpha);
-    ELSIF pol.max_drift_share IS NOT NULL AND NOT calibrated AND drift_share > pol.max_drift_share THEN
-        reasons := reasons || format('drift share %s > %s', round(drift_share::numeric, 3), pol.max_drift_share);
-    END IF;
-    -- skill: the version's own forecasts significantly worse than min_skill, by a one-sided
-    -- Diebold-Mariano test of |log error| - (1 - min_skill) |naive log error| per target day
-    IF pol.min_skill IS NOT NULL AND n_forecasts >= pol.min_forecasts AND skill < pol.min_skill THEN
-        SELECT t.p_value INTO skill_p
-          FROM stockml.dm_test(ARRAY(
-                   SELECT avg(abs(ln(l.predicted_close / a.actual)) - (1 - pol.min_skill) * abs(ln(b.close / a.actual)))
-                     FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.predicted_close
-                             FROM stockml.predictions p
-                            WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
-                            ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
-                     JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
-                    CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
-                    WHERE l.predicted_close > 0 AND a.actual > 0 AND b.close > 0
-                    GROUP BY l.target_day ORDER BY l.target_day), m.horizon) t;
-        IF skill_p < pol.skill_alpha THEN
-            reasons := reasons || format('skill %s < %s over %s forecasts (Diebold-Mariano p = %s)',
-                                         round(skill::numeric, 3), pol.min_skill, n_forecasts, round(skill_p::numeric, 4));
-        END IF;
-    END IF;
-    -- coverage: the version's own realized intervals significantly below min_coverage, by a
-    -- one-sided binomial test; an h-step forecast overlaps h - 1 others, so h of them count as one
-    SELECT count(*)::integer AS n, count(*) FILTER (WHERE a.actual BETWEEN l.lower AND l.upper)::integer AS covered
-      INTO cov
-      FROM (SELECT DISTINCT ON (p.symbol, p.target_day) p.symbol, p.as_of, p.target_day, p.lower, p.upper
-              FROM stockml.predictions p
-             WHERE p.model_id = m.id AND p.target_day BETWEEN monitor.window_start AND monitor.window_end
-             ORDER BY p.symbol, p.target_day, p.made_at DESC, p.as_of DESC) l
-      JOIN stockml.prices b ON b.symbol = l.symbol AND b.day = l.as_of
-     CROSS JOIN LATERAL (SELECT b.close * stockml.total_return(l.symbol, l.as_of, l.target_day) AS actual) a
-     WHERE l.lower IS NOT NULL AND l.upper IS NOT NULL AND a.actual IS NOT NULL;
-    IF pol.min_coverage IS NOT NULL AND cov.n >= pol.min_forecasts AND cov.covered < pol.min_coverage * cov.n THEN
-        coverage_p := stockml.coverage_test(round(cov.covered::float8 / m.horizon)::bigint,
-                                            greatest(round(cov.n::float8 / m.horizon), 1)::bigint,
-                                            pol.min_coverage);
-        IF coverage_p < pol.skill_alpha THEN
-            reasons := reasons || format('coverage %s < %s over %s intervals (binomial p = %s)',
-                                         round(cov.covered::numeric / cov.n, 3), pol.min_coverage, cov.n,
-                                         round(coverage_p::numeric, 4));
-        END IF;
-    END IF;
-    IF pol.max_model_age IS NOT NULL AND run_at - m.created_at > pol.max_model_age THEN
-        reasons := reasons || format('model age %s > %s', date_trunc('second', run_at - m.created_at), pol.max_model_age);
-    END IF;
-    IF cardinality(reasons) > 0 THEN
-        retrain_reason := array_to_string(reasons, '; ');
-        SELECT e.job_id INTO pending FROM stockml.retrain_events e
-         WHERE e.model_name = m.name AND e.status = 'queued' ORDER BY e.id DESC LIMIT 1;
-        -- bars since the newest version's training: a retrain on the same bars makes the same model
-        SELECT count(DISTINCT pr.day)::integer - m.horizon INTO new_bars
-          FROM stockml.prices pr
-         WHERE pr.symbol = ANY (m.symbols)
-           AND pr.day > (SELECT max(mo.train_end) FROM stockml.models mo WHERE mo.name = m.name);
-        -- cooldown: trading days since the last retrain, doubled per retrain that did not deploy
-        SELECT e.* INTO last_ev FROM stockml.retrain_events e
-         WHERE e.model_name = m.name ORDER BY e.id DESC LIMIT 1;
-        IF FOUND THEN
-            SELECT count(DISTINCT pr.day)::integer INTO since
-              FROM stockml.prices pr
-             WHERE pr.symbol = ANY (m.symbols)
-               AND pr.day > coalesce((last_ev.details ->> 'window_end')::date, last_ev.created_at::date);
-            SELECT count(*)::integer INTO misses FROM stockml.retrain_events e
-             WHERE e.model_name = m.name AND e.status = 'not_deployed'
-               AND e.id > coalesce((SELECT max(x.id) FROM stockml.retrain_events x
-                                     WHERE x.model_name = m.name AND x.status = 'deployed'), 0);
-            cool := pol.cooldown * (2 ^ least(misses, 10))::integer;
-        END IF;
-        blocked := CASE
-            WHEN pending IS NOT NULL THEN format('retrain job %s already queued', pending)
-            WHEN NOT pol.enabled THEN 'policy disabled: no retrain'
-            WHEN new_bars <= 0 THEN 'no new bar since the latest version was trained: no retrain'
-            WHEN since < cool THEN format('cooldown: %s of %s trading days since the last retrain%s', since, cool,
-                                          CASE WHEN misses > 0 THEN format(', doubled for %s retrain%s that did not deploy',
-                                                                          misses, CASE WHEN misses = 1 THEN '' ELSE 's' END)
-                                               ELSE '' END)
-            WHEN n_forecasts = 0 AND EXISTS (SELECT FROM stockml.retrain_events e
-                                              WHERE e.model_name = m.name AND e.new_version = m.version)
-                THEN 'the version a retrain deployed has no realized forecast of its own yet'
-            END;
-        IF blocked IS NOT NULL THEN
-            retrain_reason := retrain_reason || ' (' || blocked || ')';
-        ELSE
-            details := jsonb_build_object(
-                'drift_share', drift_share, 'max_drift_share', pol.max_drift_share,
-                'drift_calibrated', calibrated, 'drift_share_limit', share_limit,
-                'skill', skill, 'min_skill', pol.min_skill, 'n_forecasts', n_forecasts,
-                'skill_p_value', skill_p, 'skill_alpha', pol.skill_alpha,
-                'coverage', cov.covered::float8 / nullif(cov.n, 0), 'n_intervals', cov.n,
-                'min_coverage', pol.min_coverage, 'coverage_p_value', coverage_p,
-                'model_age', (run_at - m.created_at)::text, 'max_model_age', pol.max_model_age::text,
-                'window_start', monitor.window_start, 'window_end', monitor.window_end,
-                'cooldown', cool, 'new_bars', new_bars,
-                'latest_version', (SELECT max(mo.version) FROM stockml.models mo WHERE mo.name = m.name));
-            retrain_job := stockml.submit('train', jsonb_build_object(
-                'model_name', m.name, 'symbols', to_jsonb(m.symbols), 'algorithm', m.algorithm,
-                'horizon', m.horizon, 'params', m.params, 'feature_set', m.feature_set)
-                || CASE WHEN pol.fallback_to_naive AND skill_p < pol.skill_alpha
-                        THEN '{"fallback_to_naive": true}'::jsonb ELSE '{}'::jsonb END);
-            INSERT INTO stockml.retrain_events (created_at, model_name, model_version, reason, details, job_id)
-            VALUES (run_at, m.name, m.version, retrain_reason, details, retrain_job);
-        END IF;
-    END IF;
-    RETURN NEXT;
-END
-$$;
 
 CREATE OR REPLACE VIEW stockml.model_performance AS
 SELECT p.measured_at AS time, p.model_name, p.model_version, coalesce(p.symbol, 'all') AS symbol,
@@ -3390,6 +1898,8 @@ SELECT (f.target_day::timestamp AT TIME ZONE 'UTC') AS time, f.model_name, f.mod
   LEFT JOIN stockml.prices a ON a.symbol = f.symbol AND a.day = f.target_day
   LEFT JOIN stockml.prices b ON b.symbol = f.symbol AND b.day = f.as_of
  ORDER BY time, f.symbol, f.model_name, f.model_version;
+COMMENT ON VIEW stockml.version_forecasts IS 'Grafana: the latest forecast of each model version for each symbol and target day (time), with its realized and the naive absolute error once the close is known; two versions forecasting the same days compare here';
+GRANT SELECT ON stockml.version_forecasts TO stockml_reader, stockml_admin;
 -- issue 10 items 3 and 4 (hyperparameter search, permutation importance): as
 -- sql/install/51_registry.sql (runs.parent_run_id, the trials of a search) and
 -- sql/install/57_importance.sql (model_permutation_importance; feature_importance gains
@@ -3401,7 +1911,6 @@ CREATE INDEX runs_parent_idx ON stockml.runs (parent_run_id) WHERE parent_run_id
 COMMENT ON INDEX stockml.runs_parent_idx IS 'serves the trials of a search';
 COMMENT ON COLUMN stockml.runs.parent_run_id IS 'a search trial: the train() run that searched (its params hold the lists or ranges); NULL for a train() run; no foreign key (a self-reference makes pg_dump warn that the data may not restore): trials share their search''s experiment, so dropping the model drops them too';
 
-DROP FUNCTION stockml.feature_importance(text, integer);
 CREATE FUNCTION stockml.model_permutation_importance(model bytea, x float8[], y float8[],
                                                      n_repeats integer DEFAULT 5, seed bigint DEFAULT 0)
 RETURNS TABLE (feature integer, importance float8, std float8)
@@ -3636,8 +2145,8 @@ GRANT SELECT ON stockml.backtest_equity TO stockml_reader, stockml_admin;
 -- join the forecast ledger with prices first (a materialized CTE) and apply total_return()
 -- to the joined rows on the node running the query; on Citus the join runs on the workers
 -- and total_return() never runs inside a query on a shard, which Citus refuses.
--- distribute()'s final form (ingest_log distributed, total_return() on the workers, the
--- reader's column grants) is in 99c_citus_train.sql, which comes after this piece.
+-- These are both functions' final forms (the earlier pieces no longer define them).
+-- distribute()'s final form is in 99d_predict_state.sql.
 
 CREATE OR REPLACE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
                                           model_version integer DEFAULT NULL)
@@ -3689,6 +2198,8 @@ BEGIN
      ORDER BY s.symbol NULLS FIRST;
 END
 $$;
+COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date, integer) IS
+'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol; log_loss and brier score the forecasts'' p_up (NULL when none has one)';
 
 CREATE OR REPLACE FUNCTION stockml.monitor(model_name text, window_days integer DEFAULT NULL)
 RETURNS TABLE (model text, version integer, window_start date, window_end date,
@@ -3943,9 +2454,8 @@ BEGIN
     RETURN NEXT;
 END
 $$;
--- Citus (issue 11): train()'s per-symbol pieces (src/train_piece.c), and
--- stockml.distribute() registering them to run where each symbol lives (its final form: with
--- 99b_citus_pipeline.sql's ingest_log, total_return() and reader grants, as in the install).
+-- Citus (issue 11): train()'s per-symbol pieces (src/train_piece.c); distribute() registers
+-- them to run where each symbol lives (its final form is in 99d_predict_state.sql).
 
 CREATE FUNCTION stockml._train_piece_rows(symbol text, feature_spec jsonb, horizon integer, train_end date)
 RETURNS bytea
@@ -3966,137 +2476,6 @@ COMMENT ON FUNCTION stockml._train_piece_qr(text, jsonb, integer, date, bigint, 
 REVOKE EXECUTE ON FUNCTION stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[]) TO stockml_admin;
 
-CREATE OR REPLACE FUNCTION stockml.distribute(shard_count integer DEFAULT NULL)
-RETURNS TABLE (table_name regclass, placement text)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    t record;
-    f record;
-    is_coordinator boolean;
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
-        RAISE EXCEPTION 'stockml.distribute() needs the citus extension in this database'
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Install Citus 13.2 for PostgreSQL 15 (Citus''s packages), put citus first in shared_preload_libraries, CREATE EXTENSION citus here and on each worker, add the workers with citus_add_node(), then call stockml.distribute() on the coordinator.';
-    END IF;
-    IF shard_count IS NOT NULL AND (shard_count OPERATOR(pg_catalog.<) 1 OR shard_count OPERATOR(pg_catalog.>) 64000) THEN
-        RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Leave it NULL for citus.shard_count (32 by default).';
-    END IF;
-    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO is_coordinator;
-    IF NOT is_coordinator THEN
-        RAISE EXCEPTION 'stockml.distribute() runs on the Citus coordinator, and this node is not it'
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Connect to the coordinator (citus_set_coordinator_host() names it) and call it there.';
-    END IF;
-    -- symbols first (the others colocate with it and reference it), by symbol; then the
-    -- tables of one symbol's rows, colocated with it: its bars, corporate actions and ingests
-    FOR t IN SELECT v.rel, v.ord FROM (VALUES ('stockml.symbols'::pg_catalog.regclass, 1),
-                                              ('stockml.prices'::pg_catalog.regclass, 2),
-                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3),
-                                              ('stockml.ingest_log'::pg_catalog.regclass, 4)) v(rel, ord)
-             ORDER BY v.ord LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) t.rel) THEN
-            IF t.rel OPERATOR(pg_catalog.=) 'stockml.ingest_log'::pg_catalog.regclass THEN
-                -- Citus wants the distribution column in every unique key: (symbol, id), id
-                -- staying unique by its identity
-                ALTER TABLE stockml.ingest_log DROP CONSTRAINT ingest_log_pkey,
-                    ADD CONSTRAINT ingest_log_pkey PRIMARY KEY (symbol, id);
-            END IF;
-            IF t.ord OPERATOR(pg_catalog.=) 1 THEN
-                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, shard_count => %s)',
-                                          t.rel, 'symbol', coalesce(shard_count::text, 'NULL'));
-            ELSE
-                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)',
-                                          t.rel, 'symbol', 'stockml.symbols');
-            END IF;
-        END IF;
-    END LOOP;
-    -- the rows copied to the shards stay in the coordinator's shell tables unless removed
-    FOR t IN SELECT v.rel FROM (VALUES ('stockml.ingest_log'::pg_catalog.regclass, 0),
-                                       ('stockml.corporate_actions'::pg_catalog.regclass, 1),
-                                       ('stockml.prices'::pg_catalog.regclass, 2),
-                                       ('stockml.symbols'::pg_catalog.regclass, 3)) v(rel, ord)
-             ORDER BY v.ord LOOP
-        EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', t.rel);
-    END LOOP;
-    -- the per-symbol functions run on the node that holds the symbol's shard
-    -- (force_delegation: also when called inside a transaction or another function)
-    FOR f IN SELECT v.fn FROM (VALUES ('stockml._train_piece_rows(text, jsonb, integer, date)'::pg_catalog.regprocedure, 1),
-                                      ('stockml._train_piece_qr(text, jsonb, integer, date, bigint, integer[])'::pg_catalog.regprocedure, 2)) v(fn, ord)
-             ORDER BY v.ord LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
-                        WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-                          AND o.objid OPERATOR(pg_catalog.=) f.fn
-                          AND o.distribution_argument_index IS NOT NULL) THEN
-            EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_function(%L, %L, colocate_with => %L, force_delegation => true)',
-                                      f.fn, 'symbol', 'stockml.prices');
-        END IF;
-    END LOOP;
-    -- ingest_log's ids are written where the ingest runs: each worker's copy of the identity
-    -- sequence continues from a range of its own, as Citus gives its own sequences (group id
-    -- << 48: 2^48 ids each), so that ids never repeat across nodes (the coordinator, group 0,
-    -- keeps 1 ..).  setval(), not ALTER TABLE: this transaction holds the workers' ingest_log
-    -- locked while distributing it, and run_command_on_workers() uses other connections.
-    FOR t IN SELECT r.nodename, r.nodeport, r.success, r.result
-               FROM pg_catalog.run_command_on_workers($cmd$
-SELECT pg_catalog.setval(q.seq, (g.groupid::bigint OPERATOR(pg_catalog.<<) 48) OPERATOR(pg_catalog.+) 1, false)
-  FROM pg_catalog.pg_dist_local_group g,
-       LATERAL (SELECT pg_catalog.pg_get_serial_sequence('stockml.ingest_log', 'id')::pg_catalog.regclass AS seq) q
- WHERE coalesce(pg_catalog.pg_sequence_last_value(q.seq), 0) OPERATOR(pg_catalog.<) (g.groupid::bigint OPERATOR(pg_catalog.<<) 48)
-$cmd$) r LOOP
-        IF NOT t.success THEN
-            RAISE EXCEPTION 'stockml.distribute() could not give ingest_log''s ids a range of their own on worker %:%', t.nodename, t.nodeport
-                USING DETAIL = t.result,
-                      HINT = 'Check that the worker has stockml and citus, then call stockml.distribute() again.';
-        END IF;
-    END LOOP;
-    -- the functions of one symbol that read and write only that symbol's rows of the
-    -- colocated tables: a call SELECT f('SYM', ...) runs on the worker holding the symbol.
-    -- The others stay on the coordinator: features() and predict() read feature sets and
-    -- models, which live there; the HTTP ingests read the coordinator's settings and
-    -- refresh() rescales the ledger (doc/citus.md).
-    FOR t IN SELECT v.fn FROM (VALUES ('stockml.total_return(text, date, date)'::pg_catalog.regprocedure),
-                                      ('stockml.ingest_csv(text, text, text, boolean, text)'::pg_catalog.regprocedure)) v(fn) LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
-                        WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-                          AND o.objid OPERATOR(pg_catalog.=) t.fn AND o.distribution_argument_index IS NOT NULL) THEN
-            PERFORM pg_catalog.create_distributed_function(t.fn, distribution_arg_name => 'symbol',
-                                                           colocate_with => 'stockml.prices');
-        END IF;
-    END LOOP;
-    -- the Grafana reader: Citus runs a view's queries on the shards as the querying role,
-    -- not as the view's owner, so stockml_reader needs SELECT on the columns its views show
-    -- of the distributed tables (price_history, symbol_info, ingest_status, the forecast
-    -- views): no more than those views show (doc/citus.md)
-    IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) 'stockml_reader') THEN
-        GRANT SELECT (symbol, name, exchange, currency, timezone, active) ON stockml.symbols TO stockml_reader;
-        GRANT SELECT (symbol, day, open, high, low, close, adj_close, volume) ON stockml.prices TO stockml_reader;
-        GRANT SELECT (id, symbol, source, started_at, finished_at, status, http_status, rows_inserted,
-                      rows_updated, rows_rejected, error) ON stockml.ingest_log TO stockml_reader;
-    END IF;
-    RETURN QUERY
-        SELECT c.oid::pg_catalog.regclass,
-               CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
-                    WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' THEN 'distributed by ' OPERATOR(pg_catalog.||)
-                         pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
-                    WHEN p.repmodel OPERATOR(pg_catalog.=) 't' THEN 'reference'
-                    ELSE 'citus local' END
-          FROM pg_catalog.pg_class c
-          JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-                AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
-                AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'stockml')
-          LEFT JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid OPERATOR(pg_catalog.=) c.oid
-         WHERE c.relkind OPERATOR(pg_catalog.=) 'r'
-         ORDER BY c.relname;
-END
-$$;
-COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces, total_return(), ingest_csv()) to run on the node holding the symbol, give each worker''s ingest_log ids a range of their own, let stockml_reader read the columns of them its views show (Citus checks a view''s shard queries as the querying role), and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
-REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;
 -- predict() in O(1) of the history (issue 13 item 1): stockml.bar_changes and the
 -- statement triggers that move it (the objects of sql/install/32_bar_changes.sql),
 -- filled for the bars stored before the upgrade, and distribute() dropping those
@@ -4440,6 +2819,8 @@ BEGIN
             USING HINT = 'The rows with status ''failed'' say why; the other symbols were recorded.';
     END IF;
 END $$;
+COMMENT ON FUNCTION stockml.forecast(text, text[], integer, text) IS
+'predict each symbol (default: the version''s own) with one version (version => N, alias => name, default production) and record it in stockml.predictions (a repeat on the same as_of day replaces the row); returns a row per symbol: status ok with the recorded row, or status failed with the error (a WARNING lists them), so one symbol without history does not stop the batch';
 -- stockml.validation_predictions loses its foreign key to stockml.models (a check per row was
 -- about 45 % of train()'s insert of its validation rows); statement triggers on models keep the
 -- cascade (sql/install/53_gate.sql).  pgTAP 57_validation_cascade.

@@ -45,26 +45,5 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.drift_null_check(float8[], float8, float8) IS
 'a statistic against its empirical null: threshold = the k-th smallest finite null value, k = ceil((1 - alpha) (n + 1)) (Infinity when k > n), so a statistic from the null exceeds it with probability at most alpha; p_value = (1 + #{null >= statistic}) / (1 + n)';
 
--- The null of the drifted share: for each window b of a version's null, the share of its
--- features whose statistic b exceeds their own (1 - alpha) quantile; the limit is that
--- share's own (1 - alpha) quantile.
-CREATE FUNCTION stockml.drift_share_limit(model_id bigint, method text, window_days integer, alpha float8)
-RETURNS float8
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT (stockml.drift_null_check(array_agg(w.share), NULL, $4)).threshold
-      FROM (SELECT b.b, avg((n.statistics[b.b] > q.threshold)::integer) AS share
-              FROM stockml.drift_null n
-             CROSS JOIN LATERAL stockml.drift_null_check(n.statistics, NULL, $4) q
-             CROSS JOIN LATERAL generate_subscripts(n.statistics, 1) b(b)
-             WHERE n.model_id = $1 AND n.method = $2 AND n.window_days = $3
-               AND n.statistics[b.b] <> 'NaN'::float8
-             GROUP BY b.b) w
-     HAVING count(*) > 0
-$$;
-COMMENT ON FUNCTION stockml.drift_share_limit(bigint, text, integer, float8) IS
-'the (1 - alpha) quantile of the drifted share''s null for a model version, method and window length: per window of stockml.drift_null, the share of features above their own (1 - alpha) quantile; NULL without a null';
-
--- monitor() itself, calibrated drift included, is defined once, in its final form, by
--- 84_intervals.sql
+-- drift_share_limit(), the share's calibrated limit, and monitor() itself are defined once,
+-- in their final forms, by 98_drift_calibration.sql and 99b_citus_pipeline.sql

@@ -42,8 +42,6 @@ COMMENT ON FUNCTION stockml.symbol_calendar(text) IS
 
 -- target days follow the symbol's calendar (src/predict.c)
 COMMENT ON COLUMN stockml.predictions.target_day IS 'the trading day forecast: horizon trading days after as_of in the symbol''s calendar (stockml.symbol_calendar)';
-COMMENT ON FUNCTION stockml.predict(text, text) IS
-'the production version''s forecast of the close horizon trading days (the symbol''s calendar) after the symbol''s last stored bar, from features computed with the spec stored in the model on total-return-adjusted prices; predicted_close, lower and upper are on the price scale of as_of''s bar as quoted (price_scale = ''as_of'')';
 
 -- The ledger's forecasts were made for `horizon` weekdays after as_of: re-target them to
 -- `horizon` trading days of their symbol's calendar, the bar their model's target is

@@ -34,18 +34,6 @@ SELECT h.set_at AS time, h.name AS model_name, h.alias, h.version, h.previous_ve
  ORDER BY time, h.id;
 COMMENT ON VIEW stockml.alias_events IS 'Grafana annotations: every alias move (deploy, auto, rollback) with who and why (time, text, tags)';
 
-CREATE VIEW stockml.version_forecasts AS
-SELECT (f.target_day::timestamp AT TIME ZONE 'UTC') AS time, f.model_name, f.model_version, f.symbol,
-       f.as_of, f.target_day, f.predicted_close, f.lower, f.upper,
-       a.close AS actual_close, b.close AS naive_close,
-       abs(f.predicted_close - a.close) AS abs_error, abs(b.close - a.close) AS naive_abs_error, f.made_at
-  FROM (SELECT DISTINCT ON (p.model_name, p.model_version, p.symbol, p.target_day) p.*
-          FROM stockml.predictions p
-         ORDER BY p.model_name, p.model_version, p.symbol, p.target_day, p.made_at DESC, p.id DESC) f
-  LEFT JOIN stockml.prices a ON a.symbol = f.symbol AND a.day = f.target_day
-  LEFT JOIN stockml.prices b ON b.symbol = f.symbol AND b.day = f.as_of
- ORDER BY time, f.symbol, f.model_name, f.model_version;
-COMMENT ON VIEW stockml.version_forecasts IS 'Grafana: the latest forecast of each model version for each symbol and target day (time), with its realized and the naive absolute error once the close is known; two versions forecasting the same days compare here';
-
-GRANT SELECT ON stockml.symbol_info, stockml.model_names, stockml.alias_events, stockml.version_forecasts
+GRANT SELECT ON stockml.symbol_info, stockml.model_names, stockml.alias_events
    TO stockml_reader, stockml_admin;
+-- version_forecasts is created by 99_logistic.sql (its final form, with predictions.p_up)

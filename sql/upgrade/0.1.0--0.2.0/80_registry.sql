@@ -35,7 +35,8 @@ SELECT v.created_at AS time, v.name, v.version, v.aliases, v.algorithm, v.symbol
  ORDER BY time, v.name, v.version;
 COMMENT ON VIEW stockml.model_history IS 'Grafana: every model version (time = when trained) with its aliases and walk-forward metrics beside the naive baseline''s';
 
--- drop_model() is defined once, in its final form, by 90_jobs.sql
+-- drop_model() is defined once, in its final form, by 90_jobs.sql; delete_version() by
+-- 82_registry_writes.sql
 
 -- the tags as stored: sorted, distinct, each 1-64 characters without NULLs or blanks
 CREATE FUNCTION stockml._check_tags(tags text[])
@@ -101,32 +102,6 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION stockml._require_version(text, integer) IS
 'internal: ERROR naming the model''s versions unless it has this one';
-
-CREATE FUNCTION stockml.delete_version(model_name text, version integer)
-RETURNS integer
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    aliases text;
-BEGIN
-    IF model_name IS NULL OR version IS NULL THEN
-        RAISE EXCEPTION 'model_name and version must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    -- the lock _set_alias takes: no alias moves onto the version while it goes
-    PERFORM pg_advisory_xact_lock(hashtext('stockml.model_aliases'), hashtext(model_name));
-    PERFORM stockml._require_version(model_name, version);
-    SELECT string_agg(a.alias, ', ' ORDER BY a.alias) INTO aliases
-      FROM stockml.model_aliases a WHERE a.name = model_name AND a.version = delete_version.version;
-    IF aliases IS NOT NULL THEN
-        RAISE EXCEPTION 'version % of model "%" is in use by alias %', version, model_name, aliases
-            USING ERRCODE = 'object_in_use',
-                  DETAIL = 'An alias serves the version it points to; deleting it would leave the alias pointing at nothing.',
-                  HINT = 'Point the alias at another version first with stockml.deploy(), or remove the whole model with stockml.drop_model().';
-    END IF;
-    DELETE FROM stockml.models m WHERE m.name = model_name AND m.version = delete_version.version;
-    RETURN 1;
-END $$;
-COMMENT ON FUNCTION stockml.delete_version(text, integer) IS
-'remove one version of a model with its forecasts and validation predictions (refused while an alias points to it); its run and the alias history stay; returns 1';
 
 -- stockml_admin trains and so describes its versions; deleting stays with the owner, as
 -- drop_model does (both need DELETE on stockml.models)

@@ -3,8 +3,9 @@
 -- fallback_to_naive check the caller and move aliases as the owner through _set_alias /
 -- _rollback (the owner's only), and deploy, rollback, train, delete_version, drop_model
 -- and monitor serialise on the model name's experiments row instead of advisory locks
--- anyone could take (src/registry.c; monitor's lock line is in 84_intervals.sql, which
--- defines its final body).  The same as sql/install/.
+-- anyone could take (src/registry.c; monitor's lock line is in 99b_citus_pipeline.sql, which
+-- defines its final body; _deploy_gate's final body is in 99_logistic.sql).  The same as
+-- sql/install/.
 
 REVOKE INSERT ON stockml.experiments, stockml.run_metrics, stockml.models, stockml.alias_history,
                  stockml.validation_predictions, stockml.drift_null FROM stockml_admin;
@@ -12,7 +13,6 @@ REVOKE INSERT, UPDATE ON stockml.runs, stockml.model_aliases FROM stockml_admin;
 REVOKE USAGE ON SEQUENCE stockml.runs_id_seq FROM stockml_admin;
 
 DROP FUNCTION stockml._set_alias(text, integer, text, text, text);
-DROP FUNCTION stockml._deploy_gate(text, integer, boolean);
 
 CREATE OR REPLACE FUNCTION stockml.deploy(model_name text, version integer, alias text DEFAULT 'production',
                                reason text DEFAULT NULL)
@@ -145,78 +145,6 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION stockml.delete_version(text, integer) IS
 'remove one version of a model with its forecasts and validation predictions (refused while an alias points to it); its run and the alias history stay; returns 1';
-
-CREATE FUNCTION stockml._deploy_gate(model_name text, version integer, auto_deploy boolean, set_by text)
-RETURNS TABLE (deployed boolean, gate jsonb)
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-#variable_conflict use_variable
-DECLARE
-    alpha    float8;
-    skill    float8;
-    horizon  integer;
-    prod     integer;
-    prod_h   integer;
-    p_naive  float8;
-    d_naive  integer;
-    p_prod   float8;
-    n_prod   bigint;
-    reason   text;
-BEGIN
-    SELECT coalesce(max(p.deploy_alpha), 0.05) INTO alpha
-      FROM stockml.retrain_policies p WHERE p.model_name = _deploy_gate.model_name;
-    SELECT (m.metrics ->> 'skill')::float8, m.horizon INTO skill, horizon
-      FROM stockml.models m WHERE m.name = _deploy_gate.model_name AND m.version = _deploy_gate.version;
-    SELECT a.version, m.horizon INTO prod, prod_h
-      FROM stockml.model_aliases a JOIN stockml.models m ON m.name = a.name AND m.version = a.version
-     WHERE a.name = _deploy_gate.model_name AND a.alias = 'production';
-    SELECT c.p_b_better, c.n_days INTO p_naive, d_naive FROM stockml.compare(model_name, 0, version) c;
-    IF prod IS NOT NULL AND prod_h = horizon THEN
-        SELECT c.p_b_better, c.n_rows INTO p_prod, n_prod FROM stockml.compare(model_name, prod, version) c;
-    END IF;
-
-    reason := CASE
-        WHEN NOT auto_deploy THEN
-            'auto_deploy is false: production stays where it is'
-        WHEN skill IS NULL OR skill <= 0 THEN
-            format('not deployed: skill %s <= 0 (no better than the random walk)',
-                   coalesce(round(skill::numeric, 4)::text, 'undefined'))
-        WHEN p_naive IS NULL OR p_naive >= alpha THEN
-            format('not deployed: does not beat the random walk significantly (Diebold-Mariano p = %s >= %s over %s days)',
-                   coalesce(round(p_naive::numeric, 4)::text, 'undefined'), alpha, d_naive)
-        WHEN prod IS NULL THEN NULL
-        WHEN prod_h <> horizon THEN
-            format('not deployed: production version %s forecasts %s bars ahead, this version %s: compare by hand and deploy()',
-                   prod, prod_h, horizon)
-        WHEN n_prod = 0 THEN
-            format('not deployed: no validation rows in common with production version %s (trained before 0.2.0 or on other symbols): compare by hand and deploy()',
-                   prod)
-        WHEN p_prod IS NULL OR p_prod >= alpha THEN
-            format('not deployed: does not beat production version %s significantly (Diebold-Mariano p = %s >= %s over %s rows in common)',
-                   prod, coalesce(round(p_prod::numeric, 4)::text, 'undefined'), alpha, n_prod)
-        END;
-    deployed := auto_deploy AND reason IS NULL;
-    IF deployed THEN
-        reason := format('deployed: beats the random walk (Diebold-Mariano p = %s)', round(p_naive::numeric, 4))
-               || CASE WHEN prod IS NULL THEN '; no production version before'
-                       ELSE format(' and production version %s (p = %s over %s rows in common)',
-                                   prod, round(p_prod::numeric, 4), n_prod) END
-               || format(' at alpha %s', alpha);
-        PERFORM stockml._set_alias(model_name, version, 'production', 'auto', reason, set_by);
-    END IF;
-    gate := jsonb_build_object(
-        'deployed', deployed, 'reason', reason, 'alpha', alpha,
-        'loss', 'absolute error of the log return', 'skill', skill,
-        'p_vs_naive', p_naive, 'days_vs_naive', d_naive,
-        'production_version', prod, 'p_vs_production', p_prod,
-        'rows_vs_production', n_prod);
-    RETURN NEXT;
-END
-$$;
-COMMENT ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) IS
-'internal, the owner''s only (train() runs it as the owner for its checked caller set_by): move production to a new version only when its skill is above 0 and, on the same validation rows, it beats the random walk and the production version by a one-sided Diebold-Mariano test at the policy''s deploy_alpha; returns the decision and its reason';
-REVOKE EXECUTE ON FUNCTION stockml._deploy_gate(text, integer, boolean, text) FROM PUBLIC;
 
 -- run_job_train() is defined once, in its final form, by 90_jobs.sql
 

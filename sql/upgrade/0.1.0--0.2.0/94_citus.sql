@@ -1,74 +1,9 @@
 -- Citus (issue 11): the symbol foreign keys without ON UPDATE CASCADE (Citus
 -- refuses cascading updates of a distribution column; nothing renames a
--- symbol), and stockml.distribute().
+-- symbol).  stockml.distribute() is defined once, in its final form, by
+-- 99d_predict_state.sql.
 ALTER TABLE stockml.prices DROP CONSTRAINT prices_symbol_fkey,
     ADD CONSTRAINT prices_symbol_fkey FOREIGN KEY (symbol) REFERENCES stockml.symbols (symbol) ON DELETE CASCADE;
 ALTER TABLE stockml.corporate_actions DROP CONSTRAINT corporate_actions_symbol_fkey,
     ADD CONSTRAINT corporate_actions_symbol_fkey FOREIGN KEY (symbol) REFERENCES stockml.symbols (symbol) ON DELETE CASCADE;
 
-CREATE FUNCTION stockml.distribute(shard_count integer DEFAULT NULL)
-RETURNS TABLE (table_name regclass, placement text)
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    t record;
-    is_coordinator boolean;
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
-        RAISE EXCEPTION 'stockml.distribute() needs the citus extension in this database'
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Install Citus 13.2 for PostgreSQL 15 (Citus''s packages), put citus first in shared_preload_libraries, CREATE EXTENSION citus here and on each worker, add the workers with citus_add_node(), then call stockml.distribute() on the coordinator.';
-    END IF;
-    IF shard_count IS NOT NULL AND (shard_count OPERATOR(pg_catalog.<) 1 OR shard_count OPERATOR(pg_catalog.>) 64000) THEN
-        RAISE EXCEPTION 'shard_count must be between 1 and 64000, not %', shard_count
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Leave it NULL for citus.shard_count (32 by default).';
-    END IF;
-    EXECUTE 'SELECT pg_catalog.citus_is_coordinator()' INTO is_coordinator;
-    IF NOT is_coordinator THEN
-        RAISE EXCEPTION 'stockml.distribute() runs on the Citus coordinator, and this node is not it'
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Connect to the coordinator (citus_set_coordinator_host() names it) and call it there.';
-    END IF;
-    -- symbols first (the others colocate with it and reference it), by symbol
-    FOR t IN SELECT v.rel, v.ord FROM (VALUES ('stockml.symbols'::pg_catalog.regclass, 1),
-                                              ('stockml.prices'::pg_catalog.regclass, 2),
-                                              ('stockml.corporate_actions'::pg_catalog.regclass, 3)) v(rel, ord)
-             ORDER BY v.ord LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) t.rel) THEN
-            IF t.ord OPERATOR(pg_catalog.=) 1 THEN
-                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, shard_count => %s)',
-                                          t.rel, 'symbol', coalesce(shard_count::text, 'NULL'));
-            ELSE
-                EXECUTE pg_catalog.format('SELECT pg_catalog.create_distributed_table(%L, %L, colocate_with => %L)',
-                                          t.rel, 'symbol', 'stockml.symbols');
-            END IF;
-        END IF;
-    END LOOP;
-    -- the rows copied to the shards stay in the coordinator's shell tables unless removed
-    FOR t IN SELECT v.rel FROM (VALUES ('stockml.corporate_actions'::pg_catalog.regclass, 1),
-                                       ('stockml.prices'::pg_catalog.regclass, 2),
-                                       ('stockml.symbols'::pg_catalog.regclass, 3)) v(rel, ord)
-             ORDER BY v.ord LOOP
-        EXECUTE pg_catalog.format('SELECT pg_catalog.truncate_local_data_after_distributing_table(%L)', t.rel);
-    END LOOP;
-    RETURN QUERY
-        SELECT c.oid::pg_catalog.regclass,
-               CASE WHEN p.logicalrelid IS NULL THEN 'coordinator'
-                    WHEN p.partmethod OPERATOR(pg_catalog.=) 'h' THEN 'distributed by ' OPERATOR(pg_catalog.||)
-                         pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
-                    WHEN p.repmodel OPERATOR(pg_catalog.=) 't' THEN 'reference'
-                    ELSE 'citus local' END
-          FROM pg_catalog.pg_class c
-          JOIN pg_catalog.pg_depend d ON d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-                AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'
-                AND d.refobjid OPERATOR(pg_catalog.=) (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'stockml')
-          LEFT JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid OPERATOR(pg_catalog.=) c.oid
-         WHERE c.relkind OPERATOR(pg_catalog.=) 'r'
-         ORDER BY c.relname;
-END
-$$;
-COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices and corporate_actions by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
-REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;

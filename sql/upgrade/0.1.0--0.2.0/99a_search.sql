@@ -9,7 +9,6 @@ CREATE INDEX runs_parent_idx ON stockml.runs (parent_run_id) WHERE parent_run_id
 COMMENT ON INDEX stockml.runs_parent_idx IS 'serves the trials of a search';
 COMMENT ON COLUMN stockml.runs.parent_run_id IS 'a search trial: the train() run that searched (its params hold the lists or ranges); NULL for a train() run; no foreign key (a self-reference makes pg_dump warn that the data may not restore): trials share their search''s experiment, so dropping the model drops them too';
 
-DROP FUNCTION stockml.feature_importance(text, integer);
 CREATE FUNCTION stockml.model_permutation_importance(model bytea, x float8[], y float8[],
                                                      n_repeats integer DEFAULT 5, seed bigint DEFAULT 0)
 RETURNS TABLE (feature integer, importance float8, std float8)

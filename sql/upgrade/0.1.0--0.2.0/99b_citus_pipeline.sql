@@ -2,8 +2,8 @@
 -- join the forecast ledger with prices first (a materialized CTE) and apply total_return()
 -- to the joined rows on the node running the query; on Citus the join runs on the workers
 -- and total_return() never runs inside a query on a shard, which Citus refuses.
--- distribute()'s final form (ingest_log distributed, total_return() on the workers, the
--- reader's column grants) is in 99c_citus_train.sql, which comes after this piece.
+-- These are both functions' final forms (the earlier pieces no longer define them).
+-- distribute()'s final form is in 99d_predict_state.sql.
 
 CREATE OR REPLACE FUNCTION stockml.forecast_accuracy(model_name text, from_day date, to_day date,
                                           model_version integer DEFAULT NULL)
@@ -55,6 +55,8 @@ BEGIN
      ORDER BY s.symbol NULLS FIRST;
 END
 $$;
+COMMENT ON FUNCTION stockml.forecast_accuracy(text, date, date, integer) IS
+'realized accuracy of a model''s forecasts with target day in [from_day, to_day] (only those of model_version when given), realized closes total-return adjusted to the scale of as_of: one row for all symbols (symbol NULL), then one per symbol; log_loss and brier score the forecasts'' p_up (NULL when none has one)';
 
 CREATE OR REPLACE FUNCTION stockml.monitor(model_name text, window_days integer DEFAULT NULL)
 RETURNS TABLE (model text, version integer, window_start date, window_end date,

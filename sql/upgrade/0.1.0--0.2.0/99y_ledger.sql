@@ -82,3 +82,5 @@ BEGIN
             USING HINT = 'The rows with status ''failed'' say why; the other symbols were recorded.';
     END IF;
 END $$;
+COMMENT ON FUNCTION stockml.forecast(text, text[], integer, text) IS
+'predict each symbol (default: the version''s own) with one version (version => N, alias => name, default production) and record it in stockml.predictions (a repeat on the same as_of day replaces the row); returns a row per symbol: status ok with the recorded row, or status failed with the error (a WARNING lists them), so one symbol without history does not stop the batch';
