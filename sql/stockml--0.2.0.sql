@@ -2034,18 +2034,19 @@ COMMENT ON TABLE stockml.drift_null IS 'per model version, feature and drift sta
 COMMENT ON COLUMN stockml.drift_null.method IS 'ks (the KS statistic D), wasserstein, psi, kl_div or jensen_shannon, as drift_test() computes them';
 COMMENT ON COLUMN stockml.drift_null.window_days IS 'the calendar days of each window: the retrain policy''s window_days when the version was trained (60 without a policy); monitor() over another window length falls back to the fixed thresholds';
 COMMENT ON COLUMN stockml.drift_null.statistics IS 'one statistic per window, in window order: element b of every feature is the same window, which gives the null of the drifted share; NaN when a window had no finite value';
-COMMENT ON COLUMN stockml.drift_null.neighbours IS 'windows fewer places apart than this overlap each other or each other''s guard: drift_share_check leaves them out of each other''s comparison (1: none do)';
+COMMENT ON COLUMN stockml.drift_null.neighbours IS 'windows fewer places apart than this overlap each other or each other''s guard: drift_share_check leaves them out of each other''s comparison, and drift_null_check the windows fewer than (neighbours + 1) / 2 places apart (those sharing rows) out of a feature''s threshold (1: none overlap)';
 COMMENT ON INDEX stockml.drift_null_pkey IS 'one null per version, feature and statistic';
 SELECT pg_catalog.pg_extension_config_dump('stockml.drift_null', '');
 GRANT SELECT ON stockml.drift_null TO stockml_admin;   -- written by train() as the owner
 
 CREATE FUNCTION stockml.drift_null_check(null_statistics float8[], statistic float8, alpha float8,
+                                         neighbours integer DEFAULT 1,
                                          OUT threshold float8, OUT p_value float8)
 RETURNS record
 AS 'MODULE_PATHNAME', 'stockml_drift_null_check'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION stockml.drift_null_check(float8[], float8, float8) IS
-'a statistic against its empirical null: threshold = the k-th smallest finite null value, k = ceil((1 - alpha) (n + 1)) (Infinity when k > n), so a statistic from the null exceeds it with probability at most alpha; p_value = (1 + #{null >= statistic}) / (1 + n)';
+COMMENT ON FUNCTION stockml.drift_null_check(float8[], float8, float8, integer) IS
+'a statistic against its empirical null (window order; neighbours = stockml.drift_null.neighbours): with (neighbours + 1) / 2 = 1, threshold = the k-th smallest finite null value, k = ceil((1 - alpha) (n + 1)) (Infinity when k > n); else each window is ranked only against the windows at least h = (neighbours + 1) / 2 places away (those that share no row with it), u_b = the share of them below it, L = the k-th smallest u_b, and threshold = the (floor(L n) + 1)-th smallest null value (at most the largest), so that a future window, which shares no row with the null, exceeds it in about alpha of stationary windows; p_value = (1 + #{null >= statistic}) / (1 + n)';
 
 -- The limit of the drifted share (src/drift_rule.c): each window of the null judged only
 -- against the windows that overlap neither it nor its guard (neighbours places or more
@@ -2460,7 +2461,7 @@ BEGIN
       LEFT JOIN stockml.drift_null n
              ON n.model_id = m.id AND n.feature = r.feature AND n.method = t.method
             AND n.window_days = monitor.window_days
-      LEFT JOIN LATERAL stockml.drift_null_check(n.statistics, t.statistic, pol.drift_alpha) q ON true
+      LEFT JOIN LATERAL stockml.drift_null_check(n.statistics, t.statistic, pol.drift_alpha, n.neighbours) q ON true
      WHERE EXISTS (SELECT FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity')
        AND EXISTS (SELECT FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity');
     SELECT count(*), count(*) FILTER (WHERE d.drifted), bool_and(d.calibrated)

@@ -3,9 +3,17 @@
  * a feature's statistic against the empirical null train() kept
  * (drift_null.c), and the limit of the drifted share.
  *
- * A feature drifts when its statistic exceeds the k-th smallest of the n
- * null values, k = ceil((1 - alpha) (n + 1)): a statistic exchangeable with
- * the null exceeds it with probability at most alpha (drift_null_check).
+ * A feature drifts when its statistic exceeds its threshold
+ * (drift_null_check).  Without overlapping windows (neighbours 1) that is the
+ * k-th smallest of the n null values, k = ceil((1 - alpha) (n + 1)): a
+ * statistic exchangeable with the null exceeds it with probability at most
+ * alpha.  Overlapping windows are not exchangeable with a future window: a
+ * long-memory feature's window (vol_20) is a near-copy of the windows that
+ * share its rows, so the plain rank let about 7 % of stationary windows
+ * through.  So each window b is ranked, like the share below, only against
+ * the windows that share no row with it (h = (neighbours + 1) / 2 places or
+ * more away: neighbours counts the places a window and its guard reach), and
+ * the threshold is calibrated on those ranks (Calibrate with h).
  *
  * The drifted share's null needs more care.  The null's 100 windows of
  * about 42 rows over a training period of a few years overlap (they hold
@@ -174,11 +182,13 @@ CheckNeighbours(FunctionCallInfo fcinfo, int argno)
 
 /*
  * stockml.drift_null_check(null float8[], statistic float8, alpha float8,
+ *                          neighbours integer DEFAULT 1,
  *                          OUT threshold float8, OUT p_value float8)
- * threshold: the k-th smallest finite null value, k = ceil((1 - alpha)
- * (n + 1)) (Infinity when k > n); p_value:
- * (1 + #{null >= statistic}) / (1 + n) over the finite null values, NULL
- * when the statistic is.
+ * threshold: with h = (neighbours + 1) / 2 = 1, the k-th smallest finite
+ * null value, k = ceil((1 - alpha) (n + 1)) (Infinity when k > n); with
+ * h > 1, Calibrate's threshold over the windows at least h places apart (the
+ * null in window order); p_value: (1 + #{null >= statistic}) / (1 + n) over
+ * the finite null values, NULL when the statistic is.
  */
 Datum
 stockml_drift_null_check(PG_FUNCTION_ARGS)
@@ -191,6 +201,7 @@ stockml_drift_null_check(PG_FUNCTION_ARGS)
 	TupleDesc	   tupdesc;
 	Datum		   values[2];
 	bool		   rnulls[2] = {false, false};
+	int			   h;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -205,12 +216,25 @@ stockml_drift_null_check(PG_FUNCTION_ARGS)
 				 errhint("Pass one feature's stockml.drift_null.statistics.")));
 	deconstruct_array(array, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  &elems, &nulls, &nelems);
-	c.sorted = palloc(sizeof(double) * Max(nelems, 1));
-	c.nf = 0;
-	for (int i = 0; i < nelems; i++)
-		if (!nulls[i] && isfinite(DatumGetFloat8(elems[i])))
-			c.sorted[c.nf++] = DatumGetFloat8(elems[i]);
-	c.threshold = ConformalQuantile(c.sorted, c.nf, PG_GETARG_FLOAT8(2));
+	/* windows fewer than h places apart share rows */
+	h = PG_NARGS() > 3 ? (CheckNeighbours(fcinfo, 3) + 1) / 2 : 1;
+	if (h > 1)
+	{
+		c.n = nelems;
+		c.v = palloc(sizeof(double) * Max(nelems, 1));
+		for (int i = 0; i < nelems; i++)
+			c.v[i] = nulls[i] ? NAN : DatumGetFloat8(elems[i]);
+		Calibrate(&c, PG_GETARG_FLOAT8(2), h);
+	}
+	else
+	{
+		c.sorted = palloc(sizeof(double) * Max(nelems, 1));
+		c.nf = 0;
+		for (int i = 0; i < nelems; i++)
+			if (!nulls[i] && isfinite(DatumGetFloat8(elems[i])))
+				c.sorted[c.nf++] = DatumGetFloat8(elems[i]);
+		c.threshold = ConformalQuantile(c.sorted, c.nf, PG_GETARG_FLOAT8(2));
+	}
 	values[0] = Float8GetDatum(c.threshold);
 	if (PG_ARGISNULL(1) || isnan(PG_GETARG_FLOAT8(1)))
 		rnulls[1] = true;

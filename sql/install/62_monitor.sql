@@ -389,7 +389,7 @@ BEGIN
       LEFT JOIN stockml.drift_null n
              ON n.model_id = m.id AND n.feature = r.feature AND n.method = t.method
             AND n.window_days = monitor.window_days
-      LEFT JOIN LATERAL stockml.drift_null_check(n.statistics, t.statistic, pol.drift_alpha) q ON true
+      LEFT JOIN LATERAL stockml.drift_null_check(n.statistics, t.statistic, pol.drift_alpha, n.neighbours) q ON true
      WHERE EXISTS (SELECT FROM unnest(r.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity')
        AND EXISTS (SELECT FROM unnest(c.vals) v WHERE v IS NOT NULL AND v <> 'NaN' AND abs(v) < 'Infinity');
     SELECT count(*), count(*) FILTER (WHERE d.drifted), bool_and(d.calibrated)

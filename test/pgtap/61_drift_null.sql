@@ -3,7 +3,7 @@
 -- 0.1.0) keeps the fixed thresholds.  The false-alarm rates are measured in
 -- 62_drift_calibration.sql.
 BEGIN;
-SELECT plan(21);
+SELECT plan(25);
 
 -- the quantile and the empirical p-value of drift_null_check on a hand-worked null
 SELECT is((stockml.drift_null_check(ARRAY[19, 3, 1, 'NaN', 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]::float8[],
@@ -34,13 +34,35 @@ SELECT is(stockml.drift_share_check(ARRAY[ARRAY(SELECT g::float8 FROM generate_s
                                     0.05, 3), 0.5::float8, '... and with neighbours left out');
 -- against numpy (test/reference/drift_share.py wrote drift_share_cases.csv): 12 seeded nulls
 -- of 3 to 16 features, overlapping-like windows, ties, a common factor, h 1 to 19
-CREATE TEMP TABLE share_cases (id integer, alpha float8, neighbours integer, statistics float8[], expected float8);
+CREATE TEMP TABLE share_cases (id integer, alpha float8, neighbours integer, statistics float8[], expected float8,
+                               feature_thresholds float8[]);
 \copy share_cases FROM 'test/reference/drift_share_cases.csv' WITH (FORMAT csv, HEADER true)
 SELECT is((SELECT string_agg(id || ': ' || got || ' <> ' || expected, ', ')
              FROM (SELECT id, expected, stockml.drift_share_check(statistics, alpha, neighbours) AS got
                      FROM share_cases) x
             WHERE NOT (got = expected OR abs(got - expected) < 1e-12)), NULL,
           'drift_share_check equals numpy on 12 cases');
+-- a feature's threshold with neighbours (the windows fewer than (neighbours + 1) / 2 places
+-- apart left out of each window's rank), every row of the same cases against numpy
+SELECT is((SELECT string_agg(id || '/' || j || ': ' || got || ' <> ' || feature_thresholds[j], ', ')
+             FROM (SELECT c.id, j, c.feature_thresholds,
+                          (stockml.drift_null_check(ARRAY(SELECT c.statistics[j][b]
+                                                            FROM generate_subscripts(c.statistics, 2) b ORDER BY b),
+                                                    NULL, c.alpha, c.neighbours)).threshold AS got
+                     FROM share_cases c, generate_subscripts(c.statistics, 1) j) x
+            WHERE NOT (got = feature_thresholds[j] OR abs(got - feature_thresholds[j]) < 1e-12)), NULL,
+          'drift_null_check with neighbours equals numpy on every feature of the 12 cases');
+-- hand-worked: 1..20 rising, neighbours 3 (h = 2): window b is ranked against the windows
+-- at least 2 places away, u_b = (b - 2) / 17 for 1 < b < 20, u_1 = 0 / 18, u_20 = 18 / 18;
+-- the level is the ceil(0.95 * 21) = 20th smallest u, 1: the threshold is the largest value
+-- (the plain rank, neighbours 1, is the 20th smallest too: the same null, the same answer)
+SELECT is((stockml.drift_null_check(ARRAY(SELECT g::float8 FROM generate_series(1, 20) g), NULL, 0.05, 3)).threshold,
+          20::float8, 'with neighbours: the threshold over the windows that share no rows');
+SELECT is((stockml.drift_null_check(ARRAY(SELECT g::float8 FROM generate_series(1, 20) g), 19.5, 0.05, 1)),
+          (stockml.drift_null_check(ARRAY(SELECT g::float8 FROM generate_series(1, 20) g), 19.5, 0.05)),
+          'neighbours 1 (no overlap) is the plain rank');
+SELECT throws_ok($$SELECT stockml.drift_null_check(ARRAY[1, 2]::float8[], 1, 0.05, 0)$$, '22023',
+                 'neighbours must be at least 1', 'drift_null_check: neighbours below 1 is an ERROR');
 SELECT throws_ok($$SELECT stockml.drift_share_check(ARRAY[1, 2]::float8[], 0.05, 1)$$, '2202E',
                              'the nulls must be a two-dimensional array (features x windows), not 1-dimensional',
                              'a one-dimensional array is an ERROR');

@@ -9,14 +9,21 @@ For each seed: a random walk (or AR(1) log returns, phi = 0.4) of 1520 weekdays;
 features computed from bars up to each day (ret_1, ret_5, ret_20, vol_20,
 sma_ratio_50); the reference = the 950 training rows (bars 51..1000); the null =
 the statistic between each of 100 windows of 42 consecutive training rows (60
-calendar days of weekdays) and the reference without the window's rows.  Two
+calendar days of weekdays) and the reference without the window's rows.  Three
 designs: "guard" (stockml 0.2.0: the windows' first rows evenly spaced, and 42
-rows on each side of the window left out of the reference too) and "plain" (the
-first design: seeded random offsets, only the window's rows left out).  The
-threshold = the ceil(0.95 * 101)-th smallest.  A feature is flagged in a window
+rows on each side of the window left out of the reference too; the threshold of
+drift_null_check with neighbours h, the places a window's window and guard
+reach: each null window ranked only against the windows at least (h + 1) // 2
+places away, which share no row with it, u_b = the share of them below it, the
+level L = the ceil(0.95 * 101)-th smallest u_b, the threshold the
+(floor(L n) + 1)-th smallest null value), "guard_rank" (the same windows, the
+threshold the plain ceil(0.95 * 101)-th smallest: the design before) and "plain"
+(the first design: seeded random offsets, only the window's rows left out, the
+plain rank).  A feature is flagged in a window
 after training (12 windows that do not overlap, ending 45, 88, ..., 518 rows
 after) when its statistic exceeds the threshold.  The share rule over these 5
-features retrains when their flagged share exceeds its limit: "guard", the one of
+features retrains when their flagged share exceeds its limit: "guard" and
+"guard_rank", the one of
 src/drift_rule.c (each null window judged against the windows at least h places
 away, h the places that overlap its window or guard: u_jb = the share of those
 below it, flagged when u_jb >= k / n; the share's own level L = the
@@ -88,6 +95,19 @@ def share_limit(nulls, h):
     return np.sort(share)[min(int(np.floor(level * n + 1e-9)), n - 1)]
 
 
+def feature_threshold(null, g):
+    """drift_rule.c's drift_null_check with neighbours: each window ranked against the
+    windows at least g places away (those that share no row with it), the level L = the
+    conformal quantile of those ranks, the threshold the (floor(L n) + 1)-th smallest"""
+    if g <= 1:
+        return conformal(null)
+    level = conformal(away_below(null, g))
+    if level > 1:
+        return np.inf
+    n = len(null)
+    return np.sort(null)[min(int(np.floor(level * n + 1e-9)), n - 1)]
+
+
 def null_windows(design, rng):
     """(first row, rows left out of the reference from, to) of the 100 windows"""
     if design == "guard":
@@ -109,8 +129,11 @@ def main():
                 r[t] = (0.4 * r[t - 1] if kind == "ar" and t > 0 else 0) + z[t]
             feats = features(np.log(50) + np.cumsum(r))
             ends = [1000 + 45 + 43 * i for i in range(12)]
-            for design in ("guard", "plain"):
-                windows = null_windows(design, rng)
+            # windows 2 * WINDOW rows apart or more overlap neither window nor guard
+            step = (1000 - WINDOW - 50) / (NWIN - 1)
+            neighbours = int(np.ceil(2 * WINDOW / step))
+            for design in ("guard", "guard_rank", "plain"):
+                windows = null_windows("plain" if design == "plain" else "guard", rng)
                 for method in ("ks", "wasserstein"):
                     nulls, cur = [], []
                     for name, f in feats.items():
@@ -120,16 +143,17 @@ def main():
                             keep = np.ones(950, bool)
                             keep[lo - 50:hi - 50] = False
                             null.append(statistic(method, ref_all[keep], f[s:s + WINDOW]))
-                        thr = conformal(null)
+                        if design == "guard":
+                            thr = feature_threshold(null, (neighbours + 1) // 2)
+                        else:
+                            thr = conformal(null)
                         c = [statistic(method, ref_all, f[e - WINDOW + 1:e + 1]) > thr for e in ends]
                         rates.setdefault((design, method, name), []).append(np.mean(c))
                         nulls.append(null)
                         cur.append(c)
                     nulls = np.array(nulls)
-                    if design == "guard":
-                        # windows 2 * WINDOW rows apart or more overlap neither window nor guard
-                        step = (1000 - WINDOW - 50) / (NWIN - 1)
-                        limit = share_limit(nulls, int(np.ceil(2 * WINDOW / step)))
+                    if design != "plain":
+                        limit = share_limit(nulls, neighbours)
                     else:
                         # the first design's in-sample limit
                         limit = conformal(np.mean([v > conformal(v) for v in nulls], axis=0))

@@ -15,6 +15,12 @@ below b's; window b is drifted for j when u_jb >= k / n, k = ceil((1 - alpha)
 level L = the ceil((1 - alpha) (m + 1))-th smallest of the shares' own u_b
 (Infinity when that is more than m); the limit = the (floor(L n) + 1)-th smallest
 share, at most the largest (Infinity when L is).
+
+The last column, the threshold stockml.drift_null_check(row, NULL, alpha,
+neighbours) gives each feature's row: with g = (neighbours + 1) // 2 places (the
+windows that share rows), the k-th smallest of the row when g = 1, else the
+row's level L over the windows at least g places away (as the share's) and the
+(floor(L n) + 1)-th smallest value, at most the largest (Infinity when L is).
 """
 import csv
 import math
@@ -44,9 +50,24 @@ def share_limit(nulls, alpha, h):
     return np.sort(share)[min(int(math.floor(level * n + 1e-9)), n - 1)]
 
 
+def feature_threshold(v, alpha, neighbours):
+    g = (neighbours + 1) // 2
+    if g <= 1:
+        return conformal(v, alpha)
+    level = conformal(away_below(v, g), alpha)
+    if level > 1:
+        return math.inf
+    n = len(v)
+    return np.sort(v)[min(int(math.floor(level * n + 1e-9)), n - 1)]
+
+
+def literal(x):
+    return "Infinity" if math.isinf(x) else repr(float(x))
+
+
 def main():
     out = csv.writer(sys.stdout, lineterminator="\n")
-    out.writerow(["case", "alpha", "neighbours", "statistics", "expected"])
+    out.writerow(["case", "alpha", "neighbours", "statistics", "expected", "feature_thresholds"])
     # features, windows, alpha, neighbours, decimals, weight of a factor common to the features
     cases = [(3, 40, 0.05, 1, 6, 0), (3, 40, 0.10, 5, 6, 0), (16, 100, 0.05, 1, 6, 0), (16, 100, 0.05, 9, 6, 0),
              (16, 100, 0.05, 19, 6, 0), (16, 100, 0.10, 19, 6, 0), (8, 60, 0.05, 7, 1, 0), (16, 100, 0.01, 3, 6, 0),
@@ -55,9 +76,10 @@ def main():
         rng = np.random.default_rng(case)
         z = rng.standard_normal((p, n + 9)) + common * rng.standard_normal(n + 9)
         nulls = np.round(np.array([np.convolve(r, np.ones(10) / 10, "valid") for r in z]), digits)
-        literal = "{" + ",".join("{" + ",".join(repr(float(x)) for x in row) + "}" for row in nulls) + "}"
+        array = "{" + ",".join("{" + ",".join(repr(float(x)) for x in row) + "}" for row in nulls) + "}"
         lim = share_limit(nulls, alpha, h)
-        out.writerow([case, alpha, h, literal, "Infinity" if math.isinf(lim) else repr(float(lim))])
+        thresholds = "{" + ",".join(literal(feature_threshold(r, alpha, h)) for r in nulls) + "}"
+        out.writerow([case, alpha, h, array, literal(lim), thresholds])
 
 
 if __name__ == "__main__":
