@@ -810,6 +810,9 @@ ArrayGetNItems(int ndim, const int *dims)
 /* ------------------------------------------------------------------- SPI */
 
 /* every statement succeeds; a SELECT returns one row of zeros */
+/* read committed, as a session starts (price_store.c reads it) */
+int XactIsoLevel = XACT_READ_COMMITTED;
+
 uint64				 SPI_processed = 0;
 SPITupleTable		*SPI_tuptable = NULL;
 int					 SPI_result = 0;
