@@ -15,6 +15,9 @@
 #include "calendar.h"
 #include "feature_matrix.h"
 
+/* rows of the matrix computed together: 256 x 16 features = 32 kB */
+#define FEATURE_BLOCK 256
+
 
 void
 FeatureCheckHorizon(int horizon)
@@ -24,6 +27,28 @@ FeatureCheckHorizon(int horizon)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon must be between 1 and %d bars, not %d", FEATURE_MAX_HORIZON, horizon),
 				 errhint("horizon => 1 predicts the next stored bar's close.")));
+}
+
+static void FeatureIndicatorsInit(const FeatureDef *def, Indicator **ind, Indicator **ret);
+
+/* A feature from its indicator's value v at a bar closing at close */
+static pg_attribute_always_inline double
+FeatureOfIndicator(FeatureKind kind, double v, double close)
+{
+	switch (kind)
+	{
+		case FEAT_SMA_RATIO:
+		case FEAT_EMA_RATIO:
+			return close / v - 1.0;
+		case FEAT_RSI:
+			return v / 100.0;
+		case FEAT_MACD:
+		case FEAT_MACD_SIGNAL:
+		case FEAT_ATR:
+			return v / close;
+		default:
+			return v;
+	}
 }
 
 /*
@@ -59,28 +84,174 @@ FeaturePush(const FeatureDef *def, Indicator *ind, Indicator *ret, const Feature
 			return IndicatorPush(ind, log1p(Max(b->volume, 0.0)), 0, 0, v);
 		case FEAT_ATR:
 			defined = IndicatorPush(ind, b->close, b->high, b->low, v);
-			*v /= b->close;
+			*v = FeatureOfIndicator(def->kind, *v, b->close);
 			return defined;
 		default:
 			defined = IndicatorPush(ind, b->close, 0, 0, v);
-			switch (def->kind)
-			{
-				case FEAT_SMA_RATIO:
-				case FEAT_EMA_RATIO:
-					*v = b->close / *v - 1.0;
-					break;
-				case FEAT_RSI:
-					*v /= 100.0;
-					break;
-				case FEAT_MACD:
-				case FEAT_MACD_SIGNAL:
-					*v /= b->close;
-					break;
-				default:
-					break;
-			}
+			*v = FeatureOfIndicator(def->kind, *v, b->close);
 			return defined;
 	}
+}
+
+/*
+ * The columns of bars[0 .. n) the features read, for FeatureSeries; high,
+ * low, volume and the returns filled on first use.
+ */
+typedef struct BarColumns
+{
+	const FeatureBar *bars;
+	int				  n;
+	double			 *close;
+	double			 *lnc; /* log(close) */
+	double			 *high;
+	double			 *low;
+	double			 *volume; /* log1p(max(volume, 0)) */
+	double			 *ret;	  /* lnc[t] - lnc[t - 1] from t = 1 on */
+} BarColumns;
+
+enum BarColumnKind
+{
+	COL_HIGH,
+	COL_LOW,
+	COL_VOLUME,
+	COL_RET
+};
+
+static void
+BarColumnsInit(BarColumns *c, const FeatureBar *bars, int n)
+{
+	memset(c, 0, sizeof(*c));
+	c->bars = bars;
+	c->n = n;
+	c->close = palloc(mul_size(Max(n, 1), sizeof(double)));
+	c->lnc = palloc(mul_size(Max(n, 1), sizeof(double)));
+	for (int t = 0; t < n; t++)
+	{
+		c->close[t] = bars[t].close;
+		c->lnc[t] = log(bars[t].close);
+	}
+}
+
+static const double *
+BarColumn(BarColumns *c, enum BarColumnKind which)
+{
+	double **col = which == COL_HIGH ? &c->high : which == COL_LOW ? &c->low :
+											  which == COL_VOLUME  ? &c->volume :
+																	 &c->ret;
+
+	if (*col == NULL)
+	{
+		double *v = palloc(mul_size(Max(c->n, 1), sizeof(double)));
+
+		for (int t = 0; t < c->n; t++)
+		{
+			const FeatureBar *b = &c->bars[t];
+
+			switch (which)
+			{
+				case COL_HIGH:
+					v[t] = b->high;
+					break;
+				case COL_LOW:
+					v[t] = b->low;
+					break;
+				case COL_VOLUME:
+					v[t] = log1p(Max(b->volume, 0.0));
+					break;
+				case COL_RET:
+					v[t] = t > 0 ? c->lnc[t] - c->lnc[t - 1] : 0.0;
+					break;
+			}
+		}
+		*col = v;
+	}
+	return *col;
+}
+
+static void
+BarColumnsFree(BarColumns *c)
+{
+	double *cols[] = {c->close, c->lnc, c->high, c->low, c->volume, c->ret};
+
+	for (int i = 0; i < (int) lengthof(cols); i++)
+		if (cols[i])
+			pfree(cols[i]);
+}
+
+/*
+ * The indicator of feature def for FeatureSeries, ready for the first bar;
+ * NULL for the features that need none (range, log returns, calendar).
+ */
+static Indicator *
+FeatureSeriesIndicator(const FeatureDef *def)
+{
+	Indicator *ind;
+
+	if (def->kind == FEAT_RANGE || def->kind == FEAT_LOG_RETURN || FEATURE_KIND_IS_CALENDAR(def->kind))
+		return NULL;
+	ind = palloc(IndicatorSize(&def->ind));
+	IndicatorInit(ind, &def->ind);
+	return ind;
+}
+
+/*
+ * Feature def at bars t0 .. t1 - 1 of c, continuing its indicator ind (from
+ * FeatureSeriesIndicator, fed bars 0 .. t0 - 1 before): out[(t - t0) * stride]
+ * gets its value at bar t from the returned offset on (the first defined
+ * bar minus t0; t1 - t0 when none).  Bit for bit what FeaturePush gives bar
+ * after bar: the same kernels (IndicatorPushSeries), the same arithmetic in
+ * the same order (log returns as differences of the same logarithms, which
+ * is what IndicatorPushLog's lag buffer computes; volatility's one-bar
+ * returns from bar 1 on).
+ */
+static int
+FeatureSeries(const FeatureDef *def, Indicator *ind, BarColumns *c, int t0, int t1,
+			  double *out, int stride)
+{
+	int n = t1 - t0;
+	int first;
+
+	switch (def->kind)
+	{
+		case FEAT_RANGE:
+			for (int t = t0; t < t1; t++)
+				out[(Size) (t - t0) * stride] = (c->bars[t].high - c->bars[t].low) / c->bars[t].close;
+			return 0;
+		case FEAT_WEEKDAY:
+		case FEAT_DAYS_TO_MONTH_END:
+		case FEAT_DAYS_SINCE_HOLIDAY:
+			for (int t = t0; t < t1; t++)
+				out[(Size) (t - t0) * stride] = 0.0;
+			return 0;
+		case FEAT_LOG_RETURN:
+		{
+			int k = def->ind.n;
+			int from = Min(Max(t0, k), t1);
+
+			for (int t = from; t < t1; t++)
+				out[(Size) (t - t0) * stride] = c->lnc[t] - c->lnc[t - k];
+			return from - t0;
+		}
+		case FEAT_VOLATILITY:
+		{
+			int from = Min(Max(t0, 1), t1);
+
+			return (from - t0) + IndicatorPushSeries(ind, BarColumn(c, COL_RET) + from, NULL, NULL,
+													 t1 - from, out + (Size) (from - t0) * stride, stride);
+		}
+		case FEAT_VOLUME_ZSCORE:
+			return IndicatorPushSeries(ind, BarColumn(c, COL_VOLUME) + t0, NULL, NULL, n, out, stride);
+		case FEAT_ATR:
+			first = IndicatorPushSeries(ind, c->close + t0, BarColumn(c, COL_HIGH) + t0,
+										BarColumn(c, COL_LOW) + t0, n, out, stride);
+			break;
+		default:
+			first = IndicatorPushSeries(ind, c->close + t0, NULL, NULL, n, out, stride);
+			break;
+	}
+	for (int i = first; i < n; i++)
+		out[(Size) i * stride] = FeatureOfIndicator(def->kind, out[(Size) i * stride], c->close[t0 + i]);
+	return first;
 }
 
 /* A feature's indicator (and volatility's returns), ready for the first bar */
@@ -111,18 +282,14 @@ static double *
 ExoSeries(const FeatureDef *def, const FeatureBar *bars, int nbars, int *first)
 {
 	double	  *value = palloc(mul_size(Max(nbars, 1), sizeof(double)));
-	Indicator *ind;
-	Indicator *ret;
+	Indicator *ind = FeatureSeriesIndicator(def);
+	BarColumns c;
 
-	FeatureIndicatorsInit(def, &ind, &ret);
-	*first = nbars;
-	for (int k = 0; k < nbars; k++)
-	{
-		if ((k & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (FeaturePush(def, ind, ret, &bars[k], log(bars[k].close), &value[k]) && *first == nbars)
-			*first = k;
-	}
+	BarColumnsInit(&c, bars, nbars);
+	*first = FeatureSeries(def, ind, &c, 0, nbars, value, 1);
+	BarColumnsFree(&c);
+	if (ind)
+		pfree(ind);
 	return value;
 }
 
@@ -210,8 +377,9 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureInputs *inputs,
 	int			   first = -1;
 	int			   last = -1;
 	int			   nrows;
-	Indicator	 **ind = palloc0(sizeof(Indicator *) * nf);
-	Indicator	 **returns = palloc0(sizeof(Indicator *) * nf);
+	BarColumns	   cols;
+	double		  *warm;
+	Indicator	 **ind = palloc0(sizeof(Indicator *) * Max(nf, 1));
 	double		 **exo_value = NULL;
 	int			  *exo_at = NULL;
 	DateADT		   exo_from = DATEVAL_NOBEGIN; /* every other symbol's feature is defined */
@@ -269,58 +437,63 @@ FeatureMatrixFromBars(const FeatureSpec *spec, const FeatureInputs *inputs,
 	if (nrows == 0)
 		return m;
 
+	/*
+	 * Warm-up reads every bar before the first output row, whatever start_day
+	 * (into warm, discarded); then the rows, FEATURE_BLOCK at a time, one
+	 * feature after the other, each straight into its column of x: a block of
+	 * rows stays in the cache while its features are written.
+	 */
+	BarColumnsInit(&cols, bars, last + 1);
+	warm = palloc(mul_size(Max(first, 1), sizeof(double)));
 	for (int j = 0; j < nf; j++)
-		if (spec->defs[j].symbol[0] == '\0')
-			FeatureIndicatorsInit(&spec->defs[j], &ind[j], &returns[j]);
-
-	/* warm-up reads every bar before the first output row, whatever start_day */
-	for (int t = 0; t <= last; t++)
+		if (!(exo_value && exo_value[j]))
+		{
+			ind[j] = FeatureSeriesIndicator(&spec->defs[j]);
+			(void) FeatureSeries(&spec->defs[j], ind[j], &cols, 0, first, warm, 1);
+		}
+	for (int t0 = first; t0 <= last; t0 += FEATURE_BLOCK)
 	{
-		const FeatureBar *b = &bars[t];
-		double			  lnc = log(b->close);
-		bool			  out = (t >= first);
-		double			 *row = out ? &m->x[(Size) (t - first) * nf] : NULL;
+		int		t1 = Min(t0 + FEATURE_BLOCK, last + 1);
+		double *block = &m->x[(Size) (t0 - first) * nf];
 
-		if ((t & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-
+		CHECK_FOR_INTERRUPTS();
 		for (int j = 0; j < nf; j++)
 		{
 			const FeatureDef *def = &spec->defs[j];
-			double			  v;
-			bool			  defined;
 
 			if (exo_value && exo_value[j])
 			{
-				/* the other symbol's value at its last bar on or before this day */
+				/* the other symbol's value at its last bar on or before each day */
 				const FeatureBar *eb = inputs->exo_bars[j];
 				int				  ne = inputs->exo_nbars[j];
 
-				if (!out)
-					continue;
-				while (exo_at[j] + 1 < ne && eb[exo_at[j] + 1].day <= b->day)
-					exo_at[j]++;
-				row[j] = exo_value[j][exo_at[j]];
+				for (int t = t0; t < t1; t++)
+				{
+					while (exo_at[j] + 1 < ne && eb[exo_at[j] + 1].day <= bars[t].day)
+						exo_at[j]++;
+					block[(Size) (t - t0) * nf + j] = exo_value[j][exo_at[j]];
+				}
 				continue;
 			}
-			defined = FeaturePush(def, ind[j], returns[j], b, lnc, &v);
-			if (out)
-			{
-				if (!defined)
-					elog(ERROR, "feature \"%s\" undefined at bar %d after its warm-up of %d bars",
-						 def->name, t + 1, spec->warmup);
-				row[j] = v;
-			}
-		}
-		if (out)
-		{
-			int i = t - first;
-
-			m->days[i] = b->day;
-			m->close[i] = b->close;
-			m->y[i] = (t + horizon < nbars) ? log(bars[t + horizon].close / b->close) : NAN;
+			/* defined at the first row, defined at every later one */
+			if (FeatureSeries(def, ind[j], &cols, t0, t1, block + j, nf) != 0)
+				elog(ERROR, "feature \"%s\" undefined at bar %d after its warm-up of %d bars",
+					 def->name, t0 + 1, spec->warmup);
 		}
 	}
+	for (int t = first; t <= last; t++)
+	{
+		int i = t - first;
+
+		m->days[i] = bars[t].day;
+		m->close[i] = bars[t].close;
+		m->y[i] = (t + horizon < nbars) ? log(bars[t + horizon].close / bars[t].close) : NAN;
+	}
+	pfree(warm);
+	BarColumnsFree(&cols);
+	for (int j = 0; j < nf; j++)
+		if (ind[j])
+			pfree(ind[j]);
 	if (spec->needs_inputs)
 		FillCalendar(spec, (TradingCalendar) inputs->calendar, m); /* nrows > 0 */
 	return m;

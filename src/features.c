@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -39,7 +40,7 @@
 #include "price_store.h"
 #include "roles.h"
 
-static void		   FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_jsonb,
+static void		   FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, const FeatureSpec *spec,
 										int start_arg, int end_arg, int horizon);
 static void		   CheckSymbolKnown(const char *symbol);
 static FeatureBar *LoadBarsSpi(const char *symbol, int *nbars);
@@ -446,12 +447,80 @@ CheckSymbolKnown(const char *symbol)
 				 errhint("Load bars first, e.g. SELECT * FROM stockml.ingest_csv('%s', :'csv');", symbol)));
 }
 
+/*
+ * The output rows of features() built from a template tuple: formed once by
+ * heap_form_tuple from a first row, then row after row only the bytes of
+ * day, close, the elements of x and y are rewritten in it (every row has the
+ * same layout: one symbol, x of the same length, y NULL or not, each with a
+ * template of its own) and tuplestore_puttuple copies it, in place of
+ * forming every row anew (sizes, alignment, a zeroed allocation: about half
+ * of what storing a row cost).
+ */
+typedef struct RowTemplate
+{
+	HeapTuple tuple;
+	char	 *day;
+	char	 *close;
+	char	 *x; /* the first element */
+	char	 *y; /* NULL when y is NULL */
+} RowTemplate;
+
+/*
+ * The template of a row (values, nulls as tuplestore_putvalues takes them);
+ * false when the row's layout is not the one expected, checked by finding the
+ * values where they should be: the caller then forms each row.
+ */
+static bool
+RowTemplateInit(RowTemplate *rt, TupleDesc desc, Datum *values, bool *nulls, int nfeatures)
+{
+	static const Oid types[5] = {TEXTOID, DATEOID, FLOAT8OID, FLOAT8ARRAYOID, FLOAT8OID};
+	char			*at[5] = {NULL, NULL, NULL, NULL, NULL};
+	HeapTupleHeader	 h;
+	char			*tp;
+	uint32			 off = 0;
+	ArrayType		*x = DatumGetArrayTypeP(values[3]);
+
+	if (desc->natts != 5)
+		return false;
+	for (int i = 0; i < 5; i++)
+		if (TupleDescAttr(desc, i)->attisdropped || TupleDescAttr(desc, i)->atttypid != types[i])
+			return false;
+	rt->tuple = heap_form_tuple(desc, values, nulls);
+	h = rt->tuple->t_data;
+	tp = (char *) h + h->t_hoff;
+	/* as nocachegetattr walks a tuple */
+	for (int i = 0; i < 5; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (HeapTupleHasNulls(rt->tuple) && att_isnull(i, h->t_bits))
+			continue;
+		off = att_align_pointer(off, att->attalign, att->attlen, tp + off);
+		at[i] = tp + off;
+		off = att_addlength_pointer(off, att->attlen, tp + off);
+	}
+	if (at[1] == NULL || at[2] == NULL || at[3] == NULL ||
+		VARATT_IS_EXTERNAL(at[3]) || VARATT_IS_COMPRESSED(at[3]))
+		return false;
+	rt->day = at[1];
+	rt->close = at[2];
+	rt->x = at[3] + (VARATT_IS_SHORT(at[3]) ? VARHDRSZ_SHORT : VARHDRSZ) + (ARR_OVERHEAD_NONULLS(1) - VARHDRSZ);
+	rt->y = at[4];
+	if (VARSIZE_ANY(at[3]) != VARSIZE(x) - VARHDRSZ + (VARATT_IS_SHORT(at[3]) ? VARHDRSZ_SHORT : VARHDRSZ) ||
+		memcmp(rt->x, (char *) x + ARR_OVERHEAD_NONULLS(1), nfeatures * sizeof(float8)) != 0 ||
+		*(DateADT *) rt->day != DatumGetDateADT(values[1]) ||
+		DatumGetFloat8(values[2]) != *(double *) rt->close ||
+		(rt->y == NULL) != nulls[4] ||
+		(rt->y != NULL && *(double *) rt->y != DatumGetFloat8(values[4])))
+		return false;
+	return true;
+}
+
 static void
-FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_jsonb,
+FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, const FeatureSpec *spec,
 					 int start_arg, int end_arg, int horizon)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	FeatureSpec	  *spec;
 	FeatureMatrix *m;
 	DateADT		   start_day,
 		end_day;
@@ -462,6 +531,8 @@ FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_js
 	FeatureBar	 *bars;
 	MemoryContext work;
 	MemoryContext caller;
+	RowTemplate	  templates[2];		/* y not NULL, y NULL */
+	int			  made[2] = {0, 0}; /* 1 made, -1 cannot be */
 
 	ValidateSymbol(symbol);
 	FeatureCheckHorizon(horizon);
@@ -474,7 +545,6 @@ FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_js
 	work = AllocSetContextCreate(CurrentMemoryContext, "stockml features",
 								 ALLOCSET_DEFAULT_SIZES);
 	caller = MemoryContextSwitchTo(work);
-	spec = FeatureSpecParse(spec_jsonb);
 	if (!PG_ARGISNULL(start_arg))
 		start_day = PG_GETARG_DATEADT(start_arg);
 	if (!PG_ARGISNULL(end_arg))
@@ -507,18 +577,32 @@ FeaturesToTuplestore(FunctionCallInfo fcinfo, const char *symbol, Jsonb *spec_js
 
 	for (int i = 0; i < m->nrows; i++)
 	{
-		Datum values[5];
-		bool  nulls[5] = {false, false, false, false, false};
+		Datum		 values[5];
+		bool		 nulls[5] = {false, false, false, false, false};
+		int			 k = isnan(m->y[i]) ? 1 : 0;
+		RowTemplate *rt = &templates[k];
 
+		if (made[k] > 0)
+		{
+			memcpy(rt->day, &m->days[i], sizeof(DateADT));
+			memcpy(rt->close, &m->close[i], sizeof(float8));
+			memcpy(rt->x, &m->x[(Size) i * m->nfeatures], m->nfeatures * sizeof(float8));
+			if (rt->y)
+				memcpy(rt->y, &m->y[i], sizeof(float8));
+			tuplestore_puttuple(rsinfo->setResult, rt->tuple);
+			continue;
+		}
 		memcpy((char *) x + ARR_OVERHEAD_NONULLS(1), &m->x[(Size) i * m->nfeatures], m->nfeatures * sizeof(float8));
 		values[0] = symbol_datum;
 		values[1] = DateADTGetDatum(m->days[i]);
 		values[2] = Float8GetDatum(m->close[i]);
 		values[3] = PointerGetDatum(x);
-		if (isnan(m->y[i]))
+		if (k == 1)
 			nulls[4] = true;
 		else
 			values[4] = Float8GetDatum(m->y[i]);
+		if (made[k] == 0)
+			made[k] = RowTemplateInit(rt, rsinfo->setDesc, values, nulls, m->nfeatures) ? 1 : -1;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	MemoryContextSwitchTo(caller);
@@ -565,6 +649,12 @@ FeaturesReadAsOwner(void)
 		   pg_class_aclcheck(prices, GetUserId(), ACL_SELECT) != ACLCHECK_OK;
 }
 
+typedef struct FeatureSetCache
+{
+	char		*set;
+	FeatureSpec *spec;
+} FeatureSetCache;
+
 /* features(symbol, start_day, end_day, feature_set, horizon) */
 PG_FUNCTION_INFO_V1(stockml_features);
 Datum
@@ -576,10 +666,27 @@ stockml_features(PG_FUNCTION_ARGS)
 	bool			   as_owner = FeaturesReadAsOwner();
 	StockmlOwnerSwitch sw;
 
+	FeatureSetCache *cache = (FeatureSetCache *) fcinfo->flinfo->fn_extra;
+
 	/* an ERROR in between is undone by the (sub)transaction's abort */
 	if (as_owner)
 		StockmlBecomeOwner(&sw);
-	FeaturesToTuplestore(fcinfo, symbol, FeatureSetSpec(set), 1, 2, horizon);
+
+	/*
+	 * The set's spec, read and parsed once per query and call site (a LATERAL
+	 * call over many symbols): in the query's one snapshot it cannot change.
+	 */
+	if (cache == NULL || strcmp(cache->set, set) != 0)
+	{
+		MemoryContext	 old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		FeatureSetCache *c = palloc(sizeof(FeatureSetCache));
+
+		c->spec = FeatureSpecParse(FeatureSetSpec(set));
+		c->set = pstrdup(set);
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = cache = c;
+	}
+	FeaturesToTuplestore(fcinfo, symbol, cache->spec, 1, 2, horizon);
 	if (as_owner)
 		StockmlRestoreUser(&sw);
 	return (Datum) 0;
@@ -605,7 +712,7 @@ stockml_features_spec(PG_FUNCTION_ARGS)
 
 		if (as_owner)
 			StockmlBecomeOwner(&sw);
-		FeaturesToTuplestore(fcinfo, symbol, spec, 2, 3, horizon);
+		FeaturesToTuplestore(fcinfo, symbol, FeatureSpecParse(spec), 2, 3, horizon);
 		if (as_owner)
 			StockmlRestoreUser(&sw);
 	}

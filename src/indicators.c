@@ -15,25 +15,26 @@
 #include <math.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "nodes/plannodes.h"
 #include "utils/builtins.h"
 
 #include "indicators.h"
 
-static void	 RollingInit(RollingWindow *w, int n, double *buf);
-static void	 RollingPush(RollingWindow *w, double x);
-static void	 RollingExact(RollingWindow *w);
-static bool	 RollingVariance(const RollingWindow *w, int ddof, double *var);
-static bool	 LagPush(RollingWindow *w, double x, double *old);
-static void	 EmaInit(EmaState *e, int n);
-static bool	 EmaPush(EmaState *e, double x);
-static void	 WilderInit(WilderState *s, int n);
-static bool	 WilderPush(WilderState *s, double up, double down);
-static void	 CheckWindow(const char *what, int n, int min);
-static Datum IndicatorTransition(FunctionCallInfo fcinfo, IndicatorKind kind);
-static void	 CheckWindowFrame(FunctionCallInfo fcinfo, IndicatorKind kind);
-static int	 IntArg(FunctionCallInfo fcinfo, int i, IndicatorKind kind, const char *what);
+static void							   RollingInit(RollingWindow *w, int n, double *buf);
+static pg_attribute_always_inline void RollingPush(RollingWindow *w, double x);
+static void							   RollingExact(RollingWindow *w);
+static pg_attribute_always_inline bool RollingVariance(const RollingWindow *w, int ddof, double *var);
+static pg_attribute_always_inline bool LagPush(RollingWindow *w, double x, double *old);
+static void							   EmaInit(EmaState *e, int n);
+static pg_attribute_always_inline bool EmaPush(EmaState *e, double x);
+static void							   WilderInit(WilderState *s, int n);
+static pg_attribute_always_inline bool WilderPush(WilderState *s, double up, double down);
+static void							   CheckWindow(const char *what, int n, int min);
+static Datum						   IndicatorTransition(FunctionCallInfo fcinfo, IndicatorKind kind);
+static void							   CheckWindowFrame(FunctionCallInfo fcinfo, IndicatorKind kind);
+static int							   IntArg(FunctionCallInfo fcinfo, int i, IndicatorKind kind, const char *what);
 
 /* ---------------------------------------------------------------- kernels */
 
@@ -51,7 +52,7 @@ RollingInit(RollingWindow *w, int n, double *buf)
  * replace update); every n replacements they are recomputed by two passes over
  * the buffer, O(n) every n rows, so the rounding error cannot accumulate.
  */
-static void
+static pg_attribute_always_inline void
 RollingPush(RollingWindow *w, double x)
 {
 	if (w->count < w->n)
@@ -110,7 +111,7 @@ RollingExact(RollingWindow *w)
 }
 
 /* Variance of the full window with the given delta degrees of freedom */
-static bool
+static pg_attribute_always_inline bool
 RollingVariance(const RollingWindow *w, int ddof, double *var)
 {
 	if (w->count < w->n || w->count <= ddof)
@@ -123,7 +124,7 @@ RollingVariance(const RollingWindow *w, int ddof, double *var)
 }
 
 /* Store x in a lag buffer of n slots; *old gets x from n pushes ago if known */
-static bool
+static pg_attribute_always_inline bool
 LagPush(RollingWindow *w, double x, double *old)
 {
 	bool known = (w->count == w->n);
@@ -148,7 +149,7 @@ EmaInit(EmaState *e, int n)
 }
 
 /* α = 2/(n+1), seeded with the SMA of the first n values: defined from row n */
-static bool
+static pg_attribute_always_inline bool
 EmaPush(EmaState *e, double x)
 {
 	if (e->count < e->n)
@@ -171,7 +172,7 @@ WilderInit(WilderState *s, int n)
 }
 
 /* Wilder's smoothing (α = 1/n) of two series, seeded with their first-n means */
-static bool
+static pg_attribute_always_inline bool
 WilderPush(WilderState *s, double up, double down)
 {
 	if (s->count < s->n)
@@ -386,15 +387,17 @@ IndicatorInit(Indicator *ind, const IndicatorParams *p)
 /*
  * Push one row (high and low are read by atr only) and return whether the
  * indicator is defined at it, with its value in *value.  x must be finite.
+ * kind is ind->p.kind: IndicatorPushSeries passes it as a constant, so that
+ * each of its loops is this function for one kind, the switch folded away.
  */
-bool
-IndicatorPush(Indicator *ind, double x, double high, double low, double *value)
+static pg_attribute_always_inline bool
+PushRow(Indicator *ind, IndicatorKind kind, double x, double high, double low, double *value)
 {
 	const IndicatorParams *p = &ind->p;
 	double				   var;
 	double				   old;
 
-	switch (p->kind)
+	switch (kind)
 	{
 		case IND_SMA:
 			RollingPush(&ind->win, x);
@@ -520,6 +523,63 @@ IndicatorPush(Indicator *ind, double x, double high, double low, double *value)
 	}
 	elog(ERROR, "unknown indicator kind %d", (int) p->kind);
 	return false;
+}
+
+bool
+IndicatorPush(Indicator *ind, double x, double high, double low, double *value)
+{
+	return PushRow(ind, ind->p.kind, x, high, low, value);
+}
+
+/*
+ * Push x[0 .. n) (with high[] and low[] for atr; NULL otherwise), as n calls
+ * of IndicatorPush would: value[t * stride] gets the value at row t from the first
+ * defined row on, which is returned (n when none; an indicator stays defined
+ * once it is).  The same kernels in the same order, so the same bits, in one
+ * loop per kind without a call or a switch per row.
+ */
+int
+IndicatorPushSeries(Indicator *ind, const double *restrict x, const double *restrict high,
+					const double *restrict low, int n, double *restrict value, int stride)
+{
+	int		  first = n;
+	Indicator st;
+
+	/*
+	 * The state in a local copy (its ring buffer stays ind's): the compiler
+	 * keeps it in registers, as no store through value or the buffer can
+	 * reach it.
+	 */
+	memcpy(&st, ind, offsetof(Indicator, buf));
+
+#define PUSH_SERIES(K, H, L)                                                              \
+	case K:                                                                               \
+		for (int t = 0; t < n; t++)                                                       \
+		{                                                                                 \
+			if ((t & 4095) == 0)                                                          \
+				CHECK_FOR_INTERRUPTS();                                                   \
+			if (PushRow(&st, K, x[t], (H), (L), &value[(Size) t * stride]) && first == n) \
+				first = t;                                                                \
+		}                                                                                 \
+		break
+
+	switch (ind->p.kind)
+	{
+		PUSH_SERIES(IND_SMA, 0.0, 0.0);
+		PUSH_SERIES(IND_EMA, 0.0, 0.0);
+		PUSH_SERIES(IND_RSI, 0.0, 0.0);
+		PUSH_SERIES(IND_MACD, 0.0, 0.0);
+		PUSH_SERIES(IND_MACD_SIGNAL, 0.0, 0.0);
+		PUSH_SERIES(IND_BB_PCTB, 0.0, 0.0);
+		PUSH_SERIES(IND_ATR, high[t], low[t]);
+		PUSH_SERIES(IND_ROLLING_STD, 0.0, 0.0);
+		PUSH_SERIES(IND_ZSCORE, 0.0, 0.0);
+		PUSH_SERIES(IND_LOG_RETURN, 0.0, 0.0);
+		PUSH_SERIES(IND_MOMENTUM, 0.0, 0.0);
+	}
+#undef PUSH_SERIES
+	memcpy(ind, &st, offsetof(Indicator, buf));
+	return first;
 }
 
 /*

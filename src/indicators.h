@@ -105,5 +105,8 @@ extern Size		   IndicatorSize(const IndicatorParams *p);
 extern void		   IndicatorInit(Indicator *ind, const IndicatorParams *p);
 extern bool		   IndicatorPush(Indicator *ind, double x, double high, double low, double *value);
 extern bool		   IndicatorPushLog(Indicator *ind, double lnx, double *value);
+extern int		   IndicatorPushSeries(Indicator *ind, const double *restrict x,
+									   const double *restrict high, const double *restrict low,
+									   int n, double *restrict value, int stride);
 
 #endif /* INDICATORS_H */
