@@ -3535,6 +3535,24 @@ GRANT INSERT, UPDATE, DELETE ON stockml.feature_sets TO stockml_admin;
 -- Citus (issue 11): stockml.distribute() spreads the per-symbol tables over a
 -- Citus cluster's workers (src/distributed.c keeps C readers correct on them).
 
+-- On Citus, models is a reference table (distribute()), which the coordinator's ledger and
+-- drift null may not reference by a foreign key: distribute() replaces their keys' ON DELETE
+-- CASCADE by statement triggers on models calling this (unused on one node).
+CREATE FUNCTION stockml._models_ledger_delete() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        TRUNCATE stockml.predictions, stockml.drift_null;
+    ELSE
+        DELETE FROM stockml.predictions p USING gone g WHERE p.model_id OPERATOR(pg_catalog.=) g.id;
+        DELETE FROM stockml.drift_null n USING gone g WHERE n.model_id OPERATOR(pg_catalog.=) g.id;
+    END IF;
+    RETURN NULL;
+END $$;
+COMMENT ON FUNCTION stockml._models_ledger_delete() IS
+'internal, on Citus: the cascade of stockml.models (a reference table) to stockml.predictions and stockml.drift_null, which keep no foreign key to it there (a trigger distribute() creates)';
+REVOKE ALL ON FUNCTION stockml._models_ledger_delete() FROM PUBLIC;
+
 CREATE FUNCTION stockml.distribute(shard_count integer DEFAULT NULL)
 RETURNS TABLE (table_name regclass, placement text)
 LANGUAGE plpgsql VOLATILE
@@ -3544,6 +3562,9 @@ DECLARE
     t record;
     f record;
     is_coordinator boolean;
+    unsafe_triggers text;
+    ddl_propagation text;
+    messages text := pg_catalog.current_setting('client_min_messages');
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'citus') THEN
         RAISE EXCEPTION 'stockml.distribute() needs the citus extension in this database'
@@ -3560,6 +3581,93 @@ BEGIN
         RAISE EXCEPTION 'stockml.distribute() runs on the Citus coordinator, and this node is not it'
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'Connect to the coordinator (citus_set_coordinator_host() names it) and call it there.';
+    END IF;
+    -- the small shared tables the per-symbol functions read where they run: feature sets
+    -- (features()), models and aliases (predict()), and the runs and experiments models
+    -- reference, as reference tables, a copy on every node (doc/citus.md); first, before the
+    -- distributed tables' parallel copies (Citus allows no reference table DDL after them).
+    -- Their triggers go to every node's copy (Citus wants citus.enable_unsafe_triggers): the
+    -- guards of feature_sets only refuse, models_changed() only invalidates caches, and the
+    -- cascades to the coordinator's tables find no rows on a worker.  A reference table may
+    -- reference only reference tables: the keys among them are dropped and made again
+    -- (also on the workers' copies of the tables, which the extension's script gave them),
+    -- and the ones from predictions and drift_null to models become triggers on models.
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p
+                    WHERE p.logicalrelid OPERATOR(pg_catalog.=) 'stockml.models'::pg_catalog.regclass) THEN
+        FOR t IN SELECT r.nodename, r.nodeport, r.success, r.result
+                   FROM pg_catalog.run_command_on_workers($cmd$
+ALTER TABLE stockml.predictions DROP CONSTRAINT IF EXISTS predictions_model_id_fkey;
+ALTER TABLE stockml.drift_null DROP CONSTRAINT IF EXISTS drift_null_model_id_fkey;
+ALTER TABLE stockml.model_aliases DROP CONSTRAINT IF EXISTS model_aliases_name_version_fkey;
+ALTER TABLE stockml.models DROP CONSTRAINT IF EXISTS models_run_id_fkey;
+ALTER TABLE stockml.run_metrics DROP CONSTRAINT IF EXISTS run_metrics_run_id_fkey;
+ALTER TABLE stockml.runs DROP CONSTRAINT IF EXISTS runs_experiment_id_fkey
+$cmd$) r LOOP
+            IF NOT t.success THEN
+                RAISE EXCEPTION 'stockml.distribute() could not drop the registry''s foreign keys on worker %:%', t.nodename, t.nodeport
+                    USING DETAIL = t.result,
+                          HINT = 'Check that the worker has stockml and citus, then call stockml.distribute() again.';
+            END IF;
+        END LOOP;
+        ALTER TABLE stockml.predictions DROP CONSTRAINT IF EXISTS predictions_model_id_fkey;
+        ALTER TABLE stockml.drift_null DROP CONSTRAINT IF EXISTS drift_null_model_id_fkey;
+        ALTER TABLE stockml.model_aliases DROP CONSTRAINT IF EXISTS model_aliases_name_version_fkey;
+        ALTER TABLE stockml.models DROP CONSTRAINT IF EXISTS models_run_id_fkey;
+        ALTER TABLE stockml.run_metrics DROP CONSTRAINT IF EXISTS run_metrics_run_id_fkey;
+        ALTER TABLE stockml.runs DROP CONSTRAINT IF EXISTS runs_experiment_id_fkey;
+        -- ON DELETE CASCADE of the ledger and the drift null, as for the validation rows
+        CREATE TRIGGER models_ledger_delete AFTER DELETE ON stockml.models
+            REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION stockml._models_ledger_delete();
+        CREATE TRIGGER models_ledger_truncate AFTER TRUNCATE ON stockml.models
+            FOR EACH STATEMENT EXECUTE FUNCTION stockml._models_ledger_delete();
+    END IF;
+    unsafe_triggers := pg_catalog.current_setting('citus.enable_unsafe_triggers');
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    FOR t IN SELECT v.rel FROM (VALUES ('stockml.feature_sets'::pg_catalog.regclass, 1),
+                                       ('stockml.experiments'::pg_catalog.regclass, 2),
+                                       ('stockml.runs'::pg_catalog.regclass, 3),
+                                       ('stockml.run_metrics'::pg_catalog.regclass, 4),
+                                       ('stockml.models'::pg_catalog.regclass, 5),
+                                       ('stockml.model_aliases'::pg_catalog.regclass, 6)) v(rel, ord)
+             ORDER BY v.ord LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) t.rel) THEN
+            -- (without Citus's NOTICE that the copied rows stay in the shell: they leave it below)
+            PERFORM pg_catalog.set_config('client_min_messages', 'warning', true);
+            PERFORM pg_catalog.create_reference_table(t.rel);
+            PERFORM pg_catalog.set_config('client_min_messages', messages, true);
+            -- the copied rows leave the shell, with its triggers off for that, on the shell
+            -- alone (not propagated to the copies): feature_sets' guard refuses TRUNCATE, and
+            -- models' would empty the coordinator's validation rows and ledger
+            ddl_propagation := pg_catalog.current_setting('citus.enable_ddl_propagation');
+            PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+            EXECUTE pg_catalog.format('ALTER TABLE %s DISABLE TRIGGER USER', t.rel);
+            PERFORM pg_catalog.truncate_local_data_after_distributing_table(t.rel);
+            EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER USER', t.rel);
+            PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', ddl_propagation, true);
+        END IF;
+    END LOOP;
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', unsafe_triggers, true);
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint c
+                    WHERE c.conrelid OPERATOR(pg_catalog.=) 'stockml.model_aliases'::pg_catalog.regclass
+                      AND c.conname OPERATOR(pg_catalog.=) 'model_aliases_name_version_fkey') THEN
+        ALTER TABLE stockml.runs ADD CONSTRAINT runs_experiment_id_fkey
+            FOREIGN KEY (experiment_id) REFERENCES stockml.experiments (id) ON DELETE CASCADE;
+        ALTER TABLE stockml.run_metrics ADD CONSTRAINT run_metrics_run_id_fkey
+            FOREIGN KEY (run_id) REFERENCES stockml.runs (id) ON DELETE CASCADE;
+        ALTER TABLE stockml.models ADD CONSTRAINT models_run_id_fkey
+            FOREIGN KEY (run_id) REFERENCES stockml.runs (id) ON DELETE SET NULL;
+        ALTER TABLE stockml.model_aliases ADD CONSTRAINT model_aliases_name_version_fkey
+            FOREIGN KEY (name, version) REFERENCES stockml.models (name, version);
+    END IF;
+    -- the Grafana reader (below): of the reference tables, what model_versions, model_names,
+    -- model_history, backtest_equity and the other views show of them (not the model, its
+    -- spec or its reference sample); here, as Citus allows no DDL on a referenced reference
+    -- table after the distributed tables' parallel operations in the same transaction
+    IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) 'stockml_reader') THEN
+        GRANT SELECT (id, name, version, algorithm, symbols, horizon, feature_set, params, metrics,
+                      train_start, train_end, n_rows, created_at, run_id, description, tags)
+            ON stockml.models TO stockml_reader;
+        GRANT SELECT (name, alias, version) ON stockml.model_aliases TO stockml_reader;
     END IF;
     -- symbols first (the others colocate with it and reference it), by symbol; then the
     -- tables of one symbol's rows, colocated with it: its bars, corporate actions and ingests
@@ -3638,11 +3746,22 @@ $cmd$) r LOOP
     END LOOP;
     -- the functions of one symbol that read and write only that symbol's rows of the
     -- colocated tables: a call SELECT f('SYM', ...) runs on the worker holding the symbol.
-    -- The others stay on the coordinator: features() and predict() read feature sets and
-    -- models, which live there; the HTTP ingests read the coordinator's settings and
+    -- The HTTP ingests stay on the coordinator: they read the coordinator's settings, and
     -- refresh() rescales the ledger (doc/citus.md).
     FOR t IN SELECT v.fn FROM (VALUES ('stockml.total_return(text, date, date)'::pg_catalog.regprocedure),
                                       ('stockml.ingest_csv(text, text, text, boolean, text)'::pg_catalog.regprocedure)) v(fn) LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
+                        WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                          AND o.objid OPERATOR(pg_catalog.=) t.fn AND o.distribution_argument_index IS NOT NULL) THEN
+            PERFORM pg_catalog.create_distributed_function(t.fn, distribution_arg_name => 'symbol',
+                                                           colocate_with => 'stockml.prices');
+        END IF;
+    END LOOP;
+    -- and the functions of one symbol that read the bars and those copies: features()
+    -- (its feature set), predict() and predict_path() (the model) run on the symbol's node
+    FOR t IN SELECT v.fn FROM (VALUES ('stockml.features(text, date, date, text, integer)'::pg_catalog.regprocedure),
+                                      ('stockml.predict(text, text, integer, text)'::pg_catalog.regprocedure),
+                                      ('stockml.predict_path(text, text, integer, text)'::pg_catalog.regprocedure)) v(fn) LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_object o
                         WHERE o.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
                           AND o.objid OPERATOR(pg_catalog.=) t.fn AND o.distribution_argument_index IS NOT NULL) THEN
@@ -3677,7 +3796,7 @@ $cmd$) r LOOP
 END
 $$;
 COMMENT ON FUNCTION stockml.distribute(integer) IS
-'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces, total_return(), ingest_csv()) to run on the node holding the symbol, give each worker''s ingest_log ids a range of their own, let stockml_reader read the columns of them its views show (Citus checks a view''s shard queries as the querying role), and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
+'on a Citus coordinator: distribute symbols, prices, corporate_actions and ingest_log by symbol (colocated, shard_count shards, NULL: citus.shard_count), make feature_sets, experiments, runs, run_metrics, models and model_aliases reference tables (predictions and drift_null follow models by triggers instead of foreign keys), remove the copied rows from the coordinator''s shell tables, register the per-symbol functions (train()''s pieces, total_return(), ingest_csv(), features(), predict(), predict_path()) to run on the node holding the symbol, give each worker''s ingest_log ids a range of their own, let stockml_reader read the columns of them its views show (Citus checks a view''s shard queries as the querying role), and list where every stockml table lives; the other tables stay on the coordinator. Idempotent. ERROR without Citus or off the coordinator';
 REVOKE EXECUTE ON FUNCTION stockml.distribute(integer) FROM PUBLIC;
 -- Citus (issue 11): the per-symbol pieces of train() (src/train_piece.c).
 -- stockml.distribute() registers them with create_distributed_function(...,

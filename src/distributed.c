@@ -17,6 +17,13 @@
  * citus.allow_nested_distributed_execution is on, which this sets until
  * CitusRestoreSettings().  Only for reads whose rows live beside the outer
  * query's: the nested query then runs locally, in the same transaction.
+ *
+ * CitusSequentialWrites(): on Citus the registry is a set of reference tables
+ * that reference one another (stockml.distribute()); Citus refuses to write a
+ * referenced one (experiments, runs, models) after a parallel query of a
+ * distributed table in the same transaction, so train(), which reads the bars
+ * first, runs its distributed queries over one connection per node, until
+ * CitusRestoreSettings().
  */
 #include "postgres.h"
 
@@ -82,17 +89,30 @@ RelationIsCitusTable(Oid relid)
 	return found;
 }
 
-int
-CitusAllowLocalNestedReads(Oid relid)
+/* Set a Citus setting until CitusRestoreSettings(), when relid is a Citus table */
+static int
+CitusSetUntilRestored(Oid relid, const char *name, const char *value)
 {
 	int nestlevel;
 
-	if (!RelationIsCitusTable(relid))
+	if (!OidIsValid(relid) || !RelationIsCitusTable(relid))
 		return -1;
 	nestlevel = NewGUCNestLevel();
-	(void) set_config_option("citus.allow_nested_distributed_execution", "on", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option(name, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+							 false);
 	return nestlevel;
+}
+
+int
+CitusAllowLocalNestedReads(Oid relid)
+{
+	return CitusSetUntilRestored(relid, "citus.allow_nested_distributed_execution", "on");
+}
+
+int
+CitusSequentialWrites(Oid relid)
+{
+	return CitusSetUntilRestored(relid, "citus.multi_shard_modify_mode", "sequential");
 }
 
 void

@@ -10,6 +10,7 @@
 
 extern bool RelationIsCitusTable(Oid relid);
 extern int	CitusAllowLocalNestedReads(Oid relid);
+extern int	CitusSequentialWrites(Oid relid);
 extern void CitusRestoreSettings(int nestlevel);
 
 #endif

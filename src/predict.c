@@ -996,14 +996,37 @@ stockml_predict_vector_0_2(PG_FUNCTION_ARGS)
 	return stockml_predict_vector(fcinfo);
 }
 
-/* Statement trigger on model_aliases and models: tell every backend at commit */
+/*
+ * Statement trigger on model_aliases and models: tell every backend at commit.
+ * On Citus they are reference tables (stockml.distribute()) and the trigger
+ * fires on each node's shard of them (models_102042, ...), a relation the
+ * callback does not know: then the tables themselves are invalidated too, so
+ * that the caches of predict() calls run on that node see the change.
+ */
 Datum
 stockml_models_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Oid			 relid;
+	Oid			 nsp;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "stockml_models_changed: not called as a trigger");
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	relid = RelationGetRelid(trigdata->tg_relation);
+	CacheInvalidateRelcacheByRelid(relid);
+	nsp = get_namespace_oid("stockml", true);
+	if (OidIsValid(nsp))
+	{
+		Oid models = get_relname_relid("models", nsp);
+		Oid aliases = get_relname_relid("model_aliases", nsp);
+
+		if (relid != models && relid != aliases)
+		{
+			if (OidIsValid(models))
+				CacheInvalidateRelcacheByRelid(models);
+			if (OidIsValid(aliases))
+				CacheInvalidateRelcacheByRelid(aliases);
+		}
+	}
 	return PointerGetDatum(NULL);
 }

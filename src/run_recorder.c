@@ -171,9 +171,9 @@ StockmlRunRecorderMain(Datum main_arg)
 {
 	dsm_segment	   *seg;
 	RecorderShared *sh;
-	Datum			args[10];
-	Oid				types[10] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, DATEOID,
-								 TEXTOID, TIMESTAMPTZOID, TEXTOID};
+	Datum			args[11];
+	Oid				types[11] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, DATEOID,
+								 TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID};
 	int				rc;
 
 	pqsignal(SIGTERM, die);
@@ -210,11 +210,13 @@ StockmlRunRecorderMain(Datum main_arg)
 	args[7] = CStringGetTextDatum(sh->data + sh->params);
 	args[8] = TimestampTzGetDatum(sh->started_at);
 	args[9] = CStringGetTextDatum(sh->data + sh->error);
+	/* the time as a parameter: Citus refuses volatile functions in writes of a reference table */
+	args[10] = TimestampTzGetDatum(GetCurrentTimestamp());
 	rc = SPI_execute_with_args("INSERT INTO stockml.runs (id, experiment_id, model_name, algorithm, symbols,"
 							   " horizon, feature_set, train_end, params, status, started_at, finished_at, error)"
 							   " SELECT $2, e.id, $1, $3, $4::pg_catalog.text[], $5, $6, $7, $8::pg_catalog.jsonb, 'failed', $9,"
-							   " pg_catalog.clock_timestamp(), $10 FROM stockml.experiments e WHERE e.name = $1",
-							   10, types, args, sh->has_train_end ? NULL : "      n   ", false, 0);
+							   " $11, $10 FROM stockml.experiments e WHERE e.name = $1",
+							   11, types, args, sh->has_train_end ? NULL : "      n    ", false, 0);
 	if (rc != SPI_OK_INSERT || SPI_processed != 1)
 		elog(ERROR, "could not record the failed run: %s", SPI_result_code_string(rc));
 

@@ -37,6 +37,7 @@
 #include <math.h>
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -54,6 +55,7 @@
 
 #include "drift.h"
 #include "compare.h"
+#include "distributed.h"
 #include "feature_matrix.h"
 #include "interval.h"
 #include "jobs.h"
@@ -1907,7 +1909,7 @@ RecordTrial(const TrainRequest *req, int64 run_id, int trial, const HeadResult *
 			TimestampTz started_at)
 {
 	StockmlOwnerSwitch sw;
-	Datum			   args[3];
+	Datum			   args[4];
 	bool			   isnull;
 	int64			   id;
 
@@ -1915,12 +1917,14 @@ RecordTrial(const TrainRequest *req, int64 run_id, int trial, const HeadResult *
 	args[0] = Int64GetDatum(run_id);
 	args[1] = CStringGetTextDatum(req->search->trials[trial].text);
 	args[2] = TimestampTzGetDatum(started_at);
+	/* the time as a parameter: Citus refuses volatile functions in writes of a reference table */
+	args[3] = TimestampTzGetDatum(GetCurrentTimestamp());
 	if (SPI_execute_with_args("INSERT INTO stockml.runs (experiment_id, parent_run_id, model_name, algorithm, symbols,"
 							  " horizon, feature_set, train_end, params, status, started_at, finished_at)"
 							  " SELECT r.experiment_id, r.id, r.model_name, r.algorithm, r.symbols, r.horizon,"
-							  " r.feature_set, r.train_end, $2::jsonb, 'finished', $3, clock_timestamp()"
+							  " r.feature_set, r.train_end, $2::jsonb, 'finished', $3, $4"
 							  " FROM stockml.runs r WHERE r.id = $1 RETURNING id",
-							  3, (Oid[]) {INT8OID, TEXTOID, TIMESTAMPTZOID}, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
+							  4, (Oid[]) {INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID}, args, NULL, false, 0) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "could not record search trial %d", trial + 1);
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -2125,9 +2129,10 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 						  &heads[h].pooled);
 	args[0] = Int64GetDatum(run_id);
 	args[1] = Int32GetDatum(out.version);
-	rc = SPI_execute_with_args("UPDATE stockml.runs SET status = 'finished', finished_at = clock_timestamp(),"
+	args[2] = TimestampTzGetDatum(GetCurrentTimestamp());
+	rc = SPI_execute_with_args("UPDATE stockml.runs SET status = 'finished', finished_at = $3,"
 							   " model_version = $2 WHERE id = $1",
-							   2, (Oid[]) {INT8OID, INT4OID}, args, NULL, false, 0);
+							   3, (Oid[]) {INT8OID, INT4OID, TIMESTAMPTZOID}, args, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)
 		elog(ERROR, "could not finish the run");
 	if (req->search)
@@ -2169,9 +2174,13 @@ Datum
 stockml_train_check(PG_FUNCTION_ARGS)
 {
 	TrainRequest req;
+	int			 citus_level;
 
 	StockmlRequireAdmin("train models");
+	/* as train(): its queries of the bars must not make a later train() refused on Citus */
+	citus_level = CitusSequentialWrites(get_relname_relid("models", get_namespace_oid("stockml", false)));
 	ParseRequest(fcinfo, &req);
+	CitusRestoreSettings(citus_level);
 	PG_RETURN_VOID();
 }
 
@@ -2191,12 +2200,15 @@ stockml_train(PG_FUNCTION_ARGS)
 	bool			   isnull;
 	MemoryContext	   work;
 	StockmlOwnerSwitch sw;
+	int				   citus_level;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
 	/* who may train is settled before any work on the arguments */
 	StockmlRequireAdmin("train models");
+	/* on Citus, before any query of the bars (src/distributed.c) */
+	citus_level = CitusSequentialWrites(get_relname_relid("models", get_namespace_oid("stockml", false)));
 	/* a wrong call is an ERROR before any run exists */
 	ParseRequest(fcinfo, &req);
 	req.caller = GetUserNameFromId(GetUserId(), false);
@@ -2273,6 +2285,7 @@ stockml_train(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	MemoryContextDelete(work);
+	CitusRestoreSettings(citus_level);
 
 	values[0] = CStringGetTextDatum(req.model_name);
 	values[1] = Int32GetDatum(out.version);

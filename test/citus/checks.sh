@@ -65,8 +65,9 @@ if coord -At -c 'SELECT table_name || $$ $$ || placement FROM stockml.distribute
 	grep -qx 'stockml.corporate_actions distributed by symbol' "$out/distribute.1" &&
 	grep -qx 'stockml.ingest_log distributed by symbol' "$out/distribute.1" &&
 	[ "$(grep -c '^stockml\..* distributed by symbol$' "$out/distribute.1")" = 4 ] &&
-	! grep '^stockml\.' "$out/distribute.1" | grep -qv ' distributed by symbol$\| coordinator$'; then
-	ok "distribute() distributes symbols, prices, corporate_actions, ingest_log by symbol, the other $(grep -c ' coordinator$' "$out/distribute.1") tables stay on the coordinator; a second call changes nothing"
+	[ "$(grep ' reference$' "$out/distribute.1" | tr '\n' ' ')" = "stockml.experiments reference stockml.feature_sets reference stockml.model_aliases reference stockml.models reference stockml.run_metrics reference stockml.runs reference " ] &&
+	! grep '^stockml\.' "$out/distribute.1" | grep -qv ' distributed by symbol$\| reference$\| coordinator$'; then
+	ok "distribute() distributes symbols, prices, corporate_actions, ingest_log by symbol, makes feature_sets, experiments, runs, run_metrics, models, model_aliases reference tables, the other $(grep -c ' coordinator$' "$out/distribute.1") tables stay on the coordinator; a second call changes nothing"
 else
 	notok "distribute():"
 	cat "$out/distribute.1" "$out/distribute.2"
@@ -87,7 +88,7 @@ funcs=$(coord -At -c "SELECT string_agg(objid::regprocedure::text || ' by argume
                                  ORDER BY objid::regprocedure::text)
   FROM pg_dist_object WHERE distribution_argument_index IS NOT NULL
    AND colocationid = (SELECT colocationid FROM pg_dist_partition WHERE logicalrelid = 'stockml.prices'::regclass)")
-if [ "$funcs" = "stockml._train_piece_qr(text,jsonb,integer,date,bigint,integer[]) by argument 0, stockml._train_piece_rows(text,jsonb,integer,date) by argument 0, stockml.ingest_csv(text,text,text,boolean,text) by argument 0, stockml.total_return(text,date,date) by argument 0" ]; then
+if [ "$funcs" = "stockml._train_piece_qr(text,jsonb,integer,date,bigint,integer[]) by argument 0, stockml._train_piece_rows(text,jsonb,integer,date) by argument 0, stockml.features(text,date,date,text,integer) by argument 0, stockml.ingest_csv(text,text,text,boolean,text) by argument 0, stockml.predict(text,text,integer,text) by argument 1, stockml.predict_path(text,text,integer,text) by argument 1, stockml.total_return(text,date,date) by argument 0" ]; then
 	ok "distributed functions, colocated with prices: $funcs"
 else
 	notok "distributed functions: $funcs"
@@ -243,6 +244,123 @@ elif grep -q 'the training rows of "MSFT" changed while train() read them' "$out
 	ok "_train_piece_qr with another rows_hash: an ERROR saying the rows changed"
 else
 	notok "_train_piece_qr with a wrong rows_hash: $(cat "$out/hash.citus")"
+fi
+
+# 6b. features(symbol), predict(model, symbol) and predict_path() run on the worker holding the
+# symbol (distribute() registers them; the feature sets and the models they read are reference
+# tables, a copy on every node): Citus says "pushing down the function call", sends the call to
+# a worker (citus.log_remote_commands) and the worker counts the calls (pg_stat_user_functions);
+# the answers equal one node's
+calls_sql="SELECT coalesce(sum(calls) FILTER (WHERE funcname = 'features'), 0) || ' ' || coalesce(sum(calls) FILTER (WHERE funcname = 'predict'), 0) || ' ' || coalesce(sum(calls) FILTER (WHERE funcname = 'predict_path'), 0)
+  FROM pg_stat_user_functions WHERE schemaname = 'stockml'"
+worker_calls() { # the calls of features, predict, predict_path counted on both workers
+	local p a b c ta=0 tb=0 tc=0
+	for p in $(coord -At -c "SELECT nodeport FROM pg_dist_node WHERE groupid > 0 ORDER BY nodeport"); do
+		read -r a b c < <("$bindir/psql" -X -At -h "$CITUS_HOST" -p "$p" -d "$CITUS_DB" -c "$calls_sql")
+		ta=$((ta + a)) tb=$((tb + b)) tc=$((tc + c))
+	done
+	echo "$ta $tb $tc"
+}
+# a feature set that reads other symbols' bars (MSFB's and MSFC's: on both workers), which the
+# delegated call reads through Citus from where they live
+xs_spec='{"features": [{"name": "r1", "indicator": "log_return"}, {"name": "b1", "indicator": "log_return", "symbol": "MSFB"}, {"name": "c5", "indicator": "log_return", "k": 5, "symbol": "MSFC"}]}'
+for side in coord single; do
+	$side -At -v s="$xs_spec" <<<"INSERT INTO stockml.feature_sets (name, spec) VALUES ('xs', :'s');" >/dev/null
+done
+before=$(worker_calls)
+serve_sql="SELECT symbol, day, close, x::text, y FROM stockml.features('MSFB') ORDER BY day;
+SELECT symbol, day, x::text FROM stockml.features('MSFC', feature_set => 'cal') ORDER BY day;
+SELECT symbol, day, x::text, y FROM stockml.features('MSFT', feature_set => 'xs') ORDER BY day;
+SELECT * FROM stockml.predict('pr', 'MSFT', version => 1);
+SELECT * FROM stockml.predict('pg', 'MSFC', version => 1);
+SELECT * FROM stockml.predict_path('pr', 'MSFB', version => 1);"
+coord -At <<<"SET client_min_messages = debug1;
+SET citus.log_remote_commands = on;
+$serve_sql" >"$out/serve.citus" 2>"$out/serve.citus.debug"
+single -At <<<"$serve_sql" >"$out/serve.single" 2>"$out/serve.single.err"
+pushed=$(grep -c '^DEBUG:  pushing down the function call' "$out/serve.citus.debug")
+sent=$(grep -c "^NOTICE:  issuing SELECT .* FROM stockml\.\(features\|predict\|predict_path\)('" "$out/serve.citus.debug")
+worker_ports=$(coord -At -c "SELECT string_agg(nodeport::text, '\|') FROM pg_dist_node WHERE groupid > 0")
+to_workers=$(grep -A1 "^NOTICE:  issuing SELECT .* FROM stockml\.\(features\|predict\|predict_path\)('" "$out/serve.citus.debug" |
+	grep -c "^DETAIL:  on server .*:\($worker_ports\) ")
+# the workers report their counts within a second or so of going idle
+for _ in $(seq 40); do
+	after=$(worker_calls)
+	read -r f0 p0 q0 <<<"$before"
+	read -r f1 p1 q1 <<<"$after"
+	delta="$((f1 - f0)) $((p1 - p0)) $((q1 - q0))"
+	[ "$delta" = "3 2 1" ] && break
+	sleep 0.5
+done
+nserve=$(wc -l <"$out/serve.single")
+if [ "$pushed" = 6 ] && [ "$sent" = 6 ] && [ "$to_workers" = 6 ] && [ "$delta" = "3 2 1" ] && [ "$nserve" -gt 300 ] &&
+	! grep -q ERROR "$out/serve.citus.debug" "$out/serve.single.err" &&
+	/usr/bin/python3 "$here/same_json.py" "$out/serve.citus" "$out/serve.single" 1e-9; then
+	ok "features() (default, the named sets 'cal' and 'xs', which reads two other symbols), predict() (ridge, gbt) and predict_path(), 6 calls: each pushed down and sent to a worker, which counted features, predict, predict_path calls: $delta; the same $nserve lines as one node (within 1e-9)"
+else
+	notok "the per-symbol calls on the workers: $pushed pushed down, $sent sent ($to_workers to a worker), worker calls $delta (expected 3 2 1), or the answers differ:"
+	/usr/bin/python3 "$here/same_json.py" "$out/serve.citus" "$out/serve.single" 1e-9
+	grep ERROR "$out/serve.citus.debug" "$out/serve.single.err" | head -5
+fi
+
+# the model caches of the workers' backends follow deploy() and rollback() (the trigger on
+# models and model_aliases fires on every node's copy and invalidates there); the registry's
+# functions on the reference tables, each compared with one node
+reg_sql="SELECT action FROM stockml.deploy('pr', 1, reason => 'citus');
+SELECT model_version, predicted_close FROM stockml.predict('pr', 'MSFT');
+SELECT model_version, predicted_close FROM stockml.predict('pr', 'MSFB');
+SELECT version FROM stockml.train('pr', ARRAY['MSFT', 'MSFB', 'MSFC'], 'ridge', params => '{\"alpha\": 100}', horizons => ARRAY[1, 3]);
+SELECT action FROM stockml.deploy('pr', 2, reason => 'citus');
+SELECT model_version, predicted_close FROM stockml.predict('pr', 'MSFT');
+SELECT model_version, predicted_close FROM stockml.predict('pr', 'MSFB');
+SELECT action, version FROM stockml.rollback('pr');
+SELECT model_version, predicted_close FROM stockml.predict('pr', 'MSFT');
+SELECT model_version, predicted_close FROM stockml.predict('pr', 'MSFB');
+SELECT * FROM stockml.predict_path('pr', 'MSFC');
+SELECT name, version, aliases, description, tags FROM stockml.set_version_info('pr', 2, 'alpha 100', ARRAY['citus']);
+SELECT * FROM stockml.compare('pr', 1, 2);
+SELECT * FROM stockml.feature_importance('cm');
+SELECT * FROM stockml.feature_importance('cm', 1, 'permutation');
+SELECT * FROM stockml.backtest('pr', version => 1);
+SELECT * FROM stockml.backtest('pg', ARRAY['MSFT', 'MSFC'], cost_bps => 10, version => 1);
+SELECT stockml.train_check('tc', ARRAY['MSFT', 'MSFB']) IS NULL;
+SELECT stockml.symbol_calendar('MSFT'), stockml.is_trading_day(stockml.symbol_calendar('MSFT'), '2001-09-27');
+SELECT day, stockml.predict('cm', x), stockml.predict_p_up('cm', x) FROM stockml.features('MSFT') ORDER BY day;
+SELECT stockml.delete_version('pr', 2);
+SELECT stockml.drop_model('pe');
+SELECT name, count(*) FROM stockml.models GROUP BY name ORDER BY name;
+SELECT m.name, count(*) FROM stockml.validation_predictions v JOIN stockml.models m ON m.id = v.model_id GROUP BY m.name ORDER BY m.name;
+SELECT count(*) FROM stockml.validation_predictions;
+SELECT count(*) FROM stockml.drift_null;
+SELECT count(*) FROM stockml.runs WHERE model_name IN ('pe', 'ps');
+SELECT name, alias, version FROM stockml.model_aliases ORDER BY name, alias;"
+if same registry 1e-9 <<<"$reg_sql" &&
+	grep -qx '1|.*' "$out/registry.single" && grep -qx '2|.*' "$out/registry.single"; then
+	ok "on the workers predict() follows deploy() and rollback() of the model; set_version_info, compare, feature_importance, backtest, train_check, symbol_calendar, predict(model, x) and predict_p_up over features() on the coordinator, delete_version and drop_model (with its cascades) the same as one node ($(wc -l <"$out/registry.single") lines)"
+else
+	notok "the registry's functions differ (citus, then single):"
+	diff "$out/registry.citus" "$out/registry.single" | head -20
+fi
+
+# feature_sets is a reference table: its guard (a trigger on every node's copy) refuses to
+# change or delete the built-in set and TRUNCATE, as on one node; a bad spec is refused
+guard_sql="INSERT INTO stockml.feature_sets (name, spec) SELECT 'mine', spec FROM stockml.feature_sets WHERE name = 'default';
+UPDATE stockml.feature_sets SET description = 'changed' WHERE name = 'default';
+DELETE FROM stockml.feature_sets WHERE name = 'default';
+TRUNCATE stockml.feature_sets;
+INSERT INTO stockml.feature_sets (name, spec) VALUES ('bad', '{\"features\": [{\"name\": \"a\", \"indicator\": \"nope\"}]}');
+UPDATE stockml.feature_sets SET description = 'mine' WHERE name = 'mine';
+DELETE FROM stockml.feature_sets WHERE name = 'mine';
+SELECT name, description, spec::text FROM stockml.feature_sets ORDER BY name;"
+coord -At -v ON_ERROR_STOP=0 <<<"$guard_sql" >"$out/guard.citus" 2>&1
+single -At -v ON_ERROR_STOP=0 <<<"$guard_sql" >"$out/guard.single" 2>&1
+# (the message on Citus names the worker it came from in its CONTEXT)
+if diff <(grep -v 'CONTEXT:\|^while executing' "$out/guard.citus") <(grep -v 'CONTEXT:' "$out/guard.single") >/dev/null &&
+	[ "$(grep -c 'ERROR:' "$out/guard.single")" = 4 ]; then
+	ok "feature_sets on Citus: the built-in set can be neither changed, deleted nor truncated, a bad spec is refused (the same 4 ERRORs as one node), another set is written and deleted"
+else
+	notok "feature_sets' guard differs (citus, then single):"
+	diff "$out/guard.citus" "$out/guard.single"
 fi
 
 # 7. HTTP ingest against the mock Yahoo/Stooq server (test/fixtures/mock_http.py): bars,

@@ -38,6 +38,8 @@ cat >"$out/citus.conf" <<CONF
 shared_preload_libraries = 'citus,pg_cron,stockml'
 max_connections = 60
 stockml.database = '$db'
+# the checks count the calls of stockml's functions on the workers (pg_stat_user_functions)
+track_functions = all
 CONF
 for n in "${nodes[@]}"; do
 	port[$n]=$(free_port)
