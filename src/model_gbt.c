@@ -48,6 +48,7 @@
 #include "utils/memutils.h"
 
 #include "model.h"
+#include "model_gbt.h"
 
 #define GBT_PAYLOAD_VERSION 1
 #define GBT_LEAF 0xFFFFFFFFu
@@ -103,14 +104,6 @@ static const ModelParamSpec gbt_params[] = {
 StaticAssertDecl(lengthof(gbt_params) == GBT_NPARAMS, "gbt parameter table");
 StaticAssertDecl(GBT_NPARAMS <= MODEL_MAX_PARAMS, "gbt has too many parameters");
 
-/* A node as prediction walks it: 16 bytes, children adjacent */
-typedef struct GbtNode
-{
-	double value;	/* threshold (x <= value goes left), or leaf value */
-	int32  feature; /* -1 for a leaf */
-	uint32 left;	/* a split's left child; the right is left + 1 */
-} GbtNode;
-
 /*
  * The trees as prediction walks them: GBT_LANES trees at a time in lockstep,
  * so the walks' load-compare-load chains overlap instead of waiting on each
@@ -134,12 +127,15 @@ typedef struct GbtWalk
 
 typedef struct GbtState
 {
-	int		 ntrees;
-	uint32	*tree_start; /* ntrees + 1 offsets into nodes */
-	GbtNode *nodes;
-	double	*importance; /* n_features: total split gain */
-	GbtWalk *walk;
+	int		   ntrees;
+	uint32	  *tree_start; /* ntrees + 1 offsets into nodes */
+	GbtNode	  *nodes;
+	double	  *importance; /* n_features: total split gain */
+	GbtWalk	  *walk;
+	GbtScorer *scorer; /* the bitvector evaluator (model_gbt_scorer.c), NULL: walk */
 } GbtState;
+
+int gbt_evaluator = GBT_EVALUATOR_AUTO;
 
 /* One bin of a histogram: sum of gradients and row count */
 typedef struct HistBin
@@ -626,7 +622,7 @@ TreePredict(const GbtNode *nodes, const double *x)
 	return nodes[i].value;
 }
 
-/* The lockstep layout of a fitted or decoded model's trees */
+/* The evaluators of a fitted or decoded model's trees: the lockstep walk and the scorer */
 static void
 BuildWalk(GbtState *state)
 {
@@ -703,6 +699,7 @@ BuildWalk(GbtState *state)
 	}
 	pfree(depth);
 	state->walk = w;
+	state->scorer = GbtScorerBuild(nt, state->tree_start, state->nodes);
 }
 
 static void
@@ -936,6 +933,8 @@ GbtPredict(const Model *model, const double *x)
 	for (int j = 0; j < model->n_features; j++)
 		if (unlikely(isnan(x[j])))
 			return get_float8_nan();
+	if (likely(state->scorer != NULL) && gbt_evaluator != GBT_EVALUATOR_WALK)
+		return GbtScorerPredict(state->scorer, s, x, gbt_evaluator == GBT_EVALUATOR_PORTABLE);
 	for (int t0 = 0; t0 < nt; t0 += GBT_LANES)
 	{
 		uint32 idx[GBT_LANES];
@@ -1097,6 +1096,16 @@ GbtImportance(const Model *model, double *out)
 	return "split_gain";
 }
 
+/* model_describe: the trees, and how predict() evaluates them */
+static void
+GbtDescribe(const Model *model, StringInfo buf)
+{
+	const GbtState *state = model->state;
+
+	appendStringInfo(buf, ", \"trees\": %d, \"evaluator\": \"%s\"", state->ntrees,
+					 state->scorer ? "bitvector" : "walk");
+}
+
 const ModelAlgorithm model_gbt = {
 	.name = "gbt",
 	.id = 4,
@@ -1110,4 +1119,5 @@ const ModelAlgorithm model_gbt = {
 	.write_payload = GbtWritePayload,
 	.read_payload = GbtReadPayload,
 	.importance = GbtImportance,
+	.describe = GbtDescribe,
 };

@@ -10,6 +10,7 @@
 #include "utils/guc.h"
 
 #include "feature_state.h"
+#include "model_gbt.h"
 #include "stockml.h"
 
 PG_MODULE_MAGIC;
@@ -18,6 +19,12 @@ PG_MODULE_MAGIC;
 extern void openblas_set_num_threads(int num_threads);
 
 int stockml_blas_threads = 1;
+
+static const struct config_enum_entry gbt_evaluator_options[] = {
+	{"auto", GBT_EVALUATOR_AUTO, false},
+	{"portable", GBT_EVALUATOR_PORTABLE, false},
+	{"walk", GBT_EVALUATOR_WALK, false},
+	{NULL, 0, false}};
 
 void _PG_init(void);
 
@@ -38,6 +45,15 @@ _PG_init(void)
 							1, 1, 64,
 							PGC_SUSET, 0,
 							NULL, AssignBlasThreads, NULL);
+	DefineCustomEnumVariable("stockml.gbt_evaluator",
+							 "How gbt models predict: auto, portable or walk.",
+							 "auto and portable evaluate the trees as bitvectors (auto with AVX-512 "
+							 "when the CPU has it), walk node by node; all three give the same "
+							 "predictions to the bit, the walk several times slower.  For tests.",
+							 &gbt_evaluator,
+							 GBT_EVALUATOR_AUTO, gbt_evaluator_options,
+							 PGC_USERSET, GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
 
 	StockmlHttpInit();
 	StockmlIngestHttpInit();

@@ -145,6 +145,32 @@ gbt_payload = (struct.pack("<Id", 1, 0.0005) + struct.pack("<I", 2) + struct.pac
                + struct.pack("<I", 5) + struct.pack("<IdI", 1, -0.1, 1) + struct.pack("<IdI", 0, 2.0, 3)
                + struct.pack("<Id", LEAF, 0.004) + struct.pack("<Id", LEAF, 0.001) + struct.pack("<Id", LEAF, -0.003))
 put("model", "gbt_2.bin", blob(4, [0.0, 1.0], [1.0, 2.0], GBT_DEFAULTS, 0, [], gbt_payload))
+
+
+def gbt_trees(seed, ntrees, leaves, p, thresholds):
+    """A gbt payload of seeded random trees (nodes in creation order, children after their
+    parent, as src/model_gbt.c's decoder checks), thresholds drawn from a few shared values,
+    for the bitvector evaluator's blocks (16 trees of 32 leaves, 8 of 64; partial ones)"""
+    import random
+    rng = random.Random(seed)
+    out = struct.pack("<Id", 1, 0.25) + struct.pack("<I", ntrees) + struct.pack("<" + "d" * p, *([1.0] * p))
+    for t in range(ntrees):
+        nodes = [None]  # None: a leaf; (feature, threshold, left)
+        for _ in range(rng.randint(0, leaves - 1)):
+            k = rng.choice([i for i, n in enumerate(nodes) if n is None])
+            nodes[k] = (rng.randrange(p), rng.choice(thresholds), len(nodes))
+            nodes += [None, None]
+        out += struct.pack("<I", len(nodes))
+        for n in nodes:
+            out += struct.pack("<Id", LEAF, rng.uniform(-0.1, 0.1)) if n is None else struct.pack("<IdI", *n)
+    return out
+
+
+GBT_WIDE = [100, 0.1, 64, 0, 20, 0, 255, -1, 0.1, 10, 1e-7]
+put("model", "gbt_blocks.bin", blob(4, [0.0] * 3, [1.0] * 3, GBT_DEFAULTS, 0, [],
+                                     gbt_trees(1, 21, 31, 3, [-1.5, -0.0, 0.0, 0.5, 0.5, 2.0, 1e300, -1e300, 3.25])))
+put("model", "gbt_wide_leaves.bin", blob(4, [0.0] * 2, [1.0] * 2, GBT_WIDE, 0, [],
+                                          gbt_trees(2, 11, 64, 2, [-2.0, -0.0, 0.25, 0.75, 1.0, 5e-324])))
 # logistic (src/model_logistic.c): payload version, intercept, coefficients, mean |y|
 LOGISTIC_DEFAULTS = [1.0, 100, 1e-8]
 logistic_payload = struct.pack("<Iddd", 1, 0.2, 0.8, -0.3) + struct.pack("<d", 0.012)
