@@ -93,7 +93,7 @@ struct GbtScorer
 	ScorerFeature *feats;
 	uint32		  *rank_map;
 	ScorerRow	  *rows;	   /* 64-byte aligned */
-	double		  *leaf_value; /* per tree word_bits slots: its leaves left to right */
+	double		  *leaf_value; /* per tree word_bits slots: its leaves left to right; zeros to whole blocks */
 	uint32		  *rank;	   /* scratch of GbtScorerPredict: per feature */
 #ifdef SCORER_AVX512
 	bool		  avx512;
@@ -180,8 +180,11 @@ GbtScorerBuild(int ntrees, const uint32 *tree_start, const GbtNode *nodes)
 	sc->word_bits = max_leaves <= 32 ? 32 : 64;
 	sc->per_block = SCORER_ROW_BYTES * 8 / sc->word_bits;
 	sc->nblocks = (ntrees + sc->per_block - 1) / sc->per_block;
-	sc->leaf_value = MemoryContextAllocHuge(CurrentMemoryContext,
-											sizeof(double) * sc->word_bits * (Size) Max(ntrees, 1));
+	/* whole blocks: the AVX-512 kernel gathers every lane's leaf, a tree or not (zeros) */
+	sc->leaf_value = MemoryContextAllocExtended(CurrentMemoryContext,
+												sizeof(double) * sc->word_bits *
+													(Size) Max(sc->nblocks * sc->per_block, 1),
+												MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	splits = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ScorerSplit) * ((Size) nnodes / 2 + 1));
 	lo = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint16) * ((Size) nnodes + 1));
 	nleaves = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint16) * ((Size) nnodes + 1));
