@@ -10,7 +10,9 @@
 #      (CREATE EXTENSION comes with the dump);
 #   3. every stockml table has the same row count and checksum of its rows in the
 #      copy, every stockml sequence the same state, pg_cron the same jobs;
-#   4. in the copy, ingest, train, deploy, predict, forecast, monitor and submit
+#   4. predict() gives the source's answers in the copy, from its kept state too
+#      (stockml.bar_changes is derived, not dumped: the restore's writes fill it);
+#   5. in the copy, ingest, train, deploy, predict, forecast, monitor and submit
 #      work and their new rows get ids above the source's.
 set -euo pipefail
 bindir=$1
@@ -141,6 +143,70 @@ no_changes=$(PGPORT=$dst_port psql -d stockml -At -c "SELECT string_agg(DISTINCT
   WHERE NOT EXISTS (SELECT FROM stockml.bar_changes b WHERE b.symbol = p.symbol)")
 if [ -n "$no_changes" ]; then
 	echo "dump: no stockml.bar_changes row after the restore for: $no_changes"
+	fail=1
+fi
+
+# predict() serves the copy as it served the source, from its kept state too: bar_changes is
+# derived, not dumped (doc/upgrades.md), and the restore's own writes of prices filled it.
+# One session per side, the same calls: every model version on each of its symbols, each
+# answer's whole row as jsonb (float8 exactly); the first round builds the states,
+# the second is served from them with no bar read, the third after a bar appended to every
+# symbol reads only that bar; each round also computed from all bars, and how the calls
+# were served (stockml.feature_state_stats()) is part of the output.
+cat >"$out/predict.sql" <<'SQL'
+SET client_min_messages = warning;
+CREATE FUNCTION pg_temp.answers(round text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    c record;
+    kept jsonb;
+    full_ jsonb;
+BEGIN
+    FOR c IN SELECT m.name, m.version, s.symbol FROM stockml.models m, unnest(m.symbols) s(symbol)
+              ORDER BY 1, 2, 3 LOOP
+        BEGIN
+            SELECT to_jsonb(p) INTO kept FROM stockml.predict(c.name, c.symbol, version => c.version) p;
+            PERFORM set_config('stockml.feature_state_cache_size', '0', true);
+            SELECT to_jsonb(p) INTO full_ FROM stockml.predict(c.name, c.symbol, version => c.version) p;
+            PERFORM set_config('stockml.feature_state_cache_size', '1024', true);
+            RETURN NEXT format('%s %s v%s %s: %s%s', round, c.symbol, c.version, c.name, kept,
+                               CASE WHEN kept IS DISTINCT FROM full_ THEN ' KEPT /= FULL ' || full_::text ELSE '' END);
+        EXCEPTION WHEN OTHERS THEN
+            RETURN NEXT format('%s %s v%s %s: ERROR %s', round, c.symbol, c.version, c.name, SQLERRM);
+        END;
+    END LOOP;
+    RETURN NEXT (SELECT format('%s served: %s', round, s) FROM stockml.feature_state_stats() s);
+END $$;
+SELECT pg_temp.answers('1 built');
+SELECT pg_temp.answers('2 kept');
+-- (adj_close / close as on the last bar: no rescale of the earlier ones)
+INSERT INTO stockml.prices (symbol, day, open, high, low, close, adj_close, volume)
+SELECT p.symbol, p.day + CASE extract(isodow FROM p.day) WHEN 5 THEN 3 WHEN 6 THEN 2 ELSE 1 END,
+       p.close, p.close * 1.02, p.close * 0.99, p.close * 1.01, p.adj_close * 1.01, p.volume
+  FROM (SELECT DISTINCT ON (symbol) * FROM stockml.prices ORDER BY symbol, day DESC) p;
+SELECT pg_temp.answers('3 appended');
+-- the appended bars go again (an edit), for what follows
+DELETE FROM stockml.prices p USING (SELECT symbol, max(day) AS day FROM stockml.prices GROUP BY symbol) l
+ WHERE p.symbol = l.symbol AND p.day = l.day;
+SQL
+PGPORT=$src_port psql -d stockml -At -f "$out/predict.sql" >"$out/predict.source"
+PGPORT=$dst_port psql -d stockml -At -f "$out/predict.sql" >"$out/predict.restored"
+if ! diff -u "$out/predict.source" "$out/predict.restored"; then
+	echo "dump: predict() answers differently in the restored database (- source, + restored)"
+	fail=1
+fi
+calls=$(grep -c ': {' "$out/predict.restored" || true)
+if grep -q 'KEPT /= FULL\|ERROR' "$out/predict.restored" || [ "$calls" -lt 6 ]; then
+	echo "dump: predict() in the restored database: $calls answers, or one kept /= full or an ERROR:"
+	grep 'KEPT /= FULL\|ERROR' "$out/predict.restored" | head -n 5
+	fail=1
+fi
+# each round served as it says: built (rebuilds), kept (hits), appended (appends)
+n=$((calls / 3))
+if ! grep -q "^1 built served: (0,0,$n,$n," "$out/predict.restored" ||
+	! grep -q "^2 kept served: ($n,0,$n,$((2 * n))," "$out/predict.restored" ||
+	! grep -q "^3 appended served: ($n,$n,$n,$((3 * n))," "$out/predict.restored"; then
+	echo "dump: the restored database's calls were not served from the kept state as expected ($n per round):"
+	grep served "$out/predict.restored"
 	fail=1
 fi
 
