@@ -22,6 +22,15 @@
  *	   the new ones; else the earlier bars are rescaled: all are read again);
  *	 - anything else: all bars are read and the state rebuilt.
  *
+ * The symbol's calendar (calendar.c's SymbolCalendar, a read of its row of
+ * stockml.symbols) is kept with the state, read in the same snapshot as the
+ * row of bar_changes: a change of the symbol's calendar, exchange or name
+ * moves write_id too (a row trigger of stockml.symbols in the writer's
+ * transaction), so a snapshot that sees the state's write_id sees the
+ * calendar it was kept with, and a hit reads neither stockml.symbols nor its
+ * catalog entries.  A relcache callback would not do: writing rows sends no
+ * invalidation.
+ *
  * A row written by the current transaction (its own uncommitted bars, which a
  * rollback may take back) is not used: such a call reads every bar, as does
  * any call where the bars are not read by a scan of the primary key (a Citus
@@ -88,8 +97,9 @@ typedef struct StateEntry
 	FeatureStream	*stream;
 	bool			 want_sigma;
 	IntervalVolState vol;
-	FeatureBar		 last; /* the last bar as stored */
-	double			*x;	   /* its feature row */
+	FeatureBar		 last;	   /* the last bar as stored */
+	TradingCalendar	 calendar; /* the symbol's, as of write_id */
+	double			*x;		   /* its feature row */
 	double			 sigma;
 	uint64			 last_used;
 } StateEntry;
@@ -295,7 +305,7 @@ EvictLeastRecentlyUsed(void)
 
 bool
 FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale *scale,
-					bool want_sigma, const char *symbol, int calendar,
+					bool want_sigma, const char *symbol, TradingCalendar *calendar,
 					double *x, DateADT *as_of, double *close, double *sigma)
 {
 	StateKey	key;
@@ -374,6 +384,9 @@ FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale
 		stats.hits++;
 	else
 	{
+		/* the calendar in the snapshot that read write_id (an ERROR leaves the entry as it was) */
+		TradingCalendar cal = SymbolCalendar(symbol);
+
 		e->want_sigma = want_sigma;
 		if (e->valid && e->edit_id == edit_id && PushAppended(e, spec, scale, symbol))
 			stats.appends++;
@@ -383,12 +396,14 @@ FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale
 			return false;
 		e->write_id = write_id;
 		e->edit_id = edit_id;
+		e->calendar = cal;
 	}
 	stats.bypassed--;
 
 	memcpy(x, e->x, sizeof(double) * spec->nfeatures);
+	*calendar = e->calendar;
 	if (spec->needs_inputs)
-		FeatureCalendarRow(spec, calendar, e->last.day, x);
+		FeatureCalendarRow(spec, (int) e->calendar, e->last.day, x);
 	*as_of = e->last.day;
 	*close = e->last.close;
 	*sigma = want_sigma ? e->sigma : NAN;

@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 
+#include "calendar.h"
 #include "feature_matrix.h"
 #include "interval.h"
 
@@ -17,15 +18,16 @@ extern void StockmlFeatureStateInit(void);
 
 /*
  * The feature row of symbol's last stored bar for the spec of version
- * model_id (x: spec->nfeatures values; calendar features in calendar), its
- * day, its close and, when want_sigma, the volatility σ on it at scale — the
- * values FeatureBarsLoad + FeatureMatrixFromBars + IntervalVolatility give,
- * bit for bit.  false when they must be computed so instead (no state can be
- * kept or trusted here, too few bars, a feature not finite: the full
- * computation gives the ERROR).  Runs as the extension's owner.
+ * model_id (x: spec->nfeatures values; calendar features in the symbol's
+ * calendar), its day, its close, the symbol's calendar (SymbolCalendar's) and,
+ * when want_sigma, the volatility σ on it at scale — the values
+ * FeatureBarsLoad + FeatureMatrixFromBars + IntervalVolatility give, bit for
+ * bit.  false when they must be computed so instead (no state can be kept or
+ * trusted here, too few bars, a feature not finite: the full computation
+ * gives the ERROR); *calendar is then unset.  Runs as the extension's owner.
  */
 extern bool FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale *scale,
-								bool want_sigma, const char *symbol, int calendar,
+								bool want_sigma, const char *symbol, TradingCalendar *calendar,
 								double *x, DateADT *as_of, double *close, double *sigma);
 
 #endif /* FEATURE_STATE_H */

@@ -658,19 +658,22 @@ LastFeatureRow(const CachedModel *entry, const char *symbol,
 
 	ValidateSymbol(symbol);
 	StockmlBecomeOwner(&sw);
-	*cal = SymbolCalendar(symbol);
-	/* the kept state, when it can serve (feature_state.c): no bar read but the new ones */
+	/*
+	 * the kept state, when it can serve (feature_state.c): no bar read but
+	 * the new ones, the calendar kept with it
+	 */
 	{
 		double *x = palloc(sizeof(double) * Max(entry->spec->nfeatures, 1));
 
 		if (FeatureStateLastRow(entry->model_id, entry->spec, &entry->scale, entry->nscaled > 0,
-								symbol, (int) *cal, x, as_of, close, sigma))
+								symbol, cal, x, as_of, close, sigma))
 		{
 			StockmlRestoreUser(&sw);
 			return x;
 		}
 		pfree(x);
 	}
+	*cal = SymbolCalendar(symbol);
 	bars = FeatureBarsLoad(symbol, &nbars);
 	inputs = nbars > 0 ? FeatureInputsLoad(entry->spec, symbol) : NULL;
 	StockmlRestoreUser(&sw);

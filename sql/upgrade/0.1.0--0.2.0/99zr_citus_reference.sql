@@ -151,10 +151,14 @@ $cmd$) r LOOP
                 -- staying unique by its identity
                 ALTER TABLE stockml.ingest_log DROP CONSTRAINT ingest_log_pkey,
                     ADD CONSTRAINT ingest_log_pkey PRIMARY KEY (symbol, id);
-            ELSIF t.ord OPERATOR(pg_catalog.=) 2 THEN
+            ELSIF t.ord OPERATOR(pg_catalog.=) 1 THEN
                 -- predict()'s change triggers (32_bar_changes.sql): Citus refuses a table with
                 -- triggers, and a distributed table's rows are written on the workers, so
                 -- predict() reads every bar through SQL there and needs none
+                DROP TRIGGER IF EXISTS symbols_calendar_changed ON stockml.symbols;
+                DROP TRIGGER IF EXISTS symbols_deleted ON stockml.symbols;
+                DROP TRIGGER IF EXISTS symbols_truncated ON stockml.symbols;
+            ELSIF t.ord OPERATOR(pg_catalog.=) 2 THEN
                 DROP TRIGGER IF EXISTS bars_inserted ON stockml.prices;
                 DROP TRIGGER IF EXISTS bars_updated ON stockml.prices;
                 DROP TRIGGER IF EXISTS bars_deleted ON stockml.prices;
