@@ -326,7 +326,7 @@ BinRows(const ModelTrainData *data, uint32 nrows, const int *nbins,
 				{
 					int half = len / 2;
 
-					base += base[half - 1] < v ? half : 0;
+					base += half * (base[half - 1] < v);
 					len -= half;
 				}
 				bin = (uint8) (base - edges[j]) + (base[0] < v);
@@ -755,6 +755,7 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 	double	 *sorted;
 	uint8	 *binned;
 	uint8	 *binned_col;
+	uint16	 *leaf_of; /* per row, its leaf in the last tree (at most 8191 nodes) */
 	float	 *grad;
 	double	 *raw;
 	double	 *raw_val = NULL;
@@ -830,6 +831,7 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 	max_nodes = 2 * f.max_leaves - 1;
 	f.grow = palloc(sizeof(GrowNode) * max_nodes);
 	f.rows = MemoryContextAllocHuge(fit_cxt, sizeof(uint32) * (Size) n_train);
+	leaf_of = MemoryContextAllocHuge(fit_cxt, sizeof(uint16) * (Size) n_train);
 	f.tmp_rows = MemoryContextAllocHuge(fit_cxt, sizeof(uint32) * (Size) n_train);
 	for (uint32 i = 0; i < n_train; i++)
 		f.rows[i] = i;
@@ -876,7 +878,7 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 		}
 		GrowTree(&f);
 
-		/* shrink, store, and move the training predictions leaf by leaf */
+		/* shrink and store, and move the training predictions */
 		tree = palloc(sizeof(GbtNode) * f.ngrow);
 		for (int k = 0; k < f.ngrow; k++)
 		{
@@ -896,11 +898,17 @@ GbtFitModel(Model *model, const ModelTrainData *data)
 				tree[k].value = v;
 				tree[k].left = 0;
 				for (uint32 q = g->start; q < g->end; q++)
-					raw[f.rows[q]] += v;
+					leaf_of[f.rows[q]] = (uint16) k;
 			}
 			HistRelease(&f, g->hist);
 			g->hist = NULL;
 		}
+		/*
+		 * each row's leaf was marked above (2 bytes a row stay in cache where
+		 * adding to raw row by row, scattered, missed it); now one pass
+		 */
+		for (uint32 i = 0; i < n_train; i++)
+			raw[i] += tree[leaf_of[i]].value;
 		trees[ntrees] = tree;
 		tree_nodes[ntrees++] = f.ngrow;
 		total_nodes += f.ngrow;
