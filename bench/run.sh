@@ -8,7 +8,7 @@
 #   BENCH_QUICK=1 make bench           smaller sizes (40 x 2 000; about 5 minutes)
 #   BENCH_ONLY="features drift" make bench   only those benchmarks (table printed, RESULTS.md kept)
 # The benchmarks: features (bench/features.py), models (models.py, models_api.py),
-# gbt (gbt.py; stockml one thread, the baselines their faster of 1 and 2), ingest_http
+# gbt (gbt.py; stockml one thread against the baselines at one thread and at their faster of 1 and 2), ingest_http
 # (ingest_http.py), drift (drift.py), monitor (monitor.py), scaling (scaling.py: time
 # per row at 3 sizes, BENCH_SCALE_SIZES symbols x BENCH_SCALE_DAYS days), predict (predict.py,
 # predict_api_cached.py, http_load.c: predict(model, symbol) from its kept state).  Comparisons
