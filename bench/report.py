@@ -151,9 +151,9 @@ reference code and a version vectorised over all symbols with grouped `rolling`/
 (bench/pandas_features.py); the FastAPI service keeps the model in memory from start-up and
 reads only the last 400 bars of a symbol, and its cached variant answers from memory until a
 new bar arrives, as the seed's Redis cache did (bench/models_api.py); scikit-learn's and
-XGBoost's boosted trees get numpy arrays already in memory and each the thread count (1 or 2,
-the machine's cores) that made it fastest in this run, stated in its row (bench/gbt.py; stockml's
-gbt uses one); scipy gets numpy arrays already built; COPY reads a ready CSV file.
+XGBoost's boosted trees get numpy arrays already in memory and are measured twice: pinned to one
+thread like stockml's gbt (issue 10's comparison), and at the thread count (1 or 2, the
+machine's cores) that made each fastest in this run, stated in its row (bench/gbt.py); scipy gets numpy arrays already built; COPY reads a ready CSV file.
 Where a goal is not reached, doc/benchmarks.md says what bounds it, from a `perf` profile.
 """
     if md_path != "-":

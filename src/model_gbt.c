@@ -153,7 +153,7 @@ typedef double HistBin __attribute__((vector_size(16), aligned(8)));
 /* A node while a tree grows */
 typedef struct GrowNode
 {
-	uint32	 start; /* its rows: start .. end - 1 of GbtFit's arrays */
+	uint32	 start; /* its rows: rows[start .. end - 1] of GbtFit */
 	uint32	 end;
 	int		 depth;
 	double	 sum_g;
