@@ -272,7 +272,8 @@ print(f"  fit: stockml gbt / XGBoost hist            {pair_ratio(wall['ours'], w
       f"{pair_ratio(cpu['ours'], cpu['xgb']):6.2f}x CPU   (target <= 1.0)")
 print("  issue 13 baseline, stockml one thread, the baselines their faster of 1 and 2 threads:")
 print(f"  fit: stockml gbt / HGBR, {threads['hgbr']} thread(s)         "
-      f"{pair_ratio(wall['ours'], best_wall['hgbr']):6.2f}x wall, {pair_ratio(cpu['ours'], best_cpu['hgbr']):6.2f}x CPU")
+      f"{pair_ratio(wall['ours'], best_wall['hgbr']):6.2f}x wall, "
+      f"{pair_ratio(cpu['ours'], best_cpu['hgbr']):6.2f}x CPU")
 print(f"  fit: stockml gbt / XGBoost, {threads['xgb']} thread(s)      "
       f"{pair_ratio(wall['ours'], best_wall['xgb']):6.2f}x wall, {pair_ratio(cpu['ours'], best_cpu['xgb']):6.2f}x CPU")
 print(f"  held-out MSE: stockml gbt / HGBR (mean)    {mse_all / mse_hgbr:6.3f}    (target within 3 %; "

@@ -153,7 +153,8 @@ reads only the last 400 bars of a symbol, and its cached variant answers from me
 new bar arrives, as the seed's Redis cache did (bench/models_api.py); scikit-learn's and
 XGBoost's boosted trees get numpy arrays already in memory and are measured twice: pinned to one
 thread like stockml's gbt (issue 10's comparison), and at the thread count (1 or 2, the
-machine's cores) that made each fastest in this run, stated in its row (bench/gbt.py); scipy gets numpy arrays already built; COPY reads a ready CSV file.
+machine's cores) that made each fastest in this run, stated in its row (bench/gbt.py); scipy
+gets numpy arrays already built; COPY reads a ready CSV file.
 Where a goal is not reached, doc/benchmarks.md says what bounds it, from a `perf` profile.
 """
     if md_path != "-":
