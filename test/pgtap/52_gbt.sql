@@ -3,9 +3,9 @@
 -- exact on small cases, held-out MSE within 3 % and correlation on a 3000 x 6
 -- matrix; parameters by scikit-learn's names; NaN refused; damaged blobs with a
 -- valid checksum refused; statement_timeout stops a long fit; no lookahead in
--- train() on a random walk.
+-- train() on a random walk; constant columns added change no tree.
 BEGIN;
-SELECT plan(64);
+SELECT plan(66);
 
 CREATE TEMP TABLE gbt_train (set text, row int, x float8[], y float8);
 CREATE TEMP TABLE gbt_test (set text, row int, x float8[], y float8);
@@ -208,6 +208,22 @@ SELECT throws_ok($$SELECT * FROM stockml.feature_importance('gbt_rw', 9)$$, '427
                  'an unknown version: an ERROR');
 SELECT throws_ok($$SELECT * FROM stockml.feature_importance('nope')$$, '42704', 'model "nope" does not exist',
                  'an unknown model: an ERROR');
+
+-- the histograms add a row's bins 8 features at a time and the rest one by one: 5 constant
+-- columns (one bin each, never split) after or before the 6 of 'big' (11 features: the real ones
+-- then fall in the group of 8 and in the rest) leave every tree, so every prediction, as it was
+CREATE TEMP TABLE gbt_padded AS
+SELECT (SELECT model FROM gbt_models WHERE name = 'default') AS plain,
+       stockml.fit('gbt', (SELECT array_agg(x || '{7,7,7,7,7}'::float8[] ORDER BY row) FROM gbt_train WHERE set = 'big'),
+                   (SELECT array_agg(y ORDER BY row) FROM gbt_train WHERE set = 'big'), '{"early_stopping": false}') AS after,
+       stockml.fit('gbt', (SELECT array_agg('{7,7,7,7,7}'::float8[] || x ORDER BY row) FROM gbt_train WHERE set = 'big'),
+                   (SELECT array_agg(y ORDER BY row) FROM gbt_train WHERE set = 'big'), '{"early_stopping": false}') AS before;
+SELECT ok((SELECT bool_and(stockml.model_predict(plain, x) = stockml.model_predict(after, x || '{7,7,7,7,7}'::float8[]))
+             FROM gbt_test, gbt_padded WHERE set = 'big'),
+          '5 constant features after the 6: the same predictions to the bit');
+SELECT ok((SELECT bool_and(stockml.model_predict(plain, x) = stockml.model_predict(before, '{7,7,7,7,7}'::float8[] || x))
+             FROM gbt_test, gbt_padded WHERE set = 'big'),
+          '5 constant features before the 6 (which then straddle the group of 8): the same predictions to the bit');
 
 SELECT * FROM finish();
 ROLLBACK;
