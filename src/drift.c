@@ -1198,6 +1198,152 @@ DriftStatistics(const double *ref, int nref, const double *cur, int ncur, double
 	pfree(b.cur);
 }
 
+/* below this many values a comparison sort is the faster */
+#define DRIFT_RADIX_MIN 384
+
+/* An unsigned key in the order of the double: positive values' sign bit set, negative ones' bits inverted */
+static inline uint64
+DriftSortKey(double v)
+{
+	uint64 u;
+
+	memcpy(&u, &v, sizeof(u));
+	return u ^ ((uint64) ((int64) u >> 63) | UINT64CONST(0x8000000000000000));
+}
+
+static inline double
+DriftKeyValue(uint64 key)
+{
+	double v;
+
+	key ^= ((key >> 63) - 1) | UINT64CONST(0x8000000000000000);
+	memcpy(&v, &key, sizeof(v));
+	return v;
+}
+
+/*
+ * Turn count[byte][value] (the keys' bytes counted) into each value's first
+ * position; returns the bytes that differ between keys, in order, in
+ * bytes[] (a byte every key shares needs no pass), and how many.
+ */
+static int
+RadixPasses(uint32 (*count)[256], uint64 differ, int *bytes)
+{
+	int passes = 0;
+
+	for (int b = 0; b < 8; b++)
+	{
+		uint32 at = 0;
+
+		if (((differ >> (8 * b)) & 0xFF) == 0)
+			continue;
+		for (int d = 0; d < 256; d++)
+		{
+			uint32 c = count[b][d];
+
+			count[b][d] = at;
+			at += c;
+		}
+		bytes[passes++] = b;
+	}
+	return passes;
+}
+
+/*
+ * Sort n finite values ascending (tmp: room for 2 n keys): a least
+ * significant digit radix sort over DriftSortKey, a byte a pass, for the
+ * windows of the drift null; a comparison sort for few values.  Equal
+ * values are equal bits but for -0.0 and +0.0, which every statistic here
+ * treats alike, and in any order.
+ */
+void
+DriftSortValues(double *v, int n, uint64 *tmp)
+{
+	uint32	count[8][256];
+	int		bytes[8];
+	int		passes;
+	uint64 *a = tmp,
+		   *b = tmp + n;
+	uint64 first,
+		differ = 0;
+
+	if (n < DRIFT_RADIX_MIN)
+	{
+		SortFloat8(v, n);
+		return;
+	}
+	memset(count, 0, sizeof(count));
+	first = DriftSortKey(v[0]);
+	for (int i = 0; i < n; i++)
+	{
+		uint64 k = DriftSortKey(v[i]);
+
+		a[i] = k;
+		differ |= k ^ first;
+		for (int d = 0; d < 8; d++)
+			count[d][(k >> (8 * d)) & 0xFF]++;
+	}
+	passes = RadixPasses(count, differ, bytes);
+	for (int p = 0; p < passes; p++)
+	{
+		int		shift = 8 * bytes[p];
+		uint32 *at = count[bytes[p]];
+		uint64 *t;
+
+		for (int i = 0; i < n; i++)
+			b[at[(a[i] >> shift) & 0xFF]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	for (int i = 0; i < n; i++)
+		v[i] = DriftKeyValue(a[i]);
+}
+
+/* DriftSortValues for a pool (by v; tmp: room for n values) */
+void
+DriftSortPool(DriftPoolValue *pool, int n, DriftPoolValue *tmp)
+{
+	uint32			count[8][256];
+	int				bytes[8];
+	int				passes;
+	DriftPoolValue *a = pool,
+				   *b = tmp;
+	uint64 first,
+		differ = 0;
+
+	if (n < DRIFT_RADIX_MIN)
+	{
+		SortDriftPoolValues(pool, n);
+		return;
+	}
+	memset(count, 0, sizeof(count));
+	first = DriftSortKey(pool[0].v);
+	for (int i = 0; i < n; i++)
+	{
+		uint64 k = DriftSortKey(pool[i].v);
+
+		differ |= k ^ first;
+		for (int d = 0; d < 8; d++)
+			count[d][(k >> (8 * d)) & 0xFF]++;
+	}
+	passes = RadixPasses(count, differ, bytes);
+	for (int p = 0; p < passes; p++)
+	{
+		int				shift = 8 * bytes[p];
+		uint32		   *at = count[bytes[p]];
+		DriftPoolValue *t;
+
+		for (int i = 0; i < n; i++)
+			b[at[(DriftSortKey(a[i].v) >> shift) & 0xFF]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	if (a != pool)
+		memcpy(pool, a, sizeof(DriftPoolValue) * n);
+}
+
 /*
  * v when keep, else +0.0, without a branch (the compilers turn keep ? v : 0.0
  * into one, mispredicted wherever keep follows the data)
@@ -1301,14 +1447,15 @@ typedef struct Walk
  */
 #define WALK_LOCALS            \
 	const double *rtab, *ctab; \
-	double		  ss, maxdiff, mindiff, wsum, prev_x, prev_diff
-#define WALK_BEGIN(w)                                    \
-	do                                                   \
-	{                                                    \
-		rtab = (w)->rtab;                                \
-		ctab = (w)->ctab;                                \
-		ss = maxdiff = mindiff = wsum = prev_diff = 0.0; \
-		prev_x = (w)->prev_x;                            \
+	double		  ss, maxdiff, mindiff, wsum, prev_x, prev_diff, next_edge
+#define WALK_BEGIN(w)                                          \
+	do                                                         \
+	{                                                          \
+		rtab = (w)->rtab;                                      \
+		ctab = (w)->ctab;                                      \
+		ss = maxdiff = mindiff = wsum = prev_diff = 0.0;       \
+		prev_x = (w)->prev_x;                                  \
+		next_edge = (w)->nbins > 1 ? (w)->edges[1] : INFINITY; \
 	} while (0)
 #define WALK_SAVE(w)            \
 	do                          \
@@ -1333,17 +1480,53 @@ typedef struct Walk
 		prev_diff = diff_;                       \
 	} while (0)
 
-/* a bin starts at x: the values before it are counted (no store per value) */
-#define WALK_BIN(w, bin, x, r, c)                                      \
-	do                                                                 \
-	{                                                                  \
-		while ((bin) < (w)->nbins - 1 && (x) >= (w)->edges[(bin) + 1]) \
-		{                                                              \
-			(bin)++;                                                   \
-			(w)->rstart[bin] = (r);                                    \
-			(w)->cstart[bin] = (c);                                    \
-		}                                                              \
+/*
+ * a bin starts at x: the values before it are counted (no store per value);
+ * next_edge is the left edge of the bin after bin, Infinity after the last
+ * one (x is finite), so most values cost one comparison with a local
+ */
+#define WALK_BIN(w, bin, x, r, c)                                                  \
+	do                                                                             \
+	{                                                                              \
+		while (unlikely((x) >= next_edge))                                         \
+		{                                                                          \
+			(bin)++;                                                               \
+			(w)->rstart[bin] = (r);                                                \
+			(w)->cstart[bin] = (c);                                                \
+			next_edge = (bin) < (w)->nbins - 1 ? (w)->edges[(bin) + 1] : INFINITY; \
+		}                                                                          \
 	} while (0)
+
+/*
+ * The bins, means and share tables of a walk over nsub reference values (sum
+ * their sum in order) and ncur current ones, lo and hi the smallest and the
+ * largest of either: false when the walk cannot count these bins (more than
+ * it holds, or edges out of order), which DriftStatistics then must.
+ */
+static bool
+WalkBins(Walk *w, DriftWalkScratch *scratch, int nsub, double sum, int ncur, double lo, double hi)
+{
+	CheckSpanValues(lo, hi);
+	w->nbins = SturgesBins(lo, hi, (int64) nsub + ncur);
+	/* not below 2^62 values in all; kept general */
+	if (w->nbins > DRIFT_WALK_MAX_BINS)
+		return false;
+	SturgesEdges(lo, hi, w->nbins, w->edges);
+	for (int i = 0; i < w->nbins; i++)
+	{
+		/* counting by walking needs ordered edges, binary search does not */
+		if (w->edges[i + 1] < w->edges[i])
+			return false;
+		w->rstart[i] = w->cstart[i] = 0;
+	}
+	w->nsub = nsub;
+	w->ncur = ncur;
+	w->mean = sum / nsub;
+	w->rtab = ShareTable(scratch, &scratch->ref, nsub);
+	w->ctab = ShareTable(scratch, &scratch->cur_tables, ncur);
+	w->prev_x = lo;
+	return true;
+}
 
 /*
  * Everything before the walk over sub (nsub sorted values, sum their sum in
@@ -1355,45 +1538,17 @@ static bool
 WalkSetup(Walk *w, DriftWalkScratch *scratch, const double *sub, int nsub, double sum,
 		  const double *cur, int ncur, double *out)
 {
-	int	   distinct = 1;
-	double lo,
-		hi;
+	int distinct = 1;
 
 	for (int i = 1; i < nsub && distinct <= DRIFT_MAX_DISCRETE_VALUES; i++)
 		if (sub[i] != sub[i - 1])
 			distinct++;
-	if (distinct <= DRIFT_MAX_DISCRETE_VALUES)
+	if (distinct <= DRIFT_MAX_DISCRETE_VALUES ||
+		!WalkBins(w, scratch, nsub, sum, ncur, Min(sub[0], cur[0]), Max(sub[nsub - 1], cur[ncur - 1])))
 	{
 		DriftStatistics(sub, nsub, cur, ncur, out);
 		return false;
 	}
-	lo = Min(sub[0], cur[0]);
-	hi = Max(sub[nsub - 1], cur[ncur - 1]);
-	CheckSpanValues(lo, hi);
-	w->nbins = SturgesBins(lo, hi, (int64) nsub + ncur);
-	if (w->nbins > DRIFT_WALK_MAX_BINS)
-	{
-		/* not below 2^62 values in all; kept general */
-		DriftStatistics(sub, nsub, cur, ncur, out);
-		return false;
-	}
-	SturgesEdges(lo, hi, w->nbins, w->edges);
-	for (int i = 0; i < w->nbins; i++)
-	{
-		/* counting by walking needs ordered edges, binary search does not */
-		if (w->edges[i + 1] < w->edges[i])
-		{
-			DriftStatistics(sub, nsub, cur, ncur, out);
-			return false;
-		}
-		w->rstart[i] = w->cstart[i] = 0;
-	}
-	w->nsub = nsub;
-	w->ncur = ncur;
-	w->mean = sum / nsub;
-	w->rtab = ShareTable(scratch, &scratch->ref, nsub);
-	w->ctab = ShareTable(scratch, &scratch->cur_tables, ncur);
-	w->prev_x = lo;
 	return true;
 }
 
@@ -1508,15 +1663,16 @@ DriftStatisticsExcluding(const DriftRefValue *ref, int nref, int64 k_from, int64
  * day_to) of a pool of every training value sorted once: cur is the pool's
  * values of those days, the reference its values with a position k >= 0
  * outside [k_from, k_to).  One branch-free pass over the pool gathers both
- * samples and their merged order (a value in both is in both, as gathering
- * them would have it), so the walk that follows decides nothing by the data.
+ * samples in merged order (a value in both is in both, as gathering them
+ * would have it) and the reference's sum (in its order, +0.0 for a value it
+ * does not hold, as DriftStatisticsExcluding adds), so the walk that follows
+ * decides nothing by the data.  The samples apart are gathered only for
+ * DriftStatistics (at most 20 distinct reference values).
  */
 bool
 DriftStatisticsOfPool(const DriftPoolValue *pool, int n, int day_from, int day_to, int64 k_from,
 					  int64 k_to, DriftWalkScratch *scratch, double *out)
 {
-	double *sub = scratch->sub;
-	double *cs = scratch->cur;
 	double *mv = scratch->merged;
 	uint8  *mf = scratch->merged_from;
 	int		nsub = 0,
@@ -1526,6 +1682,8 @@ DriftStatisticsOfPool(const DriftPoolValue *pool, int n, int day_from, int day_t
 	int	   r = 0,
 		c = 0,
 		bin = 0;
+	int	   distinct = 0;
+	double last_ref = 0.0;
 	double mean;
 	Walk   w;
 	WALK_LOCALS;
@@ -1534,23 +1692,41 @@ DriftStatisticsOfPool(const DriftPoolValue *pool, int n, int day_from, int day_t
 	for (int i = 0; i < n; i++)
 	{
 		double v = pool[i].v;
-		bool   in_cur = (uint32) (pool[i].day - day_from) < (uint32) (day_to - day_from);
-		bool   in_ref = (pool[i].k >= 0) & ((uint64) (pool[i].k - k_from) >= (uint64) (k_to - k_from));
+		uint32 in_cur = (uint32) (pool[i].day - day_from) < (uint32) (day_to - day_from);
+		uint32 in_ref = (uint32) (pool[i].k >= 0) & (uint32) ((uint64) (pool[i].k - k_from) >= (uint64) (k_to - k_from));
 
-		sub[nsub] = v;
-		nsub += in_ref;
-		cs[ncur] = v;
-		ncur += in_cur;
 		mv[m] = v;
 		mf[m] = (uint8) (in_ref | (in_cur << 1));
 		m += in_ref | in_cur;
+		sum += KeepOrZero(v, in_ref);
+		nsub += in_ref;
+		ncur += in_cur;
 	}
 	if (nsub == 0 || ncur == 0)
 		return false;
-	for (int i = 0; i < nsub; i++)
-		sum += sub[i];
-	if (!WalkSetup(&w, scratch, sub, nsub, sum, cs, ncur, out))
+	/* WalkSetup's count of distinct reference values, up to 21 */
+	for (int i = 0; i < m && distinct <= DRIFT_MAX_DISCRETE_VALUES; i++)
+		if ((mf[i] & 1) && (distinct == 0 || mv[i] != last_ref))
+		{
+			distinct++;
+			last_ref = mv[i];
+		}
+	if (distinct <= DRIFT_MAX_DISCRETE_VALUES || !WalkBins(&w, scratch, nsub, sum, ncur, mv[0], mv[m - 1]))
+	{
+		double *sub = scratch->sub;
+		double *cs = scratch->cur;
+
+		nsub = ncur = 0;
+		for (int i = 0; i < m; i++)
+		{
+			if (mf[i] & 1)
+				sub[nsub++] = mv[i];
+			if (mf[i] & 2)
+				cs[ncur++] = mv[i];
+		}
+		DriftStatistics(sub, nsub, cs, ncur, out);
 		return true;
+	}
 	mv[m] = INFINITY;
 	WALK_BEGIN(&w);
 	mean = w.mean;
@@ -1728,7 +1904,8 @@ IntArgument(FunctionCallInfo fcinfo, int arg, const char *name, int *n)
  * exclude_from[w] .. exclude_to[w] (1-based positions) and the elements
  * cur_from[w] .. cur_to[w] of cur, by DriftStatisticsExcluding over the
  * reference sorted once (walked), by DriftStatisticsOfPool over one pool of
- * both arrays sorted once, cur's element i on day i (pooled), all windows
+ * both arrays sorted once, cur's element i on day i (pooled), both sorted as
+ * the drift null sorts them (DriftSortValues, DriftSortPool), all windows
  * through one scratch each as the drift null does, and by DriftStatistics
  * over each sample gathered and sorted (gathered); NULL where a sample has
  * no finite value.  For the tests, which require the three to be the same to
@@ -1753,7 +1930,9 @@ stockml_drift_walk_check(PG_FUNCTION_ARGS)
 	DriftRefValue *ref;
 	int			   nref = 0;
 	double		  *cur,
+		*cur_sorted,
 		*sub;
+	uint64			 *keys;
 	DriftWalkScratch *scratch;
 	DriftPoolValue	 *pool;
 	int				  npool = 0;
@@ -1805,8 +1984,10 @@ stockml_drift_walk_check(PG_FUNCTION_ARGS)
 			pool[npool].k = -1;
 			npool++;
 		}
-	SortDriftPoolValues(pool, npool);
+	DriftSortPool(pool, npool, palloc(sizeof(DriftPoolValue) * Max(npool, 1)));
 	cur = palloc(sizeof(double) * Max(nc, 1));
+	cur_sorted = palloc(sizeof(double) * Max(nc, 1));
+	keys = palloc(sizeof(uint64) * 2 * Max(nc, 1));
 	sub = palloc(sizeof(double) * Max(nref, 1));
 	scratch = DriftWalkScratchCreate(Max(nref, nc));
 	pool_scratch = DriftWalkScratchCreate(npool);
@@ -1824,11 +2005,15 @@ stockml_drift_walk_check(PG_FUNCTION_ARGS)
 		for (int i = Max(cf[w], 1); i <= Min(ct[w], nc); i++)
 			if (!cnulls[i - 1] && isfinite(DatumGetFloat8(celems[i - 1])))
 				cur[ncur++] = DatumGetFloat8(celems[i - 1]);
+		/* the walk's sorted as the drift null sorts a window, the gathered one by comparisons */
+		memcpy(cur_sorted, cur, sizeof(double) * ncur);
+		DriftSortValues(cur_sorted, ncur, keys);
 		SortFloat8(cur, ncur);
 		for (int r = 0; r < nref; r++)
 			if (ref[r].k < ef[w] || ref[r].k > et[w])
 				sub[nsub++] = ref[r].v;
-		ok = DriftStatisticsExcluding(ref, nref, ef[w], Max((int64) et[w] + 1, ef[w]), cur, ncur, scratch, walked);
+		ok = DriftStatisticsExcluding(ref, nref, ef[w], Max((int64) et[w] + 1, ef[w]), cur_sorted, ncur, scratch,
+									  walked);
 		pool_ok = DriftStatisticsOfPool(pool, npool, Max(cf[w], 1), Max(ct[w] + 1, Max(cf[w], 1)), ef[w],
 										Max((int64) et[w] + 1, ef[w]), pool_scratch, pooled);
 		if (nsub > 0 && ncur > 0)

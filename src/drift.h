@@ -69,6 +69,14 @@ extern bool DriftStatisticsOfPool(const DriftPoolValue *pool, int n, int day_fro
 								  int64 k_from, int64 k_to, DriftWalkScratch *scratch, double *out);
 
 /*
+ * Sort n finite values ascending, by their bits (a radix sort) where there
+ * are many; tmp has room for 2 n keys.  DriftSortPool sorts a pool by v
+ * the same way, tmp with room for n values.
+ */
+extern void DriftSortValues(double *v, int n, uint64 *tmp);
+extern void DriftSortPool(DriftPoolValue *pool, int n, DriftPoolValue *tmp);
+
+/*
  * The training rows train() keeps as the reference sample: rows of the n
  * (ordered by day), evenly spaced in time, the k-th of them at this index.
  */

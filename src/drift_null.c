@@ -60,25 +60,10 @@ typedef struct NullWindows
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-#define ST_SORT SortDoubles
-#define ST_ELEMENT_TYPE double
-#define ST_COMPARE(a, b) ((*(a) > *(b)) - (*(a) < *(b)))
-#define ST_SCOPE static
-#define ST_DECLARE
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
-#define ST_SORT SortDriftPoolValues
-#define ST_ELEMENT_TYPE DriftPoolValue
-#define ST_COMPARE(a, b) (((a)->v > (b)->v) - ((a)->v < (b)->v))
-#define ST_SCOPE static
-#define ST_DECLARE
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
 static void	 PlanWindows(const DriftNullInput *in, int64 rows, NullWindows *w);
 static int64 SortedSamples(const DriftNullInput *in, int j, const NullWindows *w, const int32 *ref_k,
-						   int64 rows, DriftRefValue *ref, double *cur, int *ncur, DriftPoolValue *pool);
+						   int64 rows, DriftRefValue *ref, double *cur, int *ncur, uint64 *keys,
+						   DriftPoolValue *pool, DriftPoolValue *pool_tmp);
 static int	 PolicyWindowDays(const char *model_name);
 static int64 FirstReferenceAtOrAfter(int64 row, int64 rows, int64 n);
 static int	 FirstDayAtOrAfter(const DriftNullInput *in, DateADT day);
@@ -176,7 +161,8 @@ PlanWindows(const DriftNullInput *in, int64 rows, NullWindows *w)
  */
 static int64
 SortedSamples(const DriftNullInput *in, int j, const NullWindows *w, const int32 *ref_k, int64 rows,
-			  DriftRefValue *ref, double *cur, int *ncur, DriftPoolValue *pool)
+			  DriftRefValue *ref, double *cur, int *ncur, uint64 *keys, DriftPoolValue *pool,
+			  DriftPoolValue *pool_tmp)
 {
 	int64 nref = 0;
 	int64 npool = 0;
@@ -208,7 +194,7 @@ SortedSamples(const DriftNullInput *in, int j, const NullWindows *w, const int32
 				if (isfinite(v))
 					c[ncur[b]++] = v;
 			}
-			SortDoubles(c, ncur[b]);
+			DriftSortValues(c, ncur[b], keys);
 		}
 		return nref;
 	}
@@ -226,7 +212,7 @@ SortedSamples(const DriftNullInput *in, int j, const NullWindows *w, const int32
 			}
 		}
 	CHECK_FOR_INTERRUPTS();
-	SortDriftPoolValues(pool, npool);
+	DriftSortPool(pool, (int) npool, pool_tmp);
 	return npool;
 }
 
@@ -244,6 +230,8 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	double			 *cur;
 	int				 *ncur;
 	DriftPoolValue	 *pool;
+	DriftPoolValue	 *pool_tmp = NULL;
+	uint64			 *keys = NULL;
 	int32			 *ref_k = NULL;
 	Datum			 *stats;
 	Datum			 *names;
@@ -340,11 +328,13 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 		ncur = palloc(sizeof(int) * w.nwin);
 		for (int b = 0; b < w.nwin; b++)
 			max_values = Max(max_values, w.to[b] - w.from[b]);
+		keys = palloc(sizeof(uint64) * 2 * Max(max_values, 1));
 	}
 	else
 	{
 		/* the reference position of each training row */
 		pool = palloc(sizeof(DriftPoolValue) * in->n);
+		pool_tmp = palloc(sizeof(DriftPoolValue) * in->n);
 		ref_k = palloc(sizeof(int32) * in->n);
 		for (int64 i = 0; i < in->n; i++)
 			ref_k[i] = -1;
@@ -358,7 +348,7 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	per_window = AllocSetContextCreate(CurrentMemoryContext, "stockml drift null", ALLOCSET_DEFAULT_SIZES);
 	for (int j = 0; j < in->p; j++)
 	{
-		int64 nvalues = SortedSamples(in, j, &w, ref_k, rows, ref, cur, ncur, pool);
+		int64 nvalues = SortedSamples(in, j, &w, ref_k, rows, ref, cur, ncur, keys, pool, pool_tmp);
 
 		for (int b = 0; b < w.nwin; b++)
 		{

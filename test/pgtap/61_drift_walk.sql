@@ -7,14 +7,17 @@
 -- features give (continuous, ties, few distinct values, constant, NaN and NULL elements,
 -- wide and tiny spans) and windows of every kind (nothing left out, part, all).
 BEGIN;
-SELECT plan(8);
+SELECT plan(9);
 
--- 40 seeded cases: a reference of 50..1200 values, a current sample of 5..300 values, 12
--- windows each, both samples drawn from the same shape
+-- 48 seeded cases: a reference of 50..1200 values, a current sample of 5..300 values (of
+-- 1200..4000 in the last 8, whose windows the drift null sorts by their bits, a radix sort,
+-- where the others are sorted by comparisons), 12 windows each, both samples drawn from the
+-- same shape
 SELECT setseed(0.15);
 CREATE TEMP TABLE cases AS
-SELECT c, shape, (50 + random() * 1150)::integer AS nref, (5 + random() * 295)::integer AS ncur
-  FROM generate_series(1, 40) c,
+SELECT c, shape, (50 + random() * 1150)::integer AS nref,
+       CASE WHEN c > 40 THEN 1200 + random() * 2800 ELSE 5 + random() * 295 END::integer AS ncur
+  FROM generate_series(1, 48) c,
        LATERAL (SELECT (ARRAY['normal', 'ties', 'discrete', 'constant', 'holes', 'wide', 'shifted', 'tiny'])[1 + c % 8]) s(shape);
 CREATE FUNCTION pg_temp.draw(shape text, n integer, shift float8) RETURNS float8[] LANGUAGE sql AS $$
     SELECT array_agg(CASE shape
@@ -53,7 +56,9 @@ SELECT s.c, s.shape, t.*
            (SELECT array_agg(w.et_kind ORDER BY w.w) FROM windows w WHERE w.c = s.c)) t
 ;
 
-SELECT is((SELECT count(*) FROM checked), 40 * 12 * 5::bigint, 'every window and statistic of the 40 cases checked');
+SELECT is((SELECT count(*) FROM checked), 48 * 12 * 5::bigint, 'every window and statistic of the 48 cases checked');
+SELECT cmp_ok((SELECT count(*) FROM windows WHERE cur_to - cur_from >= 400), '>=', 8 * 12::bigint,
+              '... of which 96 windows have more than 400 current values (sorted by their bits)');
 SELECT is((SELECT count(*) FROM checked WHERE walked::text IS DISTINCT FROM gathered::text), 0::bigint,
           'the walk over the reference sorted once gives the statistics of the gathered samples to the bit');
 SELECT is((SELECT count(*) FROM checked WHERE pooled::text IS DISTINCT FROM gathered::text), 0::bigint,
