@@ -1198,9 +1198,6 @@ DriftStatistics(const double *ref, int nref, const double *cur, int ncur, double
 	pfree(b.cur);
 }
 
-/* below this many values a comparison sort is the faster */
-#define DRIFT_RADIX_MIN 384
-
 /* An unsigned key in the order of the double: positive values' sign bit set, negative ones' bits inverted */
 static inline uint64
 DriftSortKey(double v)
@@ -1659,19 +1656,18 @@ DriftStatisticsExcluding(const DriftRefValue *ref, int nref, int64 k_from, int64
 }
 
 /*
- * The same as DriftStatisticsExcluding, for a window of days [day_from,
- * day_to) of a pool of every training value sorted once: cur is the pool's
- * values of those days, the reference its values with a position k >= 0
- * outside [k_from, k_to).  One branch-free pass over the pool gathers both
- * samples in merged order (a value in both is in both, as gathering them
- * would have it) and the reference's sum (in its order, +0.0 for a value it
- * does not hold, as DriftStatisticsExcluding adds), so the walk that follows
- * decides nothing by the data.  The samples apart are gathered only for
- * DriftStatistics (at most 20 distinct reference values).
+ * The same as DriftStatisticsExcluding, for a pool of values sorted once of
+ * which flag[id] says which are in the reference (DRIFT_IN_REF) and which in
+ * the current sample (DRIFT_IN_CUR): the windows of a training period share
+ * one pool, each with flags of its own.  One branch-free pass over the pool
+ * gathers both samples in merged order (a value in both is in both, as
+ * gathering them would have it) and the reference's sum (in its order, +0.0
+ * for a value it does not hold, as DriftStatisticsExcluding adds), so the
+ * walk that follows decides nothing by the data.  The samples apart are
+ * gathered only for DriftStatistics (at most 20 distinct reference values).
  */
 bool
-DriftStatisticsOfPool(const DriftPoolValue *pool, int n, int day_from, int day_to, int64 k_from,
-					  int64 k_to, DriftWalkScratch *scratch, double *out)
+DriftStatisticsOfPool(const DriftPoolValue *pool, int n, const uint8 *flag, DriftWalkScratch *scratch, double *out)
 {
 	double *mv = scratch->merged;
 	uint8  *mf = scratch->merged_from;
@@ -1688,20 +1684,28 @@ DriftStatisticsOfPool(const DriftPoolValue *pool, int n, int day_from, int day_t
 	Walk   w;
 	WALK_LOCALS;
 
+	/*
+	 * by flag: 1.0 for a reference value, else 0.0 (v * 0.0 is +-0.0, which
+	 * changes no sum here); the counts it adds to nsub (low half) and ncur
+	 */
+	static const double in_ref[4] = {0.0, 1.0, 0.0, 1.0};
+	static const uint64 counts[4] = {0, 1, UINT64CONST(1) << 32, (UINT64CONST(1) << 32) + 1};
+	uint64				both = 0;
+
 	Assert(n < scratch->cap);
 	for (int i = 0; i < n; i++)
 	{
 		double v = pool[i].v;
-		uint32 in_cur = (uint32) (pool[i].day - day_from) < (uint32) (day_to - day_from);
-		uint32 in_ref = (uint32) (pool[i].k >= 0) & (uint32) ((uint64) (pool[i].k - k_from) >= (uint64) (k_to - k_from));
+		uint32 f = flag[pool[i].id] & (DRIFT_IN_REF | DRIFT_IN_CUR);
 
 		mv[m] = v;
-		mf[m] = (uint8) (in_ref | (in_cur << 1));
-		m += in_ref | in_cur;
-		sum += KeepOrZero(v, in_ref);
-		nsub += in_ref;
-		ncur += in_cur;
+		mf[m] = (uint8) f;
+		m += (f + 3) >> 2; /* f != 0 */
+		sum += v * in_ref[f];
+		both += counts[f];
 	}
+	nsub = (int) (both & 0xFFFFFFFF);
+	ncur = (int) (both >> 32);
 	if (nsub == 0 || ncur == 0)
 		return false;
 	/* WalkSetup's count of distinct reference values, up to 21 */
@@ -1935,6 +1939,7 @@ stockml_drift_walk_check(PG_FUNCTION_ARGS)
 	uint64			 *keys;
 	DriftWalkScratch *scratch;
 	DriftPoolValue	 *pool;
+	uint8			 *flag;
 	int				  npool = 0;
 	DriftWalkScratch *pool_scratch;
 
@@ -1968,20 +1973,20 @@ stockml_drift_walk_check(PG_FUNCTION_ARGS)
 			nref++;
 		}
 	SortDriftRefValues(ref, nref);
+	/* the pool's ids: the reference's r-th sorted value r, cur's element i nref + i */
 	pool = palloc(sizeof(DriftPoolValue) * (nref + Max(nc, 1)));
+	flag = palloc(nref + Max(nc, 1));
 	for (int r = 0; r < nref; r++)
 	{
 		pool[npool].v = ref[r].v;
-		pool[npool].day = 0;
-		pool[npool].k = (int32) ref[r].k;
+		pool[npool].id = r;
 		npool++;
 	}
 	for (int i = 0; i < nc; i++)
 		if (!cnulls[i] && isfinite(DatumGetFloat8(celems[i])))
 		{
 			pool[npool].v = DatumGetFloat8(celems[i]);
-			pool[npool].day = i + 1;
-			pool[npool].k = -1;
+			pool[npool].id = nref + i;
 			npool++;
 		}
 	DriftSortPool(pool, npool, palloc(sizeof(DriftPoolValue) * Max(npool, 1)));
@@ -2014,8 +2019,11 @@ stockml_drift_walk_check(PG_FUNCTION_ARGS)
 				sub[nsub++] = ref[r].v;
 		ok = DriftStatisticsExcluding(ref, nref, ef[w], Max((int64) et[w] + 1, ef[w]), cur_sorted, ncur, scratch,
 									  walked);
-		pool_ok = DriftStatisticsOfPool(pool, npool, Max(cf[w], 1), Max(ct[w] + 1, Max(cf[w], 1)), ef[w],
-										Max((int64) et[w] + 1, ef[w]), pool_scratch, pooled);
+		for (int r = 0; r < nref; r++)
+			flag[r] = ref[r].k < ef[w] || ref[r].k > et[w] ? DRIFT_IN_REF : 0;
+		for (int i = 0; i < nc; i++)
+			flag[nref + i] = i + 1 >= cf[w] && i + 1 <= ct[w] ? DRIFT_IN_CUR : 0;
+		pool_ok = DriftStatisticsOfPool(pool, npool, flag, pool_scratch, pooled);
 		if (nsub > 0 && ncur > 0)
 			DriftStatistics(sub, nsub, cur, ncur, gathered);
 		for (int m = 0; m < DRIFT_NMETHODS; m++)

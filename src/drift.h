@@ -52,21 +52,27 @@ extern bool DriftStatisticsExcluding(const DriftRefValue *ref, int nref, int64 k
 									 const double *cur, int ncur, DriftWalkScratch *scratch,
 									 double *out);
 
-/* A training value, the index of its day and its reference position (-1: none) */
+/* A training value and its id (its row), by which the caller says which samples hold it */
 typedef struct DriftPoolValue
 {
 	double v;
-	int32  day;
-	int32  k;
+	int32  id;
 } DriftPoolValue;
 
+/* in flag[id] of DriftStatisticsOfPool: the value is in the reference, in the current sample */
+#define DRIFT_IN_REF 1
+#define DRIFT_IN_CUR 2
+
 /*
- * The same for a window of days [day_from, day_to) of a pool of every
- * training value (n, sorted by v): cur = the pool's values of those days,
- * the reference = its values with k >= 0 outside [k_from, k_to).
+ * The same for a pool of values (n, sorted by v) of which flag[id] says
+ * which are in the reference and which in the current sample (either, both
+ * or neither).
  */
-extern bool DriftStatisticsOfPool(const DriftPoolValue *pool, int n, int day_from, int day_to,
-								  int64 k_from, int64 k_to, DriftWalkScratch *scratch, double *out);
+extern bool DriftStatisticsOfPool(const DriftPoolValue *pool, int n, const uint8 *flag, DriftWalkScratch *scratch,
+								  double *out);
+
+/* below this many values DriftSortValues and DriftSortPool sort by comparisons */
+#define DRIFT_RADIX_MIN 384
 
 /*
  * Sort n finite values ascending, by their bits (a radix sort) where there

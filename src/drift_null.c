@@ -37,10 +37,7 @@
 /* the guard on each side of a null window, in window lengths */
 #define DRIFT_NULL_GUARD 1
 
-/*
- * The windows of a null: rows [from, to) of days [day_from, day_to); their
- * finite values of one feature at cur + off[b] (SortedSamples, unless pooled).
- */
+/* The windows of a null: rows [from, to) of days [day_from, day_to) */
 typedef struct NullWindows
 {
 	int	   nwin;
@@ -48,8 +45,8 @@ typedef struct NullWindows
 		*to;
 	int *day_from,
 		*day_to;
-	int64 *off;
-	bool   pooled; /* SortedSamples sorts the period once into a pool */
+	int64 max_rows; /* rows of the longest window */
+	bool  pooled;	/* SortedPool sorts the period once into a pool */
 } NullWindows;
 
 #define ST_SORT SortRefValues
@@ -61,9 +58,10 @@ typedef struct NullWindows
 #include "lib/sort_template.h"
 
 static void	 PlanWindows(const DriftNullInput *in, int64 rows, NullWindows *w);
-static int64 SortedSamples(const DriftNullInput *in, int j, const NullWindows *w, const int32 *ref_k,
-						   int64 rows, DriftRefValue *ref, double *cur, int *ncur, uint64 *keys,
-						   DriftPoolValue *pool, DriftPoolValue *pool_tmp);
+static int64 SortedReference(const DriftNullInput *in, int j, int64 rows, DriftRefValue *ref);
+static void	 SortedWindow(const DriftNullInput *in, int64 from, int64 to, double *cur, int64 stride, int *ncur,
+						  uint64 *keys);
+static int64 SortedPool(const DriftNullInput *in, int j, DriftPoolValue *pool, DriftPoolValue *pool_tmp);
 static int	 PolicyWindowDays(const char *model_name);
 static int64 FirstReferenceAtOrAfter(int64 row, int64 rows, int64 n);
 static int	 FirstDayAtOrAfter(const DriftNullInput *in, DateADT day);
@@ -127,10 +125,10 @@ FirstDayAtOrAfter(const DriftNullInput *in, DateADT day)
 }
 
 /*
- * Where each window's values go in cur (off), and whether SortedSamples
- * pools: when sorting every training value once and walking all of them per
- * window costs less than sorting the reference and each window and merging
- * the two (sum of m log m + m + rows), as with one symbol's few thousand rows
+ * Whether SortedPool pools: when sorting every training value once and
+ * walking all of them per window costs less than sorting the reference and
+ * each window and merging the two (sum of m log m + m + rows, where a radix
+ * sort's 8 passes stand for log m), as with one symbol's few thousand rows
  * and long windows; not with many symbols' rows and a small reference.
  */
 static void
@@ -139,78 +137,89 @@ PlanWindows(const DriftNullInput *in, int64 rows, NullWindows *w)
 	double gather = (double) rows * log2((double) rows + 1.0);
 	double pool = (double) in->n * log2((double) in->n + 1.0);
 
-	w->off = palloc(sizeof(int64) * (w->nwin + 1));
-	w->off[0] = 0;
+	w->max_rows = 0;
 	for (int b = 0; b < w->nwin; b++)
 	{
 		double m = (double) (w->to[b] - w->from[b]);
 
-		w->off[b + 1] = w->off[b] + (w->to[b] - w->from[b]);
-		gather += m * log2(m + 1.0) + m + (double) rows;
+		w->max_rows = Max(w->max_rows, w->to[b] - w->from[b]);
+		gather += m * (m < DRIFT_RADIX_MIN ? log2(m + 1.0) : 8.0) + m + (double) rows;
 		pool += (double) in->n;
 	}
 	w->pooled = pool < gather;
 }
 
-/*
- * Feature j's samples, sorted: its reference values (returns how many are
- * finite) and its finite values in each window b, at cur + off[b] (ncur[b]
- * of them), each gathered and sorted; or (w->pooled) every finite training
- * value sorted once into pool (returns how many), which
- * DriftStatisticsOfPool reads the samples of every window from.
- */
+/* Feature j's finite reference values with their positions, sorted (returns how many) */
 static int64
-SortedSamples(const DriftNullInput *in, int j, const NullWindows *w, const int32 *ref_k, int64 rows,
-			  DriftRefValue *ref, double *cur, int *ncur, uint64 *keys, DriftPoolValue *pool,
-			  DriftPoolValue *pool_tmp)
+SortedReference(const DriftNullInput *in, int j, int64 rows, DriftRefValue *ref)
 {
 	int64 nref = 0;
+
+	for (int64 k = 0; k < rows; k++)
+	{
+		double v = in->x[ReferenceRowIndex(k, rows, in->n) * in->p + j];
+
+		if (isfinite(v))
+		{
+			ref[nref].v = v;
+			ref[nref].k = k;
+			nref++;
+		}
+	}
+	SortRefValues(ref, nref);
+	return nref;
+}
+
+/*
+ * The finite values of every feature in rows [from, to), feature j's at cur
+ * + j * stride (ncur[j] of them), sorted: one pass over the rows, which are
+ * stored feature after feature (read by feature, each value would cost a
+ * cache line).
+ */
+static void
+SortedWindow(const DriftNullInput *in, int64 from, int64 to, double *cur, int64 stride, int *ncur,
+			 uint64 *keys)
+{
+	int p = in->p;
+
+	for (int j = 0; j < p; j++)
+		ncur[j] = 0;
+	for (int64 i = from; i < to; i++)
+	{
+		const double *row = in->x + i * p;
+
+		for (int j = 0; j < p; j++)
+			if (isfinite(row[j]))
+				cur[j * stride + ncur[j]++] = row[j];
+	}
+	for (int j = 0; j < p; j++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		DriftSortValues(cur + j * stride, ncur[j], keys);
+	}
+}
+
+/*
+ * Every finite training value of feature j with its row as its id, sorted
+ * into pool (returns how many), which DriftStatisticsOfPool reads the
+ * samples of every window from.
+ */
+static int64
+SortedPool(const DriftNullInput *in, int j, DriftPoolValue *pool, DriftPoolValue *pool_tmp)
+{
 	int64 npool = 0;
 
-	if (!w->pooled)
+	for (int64 i = 0; i < in->n; i++)
 	{
-		for (int64 k = 0; k < rows; k++)
+		double v = in->x[i * in->p + j];
+
+		if (isfinite(v))
 		{
-			double v = in->x[ReferenceRowIndex(k, rows, in->n) * in->p + j];
-
-			if (isfinite(v))
-			{
-				ref[nref].v = v;
-				ref[nref].k = k;
-				nref++;
-			}
+			pool[npool].v = v;
+			pool[npool].id = (int32) i;
+			npool++;
 		}
-		SortRefValues(ref, nref);
-		for (int b = 0; b < w->nwin; b++)
-		{
-			double *c = cur + w->off[b];
-
-			CHECK_FOR_INTERRUPTS();
-			ncur[b] = 0;
-			for (int64 i = w->from[b]; i < w->to[b]; i++)
-			{
-				double v = in->x[i * in->p + j];
-
-				if (isfinite(v))
-					c[ncur[b]++] = v;
-			}
-			DriftSortValues(c, ncur[b], keys);
-		}
-		return nref;
 	}
-	for (int d = 0; d < in->ndays; d++)
-		for (int64 i = in->day_start[d]; i < in->day_start[d + 1]; i++)
-		{
-			double v = in->x[i * in->p + j];
-
-			if (isfinite(v))
-			{
-				pool[npool].v = v;
-				pool[npool].day = d;
-				pool[npool].k = ref_k[i];
-				npool++;
-			}
-		}
 	CHECK_FOR_INTERRUPTS();
 	DriftSortPool(pool, (int) npool, pool_tmp);
 	return npool;
@@ -226,19 +235,11 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 	int64	   *k_from,
 		*k_to;
 	int64			  rows = Min(in->reference_rows, in->n);
-	DriftRefValue	 *ref;
-	double			 *cur;
-	int				 *ncur;
-	DriftPoolValue	 *pool;
-	DriftPoolValue	 *pool_tmp = NULL;
-	uint64			 *keys = NULL;
-	int32			 *ref_k = NULL;
 	Datum			 *stats;
 	Datum			 *names;
 	Datum			 *methods;
 	Datum			  args[7];
 	double			  one[DRIFT_NMETHODS];
-	int64			  max_values = rows;
 	DriftWalkScratch *scratch;
 	MemoryContext	  per_window;
 	MemoryContext	  old;
@@ -317,56 +318,79 @@ DriftNullStore(int64 model_id, const char *model_name, const DriftNullInput *in)
 		neighbours = Max(neighbours, c - b);
 	}
 
-	ref = NULL;
-	cur = NULL;
-	ncur = NULL;
-	pool = NULL;
-	if (!w.pooled)
+	scratch = DriftWalkScratchCreate((int) (w.pooled ? in->n : Max(rows, w.max_rows)));
+	/* feature j, method m, window b at stats[(j * DRIFT_NMETHODS + m) * nwin + b] */
+	stats = palloc(sizeof(Datum) * DRIFT_NMETHODS * w.nwin * Max(in->p, 1));
+	/* what a reference the walks do not walk themselves needs is allocated in per_window */
+	per_window = AllocSetContextCreate(CurrentMemoryContext, "stockml drift null", ALLOCSET_DEFAULT_SIZES);
+	if (w.pooled)
 	{
-		ref = palloc(sizeof(DriftRefValue) * rows);
-		cur = palloc(sizeof(double) * Max(w.off[w.nwin], 1));
-		ncur = palloc(sizeof(int) * w.nwin);
+		DriftPoolValue *pool = palloc(sizeof(DriftPoolValue) * in->n);
+		DriftPoolValue *pool_tmp = palloc(sizeof(DriftPoolValue) * in->n);
+		uint8		   *flags = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(in->n, w.nwin));
+
+		/*
+		 * which samples of window b each training row is in, at flags + b n:
+		 * the same for every feature
+		 */
 		for (int b = 0; b < w.nwin; b++)
-			max_values = Max(max_values, w.to[b] - w.from[b]);
-		keys = palloc(sizeof(uint64) * 2 * Max(max_values, 1));
+		{
+			uint8 *flag = flags + (int64) b * in->n;
+
+			memset(flag, 0, in->n);
+			for (int64 k = 0; k < rows; k++)
+				if (k < k_from[b] || k >= k_to[b])
+					flag[ReferenceRowIndex(k, rows, in->n)] = DRIFT_IN_REF;
+			for (int64 i = w.from[b]; i < w.to[b]; i++)
+				flag[i] |= DRIFT_IN_CUR;
+		}
+		for (int j = 0; j < in->p; j++)
+		{
+			int64 npool = SortedPool(in, j, pool, pool_tmp);
+
+			for (int b = 0; b < w.nwin; b++)
+			{
+				bool ok;
+
+				CHECK_FOR_INTERRUPTS();
+				old = MemoryContextSwitchTo(per_window);
+				ok = DriftStatisticsOfPool(pool, (int) npool, flags + (int64) b * in->n, scratch, one);
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(per_window);
+				for (int m = 0; m < DRIFT_NMETHODS; m++)
+					stats[((int64) j * DRIFT_NMETHODS + m) * w.nwin + b] = Float8GetDatum(ok ? one[m] : NAN);
+			}
+		}
 	}
 	else
 	{
-		/* the reference position of each training row */
-		pool = palloc(sizeof(DriftPoolValue) * in->n);
-		pool_tmp = palloc(sizeof(DriftPoolValue) * in->n);
-		ref_k = palloc(sizeof(int32) * in->n);
-		for (int64 i = 0; i < in->n; i++)
-			ref_k[i] = -1;
-		for (int64 k = 0; k < rows; k++)
-			ref_k[ReferenceRowIndex(k, rows, in->n)] = (int32) k;
-		max_values = in->n;
-	}
-	scratch = DriftWalkScratchCreate((int) max_values);
-	/* feature j, method m, window b at stats[(j * DRIFT_NMETHODS + m) * nwin + b] */
-	stats = palloc(sizeof(Datum) * DRIFT_NMETHODS * w.nwin * Max(in->p, 1));
-	per_window = AllocSetContextCreate(CurrentMemoryContext, "stockml drift null", ALLOCSET_DEFAULT_SIZES);
-	for (int j = 0; j < in->p; j++)
-	{
-		int64 nvalues = SortedSamples(in, j, &w, ref_k, rows, ref, cur, ncur, keys, pool, pool_tmp);
+		/* every feature's reference sorted once, then each window's values of every feature */
+		DriftRefValue *ref = palloc(mul_size(sizeof(DriftRefValue), mul_size(Max(rows, 1), Max(in->p, 1))));
+		int64		  *nref = palloc(sizeof(int64) * Max(in->p, 1));
+		int64		   stride = Max(w.max_rows, 1);
+		double		  *cur = MemoryContextAllocHuge(CurrentMemoryContext,
+													mul_size(sizeof(double), mul_size(stride, Max(in->p, 1))));
+		int			  *ncur = palloc(sizeof(int) * Max(in->p, 1));
+		uint64		  *keys = MemoryContextAllocHuge(CurrentMemoryContext, mul_size(sizeof(uint64), mul_size(2, stride)));
 
+		for (int j = 0; j < in->p; j++)
+			nref[j] = SortedReference(in, j, rows, ref + j * rows);
 		for (int b = 0; b < w.nwin; b++)
 		{
-			bool ok;
-
 			CHECK_FOR_INTERRUPTS();
-			/* what a reference it does not walk itself needs is allocated in per_window */
-			old = MemoryContextSwitchTo(per_window);
-			if (w.pooled)
-				ok = DriftStatisticsOfPool(pool, (int) nvalues, w.day_from[b], w.day_to[b], k_from[b],
-										   k_to[b], scratch, one);
-			else
-				ok = DriftStatisticsExcluding(ref, (int) nvalues, k_from[b], k_to[b], cur + w.off[b], ncur[b],
-											  scratch, one);
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(per_window);
-			for (int m = 0; m < DRIFT_NMETHODS; m++)
-				stats[((int64) j * DRIFT_NMETHODS + m) * w.nwin + b] = Float8GetDatum(ok ? one[m] : NAN);
+			SortedWindow(in, w.from[b], w.to[b], cur, stride, ncur, keys);
+			for (int j = 0; j < in->p; j++)
+			{
+				bool ok;
+
+				old = MemoryContextSwitchTo(per_window);
+				ok = DriftStatisticsExcluding(ref + j * rows, (int) nref[j], k_from[b], k_to[b], cur + j * stride,
+											  ncur[j], scratch, one);
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(per_window);
+				for (int m = 0; m < DRIFT_NMETHODS; m++)
+					stats[((int64) j * DRIFT_NMETHODS + m) * w.nwin + b] = Float8GetDatum(ok ? one[m] : NAN);
+			}
 		}
 	}
 	MemoryContextDelete(per_window);
