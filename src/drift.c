@@ -133,12 +133,15 @@ SortInterruptible(double *v, int n)
 {
 	double *src = v;
 	double *dst;
+	uint64 *keys = n >= DRIFT_RADIX_MIN ? palloc(sizeof(uint64) * 2 * Min(n, SORT_RUN)) : NULL;
 
 	for (int lo = 0; lo < n; lo += SORT_RUN)
 	{
 		CHECK_FOR_INTERRUPTS();
-		SortFloat8(v + lo, Min(SORT_RUN, n - lo));
+		DriftSortValues(v + lo, Min(SORT_RUN, n - lo), keys);
 	}
+	if (keys)
+		pfree(keys);
 	if (n <= SORT_RUN)
 		return;
 	dst = palloc(sizeof(double) * n);
@@ -340,22 +343,36 @@ ProbOutsideSquare(int n, int h)
 	return 2.0 * p;
 }
 
+/* OuterProbInside's band of column i: rows [*minj, *maxj) */
+static inline void
+BandOfColumn(int64 i, int64 mg, int64 ng, int h, int n, int64 *minj, int64 *maxj)
+{
+	*minj = Max((int64) floor((double) (ng * i - h) / mg) + 1, 0);
+	*minj = Min(*minj, (int64) n);
+	*maxj = Min((int64) ceil((double) (ng * i + h) / mg), (int64) n + 1);
+}
+
 /*
  * Share of the lattice paths from (0, 0) to (m, n) that leave the band
- * |x n/g - y m/g| < h: one column at a time over a sliding window of y, each
- * cell the probability that a random path to it has already left.
+ * |x n/g - y m/g| < h: one column at a time over the band of y, each cell
+ * the probability that a random path to it has already left (scipy's
+ * _compute_outer_prob_inside_method, cell for cell).  A cell needs the one
+ * below it and the one on its left, so columns i and i + 1 are computed
+ * together, i + 1 a row behind: two chains of divisions in flight instead of
+ * one, the same operations on the same operands.  A column's cells outside
+ * its band read as 1.0 (rows are absolute, the band only moves up).
  */
 static double
 OuterProbInside(int m, int n, int g, int h)
 {
 	int64 mg,
 		ng;
-	int64 minj,
-		maxj,
-		curlen,
-		lenA;
-	double *A;
-	double	result;
+	int64	pmaxj;
+	double *prev,
+		*a,
+		*b;
+	double result;
+	bool   empty = false; /* a band with no row: every path leaves */
 
 	if (m < n)
 	{
@@ -366,43 +383,81 @@ OuterProbInside(int m, int n, int g, int h)
 	}
 	mg = m / g;
 	ng = n / g;
-	minj = 0;
-	maxj = Min((int64) ceil((double) h / mg), (int64) n + 1);
-	curlen = maxj - minj;
-	lenA = Min(2 * maxj + 2, (int64) n + 1);
-	A = palloc(sizeof(double) * lenA);
-	for (int64 j = 0; j < lenA; j++)
-		A[j] = (j >= minj && j < maxj) ? 0.0 : 1.0;
-
-	for (int64 i = 1; i <= m; i++)
+	prev = palloc(sizeof(double) * (n + 2));
+	a = palloc(sizeof(double) * (n + 2));
+	b = palloc(sizeof(double) * (n + 2));
+	pmaxj = Min((int64) ceil((double) h / mg), (int64) n + 1);
+	for (int64 j = 0; j < n + 2; j++)
 	{
-		int64 lastminj = minj,
-			  lastlen = curlen;
-		double val;
+		prev[j] = j < pmaxj ? 0.0 : 1.0;
+		a[j] = b[j] = 1.0;
+	}
+	for (int64 i = 1; i <= m && !empty; i += 2)
+	{
+		int64 aminj,
+			amaxj,
+			bminj,
+			bmaxj;
+		double va,
+			vb;
+		double *t;
 
 		CHECK_FOR_INTERRUPTS();
-		minj = Max((int64) floor((double) (ng * i - h) / mg) + 1, 0);
-		minj = Min(minj, (int64) n);
-		maxj = Min((int64) ceil((double) (ng * i + h) / mg), (int64) n + 1);
-		if (maxj <= minj)
+		BandOfColumn(i, mg, ng, h, n, &aminj, &amaxj);
+		if (amaxj <= aminj)
 		{
-			pfree(A);
-			return 1.0;
+			empty = true;
+			break;
 		}
-		val = (minj == 0) ? 0.0 : 1.0;
-		for (int64 jj = 0; jj < maxj - minj; jj++)
+		va = (aminj == 0) ? 0.0 : 1.0;
+		if (i == m)
 		{
-			int64 j = jj + minj;
-
-			val = (A[jj + minj - lastminj] * i + val * j) / (double) (i + j);
-			A[jj] = val;
+			/* the last column alone */
+			for (int64 j = aminj; j < amaxj; j++)
+			{
+				va = (prev[j] * i + va * j) / (double) (i + j);
+				a[j] = va;
+			}
+			pmaxj = amaxj;
+			t = prev;
+			prev = a;
+			a = t;
+			break;
 		}
-		curlen = maxj - minj;
-		for (int64 k = curlen; k < lastlen; k++)
-			A[k] = 1.0;
+		BandOfColumn(i + 1, mg, ng, h, n, &bminj, &bmaxj);
+		if (bmaxj <= bminj)
+		{
+			empty = true;
+			break;
+		}
+		vb = (bminj == 0) ? 0.0 : 1.0;
+		/* column i's row j, then column i + 1's row j - 1 (bminj >= aminj, bmaxj >= amaxj) */
+		for (int64 j = aminj; j <= bmaxj; j++)
+		{
+			if (j < amaxj)
+			{
+				va = (prev[j] * i + va * j) / (double) (i + j);
+				a[j] = va;
+			}
+			if (j - 1 >= bminj && j - 1 < bmaxj)
+			{
+				vb = (a[j - 1] * (i + 1) + vb * (j - 1)) / (double) (i + 1 + j - 1);
+				b[j - 1] = vb;
+			}
+		}
+		pmaxj = bmaxj;
+		/* prev's cells are column i - 1's, a's column i's: both only up to amaxj */
+		t = prev;
+		prev = b;
+		b = t;
+		t = a;
+		a = b;
+		b = t;
 	}
-	result = A[maxj - minj - 1];
-	pfree(A);
+	result = empty ? 1.0 : prev[pmaxj - 1];
+	pfree(prev);
+	pfree(a);
+	pfree(b);
 	return result;
 }
 
