@@ -1302,35 +1302,27 @@ RadixPasses(uint32 (*count)[256], uint64 differ, int *bytes)
 }
 
 /*
- * Sort n finite values ascending (tmp: room for 2 n keys): a least
- * significant digit radix sort over DriftSortKey, a byte a pass, for the
- * windows of the drift null; a comparison sort for few values.  Equal
- * values are equal bits but for -0.0 and +0.0, which every statistic here
- * treats alike, and in any order.
+ * Sort n items of size bytes by their first 8 bytes, a uint64 key: a least
+ * significant digit radix sort, a byte a pass, skipping the bytes every key
+ * shares; a and tmp hold n items each.  Returns where the sorted items are
+ * (a or tmp).
  */
-void
-DriftSortValues(double *v, int n, uint64 *tmp)
+static pg_attribute_always_inline char *
+RadixSortItems(char *a, char *tmp, int n, size_t size)
 {
-	uint32	count[8][256];
-	int		bytes[8];
-	int		passes;
-	uint64 *a = tmp,
-		   *b = tmp + n;
+	uint32 count[8][256];
+	int	   bytes[8];
+	int	   passes;
 	uint64 first,
 		differ = 0;
 
-	if (n < DRIFT_RADIX_MIN)
-	{
-		SortFloat8(v, n);
-		return;
-	}
 	memset(count, 0, sizeof(count));
-	first = DriftSortKey(v[0]);
+	memcpy(&first, a, sizeof(first));
 	for (int i = 0; i < n; i++)
 	{
-		uint64 k = DriftSortKey(v[i]);
+		uint64 k;
 
-		a[i] = k;
+		memcpy(&k, a + i * size, sizeof(k));
 		differ |= k ^ first;
 		for (int d = 0; d < 8; d++)
 			count[d][(k >> (8 * d)) & 0xFF]++;
@@ -1340,60 +1332,73 @@ DriftSortValues(double *v, int n, uint64 *tmp)
 	{
 		int		shift = 8 * bytes[p];
 		uint32 *at = count[bytes[p]];
-		uint64 *t;
+		char   *t;
 
 		for (int i = 0; i < n; i++)
-			b[at[(a[i] >> shift) & 0xFF]++] = a[i];
+		{
+			uint64 k;
+
+			memcpy(&k, a + i * size, sizeof(k));
+			memcpy(tmp + (size_t) at[(k >> shift) & 0xFF]++ * size, a + i * size, size);
+		}
 		t = a;
-		a = b;
-		b = t;
+		a = tmp;
+		tmp = t;
 	}
-	for (int i = 0; i < n; i++)
-		v[i] = DriftKeyValue(a[i]);
+	return a;
 }
 
-/* DriftSortValues for a pool (by v; tmp: room for n values) */
+/*
+ * Sort n finite values ascending (tmp: room for 2 n keys): a radix sort over
+ * DriftSortKey, for the windows of the drift null; a comparison sort for few
+ * values.  Equal values are equal bits but for -0.0 and +0.0, which every
+ * statistic here treats alike, and in any order.
+ */
+void
+DriftSortValues(double *v, int n, uint64 *tmp)
+{
+	uint64 *sorted;
+
+	if (n < DRIFT_RADIX_MIN)
+	{
+		SortFloat8(v, n);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		tmp[i] = DriftSortKey(v[i]);
+	sorted = (uint64 *) RadixSortItems((char *) tmp, (char *) (tmp + n), n, sizeof(uint64));
+	for (int i = 0; i < n; i++)
+		v[i] = DriftKeyValue(sorted[i]);
+}
+
+/* DriftSortValues for a pool (by v, its key in v's place while sorting; tmp: room for n values) */
 void
 DriftSortPool(DriftPoolValue *pool, int n, DriftPoolValue *tmp)
 {
-	uint32			count[8][256];
-	int				bytes[8];
-	int				passes;
-	DriftPoolValue *a = pool,
-				   *b = tmp;
-	uint64 first,
-		differ = 0;
+	DriftPoolValue *sorted;
 
+	StaticAssertStmt(offsetof(DriftPoolValue, v) == 0, "the key is a pool value's first 8 bytes");
 	if (n < DRIFT_RADIX_MIN)
 	{
 		SortDriftPoolValues(pool, n);
 		return;
 	}
-	memset(count, 0, sizeof(count));
-	first = DriftSortKey(pool[0].v);
 	for (int i = 0; i < n; i++)
 	{
 		uint64 k = DriftSortKey(pool[i].v);
 
-		differ |= k ^ first;
-		for (int d = 0; d < 8; d++)
-			count[d][(k >> (8 * d)) & 0xFF]++;
+		memcpy(&pool[i].v, &k, sizeof(k));
 	}
-	passes = RadixPasses(count, differ, bytes);
-	for (int p = 0; p < passes; p++)
+	sorted = (DriftPoolValue *) RadixSortItems((char *) pool, (char *) tmp, n, sizeof(DriftPoolValue));
+	if (sorted != pool)
+		memcpy(pool, sorted, sizeof(DriftPoolValue) * n);
+	for (int i = 0; i < n; i++)
 	{
-		int				shift = 8 * bytes[p];
-		uint32		   *at = count[bytes[p]];
-		DriftPoolValue *t;
+		uint64 k;
 
-		for (int i = 0; i < n; i++)
-			b[at[(DriftSortKey(a[i].v) >> shift) & 0xFF]++] = a[i];
-		t = a;
-		a = b;
-		b = t;
+		memcpy(&k, &pool[i].v, sizeof(k));
+		pool[i].v = DriftKeyValue(k);
 	}
-	if (a != pool)
-		memcpy(pool, a, sizeof(DriftPoolValue) * n);
 }
 
 /*
