@@ -32,7 +32,9 @@ CREATE TABLE stockml.retrain_policies (
                     CONSTRAINT retrain_policies_skill_alpha CHECK (skill_alpha > 0 AND skill_alpha < 1),
     fallback_to_naive boolean NOT NULL DEFAULT false,
     min_coverage    float8 DEFAULT 0.8
-                    CONSTRAINT retrain_policies_min_coverage CHECK (min_coverage > 0 AND min_coverage < 1)
+                    CONSTRAINT retrain_policies_min_coverage CHECK (min_coverage > 0 AND min_coverage < 1),
+    error_alpha     float8 DEFAULT 0.0125
+                    CONSTRAINT retrain_policies_error_alpha CHECK (error_alpha > 0 AND error_alpha < 1)
 );
 COMMENT ON TABLE stockml.retrain_policies IS 'per model: how monitor() measures drift and when it enqueues a retrain; monitor() adds a row with the defaults for a model that has none';
 COMMENT ON COLUMN stockml.retrain_policies.window_days IS 'the recent window compared with the reference: the last window_days calendar days up to the latest stored bar';
@@ -48,6 +50,7 @@ COMMENT ON COLUMN stockml.retrain_policies.cooldown IS 'trading days (bars of th
 COMMENT ON COLUMN stockml.retrain_policies.skill_alpha IS 'the skill rule fires only when a one-sided Diebold-Mariano test of the version''s own forecasts against min_skill gives p < skill_alpha; the coverage rule only when a one-sided binomial test against min_coverage does';
 COMMENT ON COLUMN stockml.retrain_policies.fallback_to_naive IS 'true: when a retrain the skill rule asked for does not deploy, a naive (random walk) version is trained and serves';
 COMMENT ON COLUMN stockml.retrain_policies.min_coverage IS 'retrain when the realized coverage of the monitored version''s own intervals over the window is significantly below this (a one-sided binomial test, stockml.coverage_test, p < skill_alpha, once min_forecasts of them are realized); keep it below stockml.interval_level; NULL: never for coverage';
+COMMENT ON COLUMN stockml.retrain_policies.error_alpha IS 'the error rule (stockml.error_drift): retrain when, over the monitored version''s last min_forecasts days after train_end (predicted from their features, targets realized), its mean squared error exceeds the (1 - error_alpha / 5) quantile of the same statistic over the windows of its validation rows, or the correlation of its forecasts with the outcomes falls below the 4 error_alpha / 5 quantile; NULL: never for errors';
 COMMENT ON COLUMN stockml.retrain_policies.deploy_alpha IS 'train() moves production to a new version only when a one-sided Diebold-Mariano test on the shared validation rows gives p < deploy_alpha against the random walk and against the production version';
 
 CREATE TABLE stockml.drift_metrics (
@@ -291,6 +294,97 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.conformal_p_up(float8, float8, float8[]) IS
 'a regressor''s probability of an up move as predict() gives it: with y - yhat symmetric and |y - yhat| / scale distributed as abs_residuals, 1/2 + sign(yhat)/2 * F(|yhat| / scale), F their conformal CDF (rank / (n + 1), interpolated)';
 
+-- The error rule (issue 15 item 1; doc/drift.md): the version's own errors on the last n days
+-- after its train_end whose target is realized by window_end (predicted from their features
+-- with the version, as forecast() would have), against the same statistics over every window
+-- of n consecutive days of its walk-forward validation rows (stockml.validation_predictions):
+-- the mean squared error above the (1 - alpha / 5) quantile of its validation windows (a change
+-- of scale: a volatility break is far above it), or the (uncentered) correlation of forecasts
+-- and outcomes below the 4 alpha / 5 quantile (the forecasts lost or reversed their relation
+-- to the outcome: an AR coefficient whose sign flipped); drift_null_check's rank each.
+CREATE FUNCTION stockml.error_drift(model_id bigint, window_end date, n integer, alpha float8,
+                                    OUT n_days integer, OUT first_day date, OUT last_day date,
+                                    OUT mse float8, OUT mse_threshold float8, OUT mse_p float8,
+                                    OUT rho float8, OUT rho_threshold float8, OUT rho_p float8,
+                                    OUT null_windows integer, OUT drifted boolean)
+RETURNS record
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m        record;
+    from_day date;
+    q        record;
+BEGIN
+    IF n IS NULL OR n < 2 THEN
+        RAISE EXCEPTION 'n must be at least 2, not %', coalesce(n::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'n is the number of days of errors compared (the policy''s min_forecasts).';
+    END IF;
+    IF alpha IS NULL OR NOT (alpha > 0 AND alpha < 1) THEN
+        RAISE EXCEPTION 'alpha must be between 0 and 1 (exclusive)'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'alpha is the false-alarm rate of the error rule, e.g. 0.0125.';
+    END IF;
+    SELECT mo.id, mo.name, mo.version, mo.symbols, mo.feature_spec, mo.horizon, mo.train_end INTO m
+      FROM stockml.models mo WHERE mo.id = error_drift.model_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'model id % does not exist', error_drift.model_id
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    -- the features of the last n + horizon bars up to window_end, none before train_end
+    SELECT min(d.day) INTO from_day
+      FROM (SELECT DISTINCT pr.day FROM stockml.prices pr
+             WHERE pr.symbol = ANY (m.symbols) AND pr.day > m.train_end AND pr.day <= error_drift.window_end
+             ORDER BY pr.day DESC LIMIT n + m.horizon) d;
+    WITH feat AS (
+        SELECT f.day, f.x, f.y,
+               lead(f.day, m.horizon) OVER (PARTITION BY f.symbol ORDER BY f.day) AS target_day
+          FROM unnest(m.symbols) s(symbol)
+         CROSS JOIN LATERAL stockml.features_spec(s.symbol, m.feature_spec, from_day, error_drift.window_end,
+                                                 m.horizon) f
+         WHERE from_day IS NOT NULL),
+    scored AS (
+        SELECT r.day, r.y, stockml.predict(m.name, r.x, m.version) AS yhat
+          FROM feat r
+         WHERE r.target_day IS NOT NULL AND r.target_day <= error_drift.window_end AND r.y IS NOT NULL),
+    days AS (
+        SELECT c.day, sum((c.y - c.yhat) ^ 2) AS a, sum(c.y ^ 2) AS b, sum(c.y * c.yhat) AS yx,
+               sum(c.yhat ^ 2) AS hh, count(*) AS k
+          FROM scored c WHERE c.yhat IS NOT NULL AND c.yhat <> 'NaN'
+         GROUP BY c.day ORDER BY c.day DESC LIMIT n)
+    SELECT count(*)::integer, min(d.day), max(d.day), sum(d.a) / sum(d.k),
+           sum(d.yx) / nullif(sqrt(sum(d.b) * sum(d.hh)), 0)
+      INTO n_days, first_day, last_day, mse, rho
+      FROM days d;
+    -- every window of n consecutive validation days
+    WITH days AS (
+        SELECT v.day, sum((v.y - v.yhat) ^ 2) AS a, sum(v.y ^ 2) AS b, sum(v.y * v.yhat) AS yx,
+               sum(v.yhat ^ 2) AS hh, count(*) AS k
+          FROM stockml.validation_predictions v
+         WHERE v.model_id = m.id
+         GROUP BY v.day),
+    windows AS (
+        SELECT sum(d.a) OVER w / sum(d.k) OVER w AS mse,
+               sum(d.yx) OVER w / nullif(sqrt(sum(d.b) OVER w * sum(d.hh) OVER w), 0) AS rho,
+               row_number() OVER (ORDER BY d.day) AS i
+          FROM days d
+        WINDOW w AS (ORDER BY d.day ROWS BETWEEN n - 1 PRECEDING AND CURRENT ROW))
+    SELECT count(*)::integer AS nw, array_agg(w.mse) AS mses, array_agg(-w.rho) AS rhos INTO q
+      FROM windows w WHERE w.i >= n;
+    null_windows := q.nw;
+    SELECT c.threshold, c.p_value INTO mse_threshold, mse_p
+      FROM stockml.drift_null_check(q.mses, mse, alpha / 5) c;
+    -- the lower tail: the rank of -rho
+    SELECT -c.threshold, c.p_value INTO rho_threshold, rho_p
+      FROM stockml.drift_null_check(q.rhos, -rho, 4 * alpha / 5) c;
+    drifted := CASE WHEN n_days >= n AND q.nw > 0
+                    THEN coalesce(mse > mse_threshold, false) OR coalesce(rho < rho_threshold, false) END;
+END
+$$;
+COMMENT ON FUNCTION stockml.error_drift(bigint, date, integer, float8) IS
+'the error rule of monitor(): on the version''s last n days after train_end whose target is realized by window_end, its mean squared error (log returns) and the uncentered correlation of its forecasts with the outcomes, each against every window of n consecutive days of its validation rows; drifted when the error is above the (1 - alpha / 5) quantile of its windows or the correlation below the 4 alpha / 5 quantile (drift_null_check''s rank); NULL when fewer than n such days or no validation rows';
+
 CREATE FUNCTION stockml.monitor(model_name text, window_days integer DEFAULT NULL)
 RETURNS TABLE (model text, version integer, window_start date, window_end date,
                features integer, drifted_features integer, drift_share float8,
@@ -321,6 +415,8 @@ DECLARE
     cool       integer;
     new_bars   integer;
     blocked    text;
+    err        record;
+    errors     jsonb;
 BEGIN
     IF model_name IS NULL THEN
         RAISE EXCEPTION 'model name must not be NULL'
@@ -409,6 +505,13 @@ BEGIN
             USING HINT = 'Versions trained by stockml 0.2.0 keep one for the policy''s window_days; retrain to calibrate the drift tests.';
     END IF;
 
+    -- errors: the version's own on its last min_forecasts days after train_end, against the
+    -- windows of its validation rows (stockml.error_drift)
+    IF pol.error_alpha IS NOT NULL THEN
+        SELECT e.* INTO err FROM stockml.error_drift(m.id, last_day, pol.min_forecasts, pol.error_alpha) e;
+        errors := to_jsonb(err);
+    END IF;
+
     -- realized accuracy of past forecasts over the same window
     INSERT INTO stockml.performance_metrics
            (measured_at, model_name, model_version, symbol, window_start, window_end, n_forecasts,
@@ -432,6 +535,18 @@ BEGIN
                                      round(share_limit::numeric, 3), 1 - pol.drift_alpha);
     ELSIF pol.max_drift_share IS NOT NULL AND NOT calibrated AND drift_share > pol.max_drift_share THEN
         reasons := reasons || format('drift share %s > %s', round(drift_share::numeric, 3), pol.max_drift_share);
+    END IF;
+    IF (errors ->> 'drifted')::boolean THEN
+        IF err.mse > err.mse_threshold THEN
+            reasons := reasons || format('forecast errors: mean squared %s > %s (the %s quantile of its validation windows) over %s days',
+                                         round(err.mse::numeric, 8), round(err.mse_threshold::numeric, 8),
+                                         1 - pol.error_alpha / 5, err.n_days);
+        END IF;
+        IF err.rho < err.rho_threshold THEN
+            reasons := reasons || format('forecasts and outcomes: correlation %s < %s (the %s quantile of its validation windows) over %s days',
+                                         round(err.rho::numeric, 3), round(err.rho_threshold::numeric, 3),
+                                         4 * pol.error_alpha / 5, err.n_days);
+        END IF;
     END IF;
     -- skill: the version's own forecasts significantly worse than min_skill, by a one-sided
     -- Diebold-Mariano test of |log error| - (1 - min_skill) |naive log error| per target day
@@ -530,7 +645,7 @@ BEGIN
                 'min_coverage', pol.min_coverage, 'coverage_p_value', coverage_p,
                 'model_age', (run_at - m.created_at)::text, 'max_model_age', pol.max_model_age::text,
                 'window_start', monitor.window_start, 'window_end', monitor.window_end,
-                'cooldown', cool, 'new_bars', new_bars,
+                'cooldown', cool, 'new_bars', new_bars, 'errors', errors, 'error_alpha', pol.error_alpha,
                 'latest_version', (SELECT max(mo.version) FROM stockml.models mo WHERE mo.name = m.name));
             retrain_job := stockml.submit('train', jsonb_build_object(
                 'model_name', m.name, 'symbols', to_jsonb(m.symbols), 'algorithm', m.algorithm,
@@ -545,7 +660,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stockml.monitor(text, integer) IS
-'compare the recent window of each feature with the model''s reference sample, score the monitored version''s own realized forecasts against the naive baseline, write drift_metrics and performance_metrics, and enqueue one train job when the retrain policy says so (not while one is queued, within the cooldown, or without a new bar)';
+'compare the recent window of each feature with the model''s reference sample, the monitored version''s errors on its latest days with its validation windows (stockml.error_drift), score its own realized forecasts against the naive baseline, write drift_metrics and performance_metrics, and enqueue one train job when the retrain policy says so (not while one is queued, within the cooldown, or without a new bar)';
 
 -- The models a monitor or forecast job names: {"model_name": ..} or {"models": [..]}, else
 -- every model with a production version.

@@ -19,7 +19,7 @@
 -- feature threshold over the windows that share no rows and the share limit (drift_rule.c)
 -- are re-implemented in numpy/scipy in test/reference/drift_null.py.
 BEGIN;
-SELECT plan(8);
+SELECT plan(14);
 
 CREATE FUNCTION pg_temp.series(sym text, seed float8, kind text, nbars integer, break_at integer)
 RETURNS void LANGUAGE plpgsql AS $$
@@ -66,7 +66,7 @@ SELECT k, s, 'cal_' || k || s AS sym,
        CASE WHEN k IN ('rw', 'ar') THEN 1520 ELSE 1080 END AS nbars
   FROM unnest(ARRAY['rw', 'ar', 'vol', 'ar_flip']) k,
        generate_series(1, 70) s
- WHERE s <= 10 OR k IN ('rw', 'ar');
+ WHERE s <= 24 OR k IN ('rw', 'ar');
 SELECT pg_temp.series(sym, (array_position(ARRAY['rw', 'ar', 'vol', 'ar_flip'], k) * 100 + s) / 1000.0,
                       k, nbars, 1060)
   FROM cal;
@@ -124,6 +124,17 @@ CREATE TEMP TABLE retrains AS
 SELECT f.id, f.wend, f.kind, f.meth, avg(f.drifted::integer) AS share, avg(f.drifted::integer) > l.lim AS retrain
   FROM flags f JOIN lim l ON l.id = f.id AND l.meth = f.meth
  GROUP BY 1, 2, 3, 4, l.lim;
+-- the error rule (stockml.error_drift, as monitor() calls it with the default policy: the
+-- version's errors on its last min_forecasts = 20 days after train_end against the windows of
+-- its validation rows, error_alpha 0.0125) on the same windows
+CREATE TEMP TABLE errs AS
+SELECT w.id, w.wend, w.kind, e.*
+  FROM win w CROSS JOIN LATERAL stockml.error_drift(w.id, w.wend, 20, 0.0125) e;
+-- what monitor() decides per window and method: the share rule or the error rule
+CREATE TEMP TABLE decided AS
+SELECT r.id, r.wend, r.kind, r.meth, r.retrain AS share_rule, coalesce(e.drifted, false) AS error_rule,
+       r.retrain OR coalesce(e.drifted, false) AS retrain
+  FROM retrains r JOIN errs e USING (id, wend, kind);
 
 -- the figures (doc/reference.md, monitoring; doc/drift.md)
 SELECT diag(format('%s: false alarms per feature %s .. %s (mean %s, largest standard error %s); drift retrains in %s of windows (standard error %s)',
@@ -162,22 +173,68 @@ SELECT is((SELECT string_agg(meth || ' ' || round(r, 3), ', ') FROM
              (SELECT meth, avg(retrain::integer) AS r FROM retrains WHERE kind IN ('rw', 'ar') GROUP BY 1) x
             WHERE r > 0.05), NULL,
           'the drift-share rule retrains in at most 5 % of stationary windows, for every method');
-SELECT diag(format('%s: detected within 20 trading days in %s of %s seeds (largest share %s, limit %s)', kind,
-                   count(*) FILTER (WHERE hit), count(*), round(avg(top)::numeric, 3), round(avg(lim)::numeric, 3)))
-  FROM (SELECT r.id, r.kind, bool_or(r.retrain) AS hit, max(r.share) AS top, max(l.lim) AS lim
-          FROM retrains r JOIN lim l ON l.id = r.id AND l.meth = r.meth
-         WHERE r.kind IN ('vol', 'ar_flip') AND r.meth = 'ks' GROUP BY 1, 2) x
- GROUP BY kind;
--- not met: within 20 trading days at most 20 of the window's ~42 rows are after the break,
--- and the marginal distributions of the features barely move (an AR flip keeps the variance
--- of ret_1; a volatility break moves range and vol_5 past their thresholds by day 15-20,
--- too few features for the share rule): doc/drift.md
-SELECT todo('issue 15 item 1: the calibrated share rule detects breaks too slowly', 2);
-SELECT cmp_ok((SELECT avg(hit::integer) FROM (SELECT id, bool_or(retrain) AS hit FROM retrains
-                WHERE kind = 'vol' GROUP BY id) x), '>=', 0.9::numeric,
+-- the error rule on the same stationary windows (numpy: test/reference/drift_errors.py)
+SELECT diag(format('error rule: false alarms in %s of %s stationary windows (standard error %s; by the mean squared error %s, by the correlation %s); with the share rule, retrains in %s',
+                   round(avg(drifted::integer), 4), count(*),
+                   (SELECT round((stddev(r) / sqrt(count(*)))::numeric, 4)
+                      FROM (SELECT avg(drifted::integer) AS r FROM errs WHERE kind IN ('rw', 'ar') GROUP BY id) x),
+                   round(avg((mse > mse_threshold)::integer), 4), round(avg((rho < rho_threshold)::integer), 4),
+                   (SELECT string_agg(meth || ' ' || round(r, 3), ', ' ORDER BY meth)
+                      FROM (SELECT meth, avg(retrain::integer) AS r FROM decided
+                             WHERE kind IN ('rw', 'ar') GROUP BY 1) x)))
+  FROM errs WHERE kind IN ('rw', 'ar');
+SELECT is((SELECT count(*) FROM errs WHERE kind IN ('rw', 'ar') AND drifted IS NOT NULL), 1680::bigint,
+          'the error rule decides on every stationary window (20 days of errors, validation rows)');
+-- its rate is above error_alpha: the largest of 613 overlapping validation windows is the
+-- threshold of the mean squared error at 0.0025, and they hold about 30 disjoint ones
+SELECT cmp_ok((SELECT avg(drifted::integer) FROM errs WHERE kind IN ('rw', 'ar')), '<=', 0.025::numeric,
+              'the error rule fires in at most 2.5 % of stationary windows (error_alpha 0.0125)');
+SELECT is((SELECT string_agg(meth || ' ' || round(r, 3), ', ') FROM
+             (SELECT meth, avg(retrain::integer) AS r FROM decided WHERE kind IN ('rw', 'ar') GROUP BY 1) x
+            WHERE r > 0.05), NULL,
+          'the share rule and the error rule together retrain in at most 5 % of stationary windows, for every method');
+-- breaks: detected when monitor() would queue a retrain on one of the 20 trading days after
+-- the break (the share rule with ks, or the error rule)
+CREATE TEMP TABLE detect AS
+SELECT d.id, d.kind, bool_or(d.retrain) AS hit, bool_or(d.share_rule) AS by_share, bool_or(d.error_rule) AS by_errors,
+       min(f.k) FILTER (WHERE d.retrain) - min(f.k) AS first_day
+  FROM decided d JOIN feat f ON f.id = d.id AND f.day = d.wend
+ WHERE d.kind IN ('vol', 'ar_flip') AND d.meth = 'ks' GROUP BY 1, 2;
+SELECT diag(format('%s: detected within 20 trading days in %s of %s seeds (by the share rule %s, by the error rule %s; median day %s, latest %s)',
+                   kind, count(*) FILTER (WHERE hit), count(*), count(*) FILTER (WHERE by_share),
+                   count(*) FILTER (WHERE by_errors),
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY first_day), max(first_day)))
+  FROM detect GROUP BY kind ORDER BY kind;
+SELECT is((SELECT count(*) FROM detect), 48::bigint, '24 seeds of each break measured');
+SELECT cmp_ok((SELECT avg(hit::integer) FROM detect WHERE kind = 'vol'), '>=', 0.9::numeric,
               'a volatility x3 break queues a retrain within 20 trading days in at least 90 % of seeds');
-SELECT cmp_ok((SELECT avg(hit::integer) FROM (SELECT id, bool_or(retrain) AS hit FROM retrains
-                WHERE kind = 'ar_flip' GROUP BY id) x), '>=', 0.9::numeric,
+-- not met: after a flip the evidence is the sign of about 20 post-break returns' relation to
+-- the day before (the forecasts'), which in some seeds is weak in those 20 days; the volatility
+-- break is far past the mean squared error's threshold: doc/drift.md
+SELECT todo('issue 15 item 1: an AR sign flip is detected within 20 trading days in about 88 % of seeds', 1);
+SELECT cmp_ok((SELECT avg(hit::integer) FROM detect WHERE kind = 'ar_flip'), '>=', 0.9::numeric,
               'an AR(1) sign flip (0.4 to -0.4) queues a retrain within 20 trading days in at least 90 % of seeds');
+
+-- end to end: monitor() itself, the bars of every break series cut 10 trading days after the
+-- break: it queues a retrain for the forecast errors exactly where error_drift says so
+DELETE FROM stockml.prices p USING stockml.models m, feat f, cal c
+ WHERE c.sym = m.name AND c.k IN ('vol', 'ar_flip') AND p.symbol = m.symbols[1]
+   AND f.id = m.id AND f.k = 70 AND p.day > f.day;
+CREATE TEMP TABLE monitored AS
+SELECT c.k AS kind, mo.*
+  FROM cal c CROSS JOIN LATERAL stockml.monitor(c.sym) mo WHERE c.k IN ('vol', 'ar_flip');
+SELECT diag(format('monitor() 10 trading days after the break: %s of %s volatility breaks and %s of %s AR flips queue a retrain for their forecast errors',
+                   count(*) FILTER (WHERE kind = 'vol' AND retrain_reason LIKE '%forecast errors: mean squared%' AND retrain_job IS NOT NULL),
+                   count(*) FILTER (WHERE kind = 'vol'),
+                   count(*) FILTER (WHERE kind = 'ar_flip' AND retrain_reason LIKE '%forecast%' AND retrain_job IS NOT NULL),
+                   count(*) FILTER (WHERE kind = 'ar_flip')))
+  FROM monitored;
+SELECT is((SELECT string_agg(o.model, ', ') FROM monitored o JOIN stockml.models m ON m.name = o.model
+             JOIN feat f ON f.id = m.id AND f.k = 70 JOIN errs e ON e.id = m.id AND e.wend = f.day
+            WHERE e.drifted IS DISTINCT FROM (o.retrain_job IS NOT NULL AND o.retrain_reason LIKE '%forecast%')), NULL,
+          'monitor() queues a retrain for its forecast errors where error_drift drifts (48 break series, 10 days after)');
+SELECT cmp_ok((SELECT count(*) FROM monitored WHERE kind = 'vol' AND retrain_job IS NOT NULL
+                 AND retrain_reason LIKE '%forecast errors: mean squared%'), '>=', 20::bigint,
+              '... and does for at least 20 of the 24 volatility breaks');
 SELECT * FROM finish();
 ROLLBACK;
