@@ -225,11 +225,10 @@ BuildFloatArray(const PriceBar *bars, int nbars, size_t offset, bool null_if_nan
  * daily append) the statement is a plain INSERT: ON CONFLICT's speculative
  * insertion (a probe of the primary key before each row, the speculative
  * lock, the second pass to confirm it) was about a fifth of an ingest.  Two
- * ingests of one symbol take a transaction-level advisory lock on it first,
- * so the second reads the last day after the first has committed (READ
- * COMMITTED: each statement a new snapshot) and upserts what it finds; under
- * REPEATABLE READ and SERIALIZABLE, whose snapshot would not see it, it
- * always upserts.
+ * ingests of one symbol lock its watchlist row first, so the second reads
+ * the last day after the first has committed (READ COMMITTED: each statement
+ * a new snapshot) and upserts what it finds; under REPEATABLE READ and
+ * SERIALIZABLE, whose snapshot would not see it, it always upserts.
  */
 /*
  * Inside StorePriceBars's SPI connection: lock the symbol against other
@@ -244,13 +243,29 @@ AllAfterLastStored(Datum symbol, const PriceBar *bars, int nbars)
 	Datum	last;
 	bool	isnull;
 
-	if (SPI_execute_with_args("SELECT pg_catalog.pg_advisory_xact_lock("
-							  "pg_catalog.hashtext('stockml.prices'), pg_catalog.hashtext($1))",
-							  1, (Oid[]) {TEXTOID}, &symbol, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not lock the symbol's bars");
 	if (IsolationUsesXactSnapshot())
 		return false;
-	if (SPI_execute_with_args("SELECT pg_catalog.max(p.day) FROM stockml.prices p WHERE p.symbol = $1",
+	/*
+	 * The lock is the symbol's watchlist row, FOR NO KEY UPDATE: only a role
+	 * that may UPDATE stockml.symbols can take it (an advisory lock anyone
+	 * could hold, and so stall every ingest of the symbol), and it does not
+	 * conflict with the FOR KEY SHARE of the prices' foreign-key checks.  A
+	 * caller without UPDATE on symbols upserts.
+	 */
+	if (SPI_execute_with_args("SELECT pg_catalog.has_table_privilege("
+							  "'stockml.symbols'::pg_catalog.regclass, 'UPDATE')",
+							  0, NULL, NULL, NULL, true, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not check the privilege on stockml.symbols");
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) ||
+		isnull)
+		return false;
+	if (SPI_execute_with_args("SELECT 1 FROM stockml.symbols s"
+							  " WHERE s.symbol OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+							  1, (Oid[]) {TEXTOID}, &symbol, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not lock the symbol's bars");
+	if (SPI_execute_with_args("SELECT pg_catalog.max(p.day) FROM stockml.prices p"
+							  " WHERE p.symbol OPERATOR(pg_catalog.=) $1",
 							  1, (Oid[]) {TEXTOID}, &symbol, NULL, false, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not read the symbol's last stored day");
