@@ -165,16 +165,16 @@ SELECT is(version, 1, 'ridge on AR(1) returns, horizon 5')
   FROM stockml.train('bt_ar5', ARRAY['AR1'], 'ridge', 5, '{"auto_deploy": false}', 'bt_ret');
 SELECT is(version, 1, 'ridge pooled over four random walks, horizon 5')
   FROM stockml.train('bt_rw5', ARRAY['RW1', 'RW2', 'RW3', 'RW4'], 'ridge', 5, '{"auto_deploy": false}', 'bt_ret');
-CREATE FUNCTION pg_temp.mid(m text) RETURNS bigint LANGUAGE sql AS
+CREATE FUNCTION pg_temp.mid(m text) RETURNS bigint LANGUAGE sql STABLE AS
 $$ SELECT id FROM stockml.models WHERE name = m AND version = 1 $$;
 SELECT is((SELECT days FROM stockml.backtest('bt_ar5', version => 1) WHERE symbol = 'AR1'),
           (SELECT ((count(DISTINCT day) + 4) / 5)::int FROM stockml.validation_predictions WHERE model_id = pg_temp.mid('bt_ar5')),
           'horizon 5: one period every 5th validation day');
 SELECT is((SELECT count(*)::int FROM (
              SELECT v.target_day, lead(c.day) OVER (PARTITION BY t.m, c.symbol ORDER BY c.day) AS next_day
-               FROM (VALUES ('bt_ar5'), ('bt_rw5')) AS t(m)
-              CROSS JOIN LATERAL stockml._backtest_curves(pg_temp.mid(t.m), NULL, 5, 'long_short') c
-               JOIN stockml.validation_predictions v ON v.model_id = pg_temp.mid(t.m) AND v.symbol = c.symbol AND v.day = c.day) o
+               FROM (SELECT m, pg_temp.mid(m) AS id FROM (VALUES ('bt_ar5'), ('bt_rw5')) AS n(m)) AS t
+              CROSS JOIN LATERAL stockml._backtest_curves(t.id, NULL, 5, 'long_short') c
+               JOIN stockml.validation_predictions v ON v.model_id = t.id AND v.symbol = c.symbol AND v.day = c.day) o
             WHERE o.next_day < o.target_day), 0,
           '... no position is taken before the previous one''s target day (no overlap)');
 SELECT ok(abs((SELECT total_return FROM stockml.backtest('bt_ar5', cost_bps => 0, version => 1) WHERE symbol = 'AR1')
