@@ -170,11 +170,13 @@ $$ SELECT id FROM stockml.models WHERE name = m AND version = 1 $$;
 SELECT is((SELECT days FROM stockml.backtest('bt_ar5', version => 1) WHERE symbol = 'AR1'),
           (SELECT ((count(DISTINCT day) + 4) / 5)::int FROM stockml.validation_predictions WHERE model_id = pg_temp.mid('bt_ar5')),
           'horizon 5: one period every 5th validation day');
-SELECT is((SELECT count(*)::int FROM (
-             SELECT v.target_day, lead(c.day) OVER (PARTITION BY t.m, c.symbol ORDER BY c.day) AS next_day
+SELECT is((WITH c AS MATERIALIZED (   -- each model's curve once, not once per joined row
+             SELECT t.m, t.id, c.symbol, c.day
                FROM (SELECT m, pg_temp.mid(m) AS id FROM (VALUES ('bt_ar5'), ('bt_rw5')) AS n(m)) AS t
-              CROSS JOIN LATERAL stockml._backtest_curves(t.id, NULL, 5, 'long_short') c
-               JOIN stockml.validation_predictions v ON v.model_id = t.id AND v.symbol = c.symbol AND v.day = c.day) o
+              CROSS JOIN LATERAL stockml._backtest_curves(t.id, NULL, 5, 'long_short') c)
+           SELECT count(*)::int FROM (
+             SELECT v.target_day, lead(c.day) OVER (PARTITION BY c.m, c.symbol ORDER BY c.day) AS next_day
+               FROM c JOIN stockml.validation_predictions v ON v.model_id = c.id AND v.symbol = c.symbol AND v.day = c.day) o
             WHERE o.next_day < o.target_day), 0,
           '... no position is taken before the previous one''s target day (no overlap)');
 SELECT ok(abs((SELECT total_return FROM stockml.backtest('bt_ar5', cost_bps => 0, version => 1) WHERE symbol = 'AR1')
