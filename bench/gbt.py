@@ -259,6 +259,7 @@ print(f"batch over {TEST_ROWS} rows: predict(model, x) {t_batch:.3f} s, bare sca
 
 print()
 
+
 def pair_ratio(ours, theirs):
     """Median of the per-repeat ratios stockml / baseline (a burst of load hits both of a pair)."""
     return median([o / b for o, b in zip(ours, theirs)])

@@ -167,10 +167,12 @@ def gbt_trees(seed, ntrees, leaves, p, thresholds):
 
 
 GBT_WIDE = [100, 0.1, 64, 0, 20, 0, 255, -1, 0.1, 10, 1e-7]
-put("model", "gbt_blocks.bin", blob(4, [0.0] * 3, [1.0] * 3, GBT_DEFAULTS, 0, [],
-                                     gbt_trees(1, 21, 31, 3, [-1.5, -0.0, 0.0, 0.5, 0.5, 2.0, 1e300, -1e300, 3.25])))
-put("model", "gbt_wide_leaves.bin", blob(4, [0.0] * 2, [1.0] * 2, GBT_WIDE, 0, [],
-                                          gbt_trees(2, 11, 64, 2, [-2.0, -0.0, 0.25, 0.75, 1.0, 5e-324])))
+put("model", "gbt_blocks.bin",
+    blob(4, [0.0] * 3, [1.0] * 3, GBT_DEFAULTS, 0, [],
+         gbt_trees(1, 21, 31, 3, [-1.5, -0.0, 0.0, 0.5, 0.5, 2.0, 1e300, -1e300, 3.25])))
+put("model", "gbt_wide_leaves.bin",
+    blob(4, [0.0] * 2, [1.0] * 2, GBT_WIDE, 0, [],
+         gbt_trees(2, 11, 64, 2, [-2.0, -0.0, 0.25, 0.75, 1.0, 5e-324])))
 # logistic (src/model_logistic.c): payload version, intercept, coefficients, mean |y|
 LOGISTIC_DEFAULTS = [1.0, 100, 1e-8]
 logistic_payload = struct.pack("<Iddd", 1, 0.2, 0.8, -0.3) + struct.pack("<d", 0.012)
