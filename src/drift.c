@@ -1260,7 +1260,7 @@ DriftSortKey(double v)
 	uint64 u;
 
 	memcpy(&u, &v, sizeof(u));
-	return u ^ ((uint64) ((int64) u >> 63) | UINT64CONST(0x8000000000000000));
+	return u ^ ((UINT64CONST(0) - (u >> 63)) | UINT64CONST(0x8000000000000000));
 }
 
 static inline double

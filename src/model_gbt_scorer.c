@@ -311,7 +311,7 @@ GbtScorerBuild(int ntrees, const uint32 *tree_start, const GbtNode *nodes)
 			if (k == i || splits[k].threshold != splits[k - 1].threshold)
 			{
 				/* a new rank: x above this threshold fails it and every one below */
-				memcpy(row + SCORER_ROW_WORDS, row, SCORER_ROW_BYTES);
+				memmove(row + SCORER_ROW_WORDS, row, SCORER_ROW_BYTES); /* the next row, adjacent */
 				row += SCORER_ROW_WORDS;
 				nrows++;
 			}
