@@ -69,7 +69,13 @@ SELECT * FROM stockml.schedule_pipeline('30 22 * * 1-5', ARRAY['msft_monitored']
 SELECT stockml.pipeline_step('refresh') AS step;
 SELECT stockml.pipeline_step('forecast', ARRAY['msft_monitored']) AS step;
 SELECT stockml.pipeline_step('monitor', ARRAY['msft_monitored']) AS step;
-\echo 'Drift and realized accuracy, run by run (the second run watches the retrained version):'
+SELECT CASE WHEN bool_or(status = 'deployed')
+            THEN 'Drift and realized accuracy, run by run (the second run watches the retrained version):'
+            ELSE 'Drift and realized accuracy, run by run (the retrained version did not pass the deploy gate, so both runs watch version 1):'
+       END AS runs_title
+  FROM stockml.retrain_events WHERE model_name = 'msft_monitored'
+\gset
+\echo :runs_title
 SELECT model_name, model_version, time::timestamp(0) AS measured_at, features, drifted_features,
        round(drift_share::numeric, 3) AS drift_share
   FROM stockml.drift_share WHERE model_name = 'msft_monitored' ORDER BY time;
