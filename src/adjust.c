@@ -56,13 +56,14 @@ LoadEvents(const char *symbol, DateADT after, DateADT upto, int *nevents)
 	StockmlBecomeOwner(&sw);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* the generic plan, as total_return()'s: no planning per call */
 	if (plan == NULL)
 	{
-		SPIPlanPtr p = SPI_prepare("SELECT day, kind = 'split', amount, numerator / denominator"
-								   "  FROM stockml.corporate_actions"
-								   " WHERE symbol = $1 AND day > $2 AND day <= $3"
-								   " ORDER BY day, kind",
-								   3, (Oid[]) {TEXTOID, DATEOID, DATEOID});
+		SPIPlanPtr p = SPI_prepare_cursor("SELECT day, kind = 'split', amount, numerator / denominator"
+										  "  FROM stockml.corporate_actions"
+										  " WHERE symbol = $1 AND day > $2 AND day <= $3"
+										  " ORDER BY day, kind",
+										  3, (Oid[]) {TEXTOID, DATEOID, DATEOID}, CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -202,13 +203,18 @@ stockml_total_return(PG_FUNCTION_ARGS)
 	caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* kept: monitor() and the forecast views call this once per forecast */
+	/*
+	 * kept: monitor() and the forecast views call this once per forecast.
+	 * Always the generic plan (an index scan of prices_pkey whatever the
+	 * days): a custom plan per call was most of monitor()'s time, as the plan
+	 * cache kept finding it cheaper than the generic one (issue 13 item 3)
+	 */
 	if (plan == NULL)
 	{
-		SPIPlanPtr p = SPI_prepare("SELECT day, close, coalesce(adj_close, 'NaN')"
-								   "  FROM stockml.prices"
-								   " WHERE symbol = $1 AND day >= $2 AND day <= $3 ORDER BY day",
-								   3, (Oid[]) {TEXTOID, DATEOID, DATEOID});
+		SPIPlanPtr p = SPI_prepare_cursor("SELECT day, close, coalesce(adj_close, 'NaN')"
+										  "  FROM stockml.prices"
+										  " WHERE symbol = $1 AND day >= $2 AND day <= $3 ORDER BY day",
+										  3, (Oid[]) {TEXTOID, DATEOID, DATEOID}, CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
