@@ -29,6 +29,7 @@ PG_FUNCTION_INFO_V1(stockml_model_predict);
 PG_FUNCTION_INFO_V1(stockml_model_p_up);
 PG_FUNCTION_INFO_V1(stockml_model_describe);
 PG_FUNCTION_INFO_V1(stockml_model_importance);
+PG_FUNCTION_INFO_V1(stockml_model_importance_head);
 
 /* Per-call-site cache of the last deserialized blob */
 typedef struct BlobCache
@@ -243,11 +244,10 @@ stockml_model_describe(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 
-/* One row per feature (1-based position): its importance and how it is measured */
-Datum
-stockml_model_importance(PG_FUNCTION_ARGS)
+/* One row per feature of one head (1-based position): its importance and how it is measured */
+static Datum
+ImportanceRows(FunctionCallInfo fcinfo, const Model *model)
 {
-	Model		  *model = ModelDeserialize(PG_GETARG_BYTEA_PP(0));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	double		  *imp = palloc(sizeof(double) * model->n_features);
 	const char	  *method;
@@ -266,5 +266,39 @@ stockml_model_importance(PG_FUNCTION_ARGS)
 		values[2] = CStringGetTextDatum(method);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	return (Datum) 0;
+}
+
+/* One row per feature (1-based position) of a model of one head */
+Datum
+stockml_model_importance(PG_FUNCTION_ARGS)
+{
+	return ImportanceRows(fcinfo, ModelDeserialize(PG_GETARG_BYTEA_PP(0)));
+}
+
+/*
+ * The same of the head of one horizon: of a model of several heads, the one
+ * trained for it (an ERROR that lists them when there is none); a model of
+ * one head does not store its horizon (its version does), so it is its head
+ */
+Datum
+stockml_model_importance_head(PG_FUNCTION_ARGS)
+{
+	ModelHeads	  *heads = ModelDeserializeHeads(PG_GETARG_BYTEA_PP(0));
+	int32		   horizon = PG_GETARG_INT32(1);
+	StringInfoData list;
+
+	if (heads->nheads == 1)
+		return ImportanceRows(fcinfo, heads->models[0]);
+	for (int h = 0; h < heads->nheads; h++)
+		if (heads->horizons[h] == horizon)
+			return ImportanceRows(fcinfo, heads->models[h]);
+	initStringInfo(&list);
+	for (int h = 0; h < heads->nheads; h++)
+		appendStringInfo(&list, "%s%d", h > 0 ? ", " : "", heads->horizons[h]);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("the model has no head for horizon %d", horizon),
+			 errhint("Its heads are for horizons %s: pass one of them.", list.data)));
 	return (Datum) 0;
 }

@@ -183,7 +183,7 @@ typedef struct HeadResult
 	double	   *vp_base; /* (NULL for regressors) */
 	Model	   *model;	 /* refit on every row */
 	double		loss;	 /* the search's loss over the out-of-sample rows (OosLoss) */
-	/* permutation importance on the last fold (the primary head, when asked) */
+	/* permutation importance on the last fold (every head, when asked) */
 	int		perm_repeats; /* 0: not measured */
 	int64	perm_rows;	  /* measured on: perm_rows of the last fold's perm_fold_rows */
 	int64	perm_fold_rows;
@@ -1157,8 +1157,10 @@ AppendResiduals(StringInfo buf, const HeadResult *head)
 }
 
 /*
- * , "heads": {"<h>": {mae, ..., skill, n_test, n_train, test_days}, ...}:
- * every head's pooled out-of-sample metrics, the primary's too
+ * , "heads": {"<h>": {mae, ..., skill, permutation_importance, n_test,
+ * n_train, test_days}, ...}: every head's pooled out-of-sample metrics and
+ * the permutation importance of its last fold's model at its horizon, the
+ * primary's too
  */
 static void
 AppendHeadMetrics(StringInfo buf, const TrainRequest *req, const HeadResult *heads, int primary)
@@ -1175,6 +1177,7 @@ AppendHeadMetrics(StringInfo buf, const TrainRequest *req, const HeadResult *hea
 		appendStringInfoString(buf, ", ");
 		AppendSkill(buf, &r->pooled.model, &r->pooled.naive);
 		AppendProbScores(buf, &r->pooled);
+		AppendPermutation(buf, req, r);
 		appendStringInfo(buf, ", \"n_test\": " INT64_FORMAT ", \"n_train\": " INT64_FORMAT ", \"test_days\": %d, \"primary\": %s}", r->pooled.model.n, r->set.n,
 						 r->test_days, h == primary ? "true" : "false");
 	}
@@ -2030,7 +2033,7 @@ TrainAndRegister(TrainRequest *req, int64 run_id)
 			SearchTrials(req, run_id, req->horizons[h], &heads[h],
 						 (double) n / req->nhorizons, 1.0 / req->nhorizons);
 		else
-			TrainHead(req, req->horizons[h], &heads[h], h == primary ? req->permutation_repeats : 0,
+			TrainHead(req, req->horizons[h], &heads[h], req->permutation_repeats,
 					  (double) n / req->nhorizons, 1.0 / req->nhorizons);
 		if (h != primary)
 		{

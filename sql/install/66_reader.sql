@@ -37,8 +37,8 @@ GRANT EXECUTE ON FUNCTION stockml.predict(text, text, integer, text),
 REVOKE EXECUTE ON FUNCTION stockml.total_return(text, date, date) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION stockml.total_return(text, date, date) TO stockml_reader, stockml_admin;
 -- feature_importance() reads the version as the owner (SECURITY DEFINER, read-only)
-REVOKE EXECUTE ON FUNCTION stockml.feature_importance(text, integer, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION stockml.feature_importance(text, integer, text) TO stockml_reader, stockml_admin;
+REVOKE EXECUTE ON FUNCTION stockml.feature_importance(text, integer, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.feature_importance(text, integer, text, integer) TO stockml_reader, stockml_admin;
 
 -- stockml_admin runs monitor() and manages the policies; monitor() reads the model, its
 -- aliases and its forecasts

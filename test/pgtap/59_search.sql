@@ -10,7 +10,7 @@
 -- to stockml_reader.
 -- Run from the repository's root (test/run.sh does).
 BEGIN;
-SELECT plan(68);
+SELECT plan(86);
 
 -- AR(1) log returns (phi 0.4), seeded: ret_1 carries the edge, ret_5 a little, ret_20 little
 SELECT setseed(0.59);
@@ -206,6 +206,46 @@ SELECT throws_ok($$SELECT * FROM stockml.feature_importance('srch_ridge', 1, 'sp
                  'a method the version does not have');
 SELECT throws_ok($$SELECT * FROM stockml.feature_importance('srch_ridge', 1, 'shap')$$, '22023',
                  'unknown importance method "shap"', 'an unknown method');
+
+-- a version of two heads (horizons 1 and 3): each head's importances, all three methods, equal
+-- those of a version trained for that horizon alone (training is deterministic: the same rows,
+-- folds, gap and seed); NULL is the version's own horizon's head, predict()'s
+CREATE FUNCTION pg_temp.imp(m text, meth text, h int) RETURNS text[] LANGUAGE sql AS
+$$ SELECT array_agg(feature || ':' || importance || ':' || method ORDER BY ord)
+     FROM stockml.feature_importance(m, 1, meth, h) WITH ORDINALITY f(feature, importance, method, ord) $$;
+CREATE FUNCTION pg_temp.hint(q text) RETURNS text LANGUAGE plpgsql AS
+$$ DECLARE h text; BEGIN EXECUTE q; RETURN NULL;
+   EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT; RETURN h; END $$;
+SELECT lives_ok($$SELECT stockml.train('imp_r2', ARRAY['SRCH_AR'], 'ridge', feature_set => 'srch', horizons => ARRAY[1, 3],
+                                       params => '{"folds": 3, "auto_deploy": false}')$$, 'importance per head: a ridge of two heads');
+SELECT lives_ok($$SELECT stockml.train('imp_r3', ARRAY['SRCH_AR'], 'ridge', feature_set => 'srch', horizon => 3,
+                                       params => '{"folds": 3, "auto_deploy": false}')$$, '... and a ridge of horizon 3 alone');
+SELECT lives_ok($$SELECT stockml.train('imp_g2', ARRAY['SRCH_AR'], 'gbt', feature_set => 'srch', horizons => ARRAY[1, 3],
+                                       params => '{"folds": 3, "auto_deploy": false, "max_iter": 20, "max_leaf_nodes": 8, "min_samples_leaf": 10}')$$, '... a gbt of two heads');
+SELECT lives_ok($$SELECT stockml.train('imp_g3', ARRAY['SRCH_AR'], 'gbt', feature_set => 'srch', horizon => 3,
+                                       params => '{"folds": 3, "auto_deploy": false, "max_iter": 20, "max_leaf_nodes": 8, "min_samples_leaf": 10}')$$, '... and a gbt of horizon 3 alone');
+SELECT is(pg_temp.imp('imp_r2', NULL, 3), pg_temp.imp('imp_r3', NULL, NULL), 'standardized_coefficient of the horizon 3 head = the horizon 3 model''s');
+SELECT is(pg_temp.imp('imp_r2', 'permutation', 3), pg_temp.imp('imp_r3', 'permutation', NULL),
+          'permutation of the horizon 3 head (its last fold, its targets) = the horizon 3 model''s');
+SELECT is(pg_temp.imp('imp_g2', 'split_gain', 3), pg_temp.imp('imp_g3', NULL, NULL), 'split_gain of the horizon 3 head = the horizon 3 model''s');
+SELECT is(pg_temp.imp('imp_g2', 'permutation', 3), pg_temp.imp('imp_g3', 'permutation', 3), '... and its permutation importance');
+SELECT is(pg_temp.imp('imp_r2', NULL, NULL), pg_temp.imp('imp_r2', NULL, 1), 'horizon NULL: the own horizon''s head (1)');
+SELECT is(pg_temp.imp('imp_g2', 'permutation', NULL), pg_temp.imp('imp_g2', 'permutation', 1), '... the same for permutation');
+SELECT isnt(pg_temp.imp('imp_r2', NULL, 1), pg_temp.imp('imp_r2', NULL, 3), '... which is not the horizon 3 head');
+SELECT isnt(pg_temp.imp('imp_g2', 'permutation', 1), pg_temp.imp('imp_g2', 'permutation', 3), '... nor is its permutation importance');
+SELECT is((SELECT array_agg(i.importance ORDER BY i.feature) FROM stockml.models m, stockml.model_importance(m.model, 3) i WHERE m.name = 'imp_r2'),
+          (SELECT array_agg(i.importance ORDER BY i.feature) FROM stockml.models m, stockml.model_importance(m.model) i WHERE m.name = 'imp_r3'),
+          'model_importance(bytea, 3) of the two-head bytea = model_importance() of the horizon 3 model''s');
+SELECT throws_ok($$SELECT * FROM stockml.feature_importance('imp_r2', 1, NULL, 5)$$, '22023',
+                 'version 1 of "imp_r2" has no head for horizon 5', 'a horizon without a head: an ERROR');
+SELECT is(pg_temp.hint($$SELECT * FROM stockml.feature_importance('imp_r2', 1, 'permutation', 5)$$),
+          'Pass horizon => one of 1, 3, or NULL for its own (1).', '... whose HINT lists the heads'' horizons');
+SELECT is(pg_temp.hint($$SELECT * FROM stockml.feature_importance('imp_g3', 1, NULL, 1)$$),
+          'Pass horizon => one of 3, or NULL for its own (3).', '... a version of one head has only its own');
+SELECT throws_ok($$SELECT * FROM stockml.models m, stockml.model_importance(m.model, 2) WHERE m.name = 'imp_g2'$$, '22023',
+                 'the model has no head for horizon 2', 'model_importance(bytea, horizon): the same ERROR');
+SELECT throws_ok($$SELECT * FROM stockml.models m, stockml.model_importance(m.model) WHERE m.name = 'imp_g2'$$, '0A000',
+                 'the model holds 2 heads, one per horizon', 'model_importance(bytea) of two heads: still an ERROR naming them');
 
 -- model_permutation_importance against scikit-learn, same rows, same model (StandardScaler + Ridge)
 CREATE TEMP TABLE prow (set text, x float8[], y float8);
