@@ -1,7 +1,8 @@
 -- issue 10 items 3 and 4 (hyperparameter search, permutation importance): as
 -- sql/install/51_registry.sql (runs.parent_run_id, the trials of a search) and
 -- sql/install/57_importance.sql (model_permutation_importance; feature_importance gains
--- importance_method and becomes callable by stockml_reader); and issue 10 item 5's backtest of
+-- importance_method and horizon (the heads of a multi-horizon version, with
+-- model_importance(bytea, integer)) and becomes callable by stockml_reader); and issue 10 item 5's backtest of
 -- horizons above 1 (sql/install/69_backtest.sql: non-overlapping periods), its final form.
 
 ALTER TABLE stockml.runs ADD COLUMN parent_run_id bigint;
@@ -17,14 +18,25 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION stockml.model_permutation_importance(bytea, float8[], float8[], integer, bigint) IS
 'permutation importance of a model bytea on rows x (one per row) and targets y: per feature (1-based), the mean growth of the loss (absolute error of the log return for regressors) over n_repeats seeded shuffles of its column, and its population standard deviation, as sklearn.inspection.permutation_importance';
 
+CREATE FUNCTION stockml.model_importance(model bytea, horizon integer)
+RETURNS TABLE (feature integer, importance float8, method text)
+AS 'MODULE_PATHNAME', 'stockml_model_importance_head'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stockml.model_importance(bytea, integer) IS
+'model_importance() of the head of a model bytea trained for horizon (train(..., horizons => ...)); an ERROR lists the heads'' horizons when it has none for it; a model of one head does not store its horizon: its head';
+
 -- SECURITY DEFINER (search_path pinned, read-only): the reader role (Grafana) may see the
--- importances without reading stockml.models or a model blob.
+-- importances without reading stockml.models or a model blob (EXECUTE: 66_reader.sql).
 CREATE FUNCTION stockml.feature_importance(model_name text, version integer DEFAULT NULL,
-                                           importance_method text DEFAULT NULL)
+                                           importance_method text DEFAULT NULL,
+                                           horizon integer DEFAULT NULL)
 RETURNS TABLE (feature text, importance float8, method text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v integer := feature_importance.version;
+    h integer := feature_importance.horizon;
+    own_h integer;
+    held integer[];
     perm jsonb;
     own text;
 BEGIN
@@ -50,9 +62,31 @@ BEGIN
     ELSE
         PERFORM stockml._require_version(model_name, v);
     END IF;
+    -- the head: NULL is the version's own horizon, predict()'s; a version of one head has only it
+    SELECT m.horizon,
+           CASE WHEN pg_catalog.jsonb_typeof(m.metrics -> 'heads') = 'object'
+                THEN (SELECT pg_catalog.array_agg(k::integer ORDER BY k::integer)
+                        FROM pg_catalog.jsonb_object_keys(m.metrics -> 'heads') k)
+                ELSE ARRAY[m.horizon] END
+      INTO own_h, held
+      FROM stockml.models m WHERE m.name = model_name AND m.version = v;
+    h := coalesce(h, own_h);
+    IF NOT h = ANY (held) THEN
+        RAISE EXCEPTION 'version % of "%" has no head for horizon %', v, model_name, h
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('It holds heads for horizons %s.', pg_catalog.array_to_string(held, ', ')),
+                  HINT = pg_catalog.format('Pass horizon => one of %s, or NULL for its own (%s).', pg_catalog.array_to_string(held, ', '), own_h);
+    END IF;
     IF importance_method = 'permutation' THEN
-        SELECT m.metrics -> 'permutation_importance' INTO perm
+        SELECT CASE WHEN h = m.horizon THEN m.metrics -> 'permutation_importance'
+                    ELSE m.metrics -> 'heads' -> h::text -> 'permutation_importance' END INTO perm
           FROM stockml.models m WHERE m.name = model_name AND m.version = v;
+        IF perm IS NULL AND h <> own_h THEN
+            RAISE EXCEPTION 'version % of "%" has no permutation importance for its horizon % head', v, model_name, h
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'train() measures it on each head''s last walk-forward fold unless params say "permutation_repeats": 0; versions trained before this stockml measured only the head of their own horizon.',
+                      HINT = pg_catalog.format('Train a new version (params => ''{"permutation_repeats": 5}''), or pass horizon => %s (its own).', own_h);
+        END IF;
         IF perm IS NULL THEN
             RAISE EXCEPTION 'version % of "%" has no permutation importance', v, model_name
                 USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -68,7 +102,7 @@ BEGIN
         RETURN;
     END IF;
     SELECT i.method INTO own
-      FROM stockml.models m, stockml.model_importance(m.model) i
+      FROM stockml.models m, stockml.model_importance(m.model, h) i
      WHERE m.name = model_name AND m.version = v LIMIT 1;
     IF importance_method IS NOT NULL AND importance_method IS DISTINCT FROM own THEN
         RAISE EXCEPTION 'version % of "%" measures its own importance by %, not %', v, model_name, own, importance_method
@@ -77,14 +111,14 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT m.feature_spec -> 'features' -> (i.feature - 1) ->> 'name', i.importance, i.method
-      FROM stockml.models m, stockml.model_importance(m.model) i
+      FROM stockml.models m, stockml.model_importance(m.model, h) i
      WHERE m.name = model_name AND m.version = v
      ORDER BY i.feature;
 END $$;
-COMMENT ON FUNCTION stockml.feature_importance(text, integer, text) IS
-'importance of each feature of a version (default: production), named by its feature spec: by default the model''s own (standardized coefficients of linear models, total split gain of gbt); importance_method ''permutation'': the growth of the out-of-sample loss when the feature is shuffled, on the last walk-forward fold (train() measured it)';
-REVOKE EXECUTE ON FUNCTION stockml.feature_importance(text, integer, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION stockml.feature_importance(text, integer, text) TO stockml_reader, stockml_admin;
+COMMENT ON FUNCTION stockml.feature_importance(text, integer, text, integer) IS
+'importance of each feature of a version (default: production), named by its feature spec: by default the model''s own (standardized coefficients of linear models, total split gain of gbt); importance_method ''permutation'': the growth of the out-of-sample loss when the feature is shuffled, on the last walk-forward fold (train() measured it); horizon: the head of a version trained with horizons (NULL: its own horizon''s, the one predict() serves)';
+REVOKE EXECUTE ON FUNCTION stockml.feature_importance(text, integer, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION stockml.feature_importance(text, integer, text, integer) TO stockml_reader, stockml_admin;
 
 -- backtest: horizons above 1 in non-overlapping periods (as sql/install/69_backtest.sql)
 CREATE OR REPLACE FUNCTION stockml._backtest_curves(model_id bigint, symbols text[], cost_bps float8, strategy text)
