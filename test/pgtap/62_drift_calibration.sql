@@ -5,9 +5,9 @@
 -- 70 random walks and 70 AR(1) series (phi 0.4) of 1520 weekdays, each seed its own
 -- (setseed((kind * 100 + seed) / 1000)), each model trained on its first 1000; 12 windows
 -- of each (60 calendar days, as monitor() cuts them) that do not overlap, ending 45, 88,
--- ..., 518 trading days after train_end (1680 per feature and method); 10 volatility
--- breaks and 10 AR flips 60 days after training, monitored on each of the next 20 trading
--- days.  The design was chosen on other seeds (the same series with 0.5 added to the seed).
+-- ..., 518 trading days after train_end (1680 per feature and method); 24 volatility
+-- breaks, 24 AR flips 0.4 -> -0.4 and 24 flips 0.5 -> -0.5, 60 days after training,
+-- monitored on each of the next 20 trading days.  The design was chosen on other seeds (the same series with 0.5 added to the seed).
 -- Monte Carlo standard error: a series' windows share its null, so the error is taken over
 -- series, sd(per-series rate) / sqrt(140): 0.006-0.008 for a feature's rate (asserted
 -- below 0.01: the band 0.05 +- 0.02 is then at least 2.5 standard errors each side), about
@@ -19,7 +19,7 @@
 -- feature threshold over the windows that share no rows and the share limit (drift_rule.c)
 -- are re-implemented in numpy/scipy in test/reference/drift_null.py.
 BEGIN;
-SELECT plan(14);
+SELECT plan(15);
 
 CREATE FUNCTION pg_temp.series(sym text, seed float8, kind text, nbars integer, break_at integer)
 RETURNS void LANGUAGE plpgsql AS $$
@@ -41,7 +41,8 @@ BEGIN
         IF extract(isodow FROM d) < 6 THEN
             i := i + 1;
             phi := CASE WHEN kind = 'ar' THEN 0.4 WHEN kind = 'ar_flip' THEN
-                        CASE WHEN i > break_at THEN -0.4 ELSE 0.4 END ELSE 0 END;
+                        CASE WHEN i > break_at THEN -0.4 ELSE 0.4 END WHEN kind = 'ar_flip5' THEN
+                        CASE WHEN i > break_at THEN -0.5 ELSE 0.5 END ELSE 0 END;
             sigma := CASE WHEN kind = 'vol' AND i > break_at THEN 0.03 ELSE 0.01 END;
             r := phi * r + sigma * sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random());
             lc := lc + r;
@@ -64,10 +65,10 @@ $$;
 CREATE TEMP TABLE cal AS
 SELECT k, s, 'cal_' || k || s AS sym,
        CASE WHEN k IN ('rw', 'ar') THEN 1520 ELSE 1080 END AS nbars
-  FROM unnest(ARRAY['rw', 'ar', 'vol', 'ar_flip']) k,
+  FROM unnest(ARRAY['rw', 'ar', 'vol', 'ar_flip', 'ar_flip5']) k,
        generate_series(1, 70) s
  WHERE s <= 24 OR k IN ('rw', 'ar');
-SELECT pg_temp.series(sym, (array_position(ARRAY['rw', 'ar', 'vol', 'ar_flip'], k) * 100 + s) / 1000.0,
+SELECT pg_temp.series(sym, (array_position(ARRAY['rw', 'ar', 'vol', 'ar_flip', 'ar_flip5'], k) * 100 + s) / 1000.0,
                       k, nbars, 1060)
   FROM cal;
 SELECT count(*) FROM cal,
@@ -199,21 +200,28 @@ CREATE TEMP TABLE detect AS
 SELECT d.id, d.kind, bool_or(d.retrain) AS hit, bool_or(d.share_rule) AS by_share, bool_or(d.error_rule) AS by_errors,
        min(f.k) FILTER (WHERE d.retrain) - min(f.k) AS first_day
   FROM decided d JOIN feat f ON f.id = d.id AND f.day = d.wend
- WHERE d.kind IN ('vol', 'ar_flip') AND d.meth = 'ks' GROUP BY 1, 2;
+ WHERE d.kind IN ('vol', 'ar_flip', 'ar_flip5') AND d.meth = 'ks' GROUP BY 1, 2;
 SELECT diag(format('%s: detected within 20 trading days in %s of %s seeds (by the share rule %s, by the error rule %s; median day %s, latest %s)',
                    kind, count(*) FILTER (WHERE hit), count(*), count(*) FILTER (WHERE by_share),
                    count(*) FILTER (WHERE by_errors),
                    percentile_disc(0.5) WITHIN GROUP (ORDER BY first_day), max(first_day)))
   FROM detect GROUP BY kind ORDER BY kind;
-SELECT is((SELECT count(*) FROM detect), 48::bigint, '24 seeds of each break measured');
+SELECT is((SELECT count(*) FROM detect), 72::bigint, '24 seeds of each break measured');
 SELECT cmp_ok((SELECT avg(hit::integer) FROM detect WHERE kind = 'vol'), '>=', 0.9::numeric,
               'a volatility x3 break queues a retrain within 20 trading days in at least 90 % of seeds');
--- not met: after a flip the evidence is the sign of about 20 post-break returns' relation to
--- the day before (the forecasts'), which in some seeds is weak in those 20 days; the volatility
--- break is far past the mean squared error's threshold: doc/drift.md
-SELECT todo('issue 15 item 1: an AR sign flip is detected within 20 trading days in about 88 % of seeds', 1);
-SELECT cmp_ok((SELECT avg(hit::integer) FROM detect WHERE kind = 'ar_flip'), '>=', 0.9::numeric,
-              'an AR(1) sign flip (0.4 to -0.4) queues a retrain within 20 trading days in at least 90 % of seeds');
+-- AR sign flips: the evidence is the relation of the ~20 returns after the break to the day
+-- before (what the forecasts use), and how often any rule can see it within 20 days at a given
+-- false-alarm rate is bounded: the Neyman-Pearson test told the break day, sigma and both
+-- coefficients (test/reference/drift_errors.py, 400 000 simulated paths) detects 0.4 -> -0.4
+-- in 87.4 % of paths at a false-alarm rate of 0.0125 and 89.8 % at 0.018 (the error rule's,
+-- measured above), 0.5 -> -0.5 in 97.0 % and 97.9 %.  So 90 % is the goal for the 0.5 flip;
+-- for 0.4 no rule reaches it at this false-alarm rate, and the rule must stay near the bound
+-- (within two standard errors of 24 seeds, 0.07, below 87.4 %).  numpy's rule on its own
+-- series: 55 of 60 (0.4) and 59 of 60 (0.5).  doc/drift.md
+SELECT cmp_ok((SELECT avg(hit::integer) FROM detect WHERE kind = 'ar_flip5'), '>=', 0.9::numeric,
+              'an AR(1) sign flip (0.5 to -0.5) queues a retrain within 20 trading days in at least 90 % of seeds');
+SELECT cmp_ok((SELECT avg(hit::integer) FROM detect WHERE kind = 'ar_flip'), '>=', 0.8::numeric,
+              'an AR(1) sign flip (0.4 to -0.4) queues one in at least 80 % (any rule: at most 87-90 % at this false-alarm rate)');
 
 -- end to end: monitor() itself, the bars of every break series cut 10 trading days after the
 -- break: it queues a retrain for the forecast errors exactly where error_drift says so
