@@ -22,7 +22,10 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
+#include "common/hashfn.h"
+#include "storage/proc.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "adjust.h"
 #include "distributed.h"
@@ -40,6 +43,8 @@ typedef struct CorporateEvent
 } CorporateEvent;
 
 static CorporateEvent *LoadEvents(const char *symbol, DateADT after, DateADT upto, int *nevents);
+static void			   AdjustFactors(const char *symbol, const AdjustInput *bars, int nbars, const CorporateEvent *events,
+									 int nevents, double *price, double *volume);
 
 /* The symbol's splits and dividends with after < day <= upto, oldest first */
 static CorporateEvent *
@@ -97,21 +102,40 @@ LoadEvents(const char *symbol, DateADT after, DateADT upto, int *nevents)
 	return events;
 }
 
+/* Whether some pair of neighbouring bars lacks an adjusted close (the factors then need the events) */
+static bool
+NeedEvents(const AdjustInput *bars, int nbars)
+{
+	for (int t = 0; t + 1 < nbars; t++)
+		if (isnan(bars[t].adj_close) || isnan(bars[t + 1].adj_close))
+			return true;
+	return false;
+}
+
 void
 PriceAdjustFactors(const char *symbol, const AdjustInput *bars, int nbars,
 				   double *price, double *volume)
 {
 	CorporateEvent *events = NULL;
 	int				nevents = 0;
-	int				e;
-	bool			need_events = false;
 
 	if (nbars == 0)
 		return;
-	for (int t = 0; t + 1 < nbars && !need_events; t++)
-		need_events = isnan(bars[t].adj_close) || isnan(bars[t + 1].adj_close);
-	if (need_events)
+	if (NeedEvents(bars, nbars))
 		events = LoadEvents(symbol, bars[0].day, bars[nbars - 1].day, &nevents);
+	AdjustFactors(symbol, bars, nbars, events, nevents, price, volume);
+}
+
+/*
+ * PriceAdjustFactors with the events given: at least those with
+ * bars[0].day < day <= bars[nbars - 1].day, oldest first (the steps consume
+ * only those; others, before or after, change nothing)
+ */
+static void
+AdjustFactors(const char *symbol, const AdjustInput *bars, int nbars, const CorporateEvent *events, int nevents,
+			  double *price, double *volume)
+{
+	int e;
 
 	price[nbars - 1] = 1.0;
 	if (volume)
@@ -165,49 +189,77 @@ PriceAdjustFactors(const char *symbol, const AdjustInput *bars, int nbars,
 }
 
 /*
- * stockml.total_return(symbol, from_day, to_day): adjusted close on to_day /
- * adjusted close on from_day, both days stored bars (NULL otherwise).  The
- * realized price of a forecast made on from_day, on that day's price scale,
- * is close(from_day) * total_return.  Reads the bars as the extension's
- * owner, like predict(), so the Grafana reader's views can call it.
+ * What total_return() keeps between the calls of one query (fn_extra, in
+ * the query's memory): a symbol's bars over [lo, hi], all it stores there,
+ * and the corporate actions in that span once some call needed them.  The
+ * function is STABLE: every call of one query reads under the same
+ * snapshot, so a kept bar is the bar a new read would return.  A symbol's
+ * first call reads just its two days (a single call costs what it did); a
+ * second call of the same symbol outside them reads its whole history, so
+ * monitor() and the forecast views, one call per forecast, read each
+ * symbol once instead of once a forecast.  Kept only while the active
+ * snapshot sees what it saw: PL/pgSQL keeps a simple expression's fn_extra
+ * for the whole transaction and evaluates it under a new snapshot each time
+ * in a volatile function, which may have changed prices in between; another
+ * snapshot (or command id) starts the cache anew.
  */
-Datum
-stockml_total_return(PG_FUNCTION_ARGS)
+#define RETURN_CACHE_SYMBOLS 8
+
+/* What decides which rows a read sees: equal keys, equal rows */
+typedef struct SnapshotKey
+{
+	LocalTransactionId lxid;
+	TransactionId	   xmin,
+		xmax;
+	CommandId curcid;
+	uint32	  xcnt;
+	int32	  subxcnt;
+	bool	  suboverflowed;
+	uint32	  xip_hash;
+} SnapshotKey;
+
+typedef struct ReturnCacheEntry
+{
+	char   *symbol;
+	DateADT lo,
+		hi;
+	AdjustInput	   *bars;
+	int				nbars;
+	bool			events_loaded;
+	CorporateEvent *events;
+	int				nevents;
+} ReturnCacheEntry;
+
+typedef struct ReturnCache
+{
+	SnapshotKey		 key;
+	int				 n;
+	int				 next; /* the entry a new symbol replaces when all are taken */
+	ReturnCacheEntry entry[RETURN_CACHE_SYMBOLS];
+} ReturnCache;
+
+/* The bars of symbol over [from, to] into e (its memory: cxt), as the extension's owner */
+static void
+LoadReturnBars(ReturnCacheEntry *e, const char *symbol, DateADT from, DateADT to, MemoryContext cxt)
 {
 	static SPIPlanPtr  plan = NULL;
-	char			  *symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	DateADT			   from = PG_GETARG_DATEADT(1);
-	DateADT			   to = PG_GETARG_DATEADT(2);
-	bool			   reversed = from > to;
 	StockmlOwnerSwitch sw;
-	AdjustInput		  *bars;
-	double			  *factor;
-	int				   nbars;
-	double			   ratio;
-	MemoryContext	   caller;
 	int				   nested;
+	AdjustInput		  *bars;
+	int				   nbars;
 
-	if (reversed)
-	{
-		DateADT tmp = from;
-
-		from = to;
-		to = tmp;
-	}
 	/*
 	 * Inside a query Citus pushed to this symbol's shard (a view over the
 	 * ledger), the reads below are of that shard, on this node
 	 */
 	nested = CitusAllowLocalNestedReads(get_relname_relid("prices", get_namespace_oid("stockml", false)));
 	StockmlBecomeOwner(&sw);
-	caller = CurrentMemoryContext;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/*
-	 * kept: monitor() and the forecast views call this once per forecast.
-	 * Always the generic plan (an index scan of prices_pkey whatever the
-	 * days): a custom plan per call was most of monitor()'s time, as the plan
-	 * cache kept finding it cheaper than the generic one (issue 13 item 3)
+	 * kept: always the generic plan (an index scan of prices_pkey whatever
+	 * the days): a custom plan per call was most of monitor()'s time, as the
+	 * plan cache kept finding it cheaper than the generic one (issue 13)
 	 */
 	if (plan == NULL)
 	{
@@ -225,9 +277,9 @@ stockml_total_return(PG_FUNCTION_ARGS)
 						 (Datum[]) {CStringGetTextDatum(symbol), DateADTGetDatum(from), DateADTGetDatum(to)},
 						 NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading stockml.prices failed");
+	/* in cxt: SPI_finish frees SPI's; e changes only once all is read */
 	nbars = (int) SPI_processed;
-	/* in the caller's context: SPI_finish frees SPI's, and the bars are read after it */
-	bars = MemoryContextAlloc(caller, sizeof(AdjustInput) * Max(nbars, 1));
+	bars = MemoryContextAlloc(cxt, sizeof(AdjustInput) * Max(nbars, 1));
 	for (int i = 0; i < nbars; i++)
 	{
 		HeapTuple tup = SPI_tuptable->vals[i];
@@ -237,17 +289,168 @@ stockml_total_return(PG_FUNCTION_ARGS)
 		bars[i].close = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 		bars[i].adj_close = DatumGetFloat8(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
 	}
-	SPI_finish();
-	if (nbars == 0 || bars[0].day != from || bars[nbars - 1].day != to)
+	if (e->symbol == NULL || strcmp(e->symbol, symbol) != 0)
 	{
-		StockmlRestoreUser(&sw);
-		CitusRestoreSettings(nested);
-		PG_RETURN_NULL();
+		char *copy = MemoryContextStrdup(cxt, symbol);
+
+		if (e->symbol)
+			pfree(e->symbol);
+		e->symbol = copy;
 	}
-	factor = palloc(sizeof(double) * nbars);
-	PriceAdjustFactors(symbol, bars, nbars, factor, NULL);
+	if (e->bars)
+		pfree(e->bars);
+	if (e->events)
+		pfree(e->events);
+	e->lo = from;
+	e->hi = to;
+	e->bars = bars;
+	e->nbars = nbars;
+	e->events_loaded = false;
+	e->events = NULL;
+	e->nevents = 0;
+	SPI_finish();
 	StockmlRestoreUser(&sw);
 	CitusRestoreSettings(nested);
+}
+
+static bool
+SnapshotKeyEqual(const SnapshotKey *a, const SnapshotKey *b)
+{
+	return a->lxid == b->lxid && a->xmin == b->xmin && a->xmax == b->xmax && a->curcid == b->curcid &&
+		   a->xcnt == b->xcnt && a->subxcnt == b->subxcnt && a->suboverflowed == b->suboverflowed &&
+		   a->xip_hash == b->xip_hash;
+}
+
+/* The key of the active snapshot */
+static void
+ActiveSnapshotKey(SnapshotKey *k)
+{
+	Snapshot snap = GetActiveSnapshot();
+
+	memset(k, 0, sizeof(SnapshotKey));
+	k->lxid = MyProc->lxid;
+	k->xmin = snap->xmin;
+	k->xmax = snap->xmax;
+	k->curcid = snap->curcid;
+	k->xcnt = snap->xcnt;
+	k->subxcnt = snap->subxcnt;
+	k->suboverflowed = snap->suboverflowed;
+	if (snap->xcnt > 0)
+		k->xip_hash = hash_bytes((const unsigned char *) snap->xip, (int) (sizeof(TransactionId) * snap->xcnt));
+	if (snap->subxcnt > 0)
+		k->xip_hash ^= hash_bytes((const unsigned char *) snap->subxip,
+								  (int) (sizeof(TransactionId) * snap->subxcnt));
+}
+
+/* The index of the bar of day in bars[0..n) (ordered by day), -1 when none */
+static int
+FindBar(const AdjustInput *bars, int n, DateADT day)
+{
+	int lo = 0,
+		hi = n;
+
+	while (lo < hi)
+	{
+		int mid = lo + (hi - lo) / 2;
+
+		if (bars[mid].day < day)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && bars[lo].day == day ? lo : -1;
+}
+
+/*
+ * stockml.total_return(symbol, from_day, to_day): adjusted close on to_day /
+ * adjusted close on from_day, both days stored bars (NULL otherwise).  The
+ * realized price of a forecast made on from_day, on that day's price scale,
+ * is close(from_day) * total_return.  Reads the bars as the extension's
+ * owner, like predict(), so the Grafana reader's views can call it.
+ */
+Datum
+stockml_total_return(PG_FUNCTION_ARGS)
+{
+	char			  *symbol = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	DateADT			   from = PG_GETARG_DATEADT(1);
+	DateADT			   to = PG_GETARG_DATEADT(2);
+	bool			   reversed = from > to;
+	ReturnCache		  *cache = (ReturnCache *) fcinfo->flinfo->fn_extra;
+	MemoryContext	   cxt = fcinfo->flinfo->fn_mcxt;
+	ReturnCacheEntry  *e = NULL;
+	SnapshotKey		   key;
+	const AdjustInput *bars;
+	double			  *factor;
+	int				   first,
+		last,
+		nbars;
+	double ratio;
+
+	if (reversed)
+	{
+		DateADT tmp = from;
+
+		from = to;
+		to = tmp;
+	}
+	if (cache == NULL)
+		fcinfo->flinfo->fn_extra = cache = MemoryContextAllocZero(cxt, sizeof(ReturnCache));
+	ActiveSnapshotKey(&key);
+	if (!SnapshotKeyEqual(&key, &cache->key))
+	{
+		/* rows this snapshot may not see as the kept ones were seen: forget them */
+		for (int i = 0; i < cache->n; i++)
+		{
+			ReturnCacheEntry *old = &cache->entry[i];
+
+			if (old->symbol)
+				pfree(old->symbol);
+			if (old->bars)
+				pfree(old->bars);
+			if (old->events)
+				pfree(old->events);
+		}
+		memset(cache, 0, sizeof(ReturnCache));
+		cache->key = key;
+	}
+	for (int i = 0; i < cache->n && e == NULL; i++)
+		if (cache->entry[i].symbol && strcmp(cache->entry[i].symbol, symbol) == 0)
+			e = &cache->entry[i];
+	if (e == NULL)
+	{
+		/* a symbol not kept: its two days only */
+		if (cache->n < RETURN_CACHE_SYMBOLS)
+			e = &cache->entry[cache->n++];
+		else
+		{
+			e = &cache->entry[cache->next];
+			cache->next = (cache->next + 1) % RETURN_CACHE_SYMBOLS;
+		}
+		LoadReturnBars(e, symbol, from, to, cxt);
+	}
+	else if (from < e->lo || to > e->hi)
+		LoadReturnBars(e, symbol, DATEVAL_NOBEGIN, DATEVAL_NOEND, cxt);
+	first = FindBar(e->bars, e->nbars, from);
+	last = FindBar(e->bars, e->nbars, to);
+	if (first < 0 || last < 0)
+		PG_RETURN_NULL();
+	bars = e->bars + first;
+	nbars = last - first + 1;
+	factor = palloc(sizeof(double) * nbars);
+	if (NeedEvents(bars, nbars) && !e->events_loaded)
+	{
+		/* the actions of the whole span kept: those of [from, to] among them */
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		int			  nested = CitusAllowLocalNestedReads(
+					  get_relname_relid("prices", get_namespace_oid("stockml", false)));
+
+		e->events = LoadEvents(symbol, e->bars[0].day, e->bars[e->nbars - 1].day, &e->nevents);
+		e->events_loaded = true;
+		CitusRestoreSettings(nested);
+		MemoryContextSwitchTo(old);
+	}
+	AdjustFactors(symbol, bars, nbars, e->events, e->nevents, factor, NULL);
 	ratio = bars[nbars - 1].close / (bars[0].close * factor[0]);
+	pfree(factor);
 	PG_RETURN_FLOAT8(reversed ? 1.0 / ratio : ratio);
 }

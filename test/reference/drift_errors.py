@@ -5,8 +5,8 @@ test/pgtap/62_drift_calibration.sql), written again with numpy on series simulat
     /usr/bin/python3 test/reference/drift_errors.py [seeds]
 
 Series as in the SQL test: log returns of a random walk or AR(1) (phi 0.4), sigma 0.01;
-breaks after bar 1060: volatility x3, or phi 0.4 -> -0.4 (ar_flip), or 0.5 -> -0.5 (ar_flip5).  Model: ridge on 8 lagged-return
-features (standardized, lambda 1), trained on bars 20..999, validated walk-forward as
+breaks after bar 1060: volatility x3, or phi 0.4 -> -0.4 (ar_flip), or 0.5 -> -0.5 (ar_flip5).
+Model: ridge on 8 lagged-return features (standardized, lambda 1), trained on bars 20..999, validated walk-forward as
 train() does (3 equal blocks, the last 2 tested, each fit on the rows before it).  The rule
 (alpha 0.0125): over the last 20 realized days, the mean squared error above the
 ceil((1 - alpha / 5)(m + 1))-th smallest of the same statistic over every window of 20
