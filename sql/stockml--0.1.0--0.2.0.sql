@@ -2287,28 +2287,31 @@ DECLARE
     id bigint := nextval('stockml.bar_changes_seq');
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
+        PERFORM FROM stockml.bar_changes c ORDER BY c.symbol FOR UPDATE;
         UPDATE stockml.bar_changes SET write_id = id, edit_id = id, first_day = NULL, last_day = NULL;
     ELSIF TG_TABLE_NAME = 'corporate_actions' THEN
         -- an action changes the adjustment of every earlier bar: an edit
         IF TG_OP = 'INSERT' THEN
             INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day)
-            SELECT a.symbol, id, id, min(a.day) FROM actions_inserted a GROUP BY a.symbol
+            SELECT a.symbol, id, id, min(a.day) FROM actions_inserted a GROUP BY a.symbol ORDER BY a.symbol
             ON CONFLICT (symbol) DO UPDATE SET write_id = id, edit_id = id, first_day = excluded.first_day;
         ELSIF TG_OP = 'UPDATE' THEN
             INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day)
             SELECT a.symbol, id, id, min(a.day)
               FROM (SELECT o.symbol, o.day FROM actions_old o UNION ALL SELECT n.symbol, n.day FROM actions_new n) a
-             GROUP BY a.symbol
+             GROUP BY a.symbol ORDER BY a.symbol
             ON CONFLICT (symbol) DO UPDATE SET write_id = id, edit_id = id, first_day = excluded.first_day;
         ELSE
             INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day)
-            SELECT a.symbol, id, id, min(a.day) FROM actions_deleted a GROUP BY a.symbol
+            SELECT a.symbol, id, id, min(a.day) FROM actions_deleted a
+             WHERE EXISTS (SELECT FROM stockml.symbols s WHERE s.symbol = a.symbol)
+             GROUP BY a.symbol ORDER BY a.symbol
             ON CONFLICT (symbol) DO UPDATE SET write_id = id, edit_id = id, first_day = excluded.first_day;
         END IF;
     ELSIF TG_OP = 'INSERT' THEN
         -- an append keeps edit_id: every new day is after every stored one
         INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day, last_day)
-        SELECT b.symbol, id, id, min(b.day), max(b.day) FROM bars_inserted b GROUP BY b.symbol
+        SELECT b.symbol, id, id, min(b.day), max(b.day) FROM bars_inserted b GROUP BY b.symbol ORDER BY b.symbol
         ON CONFLICT (symbol) DO UPDATE
            SET write_id = id,
                edit_id = CASE WHEN c.last_day IS NOT NULL AND excluded.first_day > c.last_day
@@ -2319,13 +2322,16 @@ BEGIN
         INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day, last_day)
         SELECT b.symbol, id, id, min(b.day), max(b.day)
           FROM (SELECT o.symbol, o.day FROM bars_old o UNION ALL SELECT n.symbol, n.day FROM bars_new n) b
-         GROUP BY b.symbol
+         GROUP BY b.symbol ORDER BY b.symbol
         ON CONFLICT (symbol) DO UPDATE
            SET write_id = id, edit_id = id, first_day = excluded.first_day,
                last_day = greatest(c.last_day, excluded.last_day);
     ELSE
+        -- a symbol's deletion cascades here after its own trigger took its row: not back
         INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day, last_day)
-        SELECT b.symbol, id, id, min(b.day), max(b.day) FROM bars_deleted b GROUP BY b.symbol
+        SELECT b.symbol, id, id, min(b.day), max(b.day) FROM bars_deleted b
+         WHERE EXISTS (SELECT FROM stockml.symbols s WHERE s.symbol = b.symbol)
+         GROUP BY b.symbol ORDER BY b.symbol
         ON CONFLICT (symbol) DO UPDATE
            SET write_id = id, edit_id = id, first_day = excluded.first_day,
                last_day = greatest(c.last_day, excluded.last_day);
@@ -2489,71 +2495,11 @@ CREATE TRIGGER models_validation_rows_truncate AFTER TRUNCATE ON stockml.models
 -- change of a symbol's calendar or exchange moves its write_id, so predict()'s kept state
 -- can keep the symbol's calendar with it (src/feature_state.c).  distribute() drops the
 -- triggers of stockml.symbols too: its final form is in 99zr_citus_reference.sql.
+-- stockml._bars_changed() (the row locks in symbol order, a deleted symbol's rows not put
+-- back) is created in its final form by 99d_predict_state.sql, which first creates it.
 
 COMMENT ON TABLE stockml.bar_changes IS 'derived (not dumped: the triggers on prices rebuild it when a dump is restored; doc/upgrades.md): one row per stored symbol whose bars or corporate actions were written, for predict()''s kept feature state; deleted with its symbol';
 COMMENT ON COLUMN stockml.bar_changes.write_id IS 'bar_changes_seq value of the last statement that wrote the symbol''s bars or corporate actions, or changed its calendar or exchange in stockml.symbols (never reused, so a rolled-back write leaves no value behind)';
-
-CREATE OR REPLACE FUNCTION stockml._bars_changed() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    id bigint := nextval('stockml.bar_changes_seq');
-BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        PERFORM FROM stockml.bar_changes c ORDER BY c.symbol FOR UPDATE;
-        UPDATE stockml.bar_changes SET write_id = id, edit_id = id, first_day = NULL, last_day = NULL;
-    ELSIF TG_TABLE_NAME = 'corporate_actions' THEN
-        -- an action changes the adjustment of every earlier bar: an edit
-        IF TG_OP = 'INSERT' THEN
-            INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day)
-            SELECT a.symbol, id, id, min(a.day) FROM actions_inserted a GROUP BY a.symbol ORDER BY a.symbol
-            ON CONFLICT (symbol) DO UPDATE SET write_id = id, edit_id = id, first_day = excluded.first_day;
-        ELSIF TG_OP = 'UPDATE' THEN
-            INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day)
-            SELECT a.symbol, id, id, min(a.day)
-              FROM (SELECT o.symbol, o.day FROM actions_old o UNION ALL SELECT n.symbol, n.day FROM actions_new n) a
-             GROUP BY a.symbol ORDER BY a.symbol
-            ON CONFLICT (symbol) DO UPDATE SET write_id = id, edit_id = id, first_day = excluded.first_day;
-        ELSE
-            INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day)
-            SELECT a.symbol, id, id, min(a.day) FROM actions_deleted a
-             WHERE EXISTS (SELECT FROM stockml.symbols s WHERE s.symbol = a.symbol)
-             GROUP BY a.symbol ORDER BY a.symbol
-            ON CONFLICT (symbol) DO UPDATE SET write_id = id, edit_id = id, first_day = excluded.first_day;
-        END IF;
-    ELSIF TG_OP = 'INSERT' THEN
-        -- an append keeps edit_id: every new day is after every stored one
-        INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day, last_day)
-        SELECT b.symbol, id, id, min(b.day), max(b.day) FROM bars_inserted b GROUP BY b.symbol ORDER BY b.symbol
-        ON CONFLICT (symbol) DO UPDATE
-           SET write_id = id,
-               edit_id = CASE WHEN c.last_day IS NOT NULL AND excluded.first_day > c.last_day
-                              THEN c.edit_id ELSE id END,
-               first_day = excluded.first_day,
-               last_day = greatest(c.last_day, excluded.last_day);
-    ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day, last_day)
-        SELECT b.symbol, id, id, min(b.day), max(b.day)
-          FROM (SELECT o.symbol, o.day FROM bars_old o UNION ALL SELECT n.symbol, n.day FROM bars_new n) b
-         GROUP BY b.symbol ORDER BY b.symbol
-        ON CONFLICT (symbol) DO UPDATE
-           SET write_id = id, edit_id = id, first_day = excluded.first_day,
-               last_day = greatest(c.last_day, excluded.last_day);
-    ELSE
-        -- a symbol's deletion cascades here after its own trigger took its row: not back
-        INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day, last_day)
-        SELECT b.symbol, id, id, min(b.day), max(b.day) FROM bars_deleted b
-         WHERE EXISTS (SELECT FROM stockml.symbols s WHERE s.symbol = b.symbol)
-         GROUP BY b.symbol ORDER BY b.symbol
-        ON CONFLICT (symbol) DO UPDATE
-           SET write_id = id, edit_id = id, first_day = excluded.first_day,
-               last_day = greatest(c.last_day, excluded.last_day);
-    END IF;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION stockml._bars_changed() IS 'statement trigger of prices and corporate_actions: moves the written symbols'' rows of stockml.bar_changes';
 
 -- The symbol's own row in stockml.symbols: a change of its calendar or exchange moves
 -- write_id (predict()'s kept state keeps the symbol's calendar with it, src/feature_state.c,

@@ -29,28 +29,31 @@ DECLARE
     id bigint := nextval('stockml.bar_changes_seq');
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
+        PERFORM FROM stockml.bar_changes c ORDER BY c.symbol FOR UPDATE;
         UPDATE stockml.bar_changes SET write_id = id, edit_id = id, first_day = NULL, last_day = NULL;
     ELSIF TG_TABLE_NAME = 'corporate_actions' THEN
         -- an action changes the adjustment of every earlier bar: an edit
         IF TG_OP = 'INSERT' THEN
             INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day)
-            SELECT a.symbol, id, id, min(a.day) FROM actions_inserted a GROUP BY a.symbol
+            SELECT a.symbol, id, id, min(a.day) FROM actions_inserted a GROUP BY a.symbol ORDER BY a.symbol
             ON CONFLICT (symbol) DO UPDATE SET write_id = id, edit_id = id, first_day = excluded.first_day;
         ELSIF TG_OP = 'UPDATE' THEN
             INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day)
             SELECT a.symbol, id, id, min(a.day)
               FROM (SELECT o.symbol, o.day FROM actions_old o UNION ALL SELECT n.symbol, n.day FROM actions_new n) a
-             GROUP BY a.symbol
+             GROUP BY a.symbol ORDER BY a.symbol
             ON CONFLICT (symbol) DO UPDATE SET write_id = id, edit_id = id, first_day = excluded.first_day;
         ELSE
             INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day)
-            SELECT a.symbol, id, id, min(a.day) FROM actions_deleted a GROUP BY a.symbol
+            SELECT a.symbol, id, id, min(a.day) FROM actions_deleted a
+             WHERE EXISTS (SELECT FROM stockml.symbols s WHERE s.symbol = a.symbol)
+             GROUP BY a.symbol ORDER BY a.symbol
             ON CONFLICT (symbol) DO UPDATE SET write_id = id, edit_id = id, first_day = excluded.first_day;
         END IF;
     ELSIF TG_OP = 'INSERT' THEN
         -- an append keeps edit_id: every new day is after every stored one
         INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day, last_day)
-        SELECT b.symbol, id, id, min(b.day), max(b.day) FROM bars_inserted b GROUP BY b.symbol
+        SELECT b.symbol, id, id, min(b.day), max(b.day) FROM bars_inserted b GROUP BY b.symbol ORDER BY b.symbol
         ON CONFLICT (symbol) DO UPDATE
            SET write_id = id,
                edit_id = CASE WHEN c.last_day IS NOT NULL AND excluded.first_day > c.last_day
@@ -61,13 +64,16 @@ BEGIN
         INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day, last_day)
         SELECT b.symbol, id, id, min(b.day), max(b.day)
           FROM (SELECT o.symbol, o.day FROM bars_old o UNION ALL SELECT n.symbol, n.day FROM bars_new n) b
-         GROUP BY b.symbol
+         GROUP BY b.symbol ORDER BY b.symbol
         ON CONFLICT (symbol) DO UPDATE
            SET write_id = id, edit_id = id, first_day = excluded.first_day,
                last_day = greatest(c.last_day, excluded.last_day);
     ELSE
+        -- a symbol's deletion cascades here after its own trigger took its row: not back
         INSERT INTO stockml.bar_changes AS c (symbol, write_id, edit_id, first_day, last_day)
-        SELECT b.symbol, id, id, min(b.day), max(b.day) FROM bars_deleted b GROUP BY b.symbol
+        SELECT b.symbol, id, id, min(b.day), max(b.day) FROM bars_deleted b
+         WHERE EXISTS (SELECT FROM stockml.symbols s WHERE s.symbol = b.symbol)
+         GROUP BY b.symbol ORDER BY b.symbol
         ON CONFLICT (symbol) DO UPDATE
            SET write_id = id, edit_id = id, first_day = excluded.first_day,
                last_day = greatest(c.last_day, excluded.last_day);
