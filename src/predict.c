@@ -931,6 +931,15 @@ VectorCallModel(FunctionCallInfo fcinfo, const double **x)
 		}
 	}
 	*x = FloatArrayValues(xa, 1, "x", &n, NULL);
+	/*
+	 * A sequential scan's next row: a heap page holds its tuples from the
+	 * end of the page down, so the next tuple's x lies below this one.  A
+	 * hint only (a prefetch never faults): the lines of the array of the
+	 * next 256 bytes, the first touch of which was a tenth of a batch
+	 * predict of gbt (the NaN check's loads, the tuple's lines from memory).
+	 */
+	for (int k = 1; k <= 4; k++)
+		__builtin_prefetch((const char *) *x - 64 * k);
 	if (n != call->entry->model->n_features)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
