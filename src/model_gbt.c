@@ -972,11 +972,12 @@ GbtPredict(const Model *model, const double *x)
 	int			   nt = state->ntrees;
 	uint32		   pad = state->tree_start[nt];
 
+	/* the scorer checks x for NaN itself (the AVX-512 kernel 8 values at a time) */
+	if (likely(state->scorer != NULL) && gbt_evaluator != GBT_EVALUATOR_WALK)
+		return GbtScorerPredict(state->scorer, s, x, model->n_features, gbt_evaluator == GBT_EVALUATOR_PORTABLE);
 	for (int j = 0; j < model->n_features; j++)
 		if (unlikely(isnan(x[j])))
 			return get_float8_nan();
-	if (likely(state->scorer != NULL) && gbt_evaluator != GBT_EVALUATOR_WALK)
-		return GbtScorerPredict(state->scorer, s, x, gbt_evaluator == GBT_EVALUATOR_PORTABLE);
 	for (int t0 = 0; t0 < nt; t0 += GBT_LANES)
 	{
 		uint32 idx[GBT_LANES];

@@ -21,7 +21,7 @@ typedef struct GbtScorer GbtScorer;
 /* model_gbt_scorer.c */
 extern GbtScorer *GbtScorerBuild(int ntrees, const uint32 *tree_start, const GbtNode *nodes);
 extern double	  GbtScorerPredict(const GbtScorer *scorer, double intercept, const double *x,
-								   bool portable);
+								   int n_features, bool portable);
 
 /*
  * How gbt models predict (the setting stockml.gbt_evaluator): the scorer

@@ -21,7 +21,7 @@
  * search per feature, then per block and feature one map look-up and one
  * 64-byte AND, then per tree one lowest-set-bit and one leaf value; the leaf
  * values are added in tree order, in double, as the walk adds them, so both
- * give the same number to the bit.  The prediction path checks NaN before
+ * give the same number to the bit.  The scorer checks x for NaN first
  * (as the walk): ranks compare with <, so -0 and 0, and infinities, order
  * as the walk's x > threshold does.
  */
@@ -116,7 +116,7 @@ static uint32 CountBelow(const double *t, uint32 n, double v);
 static void	  BlockLeaves(const GbtScorer *sc, int b, const uint64 *acc, double *s);
 #ifdef SCORER_AVX512
 static void	  BuildAvx512(GbtScorer *sc, int n_features);
-static double PredictAvx512(const GbtScorer *sc, double intercept, const double *x);
+static double PredictAvx512(const GbtScorer *sc, double intercept, const double *x, int n_features);
 #endif
 
 static int sort_per_block; /* CompareByBlock's block size (qsort has no argument) */
@@ -381,17 +381,20 @@ BlockLeaves(const GbtScorer *sc, int b, const uint64 *acc, double *s)
 	*s = sum;
 }
 
-/* intercept + the trees' leaf values for x (no NaN in it), added in tree order */
+/* intercept + the trees' leaf values for x, added in tree order; NaN when x has a NaN */
 double
-GbtScorerPredict(const GbtScorer *sc, double intercept, const double *x, bool portable)
+GbtScorerPredict(const GbtScorer *sc, double intercept, const double *x, int n_features, bool portable)
 {
 	uint32 *rank = sc->rank;
 	double	s = intercept;
 
 #ifdef SCORER_AVX512
 	if (sc->avx512 && !portable)
-		return PredictAvx512(sc, intercept, x);
+		return PredictAvx512(sc, intercept, x, n_features);
 #endif
+	for (int j = 0; j < n_features; j++)
+		if (unlikely(isnan(x[j])))
+			return get_float8_nan();
 
 	for (int k = 0; k < sc->nused; k++)
 	{
@@ -460,24 +463,83 @@ BuildAvx512(GbtScorer *sc, int n_features)
 }
 
 /*
+ * s plus the 8 lanes of v, lane 0 first: each add takes its lane from a
+ * register (the lanes of a 128-bit part by an unpack), so the chain of adds
+ * waits on the gather only, not on a store of its result and scalar loads
+ * of it (a 64-byte store forwarded to 8-byte loads)
+ */
+__attribute__((target("avx512f"))) static pg_attribute_always_inline double
+AddLanes(double s, __m512d v)
+{
+	__m256d h0 = _mm512_castpd512_pd256(v);
+	__m256d h1 = _mm512_extractf64x4_pd(v, 1);
+	__m128d q0 = _mm256_castpd256_pd128(h0);
+	__m128d q1 = _mm256_extractf128_pd(h0, 1);
+	__m128d q2 = _mm256_castpd256_pd128(h1);
+	__m128d q3 = _mm256_extractf128_pd(h1, 1);
+
+	s += _mm_cvtsd_f64(q0);
+	s += _mm_cvtsd_f64(_mm_unpackhi_pd(q0, q0));
+	s += _mm_cvtsd_f64(q1);
+	s += _mm_cvtsd_f64(_mm_unpackhi_pd(q1, q1));
+	s += _mm_cvtsd_f64(q2);
+	s += _mm_cvtsd_f64(_mm_unpackhi_pd(q2, q2));
+	s += _mm_cvtsd_f64(q3);
+	s += _mm_cvtsd_f64(_mm_unpackhi_pd(q3, q3));
+	return s;
+}
+
+/*
+ * s plus the leaf values of the first nt trees of a block (per_block
+ * trees: 16, in v0 and v1, or 8, in v0), in tree order
+ */
+__attribute__((target("avx512f"))) static pg_attribute_always_inline double
+AddBlock(double s, __m512d v0, __m512d v1, int per_block, int nt)
+{
+	double value[16];
+
+	if (likely(nt == per_block))
+	{
+		s = AddLanes(s, v0);
+		return per_block == 16 ? AddLanes(s, v1) : s;
+	}
+	_mm512_storeu_pd(value, v0);
+	_mm512_storeu_pd(value + 8, v1);
+	for (int i = 0; i < nt; i++)
+		s += value[i];
+	return s;
+}
+
+/*
  * GbtScorerPredict with AVX-512: a feature's rank in two compares of 8
  * (the groups below x, then the thresholds below x in its group), a block's
  * AND in one register, its exit leaves by a leading-zero count and their
  * values by a gather
  */
 __attribute__((target("avx512f,avx512cd,popcnt"))) static double
-PredictAvx512(const GbtScorer *sc, double intercept, const double *x)
+PredictAvx512(const GbtScorer *sc, double intercept, const double *x, int n_features)
 {
 	uint32				*rank = sc->rank;
 	const uint32		*rank_map = sc->rank_map;
 	const ScorerRow		*rows = sc->rows;
 	const ScorerFeature *feats = sc->feats;
 	double				 s = intercept;
+	__m512d				 p0 = _mm512_setzero_pd(); /* the last block's leaf values, not added yet */
+	__m512d				 p1 = _mm512_setzero_pd();
 	/* per lane, the index of its last leaf slot */
 	const __m512i lane_end32 = _mm512_set_epi32(511, 479, 447, 415, 383, 351, 319, 287,
 												255, 223, 191, 159, 127, 95, 63, 31);
 	const __m512i lane_end64 = _mm512_set_epi64(511, 447, 383, 319, 255, 191, 127, 63);
 
+	/* NaN anywhere in x: 8 at a time (a masked load does not touch what it leaves out) */
+	for (int j = 0; j < n_features; j += 8)
+	{
+		__mmask8 in = n_features - j >= 8 ? 0xFF : (__mmask8) ((1u << (n_features - j)) - 1);
+		__m512d	 v = _mm512_maskz_loadu_pd(in, x + j);
+
+		if (unlikely(_mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q) != 0))
+			return get_float8_nan();
+	}
 	for (int k = 0; k < sc->nused; k++)
 	{
 		const ScorerRanker *rk = &sc->rankers[k];
@@ -489,13 +551,18 @@ PredictAvx512(const GbtScorer *sc, double intercept, const double *x)
 		rank[rk->feature] = 8 * group +
 							__builtin_popcount(_mm512_cmp_pd_mask(_mm512_loadu_pd(rk->groups + 8 * group), v, _CMP_LT_OQ));
 	}
+	/*
+	 * A block's leaf values are added after the next block's gathers are
+	 * issued (in tree order still): the chain of adds then waits on
+	 * gathers issued one block earlier
+	 */
 	for (int b = 0; b < sc->nblocks; b++)
 	{
 		__m512i		  acc = _mm512_set1_epi64(-1);
 		int			  t0 = b * sc->per_block;
-		int			  nt = Min(sc->per_block, sc->ntrees - t0);
 		const double *leaf = sc->leaf_value + (Size) t0 * sc->word_bits;
-		double		  value[16];
+		__m512d		  g0,
+			g1;
 
 		for (uint32 k = sc->block_feat[b]; k < sc->block_feat[b + 1]; k++)
 			acc = _mm512_and_si512(acc, _mm512_load_si512(&rows[rank_map[feats[k].map + rank[feats[k].feature]]]));
@@ -506,27 +573,24 @@ PredictAvx512(const GbtScorer *sc, double intercept, const double *x)
 			__m512i low = _mm512_and_si512(acc, _mm512_sub_epi32(_mm512_setzero_si512(), acc));
 			__m512i idx = _mm512_sub_epi32(lane_end32, _mm512_lzcnt_epi32(low));
 
-			_mm512_storeu_pd(value, _mm512_i32gather_pd(_mm512_castsi512_si256(idx), leaf, 8));
-			_mm512_storeu_pd(value + 8, _mm512_i32gather_pd(_mm512_extracti64x4_epi64(idx, 1), leaf, 8));
+			g0 = _mm512_i32gather_pd(_mm512_castsi512_si256(idx), leaf, 8);
+			g1 = _mm512_i32gather_pd(_mm512_extracti64x4_epi64(idx, 1), leaf, 8);
 		}
 		else
 		{
 			__m512i low = _mm512_and_si512(acc, _mm512_sub_epi64(_mm512_setzero_si512(), acc));
 			__m512i idx = _mm512_sub_epi64(lane_end64, _mm512_lzcnt_epi64(low));
 
-			_mm512_storeu_pd(value, _mm512_i64gather_pd(idx, leaf, 8));
+			g0 = _mm512_i64gather_pd(idx, leaf, 8);
+			g1 = _mm512_setzero_pd();
 		}
-		/* in tree order; unrolled, the loop's own instructions were a quarter of the kernel's */
-		if (nt == 16)
-		{
-#pragma GCC unroll 16
-			for (int i = 0; i < 16; i++)
-				s += value[i];
-		}
-		else
-			for (int i = 0; i < nt; i++)
-				s += value[i];
+		if (b > 0)
+			s = AddBlock(s, p0, p1, sc->per_block, sc->per_block);
+		p0 = g0;
+		p1 = g1;
 	}
+	if (sc->nblocks > 0)
+		s = AddBlock(s, p0, p1, sc->per_block, sc->ntrees - (sc->nblocks - 1) * sc->per_block);
 	return s;
 }
 #endif

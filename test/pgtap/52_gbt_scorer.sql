@@ -6,7 +6,7 @@
 -- doubles, every prediction of the AVX-512 kernel ('auto' on a CPU that has it) and of
 -- the portable kernel equals the walk's bit for bit (float8send).
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 SELECT setseed(0.1002);
 
 -- features: 1 an integer 0..6 (thresholds k + 0.5), 2 a sign (threshold 0), 3 one
@@ -120,6 +120,13 @@ SET LOCAL stockml.gbt_evaluator = 'portable';
 SELECT throws_ok($$SELECT stockml.model_predict((SELECT model FROM sc_models WHERE name = 'default'), '{1,1,0,NaN,0,0}')$$,
                  '22003', 'the model predicts NaN for this x', 'a NaN feature gives no prediction (portable)');
 RESET stockml.gbt_evaluator;
+-- the AVX-512 kernel checks 8 features at a time: a NaN in a later 8, and the last of a part 8
+SELECT throws_ok($$SELECT stockml.model_predict((SELECT model FROM sc_models WHERE name = 'wide'),
+                                                (SELECT array_agg(CASE WHEN k = 38 THEN 'NaN'::float8 ELSE 0.5 END)
+                                                   FROM generate_series(1, 40) k))$$,
+                 '22003', 'the model predicts NaN for this x', 'a NaN as feature 38 of 40 gives no prediction');
+SELECT throws_ok($$SELECT stockml.model_predict((SELECT model FROM sc_models WHERE name = 'leaves32'), '{1,1,0,0,0,0,NaN}')$$,
+                 '22003', 'the model predicts NaN for this x', 'a NaN as feature 7 of 7 gives no prediction');
 
 SELECT * FROM finish();
 ROLLBACK;
