@@ -3,7 +3,10 @@
  * (model version, symbol) served, the indicator states after the symbol's
  * last bar (feature_matrix.c's FeatureStream, interval.c's volatility), so the
  * latest feature row costs one row of stockml.bar_changes when no bar was
- * written since, and the new bars only when bars were appended.
+ * written since, and the new bars only when bars were appended.  That row is
+ * read by a direct scan of its primary key, or straight from the heap where
+ * the key last pointed (ReadBarChanges), as the caller: only the reads of
+ * bars and of the calendar run as the extension's owner.
  *
  * stockml.bar_changes (sql/install/32_bar_changes.sql) has one row per
  * symbol, moved by a statement trigger of every write of prices and
@@ -45,12 +48,14 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "funcapi.h"
@@ -63,9 +68,11 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "storage/bufmgr.h"
 
 #include "distributed.h"
 #include "feature_state.h"
+#include "roles.h"
 
 PG_FUNCTION_INFO_V1(stockml_feature_state_stats);
 
@@ -93,6 +100,7 @@ typedef struct StateEntry
 	bool			 valid; /* false while being updated, or after an ERROR there */
 	int64			 write_id;
 	int64			 edit_id;
+	ItemPointerData	 tid; /* where bar_changes' primary key last pointed for the symbol */
 	int				 nfeatures;
 	FeatureStream	*stream;
 	bool			 want_sigma;
@@ -114,7 +122,9 @@ static Oid			 models_relid = InvalidOid;
 static Oid			 prices_relid = InvalidOid;
 
 static void StateCallback(Datum arg, Oid relid);
-static bool ReadBarChanges(const char *symbol, int64 *write_id, int64 *edit_id);
+static bool ReadBarChanges(const char *symbol, ItemPointer tid, int64 *write_id, int64 *edit_id);
+static bool FetchBarChanges(Relation rel, const char *symbol, ItemPointer tid, int64 *write_id,
+							int64 *edit_id, bool *found);
 static bool RebuildState(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale,
 						 const char *symbol);
 static bool PushAppended(StateEntry *e, const FeatureSpec *spec, const IntervalScale *scale,
@@ -144,10 +154,15 @@ StateCallback(Datum arg, Oid relid)
 
 /*
  * The symbol's row of stockml.bar_changes in the active snapshot; false when
- * there is none, or the current transaction wrote it.
+ * there is none, or the current transaction wrote it.  *tid: where the
+ * primary key last pointed for it (invalid: not known).  When the row is
+ * still reachable from there (the heap-only chain from that line pointer:
+ * bar_changes' updates change no indexed column, so they are HOT while its
+ * page has room), the index is not read; else the index is scanned and *tid
+ * set to what it points to.
  */
 static bool
-ReadBarChanges(const char *symbol, int64 *write_id, int64 *edit_id)
+ReadBarChanges(const char *symbol, ItemPointer tid, int64 *write_id, int64 *edit_id)
 {
 	Relation		rel;
 	Relation		idx;
@@ -160,9 +175,23 @@ ReadBarChanges(const char *symbol, int64 *write_id, int64 *edit_id)
 
 	rel = table_open(changes_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
+	if (desc->natts < 3 || TupleDescAttr(desc, 0)->atttypid != TEXTOID ||
+		TupleDescAttr(desc, 1)->atttypid != INT8OID || TupleDescAttr(desc, 2)->atttypid != INT8OID)
+	{
+		table_close(rel, AccessShareLock);
+		return false;
+	}
+	/* a heap's page, under a lock that keeps VACUUM from truncating it */
+	if (ItemPointerIsValid(tid) && !IsolationIsSerializable() &&
+		rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
+		ItemPointerGetBlockNumber(tid) < RelationGetNumberOfBlocks(rel) &&
+		FetchBarChanges(rel, symbol, tid, write_id, edit_id, &found))
+	{
+		table_close(rel, AccessShareLock);
+		return found;
+	}
 	pk = RelationGetPrimaryKeyIndex(rel);
-	if (!OidIsValid(pk) || desc->natts < 3 || TupleDescAttr(desc, 1)->atttypid != INT8OID ||
-		TupleDescAttr(desc, 2)->atttypid != INT8OID)
+	if (!OidIsValid(pk))
 	{
 		table_close(rel, AccessShareLock);
 		return false;
@@ -173,6 +202,7 @@ ReadBarChanges(const char *symbol, int64 *write_id, int64 *edit_id)
 	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	slot = table_slot_create(rel, NULL);
+	ItemPointerSetInvalid(tid);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		bool  isnull;
@@ -183,12 +213,58 @@ ReadBarChanges(const char *symbol, int64 *write_id, int64 *edit_id)
 				!TransactionIdIsCurrentTransactionId(DatumGetTransactionId(xmin));
 		*write_id = DatumGetInt64(slot->tts_values[1]);
 		*edit_id = DatumGetInt64(slot->tts_values[2]);
+		/* the index entry's TID: the root of the row's chain */
+		*tid = scan->xs_heaptid;
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	index_endscan(scan);
 	index_close(idx, AccessShareLock);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/*
+ * ReadBarChanges from the chain at *tid, as an index scan that found it
+ * would: true when the tuple visible there is symbol's (*found as
+ * ReadBarChanges' answer); false when none is visible there, or another
+ * symbol's (the line pointer was reused): the caller scans the index.  The
+ * primary key makes a visible row of symbol the only one.
+ */
+static bool
+FetchBarChanges(Relation rel, const char *symbol, ItemPointer tid, int64 *write_id,
+				int64 *edit_id, bool *found)
+{
+	Buffer			buf;
+	HeapTupleData	tup;
+	ItemPointerData at = *tid;
+	bool			all_dead;
+	bool			mine = false;
+
+	buf = ReadBuffer(rel, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	if (heap_hot_search_buffer(&at, rel, buf, GetActiveSnapshot(), &tup, &all_dead, true))
+	{
+		TupleDesc desc = RelationGetDescr(rel);
+		bool	  isnull;
+		Datum	  d = heap_getattr(&tup, 1, desc, &isnull);
+		size_t	  len = strlen(symbol);
+
+		if (!isnull && VARSIZE_ANY_EXHDR(DatumGetPointer(d)) == len &&
+			memcmp(VARDATA_ANY(DatumGetPointer(d)), symbol, len) == 0)
+		{
+			bool wnull,
+				enull;
+
+			mine = true;
+			*write_id = DatumGetInt64(heap_getattr(&tup, 2, desc, &wnull));
+			*edit_id = DatumGetInt64(heap_getattr(&tup, 3, desc, &enull));
+			*found = !wnull && !enull &&
+					 !TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup.t_data));
+		}
+	}
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	ReleaseBuffer(buf);
+	return mine;
 }
 
 static bool
@@ -308,12 +384,13 @@ FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale
 					bool want_sigma, const char *symbol, TradingCalendar *calendar,
 					double *x, DateADT *as_of, double *close, double *sigma)
 {
-	StateKey	key;
-	StateEntry *e;
-	bool		found;
-	int64		write_id;
-	int64		edit_id;
-	Oid			nsp;
+	StateKey		key;
+	StateEntry	   *e;
+	bool			found;
+	int64			write_id;
+	int64			edit_id;
+	ItemPointerData tid;
+	Oid				nsp;
 
 	stats.bypassed++;
 	if (stockml_feature_state_cache_size <= 0 || !FeatureStreamSupports(spec) ||
@@ -347,8 +424,6 @@ FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale
 	/* a Citus table's writes happen on the workers, where no trigger moves bar_changes */
 	if (RelationIsCitusTable(prices_relid))
 		return false;
-	if (!ReadBarChanges(symbol, &write_id, &edit_id))
-		return false;
 
 	if (state_cxt == NULL)
 		state_cxt = AllocSetContextCreate(CacheMemoryContext, "stockml feature state",
@@ -367,6 +442,15 @@ FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale
 	key.model_id = model_id;
 	strlcpy(key.symbol, symbol, NAMEDATALEN);
 	e = hash_search(state_cache, &key, HASH_FIND, NULL);
+	if (e)
+		tid = e->tid;
+	else
+		ItemPointerSetInvalid(&tid);
+	found = ReadBarChanges(symbol, &tid, &write_id, &edit_id);
+	if (e)
+		e->tid = tid;
+	if (!found)
+		return false;
 	if (e == NULL)
 	{
 		while (hash_get_num_entries(state_cache) >= stockml_feature_state_cache_size)
@@ -375,6 +459,7 @@ FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale
 		e->cxt = AllocSetContextCreate(state_cxt, "stockml feature state entry",
 									   ALLOCSET_SMALL_SIZES);
 		e->valid = false;
+		e->tid = tid;
 	}
 	e->last_used = ++use_clock;
 	if (e->valid && (e->nfeatures != spec->nfeatures || e->want_sigma != want_sigma))
@@ -384,15 +469,26 @@ FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale
 		stats.hits++;
 	else
 	{
-		/* the calendar in the snapshot that read write_id (an ERROR leaves the entry as it was) */
-		TradingCalendar cal = SymbolCalendar(symbol);
+		StockmlOwnerSwitch sw;
+		TradingCalendar	   cal;
+		bool			   kept = true;
 
+		/*
+		 * Bars and the calendar are read as the extension's owner (an ERROR
+		 * is undone by the abort, and leaves the entry as it was or invalid)
+		 */
+		StockmlBecomeOwner(&sw);
+		/* the calendar in the snapshot that read write_id */
+		cal = SymbolCalendar(symbol);
 		e->want_sigma = want_sigma;
 		if (e->valid && e->edit_id == edit_id && PushAppended(e, spec, scale, symbol))
 			stats.appends++;
 		else if (RebuildState(e, spec, scale, symbol))
 			stats.rebuilds++;
 		else
+			kept = false;
+		StockmlRestoreUser(&sw);
+		if (!kept)
 			return false;
 		e->write_id = write_id;
 		e->edit_id = edit_id;

@@ -24,7 +24,8 @@ extern void StockmlFeatureStateInit(void);
  * FeatureBarsLoad + FeatureMatrixFromBars + IntervalVolatility give, bit for
  * bit.  false when they must be computed so instead (no state can be kept or
  * trusted here, too few bars, a feature not finite: the full computation
- * gives the ERROR); *calendar is then unset.  Runs as the extension's owner.
+ * gives the ERROR); *calendar is then unset.  Called as the caller: it reads
+ * bars and the calendar as the extension's owner itself, only when it must.
  */
 extern bool FeatureStateLastRow(int64 model_id, const FeatureSpec *spec, const IntervalScale *scale,
 								bool want_sigma, const char *symbol, TradingCalendar *calendar,

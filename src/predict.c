@@ -138,6 +138,15 @@ static Oid			 models_relid = InvalidOid;
 static bool			 callback_registered = false;
 /* a model loaded outside the cache (stale while loading, or cache size 0) */
 static CachedModel *uncached = NULL;
+/* predict(model_name, symbol)'s row types, by function (ResultDesc) */
+static struct
+{
+	Oid		  fn_oid;
+	TupleDesc desc;
+} result_descs[4];
+static int	result_desc_next = 0;
+static bool result_descs_stale = false;
+static bool result_desc_callback = false;
 
 static void			 ModelCacheCallback(Datum arg, Oid relid);
 static void			 FlushModelCache(void);
@@ -159,6 +168,8 @@ static double		 HeadProbabilityUp(const CachedModel *entry, const PathHead *head
 									   const double *x, double yhat);
 static CachedModel	*VectorCallModel(FunctionCallInfo fcinfo, const double **x);
 static double		 ForecastPrice(double close, double log_return, const char *name, const char *symbol);
+static TupleDesc	 ResultDesc(FunctionCallInfo fcinfo);
+static void			 ResultDescCallback(Datum arg, int cacheid, uint32 hashvalue);
 
 void
 StockmlPredictInit(void)
@@ -657,22 +668,21 @@ LastFeatureRow(const CachedModel *entry, const char *symbol,
 	FeatureInputs	  *inputs;
 
 	ValidateSymbol(symbol);
-	StockmlBecomeOwner(&sw);
 	/*
 	 * the kept state, when it can serve (feature_state.c): no bar read but
-	 * the new ones, the calendar kept with it
+	 * the new ones, the calendar kept with it; it becomes the owner itself,
+	 * only when it reads bars (a hit reads one row of bar_changes by a
+	 * direct index scan, which runs no SQL and no user code)
 	 */
 	{
 		double *x = palloc(sizeof(double) * Max(entry->spec->nfeatures, 1));
 
 		if (FeatureStateLastRow(entry->model_id, entry->spec, &entry->scale, entry->nscaled > 0,
 								symbol, cal, x, as_of, close, sigma))
-		{
-			StockmlRestoreUser(&sw);
 			return x;
-		}
 		pfree(x);
 	}
+	StockmlBecomeOwner(&sw);
 	*cal = SymbolCalendar(symbol);
 	bars = FeatureBarsLoad(symbol, &nbars);
 	inputs = nbars > 0 ? FeatureInputsLoad(entry->spec, symbol) : NULL;
@@ -756,6 +766,61 @@ HeadForecast(const CachedModel *entry, const PathHead *head, const char *symbol,
 }
 
 /*
+ * The row type of a predict(model_name, symbol) function, blessed: its OUT
+ * columns are its declaration's, so built once per function per backend (a
+ * prepared statement's call site lives for one execution only, and building
+ * it from pg_proc cost about a tenth of a cached call).  A change of
+ * pg_proc marks them stale; they are freed at the next call, never under a
+ * call that holds one.
+ */
+static TupleDesc
+ResultDesc(FunctionCallInfo fcinfo)
+{
+	Oid			  fn_oid = fcinfo->flinfo->fn_oid;
+	TupleDesc	  desc;
+	MemoryContext old;
+	int			  slot;
+
+	if (!result_desc_callback)
+	{
+		CacheRegisterSyscacheCallback(PROCOID, ResultDescCallback, (Datum) 0);
+		result_desc_callback = true;
+	}
+	if (result_descs_stale)
+	{
+		for (int i = 0; i < (int) lengthof(result_descs); i++)
+		{
+			if (result_descs[i].desc)
+				FreeTupleDesc(result_descs[i].desc);
+			result_descs[i].fn_oid = InvalidOid;
+			result_descs[i].desc = NULL;
+		}
+		result_descs_stale = false;
+	}
+	for (int i = 0; i < (int) lengthof(result_descs); i++)
+		if (result_descs[i].fn_oid == fn_oid && OidIsValid(fn_oid))
+			return result_descs[i].desc;
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	old = MemoryContextSwitchTo(CacheMemoryContext);
+	desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+	MemoryContextSwitchTo(old);
+	/* the 0.1.0 and 0.2.0 declarations, and those of other databases' copies: the oldest out */
+	slot = result_desc_next++ % (int) lengthof(result_descs);
+	if (result_descs[slot].desc)
+		FreeTupleDesc(result_descs[slot].desc);
+	result_descs[slot].fn_oid = fn_oid;
+	result_descs[slot].desc = desc;
+	return desc;
+}
+
+static void
+ResultDescCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	result_descs_stale = true;
+}
+
+/*
  * predict(model_name, symbol [, version, alias]): 0.1.0's symbol takes two
  * arguments and is STRICT; 0.2.0's takes four and is not (version and alias
  * default to NULL), so a NULL model name or symbol gives NULL here.
@@ -781,19 +846,7 @@ stockml_predict_symbol(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	symbol = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	/* the OUT columns are the declaration's: built once per call site */
-	tupdesc = fcinfo->flinfo->fn_extra;
-	if (tupdesc == NULL)
-	{
-		MemoryContext old;
-
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = tupdesc;
-	}
+	tupdesc = ResultDesc(fcinfo);
 	ModelKeyFromArgs(fcinfo, 2, name, &key);
 	entry = LookupModel(&key);
 	x = LastFeatureRow(entry, symbol, &as_of, &close, &sigma, &cal);
