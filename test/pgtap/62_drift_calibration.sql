@@ -84,6 +84,7 @@ CREATE TEMP TABLE feat AS
 SELECT m.id, f.day, f.x, row_number() OVER (PARTITION BY m.id ORDER BY f.day) AS k
   FROM stockml.models m, stockml.features_spec(m.symbols[1], m.feature_spec, m.train_end + 1, NULL) f
  WHERE m.name IN (SELECT sym FROM cal);
+ANALYZE cal, feat;
 -- stationary: windows ending 45, 88, ..., 518 trading days after train_end (43 trading
 -- days apart: 60 calendar days never hold more than 43); breaks: each of the 20 trading days
 -- after bar 1060 (k = 60 after train_end at bar 1000)
@@ -225,9 +226,14 @@ SELECT cmp_ok((SELECT avg(hit::integer) FROM detect WHERE kind = 'ar_flip'), '>=
 
 -- end to end: monitor() itself, the bars of every break series cut 10 trading days after the
 -- break: it queues a retrain for the forecast errors exactly where error_drift says so
-DELETE FROM stockml.prices p USING stockml.models m, feat f, cal c
- WHERE c.sym = m.name AND c.k IN ('vol', 'ar_flip') AND p.symbol = m.symbols[1]
-   AND f.id = m.id AND f.k = 70 AND p.day > f.day;
+-- (the 48 cut days first: a join of prices with the temporary tables unanalyzed was planned
+-- as a nested loop over feat, minutes long)
+CREATE TEMP TABLE cut AS
+SELECT m.symbols[1] AS symbol, f.day
+  FROM stockml.models m JOIN cal c ON c.sym = m.name JOIN feat f ON f.id = m.id AND f.k = 70
+ WHERE c.k IN ('vol', 'ar_flip');
+ANALYZE cut;
+DELETE FROM stockml.prices p USING cut WHERE p.symbol = cut.symbol AND p.day > cut.day;
 CREATE TEMP TABLE monitored AS
 SELECT c.k AS kind, mo.*
   FROM cal c CROSS JOIN LATERAL stockml.monitor(c.sym) mo WHERE c.k IN ('vol', 'ar_flip');
