@@ -46,6 +46,13 @@ static CorporateEvent *LoadEvents(const char *symbol, DateADT after, DateADT upt
 static void			   AdjustFactors(const char *symbol, const AdjustInput *bars, int nbars, const CorporateEvent *events,
 									 int nevents, double *price, double *volume);
 
+/* stockml.prices, whose distribution decides where a symbol's rows are read (distributed.c) */
+static Oid
+PricesRelid(void)
+{
+	return get_relname_relid("prices", get_namespace_oid("stockml", false));
+}
+
 /* The symbol's splits and dividends with after < day <= upto, oldest first */
 static CorporateEvent *
 LoadEvents(const char *symbol, DateADT after, DateADT upto, int *nevents)
@@ -56,8 +63,11 @@ LoadEvents(const char *symbol, DateADT after, DateADT upto, int *nevents)
 	Datum			   args[3];
 	int				   rc;
 	StockmlOwnerSwitch sw;
+	int				   nested;
 
 	/* as the owner: the adjustment must not depend on the caller's privileges */
+	/* inside a query Citus pushed to the symbol's shard: that shard, on this node */
+	nested = CitusAllowLocalNestedReads(PricesRelid());
 	StockmlBecomeOwner(&sw);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -99,6 +109,7 @@ LoadEvents(const char *symbol, DateADT after, DateADT upto, int *nevents)
 	}
 	SPI_finish();
 	StockmlRestoreUser(&sw);
+	CitusRestoreSettings(nested);
 	return events;
 }
 
@@ -238,6 +249,18 @@ typedef struct ReturnCache
 	ReturnCacheEntry entry[RETURN_CACHE_SYMBOLS];
 } ReturnCache;
 
+/* Free what entry e holds (its symbol too when all) */
+static void
+ForgetEntry(ReturnCacheEntry *e, bool all)
+{
+	if (all && e->symbol)
+		pfree(e->symbol);
+	if (e->bars)
+		pfree(e->bars);
+	if (e->events)
+		pfree(e->events);
+}
+
 /* The bars of symbol over [from, to] into e (its memory: cxt), as the extension's owner */
 static void
 LoadReturnBars(ReturnCacheEntry *e, const char *symbol, DateADT from, DateADT to, MemoryContext cxt)
@@ -252,7 +275,7 @@ LoadReturnBars(ReturnCacheEntry *e, const char *symbol, DateADT from, DateADT to
 	 * Inside a query Citus pushed to this symbol's shard (a view over the
 	 * ledger), the reads below are of that shard, on this node
 	 */
-	nested = CitusAllowLocalNestedReads(get_relname_relid("prices", get_namespace_oid("stockml", false)));
+	nested = CitusAllowLocalNestedReads(PricesRelid());
 	StockmlBecomeOwner(&sw);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -297,10 +320,7 @@ LoadReturnBars(ReturnCacheEntry *e, const char *symbol, DateADT from, DateADT to
 			pfree(e->symbol);
 		e->symbol = copy;
 	}
-	if (e->bars)
-		pfree(e->bars);
-	if (e->events)
-		pfree(e->events);
+	ForgetEntry(e, false);
 	e->lo = from;
 	e->hi = to;
 	e->bars = bars;
@@ -400,16 +420,7 @@ stockml_total_return(PG_FUNCTION_ARGS)
 	{
 		/* rows this snapshot may not see as the kept ones were seen: forget them */
 		for (int i = 0; i < cache->n; i++)
-		{
-			ReturnCacheEntry *old = &cache->entry[i];
-
-			if (old->symbol)
-				pfree(old->symbol);
-			if (old->bars)
-				pfree(old->bars);
-			if (old->events)
-				pfree(old->events);
-		}
+			ForgetEntry(&cache->entry[i], true);
 		memset(cache, 0, sizeof(ReturnCache));
 		cache->key = key;
 	}
@@ -441,12 +452,9 @@ stockml_total_return(PG_FUNCTION_ARGS)
 	{
 		/* the actions of the whole span kept: those of [from, to] among them */
 		MemoryContext old = MemoryContextSwitchTo(cxt);
-		int			  nested = CitusAllowLocalNestedReads(
-					  get_relname_relid("prices", get_namespace_oid("stockml", false)));
 
 		e->events = LoadEvents(symbol, e->bars[0].day, e->bars[e->nbars - 1].day, &e->nevents);
 		e->events_loaded = true;
-		CitusRestoreSettings(nested);
 		MemoryContextSwitchTo(old);
 	}
 	AdjustFactors(symbol, bars, nbars, e->events, e->nevents, factor, NULL);
